@@ -1,0 +1,49 @@
+# netoss: the two commands are `make up` and `make test`; see README.md.
+# PYTHON=/path/to/python3.12 overrides the interpreter search (scripts/find-python.sh).
+SHELL := /bin/bash
+export PYTHON
+VENV := .venv
+BIN := $(VENV)/bin
+PY_SOURCES := portal plugins tests bench
+
+.PHONY: up down test bootstrap lint unit integration status bench clean help
+
+help:
+	@echo "make up      install what is missing, start the stack, seed NetBox, print URLs"
+	@echo "make down    stop every process of the stack (data kept in .state/)"
+	@echo "make test    install what is missing, lint, run every test (own stack on other ports)"
+	@echo "make status  services, pids, ports"
+	@echo "make bench   inventory and sync timings (see bench/README.md)"
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+up: bootstrap
+	@$(BIN)/netoss up
+
+down:
+	@if [ -x $(BIN)/netoss ]; then $(BIN)/netoss down; else echo "nothing to stop: $(BIN)/netoss is not installed"; fi
+
+status:
+	@$(BIN)/netoss status
+
+lint: bootstrap
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
+	$(BIN)/yamllint --strict .
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ansible-lint --profile production
+
+unit: bootstrap
+	$(BIN)/pytest tests/unit
+
+integration: bootstrap
+	$(BIN)/pytest tests/integration
+
+test: bootstrap lint
+	$(BIN)/pytest tests
+
+bench: bootstrap
+	$(BIN)/python bench/bench_sot.py
+
+clean: down
+	rm -rf .state .state-test .pytest_cache .ruff_cache

@@ -1,0 +1,86 @@
+# Copyright: netoss contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One way to reach NetBox from netoss code: a checked pynetbox connection with clear errors.
+
+Modules, the prune step and the portal call `connect()`; it fails early, before anything
+is written, with a message that says whether NetBox is unreachable or refused the token.
+"""
+
+from __future__ import annotations
+
+import os
+
+NETBOX_ARG_SPEC = {
+    "netbox_url": {"type": "str", "required": False},
+    "netbox_token": {"type": "str", "required": False, "no_log": True},
+    "validate_certs": {"type": "bool", "default": True},
+}
+
+
+class NetboxError(Exception):
+    """NetBox could not be used; the message names the URL and the reason."""
+
+
+def settings_from_params(params: dict) -> tuple[str, str, bool]:
+    """URL, token and TLS flag from module params, falling back to NETBOX_API / NETBOX_TOKEN."""
+    url = params.get("netbox_url") or os.environ.get("NETBOX_API")
+    token = params.get("netbox_token") or os.environ.get("NETBOX_TOKEN")
+    if not url:
+        raise NetboxError('no NetBox URL: set netbox_url or NETBOX_API (eval "$(.venv/bin/netoss env)")')
+    if not token:
+        raise NetboxError(
+            'no NetBox token: set netbox_token or NETBOX_TOKEN (eval "$(.venv/bin/netoss env)")'
+        )
+    return url.rstrip("/"), token, bool(params.get("validate_certs", True))
+
+
+def connect(url: str, token: str, validate_certs: bool = True, timeout: float = 30):
+    """Return (pynetbox.Api, status dict) after checking that NetBox answers and accepts the token."""
+    import pynetbox
+    import requests
+
+    session = requests.Session()
+    session.verify = validate_certs
+    api = pynetbox.api(url, token=token)
+    api.http_session = session
+    try:
+        resp = session.get(
+            f"{url}/api/status/",
+            headers={"Authorization": _auth_header(token), "Accept": "application/json"},
+            timeout=timeout,
+        )
+    except requests.exceptions.RequestException as exc:
+        raise NetboxError(f"NetBox at {url} is unreachable: {_reason(exc)}") from None
+    if resp.status_code in (401, 403):
+        raise NetboxError(f"NetBox at {url} rejected the token (HTTP {resp.status_code}: {_detail(resp)})")
+    if resp.status_code != 200:
+        raise NetboxError(
+            f"NetBox at {url} answered HTTP {resp.status_code} to /api/status/: {_detail(resp)}"
+        )
+    try:
+        status = resp.json()
+    except ValueError:
+        raise NetboxError(f"{url} answered /api/status/ with something that is not NetBox's JSON") from None
+    if "netbox-version" not in status:
+        raise NetboxError(f"{url} does not look like NetBox (no netbox-version in /api/status/)")
+    return api, status
+
+
+def _auth_header(token: str) -> str:
+    # v2 tokens (nbt_<key>.<secret>) use Bearer; legacy v1 tokens use Token.
+    return f"Bearer {token}" if token.startswith("nbt_") else f"Token {token}"
+
+
+def _detail(resp) -> str:
+    try:
+        return str(resp.json().get("detail", resp.text[:200]))
+    except ValueError:
+        return resp.text[:200].strip() or resp.reason
+
+
+def _reason(exc) -> str:
+    text = str(exc)
+    for hint in ("Connection refused", "Name or service not known", "timed out", "No route to host"):
+        if hint in text:
+            return hint
+    return text[:300]

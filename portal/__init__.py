@@ -1,0 +1,1 @@
+"""netoss portal: the Flask app, the stack manager and the netoss CLI."""

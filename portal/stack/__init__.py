@@ -1,0 +1,239 @@
+"""Bring a netoss stack up, report on it, and take it down.
+
+`up` is idempotent: each step checks before it acts, so a second run only verifies.
+Everything a stack owns lives in its state directory; `down` stops every process by
+PID and keeps the data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import netbox, postgres
+from .config import Stack, StackError, write_private
+from .proc import port_open, read_pid, run, wait_for
+from .supervisor import Program, Supervisor
+
+__all__ = ["Stack", "StackError", "down", "service_status", "up"]
+
+
+def _redis_program(stack: Stack) -> Program:
+    conf = stack.state_dir / "redis" / "redis.conf"
+    write_private(
+        conf,
+        "\n".join(
+            [
+                "# Written by `netoss up`; edits are overwritten.",
+                "bind 127.0.0.1",
+                f"port {stack.port('redis')}",
+                "protected-mode yes",
+                "daemonize no",
+                f"requirepass {stack.load_secrets()['redis_password']}",
+                'save ""',
+                "appendonly no",
+                f"dir {conf.parent}",
+                "loglevel notice",
+                'logfile ""',
+                "",
+            ]
+        ),
+    )
+    redis_server = shutil.which("redis-server") or "/usr/bin/redis-server"
+    return Program(name="redis", command=[redis_server, str(conf)], port=stack.port("redis"), priority=20)
+
+
+def programs(stack: Stack) -> list[Program]:
+    """Every program of the stack, in start order."""
+    return [
+        Program(
+            name="postgres",
+            command=postgres.command(stack),
+            port=stack.port("postgres"),
+            user=postgres.SUPERUSER,
+            stopsignal="INT",
+            stopwaitsecs=60,
+            priority=10,
+            directory=Path("/"),
+        ),
+        _redis_program(stack),
+        *netbox.programs(stack),
+    ]
+
+
+def _check_ports_free(stack: Stack, progs: list[Program], running: dict[str, dict]) -> None:
+    for p in progs:
+        if p.port and p.name not in running and port_open(p.port):
+            raise StackError(
+                f"port {p.port} (for {p.name}) is already in use by another program; "
+                f"stop it, or choose another port base with NETOSS_PORT_BASE"
+            )
+
+
+def intent_hash(stack: Stack) -> str:
+    h = hashlib.sha256()
+    for f in sorted((stack.repo / "inventory" / "intent").glob("*.y*ml")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
+
+
+def seed(stack: Stack, log: Callable[[str], None], force: bool = False) -> bool:
+    """Apply the demo intent with playbooks/sot_sync.yml unless it is already applied."""
+    marker = stack.state_dir / "seeded-intent"
+    digest = intent_hash(stack)
+    if not force and marker.exists() and marker.read_text().strip() == digest:
+        return False
+    log("seeding NetBox from inventory/intent/ (playbooks/sot_sync.yml)")
+    t0 = time.monotonic()
+    run(
+        [stack.venv / "bin" / "ansible-playbook", "playbooks/sot_sync.yml"],
+        cwd=stack.repo,
+        env={
+            **client_env(stack),
+            "PATH": f"{stack.venv / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin",
+            "ANSIBLE_FORCE_COLOR": "0",
+        },
+        what="sot_sync playbook",
+        timeout=3600,
+    )
+    marker.write_text(digest + "\n")
+    log(f"seeded in {time.monotonic() - t0:.0f} s")
+    return True
+
+
+def client_env(stack: Stack) -> dict[str, str]:
+    """What a client (Ansible, pynetbox, curl) needs to reach this stack."""
+    return {"NETBOX_API": stack.netbox_url, "NETBOX_TOKEN": stack.netbox_token()}
+
+
+def up(stack: Stack, *, seed_intent: bool = True, log: Callable[[str], None] = print) -> None:
+    """Start (or verify) every service of the stack; seed NetBox from the intent."""
+    t0 = time.monotonic()
+    netbox.check_installed(stack)
+    stack.record()
+    stack.logs.mkdir(parents=True, exist_ok=True)
+    secrets = stack.load_secrets(create=True)
+    sup = Supervisor(stack)
+    running = sup.processes()
+    postgres.initdb(stack, secrets["postgres_password"])
+    netbox.configure(stack)
+    progs = programs(stack)
+    _check_ports_free(stack, progs, running)
+    if sup.write_config(progs) or not running:
+        sup.start()
+    for name in ("postgres", "redis"):
+        sup.start_program(name)
+    wait_for(lambda: postgres.ready(stack), 60, f"PostgreSQL on port {stack.port('postgres')}")
+    wait_for(lambda: port_open(stack.port("redis")), 30, f"Redis on port {stack.port('redis')}")
+    netbox.ensure_database(stack, log)
+    netbox.ensure_static(stack, log)
+    netbox.ensure_admin(stack)
+    for name in ("netbox-web", "netbox-worker"):
+        sup.start_program(name)
+    wait_for(
+        lambda: netbox.api_status(stack) is not None,
+        120,
+        f"NetBox API at {stack.netbox_url} (see {stack.logs / 'netbox-web.log'})",
+        interval=0.5,
+    )
+    if seed_intent:
+        seed(stack, log)
+    log(f"stack up in {time.monotonic() - t0:.0f} s")
+
+
+def down(stack: Stack, log: Callable[[str], None] = print) -> list[int]:
+    """Stop every process of the stack by PID; keep the data."""
+    stopped = Supervisor(stack).shutdown()
+    # A PostgreSQL left from a supervisord that died would hold the data directory.
+    link = stack.state_dir / "postgres"
+    if link.exists():
+        pid = read_pid(link.resolve() / "data" / "postmaster.pid")
+        if pid:
+            run(
+                [postgres.bindir() / "pg_ctl", "-D", link.resolve() / "data", "stop", "-m", "fast"],
+                user=postgres.SUPERUSER,
+                cwd=Path("/"),
+                what="pg_ctl stop",
+            )
+            stopped.append(pid)
+    log(f"stopped {len(stopped)} processes" if stopped else "nothing was running")
+    return stopped
+
+
+@dataclass
+class ServiceStatus:
+    name: str
+    state: str
+    pid: int | None
+    port: int | None
+    healthy: bool
+    detail: str = ""
+
+    def as_dict(self) -> dict:
+        return self.__dict__.copy()
+
+
+def service_status(stack: Stack) -> list[ServiceStatus]:
+    """Each service of the stack: supervisor state, pid, port and a health probe."""
+    sup = Supervisor(stack)
+    sup_pid = sup.pid()
+    result = [
+        ServiceStatus(
+            "supervisord", "RUNNING" if sup_pid else "STOPPED", sup_pid, None, bool(sup_pid), str(sup.conf)
+        )
+    ]
+    procs = sup.processes()
+    for p in _static_programs(stack):
+        info = procs.get(p.name, {})
+        state = info.get("statename", "STOPPED")
+        pid = info.get("pid") or None
+        healthy = state == "RUNNING" and (p.port is None or port_open(p.port))
+        detail = ""
+        if p.name == "netbox-web" and healthy:
+            st = netbox.api_status(stack) if stack.secrets_file.exists() else None
+            healthy = st is not None
+            detail = f"NetBox {st.get('netbox-version')} at {stack.netbox_url}" if st else "API not answering"
+        result.append(ServiceStatus(p.name, state, pid, p.port, healthy, detail))
+    return result
+
+
+def _static_programs(stack: Stack) -> list[Program]:
+    """Program names and ports, without writing any file (status must not change anything)."""
+    return [
+        Program(name="postgres", command=[], port=stack.port("postgres")),
+        Program(name="redis", command=[], port=stack.port("redis")),
+        Program(name="netbox-web", command=[], port=stack.port("netbox")),
+        Program(name="netbox-worker", command=[]),
+    ]
+
+
+def summary(stack: Stack) -> str:
+    """Where to go and how to log in: printed at the end of `make up`."""
+    s = stack.load_secrets()
+    return "\n".join(
+        [
+            "",
+            "netoss is up.",
+            f"  NetBox      {stack.netbox_url}/   user {s['admin_user']}  password {s['admin_password']}",
+            f"  NetBox API  {stack.netbox_url}/api/   token in `.venv/bin/netoss env`",
+            f"  state dir   {stack.state_dir}   (logs in {stack.logs}, credentials in {stack.secrets_file})",
+            "",
+            '  eval "$(.venv/bin/netoss env)"      # NETBOX_API / NETBOX_TOKEN for ansible and pynetbox',
+            "  .venv/bin/netoss status             # services, pids, ports",
+            "  .venv/bin/ansible-inventory --graph  # the demo routers from NetBox",
+            "  make down                           # stop everything, keep the data",
+        ]
+    )
+
+
+def describe(stack: Stack) -> dict:
+    return {
+        "state_dir": str(stack.state_dir),
+        "port_base": stack.port_base,
+        "netbox_url": stack.netbox_url,
+        "services": [s.as_dict() for s in service_status(stack)],
+    }

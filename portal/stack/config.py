@@ -1,0 +1,147 @@
+"""Where a netoss stack lives: its state directory, ports, programs and secrets.
+
+A stack is everything `make up` runs: PostgreSQL, Redis, NetBox (gunicorn and its
+rqworker), later the portal, all under one supervisord.  Two stacks on one machine
+(the one from `make up` and the one a test run starts) differ by state directory and
+port base, so they never touch each other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_PORT_BASE = 17000
+NETBOX_VERSION = "4.7.3"
+
+# Offsets from the port base, chosen so the last digits recall the usual ports.
+PORT_OFFSETS = {"postgres": 432, "redis": 379, "netbox": 80, "portal": 81}
+
+
+def default_cache_dir() -> Path:
+    """Where the migrated NetBox dump is kept between stacks: outside the checkout."""
+    if os.environ.get("NETOSS_CACHE"):
+        return Path(os.environ["NETOSS_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "netoss"
+
+
+class StackError(RuntimeError):
+    """A stack operation failed; the message says what and how to fix it."""
+
+
+def _token(length: int, alphabet: str = string.ascii_letters + string.digits) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def new_secrets() -> dict[str, str]:
+    """Fresh random credentials for a new stack (kept in the state dir, mode 0600)."""
+    return {
+        "postgres_password": _token(32),
+        "netbox_db_password": _token(32),
+        "redis_password": _token(32),
+        "netbox_secret_key": _token(60, string.ascii_letters + string.digits + "!@#$%^&*(-_=+)"),
+        "netbox_pepper": _token(64),
+        "admin_user": "admin",
+        "admin_password": _token(20),
+        "netbox_token_key": _token(12),
+        "netbox_token_secret": _token(40),
+    }
+
+
+@dataclass
+class Stack:
+    """One stack: a state directory plus the port base its services listen on."""
+
+    state_dir: Path
+    port_base: int = DEFAULT_PORT_BASE
+    repo: Path = REPO_ROOT
+    cache_dir: Path = field(default_factory=lambda: default_cache_dir())
+
+    @classmethod
+    def from_env(cls) -> Stack:
+        """The stack named by NETOSS_STATE (default <repo>/.state).
+
+        The port base comes from NETOSS_PORT_BASE, else from the stack's own record
+        (written by the first `up`), else the default 17000.
+        """
+        state = Path(os.environ.get("NETOSS_STATE") or REPO_ROOT / ".state").resolve()
+        base = os.environ.get("NETOSS_PORT_BASE")
+        if base is None:
+            recorded = state / "stack.json"
+            if recorded.exists():
+                base = json.loads(recorded.read_text())["port_base"]
+        try:
+            port_base = int(base) if base is not None else DEFAULT_PORT_BASE
+        except ValueError:
+            raise StackError(f"NETOSS_PORT_BASE must be an integer, got {base!r}") from None
+        if not 1024 <= port_base <= 64000:
+            raise StackError(f"NETOSS_PORT_BASE must be between 1024 and 64000, got {port_base}")
+        return cls(state_dir=state, port_base=port_base)
+
+    # --- ports and addresses -------------------------------------------------
+    def port(self, service: str) -> int:
+        return self.port_base + PORT_OFFSETS[service]
+
+    @property
+    def netbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.port('netbox')}"
+
+    # --- paths -----------------------------------------------------------------
+    @property
+    def venv(self) -> Path:
+        return self.repo / ".venv"
+
+    @property
+    def netbox_venv(self) -> Path:
+        return self.repo / ".venv-netbox"
+
+    @property
+    def logs(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def netbox_root(self) -> Path:
+        return self.state_dir / "netbox"
+
+    @property
+    def supervisor_dir(self) -> Path:
+        return self.state_dir / "supervisor"
+
+    @property
+    def secrets_file(self) -> Path:
+        return self.state_dir / "secrets.json"
+
+    def record(self) -> None:
+        """Remember the port base so later commands find the stack without env vars."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "stack.json").write_text(json.dumps({"port_base": self.port_base}) + "\n")
+
+    def load_secrets(self, create: bool = False) -> dict[str, str]:
+        """The stack's credentials; created on first use when ``create`` is true."""
+        if self.secrets_file.exists():
+            return json.loads(self.secrets_file.read_text())
+        if not create:
+            raise StackError(f"no stack in {self.state_dir} (no secrets.json): run `make up` first")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        values = new_secrets()
+        write_private(self.secrets_file, json.dumps(values, indent=2) + "\n")
+        return values
+
+    def netbox_token(self) -> str:
+        s = self.load_secrets()
+        return f"nbt_{s['netbox_token_key']}.{s['netbox_token_secret']}"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file readable by its owner only, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)

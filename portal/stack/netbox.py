@@ -1,0 +1,234 @@
+"""NetBox 4.7 from PyPI, in its own virtualenv, configured for one stack.
+
+Migrating an empty database takes 5-6 minutes of CPU, so the migrated (still empty)
+database is kept as a pg_dump in the cache directory, keyed by NetBox version, and
+restored in about a second by every later stack.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from . import postgres
+from .config import NETBOX_VERSION, Stack, StackError, write_private
+from .proc import run
+from .supervisor import Program
+
+DB_NAME = "netbox"
+DB_USER = "netbox"
+
+CONFIGURATION = """\
+# Written by `netoss up` for the stack in {state}; edits are overwritten.
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+DATABASES = {{
+    "default": {{
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "{db}", "USER": "{db_user}", "PASSWORD": {db_password!r},
+        "HOST": "127.0.0.1", "PORT": "{pg_port}", "CONN_MAX_AGE": 300,
+    }}
+}}
+REDIS = {{
+    "tasks": {{"HOST": "127.0.0.1", "PORT": {redis_port}, "USERNAME": "", "PASSWORD": {redis_password!r},
+              "DATABASE": 0, "SSL": False}},
+    "caching": {{"HOST": "127.0.0.1", "PORT": {redis_port}, "USERNAME": "", "PASSWORD": {redis_password!r},
+                "DATABASE": 1, "SSL": False}},
+}}
+SECRET_KEY = {secret_key!r}
+API_TOKEN_PEPPERS = {{1: {pepper!r}}}
+LOGIN_REQUIRED = True
+TIME_ZONE = "UTC"
+# Bulk writes of many objects take tens of seconds; search indexing runs on the rqworker.
+MAINTENANCE_MODE = False
+"""
+
+WSGI = '''\
+"""NetBox WSGI app with its static files served by WhiteNoise (written by `netoss up`)."""
+from netbox.settings import STATIC_ROOT
+from netbox.wsgi import application as netbox_application
+from whitenoise import WhiteNoise
+
+application = WhiteNoise(netbox_application, root=STATIC_ROOT, prefix="static/")
+'''
+
+ENSURE_ADMIN = """
+import os
+from users.models import Token, User
+name = os.environ["NETOSS_ADMIN_USER"]
+user, created = User.objects.get_or_create(username=name)
+user.is_superuser = True
+user.is_active = True
+if created or not user.check_password(os.environ["NETOSS_ADMIN_PASSWORD"]):
+    user.set_password(os.environ["NETOSS_ADMIN_PASSWORD"])
+user.save()
+key = os.environ["NETOSS_TOKEN_KEY"]
+if not Token.objects.filter(key=key).exists():
+    Token(user=user, key=key, token=os.environ["NETOSS_TOKEN_SECRET"],
+          description="netoss stack token (make up)").save()
+print("admin ok")
+"""
+
+
+def env(stack: Stack) -> dict[str, str]:
+    """Environment every NetBox process needs."""
+    return {"NETBOX_ROOT": str(stack.netbox_root), "PYTHONPATH": str(stack.netbox_root)}
+
+
+def netbox_cmd(
+    stack: Stack, *args: str, what: str | None = None, extra_env: dict | None = None, timeout: float = 1800
+) -> str:
+    return run(
+        [stack.netbox_venv / "bin" / "netbox", *args],
+        env={**env(stack), **(extra_env or {})},
+        cwd=stack.netbox_root,
+        what=what or f"netbox {args[0]}",
+        timeout=timeout,
+    )
+
+
+def configure(stack: Stack) -> None:
+    """Write conf/configuration.py (mode 0600) and the WSGI wrapper."""
+    s = stack.load_secrets()
+    text = CONFIGURATION.format(
+        state=stack.state_dir,
+        db=DB_NAME,
+        db_user=DB_USER,
+        db_password=s["netbox_db_password"],
+        pg_port=stack.port("postgres"),
+        redis_port=stack.port("redis"),
+        redis_password=s["redis_password"],
+        secret_key=s["netbox_secret_key"],
+        pepper=s["netbox_pepper"],
+    )
+    root = stack.netbox_root
+    for sub in ("conf", "media", "scripts", "reports", "static"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    write_private(root / "conf" / "configuration.py", text)
+    (root / "conf" / "__init__.py").touch()
+    (root / "netoss_wsgi.py").write_text(WSGI)
+
+
+def migrated_dump(stack: Stack) -> Path:
+    return stack.cache_dir / f"netbox-{NETBOX_VERSION}-migrated.dump"
+
+
+def ensure_database(stack: Stack, log) -> None:
+    """Create NetBox's database: restore the cached migrated dump, or migrate and cache it."""
+    s = stack.load_secrets()
+    postgres.ensure_role(stack, DB_USER, s["netbox_db_password"])
+    marker = stack.netbox_root / f".migrated-{NETBOX_VERSION}"
+    if postgres.database_exists(stack, DB_NAME):
+        if marker.exists():
+            return
+        log("migrating NetBox's existing database (NetBox version changed)")
+        netbox_cmd(stack, "migrate", "--no-input", what="netbox migrate")
+        marker.touch()
+        return
+    postgres.create_database(stack, DB_NAME, DB_USER)
+    dump = migrated_dump(stack)
+    if dump.exists():
+        log(f"restoring the migrated NetBox {NETBOX_VERSION} database from {dump}")
+        postgres.restore(stack, DB_NAME, DB_USER, dump)
+        netbox_cmd(stack, "migrate", "--no-input", what="netbox migrate (check)")
+    else:
+        log(
+            f"migrating an empty NetBox {NETBOX_VERSION} database: 5-6 minutes on 2 cores, once per "
+            f"NetBox version (then cached in {dump})"
+        )
+        t0 = time.monotonic()
+        netbox_cmd(stack, "migrate", "--no-input", what="netbox migrate")
+        log(f"migrated in {time.monotonic() - t0:.0f} s; caching the empty migrated database")
+        postgres.dump(stack, DB_NAME, dump)
+    marker.touch()
+
+
+def ensure_static(stack: Stack, log) -> None:
+    marker = stack.netbox_root / f".static-{NETBOX_VERSION}"
+    if marker.exists():
+        return
+    log("collecting NetBox's static files")
+    netbox_cmd(stack, "collectstatic", "--no-input", "--clear", what="netbox collectstatic")
+    marker.touch()
+
+
+def ensure_admin(stack: Stack) -> None:
+    """The admin user (superuser) and the stack's API token, created or reset."""
+    s = stack.load_secrets()
+    netbox_cmd(
+        stack,
+        "shell",
+        "-c",
+        ENSURE_ADMIN,
+        what="netbox shell (admin user and token)",
+        extra_env={
+            "NETOSS_ADMIN_USER": s["admin_user"],
+            "NETOSS_ADMIN_PASSWORD": s["admin_password"],
+            "NETOSS_TOKEN_KEY": s["netbox_token_key"],
+            "NETOSS_TOKEN_SECRET": s["netbox_token_secret"],
+        },
+    )
+
+
+def api_status(stack: Stack, token: str | None = None, timeout: float = 5) -> dict | None:
+    """GET /api/status/ with the stack token; None when NetBox does not answer it."""
+    req = urllib.request.Request(  # noqa: S310 (an http URL on loopback that we built)
+        stack.netbox_url + "/api/status/",
+        headers={"Authorization": f"Bearer {token or stack.netbox_token()}", "Accept": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
+            return json.loads(resp.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def programs(stack: Stack) -> list[Program]:
+    """NetBox's web server and background worker, started once the database is ready."""
+    bin_ = stack.netbox_venv / "bin"
+    return [
+        Program(
+            name="netbox-web",
+            port=stack.port("netbox"),
+            autostart=False,
+            priority=200,
+            startsecs=3,
+            directory=stack.netbox_root,
+            environment=env(stack),
+            command=[
+                str(bin_ / "gunicorn"),
+                "--bind",
+                f"127.0.0.1:{stack.port('netbox')}",
+                "--workers",
+                "3",
+                "--threads",
+                "3",
+                "--timeout",
+                "300",
+                "--max-requests",
+                "5000",
+                "--max-requests-jitter",
+                "500",
+                "--access-logfile",
+                "-",
+                "netoss_wsgi:application",
+            ],
+        ),
+        Program(
+            name="netbox-worker",
+            autostart=False,
+            priority=210,
+            directory=stack.netbox_root,
+            environment=env(stack),
+            command=[str(bin_ / "netbox"), "rqworker", "high", "default", "low"],
+        ),
+    ]
+
+
+def check_installed(stack: Stack) -> None:
+    if not (stack.netbox_venv / "bin" / "netbox").exists():
+        raise StackError(
+            f"NetBox is not installed in {stack.netbox_venv}: run `make up` (scripts/bootstrap.sh builds it)"
+        )

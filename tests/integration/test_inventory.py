@@ -1,0 +1,59 @@
+"""inventory/netbox.yml (netbox.netbox.nb_inventory) against the synced test stack."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.integration
+
+
+def _inventory(nb_env, *args: str) -> str:
+    proc = subprocess.run(
+        [str(REPO / ".venv/bin/ansible-inventory"), "-i", "inventory/netbox.yml", *args],
+        cwd=REPO,
+        env=nb_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def synced(playbook):
+    run = playbook("sot_sync.yml")
+    assert run.rc == 0, run.output[-3000:]
+
+
+def test_graph_groups_routers_by_site_role_and_platform(nb_env, synced):
+    graph = _inventory(nb_env, "--graph")
+    for group in (
+        "sites_ams1",
+        "sites_fra1",
+        "device_roles_pe",
+        "device_roles_p",
+        "device_roles_ce",
+        "platforms_frr",
+    ):
+        assert f"@{group}:" in graph, graph
+    data = json.loads(_inventory(nb_env, "--list"))
+    assert sorted(data["sites_ams1"]["hosts"]) == ["ce1", "p1", "pe1"]
+    assert sorted(data["device_roles_pe"]["hosts"]) == ["pe1", "pe2"]
+
+
+def test_hostvars_come_from_netbox(nb_env, nb, synced):
+    data = json.loads(_inventory(nb_env, "--list"))
+    hostvars = data["_meta"]["hostvars"]
+    for device in nb.dcim.devices.all():
+        hv = hostvars[device.name]
+        assert hv["ansible_host"] == str(device.primary_ip4.address).split("/")[0]
+        assert hv["ansible_network_os"] == "netoss.core.frr"
+        assert hv["ansible_connection"] == "ansible.netcommon.network_cli"

@@ -1,0 +1,194 @@
+"""sot_sync against the real NetBox of the test stack: apply, idempotency, check-mode diff,
+pruning of owned objects only, and the errors that must stop it before any write.
+
+The tests run in file order and build on each other (first sync, then idempotency...).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+INTENT = REPO / "inventory" / "intent"
+
+pytestmark = pytest.mark.integration
+
+
+def _copy_intent(tmp_path: Path) -> Path:
+    target = tmp_path / "intent"
+    shutil.copytree(INTENT, target)
+    return target
+
+
+def _edit(path: Path, change) -> None:
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _devices_file(intent_dir: Path) -> Path:
+    for f in sorted(intent_dir.glob("*.yml")):
+        if "devices" in (yaml.safe_load(f.read_text()) or {}):
+            return f
+    raise AssertionError("no intent file holds devices")
+
+
+def test_first_sync_creates_the_demo_network(playbook, nb):
+    run = playbook("sot_sync.yml")
+    assert run.rc == 0, run.output[-4000:]
+    assert run.recap["changed"] > 0
+    names = sorted(d.name for d in nb.dcim.devices.all())
+    assert names == ["ce1", "ce2", "p1", "p2", "pe1", "pe2"]
+    pe1 = nb.dcim.devices.get(name="pe1")
+    assert str(pe1.primary_ip4.address).startswith("198.18.0.")
+    assert pe1.site.slug == "ams1" and pe1.role.slug == "pe" and pe1.platform.slug == "frr"
+    assert "netoss-managed" in [t.slug for t in pe1.tags]
+    assert len(list(nb.dcim.cables.all())) == 7
+    # Every cable joins two interfaces that exist in NetBox.
+    for cable in nb.dcim.cables.all():
+        assert cable.a_terminations and cable.b_terminations
+    sites = sorted(s.slug for s in nb.dcim.sites.all())
+    assert sites == ["ams1", "fra1"]
+    assert {str(p.prefix) for p in nb.ipam.prefixes.all()} >= {
+        "198.18.0.0/24",
+        "198.19.0.0/16",
+        "203.0.113.0/24",
+    }
+    fields = {cf.name for cf in nb.extras.custom_fields.all()}
+    assert {"netoss_last_backup", "netoss_compliance_status"} <= fields
+
+
+def test_second_sync_changes_nothing(playbook):
+    run = playbook("sot_sync.yml")
+    assert run.rc == 0, run.output[-4000:]
+    assert run.recap["changed"] == 0, run.output[-6000:]
+
+
+def test_changed_intent_shows_diff_in_check_mode_then_applies(playbook, nb, tmp_path):
+    intent = _copy_intent(tmp_path)
+
+    def describe_pe1(data):
+        for d in data["devices"]:
+            if d["name"] == "pe1":
+                d["description"] = "PE Amsterdam, changed by the test"
+
+    _edit(_devices_file(intent), describe_pe1)
+    before = nb.dcim.devices.get(name="pe1").description
+
+    check = playbook("sot_sync.yml", "--check", "--diff", "-e", f"sot_sync_intent_dir={intent}")
+    assert check.rc == 0, check.output[-4000:]
+    assert check.recap["changed"] >= 1
+    assert "PE Amsterdam, changed by the test" in check.output
+    assert nb.dcim.devices.get(name="pe1").description == before, "check mode wrote to NetBox"
+
+    apply = playbook("sot_sync.yml", "--diff", "-e", f"sot_sync_intent_dir={intent}")
+    assert apply.rc == 0, apply.output[-4000:]
+    assert nb.dcim.devices.get(name="pe1").description == "PE Amsterdam, changed by the test"
+
+    restore = playbook("sot_sync.yml")
+    assert restore.rc == 0 and restore.recap["changed"] >= 1
+    assert nb.dcim.devices.get(name="pe1").description == before
+
+
+def test_prune_deletes_only_owned_objects(playbook, nb, tmp_path):
+    intent = _copy_intent(tmp_path)
+
+    def add_router(data):
+        data["devices"].append(
+            {
+                "name": "pe9",
+                "site": "ams1",
+                "role": "pe",
+                "platform": "frr",
+                "device_type": "frr-router",
+                "interfaces": [{"name": "eth9", "type": "1000base-t"}],
+            }
+        )
+
+    _edit(_devices_file(intent), add_router)
+    assert playbook("sot_sync.yml", "-e", f"sot_sync_intent_dir={intent}").rc == 0
+    assert nb.dcim.devices.get(name="pe9") is not None
+
+    # An object made by hand (no netoss-managed tag) must survive the prune.
+    site = nb.dcim.sites.get(slug="ams1")
+    role = nb.dcim.device_roles.get(slug="pe")
+    dtype = nb.dcim.device_types.get(slug="frr-router")
+    manual = nb.dcim.devices.create(name="handmade1", site=site.id, role=role.id, device_type=dtype.id)
+    try:
+        run = playbook("sot_sync.yml", "--diff")  # the repository's intent: pe9 is gone from it
+        assert run.rc == 0, run.output[-4000:]
+        assert nb.dcim.devices.get(name="pe9") is None
+        assert nb.dcim.interfaces.get(device="pe9", name="eth9") is None
+        assert nb.dcim.devices.get(name="handmade1") is not None
+    finally:
+        manual.delete()
+
+
+def _count_objects(nb) -> tuple[int, int, int]:
+    return (nb.dcim.devices.count(), nb.dcim.interfaces.count(), nb.ipam.ip_addresses.count())
+
+
+BAD_INTENT_CASES = {
+    "unknown key": (
+        lambda data: data["devices"][0].update({"plattform": "frr"}),
+        ["plattform", "devices[0]"],
+    ),
+    "duplicate device": (
+        lambda data: data["devices"].append(dict(data["devices"][0], interfaces=[])),
+        ["duplicate", "devices["],
+    ),
+    "invalid IP address": (
+        lambda data: data["devices"][0]["interfaces"][0].update({"addresses": ["198.18.0.300/24"]}),
+        ["198.18.0.300/24", "devices[0]"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INTENT_CASES))
+def test_bad_intent_fails_before_writing(playbook, nb, tmp_path, case):
+    change, expected = BAD_INTENT_CASES[case]
+    intent = _copy_intent(tmp_path)
+    devices_file = _devices_file(intent)
+    _edit(devices_file, change)
+    before = _count_objects(nb)
+    run = playbook("sot_sync.yml", "-e", f"sot_sync_intent_dir={intent}")
+    assert run.rc != 0
+    assert devices_file.name in run.output
+    for text in expected:
+        assert text in run.output, f"{text!r} missing from:\n{run.output[-3000:]}"
+    assert run.recap["changed"] == 0
+    assert _count_objects(nb) == before
+
+
+def test_cable_to_missing_interface_fails_before_writing(playbook, nb, tmp_path):
+    intent = _copy_intent(tmp_path)
+    cables_file = next(
+        f for f in sorted(intent.glob("*.yml")) if "cables" in (yaml.safe_load(f.read_text()) or {})
+    )
+    _edit(cables_file, lambda data: data["cables"].append({"a": "pe1:eth42", "b": "pe2:eth42"}))
+    before = _count_objects(nb)
+    run = playbook("sot_sync.yml", "-e", f"sot_sync_intent_dir={intent}")
+    assert run.rc != 0
+    assert cables_file.name in run.output and "eth42" in run.output
+    assert _count_objects(nb) == before
+
+
+def test_unreachable_netbox_fails_clearly(playbook, nb):
+    # A loopback port where nothing listens.
+    run = playbook("sot_sync.yml", env={"NETBOX_API": "http://127.0.0.1:9"})
+    assert run.rc != 0
+    assert "unreachable" in run.output and "127.0.0.1:9" in run.output
+    assert run.recap["changed"] == 0
+
+
+def test_wrong_token_fails_clearly(playbook, nb):
+    before = _count_objects(nb)
+    run = playbook("sot_sync.yml", env={"NETBOX_TOKEN": "nbt_AAAAAAAAAAAA." + "B" * 40})
+    assert run.rc != 0
+    assert "rejected the token" in run.output
+    assert "B" * 40 not in run.output, "the token leaked into the output"
+    assert _count_objects(nb) == before

@@ -1,0 +1,66 @@
+"""The netoss CLI against the running test stack: status, env, and token checks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import requests
+
+from portal.stack import up
+from portal.stack.supervisor import Supervisor
+
+REPO = Path(__file__).resolve().parents[2]
+NETOSS = str(REPO / ".venv/bin/netoss")
+
+pytestmark = pytest.mark.integration
+
+
+def _netoss(nb_env, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [NETOSS, *args], env=nb_env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_status_lists_every_service_up(nb_env, stack):
+    proc = _netoss(nb_env, "status", "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    services = {s["name"]: s for s in json.loads(proc.stdout)["services"]}
+    assert set(services) == {"supervisord", "postgres", "redis", "netbox-web", "netbox-worker"}
+    assert all(s["healthy"] and s["pid"] for s in services.values())
+    assert services["netbox-web"]["port"] == stack.port("netbox")
+    text = _netoss(nb_env, "status")
+    assert text.returncode == 0 and "netbox-web" in text.stdout
+
+
+def test_env_exports_work_with_eval(nb_env, stack):
+    proc = subprocess.run(
+        ["bash", "-c", f'eval "$({NETOSS} env)" && echo "$NETBOX_API" && echo "$NETBOX_TOKEN"'],
+        env=nb_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    api, token = proc.stdout.split()
+    assert api == stack.netbox_url
+    resp = requests.get(f"{api}/api/status/", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert resp.status_code == 200
+
+
+@pytest.mark.parametrize("header", [None, "Bearer nbt_AAAAAAAAAAAA." + "B" * 40, "Token " + "0" * 40])
+def test_netbox_rejects_missing_and_wrong_tokens(stack, header):
+    headers = {"Authorization": header} if header else {}
+    resp = requests.get(f"{stack.netbox_url}/api/dcim/devices/", headers=headers, timeout=10)
+    assert resp.status_code == 403
+
+
+def test_up_again_is_quick_and_changes_nothing(stack):
+    conf = stack.supervisor_dir / "supervisord.conf"
+    before = (conf.stat().st_mtime, (stack.state_dir / "secrets.json").read_text())
+    pids = {name: p["pid"] for name, p in Supervisor(stack).processes().items()}
+    up(stack, seed_intent=False, log=lambda m: None)
+    after_pids = {name: p["pid"] for name, p in Supervisor(stack).processes().items()}
+    assert (conf.stat().st_mtime, (stack.state_dir / "secrets.json").read_text()) == before
+    assert after_pids == pids, "a second `up` restarted services"
