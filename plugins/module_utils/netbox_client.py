@@ -28,9 +28,7 @@ def settings_from_params(params: dict) -> tuple[str, str, bool]:
     if not url:
         raise NetboxError('no NetBox URL: set netbox_url or NETBOX_API (eval "$(.venv/bin/netoss env)")')
     if not token:
-        raise NetboxError(
-            'no NetBox token: set netbox_token or NETBOX_TOKEN (eval "$(.venv/bin/netoss env)")'
-        )
+        raise NetboxError('no NetBox token: set netbox_token or NETBOX_TOKEN (eval "$(.venv/bin/netoss env)")')
     return url.rstrip("/"), token, bool(params.get("validate_certs", True))
 
 
@@ -54,9 +52,7 @@ def connect(url: str, token: str, validate_certs: bool = True, timeout: float = 
     if resp.status_code in (401, 403):
         raise NetboxError(f"NetBox at {url} rejected the token (HTTP {resp.status_code}: {_detail(resp)})")
     if resp.status_code != 200:
-        raise NetboxError(
-            f"NetBox at {url} answered HTTP {resp.status_code} to /api/status/: {_detail(resp)}"
-        )
+        raise NetboxError(f"NetBox at {url} answered HTTP {resp.status_code} to /api/status/: {_detail(resp)}")
     try:
         status = resp.json()
     except ValueError:

@@ -22,9 +22,7 @@ def wanted_identities(objects: dict[str, list[dict]]) -> dict[str, set]:
     return {kind: {identity(kind, payload) for payload in payloads} for kind, payloads in objects.items()}
 
 
-def stale_objects(
-    records_by_kind: dict[str, list[dict]], objects: dict[str, list[dict]]
-) -> dict[str, list[dict]]:
+def stale_objects(records_by_kind: dict[str, list[dict]], objects: dict[str, list[dict]]) -> dict[str, list[dict]]:
     """The absent-payloads of tagged NetBox records that are not in the intent.
 
     ``records_by_kind`` holds the NetBox API records (dicts) carrying the managed tag.
@@ -37,11 +35,7 @@ def stale_objects(
         if kind not in NETBOX_ENDPOINT_FOR_KIND:
             continue
         keep = wanted.get(kind, set())
-        stale = [
-            absent_payload(kind, r)
-            for r in records_by_kind.get(kind, [])
-            if netbox_identity(kind, r) not in keep
-        ]
+        stale = [absent_payload(kind, r) for r in records_by_kind.get(kind, []) if netbox_identity(kind, r) not in keep]
         result[kind] = sorted(stale, key=repr)
     return result
 

@@ -45,7 +45,6 @@ status:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.netoss.core.plugins.module_utils.netbox_client import (
     NETBOX_ARG_SPEC,
     NetboxError,
@@ -64,9 +63,7 @@ def main():
     except ImportError as exc:
         module.fail_json(msg=f"netoss.core.netbox_status needs pynetbox and requests: {exc}")
     version = status.get("netbox-version")
-    module.exit_json(
-        changed=False, netbox_version=version, status=status, msg=f"NetBox {version} at {url}: OK"
-    )
+    module.exit_json(changed=False, netbox_version=version, status=status, msg=f"NetBox {version} at {url}: OK")
 
 
 if __name__ == "__main__":

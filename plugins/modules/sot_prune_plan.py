@@ -57,7 +57,6 @@ count:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.netoss.core.plugins.module_utils.netbox_client import (
     NETBOX_ARG_SPEC,
     NetboxError,
@@ -69,9 +68,7 @@ from ansible_collections.netoss.core.plugins.module_utils.sot_prune import fetch
 
 def main():
     spec = dict(NETBOX_ARG_SPEC)
-    spec.update(
-        objects={"type": "dict", "required": True}, managed_tag={"type": "str", "default": "netoss-managed"}
-    )
+    spec.update(objects={"type": "dict", "required": True}, managed_tag={"type": "str", "default": "netoss-managed"})
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     try:
         url, token, verify = settings_from_params(module.params)

@@ -182,9 +182,7 @@ def service_status(stack: Stack) -> list[ServiceStatus]:
     sup = Supervisor(stack)
     sup_pid = sup.pid()
     result = [
-        ServiceStatus(
-            "supervisord", "RUNNING" if sup_pid else "STOPPED", sup_pid, None, bool(sup_pid), str(sup.conf)
-        )
+        ServiceStatus("supervisord", "RUNNING" if sup_pid else "STOPPED", sup_pid, None, bool(sup_pid), str(sup.conf))
     ]
     procs = sup.processes()
     for p in _static_programs(stack):

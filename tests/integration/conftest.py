@@ -87,3 +87,11 @@ def playbook(nb_env):
         return PlaybookRun(proc.returncode, proc.stdout + proc.stderr)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def demo_synced(playbook) -> PlaybookRun:
+    """The first sot_sync of the demo intent into the empty test NetBox (run once per session)."""
+    run = playbook("sot_sync.yml")
+    assert run.rc == 0, run.output[-4000:]
+    return run

@@ -19,9 +19,7 @@ pytestmark = pytest.mark.integration
 
 
 def _netoss(nb_env, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [NETOSS, *args], env=nb_env, capture_output=True, text=True, timeout=120, check=False
-    )
+    return subprocess.run([NETOSS, *args], env=nb_env, capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_status_lists_every_service_up(nb_env, stack):

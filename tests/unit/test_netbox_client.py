@@ -17,7 +17,7 @@ from ansible_collections.netoss.core.plugins.module_utils.netbox_client import (
 
 def _serve(status: int, body: dict | str):
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server API)
+        def do_GET(self):
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.end_headers()

@@ -1,0 +1,923 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Source of truth as code: the netoss intent model.
+
+The intent is a directory of YAML files (``inventory/intent/*.yml``). Each file maps a kind
+(``devices``, ``prefixes``…) to a list of entries. :func:`load_intent` checks every file against
+a JSON Schema, merges the kinds, then runs the semantic checks (references, addressing, cabling)
+and reports every problem at once. :func:`build_netbox_objects` turns a valid intent into the
+``data`` payloads of the netbox.netbox modules, in dependency order.
+
+Pure Python: stdlib, PyYAML and jsonschema only, so pytest, modules and the portal share it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+MANAGED_TAG = "netoss-managed"
+
+# kind -> netbox.netbox module, in the order the payloads must be applied.
+MODULE_FOR_KIND = {
+    "tags": "netbox.netbox.netbox_tag",
+    "custom_field_choice_sets": "netbox.netbox.netbox_custom_field_choice_set",
+    "custom_fields": "netbox.netbox.netbox_custom_field",
+    "tenants": "netbox.netbox.netbox_tenant",
+    "rirs": "netbox.netbox.netbox_rir",
+    "asns": "netbox.netbox.netbox_asn",
+    "manufacturers": "netbox.netbox.netbox_manufacturer",
+    "platforms": "netbox.netbox.netbox_platform",
+    "config_contexts": "netbox.netbox.netbox_config_context",
+    "device_types": "netbox.netbox.netbox_device_type",
+    "device_roles": "netbox.netbox.netbox_device_role",
+    "sites": "netbox.netbox.netbox_site",
+    "prefixes": "netbox.netbox.netbox_prefix",
+    "devices": "netbox.netbox.netbox_device",
+    "interfaces": "netbox.netbox.netbox_device_interface",
+    "ip_addresses": "netbox.netbox.netbox_ip_address",
+    "device_primary_ips": "netbox.netbox.netbox_device",
+    "cables": "netbox.netbox.netbox_cable",
+}
+
+# Kinds that carry the managed tag, and so can be pruned, with their pynetbox endpoint, in
+# dependency order (delete in reverse). Tags, custom fields and choice sets have no tags in
+# NetBox; a config context's `tags` select the objects it applies to, so it is not tagged either.
+NETBOX_ENDPOINT_FOR_KIND = {
+    "tenants": "tenancy.tenants",
+    "rirs": "ipam.rirs",
+    "asns": "ipam.asns",
+    "manufacturers": "dcim.manufacturers",
+    "platforms": "dcim.platforms",
+    "device_types": "dcim.device_types",
+    "device_roles": "dcim.device_roles",
+    "sites": "dcim.sites",
+    "prefixes": "ipam.prefixes",
+    "devices": "dcim.devices",
+    "interfaces": "dcim.interfaces",
+    "ip_addresses": "ipam.ip_addresses",
+    "cables": "dcim.cables",
+}
+
+# A tuple, not a set: the checks run in this order, so problems come in a stable order.
+_SLUGGED_KINDS = (
+    "tags",
+    "tenants",
+    "rirs",
+    "manufacturers",
+    "platforms",
+    "device_types",
+    "device_roles",
+    "sites",
+)
+_NAMED_KINDS = {
+    "custom_field_choice_sets",
+    "custom_fields",
+    "config_contexts",
+    "devices",
+    "device_primary_ips",
+}
+
+# ---------------------------------------------------------------------------------------------
+# Schema: one per kind. Each property's `description` is appended to pattern and type errors.
+
+_STR = {"type": "string", "minLength": 1}
+_DESC = {"type": "string"}
+_BOOL = {"type": "boolean"}
+_SLUG = {
+    "type": "string",
+    "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)*$",
+    "description": "lowercase letters, digits, _ and single dashes",
+}
+_COLOR = {"type": "string", "pattern": r"^[0-9a-fA-F]{6}$", "description": "6 hex digits; quote it in YAML"}
+_ASN = {"type": "integer", "minimum": 1, "maximum": 4294967295}
+_IP_STATUS = {"enum": ["active", "reserved", "deprecated", "dhcp", "slaac"]}
+
+
+def _obj(required=(), /, **properties):
+    return {
+        "type": "object",
+        "required": list(required),
+        "additionalProperties": False,
+        "properties": properties,
+    }
+
+
+def _list(items, min_items=0):
+    return {"type": "array", "items": items, "minItems": min_items}
+
+
+_ADDRESS = {
+    # An address is "198.18.0.11/24" or a mapping; properties/required only apply to mappings.
+    "type": ["string", "object"],
+    "required": ["address"],
+    "additionalProperties": False,
+    "properties": {
+        "address": _STR,
+        "role": {"enum": ["loopback", "secondary", "anycast", "vip"]},
+        "status": _IP_STATUS,
+        "dns_name": _STR,
+        "description": _DESC,
+    },
+    "description": "an address with its mask, e.g. 198.18.0.11/24, or a mapping with `address`",
+}
+
+_INTERFACE = _obj(
+    ["name", "type"],
+    name={
+        "type": "string",
+        "pattern": r"^[A-Za-z][A-Za-z0-9./-]{0,14}$",
+        "description": "a letter then up to 14 of letters, digits, . / -",
+    },
+    type={"enum": ["virtual", "1000base-t", "10gbase-x-sfpp", "25gbase-x-sfp28", "100gbase-x-qsfp28", "other"]},
+    description=_DESC,
+    enabled=_BOOL,
+    mtu={"type": "integer", "minimum": 68, "maximum": 65535},
+    mgmt_only=_BOOL,
+    addresses=_list(_ADDRESS),
+)
+
+KIND_SCHEMAS = {
+    "tags": _obj(["name"], name=_STR, slug=_SLUG, color=_COLOR, description=_DESC),
+    "tenants": _obj(["name"], name=_STR, slug=_SLUG, description=_DESC),
+    "rirs": _obj(["name"], name=_STR, slug=_SLUG, is_private=_BOOL, description=_DESC),
+    "asns": _obj(["asn", "rir"], asn=_ASN, rir=_STR, tenant=_STR, description=_DESC),
+    "custom_field_choice_sets": _obj(
+        ["name", "extra_choices"],
+        name=_STR,
+        description=_DESC,
+        extra_choices=_list(
+            {"type": "array", "items": _STR, "minItems": 2, "maxItems": 2, "description": "[value, label]"},
+            min_items=1,
+        ),
+    ),
+    "custom_fields": _obj(
+        ["name", "type", "object_types"],
+        name={
+            "type": "string",
+            "pattern": r"^[a-z][a-z0-9_]*$",
+            "description": "lowercase letters, digits and _",
+        },
+        label=_STR,
+        type={"enum": ["text", "longtext", "integer", "boolean", "date", "datetime", "url", "json", "select"]},
+        object_types=_list(
+            {
+                "type": "string",
+                "pattern": r"^[a-z_]+\.[a-z_]+$",
+                "description": "app.model, e.g. dcim.device",
+            },
+            min_items=1,
+        ),
+        choice_set=_STR,
+        description=_DESC,
+        required=_BOOL,
+    ),
+    "manufacturers": _obj(["name"], name=_STR, slug=_SLUG, description=_DESC),
+    "platforms": _obj(
+        ["name"],
+        name=_STR,
+        slug=_SLUG,
+        manufacturer=_STR,
+        description=_DESC,
+        ansible_network_os=_STR,
+        ansible_connection=_STR,
+    ),
+    "device_types": _obj(
+        ["model", "manufacturer"],
+        model=_STR,
+        slug=_SLUG,
+        manufacturer=_STR,
+        u_height={"type": "number", "minimum": 0},
+        description=_DESC,
+    ),
+    "device_roles": _obj(["name"], name=_STR, slug=_SLUG, color=_COLOR, description=_DESC),
+    "sites": _obj(
+        ["name"],
+        name=_STR,
+        slug=_SLUG,
+        status={"enum": ["planned", "staging", "active", "decommissioning", "retired"]},
+        tenant=_STR,
+        description=_DESC,
+        time_zone={"type": "string", "pattern": r"^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$"},
+    ),
+    "prefixes": _obj(
+        ["prefix"],
+        prefix=_STR,
+        status={"enum": ["active", "container", "reserved", "deprecated"]},
+        site=_STR,
+        tenant=_STR,
+        is_pool=_BOOL,
+        description=_DESC,
+    ),
+    "devices": _obj(
+        ["name", "site", "role", "platform", "device_type"],
+        name={
+            "type": "string",
+            "pattern": r"^[a-z][a-z0-9-]{0,14}$",
+            "description": "a lowercase letter then up to 14 of [a-z0-9-]: it becomes a Linux netns name",
+        },
+        site=_STR,
+        role=_STR,
+        platform=_STR,
+        device_type=_STR,
+        tenant=_STR,
+        status={"enum": ["offline", "active", "planned", "staged", "failed", "inventory", "decommissioning"]},
+        description=_DESC,
+        primary_ip4=_STR,
+        interfaces=_list(_INTERFACE),
+    ),
+    "cables": _obj(
+        ["a", "b"],
+        a={"type": "string", "pattern": r"^[^:\s]+:[^:\s]+$", "description": "device:interface"},
+        b={"type": "string", "pattern": r"^[^:\s]+:[^:\s]+$", "description": "device:interface"},
+        label=_STR,
+        description=_DESC,
+        status={"enum": ["connected", "planned", "decommissioning"]},
+    ),
+}
+
+KINDS = tuple(KIND_SCHEMAS)
+
+FILE_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {kind: {"type": ["array", "null"], "items": schema} for kind, schema in KIND_SCHEMAS.items()},
+}
+
+# ---------------------------------------------------------------------------------------------
+# Data model
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the intent: the file, where in it, and what."""
+
+    file: str
+    where: str
+    message: str
+
+    def __str__(self):
+        return ": ".join(part for part in (self.file, self.where, self.message) if part)
+
+
+class IntentError(Exception):
+    """The intent is invalid; ``problems`` lists everything wrong with it."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        count = len(self.problems)
+        header = "intent has %d problem%s:" % (count, "" if count == 1 else "s")
+        super().__init__("\n".join([header] + ["  %s" % problem for problem in self.problems]))
+
+
+@dataclass
+class Entry:
+    """One entry of a kind, with the file and the index it was read from."""
+
+    kind: str
+    data: dict
+    file: str
+    index: int
+
+    @property
+    def where(self):
+        """Location of the entry in its file, e.g. ``devices[2] 'pe1'``."""
+        return "%s[%d]%s" % (self.kind, self.index, _label(self.data))
+
+
+@dataclass
+class Intent:
+    """A loaded, valid intent: the entries of every kind, merged across files in file order."""
+
+    files: list = field(default_factory=list)
+    entries: dict = field(default_factory=lambda: {kind: [] for kind in KINDS})
+
+    def items(self, kind):
+        """The data of every entry of ``kind``."""
+        return [entry.data for entry in self.entries[kind]]
+
+
+def slugify(value):
+    """NetBox-style slug: lowercase, runs of anything but [a-z0-9_] become a single dash."""
+    return re.sub(r"[^a-z0-9_]+", "-", str(value).lower()).strip("-")
+
+
+def _label(item):
+    if isinstance(item, dict):
+        for key in ("name", "model", "prefix", "address", "asn"):
+            if isinstance(item.get(key), (str, int)):
+                return " '%s'" % item[key]
+    return ""
+
+
+def _display(path):
+    """Path as given, or relative to the working directory when it lies below it."""
+    path = Path(path)
+    if path.is_absolute():
+        try:
+            return str(path.relative_to(Path.cwd()))
+        except ValueError:
+            pass
+    return str(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys, which PyYAML would silently collapse to the last."""
+
+
+def _construct_unique_mapping(loader, node, deep=False):
+    seen = set()
+    for key_node, _value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, Hashable) and key in seen:
+            raise yaml.constructor.ConstructorError(None, None, "duplicate key %r" % (key,), key_node.start_mark)
+        if isinstance(key, Hashable):
+            seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def _read_yaml(path, name, problems):
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return yaml.load(stream, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = "line %d" % (mark.line + 1) if mark else ""
+        message = "YAML syntax error: %s" % (exc.problem or exc.context)
+        if exc.problem and exc.context:
+            message += " (%s)" % exc.context
+        problems.append(Problem(name, where, message))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        problems.append(Problem(name, "", "cannot read: %s" % exc))
+    return None
+
+
+def _where(doc, path):
+    """Human location of a JSON path, e.g. ``devices[2] 'pe1': interfaces[1] 'eth1'``."""
+    parts, node, i = [], doc, 0
+    while i < len(path):
+        segment, node = str(path[i]), node[path[i]]
+        if i + 1 < len(path) and isinstance(path[i + 1], int):
+            node = node[path[i + 1]]
+            segment += "[%d]%s" % (path[i + 1], _label(node))
+            i += 1
+        parts.append(segment)
+        i += 1
+    return ": ".join(parts)
+
+
+def _document_order(doc, path):
+    """Sort key that puts schema errors in the order of the document, parents first."""
+    key, node = [], doc
+    for part in path:
+        key.append(list(node).index(part) if isinstance(node, dict) else part)
+        node = node[part]
+    return key
+
+
+def _schema_problems(doc, name):
+    if not isinstance(doc, dict):
+        return [Problem(name, "", "expected a mapping of kind: list of entries, got %s" % type(doc).__name__)]
+    problems = []
+    validator = jsonschema.Draft202012Validator(FILE_SCHEMA)
+    for error in sorted(validator.iter_errors(doc), key=lambda e: _document_order(doc, e.absolute_path)):
+        path = list(error.absolute_path)
+        if error.validator == "additionalProperties":
+            allowed = ", ".join(sorted(error.schema["properties"]))
+            what = "top-level key" if not path else "key"
+            for key in sorted(set(error.instance) - set(error.schema["properties"]), key=str):
+                message = "unknown %s %r (allowed: %s)" % (what, key, allowed)
+                problems.append(Problem(name, _where(doc, path), message))
+            continue
+        if error.validator == "required":
+            for key in error.validator_value:
+                if key not in error.instance:
+                    problems.append(Problem(name, _where(doc, path), "missing required key %r" % key))
+            continue
+        prefix = ""
+        if path and isinstance(path[-1], str):
+            prefix = "%s: " % path.pop()
+        message = prefix + error.message
+        if isinstance(error.schema, dict) and error.schema.get("description"):
+            message += " (%s)" % error.schema["description"]
+        problems.append(Problem(name, _where(doc, path), message))
+    return list(dict.fromkeys(problems))
+
+
+def load_intent(path):
+    """Load and validate the intent in ``path`` (a directory of *.yml/*.yaml files, or one file).
+
+    Files are read in name order. Every file is checked against the schema of its kinds; when
+    all files are well-formed the semantic checks run (references, duplicates, addressing,
+    cabling). Returns an :class:`Intent`; raises :class:`IntentError` listing every problem.
+    """
+    root = Path(path)
+    if root.is_dir():
+        files = sorted(p for p in root.iterdir() if p.suffix in (".yml", ".yaml") and p.is_file() and p.name[0] != ".")
+        if not files:
+            raise IntentError([Problem(_display(root), "", "no intent files (*.yml, *.yaml) in this directory")])
+    elif root.is_file():
+        files = [root]
+    else:
+        raise IntentError([Problem(_display(root), "", "no such file or directory")])
+
+    intent, problems = Intent(), []
+    for file in files:
+        name = _display(file)
+        intent.files.append(name)
+        doc = _read_yaml(file, name, problems)
+        if doc is None:
+            continue
+        file_problems = _schema_problems(doc, name)
+        problems.extend(file_problems)
+        if not file_problems:
+            for kind, items in doc.items():
+                intent.entries[kind].extend(Entry(kind, item, name, i) for i, item in enumerate(items or []))
+    if problems:
+        raise IntentError(problems)
+    problems = _Checker(intent).run()
+    if problems:
+        raise IntentError(problems)
+    return intent
+
+
+# ---------------------------------------------------------------------------------------------
+# Semantic checks
+
+
+def _addresses(interface):
+    """The interface's addresses, each as a mapping with at least ``address``."""
+    return [a if isinstance(a, dict) else {"address": a} for a in interface.get("addresses", [])]
+
+
+def _parse_address(text):
+    """ip_interface from "a.b.c.d/len"; ValueError with a readable reason otherwise."""
+    if "/" not in text:
+        raise ValueError("%r has no prefix length (e.g. %s/24)" % (text, text))
+    address = ipaddress.ip_interface(text)
+    net = address.network
+    if net.prefixlen < net.max_prefixlen - 1:
+        if address.ip == net.network_address:
+            raise ValueError("%s is the network address of %s" % (address.ip, net))
+        if address.version == 4 and address.ip == net.broadcast_address:
+            raise ValueError("%s is the broadcast address of %s" % (address.ip, net))
+    return address
+
+
+def _slug_of(kind, data):
+    if kind == "device_types":
+        return data.get("slug") or slugify(data["model"])
+    return data.get("slug") or slugify(data["name"])
+
+
+_REFERENCE_LABEL = {
+    "tenants": "tenant",
+    "rirs": "RIR",
+    "asns": "ASN",
+    "custom_field_choice_sets": "custom field choice set",
+    "manufacturers": "manufacturer",
+    "platforms": "platform",
+    "device_types": "device type",
+    "device_roles": "device role",
+    "sites": "site",
+}
+
+
+class _Checker:
+    """Semantic checks of a schema-valid intent; ``run()`` returns the problems found."""
+
+    def __init__(self, intent):
+        self.intent = intent
+        self.problems = []
+        # kind -> name, slug (or model, ASN) -> entry, for references.
+        self.known = {kind: {} for kind in _REFERENCE_LABEL}
+        for kind in self.known:
+            for entry in intent.entries[kind]:
+                if kind == "asns":
+                    keys = [entry.data["asn"]]
+                elif kind == "custom_field_choice_sets":
+                    keys = [entry.data["name"]]
+                else:
+                    keys = [entry.data.get("model", entry.data.get("name")), _slug_of(kind, entry.data)]
+                for key in keys:
+                    self.known[kind].setdefault(key, entry)
+
+    def report(self, entry, message, where=""):
+        self.problems.append(Problem(entry.file, entry.where + where, message))
+
+    def unique(self, entries, what, key, owner=None):
+        """Report entries whose ``key`` repeats an earlier one; ``owner`` is the enclosing entry."""
+        seen = {}
+        for entry in entries:
+            where = entry.where if owner is None else "%s: %s" % (owner.where, entry.where)
+            value = key(entry)
+            if value in seen:
+                self.problems.append(
+                    Problem(entry.file, where, "duplicate %s %r (first at %s)" % (what, value, seen[value]))
+                )
+            else:
+                seen[value] = "%s: %s" % (entry.file, where)
+
+    def reference(self, entry, key, kind, value=None, where=""):
+        value = entry.data.get(key) if value is None else value
+        if value is not None and value not in self.known[kind]:
+            names = sorted({str(_label(e.data)).strip(" '") for e in self.known[kind].values()})
+            known = ", ".join(names[:10]) + (", …" if len(names) > 10 else "") if names else "none defined"
+            self.report(
+                entry,
+                "%s: no %s %r in the intent (known: %s)" % (key, _REFERENCE_LABEL[kind], value, known),
+                where,
+            )
+
+    def run(self):
+        entries = self.intent.entries
+        for kind in _SLUGGED_KINDS:
+            label = "model" if kind == "device_types" else "name"
+            self.unique(entries[kind], label, lambda e, label=label: e.data[label])
+            self.unique(entries[kind], "slug", lambda e, kind=kind: _slug_of(kind, e.data))
+        self.unique(entries["custom_field_choice_sets"], "name", lambda e: e.data["name"])
+        self.unique(entries["custom_fields"], "name", lambda e: e.data["name"])
+        self.unique(entries["asns"], "ASN", lambda e: e.data["asn"])
+        self.unique(entries["devices"], "device name", lambda e: e.data["name"])
+
+        for entry in entries["asns"]:
+            self.reference(entry, "rir", "rirs")
+            self.reference(entry, "tenant", "tenants")
+        for entry in entries["custom_fields"]:
+            if entry.data["type"] == "select" and "choice_set" not in entry.data:
+                self.report(entry, "choice_set is required when type is select")
+            if entry.data["type"] != "select" and "choice_set" in entry.data:
+                self.report(entry, "choice_set is only allowed when type is select")
+            self.reference(entry, "choice_set", "custom_field_choice_sets")
+        for kind in ("platforms", "device_types"):
+            for entry in entries[kind]:
+                self.reference(entry, "manufacturer", "manufacturers")
+        for entry in entries["sites"]:
+            self.reference(entry, "tenant", "tenants")
+        networks = self.check_prefixes(entries["prefixes"])
+        self.check_devices(entries["devices"], networks)
+        self.check_cables(entries["cables"], entries["devices"])
+        return self.problems
+
+    def check_prefixes(self, prefixes):
+        networks = []
+        for entry in prefixes:
+            self.reference(entry, "site", "sites")
+            self.reference(entry, "tenant", "tenants")
+            try:
+                network = ipaddress.ip_network(entry.data["prefix"])
+            except ValueError as exc:
+                self.report(entry, "invalid prefix: %s" % exc)
+                continue
+            networks.append((network, entry))
+        self.unique([e for _n, e in networks], "prefix", lambda e: str(ipaddress.ip_network(e.data["prefix"])))
+        return [network for network, _entry in networks]
+
+    def check_devices(self, devices, networks):
+        first_use = {}  # ip -> where it is first assigned
+        for entry in devices:
+            data = entry.data
+            for key, kind in (
+                ("site", "sites"),
+                ("role", "device_roles"),
+                ("platform", "platforms"),
+                ("device_type", "device_types"),
+                ("tenant", "tenants"),
+            ):
+                self.reference(entry, key, kind)
+            interfaces = [
+                Entry("interfaces", iface, entry.file, i) for i, iface in enumerate(data.get("interfaces", []))
+            ]
+            self.unique(interfaces, "interface name", lambda e: e.data["name"], owner=entry)
+            own = []
+            for iface in interfaces:
+                for i, item in enumerate(_addresses(iface.data)):
+                    where = ": %s: addresses[%d]" % (iface.where, i)
+                    try:
+                        address = _parse_address(item["address"])
+                    except ValueError as exc:
+                        self.report(entry, "invalid IP address: %s" % exc, where)
+                        continue
+                    own.append(address)
+                    if not any(address.ip in network for network in networks):
+                        self.report(entry, "%s is not inside any prefix of the intent" % address, where)
+                    location = "%s: %s%s" % (entry.file, entry.where, where)
+                    if address.ip in first_use:
+                        self.report(
+                            entry,
+                            "duplicate IP address %s (first at %s)" % (address.ip, first_use[address.ip]),
+                            where,
+                        )
+                    else:
+                        first_use[address.ip] = location
+            primary = data.get("primary_ip4")
+            if primary is not None:
+                try:
+                    address = _parse_address(primary)
+                except ValueError as exc:
+                    self.report(entry, "primary_ip4: invalid IP address: %s" % exc)
+                    continue
+                if address.version != 4:
+                    self.report(entry, "primary_ip4: %s is not an IPv4 address" % address)
+                elif address not in own:
+                    mine = ", ".join(str(a) for a in own) or "none"
+                    self.report(
+                        entry,
+                        "primary_ip4: %s is not an address of this device (its addresses: %s)" % (address, mine),
+                    )
+
+    def check_cables(self, cables, devices):
+        interfaces = {}
+        for entry in devices:  # the first of duplicate devices wins, as it does for references
+            interfaces.setdefault(entry.data["name"], {i["name"]: i for i in entry.data.get("interfaces", [])})
+        cabled = {}  # (device, interface) -> cable entry
+        for entry in cables:
+            ends = {}
+            for side in ("a", "b"):
+                end = entry.data[side]
+                device, _sep, name = end.partition(":")
+                if device not in interfaces:
+                    self.report(entry, "%s %r: no device %s" % (side, end, device))
+                elif name not in interfaces[device]:
+                    self.report(entry, "%s %r: no interface %s on device %s" % (side, end, name, device))
+                elif interfaces[device][name]["type"] == "virtual":
+                    self.report(entry, "%s %r: %s is a virtual interface, it cannot be cabled" % (side, end, name))
+                else:
+                    ends[side] = (device, name)
+            if len(ends) == 2 and ends["a"] == ends["b"]:
+                self.report(entry, "a and b are the same interface %r" % entry.data["a"])
+                continue
+            for side, end in ends.items():
+                if end in cabled:
+                    first = cabled[end]
+                    self.report(
+                        entry,
+                        "%s %r: interface already cabled by %s: %s" % (side, entry.data[side], first.file, first.where),
+                    )
+                else:
+                    cabled[end] = entry
+
+
+# ---------------------------------------------------------------------------------------------
+# NetBox payloads
+
+
+def _copy(source, *keys):
+    return {key: source[key] for key in keys if key in source}
+
+
+def build_netbox_objects(intent, managed_tag=MANAGED_TAG):
+    """The ``data`` payloads of the netbox.netbox modules for a valid ``intent``.
+
+    Returns ``{kind: [payload, …]}`` for every kind of :data:`MODULE_FOR_KIND`, in that order
+    (apply them in order). References are given as the slug (or name, for devices and choice
+    sets) that the netbox.netbox modules look objects up by. Every taggable object carries the
+    managed tag, which is added to ``tags`` when the intent does not define it.
+    """
+    out = {kind: [] for kind in MODULE_FOR_KIND}
+
+    def slug(kind, reference):
+        return _slug_of(kind, _lookup(intent, kind, reference))
+
+    for data in intent.items("tags"):
+        tag = {"name": data["name"], "slug": _slug_of("tags", data)}
+        if "color" in data:
+            tag["color"] = data["color"].lower()
+        out["tags"].append(dict(tag, **_copy(data, "description")))
+    managed = next((t for t in out["tags"] if managed_tag in (t["name"], t["slug"])), None)
+    if managed is None:
+        managed = {
+            "name": managed_tag,
+            "slug": slugify(managed_tag),
+            "color": "2196f3",
+            "description": "Managed by netoss from the intent in git; pruned when removed from it",
+        }
+        out["tags"].insert(0, managed)
+    tags = [managed["slug"]]
+
+    for data in intent.items("custom_field_choice_sets"):
+        choices = [list(choice) for choice in data["extra_choices"]]
+        out["custom_field_choice_sets"].append(dict(_copy(data, "name", "description"), extra_choices=choices))
+    for data in intent.items("custom_fields"):
+        payload = _copy(data, "name", "label", "type")
+        payload["object_types"] = list(data["object_types"])
+        payload.update(_copy(data, "choice_set", "description"))
+        payload["required"] = data.get("required", False)
+        out["custom_fields"].append(payload)
+
+    for kind in ("tenants", "rirs", "manufacturers"):
+        for data in intent.items(kind):
+            payload = {"name": data["name"], "slug": _slug_of(kind, data)}
+            payload.update(_copy(data, "is_private", "description"))
+            out[kind].append(dict(payload, tags=tags))
+    for data in intent.items("asns"):
+        payload = {"asn": data["asn"], "rir": slug("rirs", data["rir"])}
+        if "tenant" in data:
+            payload["tenant"] = slug("tenants", data["tenant"])
+        out["asns"].append(dict(payload, **_copy(data, "description"), tags=tags))
+
+    for data in intent.items("platforms"):
+        payload = {"name": data["name"], "slug": _slug_of("platforms", data)}
+        if "manufacturer" in data:
+            payload["manufacturer"] = slug("manufacturers", data["manufacturer"])
+        out["platforms"].append(dict(payload, **_copy(data, "description"), tags=tags))
+        ansible = _copy(data, "ansible_network_os", "ansible_connection")
+        if ansible:
+            # nb_inventory exposes config context data as host vars (flatten_config_context).
+            out["config_contexts"].append(
+                {
+                    "name": "netoss-platform-%s" % payload["slug"],
+                    "description": "Ansible connection settings for platform %s (netoss intent)" % data["name"],
+                    "is_active": True,
+                    "platforms": [payload["slug"]],
+                    "data": ansible,
+                }
+            )
+    for data in intent.items("device_types"):
+        payload = {
+            "model": data["model"],
+            "slug": _slug_of("device_types", data),
+            "manufacturer": slug("manufacturers", data["manufacturer"]),
+            "u_height": data.get("u_height", 0),
+        }
+        out["device_types"].append(dict(payload, **_copy(data, "description"), tags=tags))
+    for data in intent.items("device_roles"):
+        payload = {"name": data["name"], "slug": _slug_of("device_roles", data)}
+        if "color" in data:
+            payload["color"] = data["color"].lower()
+        out["device_roles"].append(dict(payload, **_copy(data, "description"), tags=tags))
+    for data in intent.items("sites"):
+        payload = {
+            "name": data["name"],
+            "slug": _slug_of("sites", data),
+            "status": data.get("status", "active"),
+        }
+        if "tenant" in data:
+            payload["tenant"] = slug("tenants", data["tenant"])
+        out["sites"].append(dict(payload, **_copy(data, "time_zone", "description"), tags=tags))
+    for data in intent.items("prefixes"):
+        payload = {
+            "prefix": str(ipaddress.ip_network(data["prefix"])),
+            "status": data.get("status", "active"),
+        }
+        if "site" in data:
+            # `site` is deprecated in netbox_prefix since NetBox 4.2 replaced it with a scope.
+            payload.update(scope_type="dcim.site", scope=slug("sites", data["site"]))
+        if "tenant" in data:
+            payload["tenant"] = slug("tenants", data["tenant"])
+        out["prefixes"].append(dict(payload, **_copy(data, "is_pool", "description"), tags=tags))
+
+    for data in intent.items("devices"):
+        payload = {
+            "name": data["name"],
+            "device_type": slug("device_types", data["device_type"]),
+            "device_role": slug("device_roles", data["role"]),
+            "site": slug("sites", data["site"]),
+            "platform": slug("platforms", data["platform"]),
+        }
+        if "tenant" in data:
+            payload["tenant"] = slug("tenants", data["tenant"])
+        payload["status"] = data.get("status", "active")
+        out["devices"].append(dict(payload, **_copy(data, "description"), tags=tags))
+        for iface in data.get("interfaces", []):
+            payload = {
+                "device": data["name"],
+                "name": iface["name"],
+                "type": iface["type"],
+                "enabled": iface.get("enabled", True),
+                "mgmt_only": iface.get("mgmt_only", False),
+            }
+            out["interfaces"].append(dict(payload, **_copy(iface, "mtu", "description"), tags=tags))
+            for address in _addresses(iface):
+                payload = {
+                    "address": str(ipaddress.ip_interface(address["address"])),
+                    "assigned_object": {"device": data["name"], "name": iface["name"]},
+                    "status": address.get("status", "active"),
+                }
+                if "role" in address:
+                    # The module's choices are the labels ("Loopback", "VIP"…), not the values.
+                    payload["role"] = "VIP" if address["role"] == "vip" else address["role"].capitalize()
+                out["ip_addresses"].append(dict(payload, **_copy(address, "dns_name", "description"), tags=tags))
+        if "primary_ip4" in data:
+            primary = str(ipaddress.ip_interface(data["primary_ip4"]))
+            out["device_primary_ips"].append({"name": data["name"], "primary_ip4": primary})
+
+    for data in intent.items("cables"):
+        payload = {}
+        for side in ("a", "b"):
+            device, _sep, name = data[side].partition(":")
+            payload["termination_%s_type" % side] = "dcim.interface"
+            payload["termination_%s" % side] = {"device": device, "name": name}
+        payload["status"] = data.get("status", "connected")
+        out["cables"].append(dict(payload, **_copy(data, "label", "description"), tags=tags))
+    return out
+
+
+def _lookup(intent, kind, reference):
+    """The data of the ``kind`` entry that ``reference`` (its name, model or slug) names."""
+    for data in intent.items(kind):
+        if reference in (data.get("model", data.get("name")), _slug_of(kind, data)):
+            return data
+    raise KeyError("%s: no %r in the intent" % (kind, reference))
+
+
+# ---------------------------------------------------------------------------------------------
+# Identity of objects, on both sides, for pruning
+
+
+def _net(text):
+    return str(ipaddress.ip_network(text, strict=False))
+
+
+def _ip(text):
+    return str(ipaddress.ip_interface(text))
+
+
+def identity(kind, payload):
+    """Hashable key of the object a ``build_netbox_objects`` payload of ``kind`` describes.
+
+    It is the field(s) the netbox.netbox module finds the object by, so the same object read
+    back from NetBox (:func:`netbox_identity`) has the same key.
+    """
+    if kind in _SLUGGED_KINDS:
+        return (payload.get("slug") or slugify(payload.get("name") or payload["model"]),)
+    if kind in _NAMED_KINDS:
+        return (payload["name"],)
+    if kind == "asns":
+        return (int(payload["asn"]),)
+    if kind == "prefixes":
+        return (_net(payload["prefix"]),)
+    if kind == "interfaces":
+        return (payload["device"], payload["name"])
+    if kind == "ip_addresses":
+        assigned = payload.get("assigned_object") or {}
+        return (_ip(payload["address"]), assigned.get("device"), assigned.get("name"))
+    if kind == "cables":
+        a, b = payload["termination_a"], payload["termination_b"]
+        return (a["device"], a["name"], b["device"], b["name"])
+    raise ValueError("unknown kind %r" % kind)
+
+
+def _termination(terminations):
+    """(device name, component name) of the first termination of a cable side."""
+    obj = (terminations[0].get("object") or {}) if terminations else {}
+    return (obj.get("device") or {}).get("name"), obj.get("name")
+
+
+def netbox_identity(kind, record):
+    """Same key as :func:`identity`, from a NetBox 4.7 REST API record of ``kind``."""
+    if kind == "ip_addresses":
+        assigned = record.get("assigned_object") or {}
+        device = (assigned.get("device") or {}).get("name")
+        return (_ip(record["address"]), device, assigned.get("name") if device else None)
+    if kind == "interfaces":
+        return (record["device"]["name"], record["name"])
+    if kind == "cables":
+        return _termination(record["a_terminations"]) + _termination(record["b_terminations"])
+    return identity(kind, record)
+
+
+def absent_payload(kind, record):
+    """Minimal ``data`` for the netbox.netbox module of ``kind`` to find and delete ``record``
+    (a NetBox REST API record) with ``state: absent``."""
+    if kind == "device_types":
+        return {"model": record["model"], "slug": record["slug"]}
+    if kind in _SLUGGED_KINDS:
+        return {"name": record["name"], "slug": record["slug"]}
+    if kind in _NAMED_KINDS:
+        return {"name": record["name"]}
+    if kind == "asns":
+        return {"asn": record["asn"]}
+    if kind in ("prefixes", "ip_addresses"):
+        key = "prefix" if kind == "prefixes" else "address"
+        payload = {key: record[key]}
+        if record.get("vrf"):
+            payload["vrf"] = record["vrf"]["name"]
+        if kind == "ip_addresses":
+            _address, device, name = netbox_identity(kind, record)
+            if device:
+                payload["assigned_object"] = {"device": device, "name": name}
+        return payload
+    if kind == "interfaces":
+        return {"device": record["device"]["name"], "name": record["name"]}
+    if kind == "cables":
+        payload = {}
+        for side in ("a", "b"):
+            terminations = record["%s_terminations" % side]
+            device, name = _termination(terminations)
+            payload["termination_%s_type" % side] = terminations[0]["object_type"]
+            payload["termination_%s" % side] = {"device": device, "name": name}
+        return payload
+    raise ValueError("unknown kind %r" % kind)

@@ -1,0 +1,6 @@
+import sys
+from pathlib import Path
+
+# Make `ansible_collections.netoss.core...` importable: .collections/ansible_collections/netoss/core
+# is a symlink to the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / ".collections"))

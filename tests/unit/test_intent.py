@@ -1,0 +1,424 @@
+"""Tests of the intent model: the demo network, bad inputs, and identities used for pruning.
+
+Regenerate the golden file after an intended change of the demo or of the payloads:
+    NETOSS_REGEN_GOLDEN=1 .venv/bin/pytest tests/unit/test_intent.py
+"""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from ansible_collections.netoss.core.plugins.module_utils.intent import (
+    MODULE_FOR_KIND,
+    NETBOX_ENDPOINT_FOR_KIND,
+    IntentError,
+    Problem,
+    absent_payload,
+    build_netbox_objects,
+    identity,
+    load_intent,
+    netbox_identity,
+    slugify,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "inventory" / "intent"
+DATA = Path(__file__).parent / "test_data" / "intent"
+GOLDEN = DATA / "demo_objects.json"
+BAD_CASES = sorted(p.name for p in (DATA / "bad").iterdir() if p.is_dir())
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return build_netbox_objects(load_intent(DEMO))
+
+
+# --- the demo network ------------------------------------------------------------------------
+
+
+def test_demo_counts(demo):
+    assert list(demo) == list(MODULE_FOR_KIND)
+    assert {kind: len(payloads) for kind, payloads in demo.items()} == {
+        "tags": 1,
+        "custom_field_choice_sets": 1,
+        "custom_fields": 3,
+        "tenants": 3,
+        "rirs": 1,
+        "asns": 3,
+        "manufacturers": 3,
+        "platforms": 3,
+        "config_contexts": 3,
+        "device_types": 1,
+        "device_roles": 3,
+        "sites": 2,
+        "prefixes": 6,
+        "devices": 6,
+        "interfaces": 26,
+        "ip_addresses": 22,
+        "device_primary_ips": 6,
+        "cables": 7,
+    }
+
+
+def test_demo_matches_golden(demo):
+    if os.environ.get("NETOSS_REGEN_GOLDEN"):
+        GOLDEN.write_text(json.dumps(demo, indent=2) + "\n")
+    assert demo == json.loads(GOLDEN.read_text()), "regenerate with NETOSS_REGEN_GOLDEN=1 if intended"
+
+
+def test_demo_payload_shapes(demo):
+    managed = ["netoss-managed"]
+    for kind, payloads in demo.items():
+        for payload in payloads:
+            taggable = kind in NETBOX_ENDPOINT_FOR_KIND
+            assert (payload.get("tags") == managed) is taggable, (kind, payload)
+    pe1 = next(d for d in demo["devices"] if d["name"] == "pe1")
+    assert pe1 == {
+        "name": "pe1",
+        "device_type": "frr-router",
+        "device_role": "pe",
+        "site": "ams1",
+        "platform": "frr",
+        "status": "active",
+        "description": "PE router, Amsterdam",
+        "tags": managed,
+    }
+    loopback = next(ip for ip in demo["ip_addresses"] if ip["address"] == "198.19.255.3/32")
+    assert loopback["assigned_object"] == {"device": "pe1", "name": "lo"}
+    assert loopback["role"] == "Loopback"
+    frr = next(c for c in demo["config_contexts"] if c["platforms"] == ["frr"])
+    assert frr["name"] == "netoss-platform-frr"
+    assert frr["data"] == {
+        "ansible_network_os": "netoss.core.frr",
+        "ansible_connection": "ansible.netcommon.network_cli",
+    }
+    assert {"name": "ce1", "primary_ip4": "198.18.0.15/24"} in demo["device_primary_ips"]
+    pe_ce = [ip for ip in demo["ip_addresses"] if ip["assigned_object"]["name"] == "eth3"]
+    assert [ip["assigned_object"]["device"] for ip in pe_ce] == ["p1", "p2"], "PE-CE links have no address"
+
+
+def test_demo_lab_addressing(demo):
+    mgmt = sorted(ip["address"] for ip in demo["ip_addresses"] if ip["assigned_object"]["name"] == "mgmt0")
+    assert mgmt == [f"198.18.0.{n}/24" for n in range(11, 17)]  # .1 is the lab bridge
+
+
+def test_single_file_and_missing_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    intent = load_intent(DATA / "base" / "00-base.yml")
+    assert [site["name"] for site in intent.items("sites")] == ["lab1"]
+    assert intent.files == ["tests/unit/test_data/intent/base/00-base.yml"]  # relative to the cwd
+    with pytest.raises(IntentError, match="no such file or directory"):
+        load_intent(tmp_path / "nowhere")
+
+
+def test_managed_tag_is_added_when_not_defined():
+    objects = build_netbox_objects(load_intent(DATA / "base"), managed_tag="Managed By Netoss")
+    assert objects["tags"][0]["slug"] == "managed-by-netoss"
+    assert {tuple(d["tags"]) for d in objects["devices"]} == {("managed-by-netoss",)}
+
+
+def test_slugify():
+    assert slugify("netoss Demo Carrier") == "netoss-demo-carrier"
+    assert slugify("RFC 5398") == "rfc-5398"
+    assert slugify("  a -- b_c! ") == "a-b_c"
+
+
+# --- bad inputs ------------------------------------------------------------------------------
+
+
+def test_base_of_bad_cases_is_valid():
+    load_intent(DATA / "base")
+
+
+@pytest.mark.parametrize("case", BAD_CASES)
+def test_bad_intent(case, tmp_path, monkeypatch):
+    """Each case adds its files to the valid base (same name: replaces it) and must fail with
+    every line of expected.txt somewhere in the error."""
+    case_dir = DATA / "bad" / case
+    target = tmp_path / "intent"
+    target.mkdir()
+    if not (case_dir / "NO_BASE").exists():
+        for file in (DATA / "base").iterdir():
+            shutil.copy(file, target)
+    for file in case_dir.iterdir():
+        if file.name not in ("expected.txt", "NO_BASE"):
+            shutil.copy(file, target)
+    expected = [line for line in (case_dir / "expected.txt").read_text().splitlines() if line.strip()]
+    assert expected
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(IntentError) as raised:
+        load_intent("intent")
+
+    message = str(raised.value)
+    for line in expected:
+        assert line in message
+    # One error carries every problem, each on its own line under the count header.
+    problems = raised.value.problems
+    assert all(isinstance(p, Problem) for p in problems)
+    assert message.splitlines() == [message.splitlines()[0]] + [f"  {p}" for p in problems]
+    header = f"intent has {len(problems)} problem{'' if len(problems) == 1 else 's'}:"
+    assert message.splitlines()[0] == header
+
+
+def test_problem_str():
+    problem = Problem("inventory/intent/30-devices.yml", "devices[2] 'pe1'", "site: no site 'x'")
+    assert str(problem) == "inventory/intent/30-devices.yml: devices[2] 'pe1': site: no site 'x'"
+    assert str(Problem("a.yml", "", "unknown top-level key 'x'")) == "a.yml: unknown top-level key 'x'"
+
+
+# --- identities, for pruning -----------------------------------------------------------------
+
+# Records shaped like NetBox 4.7 REST API output (GET /api/<app>/<endpoint>/), trimmed.
+TAG = {
+    "id": 1,
+    "url": "http://netbox.test/api/extras/tags/1/",
+    "name": "netoss-managed",
+    "slug": "netoss-managed",
+}
+DEVICE_PE1 = {"id": 3, "url": "http://netbox.test/api/dcim/devices/3/", "display": "pe1", "name": "pe1"}
+RECORDS = {
+    "tenants": {"id": 2, "display": "Acme Corp", "name": "Acme Corp", "slug": "acme-corp", "tags": [TAG]},
+    "rirs": {"id": 1, "name": "RFC 5398", "slug": "rfc-5398", "is_private": True, "tags": [TAG]},
+    "asns": {"id": 1, "asn": 64501, "rir": {"id": 1, "name": "RFC 5398", "slug": "rfc-5398"}, "tags": [TAG]},
+    "manufacturers": {"id": 1, "name": "FRRouting", "slug": "frrouting", "tags": [TAG]},
+    "platforms": {
+        "id": 1,
+        "name": "FRR",
+        "slug": "frr",
+        "manufacturer": {"id": 1, "name": "FRRouting", "slug": "frrouting"},
+        "tags": [TAG],
+    },
+    "device_types": {
+        "id": 1,
+        "manufacturer": {"id": 1, "name": "FRRouting", "slug": "frrouting"},
+        "model": "FRR router",
+        "slug": "frr-router",
+        "u_height": 0.0,
+        "tags": [TAG],
+    },
+    "device_roles": {"id": 2, "name": "PE", "slug": "pe", "color": "009688", "_depth": 0, "tags": [TAG]},
+    "sites": {
+        "id": 1,
+        "name": "ams1",
+        "slug": "ams1",
+        "status": {"value": "active", "label": "Active"},
+        "tenant": {"id": 1, "name": "netoss Demo Carrier", "slug": "netoss-demo-carrier"},
+        "asns": [{"id": 1, "asn": 64500}],
+        "tags": [TAG],
+    },
+    "prefixes": {
+        "id": 3,
+        "family": {"value": 4, "label": "IPv4"},
+        "prefix": "198.19.0.0/24",
+        "vrf": None,
+        "scope_type": None,
+        "scope_id": None,
+        "scope": None,
+        "status": {"value": "active", "label": "Active"},
+        "tags": [TAG],
+    },
+    "devices": {
+        **DEVICE_PE1,
+        "device_type": {"id": 1, "model": "FRR router", "slug": "frr-router"},
+        "role": {"id": 2, "name": "PE", "slug": "pe"},
+        "site": {"id": 1, "name": "ams1", "slug": "ams1"},
+        "primary_ip4": {"id": 7, "family": {"value": 4, "label": "IPv4"}, "address": "198.18.0.13/24"},
+        "tags": [TAG],
+    },
+    "interfaces": {
+        "id": 12,
+        "device": DEVICE_PE1,
+        "name": "eth1",
+        "type": {"value": "10gbase-x-sfpp", "label": "SFP+ (10GE)"},
+        "cable": {"id": 2, "label": ""},
+        "tags": [TAG],
+    },
+    "ip_addresses": {
+        "id": 9,
+        "address": "198.19.0.2/31",
+        "vrf": None,
+        "status": {"value": "active", "label": "Active"},
+        "assigned_object_type": "dcim.interface",
+        "assigned_object_id": 12,
+        "assigned_object": {"id": 12, "device": DEVICE_PE1, "name": "eth1", "cable": 2, "_occupied": True},
+        "tags": [TAG],
+    },
+    "cables": {
+        "id": 2,
+        "type": "",
+        "a_terminations": [
+            {
+                "object_type": "dcim.interface",
+                "object_id": 12,
+                "object": {"id": 12, "device": DEVICE_PE1, "name": "eth1", "cable": 2, "_occupied": True},
+            }
+        ],
+        "b_terminations": [
+            {
+                "object_type": "dcim.interface",
+                "object_id": 4,
+                "object": {
+                    "id": 4,
+                    "device": {"id": 1, "name": "p1"},
+                    "name": "eth2",
+                    "cable": 2,
+                    "_occupied": True,
+                },
+            }
+        ],
+        "status": {"value": "connected", "label": "Connected"},
+        "tags": [TAG],
+    },
+}
+
+EXPECTED_IDENTITY = {
+    "tenants": ("acme-corp",),
+    "rirs": ("rfc-5398",),
+    "asns": (64501,),
+    "manufacturers": ("frrouting",),
+    "platforms": ("frr",),
+    "device_types": ("frr-router",),
+    "device_roles": ("pe",),
+    "sites": ("ams1",),
+    "prefixes": ("198.19.0.0/24",),
+    "devices": ("pe1",),
+    "interfaces": ("pe1", "eth1"),
+    "ip_addresses": ("198.19.0.2/31", "pe1", "eth1"),
+    "cables": ("pe1", "eth1", "p1", "eth2"),
+}
+
+EXPECTED_ABSENT = {
+    "tenants": {"name": "Acme Corp", "slug": "acme-corp"},
+    "asns": {"asn": 64501},
+    "device_types": {"model": "FRR router", "slug": "frr-router"},
+    "prefixes": {"prefix": "198.19.0.0/24"},
+    "devices": {"name": "pe1"},
+    "interfaces": {"device": "pe1", "name": "eth1"},
+    "ip_addresses": {"address": "198.19.0.2/31", "assigned_object": {"device": "pe1", "name": "eth1"}},
+    "cables": {
+        "termination_a_type": "dcim.interface",
+        "termination_a": {"device": "pe1", "name": "eth1"},
+        "termination_b_type": "dcim.interface",
+        "termination_b": {"device": "p1", "name": "eth2"},
+    },
+}
+
+
+def test_records_cover_prunable_kinds():
+    assert set(RECORDS) == set(NETBOX_ENDPOINT_FOR_KIND)
+    assert list(NETBOX_ENDPOINT_FOR_KIND) == [k for k in MODULE_FOR_KIND if k in NETBOX_ENDPOINT_FOR_KIND]
+
+
+@pytest.mark.parametrize("kind", sorted(RECORDS))
+def test_netbox_identity_matches_the_intent(kind, demo):
+    key = netbox_identity(kind, RECORDS[kind])
+    assert key == EXPECTED_IDENTITY[kind]
+    assert key in {identity(kind, payload) for payload in demo[kind]}, "the demo intent keeps this object"
+
+
+@pytest.mark.parametrize("kind", sorted(RECORDS))
+def test_absent_payload_finds_the_same_object(kind):
+    payload = absent_payload(kind, RECORDS[kind])
+    assert identity(kind, payload) == netbox_identity(kind, RECORDS[kind])
+    if kind in EXPECTED_ABSENT:
+        assert payload == EXPECTED_ABSENT[kind]
+
+
+@pytest.mark.parametrize("kind", list(MODULE_FOR_KIND))
+def test_identities_are_unique_in_the_demo(kind, demo):
+    keys = [identity(kind, payload) for payload in demo[kind]]
+    assert len(set(keys)) == len(keys)
+    assert all(hash(key) is not None for key in keys)
+
+
+def test_objects_outside_the_intent_are_not_matched(demo):
+    stale_interface = dict(RECORDS["interfaces"], name="eth9")
+    assert netbox_identity("interfaces", stale_interface) not in {identity("interfaces", p) for p in demo["interfaces"]}
+    moved_ip = dict(RECORDS["ip_addresses"], address="198.19.0.3/31")  # p1's address, now on pe1
+    assert netbox_identity("ip_addresses", moved_ip) not in {identity("ip_addresses", p) for p in demo["ip_addresses"]}
+
+
+def test_unassigned_ip_and_vrf_prefix():
+    ip = dict(RECORDS["ip_addresses"], assigned_object=None, assigned_object_type=None, assigned_object_id=None)
+    assert netbox_identity("ip_addresses", ip) == ("198.19.0.2/31", None, None)
+    assert absent_payload("ip_addresses", ip) == {"address": "198.19.0.2/31"}
+    prefix = dict(RECORDS["prefixes"], vrf={"id": 4, "name": "cust-acme", "rd": "64500:1"})
+    assert absent_payload("prefixes", prefix) == {"prefix": "198.19.0.0/24", "vrf": "cust-acme"}
+
+
+def test_unknown_kind():
+    with pytest.raises(ValueError, match="unknown kind"):
+        identity("widgets", {})
+    with pytest.raises(ValueError, match="unknown kind"):
+        absent_payload("widgets", {})
+
+
+# --- the Ansible module ----------------------------------------------------------------------
+
+VENV_BIN = REPO / ".venv" / "bin"
+needs_venv = pytest.mark.skipif(not (VENV_BIN / "ansible-doc").exists(), reason="no .venv with ansible")
+
+
+def _ansible_env(tmp_path):
+    env = dict(os.environ, PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
+    env["ANSIBLE_LOCAL_TEMP"] = str(tmp_path / "ansible-tmp")  # keep the repository clean
+    return env
+
+
+@needs_venv
+def test_ansible_doc(tmp_path):
+    result = subprocess.run(
+        ["ansible-doc", "-t", "module", "netoss.core.sot_intent"],
+        cwd=REPO,
+        env=_ansible_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "managed_tag" in result.stdout
+
+
+def _run_module(tmp_path, path):
+    env = dict(_ansible_env(tmp_path), ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
+    result = subprocess.run(
+        [
+            *("ansible", "localhost", "-i", "localhost,", "-c", "local", "-m", "netoss.core.sot_intent"),
+            *("-a", f"path={path}", "-e", f"ansible_python_interpreter={VENV_BIN / 'python'}"),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return json.loads(result.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+@needs_venv
+def test_module_returns_payloads(tmp_path, demo):
+    result = _run_module(tmp_path, DEMO)
+    assert not result.get("failed") and result["changed"] is False
+    assert result["objects"] == demo
+    assert result["kinds"] == list(MODULE_FOR_KIND)
+    assert result["modules"]["devices"] == "netbox.netbox.netbox_device"
+    assert result["msg"].startswith("intent OK (5 files): 2 sites, 6 devices, 26 interfaces")
+
+
+@needs_venv
+def test_module_reports_problems(tmp_path):
+    bad = DATA / "bad" / "unknown-key-top-level" / "50-case.yml"
+    result = _run_module(tmp_path, bad)
+    assert result["failed"]
+    assert result["problems"] == [
+        {
+            "file": str(bad.relative_to(REPO)),
+            "where": "",
+            "message": result["problems"][0]["message"],
+        }
+    ]
+    assert "unknown top-level key 'devicess'" in result["msg"]
