@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export PYTHON
 VENV := .venv
 BIN := $(VENV)/bin
-PY_SOURCES := portal plugins tests bench
+PY_SOURCES := portal plugins tests bench scripts
 
 .PHONY: up down test bootstrap lint unit integration status bench clean help
 

@@ -96,6 +96,12 @@ _SLUG = {
 }
 _COLOR = {"type": "string", "pattern": r"^[0-9a-fA-F]{6}$", "description": "6 hex digits; quote it in YAML"}
 _ASN = {"type": "integer", "minimum": 1, "maximum": 4294967295}
+
+
+def _ref(what):
+    return dict(_STR, description="name or slug of a %s of the intent" % what)
+
+
 _IP_STATUS = {"enum": ["active", "reserved", "deprecated", "dhcp", "slaac"]}
 
 
@@ -146,7 +152,7 @@ KIND_SCHEMAS = {
     "tags": _obj(["name"], name=_STR, slug=_SLUG, color=_COLOR, description=_DESC),
     "tenants": _obj(["name"], name=_STR, slug=_SLUG, description=_DESC),
     "rirs": _obj(["name"], name=_STR, slug=_SLUG, is_private=_BOOL, description=_DESC),
-    "asns": _obj(["asn", "rir"], asn=_ASN, rir=_STR, tenant=_STR, description=_DESC),
+    "asns": _obj(["asn", "rir"], asn=_ASN, rir=_ref("RIR"), tenant=_ref("tenant"), description=_DESC),
     "custom_field_choice_sets": _obj(
         ["name", "extra_choices"],
         name=_STR,
@@ -173,7 +179,7 @@ KIND_SCHEMAS = {
             },
             min_items=1,
         ),
-        choice_set=_STR,
+        choice_set=_ref("custom field choice set"),
         description=_DESC,
         required=_BOOL,
     ),
@@ -182,16 +188,16 @@ KIND_SCHEMAS = {
         ["name"],
         name=_STR,
         slug=_SLUG,
-        manufacturer=_STR,
+        manufacturer=_ref("manufacturer"),
         description=_DESC,
-        ansible_network_os=_STR,
-        ansible_connection=_STR,
+        ansible_network_os=dict(_STR, description="FQCN of the Ansible network OS, e.g. netoss.core.frr"),
+        ansible_connection=dict(_STR, description="e.g. ansible.netcommon.network_cli"),
     ),
     "device_types": _obj(
         ["model", "manufacturer"],
         model=_STR,
         slug=_SLUG,
-        manufacturer=_STR,
+        manufacturer=_ref("manufacturer"),
         u_height={"type": "number", "minimum": 0},
         description=_DESC,
     ),
@@ -201,7 +207,7 @@ KIND_SCHEMAS = {
         name=_STR,
         slug=_SLUG,
         status={"enum": ["planned", "staging", "active", "decommissioning", "retired"]},
-        tenant=_STR,
+        tenant=_ref("tenant"),
         description=_DESC,
         time_zone={"type": "string", "pattern": r"^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$"},
     ),
@@ -209,8 +215,8 @@ KIND_SCHEMAS = {
         ["prefix"],
         prefix=_STR,
         status={"enum": ["active", "container", "reserved", "deprecated"]},
-        site=_STR,
-        tenant=_STR,
+        site=_ref("site"),
+        tenant=_ref("tenant"),
         is_pool=_BOOL,
         description=_DESC,
     ),
@@ -221,14 +227,14 @@ KIND_SCHEMAS = {
             "pattern": r"^[a-z][a-z0-9-]{0,14}$",
             "description": "a lowercase letter then up to 14 of [a-z0-9-]: it becomes a Linux netns name",
         },
-        site=_STR,
-        role=_STR,
-        platform=_STR,
-        device_type=_STR,
-        tenant=_STR,
+        site=_ref("site"),
+        role=_ref("device role"),
+        platform=_ref("platform"),
+        device_type=_ref("device type"),
+        tenant=_ref("tenant"),
         status={"enum": ["offline", "active", "planned", "staged", "failed", "inventory", "decommissioning"]},
         description=_DESC,
-        primary_ip4=_STR,
+        primary_ip4=dict(_STR, description="one of the device's addresses, with its mask"),
         interfaces=_list(_INTERFACE),
     ),
     "cables": _obj(
