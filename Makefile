@@ -37,7 +37,7 @@ unit: bootstrap
 	$(BIN)/pytest tests/unit
 
 integration: bootstrap
-	$(BIN)/pytest tests/integration
+	$(BIN)/pytest tests/integration tests/e2e
 
 test: bootstrap lint
 	$(BIN)/pytest tests

@@ -8,6 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 log() { printf '[bootstrap] %s\n' "$*"; }
+# pip, without the warnings this machine's pip.conf causes for index folders it lacks.
+quiet_pip() {
+  local rc
+  set +e
+  "$@" 2>&1 | grep -v "is ignored: it is neither a file nor a directory"
+  rc=${PIPESTATUS[0]}
+  set -e
+  return "$rc"
+}
 
 DEBS="postgresql redis-server frr openssh-server iproute2 git libpq-dev gcc"
 [ "${NETOSS_WITH_BROWSER:-0}" = 1 ] && DEBS="$DEBS chromium"
@@ -33,7 +42,7 @@ app_hash=$( (cat pyproject.toml requirements/app.txt; $PY -V) | sha256sum | cut 
 if ! stamp_ok .venv "$app_hash"; then
   log "building .venv with $PY ($($PY -V))"
   [ -x .venv/bin/python ] || $PY -m venv .venv
-  .venv/bin/python -m pip install -q -c requirements/app.txt -e ".[dev]"
+  quiet_pip .venv/bin/python -m pip install -q -c requirements/app.txt -e ".[dev]"
   echo "$app_hash" > .venv/.netoss-stamp
 fi
 
@@ -42,7 +51,7 @@ nb_hash=$( (cat requirements/netbox.txt; $PY -V) | sha256sum | cut -c1-16)
 if ! stamp_ok .venv-netbox "$nb_hash"; then
   log "building .venv-netbox with $PY"
   [ -x .venv-netbox/bin/python ] || $PY -m venv .venv-netbox
-  .venv-netbox/bin/python -m pip install -q -r requirements/netbox.txt
+  quiet_pip .venv-netbox/bin/python -m pip install -q -r requirements/netbox.txt
   echo "$nb_hash" > .venv-netbox/.netoss-stamp
 fi
 log "ready: .venv ($(.venv/bin/python -V)), .venv-netbox (netbox $(.venv-netbox/bin/python -c 'import importlib.metadata as m; print(m.version("netbox"))'))"

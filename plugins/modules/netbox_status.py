@@ -45,6 +45,7 @@ status:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.netoss.core.plugins.module_utils.netbox_client import (
     NETBOX_ARG_SPEC,
     NetboxError,

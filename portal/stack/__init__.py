@@ -96,9 +96,11 @@ def seed(stack: Stack, log: Callable[[str], None], force: bool = False) -> bool:
             **client_env(stack),
             "PATH": f"{stack.venv / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin",
             "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_LOCAL_TEMP": str(stack.state_dir / "ansible-tmp"),
         },
         what="sot_sync playbook",
         timeout=3600,
+        log_file=stack.logs / "sot-sync.log",
     )
     marker.write_text(digest + "\n")
     log(f"seeded in {time.monotonic() - t0:.0f} s")

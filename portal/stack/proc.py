@@ -21,11 +21,13 @@ def run(
     input: str | None = None,
     what: str | None = None,
     timeout: float = 1800,
+    log_file: Path | None = None,
 ) -> str:
     """Run a command and return its stdout; on failure raise StackError with the tail of its output.
 
     ``user`` runs it as another account (runuser), e.g. PostgreSQL's tools as ``postgres``.
     ``env`` is added to the current environment; secrets go there, never on the command line.
+    ``log_file`` keeps the whole output (the error then quotes its tail and names the file).
     """
     argv = [str(c) for c in cmd]
     if user:
@@ -46,9 +48,13 @@ def run(
         raise StackError(f"{what or argv[0]}: command not found: {exc.filename}") from None
     except subprocess.TimeoutExpired:
         raise StackError(f"{what or argv[0]}: no answer after {timeout:.0f} s") from None
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        log_file.write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-        raise StackError(f"{what or ' '.join(argv[:3])} failed (exit {proc.returncode}):\n{tail}")
+        where = f" (whole output in {log_file})" if log_file else ""
+        raise StackError(f"{what or ' '.join(argv[:3])} failed (exit {proc.returncode}){where}:\n{tail}")
     return proc.stdout
 
 

@@ -64,6 +64,34 @@ def test_second_sync_changes_nothing(demo_synced, playbook):
     run = playbook("sot_sync.yml")
     assert run.rc == 0, run.output[-4000:]
     assert run.recap["changed"] == 0, run.output[-6000:]
+    # The plan compared every object and found nothing to do, so no netbox.netbox module ran.
+    assert "Plan: 0 to create, 0 to update, 0 to delete" in run.output
+
+
+def test_check_mode_plans_new_objects_that_depend_on_each_other(demo_synced, playbook, nb, tmp_path):
+    intent = _copy_intent(tmp_path)
+    sites_file = next(f for f in sorted(intent.glob("*.yml")) if "sites" in (yaml.safe_load(f.read_text()) or {}))
+    _edit(sites_file, lambda data: data["sites"].append({"name": "lon1", "description": "London"}))
+
+    def add_router(data):
+        data["devices"].append(
+            {
+                "name": "pe3",
+                "site": "lon1",
+                "role": "pe",
+                "platform": "frr",
+                "device_type": "frr-router",
+                "primary_ip4": "198.18.0.99/24",
+                "interfaces": [{"name": "mgmt0", "type": "1000base-t", "addresses": ["198.18.0.99/24"]}],
+            }
+        )
+
+    _edit(_devices_file(intent), add_router)
+    run = playbook("sot_sync.yml", "--check", "--diff", "-e", f"sot_sync_intent_dir={intent}")
+    assert run.rc == 0, run.output[-4000:]
+    assert "Plan: 5 to create, 0 to update, 0 to delete" in run.output  # site, device, interface, IP, primary IP
+    assert "devices pe3 (intent)" in run.output and "sites lon1 (intent)" in run.output
+    assert nb.dcim.sites.get(slug="lon1") is None and nb.dcim.devices.get(name="pe3") is None
 
 
 def test_changed_intent_shows_diff_in_check_mode_then_applies(playbook, nb, tmp_path):

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from ansible_collections.netoss.core.plugins.module_utils.intent import (
     MODULE_FOR_KIND,
     NETBOX_ENDPOINT_FOR_KIND,

@@ -8,6 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+
 from ansible_collections.netoss.core.plugins.module_utils.netbox_client import (
     NetboxError,
     connect,

@@ -1,0 +1,204 @@
+# Copyright: netoss contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The sot_sync plan: what NetBox lacks, what differs and what must go, before any write.
+
+Like a `terraform plan`: NetBox is read in bulk (one listing per kind), each payload of the
+intent is compared with the object it describes, and only the objects that must change are
+handed to the netbox.netbox modules. A run with nothing to do costs a few listings instead
+of one module run per object, and check mode shows the exact changes (and works on an
+empty NetBox, where the modules cannot resolve references to objects not created yet).
+
+Only objects carrying the managed tag are compared and deleted: an object that exists
+without the tag is planned as a create, and the netbox.netbox module adopts it (finds it,
+updates it and tags it). Objects without the tag are never deleted.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.netoss.core.plugins.module_utils.intent import (
+    MODULE_FOR_KIND,
+    NETBOX_ENDPOINT_FOR_KIND,
+    absent_payload,
+    identity,
+    netbox_identity,
+)
+
+# Kinds NetBox cannot tag: read whole (they are few) and never deleted.
+UNTAGGED_ENDPOINTS = {
+    "tags": "extras.tags",
+    "custom_field_choice_sets": "extras.custom_field_choice_sets",
+    "custom_fields": "extras.custom_fields",
+    "config_contexts": "extras.config_contexts",
+}
+
+_MISSING = object()
+
+
+def _ref(value, key="slug"):
+    """A nested NetBox object as the intent names it (its slug, or name)."""
+    if value is None:
+        return None
+    return value.get(key) if isinstance(value, dict) else value
+
+
+def _choice(value):
+    return value.get("value") if isinstance(value, dict) else value
+
+
+def _end(terminations):
+    obj = (terminations[0].get("object") or {}) if terminations else {}
+    return {"device": (obj.get("device") or {}).get("name"), "name": obj.get("name")}
+
+
+def normalize(kind, record):
+    """A NetBox REST record of ``kind`` in the shape of the intent's payload for it."""
+    r = dict(record)
+    out = {k: r[k] for k in ("name", "slug", "model", "asn", "prefix", "address", "label", "description") if k in r}
+    for key in ("color", "is_private", "is_pool", "is_active", "required", "enabled", "mgmt_only", "mtu"):
+        if key in r:
+            out[key] = r[key]
+    for key in ("u_height", "time_zone", "dns_name", "data", "object_types", "extra_choices"):
+        if key in r:
+            out[key] = r[key]
+    for key in ("status", "type"):
+        if key in r:
+            out[key] = _choice(r[key])
+    for key in ("tenant", "rir", "manufacturer", "site", "platform", "device_type"):
+        if key in r:
+            out[key] = _ref(r[key])
+    if "tags" in r and kind != "config_contexts":
+        out["tags"] = sorted(_ref(t) for t in r["tags"] or [])
+    if kind == "custom_fields":
+        out["choice_set"] = _ref(r.get("choice_set"), "name")
+    elif kind == "config_contexts":
+        out["platforms"] = sorted(_ref(p) for p in r.get("platforms") or [])
+    elif kind == "prefixes":
+        out["scope_type"] = r.get("scope_type")
+        out["scope"] = _ref(r.get("scope"))
+    elif kind == "devices":
+        out["device_role"] = _ref(r.get("role"))
+        primary = r.get("primary_ip4")
+        out["primary_ip4"] = primary.get("address") if isinstance(primary, dict) else primary
+    elif kind == "interfaces":
+        out["device"] = _ref(r.get("device"), "name")
+    elif kind == "ip_addresses":
+        role = r.get("role")
+        out["role"] = role.get("label") if isinstance(role, dict) else role
+        assigned = r.get("assigned_object") or {}
+        device = (assigned.get("device") or {}).get("name")
+        out["assigned_object"] = {"device": device, "name": assigned.get("name")} if device else None
+    elif kind == "cables":
+        for side in ("a", "b"):
+            terminations = r.get("%s_terminations" % side) or []
+            out["termination_%s_type" % side] = terminations[0].get("object_type") if terminations else None
+            out["termination_%s" % side] = _end(terminations)
+    return out
+
+
+def _same(key, wanted, actual):
+    if key in ("tags", "platforms", "object_types"):
+        return sorted(wanted or []) == sorted(actual or [])
+    if key == "extra_choices":
+        return [list(c) for c in wanted or []] == [list(c) for c in actual or []]
+    if key == "description" and wanted is None:
+        return actual in ("", None)
+    return wanted == actual
+
+
+def differences(kind, payload, record):
+    """{key: (NetBox's value, the intent's value)} for every payload key that differs."""
+    current = normalize(kind, record)
+    changed = {}
+    for key, wanted in payload.items():
+        actual = current.get(key, _MISSING)
+        if actual is _MISSING or not _same(key, wanted, actual):
+            changed[key] = (None if actual is _MISSING else actual, wanted)
+    return changed
+
+
+def label(kind, payload):
+    """A short human name for an object of ``kind``: pe1, pe1:eth1, 198.19.0.0/31 on p1:eth1..."""
+    key = identity(kind, payload)
+    if kind == "interfaces":
+        return "%s:%s" % key
+    if kind == "ip_addresses":
+        return "%s on %s:%s" % key if key[1] else key[0]
+    if kind == "cables":
+        return "%s:%s <> %s:%s" % key
+    return str(key[0])
+
+
+def plan(records_by_kind, objects):
+    """Compare the intent's payloads (``objects``, from build_netbox_objects) with NetBox.
+
+    ``records_by_kind`` maps each kind to the NetBox records read for it (tagged records for
+    taggable kinds, all records for the others; ``devices`` also serves ``device_primary_ips``).
+    Returns a dict with ``apply`` (kind -> payloads to create or update, in apply order),
+    ``delete`` (kind -> absent-payloads, in delete order), ``changes`` (one entry per object
+    with its action and changed fields) and ``counts``.
+    """
+    apply, delete, changes = {}, {}, []
+    counts = {"create": 0, "update": 0, "delete": 0, "unchanged": 0}
+    for kind in MODULE_FOR_KIND:
+        source = "devices" if kind == "device_primary_ips" else kind
+        existing = {netbox_identity(source, r): r for r in records_by_kind.get(source, [])}
+        apply[kind] = []
+        for payload in objects.get(kind, []):
+            record = existing.get(identity(kind, payload))
+            if record is None:
+                action, fields = "create", {k: (None, v) for k, v in payload.items()}
+            else:
+                fields = differences(source, payload, record)
+                action = "update" if fields else "unchanged"
+            counts[action] += 1
+            if action != "unchanged":
+                apply[kind].append(payload)
+                changes.append({"action": action, "kind": kind, "object": label(kind, payload), "fields": fields})
+    for kind in reversed(list(MODULE_FOR_KIND)):
+        if kind not in NETBOX_ENDPOINT_FOR_KIND:
+            continue
+        wanted = {identity(kind, p) for p in objects.get(kind, [])}
+        stale = [r for r in records_by_kind.get(kind, []) if netbox_identity(kind, r) not in wanted]
+        delete[kind] = sorted((absent_payload(kind, r) for r in stale), key=repr)
+        for payload in delete[kind]:
+            counts["delete"] += 1
+            changes.append({"action": "delete", "kind": kind, "object": _stale_label(kind, payload), "fields": {}})
+    return {"apply": apply, "delete": delete, "changes": changes, "counts": counts}
+
+
+def _stale_label(kind, payload):
+    try:
+        return label(kind, payload)
+    except (KeyError, TypeError):
+        return str(payload)
+
+
+def diffs(changes):
+    """Ansible ``diff`` entries (before/after per object) for --diff output."""
+    out = []
+    for change in changes:
+        head = "%s %s" % (change["kind"], change["object"])
+        before = {k: old for k, (old, _new) in change["fields"].items() if old is not None}
+        after = {k: new for k, (_old, new) in change["fields"].items()}
+        if change["action"] == "delete":
+            before, after = {"state": "present"}, {"state": "absent"}
+        out.append(
+            {
+                "before_header": "%s (NetBox)" % head,
+                "after_header": "%s (intent)" % head,
+                "before": before,
+                "after": after,
+            }
+        )
+    return out
+
+
+def fetch(api, managed_tag):
+    """Read what the plan compares against: tagged objects of each taggable kind, all of the others."""
+    records = {}
+    for kind, endpoint in list(UNTAGGED_ENDPOINTS.items()) + list(NETBOX_ENDPOINT_FOR_KIND.items()):
+        app, name = endpoint.split(".")
+        ep = getattr(getattr(api, app), name)
+        listing = ep.all() if kind in UNTAGGED_ENDPOINTS else ep.filter(tag=managed_tag)
+        records[kind] = [dict(r) for r in listing]
+    return records

@@ -1,0 +1,137 @@
+#!/usr/bin/python
+# Copyright: netoss contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: sot_plan
+short_description: Plan what NetBox must create, update and delete to match the intent
+version_added: 0.1.0
+description:
+  - Reads NetBox in bulk (one listing per kind) and compares it with the payloads of the
+    intent returned by M(netoss.core.sot_intent), like a C(terraform plan).
+  - Returns, by kind, the payloads to create or update and the objects to delete, so the
+    C(netoss.core.sot_sync) role runs the C(netbox.netbox) modules only for what changes.
+  - Only objects carrying the managed tag are compared and deleted. An object that exists
+    without the tag is planned as a create; the netbox.netbox module then adopts and tags it.
+    Objects without the tag are never deleted.
+  - In check mode it reports C(changed) when anything would change, and with C(--diff) it
+    shows each object's changed fields (before is NetBox, after is the intent).
+author: netoss contributors
+extends_documentation_fragment:
+  - netoss.core.netbox
+options:
+  objects:
+    description:
+      - The C(objects) returned by M(netoss.core.sot_intent).
+    type: dict
+    required: true
+  managed_tag:
+    description:
+      - Slug of the tag that marks the objects netoss owns.
+    type: str
+    default: netoss-managed
+  prune:
+    description:
+      - Plan the deletion of managed objects that the intent no longer has.
+    type: bool
+    default: true
+requirements:
+  - pynetbox
+attributes:
+  check_mode:
+    support: full
+    description: Read-only; in check mode it reports what would change.
+  diff_mode:
+    support: full
+    description: In check mode, one before/after entry per object that would change.
+"""
+
+EXAMPLES = r"""
+- name: Plan the changes
+  netoss.core.sot_plan:
+    objects: "{{ intent.objects }}"
+  register: plan
+
+- name: Create or update the devices that differ
+  netbox.netbox.netbox_device:
+    netbox_url: "{{ lookup('ansible.builtin.env', 'NETBOX_API') }}"
+    netbox_token: "{{ lookup('ansible.builtin.env', 'NETBOX_TOKEN') }}"
+    data: "{{ item }}"
+  loop: "{{ plan.apply.devices }}"
+"""
+
+RETURN = r"""
+apply:
+  description: By kind, in apply order, the payloads to create or update.
+  returned: success
+  type: dict
+  sample: {"devices": [{"name": "pe1", "description": "PE Amsterdam"}], "cables": []}
+delete:
+  description: By kind, in delete order, the payloads of the managed objects to delete.
+  returned: success
+  type: dict
+  sample: {"cables": [], "devices": [{"name": "pe9"}]}
+changes:
+  description: One entry per object that changes, with its action and changed fields (NetBox's value, the intent's).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"action": "update", "kind": "devices", "object": "pe1", "fields": {"description": ["", "PE Amsterdam"]}}]
+counts:
+  description: How many objects are created, updated, deleted and left unchanged.
+  returned: success
+  type: dict
+  sample: {"create": 0, "update": 1, "delete": 0, "unchanged": 96}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.netoss.core.plugins.module_utils.netbox_client import (
+    NETBOX_ARG_SPEC,
+    NetboxError,
+    connect,
+    settings_from_params,
+)
+from ansible_collections.netoss.core.plugins.module_utils.sot_plan import diffs, fetch, plan
+
+
+def main():
+    spec = dict(NETBOX_ARG_SPEC)
+    spec.update(
+        objects={"type": "dict", "required": True},
+        managed_tag={"type": "str", "default": "netoss-managed"},
+        prune={"type": "bool", "default": True},
+    )
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    try:
+        url, token, verify = settings_from_params(module.params)
+        api, _status = connect(url, token, verify)
+        records = fetch(api, module.params["managed_tag"])
+    except NetboxError as exc:
+        module.fail_json(msg=str(exc))
+    except Exception as exc:  # pynetbox raises RequestError and friends
+        module.fail_json(msg=f"reading NetBox at {module.params.get('netbox_url') or 'NETBOX_API'} failed: {exc}")
+    result = plan(records, module.params["objects"])
+    if not module.params["prune"]:
+        result["changes"] = [c for c in result["changes"] if c["action"] != "delete"]
+        result["delete"] = {kind: [] for kind in result["delete"]}
+        result["counts"]["delete"] = 0
+    c = result["counts"]
+    msg = "Plan: %d to create, %d to update, %d to delete (%d unchanged)" % (
+        c["create"],
+        c["update"],
+        c["delete"],
+        c["unchanged"],
+    )
+    out = dict(result, msg=msg, changed=False)
+    if module.check_mode:
+        out["changed"] = bool(result["changes"])
+        if module._diff:
+            out["diff"] = diffs(result["changes"])
+    module.exit_json(**out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""End to end: what `make up` runs (`netoss up`), as a user would, on a stack of its own.
+
+State in <repo>/.state-e2e, port base 28000: it never touches the stack of `make up`
+(.state, 17000) nor the integration tests' (.state-test, 27000).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from portal.stack import Stack, down
+from portal.stack.proc import pid_alive
+
+REPO = Path(__file__).resolve().parents[2]
+STATE = REPO / ".state-e2e"
+BASE = 28000
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def env():
+    stack = Stack(state_dir=STATE, port_base=BASE)
+    if STATE.exists():
+        down(stack, log=lambda m: None)
+        shutil.rmtree(STATE)
+    values = {
+        **os.environ,
+        "NETOSS_STATE": str(STATE),
+        "NETOSS_PORT_BASE": str(BASE),
+        "ANSIBLE_LOCAL_TEMP": str(STATE / "ansible-tmp"),
+        "PATH": f"{REPO / '.venv/bin'}:{os.environ['PATH']}",
+    }
+    yield values
+    down(stack, log=lambda m: None)
+
+
+def netoss(env, *args, timeout=1800):
+    return subprocess.run(
+        [str(REPO / ".venv/bin/netoss"), *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_up_seeds_and_prints_where_to_go(env):
+    proc = netoss(env, "up")
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    assert f"http://127.0.0.1:{BASE + 80}/" in proc.stdout
+    assert "password" in proc.stdout and "netoss env" in proc.stdout
+    assert "seeding NetBox" in proc.stderr
+
+    graph = subprocess.run(
+        [str(REPO / ".venv/bin/ansible-inventory"), "--graph"],
+        env={**env, **_exports(env)},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "@sites_ams1:" in graph and "@device_roles_pe:" in graph and "pe1" in graph
+
+
+def test_up_again_is_quick_and_does_not_reseed(env):
+    t0 = time.monotonic()
+    proc = netoss(env, "up")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "seeding" not in proc.stderr
+    # Generous: a second run only verifies (a few seconds here); a reseed takes over a minute.
+    assert time.monotonic() - t0 < 60
+
+
+def test_status_then_down_stops_every_process_by_pid(env):
+    status = netoss(env, "status", "--json")
+    assert status.returncode == 0, status.stdout
+    pids = [s["pid"] for s in json.loads(status.stdout)["services"]]
+    assert all(pids)
+    assert netoss(env, "down").returncode == 0
+    assert not [p for p in pids if pid_alive(p)]
+    after = netoss(env, "status")
+    assert after.returncode == 1 and "DOWN" in after.stdout
+    # The data stays: the next up finds the seeded NetBox without seeding again.
+    again = netoss(env, "up")
+    assert again.returncode == 0 and "seeding" not in again.stderr and "restoring" not in again.stderr
+
+
+def _exports(env) -> dict[str, str]:
+    out = netoss(env, "env").stdout
+    pairs = (line.removeprefix("export ").split("=", 1) for line in out.splitlines())
+    return {key: shlex.split(value)[0] for key, value in pairs}

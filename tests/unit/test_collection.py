@@ -1,0 +1,48 @@
+"""The repository as the Ansible collection netoss.core: metadata and documentation."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = REPO / ".venv" / "bin"
+MODULES = sorted(p.stem for p in (REPO / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
+
+
+def test_galaxy_and_runtime_metadata():
+    galaxy = yaml.safe_load((REPO / "galaxy.yml").read_text())
+    assert (galaxy["namespace"], galaxy["name"]) == ("netoss", "core")
+    for private in ("portal", "tests", "bench", ".collections"):
+        assert private in galaxy["build_ignore"]
+    runtime = yaml.safe_load((REPO / "meta" / "runtime.yml").read_text())
+    assert runtime["requires_ansible"].startswith(">=")
+    # Every module that talks to NetBox is in the action group, so module_defaults reach it.
+    assert set(runtime["action_groups"]["netbox"]) <= set(MODULES)
+
+
+def test_collection_resolves_from_the_working_tree():
+    link = REPO / ".collections" / "ansible_collections" / "netoss" / "core"
+    assert link.is_symlink() and link.resolve() == REPO
+
+
+@pytest.mark.skipif(not (VENV_BIN / "ansible-doc").exists(), reason="no .venv with ansible")
+def test_every_module_has_documentation(tmp_path):
+    env = dict(os.environ, PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}", ANSIBLE_LOCAL_TEMP=str(tmp_path))
+    proc = subprocess.run(
+        ["ansible-doc", "-t", "module", *(f"netoss.core.{m}" for m in MODULES)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for module in MODULES:
+        assert f"netoss.core.{module}" in proc.stdout
+    assert "EXAMPLES" in proc.stdout and "RETURN VALUES" in proc.stdout
+    assert "[WARNING]" not in proc.stderr, proc.stderr
