@@ -12,6 +12,7 @@ Pure Python: stdlib, PyYAML and jsonschema only, so pytest, modules and the port
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 from collections.abc import Hashable
@@ -404,7 +405,9 @@ def _schema_problems(doc, name):
             allowed = ", ".join(sorted(error.schema["properties"]))
             what = "top-level key" if not path else "key"
             for key in sorted(set(error.instance) - set(error.schema["properties"]), key=str):
-                message = "unknown %s %r (allowed: %s)" % (what, key, allowed)
+                close = difflib.get_close_matches(str(key), list(error.schema["properties"]), n=1)
+                hint = "did you mean %r? " % close[0] if close else ""
+                message = "unknown %s %r (%sallowed: %s)" % (what, key, hint, allowed)
                 problems.append(Problem(name, _where(doc, path), message))
             continue
         if error.validator == "required":

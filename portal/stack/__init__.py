@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import netbox, postgres
+from . import accounts, netbox, postgres
 from .config import Stack, StackError, write_private
 from .proc import port_open, read_pid, run, wait_for
 from .supervisor import Program, Supervisor
@@ -22,7 +22,7 @@ from .supervisor import Program, Supervisor
 __all__ = ["Stack", "StackError", "down", "service_status", "up"]
 
 
-def _redis_program(stack: Stack) -> Program:
+def _redis_program(stack: Stack, user: str) -> Program:
     conf = stack.state_dir / "redis" / "redis.conf"
     write_private(
         conf,
@@ -43,12 +43,33 @@ def _redis_program(stack: Stack) -> Program:
             ]
         ),
     )
+    if accounts.exists(user):
+        accounts.give(conf.parent, user, recursive=True)
     redis_server = shutil.which("redis-server") or "/usr/bin/redis-server"
-    return Program(name="redis", command=[redis_server, str(conf)], port=stack.port("redis"), priority=20)
+    return Program(name="redis", command=[redis_server, str(conf)], port=stack.port("redis"), user=user, priority=20)
 
 
-def programs(stack: Stack) -> list[Program]:
-    """Every program of the stack, in start order."""
+DEFAULT_USERS = {"netbox": accounts.SERVICE_USER, "redis": "redis"}
+
+
+def service_users(stack: Stack, log: Callable[[str], None]) -> dict[str, str]:
+    """The account each service runs as: its own, or root where that account cannot reach its files."""
+    accounts.ensure_service_user()
+    users = dict(DEFAULT_USERS)
+    needs = {"netbox": [stack.netbox_venv / "bin" / "gunicorn", stack.state_dir], "redis": [stack.state_dir]}
+    for service, user in DEFAULT_USERS.items():
+        if not (accounts.exists(user) and accounts.can_reach(user, *needs[service])):
+            users[service] = "root"
+            log(
+                f"warning: {service} runs as root: account {user!r} cannot reach {', '.join(map(str, needs[service]))} "
+                "(move the checkout or NETOSS_STATE out of a private directory such as /root)"
+            )
+    return users
+
+
+def programs(stack: Stack, users: dict[str, str] | None = None) -> list[Program]:
+    """Every program of the stack, in start order; ``users`` says which account runs NetBox and Redis."""
+    users = users or DEFAULT_USERS
     return [
         Program(
             name="postgres",
@@ -60,8 +81,8 @@ def programs(stack: Stack) -> list[Program]:
             priority=10,
             directory=Path("/"),
         ),
-        _redis_program(stack),
-        *netbox.programs(stack),
+        _redis_program(stack, users["redis"]),
+        *netbox.programs(stack, users["netbox"]),
     ]
 
 
@@ -122,8 +143,9 @@ def up(stack: Stack, *, seed_intent: bool = True, log: Callable[[str], None] = p
     sup = Supervisor(stack)
     running = sup.processes()
     postgres.initdb(stack, secrets["postgres_password"])
-    netbox.configure(stack)
-    progs = programs(stack)
+    users = service_users(stack, log)
+    netbox.configure(stack, users["netbox"])
+    progs = programs(stack, users)
     _check_ports_free(stack, progs, running)
     if sup.write_config(progs) or not running:
         sup.start()

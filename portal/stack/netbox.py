@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from . import postgres
+from . import accounts, postgres
 from .config import NETBOX_VERSION, Stack, StackError, write_private
 from .proc import run
 from .supervisor import Program
@@ -89,8 +89,8 @@ def netbox_cmd(
     )
 
 
-def configure(stack: Stack) -> None:
-    """Write conf/configuration.py (mode 0600) and the WSGI wrapper."""
+def configure(stack: Stack, owner: str = "root") -> None:
+    """Write conf/configuration.py (mode 0600, owned by ``owner``, NetBox's account) and the WSGI wrapper."""
     s = stack.load_secrets()
     text = CONFIGURATION.format(
         state=stack.state_dir,
@@ -109,6 +109,9 @@ def configure(stack: Stack) -> None:
     write_private(root / "conf" / "configuration.py", text)
     (root / "conf" / "__init__.py").touch()
     (root / "netoss_wsgi.py").write_text(WSGI)
+    # NetBox's account reads its configuration and writes uploads; static files stay root's.
+    for sub in ("conf", "media", "scripts", "reports"):
+        accounts.give(root / sub, owner, recursive=True)
 
 
 def migrated_dump(stack: Stack) -> Path:
@@ -185,13 +188,14 @@ def api_status(stack: Stack, token: str | None = None, timeout: float = 5) -> di
         return None
 
 
-def programs(stack: Stack) -> list[Program]:
-    """NetBox's web server and background worker, started once the database is ready."""
+def programs(stack: Stack, user: str = "root") -> list[Program]:
+    """NetBox's web server and background worker (as ``user``), started once the database is ready."""
     bin_ = stack.netbox_venv / "bin"
     return [
         Program(
             name="netbox-web",
             port=stack.port("netbox"),
+            user=user,
             autostart=False,
             priority=200,
             startsecs=3,
@@ -218,6 +222,7 @@ def programs(stack: Stack) -> list[Program]:
         ),
         Program(
             name="netbox-worker",
+            user=user,
             autostart=False,
             priority=210,
             directory=stack.netbox_root,

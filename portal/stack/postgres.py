@@ -15,6 +15,7 @@ import re
 import subprocess
 from pathlib import Path
 
+from . import accounts
 from .config import Stack, StackError, write_private
 from .proc import run
 
@@ -35,22 +36,13 @@ def bindir() -> Path:
     return found[-1].parent
 
 
-def _reachable_by(user: str, path: Path) -> bool:
-    return (
-        subprocess.run(
-            ["runuser", "-u", user, "--", "test", "-x", str(path)], capture_output=True, check=False
-        ).returncode
-        == 0
-    )
-
-
 def data_dir(stack: Stack) -> Path:
     """The cluster's data directory (created on first use, owned by postgres)."""
     link = stack.state_dir / "postgres"
     if link.is_symlink() or (link / "data").exists():
         return link.resolve() / "data"
     stack.state_dir.mkdir(parents=True, exist_ok=True)
-    if _reachable_by(SUPERUSER, stack.state_dir):
+    if accounts.can_reach(SUPERUSER, stack.state_dir):
         link.mkdir(exist_ok=True)
     else:
         tag = hashlib.sha256(str(stack.state_dir).encode()).hexdigest()[:12]

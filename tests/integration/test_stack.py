@@ -33,6 +33,24 @@ def test_status_lists_every_service_up(nb_env, stack):
     assert text.returncode == 0 and "netbox-web" in text.stdout
 
 
+def _uid(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no Uid in /proc/{pid}/status")
+
+
+def test_services_run_unprivileged(stack):
+    import pwd
+
+    procs = Supervisor(stack).processes()
+    expected = {"postgres": "postgres", "redis": "redis", "netbox-web": "netoss", "netbox-worker": "netoss"}
+    for name, user in expected.items():
+        assert _uid(procs[name]["pid"]) == pwd.getpwnam(user).pw_uid, f"{name} does not run as {user}"
+    conf = stack.netbox_root / "conf" / "configuration.py"
+    assert conf.stat().st_mode & 0o077 == 0 and conf.stat().st_uid == pwd.getpwnam("netoss").pw_uid
+
+
 def test_env_exports_work_with_eval(nb_env, stack):
     proc = subprocess.run(
         ["bash", "-c", f'eval "$({NETOSS} env)" && echo "$NETBOX_API" && echo "$NETBOX_TOKEN"'],
