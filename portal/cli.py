@@ -66,10 +66,10 @@ def status_cmd(as_json: bool) -> None:
         click.echo(json.dumps(describe(stack), indent=2))
     else:
         click.echo(f"stack {stack.state_dir} (port base {stack.port_base})")
-        click.echo(f"{'SERVICE':<15} {'STATE':<6} {'PID':>8} {'PORT':>6}  DETAIL")
+        click.echo(f"{'SERVICE':<15} {'STATE':<6} {'PID':>8} {'PORT':>6}  {'USER':<9} DETAIL")
         for s in services:
             mark = "up" if s.healthy else "DOWN"
-            click.echo(f"{s.name:<15} {mark:<6} {s.pid or '-':>8} {s.port or '-':>6}  {s.detail}")
+            click.echo(f"{s.name:<15} {mark:<6} {s.pid or '-':>8} {s.port or '-':>6}  {s.user or '-':<9} {s.detail}")
     sys.exit(0 if all(s.healthy for s in services) else 1)
 
 

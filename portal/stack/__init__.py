@@ -56,13 +56,19 @@ def service_users(stack: Stack, log: Callable[[str], None]) -> dict[str, str]:
     """The account each service runs as: its own, or root where that account cannot reach its files."""
     accounts.ensure_service_user()
     users = dict(DEFAULT_USERS)
-    needs = {"netbox": [stack.netbox_venv / "bin" / "gunicorn", stack.state_dir], "redis": [stack.state_dir]}
+    python = stack.netbox_venv / "bin" / "python"
+    checks = {
+        "netbox": lambda user: accounts.can_reach(user, stack.state_dir) and accounts.can_run(user, python),
+        "redis": lambda user: accounts.can_reach(user, stack.state_dir),
+    }
     for service, user in DEFAULT_USERS.items():
-        if not (accounts.exists(user) and accounts.can_reach(user, *needs[service])):
+        if not (accounts.exists(user) and checks[service](user)):
             users[service] = "root"
+            what = f"run {python.resolve()}" if service == "netbox" else "reach the state directory"
             log(
-                f"warning: {service} runs as root: account {user!r} cannot reach {', '.join(map(str, needs[service]))} "
-                "(move the checkout or NETOSS_STATE out of a private directory such as /root)"
+                f"warning: {service} runs as root: account {user!r} cannot {what}; keep the checkout, "
+                "NETOSS_STATE and Python outside private directories such as /root to run it unprivileged "
+                "(README: Security)"
             )
     return users
 
@@ -196,6 +202,7 @@ class ServiceStatus:
     port: int | None
     healthy: bool
     detail: str = ""
+    user: str | None = None
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
@@ -206,7 +213,15 @@ def service_status(stack: Stack) -> list[ServiceStatus]:
     sup = Supervisor(stack)
     sup_pid = sup.pid()
     result = [
-        ServiceStatus("supervisord", "RUNNING" if sup_pid else "STOPPED", sup_pid, None, bool(sup_pid), str(sup.conf))
+        ServiceStatus(
+            "supervisord",
+            "RUNNING" if sup_pid else "STOPPED",
+            sup_pid,
+            None,
+            bool(sup_pid),
+            str(sup.conf),
+            accounts.owner_of_process(sup_pid),
+        )
     ]
     procs = sup.processes()
     for p in _static_programs(stack):
@@ -219,7 +234,7 @@ def service_status(stack: Stack) -> list[ServiceStatus]:
             st = netbox.api_status(stack) if stack.secrets_file.exists() else None
             healthy = st is not None
             detail = f"NetBox {st.get('netbox-version')} at {stack.netbox_url}" if st else "API not answering"
-        result.append(ServiceStatus(p.name, state, pid, p.port, healthy, detail))
+        result.append(ServiceStatus(p.name, state, pid, p.port, healthy, detail, accounts.owner_of_process(pid)))
     return result
 
 

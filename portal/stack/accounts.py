@@ -58,6 +58,17 @@ def can_reach(user: str, *paths: Path) -> bool:
     return True
 
 
+def can_run(user: str, python: Path) -> bool:
+    """True if ``user`` can start this Python (a virtualenv's interpreter links to its base
+    install, which may sit in a private directory such as /root/.pyenv)."""
+    return (
+        subprocess.run(
+            ["runuser", "-u", user, "--", str(python), "-c", "pass"], capture_output=True, check=False, cwd="/"
+        ).returncode
+        == 0
+    )
+
+
 def give(path: Path, user: str, recursive: bool = False) -> None:
     """Make ``user`` the owner of ``path`` (and, with ``recursive``, of everything in it)."""
     entry = pwd.getpwnam(user)
@@ -67,3 +78,14 @@ def give(path: Path, user: str, recursive: bool = False) -> None:
             targets += [Path(root) / n for n in dirs + files]
     for target in targets:
         os.lchown(target, entry.pw_uid, entry.pw_gid)
+
+
+def owner_of_process(pid: int | None) -> str | None:
+    """The account a process runs as (its real uid), or None when it is gone."""
+    if not pid:
+        return None
+    try:
+        uid = os.stat(f"/proc/{pid}").st_uid
+        return pwd.getpwuid(uid).pw_name
+    except (OSError, KeyError):
+        return None
