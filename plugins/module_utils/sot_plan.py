@@ -196,9 +196,15 @@ def diffs(changes):
 def fetch(api, managed_tag):
     """Read what the plan compares against: tagged objects of each taggable kind, all of the others."""
     records = {}
-    for kind, endpoint in list(UNTAGGED_ENDPOINTS.items()) + list(NETBOX_ENDPOINT_FOR_KIND.items()):
-        app, name = endpoint.split(".")
-        ep = getattr(getattr(api, app), name)
-        listing = ep.all() if kind in UNTAGGED_ENDPOINTS else ep.filter(tag=managed_tag)
-        records[kind] = [dict(r) for r in listing]
+    for kind, endpoint in UNTAGGED_ENDPOINTS.items():
+        records[kind] = [dict(r) for r in _endpoint(api, endpoint).all()]
+    # NetBox answers 400 to a filter on a tag it does not have: then nothing is managed yet.
+    tag_exists = any(t.get("slug") == managed_tag for t in records["tags"])
+    for kind, endpoint in NETBOX_ENDPOINT_FOR_KIND.items():
+        records[kind] = [dict(r) for r in _endpoint(api, endpoint).filter(tag=managed_tag)] if tag_exists else []
     return records
+
+
+def _endpoint(api, dotted):
+    app, name = dotted.split(".")
+    return getattr(getattr(api, app), name)

@@ -121,3 +121,51 @@ def test_labels():
         == "a:e1 <> b:e2"
     )
     assert label("interfaces", {"device": "a", "name": "e1"}) == "a:e1"
+
+
+class _FakeEndpoint:
+    """Stands in for a pynetbox endpoint: records what was asked, answers from a list."""
+
+    def __init__(self, records, calls, name):
+        self.records, self.calls, self.name = records, calls, name
+
+    def all(self):
+        self.calls.append((self.name, "all"))
+        return list(self.records)
+
+    def filter(self, **kwargs):
+        self.calls.append((self.name, kwargs))
+        return [r for r in self.records if kwargs.get("tag") in [t["slug"] for t in r.get("tags", [])]]
+
+
+class _FakeApi:
+    def __init__(self, records_by_endpoint, calls):
+        self._records, self._calls = records_by_endpoint, calls
+
+    def __getattr__(self, app):
+        records, calls = self._records, self._calls
+
+        class _App:
+            def __getattr__(self, name):
+                return _FakeEndpoint(records.get(f"{app}.{name}", []), calls, f"{app}.{name}")
+
+        return _App()
+
+
+def test_fetch_on_an_empty_netbox_does_not_filter_on_a_missing_tag():
+    from ansible_collections.netoss.core.plugins.module_utils.sot_plan import fetch
+
+    calls = []
+    records = fetch(_FakeApi({}, calls), "netoss-managed")
+    assert all(how == "all" for _name, how in calls), calls
+    assert records["devices"] == [] and records["tags"] == []
+
+
+def test_fetch_reads_tagged_objects_once_the_tag_exists():
+    from ansible_collections.netoss.core.plugins.module_utils.sot_plan import fetch
+
+    calls = []
+    api = _FakeApi({"extras.tags": RECORDS["tags"], "dcim.devices": RECORDS["devices"]}, calls)
+    records = fetch(api, "netoss-managed")
+    assert ("dcim.devices", {"tag": "netoss-managed"}) in calls
+    assert [d["name"] for d in records["devices"]] == [d["name"] for d in RECORDS["devices"]]
