@@ -19,7 +19,7 @@ from .config import Stack, StackError, write_private
 from .proc import port_open, read_pid, run, wait_for
 from .supervisor import Program, Supervisor
 
-__all__ = ["Stack", "StackError", "down", "service_status", "up"]
+__all__ = ["Stack", "StackError", "down", "service_status", "up", "wipe"]
 
 
 def _redis_program(stack: Stack, user: str) -> Program:
@@ -192,6 +192,20 @@ def down(stack: Stack, log: Callable[[str], None] = print) -> list[int]:
             stopped.append(pid)
     log(f"stopped {len(stopped)} processes" if stopped else "nothing was running")
     return stopped
+
+
+def wipe(stack: Stack) -> None:
+    """Stop the stack and delete everything it keeps (tests and benchmarks start from scratch).
+
+    The migrated-database cache is kept: it lives outside the state directory.
+    """
+    if not stack.state_dir.exists():
+        return
+    down(stack, log=lambda _msg: None)
+    pg = stack.state_dir / "postgres"
+    if pg.is_symlink():  # the cluster lives outside the state directory (see postgres.data_dir)
+        shutil.rmtree(pg.resolve(), ignore_errors=True)
+    shutil.rmtree(stack.state_dir)
 
 
 @dataclass

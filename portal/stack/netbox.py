@@ -8,6 +8,8 @@ restored in about a second by every later stack.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
 import urllib.error
 import urllib.request
@@ -149,11 +151,24 @@ def ensure_database(stack: Stack, log) -> None:
 
 
 def ensure_static(stack: Stack, log) -> None:
+    """NetBox's static files (served by WhiteNoise): collected once per version, then copied from the cache."""
     marker = stack.netbox_root / f".static-{NETBOX_VERSION}"
     if marker.exists():
         return
-    log("collecting NetBox's static files")
-    netbox_cmd(stack, "collectstatic", "--no-input", "--clear", what="netbox collectstatic")
+    static = stack.netbox_root / "static"
+    cached = stack.cache_dir / f"netbox-{NETBOX_VERSION}-static"
+    if cached.is_dir():
+        shutil.rmtree(static, ignore_errors=True)
+        shutil.copytree(cached, static)
+    else:
+        log("collecting NetBox's static files (once per NetBox version, then cached)")
+        netbox_cmd(stack, "collectstatic", "--no-input", "--clear", what="netbox collectstatic")
+        tmp = cached.with_name(cached.name + f".tmp{os.getpid()}")
+        shutil.copytree(static, tmp)
+        try:
+            os.replace(tmp, cached)
+        except OSError:  # another stack cached it meanwhile
+            shutil.rmtree(tmp, ignore_errors=True)
     marker.touch()
 
 

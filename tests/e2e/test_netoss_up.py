@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from portal.stack import Stack, down
+from portal.stack import Stack, down, wipe
 from portal.stack.proc import pid_alive
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,9 +28,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def env():
     stack = Stack(state_dir=STATE, port_base=BASE)
-    if STATE.exists():
-        down(stack, log=lambda m: None)
-        shutil.rmtree(STATE)
+    wipe(stack)
     values = {
         **os.environ,
         "NETOSS_STATE": str(STATE),

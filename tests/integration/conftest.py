@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from portal.stack import Stack, client_env, down, up
+from portal.stack import Stack, client_env, down, up, wipe
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_STATE = Path(os.environ.get("NETOSS_TEST_STATE", REPO / ".state-test"))
@@ -27,9 +26,7 @@ TEST_PORT_BASE = int(os.environ.get("NETOSS_TEST_PORT_BASE", "27000"))
 @pytest.fixture(scope="session")
 def stack():
     s = Stack(state_dir=TEST_STATE, port_base=TEST_PORT_BASE)
-    if TEST_STATE.exists():
-        down(s, log=lambda m: None)
-        shutil.rmtree(TEST_STATE)
+    wipe(s)
     up(s, seed_intent=False, log=lambda m: print(f"[test stack] {m}"))
     yield s
     down(s, log=lambda m: None)

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
 
 
-def _inventory(nb_env, *args: str) -> str:
+def _run_inventory(nb_env, *args: str) -> subprocess.CompletedProcess:
     proc = subprocess.run(
         [str(REPO / ".venv/bin/ansible-inventory"), "-i", "inventory/netbox.yml", *args],
         cwd=REPO,
@@ -24,7 +24,11 @@ def _inventory(nb_env, *args: str) -> str:
         check=False,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    return proc.stdout
+    return proc
+
+
+def _inventory(nb_env, *args: str) -> str:
+    return _run_inventory(nb_env, *args).stdout
 
 
 def _plain(value):
@@ -66,13 +70,5 @@ def test_hostvars_come_from_netbox(nb_env, nb, demo_synced):
 
 
 def test_inventory_needs_no_reserved_names(nb_env, demo_synced):
-    proc = subprocess.run(
-        [str(REPO / ".venv/bin/ansible-inventory"), "-i", "inventory/netbox.yml", "--list"],
-        cwd=REPO,
-        env=nb_env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=True,
-    )
+    proc = _run_inventory(nb_env, "--list")
     assert "reserved name" not in proc.stderr, proc.stderr
