@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -105,16 +104,30 @@ def bench_intent(target: Path, n: int) -> None:
     (target / "90-bench.yml").write_text(yaml.safe_dump(data, sort_keys=False))
 
 
+# Runs one command and reports its own peak RSS (RUSAGE_CHILDREN of a fresh process only
+# covers that command's process tree: the largest process in it).
+MEASURE = """
+import resource, subprocess, sys
+rc = subprocess.run(sys.argv[1:]).returncode
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)
+sys.exit(rc)
+"""
+
+
 def timed(cmd: list[str], env: dict, label: str) -> tuple[float, float, str]:
-    """Run cmd; return wall seconds, peak RSS in MiB of the child tree's largest process, output."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Run cmd; return wall seconds, peak RSS (MiB) of its largest process, and its stdout."""
     t0 = time.monotonic()
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.run([sys.executable, "-c", MEASURE, *cmd], cwd=REPO, env=env, capture_output=True, text=True)
     wall = time.monotonic() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    *err, peak = proc.stderr.rstrip().splitlines() or ["0"]
     if proc.returncode != 0:
-        sys.exit(f"{label} failed (rc {proc.returncode}):\n{(proc.stdout + proc.stderr)[-3000:]}")
-    return wall, max(peak, before) / 1024, proc.stdout + proc.stderr
+        sys.exit(f"{label} failed (rc {proc.returncode}):\n{(proc.stdout + chr(10).join(err))[-3000:]}")
+    return wall, int(peak) / 1024, proc.stdout
+
+
+def plan_line(output: str) -> str:
+    m = re.search(r"Plan: [^'\n]*", output)
+    return m.group(0) if m else "no plan line"
 
 
 def recap_changed(output: str) -> int:
@@ -160,27 +173,30 @@ def main() -> None:
                 f"sot_sync_intent_dir={intent}",
             ]
             total = 6 + args.devices
-            wall, _, out = timed(cmd, env, "first sot_sync")
-            print(f"sot_sync, {total} devices, first run (creates): {wall:7.1f} s  changed={recap_changed(out)}")
-            wall, _, out = timed(cmd, env, "second sot_sync")
-            print(f"sot_sync, {total} devices, second run (no-op): {wall:7.1f} s  changed={recap_changed(out)}")
+            wall, rss, out = timed(cmd, env, "first sot_sync")
+            print(f"sot_sync, {total} devices, first run:  {wall:7.1f} s  peak {rss:4.0f} MiB  {plan_line(out)}")
+            wall, rss, out = timed(cmd, env, "second sot_sync")
+            print(
+                f"sot_sync, {total} devices, second run: {wall:7.1f} s  peak {rss:4.0f} MiB  {plan_line(out)}"
+                f"  changed={recap_changed(out)}"
+            )
             bench_file = intent / "90-bench.yml"
             bench_file.write_text(bench_file.read_text().replace("bench management", "bench management (edited)", 1))
-            wall, _, out = timed(cmd, env, "third sot_sync")
-            print(f"sot_sync, {total} devices, one object changed: {wall:7.1f} s  changed={recap_changed(out)}")
+            wall, rss, out = timed(cmd, env, "third sot_sync")
+            print(f"sot_sync, {total} devices, one edit:   {wall:7.1f} s  peak {rss:4.0f} MiB  {plan_line(out)}")
 
         inv = [str(REPO / ".venv/bin/ansible-inventory"), "-i", "inventory/netbox.yml", "--list"]
         timed(inv, env, "inventory warm-up")  # the first run downloads and caches NetBox's API schema
         wall, rss, out = timed(inv, env, "inventory")
         hosts = len(json.loads(out[out.index("{") :])["_meta"]["hostvars"])
-        print(f"nb_inventory --list, {hosts} hosts:                 {wall:7.1f} s  peak {rss:.0f} MiB")
+        print(f"nb_inventory --list, {hosts:5d} hosts: {wall:7.1f} s  peak {rss:4.0f} MiB")
         if args.inventory_devices:
             t1 = time.monotonic()
             netbox_cmd(stack, "shell", "-c", ORM_LOAD, extra_env={"BENCH_COUNT": str(args.inventory_devices)})
             print(f"ORM load of {args.inventory_devices} devices: {time.monotonic() - t1:.1f} s")
             wall, rss, out = timed(inv, env, "inventory at scale")
             hosts = len(json.loads(out[out.index("{") :])["_meta"]["hostvars"])
-            print(f"nb_inventory --list, {hosts} hosts:               {wall:7.1f} s  peak {rss:.0f} MiB")
+            print(f"nb_inventory --list, {hosts:5d} hosts: {wall:7.1f} s  peak {rss:4.0f} MiB")
     finally:
         if not args.keep:
             down(stack, log=lambda m: None)

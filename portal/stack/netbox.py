@@ -63,7 +63,7 @@ name = os.environ["NETOSS_ADMIN_USER"]
 user, created = User.objects.get_or_create(username=name)
 user.is_superuser = True
 user.is_active = True
-if created or not user.check_password(os.environ["NETOSS_ADMIN_PASSWORD"]):
+if created:  # a password changed later in NetBox is the admin's business: never reset it
     user.set_password(os.environ["NETOSS_ADMIN_PASSWORD"])
 user.save()
 key = os.environ["NETOSS_TOKEN_KEY"]
@@ -173,7 +173,7 @@ def ensure_static(stack: Stack, log) -> None:
 
 
 def ensure_admin(stack: Stack) -> None:
-    """The admin user (superuser) and the stack's API token, created or reset."""
+    """The admin user (superuser, password set only when created) and the stack's API token."""
     s = stack.load_secrets()
     netbox_cmd(
         stack,
