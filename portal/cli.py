@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from .stack import Stack, StackError, describe, down, service_status, summary, up
+from .stack import HINTS, Stack, StackError, describe, down, service_status, summary, up
 
 
 def _stack() -> Stack:
@@ -36,23 +36,34 @@ def main() -> None:
 
 
 @main.command("up")
-@click.option("--no-seed", is_flag=True, help="Do not apply inventory/intent/ to NetBox.")
-def up_cmd(no_seed: bool) -> None:
-    """Start every service (idempotent) and seed NetBox from the demo intent."""
+@click.option("--no-seed", is_flag=True, help="Do not apply the intent to NetBox.")
+@click.option("--no-lab", is_flag=True, help="Do not build the FRR lab.")
+def up_cmd(no_seed: bool, no_lab: bool) -> None:
+    """Start every service (idempotent), seed NetBox from the intent, build the lab from NetBox."""
+    from . import lab
+
     stack = _stack()
     try:
         up(stack, seed_intent=not no_seed, log=_log)
-    except StackError as exc:
+        if not no_lab:
+            lab.up(stack, _nb_api(stack), lab.config_from_env(), log=_log)
+    except (StackError, lab.LabError) as exc:
         raise click.ClickException(f"{exc}\n(logs: {stack.logs})") from None
     click.echo(summary(stack))
+    click.echo(lab.summary(stack))
+    click.echo(HINTS)
 
 
 @main.command("down")
 def down_cmd() -> None:
-    """Stop every process of the stack by PID; the data stays in the state directory."""
+    """Take the lab down, then stop every process of the stack by PID; the data stays."""
+    from . import lab
+
+    stack = _stack()
     try:
-        down(_stack(), log=_log)
-    except StackError as exc:
+        lab.down(stack, log=_log)
+        down(stack, log=_log)
+    except (StackError, lab.LabError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -83,6 +94,65 @@ def env_cmd() -> None:
         raise click.ClickException(str(exc)) from None
     for key, value in values.items():
         click.echo(f"export {key}={shlex.quote(value)}")
+
+
+@main.group("lab")
+def lab_group() -> None:
+    """The FRR lab built from NetBox: one namespace per router."""
+
+
+def _nb_api(stack: Stack):
+    from ansible_collections.netoss.core.plugins.module_utils.netbox_client import NetboxError, connect
+
+    try:
+        api, _status = connect(stack.netbox_url, stack.netbox_token())
+    except (NetboxError, StackError) as exc:
+        raise click.ClickException(f"{exc} (is the stack up? `make up`)") from None
+    return api
+
+
+@lab_group.command("up")
+def lab_up_cmd() -> None:
+    """Build the lab NetBox describes and start its routers (idempotent)."""
+    from .lab import LabError, config_from_env
+    from .lab import up as lab_up
+
+    stack = _stack()
+    try:
+        lab_up(stack, _nb_api(stack), config_from_env(), log=_log)
+    except (LabError, StackError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@lab_group.command("down")
+def lab_down_cmd() -> None:
+    """Stop every router by PID and remove everything the lab made."""
+    from .lab import LabError
+    from .lab import down as lab_down
+
+    try:
+        lab_down(_stack(), log=_log)
+    except (LabError, StackError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@lab_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def lab_status_cmd(as_json: bool) -> None:
+    """Each router: daemons, management IP, SSH. Exit status 1 if any is unhealthy."""
+    from .lab import status as lab_status
+
+    routers = lab_status(_stack())
+    if as_json:
+        click.echo(json.dumps(routers, indent=2))
+    elif not routers:
+        click.echo("no lab: `netoss lab up` builds it from NetBox")
+    else:
+        click.echo(f"{'ROUTER':<10} {'MGMT IP':<18} {'SSH':<5} DAEMONS")
+        for r in routers:
+            daemons = " ".join(f"{d}:{pid or 'DOWN'}" for d, pid in r["daemons"].items())
+            click.echo(f"{r['router']:<10} {r['mgmt_ip']:<18} {'up' if r['ssh'] else 'DOWN':<5} {daemons}")
+    sys.exit(0 if routers and all(r["healthy"] for r in routers) else 1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -46,6 +46,11 @@ if ! stamp_ok .venv "$app_hash"; then
   echo "$app_hash" > .venv/.netoss-stamp
 fi
 
+# The collection's Python (plugins/module_utils) is importable as ansible_collections.netoss.core
+# in the app virtualenv too, for the netoss CLI and the portal: a .pth file names .collections.
+purelib=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+echo "$ROOT/.collections" > "$purelib/netoss-collections.pth"
+
 # NetBox virtualenv.
 nb_hash=$( (cat requirements/netbox.txt; $PY -V) | sha256sum | cut -c1-16)
 if ! stamp_ok .venv-netbox "$nb_hash"; then

@@ -103,21 +103,26 @@ def _check_ports_free(stack: Stack, progs: list[Program], running: dict[str, dic
 
 def intent_hash(stack: Stack) -> str:
     h = hashlib.sha256()
-    for f in sorted((stack.repo / "inventory" / "intent").glob("*.y*ml")):
+    for f in sorted(stack.intent_dir.glob("*.y*ml")):
         h.update(f.name.encode() + b"\0" + f.read_bytes())
     return h.hexdigest()
 
 
 def seed(stack: Stack, log: Callable[[str], None], force: bool = False) -> bool:
-    """Apply the demo intent with playbooks/sot_sync.yml unless it is already applied."""
+    """Apply the intent (stack.intent_dir) with playbooks/sot_sync.yml unless it is already applied."""
     marker = stack.state_dir / "seeded-intent"
     digest = intent_hash(stack)
     if not force and marker.exists() and marker.read_text().strip() == digest:
         return False
-    log("seeding NetBox from inventory/intent/ (playbooks/sot_sync.yml)")
+    log(f"seeding NetBox from {stack.intent_dir} (playbooks/sot_sync.yml)")
     t0 = time.monotonic()
     run(
-        [stack.venv / "bin" / "ansible-playbook", "playbooks/sot_sync.yml"],
+        [
+            stack.venv / "bin" / "ansible-playbook",
+            "playbooks/sot_sync.yml",
+            "-e",
+            f"sot_sync_intent_dir={stack.intent_dir}",
+        ],
         cwd=stack.repo,
         env={
             **client_env(stack),
@@ -195,12 +200,15 @@ def down(stack: Stack, log: Callable[[str], None] = print) -> list[int]:
 
 
 def wipe(stack: Stack) -> None:
-    """Stop the stack and delete everything it keeps (tests and benchmarks start from scratch).
+    """Take the lab down, stop the stack and delete everything it keeps (tests and benchmarks start clean).
 
     The migrated-database cache is kept: it lives outside the state directory.
     """
     if not stack.state_dir.exists():
         return
+    from portal import lab  # the lab sits on top of the stack; its record lives in the state dir
+
+    lab.down(stack, log=lambda _msg: None)
     down(stack, log=lambda _msg: None)
     pg = stack.state_dir / "postgres"
     if pg.is_symlink():  # the cluster lives outside the state directory (see postgres.data_dir)
@@ -272,13 +280,16 @@ def summary(stack: Stack) -> str:
             f"  NetBox      {stack.netbox_url}/   user {s['admin_user']}  password {s['admin_password']}",
             f"  NetBox API  {stack.netbox_url}/api/   token in `.venv/bin/netoss env`",
             f"  state dir   {stack.state_dir}   (logs in {stack.logs}, credentials in {stack.secrets_file})",
-            "",
-            '  eval "$(.venv/bin/netoss env)"      # NETBOX_API / NETBOX_TOKEN for ansible and pynetbox',
-            "  .venv/bin/netoss status             # services, pids, ports",
-            "  .venv/bin/ansible-inventory --graph  # the demo routers from NetBox",
-            "  make down                           # stop everything, keep the data",
         ]
     )
+
+
+HINTS = """
+  eval "$(.venv/bin/netoss env)"       # NETBOX_API / NETBOX_TOKEN for ansible and pynetbox
+  .venv/bin/netoss status              # services, pids, ports, accounts
+  .venv/bin/netoss lab status          # routers, daemons, SSH
+  .venv/bin/ansible-inventory --graph  # the demo routers from NetBox
+  make down                            # stop everything, keep the data"""
 
 
 def describe(stack: Stack) -> dict:

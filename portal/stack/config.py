@@ -83,6 +83,11 @@ class Stack:
             raise StackError(f"NETOSS_PORT_BASE must be between 1024 and 64000, got {port_base}")
         return cls(state_dir=state, port_base=port_base)
 
+    @property
+    def intent_dir(self) -> Path:
+        """The intent `up` seeds NetBox with: NETOSS_INTENT, else the repository's demo."""
+        return Path(os.environ.get("NETOSS_INTENT") or self.repo / "inventory" / "intent")
+
     # --- ports and addresses -------------------------------------------------
     def port(self, service: str) -> int:
         return self.port_base + PORT_OFFSETS[service]

@@ -9,35 +9,46 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from portal.stack import Stack, down, wipe
+from portal.stack import Stack, wipe
 from portal.stack.proc import pid_alive
 
 REPO = Path(__file__).resolve().parents[2]
 STATE = REPO / ".state-e2e"
 BASE = 28000
+# Its own lab names and management subnet, apart from the `make up` lab and the integration tests'.
+LAB = {"NETOSS_LAB_PREFIX": "e", "NETOSS_LAB_BRIDGE": "netoss-ebr0", "NETOSS_LAB_USER": "netopse"}
+MGMT = "198.18.101"
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def env():
+def env(tmp_path_factory):
     stack = Stack(state_dir=STATE, port_base=BASE)
     wipe(stack)
+    intent = tmp_path_factory.mktemp("e2e") / "intent"
+    shutil.copytree(REPO / "inventory" / "intent", intent)
+    for f in intent.glob("*.yml"):
+        f.write_text(f.read_text().replace("198.18.0.", MGMT + "."))
     values = {
         **os.environ,
+        **LAB,
+        "NETOSS_INTENT": str(intent),
         "NETOSS_STATE": str(STATE),
         "NETOSS_PORT_BASE": str(BASE),
         "ANSIBLE_LOCAL_TEMP": str(STATE / "ansible-tmp"),
         "PATH": f"{REPO / '.venv/bin'}:{os.environ['PATH']}",
     }
     yield values
-    down(stack, log=lambda m: None)
+    netoss(values, "down")
+    wipe(stack)
 
 
 def netoss(env, *args, timeout=1800):
@@ -46,12 +57,18 @@ def netoss(env, *args, timeout=1800):
     )
 
 
-def test_up_seeds_and_prints_where_to_go(env):
+def test_up_seeds_builds_the_lab_and_prints_where_to_go(env):
     proc = netoss(env, "up")
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     assert f"http://127.0.0.1:{BASE + 80}/" in proc.stdout
     assert "password" in proc.stdout and "netoss env" in proc.stdout
     assert "seeding NetBox" in proc.stderr
+    assert "6 FRR routers" in proc.stdout and f"ssh netopse@{MGMT}." in proc.stdout
+    lab = netoss(env, "lab", "status", "--json")
+    assert lab.returncode == 0, lab.stdout
+    rows = json.loads(lab.stdout)
+    assert sorted(r["namespace"] for r in rows) == ["ece1", "ece2", "ep1", "ep2", "epe1", "epe2"]
+    assert all(r["healthy"] and r["mgmt_ip"].startswith(MGMT + ".") for r in rows)
 
     graph = subprocess.run(
         [str(REPO / ".venv/bin/ansible-inventory"), "--graph"],
@@ -80,11 +97,15 @@ def test_status_then_down_stops_every_process_by_pid(env):
     assert all(pids)
     assert netoss(env, "down").returncode == 0
     assert not [p for p in pids if pid_alive(p)]
+    # The lab went down first and left nothing behind.
+    assert not [ns for ns in os.listdir("/var/run/netns") if ns in ("ece1", "ep1", "epe1")]
+    assert subprocess.run(["id", "netopse"], capture_output=True).returncode != 0
     after = netoss(env, "status")
     assert after.returncode == 1 and "DOWN" in after.stdout
     # The data stays: the next up finds the seeded NetBox without seeding again.
     again = netoss(env, "up")
     assert again.returncode == 0 and "seeding" not in again.stderr and "restoring" not in again.stderr
+    assert netoss(env, "lab", "status").returncode == 0
 
 
 def _exports(env) -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,9 @@ import pytest
 from portal.stack import Stack, client_env, down, up, wipe
 
 REPO = Path(__file__).resolve().parents[2]
+INTENT = REPO / "inventory" / "intent"
+# The test network's management subnet, apart from the demo's 198.18.0.0/24 (the `make up` lab).
+TEST_MGMT = "198.18.100"
 TEST_STATE = Path(os.environ.get("NETOSS_TEST_STATE", REPO / ".state-test"))
 TEST_PORT_BASE = int(os.environ.get("NETOSS_TEST_PORT_BASE", "27000"))
 
@@ -30,6 +34,24 @@ def stack():
     up(s, seed_intent=False, log=lambda m: print(f"[test stack] {m}"))
     yield s
     down(s, log=lambda m: None)
+
+
+@pytest.fixture(scope="session")
+def test_intent(tmp_path_factory) -> Path:
+    """The demo intent, moved to the test management subnet (198.18.100.0/24)."""
+    target = tmp_path_factory.mktemp("test-intent") / "intent"
+    shutil.copytree(INTENT, target)
+    for f in target.glob("*.yml"):
+        f.write_text(f.read_text().replace("198.18.0.", TEST_MGMT + "."))
+    return target
+
+
+@pytest.fixture
+def intent_copy(test_intent, tmp_path) -> Path:
+    """A copy of the test intent that a test may edit."""
+    target = tmp_path / "intent"
+    shutil.copytree(test_intent, target)
+    return target
 
 
 @pytest.fixture(scope="session")
@@ -68,12 +90,16 @@ class PlaybookRun:
 
 
 @pytest.fixture(scope="session")
-def playbook(nb_env):
-    """Run a playbook of the repository against the test stack; return rc and output."""
+def playbook(nb_env, test_intent):
+    """Run a playbook of the repository against the test stack; return rc and output.
+
+    sot_sync applies the test intent unless the arguments name another (a later -e wins).
+    """
 
     def run(name: str, *args: str, env: dict | None = None, timeout: int = 1200) -> PlaybookRun:
+        defaults = ["-e", f"sot_sync_intent_dir={test_intent}"]
         proc = subprocess.run(
-            [str(REPO / ".venv/bin/ansible-playbook"), f"playbooks/{name}", *args],
+            [str(REPO / ".venv/bin/ansible-playbook"), f"playbooks/{name}", *defaults, *args],
             cwd=REPO,
             env={**nb_env, **(env or {})},
             capture_output=True,

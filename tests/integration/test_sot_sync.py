@@ -6,22 +6,12 @@ The tests run in file order and build on each other (first sync, then idempotenc
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-INTENT = REPO / "inventory" / "intent"
-
 pytestmark = pytest.mark.integration
-
-
-def _copy_intent(tmp_path: Path) -> Path:
-    target = tmp_path / "intent"
-    shutil.copytree(INTENT, target)
-    return target
 
 
 def _edit(path: Path, change) -> None:
@@ -42,7 +32,7 @@ def test_first_sync_creates_the_demo_network(demo_synced, nb):
     names = sorted(d.name for d in nb.dcim.devices.all())
     assert names == ["ce1", "ce2", "p1", "p2", "pe1", "pe2"]
     pe1 = nb.dcim.devices.get(name="pe1")
-    assert str(pe1.primary_ip4.address).startswith("198.18.0.")
+    assert str(pe1.primary_ip4.address).startswith("198.18.100.")
     assert pe1.site.slug == "ams1" and pe1.role.slug == "pe" and pe1.platform.slug == "frr"
     assert "netoss-managed" in [t.slug for t in pe1.tags]
     assert len(list(nb.dcim.cables.all())) == 7
@@ -52,7 +42,7 @@ def test_first_sync_creates_the_demo_network(demo_synced, nb):
     sites = sorted(s.slug for s in nb.dcim.sites.all())
     assert sites == ["ams1", "fra1"]
     assert {str(p.prefix) for p in nb.ipam.prefixes.all()} >= {
-        "198.18.0.0/24",
+        "198.18.100.0/24",
         "198.19.0.0/16",
         "203.0.113.0/24",
     }
@@ -68,8 +58,8 @@ def test_second_sync_changes_nothing(demo_synced, playbook):
     assert "Plan: 0 to create, 0 to update, 0 to delete" in run.output
 
 
-def test_check_mode_plans_new_objects_that_depend_on_each_other(demo_synced, playbook, nb, tmp_path):
-    intent = _copy_intent(tmp_path)
+def test_check_mode_plans_new_objects_that_depend_on_each_other(demo_synced, playbook, nb, intent_copy):
+    intent = intent_copy
     sites_file = next(f for f in sorted(intent.glob("*.yml")) if "sites" in (yaml.safe_load(f.read_text()) or {}))
     _edit(sites_file, lambda data: data["sites"].append({"name": "lon1", "description": "London"}))
 
@@ -81,8 +71,8 @@ def test_check_mode_plans_new_objects_that_depend_on_each_other(demo_synced, pla
                 "role": "pe",
                 "platform": "frr",
                 "device_type": "frr-router",
-                "primary_ip4": "198.18.0.99/24",
-                "interfaces": [{"name": "mgmt0", "type": "1000base-t", "addresses": ["198.18.0.99/24"]}],
+                "primary_ip4": "198.18.100.99/24",
+                "interfaces": [{"name": "mgmt0", "type": "1000base-t", "addresses": ["198.18.100.99/24"]}],
             }
         )
 
@@ -94,8 +84,8 @@ def test_check_mode_plans_new_objects_that_depend_on_each_other(demo_synced, pla
     assert nb.dcim.sites.get(slug="lon1") is None and nb.dcim.devices.get(name="pe3") is None
 
 
-def test_changed_intent_shows_diff_in_check_mode_then_applies(playbook, nb, tmp_path):
-    intent = _copy_intent(tmp_path)
+def test_changed_intent_shows_diff_in_check_mode_then_applies(playbook, nb, intent_copy):
+    intent = intent_copy
 
     def describe_pe1(data):
         for d in data["devices"]:
@@ -120,8 +110,8 @@ def test_changed_intent_shows_diff_in_check_mode_then_applies(playbook, nb, tmp_
     assert nb.dcim.devices.get(name="pe1").description == before
 
 
-def test_prune_deletes_only_owned_objects(playbook, nb, tmp_path):
-    intent = _copy_intent(tmp_path)
+def test_prune_deletes_only_owned_objects(playbook, nb, intent_copy):
+    intent = intent_copy
 
     def add_router(data):
         data["devices"].append(
@@ -145,7 +135,7 @@ def test_prune_deletes_only_owned_objects(playbook, nb, tmp_path):
     dtype = nb.dcim.device_types.get(slug="frr-router")
     manual = nb.dcim.devices.create(name="handmade1", site=site.id, role=role.id, device_type=dtype.id)
     try:
-        run = playbook("sot_sync.yml", "--diff")  # the repository's intent: pe9 is gone from it
+        run = playbook("sot_sync.yml", "--diff")  # the test intent: pe9 is gone from it
         assert run.rc == 0, run.output[-4000:]
         assert nb.dcim.devices.get(name="pe9") is None
         assert list(nb.dcim.interfaces.filter(name="eth9")) == []
@@ -168,16 +158,16 @@ BAD_INTENT_CASES = {
         ["duplicate", "devices["],
     ),
     "invalid IP address": (
-        lambda data: data["devices"][0]["interfaces"][0].update({"addresses": ["198.18.0.300/24"]}),
-        ["198.18.0.300/24", "devices[0]"],
+        lambda data: data["devices"][0]["interfaces"][0].update({"addresses": ["198.18.100.300/24"]}),
+        ["198.18.100.300/24", "devices[0]"],
     ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INTENT_CASES))
-def test_bad_intent_fails_before_writing(playbook, nb, tmp_path, case):
+def test_bad_intent_fails_before_writing(playbook, nb, intent_copy, case):
     change, expected = BAD_INTENT_CASES[case]
-    intent = _copy_intent(tmp_path)
+    intent = intent_copy
     devices_file = _devices_file(intent)
     _edit(devices_file, change)
     before = _count_objects(nb)
@@ -190,8 +180,8 @@ def test_bad_intent_fails_before_writing(playbook, nb, tmp_path, case):
     assert _count_objects(nb) == before
 
 
-def test_cable_to_missing_interface_fails_before_writing(playbook, nb, tmp_path):
-    intent = _copy_intent(tmp_path)
+def test_cable_to_missing_interface_fails_before_writing(playbook, nb, intent_copy):
+    intent = intent_copy
     cables_file = next(f for f in sorted(intent.glob("*.yml")) if "cables" in (yaml.safe_load(f.read_text()) or {}))
     _edit(cables_file, lambda data: data["cables"].append({"a": "pe1:eth42", "b": "pe2:eth42"}))
     before = _count_objects(nb)

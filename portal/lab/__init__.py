@@ -1,0 +1,152 @@
+"""The lab: one FRR router per NetBox device of platform FRR, in Linux network namespaces.
+
+`up` reads NetBox, builds the spec (spec.py) and the routers (runtime.py), and records what
+it built in <state>/lab/built.json, so `down` and `status` need neither NetBox nor guesses.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+from portal.stack.config import Stack, write_private
+
+from . import runtime
+from .spec import LabConfig, LabError, LabSpec, Router, build_spec
+
+__all__ = ["LabConfig", "LabError", "config_from_env", "down", "read_netbox", "status", "summary", "up"]
+
+MAIN = LabConfig()
+
+
+def config_from_env() -> LabConfig:
+    """The lab's names: NETOSS_LAB_PREFIX (namespaces), NETOSS_LAB_BRIDGE, NETOSS_LAB_USER; else the defaults."""
+    return LabConfig(
+        ns_prefix=os.environ.get("NETOSS_LAB_PREFIX", MAIN.ns_prefix),
+        bridge=os.environ.get("NETOSS_LAB_BRIDGE", MAIN.bridge),
+        user=os.environ.get("NETOSS_LAB_USER", MAIN.user),
+    )
+
+
+def _paths(stack: Stack) -> runtime.LabPaths:
+    return runtime.LabPaths(stack.state_dir / "lab")
+
+
+def read_netbox(api) -> dict[str, list[dict]]:
+    """The NetBox records the lab is built from (FRR devices, their IPs and cables, prefixes)."""
+    devices = [dict(d) for d in api.dcim.devices.filter(platform="frr")]
+    ids = [d["id"] for d in devices]
+    if not ids:
+        return {"devices": [], "ip_addresses": [], "cables": [], "prefixes": []}
+    return {
+        "devices": devices,
+        "ip_addresses": [dict(i) for i in api.ipam.ip_addresses.filter(device_id=ids)],
+        "cables": [dict(c) for c in api.dcim.cables.filter(device_id=ids)],
+        "prefixes": [dict(p) for p in api.ipam.prefixes.all()],
+    }
+
+
+def _record(stack: Stack, spec: LabSpec) -> None:
+    data = {
+        "config": asdict(spec.config),
+        "bridge_ip": str(spec.bridge_ip),
+        "routers": [dict(asdict(r), mgmt_ip=str(r.mgmt_ip)) for r in spec.routers],
+    }
+    write_private(_paths(stack).root / "built.json", json.dumps(data, indent=2) + "\n")
+
+
+def _built(stack: Stack) -> tuple[LabConfig, list[Router]] | None:
+    f = _paths(stack).root / "built.json"
+    if not f.exists():
+        return None
+    data = json.loads(f.read_text())
+    routers = [Router(**dict(r, mgmt_ip=ipaddress.ip_interface(r["mgmt_ip"]))) for r in data["routers"]]
+    return LabConfig(**data["config"]), routers
+
+
+def up(stack: Stack, api, config: LabConfig = MAIN, log: Callable[[str], None] = print) -> LabSpec:
+    """Build (or complete) the lab that NetBox describes; idempotent."""
+    t0 = time.monotonic()
+    spec = build_spec(**read_netbox(api), config=config)
+    built = _built(stack)
+    if built and built[0] != config:
+        raise LabError(f"a lab with other names ({built[0]}) is recorded in {stack.state_dir}: run `netoss lab down`")
+    paths = _paths(stack)
+    creds = runtime.credentials(paths, config.user)
+    runtime.ensure_user(config.user, creds["password"])
+    _record(stack, spec)  # before building, so a half-built lab can still be taken down
+    runtime.build_network(spec)
+    for r in spec.routers:
+        runtime.start_router(r, paths, config.user)
+    log(
+        f"lab up: {len(spec.routers)} routers, {len(spec.links)} links, bridge {config.bridge} "
+        f"{spec.bridge_ip} ({time.monotonic() - t0:.1f} s)"
+    )
+    return spec
+
+
+def down(stack: Stack, log: Callable[[str], None] = print) -> int:
+    """Stop every router by PID and remove namespaces, links, the bridge, FRR's files and the account."""
+    built = _built(stack)
+    if built is None:
+        log("lab: nothing to take down")
+        return 0
+    config, routers = built
+    t0 = time.monotonic()
+    pids = 0
+    for r in routers:
+        pids += len(runtime.stop_router(r))
+    for r in routers:
+        runtime.remove_router(r)
+    runtime.remove_bridge(config.bridge)
+    runtime.remove_user(config.user)
+    (_paths(stack).root / "built.json").unlink()
+    log(f"lab down: {len(routers)} routers, {pids} processes stopped ({time.monotonic() - t0:.1f} s)")
+    return pids
+
+
+def status(stack: Stack) -> list[dict]:
+    """Each router: namespace, daemons with pids, management IP, SSH reachability."""
+    built = _built(stack)
+    if built is None:
+        return []
+    _config, routers = built
+    out = []
+    for r in routers:
+        daemons = runtime.daemons_alive(r)
+        out.append(
+            {
+                "router": r.name,
+                "namespace": r.ns,
+                "namespace_exists": Path("/var/run/netns", r.ns).exists(),
+                "mgmt_ip": str(r.mgmt_ip),
+                "daemons": daemons,
+                "ssh": runtime.ssh_answers(r),
+                "healthy": all(daemons.values()) and runtime.ssh_answers(r),
+            }
+        )
+    return out
+
+
+def summary(stack: Stack) -> str:
+    """How to reach the routers: printed at the end of `make up`."""
+    built = _built(stack)
+    if built is None:
+        return "  lab         not built (`netoss lab up`)"
+    config, routers = built
+    first = routers[0] if routers else None
+    lines = [
+        f"  lab         {len(routers)} FRR routers in namespaces ({', '.join(r.ns for r in routers)}), "
+        f"bridge {config.bridge}"
+    ]
+    if first:
+        lines.append(
+            f"              ssh {config.user}@{first.mgmt_ip.ip}   (password in "
+            f"{_paths(stack).secrets}; the session is vtysh)"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,312 @@
+"""Build and tear down the lab on this machine: namespaces, veths, the bridge, FRR and sshd.
+
+Everything is started by PID and stopped by PID: `ip netns pids` lists every process in a
+router's namespace, so nothing is left behind even if a daemon forked. Paths outside the
+state directory (FRR's /etc/frr/<ns> and /var/run/frr/<ns>, the netops account) are
+created by `up` and removed by `down`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from portal.stack.config import write_private
+from portal.stack.proc import pid_alive, run
+
+from .spec import LabError, LabSpec, Router
+
+DAEMONS = ("zebra", "bgpd", "ospfd", "staticd", "bfdd")
+FRR_ETC = Path("/etc/frr")
+FRR_RUN = Path("/var/run/frr")
+VTYSH = "/usr/bin/vtysh"
+
+DAEMONS_FILE = """\
+# Written by `netoss lab up`.
+zebra=yes
+bgpd=yes
+ospfd=yes
+staticd=yes
+bfdd=yes
+vtysh_enable=yes
+zebra_options=" -A 127.0.0.1 -s 90000000"
+bgpd_options=" -A 127.0.0.1"
+ospfd_options=" -A 127.0.0.1"
+staticd_options="-A 127.0.0.1"
+bfdd_options=" -A 127.0.0.1"
+"""
+
+BASE_CONFIG = """\
+frr version 8.4
+frr defaults traditional
+hostname {name}
+log syslog informational
+service integrated-vtysh-config
+!
+line vty
+!
+"""
+
+SSHD_CONFIG = """\
+# Written by `netoss lab up` for router {name}: SSH on the management address, vtysh as the session.
+ListenAddress {address}
+Port 22
+HostKey {keys}/ssh_host_ed25519_key
+HostKey {keys}/ssh_host_rsa_key
+PidFile {run}/sshd.pid
+UsePAM no
+PermitRootLogin no
+AllowUsers {user}
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+AuthorizedKeysFile none
+# The session is vtysh: interactive with a terminal (network_cli), or one vtysh command for
+# `ssh router "show ..."` (passed as a single argument: no shell expansion of it).
+ForceCommand {force_command}
+AllowTcpForwarding no
+AllowAgentForwarding no
+X11Forwarding no
+PermitTunnel no
+PrintMotd no
+PrintLastLog no
+MaxAuthTries 3
+LoginGraceTime 20
+"""
+
+
+@dataclass
+class LabPaths:
+    """Where one lab keeps its files, below the stack's state directory."""
+
+    root: Path  # <state>/lab
+
+    def router(self, ns: str) -> Path:
+        return self.root / "routers" / ns
+
+    @property
+    def secrets(self) -> Path:
+        return self.root / "credentials.json"
+
+
+def _ip(*args: str, ns: str | None = None) -> str:
+    argv = ["ip", *(["-n", ns] if ns else []), *args]
+    return run(argv, what=" ".join(argv[:6]))
+
+
+def _exists_ns(ns: str) -> bool:
+    return Path("/var/run/netns", ns).exists()
+
+
+def _link_exists(name: str, ns: str | None = None) -> bool:
+    argv = ["ip", *(["-n", ns] if ns else []), "link", "show", "dev", name]
+    return subprocess.run(argv, capture_output=True, check=False).returncode == 0
+
+
+def credentials(paths: LabPaths, user: str) -> dict[str, str]:
+    """The lab's SSH credentials (created once, mode 0600, never in git)."""
+    if paths.secrets.exists():
+        data = json.loads(paths.secrets.read_text())
+        if data.get("user") == user:
+            return data
+    import secrets as _secrets
+    import string
+
+    password = "".join(_secrets.choice(string.ascii_letters + string.digits) for _ in range(24))
+    data = {"user": user, "password": password}
+    write_private(paths.secrets, json.dumps(data, indent=2) + "\n")
+    return data
+
+
+def ensure_user(user: str, password: str) -> None:
+    """The SSH account of the lab; its session is vtysh (sshd's ForceCommand)."""
+    exists = subprocess.run(["id", "-u", user], capture_output=True, check=False).returncode == 0
+    if not exists:
+        run(
+            [
+                "useradd",
+                "--no-create-home",
+                "--home-dir",
+                "/nonexistent",
+                "--shell",
+                "/bin/sh",
+                "--groups",
+                "frrvty,frr",
+                "--comment",
+                "netoss lab (vtysh over SSH)",
+                user,
+            ],
+            what=f"useradd {user}",
+        )
+    run(["chpasswd"], input=f"{user}:{password}\n", what=f"chpasswd {user}")
+
+
+def remove_user(user: str) -> None:
+    if subprocess.run(["id", "-u", user], capture_output=True, check=False).returncode == 0:
+        run(["userdel", user], what=f"userdel {user}")
+
+
+def host_keys(keys: Path) -> None:
+    """Each router keeps its SSH host keys across `lab down`/`up` (clients pin them)."""
+    keys.mkdir(parents=True, exist_ok=True)
+    os.chmod(keys, 0o700)
+    for kind, extra in (("ed25519", []), ("rsa", ["-b", "3072"])):
+        key = keys / f"ssh_host_{kind}_key"
+        if not key.exists():
+            run(
+                ["ssh-keygen", "-q", "-N", "", "-t", kind, *extra, "-f", str(key), "-C", keys.parent.name],
+                what=f"ssh-keygen {kind}",
+            )
+
+
+def build_network(spec: LabSpec) -> None:
+    """Namespaces, the management bridge, management veths and one veth pair per cable."""
+    br = spec.config.bridge
+    if not _link_exists(br):
+        _ip("link", "add", br, "type", "bridge")
+        _ip("addr", "add", str(spec.bridge_ip), "dev", br)
+    _ip("link", "set", br, "up")
+    for r in spec.routers:
+        if not _exists_ns(r.ns):
+            _ip("netns", "add", r.ns)
+        _ip("link", "set", "lo", "up", ns=r.ns)
+        if not _link_exists(r.mgmt_if, r.ns):
+            _ip("link", "add", r.bridge_port, "type", "veth", "peer", "name", r.mgmt_if, "netns", r.ns)
+            _ip("addr", "add", str(r.mgmt_ip), "dev", r.mgmt_if, ns=r.ns)
+        _ip("link", "set", r.bridge_port, "master", br, "up")
+        _ip("link", "set", r.mgmt_if, "up", ns=r.ns)
+    for link in spec.links:
+        a, b = spec.router(link.a_router), spec.router(link.b_router)
+        if not _link_exists(link.a_if, a.ns):
+            _ip("link", "add", link.a_if, "netns", a.ns, "type", "veth", "peer", "name", link.b_if, "netns", b.ns)
+        _ip("link", "set", link.a_if, "up", ns=a.ns)
+        _ip("link", "set", link.b_if, "up", ns=b.ns)
+
+
+def start_router(r: Router, paths: LabPaths, user: str) -> None:
+    """FRR and sshd inside the router's namespace and its own UTS namespace (its hostname)."""
+    if router_pids(r):
+        return  # already running
+    etc, run_dir = FRR_ETC / r.ns, FRR_RUN / r.ns
+    etc.mkdir(parents=True, exist_ok=True)
+    (etc / "daemons").write_text(DAEMONS_FILE)
+    (etc / "vtysh.conf").write_text("service integrated-vtysh-config\n")
+    conf = etc / "frr.conf"
+    if not conf.exists():
+        conf.write_text(BASE_CONFIG.format(name=r.name))
+    shutil.chown(etc, "frr", "frr")
+    for f in etc.iterdir():
+        shutil.chown(f, "frr", "frr")
+        os.chmod(f, 0o640)
+    # vtysh users (group frrvty) must reach the daemons' sockets: frrinit would make it 0750.
+    run_dir.mkdir(parents=True, exist_ok=True)
+    shutil.chown(run_dir, "frr", "frr")
+    os.chmod(run_dir, 0o755)  # noqa: S103 (sockets stay 0770 frr:frrvty; the directory must be traversable)
+
+    home = paths.router(r.ns)
+    keys, ssh_run = home / "ssh", home / "run"
+    host_keys(keys)
+    ssh_run.mkdir(parents=True, exist_ok=True)
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+    sshd_conf = home / "sshd_config"
+    vt = f"{VTYSH} -N {r.ns}"
+    force_command = f'if [ -n "$SSH_ORIGINAL_COMMAND" ]; then exec {vt} -c "$SSH_ORIGINAL_COMMAND"; else exec {vt}; fi'
+    write_private(
+        sshd_conf,
+        SSHD_CONFIG.format(
+            name=r.name, address=r.mgmt_ip.ip, keys=keys, run=ssh_run, user=user, force_command=force_command
+        ),
+    )
+    script = (
+        f"hostname {r.name} && /usr/lib/frr/frrinit.sh start {r.ns} >/dev/null "
+        f"&& /usr/sbin/sshd -f {sshd_conf} -E {home / 'sshd.log'}"
+    )
+    run(["ip", "netns", "exec", r.ns, "unshare", "--uts", "sh", "-c", script], what=f"start router {r.name}")
+
+
+def router_pids(r: Router) -> list[int]:
+    """Every process in the router's namespace."""
+    if not _exists_ns(r.ns):
+        return []
+    out = subprocess.run(["ip", "netns", "pids", r.ns], capture_output=True, text=True, check=False).stdout
+    return [int(p) for p in out.split()]
+
+
+def _gone(pid: int) -> bool:
+    """Exited, or a zombie waiting for init to reap it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
+    except (OSError, IndexError):
+        return True
+
+
+def stop_router(r: Router, timeout: float = 10) -> list[int]:
+    """Stop every process of the router by PID (TERM, then KILL); return their pids."""
+    pids = router_pids(r)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not all(_gone(p) for p in pids):
+        time.sleep(0.05)
+    for pid in pids:
+        if not _gone(pid) and pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    return pids
+
+
+def remove_router(r: Router) -> None:
+    if _exists_ns(r.ns):
+        _ip("netns", "del", r.ns)
+    shutil.rmtree(FRR_ETC / r.ns, ignore_errors=True)
+    shutil.rmtree(FRR_RUN / r.ns, ignore_errors=True)
+    if _link_exists(r.bridge_port):
+        _ip("link", "del", r.bridge_port)
+
+
+def remove_bridge(bridge: str) -> None:
+    if _link_exists(bridge):
+        _ip("link", "del", bridge)
+
+
+def daemons_alive(r: Router) -> dict[str, int | None]:
+    """PID of each FRR daemon of the router, or None when it is not running."""
+    out = {}
+    for d in ("watchfrr", *DAEMONS):
+        try:
+            pid = int((FRR_RUN / r.ns / f"{d}.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pid = None
+        out[d] = pid if pid and not _gone(pid) else None
+    return out
+
+
+def ssh_answers(r: Router, timeout: float = 2) -> bool:
+    """True if an SSH server answers with its banner on the router's management address."""
+    try:
+        with socket.create_connection((str(r.mgmt_ip.ip), 22), timeout=timeout) as s:
+            return s.recv(64).startswith(b"SSH-2.0-")
+    except OSError:
+        return False
+
+
+def vtysh(r: Router, command: str, timeout: float = 30) -> str:
+    """Run one vtysh command in the router (as root, through the namespace)."""
+    proc = subprocess.run(
+        ["ip", "netns", "exec", r.ns, VTYSH, "-N", r.ns, "-c", command],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise LabError(f"{r.name}: vtysh -c {command!r} failed: {(proc.stdout + proc.stderr).strip()[:500]}")
+    return proc.stdout

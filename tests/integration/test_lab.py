@@ -1,0 +1,129 @@
+"""The lab built from the test NetBox: real FRR routers in namespaces of the test's own names
+(t<device>), on the test management subnet, with their own bridge and SSH account."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import paramiko
+import pytest
+
+from portal import lab
+from portal.lab import runtime
+from portal.lab.spec import LabConfig
+
+pytestmark = pytest.mark.integration
+
+TEST_LAB = LabConfig(ns_prefix="t", bridge="netoss-tbr0", user="netopst")
+ROUTERS = ["ce1", "ce2", "p1", "p2", "pe1", "pe2"]
+
+
+@pytest.fixture(scope="module")
+def test_lab(stack, nb, demo_synced):
+    spec = lab.up(stack, nb, TEST_LAB, log=print)
+    yield spec
+    lab.down(stack, log=print)
+
+
+def _client(stack, router) -> paramiko.SSHClient:
+    """An SSH client that trusts exactly the router's host key from the state directory."""
+    client = paramiko.SSHClient()
+    pub = stack.state_dir / "lab" / "routers" / router.ns / "ssh" / "ssh_host_ed25519_key.pub"
+    kind, data = pub.read_text().split()[:2]
+    client.get_host_keys().add(str(router.mgmt_ip.ip), kind, paramiko.Ed25519Key(data=base64.b64decode(data)))
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    return client
+
+
+def test_every_frr_device_becomes_a_router(test_lab):
+    assert sorted(r.name for r in test_lab.routers) == ROUTERS
+    assert all(r.ns == "t" + r.name for r in test_lab.routers)
+    assert str(test_lab.bridge_ip) == "198.18.100.1/24"
+    for r in test_lab.routers:
+        assert Path("/var/run/netns", r.ns).exists()
+        assert all(runtime.daemons_alive(r).values()), f"{r.name}: {runtime.daemons_alive(r)}"
+
+
+def test_cables_are_veths_with_netbox_names(test_lab, nb):
+    pe1 = test_lab.router("pe1")
+    brief = runtime.vtysh(pe1, "show interface brief json")
+    names = set(json.loads(brief))
+    assert {"eth1", "eth2", "eth3", "mgmt0", "lo"} <= names
+    # eth1 of pe1 is cabled to p1 eth2 in NetBox: the two ends are one veth pair.
+    idx = subprocess.run(["ip", "-n", "tpe1", "-j", "link", "show", "eth1"], capture_output=True, text=True, check=True)
+    peer_ifindex = json.loads(idx.stdout)[0]["link_index"]
+    p1_links = json.loads(
+        subprocess.run(["ip", "-n", "tp1", "-j", "link", "show"], capture_output=True, text=True, check=True).stdout
+    )
+    assert [link["ifname"] for link in p1_links if link["ifindex"] == peer_ifindex] == ["eth2"]
+
+
+def test_ssh_session_is_vtysh_with_the_device_hostname(test_lab, stack):
+    creds = runtime.credentials(runtime.LabPaths(stack.state_dir / "lab"), TEST_LAB.user)
+    pe2 = test_lab.router("pe2")
+    client = _client(stack, pe2)
+    client.connect(
+        str(pe2.mgmt_ip.ip),
+        username=creds["user"],
+        password=creds["password"],
+        look_for_keys=False,
+        allow_agent=False,
+        timeout=10,
+    )
+    try:
+        _stdin, stdout, _stderr = client.exec_command("show running-config", timeout=20)
+        output = stdout.read().decode()
+    finally:
+        client.close()
+    assert "hostname pe2" in output and "frr version" in output
+
+
+def test_wrong_password_is_refused(test_lab, stack):
+    client = _client(stack, test_lab.router("p1"))
+    with pytest.raises(paramiko.AuthenticationException):
+        client.connect(
+            str(test_lab.router("p1").mgmt_ip.ip),
+            username=TEST_LAB.user,
+            password="wrong",
+            look_for_keys=False,
+            allow_agent=False,
+            timeout=10,
+        )
+
+
+def test_status_reports_every_router_healthy(test_lab, stack):
+    rows = lab.status(stack)
+    assert sorted(r["router"] for r in rows) == ROUTERS
+    assert all(r["healthy"] and r["ssh"] for r in rows), rows
+
+
+def test_up_again_changes_nothing(test_lab, stack, nb):
+    before = {r.name: sorted(runtime.router_pids(r)) for r in test_lab.routers}
+    lab.up(stack, nb, TEST_LAB, log=print)
+    assert {r.name: sorted(runtime.router_pids(r)) for r in test_lab.routers} == before
+
+
+def test_down_leaves_nothing_behind_then_up_again(test_lab, stack, nb):
+    pids = [p for r in test_lab.routers for p in runtime.router_pids(r)]
+    lab.down(stack, log=print)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not all(runtime._gone(p) for p in pids):
+        time.sleep(0.1)
+    assert all(runtime._gone(p) for p in pids)
+    for r in test_lab.routers:
+        assert not Path("/var/run/netns", r.ns).exists()
+        assert not Path("/etc/frr", r.ns).exists() and not Path("/var/run/frr", r.ns).exists()
+        assert subprocess.run(["ip", "link", "show", r.bridge_port], capture_output=True).returncode != 0
+    assert subprocess.run(["ip", "link", "show", TEST_LAB.bridge], capture_output=True).returncode != 0
+    assert subprocess.run(["id", TEST_LAB.user], capture_output=True).returncode != 0
+    assert lab.status(stack) == []
+    # Host keys stay in the state directory: the routers come back with the same keys.
+    keys = stack.state_dir / "lab" / "routers" / "tpe1" / "ssh" / "ssh_host_ed25519_key.pub"
+    key_before = keys.read_text()
+    lab.up(stack, nb, TEST_LAB, log=print)
+    assert keys.read_text() == key_before
+    assert all(r["healthy"] for r in lab.status(stack))

@@ -1,0 +1,62 @@
+"""The lab's shape from NetBox records (captured from a real NetBox holding the demo)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from portal.lab.spec import LabConfig, LabError, Link, build_spec
+
+RECORDS = json.loads((Path(__file__).parent / "test_data" / "netbox_demo_records.json").read_text())
+
+
+def _spec(records=RECORDS, config=None):
+    return build_spec(records["devices"], records["ip_addresses"], records["cables"], records["prefixes"], config)
+
+
+def test_demo_lab():
+    spec = _spec()
+    assert [r.name for r in spec.routers] == ["ce1", "ce2", "p1", "p2", "pe1", "pe2"]
+    assert str(spec.mgmt_prefix) == "198.18.0.0/24" and str(spec.bridge_ip) == "198.18.0.1/24"
+    pe1 = spec.router("pe1")
+    assert (pe1.ns, pe1.mgmt_if, pe1.interfaces) == ("pe1", "mgmt0", ["eth1", "eth2", "eth3"])
+    assert Link("pe1", "eth1", "p1", "eth2") in spec.links and len(spec.links) == 7
+    assert len({r.bridge_port for r in spec.routers}) == 6 and all(len(r.bridge_port) <= 15 for r in spec.routers)
+
+
+def test_test_names_are_prefixed():
+    spec = _spec(config=LabConfig(ns_prefix="t", bridge="netoss-tbr0", user="netopst"))
+    assert spec.router("p1").ns == "tp1"
+    assert spec.router("p1").bridge_port != _spec().router("p1").bridge_port
+
+
+def test_problems_name_the_device():
+    records = copy.deepcopy(RECORDS)
+    for d in records["devices"]:
+        if d["name"] == "ce2":
+            d["primary_ip4"] = None
+    with pytest.raises(LabError, match="device ce2: no primary IPv4 address"):
+        _spec(records)
+    with pytest.raises(LabError, match="namespace name 'averyverylongpr-ce1' is longer than 15"):
+        _spec(config=LabConfig(ns_prefix="averyverylongpr-"))
+    with pytest.raises(LabError, match="longer than 15"):
+        LabConfig(bridge="a-bridge-name-too-long")
+
+
+def test_router_on_the_bridge_address_is_refused():
+    records = copy.deepcopy(RECORDS)
+    for d in records["devices"]:
+        if d["name"] == "p1":
+            d["primary_ip4"]["address"] = "198.18.0.1/24"
+    with pytest.raises(
+        LabError, match=r"device p1: its primary IP 198\.18\.0\.1/24 is the management bridge.s address"
+    ):
+        _spec(records)
+
+
+def test_no_frr_device_is_an_error():
+    with pytest.raises(LabError, match="no device of platform 'frr'"):
+        build_spec([], [], [], [])
