@@ -11,12 +11,15 @@ from pathlib import Path
 
 import paramiko
 import pytest
+import yaml
 
 from portal import lab
 from portal.lab import runtime
 from portal.lab.spec import LabConfig
 
 pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
 
 TEST_LAB = LabConfig(ns_prefix="t", bridge="netoss-tbr0", user="netopst")
 ROUTERS = ["ce1", "ce2", "p1", "p2", "pe1", "pe2"]
@@ -127,3 +130,67 @@ def test_down_leaves_nothing_behind_then_up_again(test_lab, stack, nb):
     lab.up(stack, nb, TEST_LAB, log=print)
     assert keys.read_text() == key_before
     assert all(r["healthy"] for r in lab.status(stack))
+
+
+# --- netoss.core.frr over ansible.netcommon.network_cli ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lab_inventory(test_lab, stack, tmp_path_factory) -> Path:
+    creds = runtime.credentials(runtime.LabPaths(stack.state_dir / "lab"), TEST_LAB.user)
+    hosts = {r.name: {"ansible_host": str(r.mgmt_ip.ip)} for r in test_lab.routers}
+    inventory = {
+        "all": {
+            "hosts": hosts,
+            "vars": {
+                "ansible_connection": "ansible.netcommon.network_cli",
+                "ansible_network_os": "netoss.core.frr",
+                "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                "ansible_user": creds["user"],
+                "ansible_password": creds["password"],
+                # Test routers get new host keys every run: do not pin them in ~/.ssh/known_hosts.
+                "ansible_host_key_checking": False,
+            },
+        }
+    }
+    path = tmp_path_factory.mktemp("lab-inventory") / "hosts.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    return path
+
+
+def _adhoc(nb_env, inventory: Path, hosts: str, module: str, args: str) -> dict:
+    env = {**nb_env, "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}
+    proc = subprocess.run(
+        [str(REPO / ".venv/bin/ansible"), hosts, "-i", str(inventory), "-m", module, "-a", args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    data = json.loads(proc.stdout[proc.stdout.index("{") :])
+    return data["plays"][0]["tasks"][0]["hosts"]
+
+
+def test_cli_command_reads_every_router(lab_inventory, nb_env):
+    results = _adhoc(nb_env, lab_inventory, "all", "ansible.netcommon.cli_command", "command='show version'")
+    assert sorted(results) == ROUTERS
+    for result in results.values():
+        assert not result.get("failed"), result
+        assert "FRRouting 8.4" in result["stdout"]
+
+
+def test_cli_errors_fail_the_task(lab_inventory, nb_env):
+    result = _adhoc(nb_env, lab_inventory, "p1", "ansible.netcommon.cli_command", "command='show bogus thing'")["p1"]
+    assert result.get("failed") and "Unknown command" in result["msg"]
+
+
+def test_cli_config_changes_the_running_config_once(lab_inventory, nb_env, test_lab):
+    args = "lines='ip prefix-list NETOSS-TEST seq 5 permit 203.0.113.0/24'"
+    first = _adhoc(nb_env, lab_inventory, "pe1", "ansible.netcommon.cli_config", args)["pe1"]
+    assert not first.get("failed") and first["changed"], first
+    assert "ip prefix-list NETOSS-TEST seq 5 permit 203.0.113.0/24" in runtime.vtysh(
+        test_lab.router("pe1"), "show running-config"
+    )
+    second = _adhoc(nb_env, lab_inventory, "pe1", "ansible.netcommon.cli_config", args)["pe1"]
+    assert not second.get("failed") and not second["changed"], second
