@@ -54,6 +54,12 @@ def intent_copy(test_intent, tmp_path) -> Path:
     return target
 
 
+def _test_home(stack) -> Path:
+    home = stack.state_dir / "home"
+    (home / ".ssh").mkdir(parents=True, exist_ok=True, mode=0o700)
+    return home
+
+
 @pytest.fixture(scope="session")
 def nb_env(stack) -> dict[str, str]:
     """Environment for clients of the test stack (Ansible, netoss)."""
@@ -64,6 +70,9 @@ def nb_env(stack) -> dict[str, str]:
         "NETOSS_PORT_BASE": str(stack.port_base),
         "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ.get('PATH', '')}",
         "ANSIBLE_LOCAL_TEMP": str(stack.state_dir / "ansible-tmp"),
+        # network_cli (paramiko) records host keys in ~/.ssh/known_hosts: keep the test lab's
+        # keys, new every run, out of the user's file.
+        "HOME": str(_test_home(stack)),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
     }

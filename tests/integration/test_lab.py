@@ -186,9 +186,9 @@ def test_cli_errors_fail_the_task(lab_inventory, nb_env):
 
 
 def test_cli_config_changes_the_running_config_once(lab_inventory, nb_env, test_lab):
-    args = "lines='ip prefix-list NETOSS-TEST seq 5 permit 203.0.113.0/24'"
+    args = "config='ip prefix-list NETOSS-TEST seq 5 permit 203.0.113.0/24'"
     first = _adhoc(nb_env, lab_inventory, "pe1", "ansible.netcommon.cli_config", args)["pe1"]
-    assert not first.get("failed") and first["changed"], first
+    assert not first.get("failed") and first["changed"], first.get("msg")
     assert "ip prefix-list NETOSS-TEST seq 5 permit 203.0.113.0/24" in runtime.vtysh(
         test_lab.router("pe1"), "show running-config"
     )
