@@ -268,8 +268,8 @@ def remove_router(r: Router) -> None:
         _ip("netns", "del", r.ns)
     shutil.rmtree(FRR_ETC / r.ns, ignore_errors=True)
     shutil.rmtree(FRR_RUN / r.ns, ignore_errors=True)
-    if _link_exists(r.bridge_port):
-        _ip("link", "del", r.bridge_port)
+    # Deleting the namespace deletes the veth's peer too, asynchronously: it may be gone already.
+    subprocess.run(["ip", "link", "del", r.bridge_port], capture_output=True, check=False)
 
 
 def remove_bridge(bridge: str) -> None:

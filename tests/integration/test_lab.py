@@ -194,3 +194,14 @@ def test_cli_config_changes_the_running_config_once(lab_inventory, nb_env, test_
     )
     second = _adhoc(nb_env, lab_inventory, "pe1", "ansible.netcommon.cli_config", args)["pe1"]
     assert not second.get("failed") and not second["changed"], second
+
+
+def test_frr_state_returns_interfaces_as_data(lab_inventory, nb_env, test_lab):
+    result = _adhoc(nb_env, lab_inventory, "pe1", "netoss.core.frr_state", "")["pe1"]
+    assert not result.get("failed"), result.get("msg")
+    interfaces = {i["name"]: i for i in result["interfaces"]}
+    assert {"eth1", "eth2", "eth3", "lo", "mgmt0"} <= set(interfaces)
+    assert interfaces["mgmt0"]["addresses"] == [str(test_lab.router("pe1").mgmt_ip)]
+    assert all(interfaces[n]["oper_up"] for n in ("eth1", "eth2", "eth3"))
+    # Nothing is configured yet (the rendered configs come with config_push): no sessions.
+    assert result["bgp"] == [] and result["ospf"] == []
