@@ -33,8 +33,8 @@ MGMT = "198.18.102"
 
 def demo_records() -> dict:
     records = json.loads((REPO / "tests/unit/test_data/netbox_demo_records.json").read_text())
-    text = json.dumps(records).replace("198.18.0.", MGMT + ".")
-    return json.loads(text)
+    text = json.dumps({k: records[k] for k in ("devices", "ip_addresses", "cables", "prefixes")})
+    return json.loads(text.replace("198.18.0.", MGMT + "."))
 
 
 def ring_records(n: int) -> dict:
