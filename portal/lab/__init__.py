@@ -119,6 +119,7 @@ def status(stack: Stack) -> list[dict]:
     out = []
     for r in routers:
         daemons = runtime.daemons_alive(r)
+        ssh = runtime.ssh_answers(r)
         out.append(
             {
                 "router": r.name,
@@ -126,8 +127,8 @@ def status(stack: Stack) -> list[dict]:
                 "namespace_exists": Path("/var/run/netns", r.ns).exists(),
                 "mgmt_ip": str(r.mgmt_ip),
                 "daemons": daemons,
-                "ssh": runtime.ssh_answers(r),
-                "healthy": all(daemons.values()) and runtime.ssh_answers(r),
+                "ssh": ssh,
+                "healthy": all(daemons.values()) and ssh,
             }
         )
     return out

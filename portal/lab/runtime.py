@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
+import string
 import subprocess
 import time
 from dataclasses import dataclass
@@ -117,10 +119,7 @@ def credentials(paths: LabPaths, user: str) -> dict[str, str]:
         data = json.loads(paths.secrets.read_text())
         if data.get("user") == user:
             return data
-    import secrets as _secrets
-    import string
-
-    password = "".join(_secrets.choice(string.ascii_letters + string.digits) for _ in range(24))
+    password = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(24))
     data = {"user": user, "password": password}
     write_private(paths.secrets, json.dumps(data, indent=2) + "\n")
     return data
