@@ -81,11 +81,12 @@ def up(stack: Stack, api, config: LabConfig = MAIN, log: Callable[[str], None] =
     runtime.ensure_user(config.user, creds["password"])
     _record(stack, spec)  # before building, so a half-built lab can still be taken down
     runtime.build_network(spec)
+    runtime.start_relay(paths, str(spec.bridge_ip.ip), stack.port("syslog"))
     for r in spec.routers:
         runtime.start_router(r, paths, config.user)
     log(
         f"lab up: {len(spec.routers)} routers, {len(spec.links)} links, bridge {config.bridge} "
-        f"{spec.bridge_ip} ({time.monotonic() - t0:.1f} s)"
+        f"{spec.bridge_ip}, syslog to udp/{spec.bridge_ip.ip}:{stack.port('syslog')} ({time.monotonic() - t0:.1f} s)"
     )
     return spec
 
@@ -103,6 +104,7 @@ def down(stack: Stack, log: Callable[[str], None] = print) -> int:
         pids += len(runtime.stop_router(r))
     for r in routers:
         runtime.remove_router(r)
+    runtime.stop_relay(_paths(stack))
     runtime.remove_bridge(config.bridge)
     runtime.remove_user(config.user)
     (_paths(stack).root / "built.json").unlink()
@@ -116,6 +118,7 @@ def status(stack: Stack) -> list[dict]:
     if built is None:
         return []
     _config, routers = built
+    relay = runtime.relay_pid(_paths(stack))
     out = []
     for r in routers:
         daemons = runtime.daemons_alive(r)
@@ -128,7 +131,8 @@ def status(stack: Stack) -> list[dict]:
                 "mgmt_ip": str(r.mgmt_ip),
                 "daemons": daemons,
                 "ssh": ssh,
-                "healthy": all(daemons.values()) and ssh,
+                "syslog_relay": relay,
+                "healthy": all(daemons.values()) and ssh and bool(relay),
             }
         )
     return out

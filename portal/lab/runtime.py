@@ -12,11 +12,13 @@ import contextlib
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
 import string
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,7 @@ from portal.stack.proc import pid_alive, run
 from .spec import LabError, LabSpec, Router
 
 DAEMONS = ("zebra", "bgpd", "ospfd", "staticd", "bfdd")
+DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty", "ptmx")
 FRR_ETC = Path("/etc/frr")
 FRR_RUN = Path("/var/run/frr")
 VTYSH = "/usr/bin/vtysh"
@@ -51,6 +54,7 @@ frr version 8.4
 frr defaults traditional
 hostname {name}
 log syslog informational
+log commands
 service integrated-vtysh-config
 !
 line vty
@@ -224,9 +228,25 @@ def start_router(r: Router, paths: LabPaths, user: str) -> None:
             name=r.name, address=r.mgmt_ip.ip, keys=keys, run=ssh_run, user=user, force_command=force_command
         ),
     )
+    dev = home / "dev"
+    dev.mkdir(exist_ok=True)
+    # A private /dev (mount namespace) whose log is the relay's socket for this router; the
+    # device nodes are the host's, bind-mounted. The mounts vanish with the router's processes.
+    nodes = " ".join(DEV_NODES)
+    frr = (
+        "set -e; "
+        f"for n in {nodes}; do [ -e {dev}/$n ] || touch {dev}/$n; mount --bind /dev/$n {dev}/$n; done; "
+        f"mkdir -p {dev}/shm; mount -t tmpfs -o mode=1777,size=16m tmpfs {dev}/shm; "
+        f"ln -sfn /proc/self/fd {dev}/fd; ln -sfn {home / 'log.sock'} {dev}/log; "
+        f"mount --rbind {dev} /dev; "
+        f"exec /usr/lib/frr/frrinit.sh start {r.ns} >/dev/null"
+    )
+    # FRR in a private mount namespace (its /dev/log); sshd beside it in the same network and
+    # UTS namespaces but with the real /dev, which its ptys need.
     script = (
-        f"hostname {r.name} && /usr/lib/frr/frrinit.sh start {r.ns} >/dev/null "
-        f"&& /usr/sbin/sshd -f {sshd_conf} -E {home / 'sshd.log'}"
+        f"set -e; hostname {r.name}; "
+        f"unshare --mount --propagation private sh -c {shlex.quote(frr)}; "
+        f"/usr/sbin/sshd -f {sshd_conf} -E {home / 'sshd.log'}"
     )
     run(["ip", "netns", "exec", r.ns, "unshare", "--uts", "sh", "-c", script], what=f"start router {r.name}")
 
@@ -297,15 +317,54 @@ def ssh_answers(r: Router, timeout: float = 2) -> bool:
         return False
 
 
-def vtysh(r: Router, command: str, timeout: float = 30) -> str:
-    """Run one vtysh command in the router (as root, through the namespace)."""
-    proc = subprocess.run(
-        ["ip", "netns", "exec", r.ns, VTYSH, "-N", r.ns, "-c", command],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+def vtysh(r: Router, *commands: str, timeout: float = 30) -> str:
+    """Run vtysh commands in the router (as root, through the namespace), one `-c` each."""
+    argv = ["ip", "netns", "exec", r.ns, VTYSH, "-N", r.ns]
+    for command in commands:
+        argv += ["-c", command]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     if proc.returncode != 0:
-        raise LabError(f"{r.name}: vtysh -c {command!r} failed: {(proc.stdout + proc.stderr).strip()[:500]}")
+        raise LabError(f"{r.name}: vtysh {' / '.join(commands)!r} failed: {(proc.stdout + proc.stderr).strip()[:500]}")
     return proc.stdout
+
+
+def relay_pidfile(paths: LabPaths) -> Path:
+    return paths.root / "syslog-relay.pid"
+
+
+def relay_pid(paths: LabPaths) -> int | None:
+    try:
+        pid = int(relay_pidfile(paths).read_text())
+    except (OSError, ValueError):
+        return None
+    return pid if not _gone(pid) else None
+
+
+def start_relay(paths: LabPaths, host: str, port: int) -> int:
+    """Start the syslog relay (routers' /dev/log -> UDP host:port) unless it runs; return its pid."""
+    pid = relay_pid(paths)
+    if pid:
+        return pid
+    log = open(paths.root / "syslog-relay.log", "ab")  # noqa: SIM115 (handed to the child)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "portal.lab.syslog_relay", str(paths.root), host, str(port)],
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
+    log.close()
+    relay_pidfile(paths).write_text(f"{proc.pid}\n")
+    return proc.pid
+
+
+def stop_relay(paths: LabPaths) -> None:
+    pid = relay_pid(paths)
+    if pid:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not _gone(pid):
+            time.sleep(0.05)
+    relay_pidfile(paths).unlink(missing_ok=True)

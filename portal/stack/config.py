@@ -20,7 +20,7 @@ DEFAULT_PORT_BASE = 17000
 NETBOX_VERSION = "4.7.3"
 
 # Offsets from the port base, chosen so the last digits recall the usual ports.
-PORT_OFFSETS = {"postgres": 432, "redis": 379, "netbox": 80, "portal": 81}
+PORT_OFFSETS = {"postgres": 432, "redis": 379, "netbox": 80, "portal": 81, "syslog": 514}
 
 
 def default_cache_dir() -> Path:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -205,3 +207,27 @@ def test_frr_state_returns_interfaces_as_data(lab_inventory, nb_env, test_lab):
     assert all(interfaces[n]["oper_up"] for n in ("eth1", "eth2", "eth3"))
     # Nothing is configured yet (the rendered configs come with config_push): no sessions.
     assert result["bgp"] == [] and result["ospf"] == []
+
+
+def test_router_logs_reach_the_collector_on_the_bridge_over_udp(test_lab, stack):
+    # A collector on the test bridge, on the test stack's syslog port.
+    collector = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    collector.bind((str(test_lab.bridge_ip.ip), stack.port("syslog")))
+    collector.settimeout(5)
+    try:
+        runtime.vtysh(
+            test_lab.router("pe2"), "configure terminal", "ip prefix-list SYSLOG-PROBE seq 5 permit 203.0.113.0/24"
+        )
+        lines = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any("SYSLOG-PROBE" in line for line in lines):
+            try:
+                lines.append(collector.recv(9000).decode())
+            except TimeoutError:
+                break
+    finally:
+        collector.close()
+    probe = [line for line in lines if "SYSLOG-PROBE" in line]
+    assert probe, lines[:10]
+    # RFC 3164 with the router's name as HOSTNAME: "<29>Nov 26 15:54:50 pe2 zebra[10701]: ..."
+    assert re.match(r"^<\d+>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d pe2 \w+\[\d+\]: ", probe[0]), probe[0]
