@@ -152,6 +152,8 @@ def lab_status_cmd(as_json: bool) -> None:
         for r in routers:
             daemons = " ".join(f"{d}:{pid or 'DOWN'}" for d, pid in r["daemons"].items())
             click.echo(f"{r['router']:<10} {r['mgmt_ip']:<18} {'up' if r['ssh'] else 'DOWN':<5} {daemons}")
+        relay = routers[0]["syslog_relay"]
+        click.echo(f"syslog relay: {'pid ' + str(relay) if relay else 'DOWN'} (routers' /dev/log -> UDP on the bridge)")
     sys.exit(0 if routers and all(r["healthy"] for r in routers) else 1)
 
 
