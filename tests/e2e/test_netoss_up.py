@@ -11,7 +11,6 @@ import os
 import shlex
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -81,13 +80,12 @@ def test_up_seeds_builds_the_lab_and_prints_where_to_go(env):
     assert "@sites_ams1:" in graph and "@device_roles_pe:" in graph and "pe1" in graph
 
 
-def test_up_again_is_quick_and_does_not_reseed(env):
-    t0 = time.monotonic()
+def test_up_again_only_verifies(env):
+    # No timing threshold (shared machines are noisy): a second run must neither reseed nor
+    # restore; the bench and README give its duration (a few seconds).
     proc = netoss(env, "up")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "seeding" not in proc.stderr
-    # Generous: a second run only verifies (a few seconds here); a reseed takes over a minute.
-    assert time.monotonic() - t0 < 60
+    assert "seeding" not in proc.stderr and "restoring" not in proc.stderr and "migrating" not in proc.stderr
 
 
 def test_status_then_down_stops_every_process_by_pid(env):

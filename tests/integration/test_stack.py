@@ -77,7 +77,7 @@ def test_netbox_rejects_missing_and_wrong_tokens(stack, header):
     assert resp.status_code == 403
 
 
-def test_up_again_is_quick_and_changes_nothing(stack):
+def test_up_again_changes_nothing(stack):
     conf = stack.supervisor_dir / "supervisord.conf"
     before = (conf.stat().st_mtime, (stack.state_dir / "secrets.json").read_text())
     pids = {name: p["pid"] for name, p in Supervisor(stack).processes().items()}
