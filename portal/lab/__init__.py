@@ -12,7 +12,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from pathlib import Path
 
 from portal.stack.config import Stack, write_private
 
@@ -127,7 +126,7 @@ def status(stack: Stack) -> list[dict]:
             {
                 "router": r.name,
                 "namespace": r.ns,
-                "namespace_exists": Path("/var/run/netns", r.ns).exists(),
+                "namespace_exists": runtime.namespace_exists(r.ns),
                 "mgmt_ip": str(r.mgmt_ip),
                 "daemons": daemons,
                 "ssh": ssh,

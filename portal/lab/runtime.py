@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from portal.stack.config import write_private
-from portal.stack.proc import pid_alive, run
+from portal.stack.proc import read_pid, run
 
 from .spec import LabError, LabSpec, Router
 
@@ -108,7 +108,7 @@ def _ip(*args: str, ns: str | None = None) -> str:
     return run(argv, what=" ".join(argv[:6]))
 
 
-def _exists_ns(ns: str) -> bool:
+def namespace_exists(ns: str) -> bool:
     return Path("/var/run/netns", ns).exists()
 
 
@@ -178,7 +178,7 @@ def build_network(spec: LabSpec) -> None:
         _ip("addr", "add", str(spec.bridge_ip), "dev", br)
     _ip("link", "set", br, "up")
     for r in spec.routers:
-        if not _exists_ns(r.ns):
+        if not namespace_exists(r.ns):
             _ip("netns", "add", r.ns)
         _ip("link", "set", "lo", "up", ns=r.ns)
         if not _link_exists(r.mgmt_if, r.ns):
@@ -253,7 +253,7 @@ def start_router(r: Router, paths: LabPaths, user: str) -> None:
 
 def router_pids(r: Router) -> list[int]:
     """Every process in the router's namespace."""
-    if not _exists_ns(r.ns):
+    if not namespace_exists(r.ns):
         return []
     out = subprocess.run(["ip", "netns", "pids", r.ns], capture_output=True, text=True, check=False).stdout
     return [int(p) for p in out.split()]
@@ -277,13 +277,14 @@ def stop_router(r: Router, timeout: float = 10) -> list[int]:
     while time.monotonic() < deadline and not all(_gone(p) for p in pids):
         time.sleep(0.05)
     for pid in pids:
-        if not _gone(pid) and pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
+        if not _gone(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     return pids
 
 
 def remove_router(r: Router) -> None:
-    if _exists_ns(r.ns):
+    if namespace_exists(r.ns):
         _ip("netns", "del", r.ns)
     shutil.rmtree(FRR_ETC / r.ns, ignore_errors=True)
     shutil.rmtree(FRR_RUN / r.ns, ignore_errors=True)
@@ -296,16 +297,15 @@ def remove_bridge(bridge: str) -> None:
         _ip("link", "del", bridge)
 
 
+def _running(pidfile: Path) -> int | None:
+    """The pid in a pidfile if that process runs (a zombie does not)."""
+    pid = read_pid(pidfile)
+    return pid if pid and not _gone(pid) else None
+
+
 def daemons_alive(r: Router) -> dict[str, int | None]:
     """PID of each FRR daemon of the router, or None when it is not running."""
-    out = {}
-    for d in ("watchfrr", *DAEMONS):
-        try:
-            pid = int((FRR_RUN / r.ns / f"{d}.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            pid = None
-        out[d] = pid if pid and not _gone(pid) else None
-    return out
+    return {d: _running(FRR_RUN / r.ns / f"{d}.pid") for d in ("watchfrr", *DAEMONS)}
 
 
 def ssh_answers(r: Router, timeout: float = 2) -> bool:
@@ -333,11 +333,7 @@ def relay_pidfile(paths: LabPaths) -> Path:
 
 
 def relay_pid(paths: LabPaths) -> int | None:
-    try:
-        pid = int(relay_pidfile(paths).read_text())
-    except (OSError, ValueError):
-        return None
-    return pid if not _gone(pid) else None
+    return _running(relay_pidfile(paths))
 
 
 def start_relay(paths: LabPaths, host: str, port: int) -> int:

@@ -49,7 +49,7 @@ def test_every_frr_device_becomes_a_router(test_lab):
     assert all(r.ns == "t" + r.name for r in test_lab.routers)
     assert str(test_lab.bridge_ip) == "198.18.100.1/24"
     for r in test_lab.routers:
-        assert Path("/var/run/netns", r.ns).exists()
+        assert runtime.namespace_exists(r.ns)
         assert all(runtime.daemons_alive(r).values()), f"{r.name}: {runtime.daemons_alive(r)}"
 
 
@@ -120,7 +120,7 @@ def test_down_leaves_nothing_behind_then_up_again(test_lab, stack, nb):
         time.sleep(0.1)
     assert all(runtime._gone(p) for p in pids)
     for r in test_lab.routers:
-        assert not Path("/var/run/netns", r.ns).exists()
+        assert not runtime.namespace_exists(r.ns)
         assert not Path("/etc/frr", r.ns).exists() and not Path("/var/run/frr", r.ns).exists()
         assert subprocess.run(["ip", "link", "show", r.bridge_port], capture_output=True).returncode != 0
     assert subprocess.run(["ip", "link", "show", TEST_LAB.bridge], capture_output=True).returncode != 0
