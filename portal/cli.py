@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from . import lab
 from .stack import HINTS, Stack, StackError, describe, down, service_status, summary, up
 
 
@@ -89,9 +90,14 @@ def env_cmd() -> None:
     """Print `export` lines for the stack's endpoints and tokens: eval "$(netoss env)"."""
     stack = _stack()
     try:
-        values = {"NETBOX_API": stack.netbox_url, "NETBOX_TOKEN": stack.netbox_token()}
+        values = {
+            "NETBOX_API": stack.netbox_url,
+            "NETBOX_TOKEN": stack.netbox_token(),
+            "NETOSS_STATE": str(stack.state_dir),
+        }
     except StackError as exc:
         raise click.ClickException(str(exc)) from None
+    values.update(lab.device_env(stack))
     for key, value in values.items():
         click.echo(f"export {key}={shlex.quote(value)}")
 

@@ -238,6 +238,17 @@ KIND_SCHEMAS = {
         primary_ip4=dict(_STR, description="one of the device's addresses, with its mask"),
         interfaces=_list(_INTERFACE),
     ),
+    "config_contexts": _obj(
+        ["name", "data"],
+        name=_STR,
+        description=_DESC,
+        weight={"type": "integer", "minimum": 0, "maximum": 32767},
+        roles=_list(_ref("device role")),
+        platforms=_list(_ref("platform")),
+        sites=_list(_ref("site")),
+        tenants=_list(_ref("tenant")),
+        data={"type": "object", "description": "the context data devices receive (merged by weight)"},
+    ),
     "cables": _obj(
         ["a", "b"],
         a={"type": "string", "pattern": r"^[^:\s]+:[^:\s]+$", "description": "device:interface"},
@@ -575,6 +586,14 @@ class _Checker:
                 self.reference(entry, "manufacturer", "manufacturers")
         for entry in entries["sites"]:
             self.reference(entry, "tenant", "tenants")
+        self.unique(entries["config_contexts"], "name", lambda e: e.data["name"])
+        for entry in entries["config_contexts"]:
+            for key, kind in (("roles", "device_roles"), ("platforms", "platforms"), ("sites", "sites"),
+                              ("tenants", "tenants")):
+                for i, value in enumerate(entry.data.get(key, [])):
+                    self.reference(entry, key, kind, value=value, where="%s[%d]" % (key, i))
+            if entry.data["name"].startswith("netoss-platform-"):
+                self.report(entry, "names starting with netoss-platform- are reserved for the platforms' contexts")
         networks = self.check_prefixes(entries["prefixes"])
         self.check_devices(entries["devices"], networks)
         self.check_cables(entries["cables"], entries["devices"])
@@ -822,6 +841,14 @@ def build_netbox_objects(intent, managed_tag=MANAGED_TAG):
         if "primary_ip4" in data:
             primary = str(ipaddress.ip_interface(data["primary_ip4"]))
             out["device_primary_ips"].append({"name": data["name"], "primary_ip4": primary})
+
+    for data in intent.items("config_contexts"):
+        payload = {"name": data["name"], "weight": data.get("weight", 1000), "is_active": True, "data": data["data"]}
+        for key, kind in (("roles", "device_roles"), ("platforms", "platforms"), ("sites", "sites"),
+                          ("tenants", "tenants")):
+            if key in data:
+                payload[key] = [slug(kind, value) for value in data[key]]
+        out["config_contexts"].append(dict(payload, **_copy(data, "description")))
 
     for data in intent.items("cables"):
         payload = {}

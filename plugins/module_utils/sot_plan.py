@@ -71,7 +71,9 @@ def normalize(kind, record):
     if kind == "custom_fields":
         out["choice_set"] = _ref(r.get("choice_set"), "name")
     elif kind == "config_contexts":
-        out["platforms"] = sorted(_ref(p) for p in r.get("platforms") or [])
+        out["weight"] = r.get("weight")
+        for key in ("roles", "platforms", "sites", "tenants"):
+            out[key] = sorted(_ref(p) for p in r.get(key) or [])
     elif kind == "prefixes":
         out["scope_type"] = r.get("scope_type")
         out["scope"] = _ref(r.get("scope"))
@@ -96,7 +98,7 @@ def normalize(kind, record):
 
 
 def _same(key, wanted, actual):
-    if key in ("tags", "platforms", "object_types"):
+    if key in ("tags", "roles", "platforms", "sites", "tenants", "object_types"):
         return sorted(wanted or []) == sorted(actual or [])
     if key == "extra_choices":
         return [list(c) for c in wanted or []] == [list(c) for c in actual or []]

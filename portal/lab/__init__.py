@@ -18,7 +18,7 @@ from portal.stack.config import Stack, write_private
 from . import runtime
 from .spec import LabConfig, LabError, LabSpec, Router, build_spec
 
-__all__ = ["LabConfig", "LabError", "config_from_env", "down", "read_netbox", "status", "summary", "up"]
+__all__ = ["LabConfig", "LabError", "config_from_env", "device_env", "down", "read_netbox", "status", "summary", "up"]
 
 MAIN = LabConfig()
 
@@ -66,6 +66,18 @@ def _built(stack: Stack) -> tuple[LabConfig, list[Router]] | None:
     data = json.loads(f.read_text())
     routers = [Router(**dict(r, mgmt_ip=ipaddress.ip_interface(r["mgmt_ip"]))) for r in data["routers"]]
     return LabConfig(**data["config"]), routers
+
+
+def device_env(stack: Stack) -> dict[str, str]:
+    """NETOSS_DEVICE_USER / NETOSS_DEVICE_PASSWORD for the lab's routers, once the lab has credentials.
+
+    inventory/group_vars/all.yml gives them to Ansible as ansible_user / ansible_password.
+    """
+    f = _paths(stack).secrets
+    if not f.exists():
+        return {}
+    creds = json.loads(f.read_text())
+    return {"NETOSS_DEVICE_USER": creds["user"], "NETOSS_DEVICE_PASSWORD": creds["password"]}
 
 
 def up(stack: Stack, api, config: LabConfig = MAIN, log: Callable[[str], None] = print) -> LabSpec:

@@ -1,0 +1,175 @@
+# Copyright: netoss contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Intended vs running configuration: the exact lines to send, and the way back.
+
+hier_config does the work (it parses both configurations into trees and computes the
+remediation: what to negate, what to add, in which section). netoss adds a driver for
+FRRouting's vtysh, whose running configuration closes sections with ``exit`` and
+``exit-address-family``, hides defaults, and refuses to delete a physical interface.
+
+The same functions serve push (intended <- running), rollback (pre-push <- current) and,
+later, compliance.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+_DRIVERS = {}
+
+
+class DiffError(ValueError):
+    """The configuration could not be compared; the message says why."""
+
+
+def _frr_driver():
+    from hier_config.models import IdempotentCommandsRule, MatchRule, PerLineSubRule, SectionalExitingRule
+    from hier_config.platforms.driver_base import HConfigDriverBase, HConfigDriverRules
+
+    def idem(*prefixes):
+        return IdempotentCommandsRule(match_rules=tuple(MatchRule(startswith=p) for p in prefixes))
+
+    class HConfigDriverFRR(HConfigDriverBase):
+        """FRRouting 8.x vtysh (``show running-config``)."""
+
+        @staticmethod
+        def _instantiate_rules():
+            return HConfigDriverRules(
+                indentation=1,
+                sectional_exiting=[
+                    SectionalExitingRule(
+                        match_rules=(MatchRule(startswith="router bgp"), MatchRule(startswith="address-family")),
+                        exit_text="exit-address-family",
+                    ),
+                ],
+                per_line_sub=[
+                    PerLineSubRule(search="^Building configuration.*", replace=""),
+                    PerLineSubRule(search="^Current configuration.*", replace=""),
+                    PerLineSubRule(search="^frr version .*", replace=""),
+                    PerLineSubRule(search="^end$", replace=""),
+                    PerLineSubRule(search="^exit$", replace=""),
+                    PerLineSubRule(search="^ exit-address-family$", replace=""),
+                    PerLineSubRule(search=r"^\s*!.*", replace=""),
+                ],
+                idempotent_commands=[
+                    idem("hostname "),
+                    idem("log syslog"),
+                    idem("frr defaults "),
+                    idem("interface ", "description "),
+                    idem("interface ", "mtu "),
+                    idem("interface ", "ip ospf network "),
+                    idem("router ospf", "ospf router-id "),
+                    idem("router bgp", "bgp router-id "),
+                    IdempotentCommandsRule(
+                        match_rules=(
+                            MatchRule(startswith="router bgp"),
+                            MatchRule(re_search=r"^neighbor \S+ (description|update-source|remote-as) "),
+                        )
+                    ),
+                ],
+            )
+
+        def idempotent_for(self, config, other_children):
+            # "neighbor X description A" and "neighbor Y description B" are different commands:
+            # the neighbor's address is part of the key.
+            text = config.text
+            if text.startswith("neighbor "):
+                words = text.split()
+                for other in other_children:
+                    other_words = other.text.split()
+                    if other_words[:3] == words[:3] and len(words) > 3:
+                        return other
+                return None
+            return super().idempotent_for(config, other_children)
+
+    return HConfigDriverFRR()
+
+
+def driver(platform):
+    """The hier_config driver for a NetBox platform slug (frr, eos, ios)."""
+    if platform not in _DRIVERS:
+        from hier_config import Platform
+        from hier_config.constructors import get_hconfig_driver
+
+        if platform == "frr":
+            _DRIVERS[platform] = _frr_driver()
+        elif platform == "eos":
+            _DRIVERS[platform] = get_hconfig_driver(Platform.ARISTA_EOS)
+        elif platform == "ios":
+            _DRIVERS[platform] = get_hconfig_driver(Platform.CISCO_IOS)
+        else:
+            raise DiffError("no configuration differ for platform %r (known: frr, eos, ios)" % platform)
+    return _DRIVERS[platform]
+
+
+def parse(text, platform):
+    from hier_config import get_hconfig
+
+    return get_hconfig(driver(platform), text or "")
+
+
+def _drop_empty_interfaces(config):
+    # An interface whose every line is removed stays as an empty stanza in the intended tree;
+    # FRR never shows empty stanzas, so keep it out of the lines to send.
+    for child in tuple(config.children):
+        if child.text.startswith("interface ") and not child.children:
+            child.delete()
+
+
+def _remediation_tree(running, intended, platform):
+    current = parse(running, platform)
+    target = parse(intended, platform)
+    for child in current.children:
+        if child.text.startswith("interface ") and target.get_child(equals=child.text) is None:
+            target.add_child(child.text)  # keep the interface, drop its lines
+    fix = current.config_to_get_to(target).set_order_weight()
+    _drop_empty_interfaces(fix)
+    return current, fix
+
+
+def remediation(running, intended, platform):
+    """The lines that take a device from ``running`` to ``intended`` (both full texts), in order.
+
+    Sections removed from the intended configuration are negated, except physical interfaces,
+    whose lines are negated one by one (a router cannot delete them).
+    """
+    _current, fix = _remediation_tree(running, intended, platform)
+    return list(fix.dump_simple(sectional_exiting=True)) if fix.children else []
+
+
+def _canonical_lines(config, depth=0):
+    out = []
+    for child in sorted(config.children, key=lambda c: _natural(c.text)):
+        out.append(" " * depth + child.text)
+        out.extend(_canonical_lines(child, depth + 1))
+    return out
+
+
+def _natural(text):
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", text)]
+
+
+def canonical(text, platform):
+    """The configuration as a tree with sections and lines in natural order: two configurations
+    that differ only in order give the same text, so a diff of these shows only real changes."""
+    return "\n".join(_canonical_lines(parse(text, platform))) + "\n"
+
+
+def normalized(text, platform):
+    """The configuration as the differ sees it (volatile lines, comments and exits removed)."""
+    return "\n".join(parse(text, platform).dump_simple()) + "\n"
+
+
+def unified(running, intended, platform, name="running", other="intended"):
+    """A unified diff of the two configurations in canonical order (see :func:`canonical`)."""
+    a = canonical(running, platform).splitlines(keepends=True)
+    b = canonical(intended, platform).splitlines(keepends=True)
+    return "".join(difflib.unified_diff(a, b, fromfile=name, tofile=other))
+
+
+def summary(lines):
+    """'+3 -1' for a list of remediation lines (negations count as removals)."""
+    body = [line.strip() for line in lines if line.strip() not in ("exit", "exit-address-family", "end", "!")]
+    removed = sum(1 for line in body if line.startswith("no "))
+    return "+%d -%d" % (len(body) - removed, removed)

@@ -1,0 +1,96 @@
+# Copyright: netoss contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Stage 2 of rendering: a device's structured data -> its configuration text.
+
+Templates live in one directory per platform (the NetBox platform slug: ``frr``, ``eos``,
+``ios``), one file per feature (``00-base.j2``, ``30-interfaces.j2``…). They render in the
+natural order of their file names and their outputs are concatenated. Rendering is strict:
+an undefined variable is an error, and every error names the platform, the template file
+and, when Jinja knows it, the line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import traceback
+
+
+class RenderError(ValueError):
+    """A device's configuration could not be rendered; the message names the template."""
+
+
+def _natural(text):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def platforms(template_root):
+    """The platforms that have templates under ``template_root``."""
+    if not os.path.isdir(template_root):
+        return []
+    return sorted(d for d in os.listdir(template_root) if os.path.isdir(os.path.join(template_root, d)))
+
+
+def feature_files(template_root, platform):
+    """The platform's template files, in rendering order; RenderError if it has none."""
+    directory = os.path.join(template_root, platform or "")
+    files = sorted((f for f in os.listdir(directory) if f.endswith(".j2")), key=_natural) if platform and (
+        os.path.isdir(directory)
+    ) else []
+    if not files:
+        known = ", ".join(platforms(template_root)) or "none"
+        raise RenderError(
+            "no templates for platform %r in %s (platforms with templates: %s)" % (platform, template_root, known)
+        )
+    return files
+
+
+def _environment(directory):
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(directory),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    return env
+
+
+def _template_line(exc, filename):
+    """The line of ``filename`` where a runtime error was raised, from the traceback."""
+    line = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename and frame.filename.endswith(os.sep + filename):
+            line = frame.lineno
+    return line
+
+
+def render(data, template_root, platform=None):
+    """The configuration text of the device whose structured data is ``data``."""
+    import jinja2
+
+    platform = platform or data.get("platform")
+    files = feature_files(template_root, platform)
+    env = _environment(os.path.join(template_root, platform))
+    parts = []
+    for filename in files:
+        where = "%s/%s" % (platform, filename)
+        try:
+            parts.append(env.get_template(filename).render(**data))
+        except jinja2.TemplateSyntaxError as exc:
+            raise RenderError("template %s line %s: %s" % (where, exc.lineno, exc.message)) from None
+        except jinja2.TemplateError as exc:
+            line = _template_line(exc, filename)
+            raise RenderError(
+                "template %s%s: %s" % (where, " line %d" % line if line else "", exc.message or exc)
+            ) from None
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            line = _template_line(exc, filename)
+            raise RenderError("template %s%s: %s" % (where, " line %d" % line if line else "", exc)) from None
+    text = "".join(parts)
+    # One blank-free text with a single trailing newline, whatever the templates' whitespace.
+    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,386 @@
+# Copyright: netoss contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Stage 1 of rendering: NetBox records -> one device's structured data (vendor-neutral).
+
+The structured data is a plain dict that says *what* a device runs, never *how* a vendor
+spells it; per-platform Jinja templates (stage 2, :mod:`config_render`) turn it into CLI.
+Everything comes from NetBox alone:
+
+- interfaces, addresses and their peers (the far end of each interface's cable path);
+- the device's ASN: the NetBox ASN whose tenant is the device's tenant, else its site's;
+- iBGP: devices of the same ASN peer loopback to loopback, through route reflectors when
+  any device of that ASN has ``netoss.bgp.route_reflector`` in its config context, else as
+  a full mesh;
+- eBGP: each interface whose peer device has another ASN; the import policy of a provider
+  device accepts the prefixes NetBox gives the customer's tenant, a customer device
+  (``netoss.bgp.policy: customer``) announces only its own tenant's prefixes;
+- OSPF: devices whose config context has ``netoss.ospf.area`` run it on their loopback
+  (passive) and on every link to another OSPF device (point-to-point on /31s);
+- logging, banner and users from the ``netoss`` key of the config context.
+
+Pure functions over REST records (dicts), unit-tested on records captured from the demo.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+
+class DeviceDataError(ValueError):
+    """The device's NetBox data cannot make a configuration; the message says what to fix."""
+
+
+class Snapshot:
+    """The NetBox records rendering reads, indexed once for every device of a run.
+
+    Each argument is a list of NetBox 4.7 REST records (dicts) of that endpoint.
+    """
+
+    def __init__(self, devices, interfaces, ip_addresses, asns, sites, prefixes):
+        self.devices = {d["name"]: d for d in devices if d.get("name")}
+        self.device_by_id = {d["id"]: d for d in devices}
+        self.interfaces = {}
+        self.interface_by_id = {}
+        for i in interfaces:
+            self.interfaces.setdefault(i["device"]["id"], []).append(i)
+            self.interface_by_id[i["id"]] = i
+        self.addresses = {}
+        for a in ip_addresses:
+            if a.get("assigned_object_type") == "dcim.interface" and a.get("assigned_object_id"):
+                self.addresses.setdefault(a["assigned_object_id"], []).append(a)
+        self.asns_by_tenant = {}
+        for asn in asns:
+            tenant = (asn.get("tenant") or {}).get("id")
+            if tenant is not None:
+                self.asns_by_tenant.setdefault(tenant, []).append(asn["asn"])
+        self.site_by_id = {s["id"]: s for s in sites}
+        self.prefixes_by_tenant = {}
+        for p in prefixes:
+            tenant = (p.get("tenant") or {}).get("id")
+            if tenant is not None and _status(p) == "active":
+                self.prefixes_by_tenant.setdefault(tenant, []).append(ipaddress.ip_network(p["prefix"]))
+
+    # -- lookups -------------------------------------------------------------------------
+
+    def device(self, name):
+        try:
+            return self.devices[name]
+        except KeyError:
+            raise DeviceDataError("no device %r in NetBox" % name) from None
+
+    def interfaces_of(self, device):
+        return sorted(self.interfaces.get(device["id"], []), key=lambda i: natural_key(i["name"]))
+
+    def addresses_of(self, interface):
+        return sorted(
+            self.addresses.get(interface["id"], []), key=lambda a: ipaddress.ip_interface(a["address"])
+        )
+
+    def tenant_id(self, device):
+        """The device's tenant, else its site's."""
+        tenant = device.get("tenant") or {}
+        if tenant.get("id"):
+            return tenant["id"]
+        site = self.site_by_id.get((device.get("site") or {}).get("id")) or {}
+        return (site.get("tenant") or {}).get("id")
+
+    def tenant_name(self, device):
+        tenant = device.get("tenant") or {}
+        if tenant.get("name"):
+            return tenant["name"]
+        site = self.site_by_id.get((device.get("site") or {}).get("id")) or {}
+        return (site.get("tenant") or {}).get("name")
+
+    def asn(self, device):
+        tenant = self.tenant_id(device)
+        asns = sorted(self.asns_by_tenant.get(tenant, [])) if tenant else []
+        if len(asns) > 1:
+            raise DeviceDataError(
+                "tenant of %s has %d ASNs in NetBox (%s): give the device a tenant with one ASN"
+                % (device["name"], len(asns), ", ".join(map(str, asns)))
+            )
+        return asns[0] if asns else None
+
+    def context(self, device):
+        return (device.get("config_context") or {}).get("netoss") or {}
+
+    def peer(self, interface):
+        """(device record, interface record) at the far end of the interface's cable path."""
+        for end in interface.get("connected_endpoints") or []:
+            if not isinstance(end, dict) or "device" not in end:
+                continue
+            far = self.interface_by_id.get(end["id"])
+            device = self.device_by_id.get(end["device"]["id"])
+            if far and device:
+                return device, far
+        return None, None
+
+    def loopbacks(self, device):
+        out = []
+        for interface in self.interfaces_of(device):
+            for address in self.addresses_of(interface):
+                if _role(address) == "loopback":
+                    out.append(ipaddress.ip_interface(address["address"]))
+        return out
+
+
+def natural_key(text):
+    """Sort key that puts eth2 before eth10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def _status(record):
+    status = record.get("status")
+    return status.get("value") if isinstance(status, dict) else status
+
+
+def _role(address):
+    role = address.get("role")
+    return role.get("value") if isinstance(role, dict) else role
+
+
+def _slug(obj):
+    return (obj or {}).get("slug")
+
+
+def policy_name(text):
+    """A route-map / prefix-list name from a tenant name: 'Acme Corp' -> 'ACME-CORP'."""
+    return re.sub(r"[^A-Z0-9]+", "-", text.upper()).strip("-") or "UNNAMED"
+
+
+def _router_id(snapshot, device, needs):
+    loopbacks = [lo for lo in snapshot.loopbacks(device) if lo.version == 4]
+    if not loopbacks:
+        raise DeviceDataError(
+            "%s runs %s but has no IPv4 loopback address (an address with role loopback) for its router ID"
+            % (device["name"], needs)
+        )
+    return str(loopbacks[0].ip)
+
+
+def _same_subnet(mine, theirs):
+    for a in mine:
+        for b in theirs:
+            if a.network == b.network and a.ip != b.ip:
+                return a, b
+    return None, None
+
+
+def build(snapshot, name):
+    """The structured data of device ``name`` (see the module docstring)."""
+    device = snapshot.device(name)
+    platform = _slug(device.get("platform"))
+    if not platform:
+        raise DeviceDataError("%s has no platform in NetBox: it decides which templates render it" % name)
+    context = snapshot.context(device)
+    ospf_area = (context.get("ospf") or {}).get("area")
+    asn = snapshot.asn(device)
+
+    primary = device.get("primary_ip4") or device.get("primary_ip")
+    data = {
+        "hostname": name,
+        "platform": platform,
+        "role": _slug(device.get("role")),
+        "site": _slug(device.get("site")),
+        "management": None,
+        "router_id": None,
+        "banner": context.get("banner"),
+        "users": [dict(u) for u in context.get("users") or []],
+        "logging": {
+            "level": (context.get("syslog") or {}).get("level", "informational"),
+            "servers": [dict(s) for s in (context.get("syslog") or {}).get("servers") or []],
+        },
+        "interfaces": [],
+        "ospf": None,
+        "bgp": None,
+        "prefix_lists": [],
+        "route_maps": [],
+        "warnings": [],
+    }
+    if ospf_area is not None or asn is not None:
+        data["router_id"] = _router_id(snapshot, device, "OSPF" if ospf_area is not None else "BGP")
+
+    ebgp = []
+    for interface in snapshot.interfaces_of(device):
+        addresses = [ipaddress.ip_interface(a["address"]) for a in snapshot.addresses_of(interface)]
+        loopback = any(_role(a) == "loopback" for a in snapshot.addresses_of(interface)) or (
+            (interface.get("type") or {}).get("value") == "virtual" and interface["name"].startswith(("lo", "Loop"))
+        )
+        peer_device, peer_interface = snapshot.peer(interface)
+        entry = {
+            "name": interface["name"],
+            "description": interface.get("description") or "",
+            "enabled": interface.get("enabled", True),
+            "mtu": interface.get("mtu"),
+            "mgmt_only": bool(interface.get("mgmt_only")),
+            "loopback": loopback,
+            "addresses": [str(a) for a in addresses],
+            "ospf": None,
+            "peer": {"device": peer_device["name"], "interface": peer_interface["name"]} if peer_device else None,
+        }
+        if primary and any(str(a) == primary.get("address") for a in addresses):
+            data["management"] = {"interface": interface["name"], "address": primary["address"]}
+        if ospf_area is not None and not entry["mgmt_only"]:
+            peer_area = (snapshot.context(peer_device).get("ospf") or {}).get("area") if peer_device else None
+            if loopback and addresses:
+                entry["ospf"] = {"area": ospf_area, "passive": True, "network": None}
+            elif peer_area is not None and addresses:
+                if peer_area != ospf_area:
+                    raise DeviceDataError(
+                        "%s:%s is in OSPF area %s but its peer %s is in area %s"
+                        % (name, interface["name"], ospf_area, peer_device["name"], peer_area)
+                    )
+                p2p = all(a.network.prefixlen >= 30 for a in addresses if a.version == 4)
+                entry["ospf"] = {"area": ospf_area, "passive": False, "network": "point-to-point" if p2p else None}
+        if peer_device is not None and asn is not None and not entry["mgmt_only"]:
+            peer_asn = snapshot.asn(peer_device)
+            if peer_asn is not None and peer_asn != asn:
+                mine, theirs = _same_subnet(
+                    addresses,
+                    [ipaddress.ip_interface(a["address"]) for a in snapshot.addresses_of(peer_interface)],
+                )
+                if mine is None:
+                    raise DeviceDataError(
+                        "%s:%s faces %s (AS%s) but the two ends have no addresses in a common subnet"
+                        % (name, interface["name"], peer_device["name"], peer_asn)
+                    )
+                ebgp.append((interface, peer_device, peer_asn, theirs))
+        data["interfaces"].append(entry)
+
+    if ospf_area is not None:
+        data["ospf"] = {"router_id": data["router_id"], "area": ospf_area}
+    if asn is not None:
+        data["bgp"] = _bgp(snapshot, device, asn, data["router_id"], ebgp, data)
+    if any(i["ospf"] for i in data["interfaces"]) and data["ospf"] is None:
+        data["ospf"] = {"router_id": data["router_id"], "area": ospf_area}
+    return data
+
+
+def _bgp(snapshot, device, asn, router_id, ebgp, data):
+    context = snapshot.context(device)
+    bgp_context = context.get("bgp") or {}
+    customer = bgp_context.get("policy") == "customer"
+    same_as = [
+        d
+        for d in snapshot.devices.values()
+        if d["name"] != device["name"] and _status(d) in (None, "active") and snapshot.asn(d) == asn
+    ]
+    reflectors = [d for d in same_as if (snapshot.context(d).get("bgp") or {}).get("route_reflector")]
+    i_am_rr = bool(bgp_context.get("route_reflector"))
+    if i_am_rr or not reflectors:
+        ibgp_peers = same_as  # RRs peer with everyone of the AS; no RR: full mesh
+    else:
+        ibgp_peers = reflectors
+    loopback_name = next((i["name"] for i in data["interfaces"] if i["loopback"] and i["addresses"]), None)
+    neighbors = []
+    for peer in sorted(ibgp_peers, key=lambda d: natural_key(d["name"])):
+        peer_rr = bool((snapshot.context(peer).get("bgp") or {}).get("route_reflector"))
+        try:
+            address = _router_id(snapshot, peer, "iBGP")
+        except DeviceDataError as exc:
+            data["warnings"].append("iBGP peer %s left out: %s" % (peer["name"], exc))
+            continue
+        neighbors.append(
+            {
+                "address": address,
+                "remote_as": asn,
+                "description": peer["name"],
+                "type": "ibgp",
+                "update_source": loopback_name,
+                "route_reflector_client": i_am_rr and not peer_rr,
+                "next_hop_self": not i_am_rr,
+                "route_map_in": None,
+                "route_map_out": None,
+            }
+        )
+    networks = []
+    own_tenant = snapshot.tenant_id(device)
+    own_prefixes = sorted(snapshot.prefixes_by_tenant.get(own_tenant, [])) if customer else []
+    if customer:
+        networks = [str(lo.network) for lo in snapshot.loopbacks(device) if lo.version == 4]
+        name = "PL-UPSTREAM-OUT"
+        _prefix_list(data, name, own_prefixes or [ipaddress.ip_network(n) for n in networks])
+        _route_map(data, "RM-UPSTREAM-OUT", name)
+        _route_map(data, "RM-UPSTREAM-IN", None)
+    for interface, peer, peer_asn, theirs in ebgp:
+        peer_tenant = snapshot.tenant_name(peer) or "AS%s" % peer_asn
+        if customer:
+            rm_in, rm_out = "RM-UPSTREAM-IN", "RM-UPSTREAM-OUT"
+        else:
+            tag = policy_name(peer_tenant)
+            pl = "PL-%s-IN" % tag
+            rm_in, rm_out = "RM-%s-IN" % tag, "RM-%s-OUT" % tag
+            _prefix_list(data, pl, sorted(snapshot.prefixes_by_tenant.get(snapshot.tenant_id(peer), [])))
+            _route_map(data, rm_in, pl)
+            _route_map(data, rm_out, None)
+        neighbors.append(
+            {
+                "address": str(theirs.ip),
+                "remote_as": peer_asn,
+                "description": "%s (%s)" % (peer["name"], peer_tenant),
+                "type": "ebgp",
+                "update_source": None,
+                "route_reflector_client": False,
+                "next_hop_self": False,
+                "route_map_in": rm_in,
+                "route_map_out": rm_out,
+            }
+        )
+    neighbors.sort(key=lambda n: ipaddress.ip_address(n["address"]))
+    return {"asn": asn, "router_id": router_id, "neighbors": neighbors, "networks": networks}
+
+
+def _prefix_list(data, name, networks):
+    if any(p["name"] == name for p in data["prefix_lists"]):
+        return
+    entries = [
+        {"seq": 5 * (i + 1), "action": "permit", "prefix": str(n), "le": 32 if n.prefixlen < 32 else None}
+        for i, n in enumerate(networks)
+    ]
+    data["prefix_lists"].append({"name": name, "entries": entries})
+    data["prefix_lists"].sort(key=lambda p: p["name"])
+
+
+def _route_map(data, name, prefix_list):
+    """permit 10 matching ``prefix_list`` (deny everything when that list is empty), or permit all."""
+    if any(r["name"] == name for r in data["route_maps"]):
+        return
+    entries = [{"seq": 10, "action": "permit", "match_prefix_list": prefix_list}]
+    if prefix_list is not None:
+        listed = next(p for p in data["prefix_lists"] if p["name"] == prefix_list)
+        if not listed["entries"]:
+            entries = [{"seq": 10, "action": "deny", "match_prefix_list": None}]
+    data["route_maps"].append({"name": name, "entries": entries})
+    data["route_maps"].sort(key=lambda r: r["name"])
+
+
+def build_all(snapshot, names):
+    """({name: data}, {name: error message}) for every device in ``names``; one bad device stops only itself."""
+    good, bad = {}, {}
+    for name in names:
+        try:
+            good[name] = build(snapshot, name)
+        except DeviceDataError as exc:
+            bad[name] = str(exc)
+    return good, bad
+
+
+ENDPOINTS = {
+    "devices": "dcim/devices",
+    "interfaces": "dcim/interfaces",
+    "ip_addresses": "ipam/ip-addresses",
+    "asns": "ipam/asns",
+    "sites": "dcim/sites",
+    "prefixes": "ipam/prefixes",
+}
+
+
+def fetch(api):
+    """Read everything :class:`Snapshot` needs from NetBox (pynetbox ``api``), one list per endpoint."""
+    records = {}
+    for key, path in ENDPOINTS.items():
+        app, endpoint = path.split("/")
+        endpoint = endpoint.replace("-", "_")
+        records[key] = [dict(r) for r in getattr(getattr(api, app), endpoint).all()]
+    return records

@@ -1,0 +1,149 @@
+"""Rendering: NetBox records -> structured data -> FRR, EOS and IOS configurations.
+
+Golden files: the same NetBox data (records captured from the demo) renders to the files
+under test_data/render/golden/<platform>/<device>.cfg; CI fails when the output differs.
+After an intended change, regenerate them and review the diff:
+    NETOSS_REGEN_GOLDEN=1 .venv/bin/pytest tests/unit/test_render.py
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.netoss.core.plugins.module_utils import config_render, device_data
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).parent / "test_data" / "render"
+TEMPLATES = REPO / "roles" / "config_render" / "templates"
+PLATFORMS = ("frr", "eos", "ios")
+DEVICES = ("ce1", "ce2", "p1", "p2", "pe1", "pe2")
+REGEN = os.environ.get("NETOSS_REGEN_GOLDEN") == "1"
+
+
+@pytest.fixture(scope="module")
+def records():
+    return json.loads((DATA / "netbox_records.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def snapshot(records):
+    return device_data.Snapshot(**records)
+
+
+def _golden(path: Path, text: str):
+    if REGEN:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert path.exists(), f"no golden file {path}: run with NETOSS_REGEN_GOLDEN=1 and review it"
+    assert text == path.read_text(), f"{path.name} differs from its golden file"
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_structured_data_matches_golden(snapshot, device):
+    data = device_data.build(snapshot, device)
+    _golden(DATA / "golden" / "data" / f"{device}.yml", yaml.safe_dump(data, sort_keys=False))
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("device", DEVICES)
+def test_render_matches_golden(snapshot, device, platform):
+    data = device_data.build(snapshot, device)
+    text = config_render.render(data, str(TEMPLATES), platform)
+    _golden(DATA / "golden" / platform / f"{device}.cfg", text)
+
+
+def test_every_platform_has_the_same_features():
+    features = {p: sorted(f.split("-", 1)[1] for f in config_render.feature_files(str(TEMPLATES), p)) for p in PLATFORMS}
+    assert features["eos"] == features["frr"] == features["ios"]
+
+
+# --- what the data says about the demo network ----------------------------------------------
+
+
+def test_route_reflectors_and_clients(snapshot):
+    p1 = device_data.build(snapshot, "p1")["bgp"]
+    pe1 = device_data.build(snapshot, "pe1")["bgp"]
+    assert {n["description"]: n["route_reflector_client"] for n in p1["neighbors"]} == {
+        "p2": False,
+        "pe1": True,
+        "pe2": True,
+    }
+    ibgp = [n for n in pe1["neighbors"] if n["type"] == "ibgp"]
+    assert [n["description"] for n in ibgp] == ["p1", "p2"]  # clients peer only with the RRs
+    assert all(n["next_hop_self"] and n["update_source"] == "lo" for n in ibgp)
+
+
+def test_ebgp_to_the_customer_from_asns_and_cables(snapshot):
+    pe1 = device_data.build(snapshot, "pe1")
+    ce1 = device_data.build(snapshot, "ce1")
+    ebgp = [n for n in pe1["bgp"]["neighbors"] if n["type"] == "ebgp"]
+    assert [(n["address"], n["remote_as"]) for n in ebgp] == [("198.19.128.1", 64501)]
+    assert pe1["prefix_lists"] == [
+        {"name": "PL-ACME-CORP-IN", "entries": [{"seq": 5, "action": "permit", "prefix": "203.0.113.0/28", "le": 32}]}
+    ]
+    assert ce1["bgp"]["asn"] == 64501 and ce1["bgp"]["networks"] == ["203.0.113.1/32"]
+    assert ce1["ospf"] is None  # customers do not join the provider's IGP
+
+
+def test_ospf_only_on_core_links(snapshot):
+    pe1 = {i["name"]: i["ospf"] for i in device_data.build(snapshot, "pe1")["interfaces"]}
+    assert pe1["eth1"] == {"area": "0.0.0.0", "passive": False, "network": "point-to-point"}
+    assert pe1["lo"]["passive"] is True
+    assert pe1["eth3"] is None and pe1["mgmt0"] is None  # customer link, management
+
+
+# --- bad input: one clear error per device ----------------------------------------------------
+
+
+def _without_loopback(records, device):
+    records = copy.deepcopy(records)
+    dev_id = next(d["id"] for d in records["devices"] if d["name"] == device)
+    lo = {i["id"] for i in records["interfaces"] if i["device"]["id"] == dev_id and i["name"] == "lo"}
+    records["ip_addresses"] = [a for a in records["ip_addresses"] if a.get("assigned_object_id") not in lo]
+    return records
+
+
+def test_a_device_without_loopback_fails_alone(records):
+    snapshot = device_data.Snapshot(**_without_loopback(records, "p2"))
+    good, bad = device_data.build_all(snapshot, list(DEVICES))
+    assert list(bad) == ["p2"]
+    assert "p2 runs OSPF but has no IPv4 loopback address" in bad["p2"]
+    # Its iBGP peers still render, without the session to p2, and say so.
+    assert "198.19.255.2" not in [n["address"] for n in good["pe1"]["bgp"]["neighbors"]]
+    assert good["pe1"]["warnings"] == [
+        "iBGP peer p2 left out: p2 runs iBGP but has no IPv4 loopback address (an address with role loopback) "
+        "for its router ID"
+    ]
+
+
+def test_unknown_device_and_missing_platform(records):
+    records = copy.deepcopy(records)
+    next(d for d in records["devices"] if d["name"] == "ce2")["platform"] = None
+    good, bad = device_data.build_all(device_data.Snapshot(**records), ["ce1", "ce2", "nope"])
+    assert list(good) == ["ce1"]
+    assert bad["nope"] == "no device 'nope' in NetBox"
+    assert "ce2 has no platform in NetBox" in bad["ce2"]
+
+
+def test_platform_without_templates(snapshot, tmp_path):
+    data = device_data.build(snapshot, "pe1")
+    with pytest.raises(config_render.RenderError, match=r"no templates for platform 'junos'.*frr"):
+        config_render.render(data, str(TEMPLATES), "junos")
+
+
+def test_template_errors_name_file_and_line(snapshot, tmp_path):
+    data = device_data.build(snapshot, "pe1")
+    (tmp_path / "frr").mkdir()
+    (tmp_path / "frr" / "00-base.j2").write_text("hostname {{ hostname }}\n")
+    (tmp_path / "frr" / "10-broken.j2").write_text("ok\n{{ bgp.no_such_key }}\n")
+    with pytest.raises(config_render.RenderError, match=r"frr/10-broken.j2 line 2: .*no_such_key"):
+        config_render.render(data, str(tmp_path))
+    (tmp_path / "frr" / "10-broken.j2").write_text("{% for x in %}\n")
+    with pytest.raises(config_render.RenderError, match=r"frr/10-broken.j2 line 1: "):
+        config_render.render(data, str(tmp_path))
