@@ -39,15 +39,17 @@ def main() -> None:
 @main.command("up")
 @click.option("--no-seed", is_flag=True, help="Do not apply the intent to NetBox.")
 @click.option("--no-lab", is_flag=True, help="Do not build the FRR lab.")
-def up_cmd(no_seed: bool, no_lab: bool) -> None:
-    """Start every service (idempotent), seed NetBox from the intent, build the lab from NetBox."""
-    from . import lab
-
+@click.option("--no-push", is_flag=True, help="Build the lab but do not push the configurations rendered from NetBox.")
+def up_cmd(no_seed: bool, no_lab: bool, no_push: bool) -> None:
+    """Start every service (idempotent), seed NetBox from the intent, build the lab from NetBox
+    and push the configurations rendered from NetBox to it."""
     stack = _stack()
     try:
         up(stack, seed_intent=not no_seed, log=_log)
         if not no_lab:
-            lab.up(stack, _nb_api(stack), lab.config_from_env(), log=_log)
+            spec = lab.up(stack, _nb_api(stack), lab.config_from_env(), log=_log)
+            if not no_push:
+                lab.converge(stack, spec, log=_log)
     except (StackError, lab.LabError) as exc:
         raise click.ClickException(f"{exc}\n(logs: {stack.logs})") from None
     click.echo(summary(stack))
@@ -58,8 +60,6 @@ def up_cmd(no_seed: bool, no_lab: bool) -> None:
 @main.command("down")
 def down_cmd() -> None:
     """Take the lab down, then stop every process of the stack by PID; the data stays."""
-    from . import lab
-
     stack = _stack()
     try:
         lab.down(stack, log=_log)
@@ -118,27 +118,25 @@ def _nb_api(stack: Stack):
 
 
 @lab_group.command("up")
-def lab_up_cmd() -> None:
-    """Build the lab NetBox describes and start its routers (idempotent)."""
-    from .lab import LabError, config_from_env
-    from .lab import up as lab_up
-
+@click.option("--no-push", is_flag=True, help="Do not push the configurations rendered from NetBox.")
+@click.option("--force-push", is_flag=True, help="Push even if nothing changed since the last push.")
+def lab_up_cmd(no_push: bool, force_push: bool) -> None:
+    """Build the lab NetBox describes, start its routers and push their configurations (idempotent)."""
     stack = _stack()
     try:
-        lab_up(stack, _nb_api(stack), config_from_env(), log=_log)
-    except (LabError, StackError) as exc:
+        spec = lab.up(stack, _nb_api(stack), lab.config_from_env(), log=_log)
+        if not no_push:
+            lab.converge(stack, spec, log=_log, force=force_push)
+    except (lab.LabError, StackError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
 @lab_group.command("down")
 def lab_down_cmd() -> None:
     """Stop every router by PID and remove everything the lab made."""
-    from .lab import LabError
-    from .lab import down as lab_down
-
     try:
-        lab_down(_stack(), log=_log)
-    except (LabError, StackError) as exc:
+        lab.down(_stack(), log=_log)
+    except (lab.LabError, StackError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -146,9 +144,7 @@ def lab_down_cmd() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def lab_status_cmd(as_json: bool) -> None:
     """Each router: daemons, management IP, SSH. Exit status 1 if any is unhealthy."""
-    from .lab import status as lab_status
-
-    routers = lab_status(_stack())
+    routers = lab.status(_stack())
     if as_json:
         click.echo(json.dumps(routers, indent=2))
     elif not routers:

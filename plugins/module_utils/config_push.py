@@ -73,14 +73,27 @@ def push(device, intended, platform, check_mode=False):
         reason = "the device refused the change: %s" % _first_line(exc)
         _roll_back_or_raise(device, running, platform, reason)
     after = device.get_config()
-    left = config_diff.remediation(after, intended, platform)
+    left = leaves(config_diff.remediation(after, intended, platform))
     if left:
-        reason = "after the push %d line(s) still differ from the intended configuration (first: %r)" % (
+        reason = "after the push %d line(s) still differ from the intended configuration: %s" % (
             len(left),
-            left[0].strip(),
+            "; ".join(left[:3]) + (" …" if len(left) > 3 else ""),
         )
         _roll_back_or_raise(device, running, platform, reason)
     return result
+
+
+def leaves(lines):
+    """Remediation lines as 'section > line' paths, one per command (section headers and exits left out)."""
+    out, path = [], []
+    body = [line for line in lines if line.strip() not in ("exit", "exit-address-family", "end", "!")]
+    for i, line in enumerate(body):
+        depth = len(line) - len(line.lstrip(" "))
+        path = [*path[:depth], line.strip()]
+        following = body[i + 1] if i + 1 < len(body) else ""
+        if len(following) - len(following.lstrip(" ")) <= depth or not following:
+            out.append(" > ".join(path))
+    return out
 
 
 def _roll_back_or_raise(device, running, platform, reason):
@@ -120,7 +133,8 @@ def _frr_problems(device, expected):
                 problems.append("BGP neighbour %s (%s) is not configured" % (peer["address"], peer["description"]))
             elif not state["established"]:
                 problems.append(
-                    "BGP neighbour %s (%s) is %s, not Established" % (peer["address"], peer["description"], state["state"])
+                    "BGP neighbour %s (%s) is %s, not Established"
+                    % (peer["address"], peer["description"], state["state"])
                 )
     if expected["ospf"]:
         full = {n["interface"] for n in parse_ospf_neighbors(device.get(COMMANDS["ospf"])) if n["full"]}

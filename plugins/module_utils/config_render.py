@@ -34,9 +34,11 @@ def platforms(template_root):
 def feature_files(template_root, platform):
     """The platform's template files, in rendering order; RenderError if it has none."""
     directory = os.path.join(template_root, platform or "")
-    files = sorted((f for f in os.listdir(directory) if f.endswith(".j2")), key=_natural) if platform and (
-        os.path.isdir(directory)
-    ) else []
+    files = (
+        sorted((f for f in os.listdir(directory) if f.endswith(".j2")), key=_natural)
+        if platform and (os.path.isdir(directory))
+        else []
+    )
     if not files:
         known = ", ".join(platforms(template_root)) or "none"
         raise RenderError(
@@ -54,7 +56,7 @@ def _environment(directory):
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        autoescape=False,
+        autoescape=False,  # noqa: S701 - device configuration text, not HTML
     )
     return env
 

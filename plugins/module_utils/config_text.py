@@ -71,3 +71,26 @@ def stable(text, platform):
     while out and not out[0].strip():
         out.pop(0)
     return "\n".join(out).rstrip() + "\n"
+
+
+# Secrets never go into a backup (nor into git): the value is replaced, the line kept, so a
+# diff still shows that a secret changed. Patterns for the platforms netoss renders.
+SANITIZE_FILTERS = [
+    {"regex": r"^(\s*(?:enable )?(?:password|secret)(?: level \d+)?(?: \d+)?) \S+.*$", "replace": r"\1 <removed>"},
+    {
+        "regex": r"^(\s*username \S+(?: privilege \d+)?(?: role \S+)? (?:password|secret)(?: \S+)?) \S+$",
+        "replace": r"\1 <removed>",
+    },
+    {"regex": r"^(\s*neighbor \S+ password(?: \d+)?) \S+$", "replace": r"\1 <removed>"},
+    {"regex": r"^(\s*snmp-server community) \S+(.*)$", "replace": r"\1 <removed>\2"},
+    {"regex": r"^(\s*(?:ip )?ospf (?:authentication-key|message-digest-key \d+ md5)) \S+$", "replace": r"\1 <removed>"},
+    {"regex": r"^(\s*key-string(?: \d+)?) \S+$", "replace": r"\1 <removed>"},
+    {"regex": r"^(\s*(?:tacacs|radius)-server(?: host \S+)? key(?: \d+)?) \S+$", "replace": r"\1 <removed>"},
+]
+
+
+def sanitize(text):
+    """``text`` with every secret value replaced by <removed> (netutils' sanitize_config)."""
+    from netutils.config.clean import sanitize_config
+
+    return sanitize_config(text, SANITIZE_FILTERS)

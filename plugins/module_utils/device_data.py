@@ -73,9 +73,7 @@ class Snapshot:
         return sorted(self.interfaces.get(device["id"], []), key=lambda i: natural_key(i["name"]))
 
     def addresses_of(self, interface):
-        return sorted(
-            self.addresses.get(interface["id"], []), key=lambda a: ipaddress.ip_interface(a["address"])
-        )
+        return sorted(self.addresses.get(interface["id"], []), key=lambda a: ipaddress.ip_interface(a["address"]))
 
     def tenant_id(self, device):
         """The device's tenant, else its site's."""
@@ -268,10 +266,8 @@ def _bgp(snapshot, device, asn, router_id, ebgp, data):
     ]
     reflectors = [d for d in same_as if (snapshot.context(d).get("bgp") or {}).get("route_reflector")]
     i_am_rr = bool(bgp_context.get("route_reflector"))
-    if i_am_rr or not reflectors:
-        ibgp_peers = same_as  # RRs peer with everyone of the AS; no RR: full mesh
-    else:
-        ibgp_peers = reflectors
+    # RRs peer with everyone of the AS, clients with the RRs; without RRs, a full mesh.
+    ibgp_peers = same_as if i_am_rr or not reflectors else reflectors
     loopback_name = next((i["name"] for i in data["interfaces"] if i["loopback"] and i["addresses"]), None)
     neighbors = []
     for peer in sorted(ibgp_peers, key=lambda d: natural_key(d["name"])):
@@ -303,7 +299,7 @@ def _bgp(snapshot, device, asn, router_id, ebgp, data):
         _prefix_list(data, name, own_prefixes or [ipaddress.ip_network(n) for n in networks])
         _route_map(data, "RM-UPSTREAM-OUT", name)
         _route_map(data, "RM-UPSTREAM-IN", None)
-    for interface, peer, peer_asn, theirs in ebgp:
+    for _interface, peer, peer_asn, theirs in ebgp:
         peer_tenant = snapshot.tenant_name(peer) or "AS%s" % peer_asn
         if customer:
             rm_in, rm_out = "RM-UPSTREAM-IN", "RM-UPSTREAM-OUT"

@@ -588,8 +588,12 @@ class _Checker:
             self.reference(entry, "tenant", "tenants")
         self.unique(entries["config_contexts"], "name", lambda e: e.data["name"])
         for entry in entries["config_contexts"]:
-            for key, kind in (("roles", "device_roles"), ("platforms", "platforms"), ("sites", "sites"),
-                              ("tenants", "tenants")):
+            for key, kind in (
+                ("roles", "device_roles"),
+                ("platforms", "platforms"),
+                ("sites", "sites"),
+                ("tenants", "tenants"),
+            ):
                 for i, value in enumerate(entry.data.get(key, [])):
                     self.reference(entry, key, kind, value=value, where="%s[%d]" % (key, i))
             if entry.data["name"].startswith("netoss-platform-"):
@@ -844,8 +848,12 @@ def build_netbox_objects(intent, managed_tag=MANAGED_TAG):
 
     for data in intent.items("config_contexts"):
         payload = {"name": data["name"], "weight": data.get("weight", 1000), "is_active": True, "data": data["data"]}
-        for key, kind in (("roles", "device_roles"), ("platforms", "platforms"), ("sites", "sites"),
-                          ("tenants", "tenants")):
+        for key, kind in (
+            ("roles", "device_roles"),
+            ("platforms", "platforms"),
+            ("sites", "sites"),
+            ("tenants", "tenants"),
+        ):
             if key in data:
                 payload[key] = [slug(kind, value) for value in data[key]]
         out["config_contexts"].append(dict(payload, **_copy(data, "description")))

@@ -74,6 +74,10 @@ summary:
   returned: always
   type: str
   sample: "+12 -1"
+report:
+  description: The summary and the lines sent, as Markdown (for the NetBox journal).
+  returned: always
+  type: str
 rolled_back:
   description: Whether the device was restored to its pre-push configuration after a failure.
   returned: failure
@@ -111,6 +115,8 @@ def main():
     if result["changed"] and not module.check_mode and p["backup"]:
         write_if_changed(p["backup"], before, mode=0o600)
     out = {"changed": result["changed"], "commands": result["commands"], "summary": result["summary"]}
+    # Markdown for the NetBox journal: the summary, then the lines sent.
+    out["report"] = "%s\n\n```\n%s\n```" % (result["summary"], "\n".join(result["commands"]))
     if module._diff and result["changed"]:
         out["diff"] = dict(result["diff"], before_header="running", after_header="intended")
     if not result["changed"]:

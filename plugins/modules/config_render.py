@@ -99,10 +99,18 @@ def main():
         changed, before = write_if_changed(p["dest"], config, module.check_mode)
         result["changed"] = changed
         if changed and module._diff:
-            result["diff"] = {"before": before or "", "after": config, "before_header": p["dest"],
-                              "after_header": p["dest"]}
+            result["diff"] = {
+                "before": before or "",
+                "after": config,
+                "before_header": p["dest"],
+                "after_header": p["dest"],
+            }
     result["msg"] = "%s: %d lines of %s configuration%s" % (
-        name, result["lines"], platform, " (changed)" if result["changed"] else "")
+        name,
+        result["lines"],
+        platform,
+        " (changed)" if result["changed"] else "",
+    )
     module.exit_json(**result)
 
 

@@ -6,6 +6,7 @@ it built in <state>/lab/built.json, so `down` and `status` need neither NetBox n
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import os
@@ -13,12 +14,23 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 
-from portal.stack.config import Stack, write_private
+from portal.stack.config import Stack, StackError, write_private
 
 from . import runtime
 from .spec import LabConfig, LabError, LabSpec, Router, build_spec
 
-__all__ = ["LabConfig", "LabError", "config_from_env", "device_env", "down", "read_netbox", "status", "summary", "up"]
+__all__ = [
+    "LabConfig",
+    "LabError",
+    "config_from_env",
+    "converge",
+    "device_env",
+    "down",
+    "read_netbox",
+    "status",
+    "summary",
+    "up",
+]
 
 MAIN = LabConfig()
 
@@ -100,6 +112,31 @@ def up(stack: Stack, api, config: LabConfig = MAIN, log: Callable[[str], None] =
         f"{spec.bridge_ip}, syslog to udp/{spec.bridge_ip.ip}:{stack.port('syslog')} ({time.monotonic() - t0:.1f} s)"
     )
     return spec
+
+
+def converge(stack: Stack, spec: LabSpec, log: Callable[[str], None] = print, force: bool = False) -> bool:
+    """Push the configurations rendered from NetBox to the lab's routers (playbooks/config_push.yml).
+
+    Skipped when the routers and NetBox's intent are those of the last successful push.
+    """
+    from portal.stack import intent_hash, run_playbook
+
+    state = [intent_hash(stack)] + [f"{r.name}:{runtime.daemons_alive(r)}" for r in spec.routers]
+    digest = hashlib.sha256("\n".join(state).encode()).hexdigest()
+    marker = _paths(stack).root / "converged"
+    if not force and marker.exists() and marker.read_text().strip() == digest:
+        return False
+    t0 = time.monotonic()
+    names = ",".join(r.name for r in spec.routers)
+    log(f"lab: pushing the configurations rendered from NetBox to {names} (playbooks/config_push.yml)")
+    marker.unlink(missing_ok=True)
+    try:
+        run_playbook(stack, "config_push.yml", "--limit", names, log_name="config-push.log", env=device_env(stack))
+    except StackError as exc:
+        raise LabError(f"the lab did not converge: {exc}") from None
+    marker.write_text(digest + "\n")
+    log(f"lab: configured and verified in {time.monotonic() - t0:.0f} s (OSPF and BGP up)")
+    return True
 
 
 def down(stack: Stack, log: Callable[[str], None] = print) -> int:

@@ -116,27 +116,31 @@ def seed(stack: Stack, log: Callable[[str], None], force: bool = False) -> bool:
         return False
     log(f"seeding NetBox from {stack.intent_dir} (playbooks/sot_sync.yml)")
     t0 = time.monotonic()
-    run(
-        [
-            stack.venv / "bin" / "ansible-playbook",
-            "playbooks/sot_sync.yml",
-            "-e",
-            f"sot_sync_intent_dir={stack.intent_dir}",
-        ],
-        cwd=stack.repo,
-        env={
-            **client_env(stack),
-            "PATH": f"{stack.venv / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin",
-            "ANSIBLE_FORCE_COLOR": "0",
-            "ANSIBLE_LOCAL_TEMP": str(stack.state_dir / "ansible-tmp"),
-        },
-        what="sot_sync playbook",
-        timeout=3600,
-        log_file=stack.logs / "sot-sync.log",
-    )
+    run_playbook(stack, "sot_sync.yml", "-e", f"sot_sync_intent_dir={stack.intent_dir}", log_name="sot-sync.log")
     marker.write_text(digest + "\n")
     log(f"seeded in {time.monotonic() - t0:.0f} s")
     return True
+
+
+def run_playbook(
+    stack: Stack, playbook: str, *args: str, log_name: str, env: dict[str, str] | None = None, timeout: float = 3600
+) -> str:
+    """Run playbooks/<playbook> of the checkout against this stack; its output goes to logs/<log_name>."""
+    return run(
+        [stack.venv / "bin" / "ansible-playbook", f"playbooks/{playbook}", *args],
+        cwd=stack.repo,
+        env={
+            **client_env(stack),
+            "NETOSS_STATE": str(stack.state_dir),
+            "PATH": f"{stack.venv / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_LOCAL_TEMP": str(stack.state_dir / "ansible-tmp"),
+            **(env or {}),
+        },
+        what=f"playbook {playbook}",
+        timeout=timeout,
+        log_file=stack.logs / log_name,
+    )
 
 
 def client_env(stack: Stack) -> dict[str, str]:

@@ -51,14 +51,14 @@ def test_demo_counts(demo):
         "asns": 3,
         "manufacturers": 3,
         "platforms": 3,
-        "config_contexts": 3,
+        "config_contexts": 7,
         "device_types": 1,
         "device_roles": 3,
         "sites": 2,
-        "prefixes": 6,
+        "prefixes": 8,
         "devices": 6,
         "interfaces": 26,
-        "ip_addresses": 22,
+        "ip_addresses": 26,
         "device_primary_ips": 6,
         "cables": 7,
     }
@@ -97,8 +97,20 @@ def test_demo_payload_shapes(demo):
         "ansible_connection": "ansible.netcommon.network_cli",
     }
     assert {"name": "ce1", "primary_ip4": "198.18.0.15/24"} in demo["device_primary_ips"]
-    pe_ce = [ip for ip in demo["ip_addresses"] if ip["assigned_object"]["name"] == "eth3"]
-    assert [ip["assigned_object"]["device"] for ip in pe_ce] == ["p1", "p2"], "PE-CE links have no address"
+    # PE-CE links in service: a /31 from the PE-CE pool on each end.
+    pe_ce = sorted(
+        (ip["assigned_object"]["device"], ip["address"])
+        for ip in demo["ip_addresses"]
+        if ip["address"].startswith("198.19.128.")
+    )
+    assert pe_ce == [
+        ("ce1", "198.19.128.1/31"),
+        ("ce2", "198.19.128.3/31"),
+        ("pe1", "198.19.128.0/31"),
+        ("pe2", "198.19.128.2/31"),
+    ]
+    customer = next(c for c in demo["config_contexts"] if c["name"] == "netoss-customer-edge")
+    assert customer["roles"] == ["ce"] and customer["data"] == {"netoss": {"bgp": {"policy": "customer"}}}
 
 
 def test_demo_lab_addressing(demo):
@@ -407,7 +419,7 @@ def test_module_returns_payloads(tmp_path, demo):
     assert result["objects"] == demo
     assert result["kinds"] == list(MODULE_FOR_KIND)
     assert result["modules"]["devices"] == "netbox.netbox.netbox_device"
-    assert result["msg"].startswith("intent OK (5 files): 2 sites, 6 devices, 26 interfaces")
+    assert result["msg"].startswith("intent OK (6 files): 2 sites, 6 devices, 26 interfaces")
 
 
 @needs_venv

@@ -59,7 +59,9 @@ def test_render_matches_golden(snapshot, device, platform):
 
 
 def test_every_platform_has_the_same_features():
-    features = {p: sorted(f.split("-", 1)[1] for f in config_render.feature_files(str(TEMPLATES), p)) for p in PLATFORMS}
+    features = {
+        p: sorted(f.split("-", 1)[1] for f in config_render.feature_files(str(TEMPLATES), p)) for p in PLATFORMS
+    }
     assert features["eos"] == features["frr"] == features["ios"]
 
 
@@ -93,7 +95,7 @@ def test_ebgp_to_the_customer_from_asns_and_cables(snapshot):
 
 def test_ospf_only_on_core_links(snapshot):
     pe1 = {i["name"]: i["ospf"] for i in device_data.build(snapshot, "pe1")["interfaces"]}
-    assert pe1["eth1"] == {"area": "0.0.0.0", "passive": False, "network": "point-to-point"}
+    assert pe1["eth1"] == {"area": "0.0.0.0", "passive": False, "network": "point-to-point"}  # noqa: S104
     assert pe1["lo"]["passive"] is True
     assert pe1["eth3"] is None and pe1["mgmt0"] is None  # customer link, management
 

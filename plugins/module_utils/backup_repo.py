@@ -1,0 +1,83 @@
+# Copyright: netoss contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The git repository of configuration backups: one file per device, one commit per change.
+
+``git log -p -- pe1.cfg`` is the device's configuration history. Commits are made one
+device at a time, so each commit is one device's change, and the message says which job
+took it and when.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from ansible_collections.netoss.core.plugins.module_utils.files import write_if_changed
+
+AUTHOR = ("netoss", "netoss@localhost")
+
+
+class BackupRepoError(RuntimeError):
+    """git failed; the message has its output."""
+
+
+def _git(repo, *args, check=True):
+    env = dict(
+        os.environ,
+        GIT_AUTHOR_NAME=AUTHOR[0],
+        GIT_AUTHOR_EMAIL=AUTHOR[1],
+        GIT_COMMITTER_NAME=AUTHOR[0],
+        GIT_COMMITTER_EMAIL=AUTHOR[1],
+        GIT_TERMINAL_PROMPT="0",
+    )
+    proc = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True, env=env)
+    if check and proc.returncode != 0:
+        raise BackupRepoError("git %s failed in %s: %s" % (args[0], repo, (proc.stderr or proc.stdout).strip()))
+    return proc
+
+
+def ensure(repo):
+    """Create the repository if needed (a plain, private directory with its own git)."""
+    if not os.path.isdir(os.path.join(repo, ".git")):
+        os.makedirs(repo, mode=0o750, exist_ok=True)
+        _git(repo, "init", "-q", "-b", "main")
+        write_if_changed(
+            os.path.join(repo, "README.md"),
+            "# Configuration backups\n\nOne file per device, written by netoss (role netoss.core.config_backup).\n"
+            "One commit per changed device: `git log -p -- <device>.cfg` is its history.\n",
+        )
+        _git(repo, "add", "README.md")
+        _git(repo, "commit", "-q", "-m", "Configuration backups: new repository")
+
+
+def _numstat(repo, path):
+    out = _git(repo, "diff", "--cached", "--numstat", "--", path).stdout.split()
+    return (int(out[0]), int(out[1])) if len(out) >= 2 and out[0].isdigit() else (0, 0)
+
+
+def store(repo, device, text, job, when, check_mode=False):
+    """Store one device's configuration; commit it if it changed.
+
+    Returns {changed, first, added, removed, commit, diff}.
+    """
+    path = "%s.cfg" % device
+    full = os.path.join(repo, path)
+    existed = os.path.exists(full)
+    result = {"changed": False, "first": not existed, "added": 0, "removed": 0, "commit": None, "diff": ""}
+    if check_mode:
+        with open(full, encoding="utf-8") if existed else open(os.devnull, encoding="utf-8") as f:
+            before = f.read()
+        result["changed"] = before != text
+        return result
+    write_if_changed(full, text)
+    _git(repo, "add", "--", path)
+    if _git(repo, "diff", "--cached", "--quiet", "--", path, check=False).returncode == 0:
+        return result
+    result["added"], result["removed"] = _numstat(repo, path)
+    result["diff"] = _git(repo, "diff", "--cached", "--", path).stdout
+    what = "first backup" if not existed else "+%d -%d" % (result["added"], result["removed"])
+    message = "%s: %s (job %s, %s)" % (device, what, job, when)
+    _git(repo, "commit", "-q", "-m", message, "--", path)
+    result["commit"] = _git(repo, "rev-parse", "--short", "HEAD").stdout.strip()
+    result["changed"] = True
+    return result
