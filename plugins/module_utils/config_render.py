@@ -70,8 +70,12 @@ def _template_line(exc, filename):
     return line
 
 
-def render(data, template_root, platform=None):
-    """The configuration text of the device whose structured data is ``data``."""
+def render(data, template_root, platform=None, user_secrets=None):
+    """The configuration text of the device whose structured data is ``data``.
+
+    ``user_secrets`` maps user names to password hashes: secrets never live in NetBox, so
+    they come from the controller (an Ansible Vault variable) for platforms with local users.
+    """
     import jinja2
 
     platform = platform or data.get("platform")
@@ -81,7 +85,7 @@ def render(data, template_root, platform=None):
     for filename in files:
         where = "%s/%s" % (platform, filename)
         try:
-            parts.append(env.get_template(filename).render(**data))
+            parts.append(env.get_template(filename).render(data, user_secrets=user_secrets or {}))
         except jinja2.TemplateSyntaxError as exc:
             raise RenderError("template %s line %s: %s" % (where, exc.lineno, exc.message)) from None
         except jinja2.TemplateError as exc:

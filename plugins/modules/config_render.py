@@ -36,6 +36,12 @@ options:
     description:
       - File to write the configuration to. Nothing is written when omitted.
     type: path
+  user_secrets:
+    description:
+      - Password hashes of the local users, by user name (keep them in Ansible Vault, never in NetBox).
+      - Templates render a user without a hash as a comment, never without a password.
+    type: dict
+    default: {}
 attributes:
   check_mode:
     support: full
@@ -84,6 +90,7 @@ def main():
             "templates": {"type": "path", "required": True},
             "platform": {"type": "str"},
             "dest": {"type": "path"},
+            "user_secrets": {"type": "dict", "default": {}, "no_log": True},
         },
         supports_check_mode=True,
     )
@@ -91,7 +98,7 @@ def main():
     platform = p["platform"] or p["data"].get("platform")
     name = p["data"].get("hostname", "device")
     try:
-        config = render(p["data"], p["templates"], platform)
+        config = render(p["data"], p["templates"], platform, p["user_secrets"])
     except RenderError as exc:
         module.fail_json(msg="%s: %s" % (name, exc))
     result = {"changed": False, "config": config, "platform": platform, "lines": len(config.splitlines())}

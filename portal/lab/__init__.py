@@ -107,6 +107,7 @@ def up(stack: Stack, api, config: LabConfig = MAIN, log: Callable[[str], None] =
     runtime.start_relay(paths, str(spec.bridge_ip.ip), stack.port("syslog"))
     for r in spec.routers:
         runtime.start_router(r, paths, config.user)
+    runtime.write_known_hosts(spec, paths, stack.ansible_home / ".ssh" / "known_hosts")
     log(
         f"lab up: {len(spec.routers)} routers, {len(spec.links)} links, bridge {config.bridge} "
         f"{spec.bridge_ip}, syslog to udp/{spec.bridge_ip.ip}:{stack.port('syslog')} ({time.monotonic() - t0:.1f} s)"

@@ -170,6 +170,23 @@ def host_keys(keys: Path) -> None:
             )
 
 
+def write_known_hosts(spec: LabSpec, paths: LabPaths, target: Path) -> None:
+    """An OpenSSH known_hosts with every router's host keys, by management address (mode 0600).
+
+    network_cli (paramiko) checks the routers against it when HOME is target's grandparent.
+    """
+    lines = []
+    for r in spec.routers:
+        for kind in ("ed25519", "rsa"):
+            pub = paths.router(r.ns) / "ssh" / f"ssh_host_{kind}_key.pub"
+            if pub.exists():
+                key_type, key = pub.read_text().split()[:2]
+                lines.append(f"{r.mgmt_ip.ip} {key_type} {key}")
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(target.parent, 0o700)
+    write_private(target, "\n".join(lines) + "\n")
+
+
 def build_network(spec: LabSpec) -> None:
     """Namespaces, the management bridge, management veths and one veth pair per cable."""
     br = spec.config.bridge

@@ -132,6 +132,8 @@ def run_playbook(
         env={
             **client_env(stack),
             "NETOSS_STATE": str(stack.state_dir),
+            # network_cli checks the lab routers' host keys against <state>/home/.ssh/known_hosts.
+            "HOME": str(stack.ansible_home),
             "PATH": f"{stack.venv / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin",
             "ANSIBLE_FORCE_COLOR": "0",
             "ANSIBLE_LOCAL_TEMP": str(stack.state_dir / "ansible-tmp"),

@@ -106,6 +106,11 @@ class Stack:
         return self.repo / ".venv-netbox"
 
     @property
+    def ansible_home(self) -> Path:
+        """HOME of the playbooks netoss runs: its .ssh/known_hosts pins the lab routers' host keys."""
+        return self.state_dir / "home"
+
+    @property
     def logs(self) -> Path:
         return self.state_dir / "logs"
 

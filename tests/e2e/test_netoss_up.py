@@ -35,7 +35,8 @@ def env(tmp_path_factory):
     intent = tmp_path_factory.mktemp("e2e") / "intent"
     shutil.copytree(REPO / "inventory" / "intent", intent)
     for f in intent.glob("*.yml"):
-        f.write_text(f.read_text().replace("198.18.0.", MGMT + "."))
+        text = f.read_text().replace("198.18.0.", MGMT + ".")
+        f.write_text(text.replace("port: 17514", f"port: {BASE + 514}"))
     values = {
         **os.environ,
         **LAB,
@@ -63,6 +64,16 @@ def test_up_seeds_builds_the_lab_and_prints_where_to_go(env):
     assert "password" in proc.stdout and "netoss env" in proc.stdout
     assert "seeding NetBox" in proc.stderr
     assert "6 FRR routers" in proc.stdout and f"ssh netopse@{MGMT}." in proc.stdout
+    # The lab runs the configurations rendered from NetBox, verified (OSPF and BGP up).
+    assert "lab: configured and verified" in proc.stderr
+    bgp = subprocess.run(
+        ["ip", "netns", "exec", "epe1", "vtysh", "-N", "epe1", "-c", "show bgp summary json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    peers = json.loads(bgp.stdout)["ipv4Unicast"]["peers"]
+    assert len(peers) == 3 and all(p["state"] == "Established" for p in peers.values()), peers
     lab = netoss(env, "lab", "status", "--json")
     assert lab.returncode == 0, lab.stdout
     rows = json.loads(lab.stdout)
@@ -86,6 +97,7 @@ def test_up_again_only_verifies(env):
     proc = netoss(env, "up")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "seeding" not in proc.stderr and "restoring" not in proc.stderr and "migrating" not in proc.stderr
+    assert "pushing" not in proc.stderr  # the routers already run what NetBox renders
 
 
 def test_status_then_down_stops_every_process_by_pid(env):

@@ -38,11 +38,12 @@ def stack():
 
 @pytest.fixture(scope="session")
 def test_intent(tmp_path_factory) -> Path:
-    """The demo intent, moved to the test management subnet (198.18.100.0/24)."""
+    """The demo intent, moved to the test management subnet (198.18.100.0/24) and syslog port."""
     target = tmp_path_factory.mktemp("test-intent") / "intent"
     shutil.copytree(INTENT, target)
     for f in target.glob("*.yml"):
-        f.write_text(f.read_text().replace("198.18.0.", TEST_MGMT + "."))
+        text = f.read_text().replace("198.18.0.", TEST_MGMT + ".")
+        f.write_text(text.replace("port: 17514", f"port: {TEST_PORT_BASE + 514}"))
     return target
 
 

@@ -149,3 +149,13 @@ def test_template_errors_name_file_and_line(snapshot, tmp_path):
     (tmp_path / "frr" / "10-broken.j2").write_text("{% for x in %}\n")
     with pytest.raises(config_render.RenderError, match=r"frr/10-broken.j2 line 1: "):
         config_render.render(data, str(tmp_path))
+
+
+def test_users_get_their_secret_hash_from_the_controller(snapshot):
+    data = device_data.build(snapshot, "pe1")
+    eos = config_render.render(data, str(TEMPLATES), "eos", user_secrets={"netops": "$6$salt$hash"})
+    ios = config_render.render(data, str(TEMPLATES), "ios", user_secrets={"netops": "$9$salt$hash"})
+    assert "username netops privilege 15 role network-admin secret sha512 $6$salt$hash" in eos
+    assert "username netops privilege 15 secret 9 $9$salt$hash" in ios
+    without = config_render.render(data, str(TEMPLATES), "eos")
+    assert "username netops" not in without.replace("! username netops skipped", "")
