@@ -251,7 +251,9 @@ def odd_devices(nb):
         for ifname, ip, extra in (("lo", loopback, {"role": "loopback"}), ("mgmt0", address, {})):
             if ip is None:
                 continue
-            intf = nb.dcim.interfaces.create(device=dev.id, name=ifname, type="virtual" if ifname == "lo" else "1000base-t")
+            intf = nb.dcim.interfaces.create(
+                device=dev.id, name=ifname, type="virtual" if ifname == "lo" else "1000base-t"
+            )
             ip = nb.ipam.ip_addresses.create(
                 address=ip, assigned_object_type="dcim.interface", assigned_object_id=intf.id, **extra
             )
