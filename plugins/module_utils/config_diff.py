@@ -168,8 +168,22 @@ def unified(running, intended, platform, name="running", other="intended"):
     return "".join(difflib.unified_diff(a, b, fromfile=name, tofile=other))
 
 
+def leaves(lines):
+    """Remediation lines as 'section > line' paths, one per command (section headers and exits left out)."""
+    out, path = [], []
+    body = [line for line in lines if line.strip() not in ("exit", "exit-address-family", "end", "!")]
+    for i, line in enumerate(body):
+        depth = len(line) - len(line.lstrip(" "))
+        path = [*path[:depth], line.strip()]
+        following = body[i + 1] if i + 1 < len(body) else ""
+        if len(following) - len(following.lstrip(" ")) <= depth or not following:
+            out.append(" > ".join(path))
+    return out
+
+
 def summary(lines):
-    """'+3 -1' for a list of remediation lines (negations count as removals)."""
-    body = [line.strip() for line in lines if line.strip() not in ("exit", "exit-address-family", "end", "!")]
-    removed = sum(1 for line in body if line.startswith("no "))
-    return "+%d -%d" % (len(body) - removed, removed)
+    """'+3 -1': the commands added and removed (negated) by remediation ``lines``; section
+    headers that only lead to a command do not count."""
+    commands = [path.rsplit(" > ", 1)[-1] for path in leaves(lines)]
+    removed = sum(1 for command in commands if command.startswith("no "))
+    return "+%d -%d" % (len(commands) - removed, removed)

@@ -73,7 +73,7 @@ def push(device, intended, platform, check_mode=False):
         reason = "the device refused the change: %s" % _first_line(exc)
         _roll_back_or_raise(device, running, platform, reason)
     after = device.get_config()
-    left = leaves(config_diff.remediation(after, intended, platform))
+    left = config_diff.leaves(config_diff.remediation(after, intended, platform))
     if left:
         reason = "after the push %d line(s) still differ from the intended configuration: %s" % (
             len(left),
@@ -81,19 +81,6 @@ def push(device, intended, platform, check_mode=False):
         )
         _roll_back_or_raise(device, running, platform, reason)
     return result
-
-
-def leaves(lines):
-    """Remediation lines as 'section > line' paths, one per command (section headers and exits left out)."""
-    out, path = [], []
-    body = [line for line in lines if line.strip() not in ("exit", "exit-address-family", "end", "!")]
-    for i, line in enumerate(body):
-        depth = len(line) - len(line.lstrip(" "))
-        path = [*path[:depth], line.strip()]
-        following = body[i + 1] if i + 1 < len(body) else ""
-        if len(following) - len(following.lstrip(" ")) <= depth or not following:
-            out.append(" > ".join(path))
-    return out
 
 
 def _roll_back_or_raise(device, running, platform, reason):

@@ -86,7 +86,7 @@ def test_remediation_negates_and_adds_in_the_right_section():
         "  exit-address-family",
         " exit",
     ]
-    assert config_diff.summary(lines) == "+3 -1"
+    assert config_diff.summary(lines) == "+1 -1"
 
 
 def test_a_removed_interface_is_emptied_not_deleted():
