@@ -13,7 +13,7 @@ help:
 	@echo "make down    stop every process of the stack (data kept in .state/)"
 	@echo "make test    install what is missing, lint, run every test (own stack on other ports)"
 	@echo "make status  services, pids, ports"
-	@echo "make bench   sync, inventory and lab timings (see bench/README.md)"
+	@echo "make bench   sync, inventory, lab, push and backup timings (see bench/README.md)"
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -45,6 +45,7 @@ test: bootstrap lint
 bench: bootstrap
 	$(BIN)/python bench/bench_sot.py
 	$(BIN)/python bench/bench_lab.py
+	$(BIN)/python bench/bench_config.py
 
 clean: down
 	rm -rf .state .state-test .pytest_cache .ruff_cache
