@@ -6,7 +6,8 @@ The structured data is a plain dict that says *what* a device runs, never *how* 
 spells it; per-platform Jinja templates (stage 2, :mod:`config_render`) turn it into CLI.
 Everything comes from NetBox alone:
 
-- interfaces, addresses and their peers (the far end of each interface's cable path);
+- interfaces, addresses and their peers (the far end of each interface's cable path, through
+  a circuit when the interface is cabled to a circuit termination, whose ID is kept);
 - the device's ASN: the NetBox ASN whose tenant is the device's tenant, else its site's;
 - iBGP: devices of the same ASN peer loopback to loopback, through route reflectors when
   any device of that ASN has ``netoss.bgp.route_reflector`` in its config context, else as
@@ -114,6 +115,16 @@ class Snapshot:
                 return device, far
         return None, None
 
+    @staticmethod
+    def circuit(interface):
+        """The ID of the circuit the interface is cabled to (its link peer is a circuit termination)."""
+        if interface.get("link_peers_type") != "circuits.circuittermination":
+            return None
+        for peer in interface.get("link_peers") or []:
+            if isinstance(peer, dict) and peer.get("circuit"):
+                return peer["circuit"].get("cid")
+        return None
+
     def loopbacks(self, device):
         out = []
         for interface in self.interfaces_of(device):
@@ -216,6 +227,7 @@ def build(snapshot, name):
             "addresses": [str(a) for a in addresses],
             "ospf": None,
             "peer": {"device": peer_device["name"], "interface": peer_interface["name"]} if peer_device else None,
+            "circuit": snapshot.circuit(interface),
         }
         if primary and any(str(a) == primary.get("address") for a in addresses):
             data["management"] = {"interface": interface["name"], "address": primary["address"]}
@@ -243,7 +255,7 @@ def build(snapshot, name):
                         "%s:%s faces %s (AS%s) but the two ends have no addresses in a common subnet"
                         % (name, interface["name"], peer_device["name"], peer_asn)
                     )
-                ebgp.append((interface, peer_device, peer_asn, theirs))
+                ebgp.append((entry["circuit"], peer_device, peer_asn, theirs))
         data["interfaces"].append(entry)
 
     if ospf_area is not None:
@@ -299,7 +311,7 @@ def _bgp(snapshot, device, asn, router_id, ebgp, data):
         _prefix_list(data, name, own_prefixes or [ipaddress.ip_network(n) for n in networks])
         _route_map(data, "RM-UPSTREAM-OUT", name)
         _route_map(data, "RM-UPSTREAM-IN", None)
-    for _interface, peer, peer_asn, theirs in ebgp:
+    for circuit, peer, peer_asn, theirs in ebgp:
         peer_tenant = snapshot.tenant_name(peer) or "AS%s" % peer_asn
         if customer:
             rm_in, rm_out = "RM-UPSTREAM-IN", "RM-UPSTREAM-OUT"
@@ -314,7 +326,7 @@ def _bgp(snapshot, device, asn, router_id, ebgp, data):
             {
                 "address": str(theirs.ip),
                 "remote_as": peer_asn,
-                "description": "%s (%s)" % (peer["name"], peer_tenant),
+                "description": "%s (%s%s)" % (peer["name"], peer_tenant, ", " + circuit if circuit else ""),
                 "type": "ebgp",
                 "update_source": None,
                 "route_reflector_client": False,

@@ -43,6 +43,10 @@ MODULE_FOR_KIND = {
     "interfaces": "netbox.netbox.netbox_device_interface",
     "ip_addresses": "netbox.netbox.netbox_ip_address",
     "device_primary_ips": "netbox.netbox.netbox_device",
+    "providers": "netbox.netbox.netbox_provider",
+    "circuit_types": "netbox.netbox.netbox_circuit_type",
+    "circuits": "netbox.netbox.netbox_circuit",
+    "circuit_terminations": "netbox.netbox.netbox_circuit_termination",
     "cables": "netbox.netbox.netbox_cable",
 }
 
@@ -62,6 +66,9 @@ NETBOX_ENDPOINT_FOR_KIND = {
     "devices": "dcim.devices",
     "interfaces": "dcim.interfaces",
     "ip_addresses": "ipam.ip_addresses",
+    "providers": "circuits.providers",
+    "circuit_types": "circuits.circuit_types",
+    "circuits": "circuits.circuits",
     "cables": "dcim.cables",
 }
 
@@ -75,6 +82,8 @@ _SLUGGED_KINDS = (
     "device_types",
     "device_roles",
     "sites",
+    "providers",
+    "circuit_types",
 )
 _NAMED_KINDS = {
     "custom_field_choice_sets",
@@ -248,6 +257,28 @@ KIND_SCHEMAS = {
         sites=_list(_ref("site")),
         tenants=_list(_ref("tenant")),
         data={"type": "object", "description": "the context data devices receive (merged by weight)"},
+    ),
+    "providers": _obj(["name"], name=_STR, description=_DESC),
+    "circuit_types": _obj(["name"], name=_STR, slug=_SLUG, color=_COLOR, description=_DESC),
+    "circuits": _obj(
+        ["cid", "provider", "type", "a", "z"],
+        cid={"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", "description": "the circuit ID"},
+        provider=_ref("provider"),
+        type=_ref("circuit type"),
+        tenant=_ref("tenant"),
+        status={"enum": ["planned", "provisioning", "active", "offline", "deprovisioning", "decommissioned"]},
+        commit_rate={"type": "integer", "minimum": 0, "description": "committed rate in kbps"},
+        description=_DESC,
+        a={
+            "type": "string",
+            "pattern": r"^[^:\s]+:[^:\s]+$",
+            "description": "device:interface at the A end (the provider side), cabled to termination A",
+        },
+        z={
+            "type": "string",
+            "pattern": r"^[^:\s]+:[^:\s]+$",
+            "description": "device:interface at the Z end (the customer side), cabled to termination Z",
+        },
     ),
     "cables": _obj(
         ["a", "b"],
@@ -512,6 +543,8 @@ _REFERENCE_LABEL = {
     "device_types": "device type",
     "device_roles": "device role",
     "sites": "site",
+    "providers": "provider",
+    "circuit_types": "circuit type",
 }
 
 
@@ -600,7 +633,12 @@ class _Checker:
                 self.report(entry, "names starting with netoss-platform- are reserved for the platforms' contexts")
         networks = self.check_prefixes(entries["prefixes"])
         self.check_devices(entries["devices"], networks)
-        self.check_cables(entries["cables"], entries["devices"])
+        self.unique(entries["circuits"], "circuit ID", lambda e: e.data["cid"])
+        for entry in entries["circuits"]:
+            self.reference(entry, "provider", "providers")
+            self.reference(entry, "type", "circuit_types")
+            self.reference(entry, "tenant", "tenants")
+        self.check_cables(entries["cables"], entries["devices"], entries["circuits"])
         return self.problems
 
     def check_prefixes(self, prefixes):
@@ -670,14 +708,16 @@ class _Checker:
                         "primary_ip4: %s is not an address of this device (its addresses: %s)" % (address, mine),
                     )
 
-    def check_cables(self, cables, devices):
+    def check_cables(self, cables, devices, circuits=()):
+        """Cable ends and circuit ends: existing, physical interfaces, each cabled once."""
         interfaces = {}
         for entry in devices:  # the first of duplicate devices wins, as it does for references
             interfaces.setdefault(entry.data["name"], {i["name"]: i for i in entry.data.get("interfaces", [])})
         cabled = {}  # (device, interface) -> cable entry
-        for entry in cables:
+        for entry in [*cables, *circuits]:
             ends = {}
-            for side in ("a", "b"):
+            sides = ("a", "z") if "cid" in entry.data else ("a", "b")
+            for side in sides:
                 end = entry.data[side]
                 device, _sep, name = end.partition(":")
                 if device not in interfaces:
@@ -688,8 +728,8 @@ class _Checker:
                     self.report(entry, "%s %r: %s is a virtual interface, it cannot be cabled" % (side, end, name))
                 else:
                     ends[side] = (device, name)
-            if len(ends) == 2 and ends["a"] == ends["b"]:
-                self.report(entry, "a and b are the same interface %r" % entry.data["a"])
+            if len(ends) == 2 and ends[sides[0]] == ends[sides[1]]:
+                self.report(entry, "%s and %s are the same interface %r" % (*sides, entry.data["a"]))
                 continue
             for side, end in ends.items():
                 if end in cabled:
@@ -858,6 +898,45 @@ def build_netbox_objects(intent, managed_tag=MANAGED_TAG):
                 payload[key] = [slug(kind, value) for value in data[key]]
         out["config_contexts"].append(dict(payload, **_copy(data, "description")))
 
+    for kind in ("providers", "circuit_types"):
+        for data in intent.items(kind):
+            payload = {"name": data["name"]}
+            if kind == "circuit_types":  # netbox_provider makes the slug from the name itself
+                payload["slug"] = _slug_of(kind, data)
+            if "color" in data:
+                payload["color"] = data["color"].lower()
+            out[kind].append(dict(payload, **_copy(data, "description"), tags=tags))
+    circuit_cables = []
+    sites = {d["name"]: d["site"] for d in intent.items("devices")}
+    for data in intent.items("circuits"):
+        payload = {
+            "cid": data["cid"],
+            "provider": slug("providers", data["provider"]),
+            "circuit_type": slug("circuit_types", data["type"]),
+            "status": data.get("status", "active"),
+        }
+        if "tenant" in data:
+            payload["tenant"] = slug("tenants", data["tenant"])
+        out["circuits"].append(dict(payload, **_copy(data, "commit_rate", "description"), tags=tags))
+        # Each end is a termination at its device's site, cabled to the device's interface.
+        # netbox_circuit_termination cannot tag: terminations go with their circuit. It takes
+        # the site by ID only: the sot_sync role looks the slug up when it applies the payload.
+        for side in ("a", "z"):
+            device, _sep, name = data[side].partition(":")
+            out["circuit_terminations"].append(
+                {"circuit": data["cid"], "term_side": side.upper(), "site": slug("sites", sites[device])}
+            )
+            circuit_cables.append(
+                {
+                    "termination_a_type": "dcim.interface",
+                    "termination_a": {"device": device, "name": name},
+                    "termination_b_type": "circuits.circuittermination",
+                    "termination_b": {"circuit": data["cid"], "term_side": side.upper()},
+                    "status": "connected",
+                    "tags": tags,
+                }
+            )
+
     for data in intent.items("cables"):
         payload = {}
         for side in ("a", "b"):
@@ -866,6 +945,7 @@ def build_netbox_objects(intent, managed_tag=MANAGED_TAG):
             payload["termination_%s" % side] = {"device": device, "name": name}
         payload["status"] = data.get("status", "connected")
         out["cables"].append(dict(payload, **_copy(data, "label", "description"), tags=tags))
+    out["cables"].extend(circuit_cables)
     return out
 
 
@@ -909,14 +989,28 @@ def identity(kind, payload):
         assigned = payload.get("assigned_object") or {}
         return (_ip(payload["address"]), assigned.get("device"), assigned.get("name"))
     if kind == "cables":
-        a, b = payload["termination_a"], payload["termination_b"]
-        return (a["device"], a["name"], b["device"], b["name"])
+        return _cable_end(payload["termination_a"]) + _cable_end(payload["termination_b"])
+    if kind == "circuits":
+        return (payload["cid"],)
+    if kind == "circuit_terminations":
+        circuit = payload["circuit"]
+        return (circuit.get("cid") if isinstance(circuit, dict) else circuit, payload["term_side"])
     raise ValueError("unknown kind %r" % kind)
 
 
+def _cable_end(end):
+    """(device, interface) of an interface end; ("circuit <cid>", side) of a circuit termination."""
+    if "circuit" in end:
+        circuit = end["circuit"]
+        return ("circuit %s" % (circuit.get("cid") if isinstance(circuit, dict) else circuit), end["term_side"])
+    return (end.get("device") if not isinstance(end.get("device"), dict) else end["device"]["name"], end["name"])
+
+
 def _termination(terminations):
-    """(device name, component name) of the first termination of a cable side."""
+    """(device name, component name), or ("circuit <cid>", side), of the first termination of a cable side."""
     obj = (terminations[0].get("object") or {}) if terminations else {}
+    if obj.get("circuit"):
+        return _cable_end(obj)
     return (obj.get("device") or {}).get("name"), obj.get("name")
 
 
@@ -960,8 +1054,19 @@ def absent_payload(kind, record):
         payload = {}
         for side in ("a", "b"):
             terminations = record["%s_terminations" % side]
-            device, name = _termination(terminations)
+            first, second = _termination(terminations)
             payload["termination_%s_type" % side] = terminations[0]["object_type"]
-            payload["termination_%s" % side] = {"device": device, "name": name}
+            if first and first.startswith("circuit "):
+                payload["termination_%s" % side] = {"circuit": first[len("circuit ") :], "term_side": second}
+            else:
+                payload["termination_%s" % side] = {"device": first, "name": second}
         return payload
+    if kind == "circuits":
+        return {"cid": record["cid"], "provider": _slug_ref(record.get("provider"))}
+    if kind == "circuit_terminations":
+        return {"circuit": record["circuit"]["cid"], "term_side": record["term_side"]}
     raise ValueError("unknown kind %r" % kind)
+
+
+def _slug_ref(value):
+    return value.get("slug") if isinstance(value, dict) else value

@@ -29,6 +29,8 @@ UNTAGGED_ENDPOINTS = {
     "custom_field_choice_sets": "extras.custom_field_choice_sets",
     "custom_fields": "extras.custom_fields",
     "config_contexts": "extras.config_contexts",
+    # Not taggable by netbox.netbox; NetBox deletes them with their circuit.
+    "circuit_terminations": "circuits.circuit_terminations",
 }
 
 _MISSING = object()
@@ -47,23 +49,29 @@ def _choice(value):
 
 def _end(terminations):
     obj = (terminations[0].get("object") or {}) if terminations else {}
+    if obj.get("circuit"):
+        return {"circuit": _ref(obj["circuit"], "cid"), "term_side": obj.get("term_side")}
     return {"device": (obj.get("device") or {}).get("name"), "name": obj.get("name")}
 
 
 def normalize(kind, record):
     """A NetBox REST record of ``kind`` in the shape of the intent's payload for it."""
     r = dict(record)
-    out = {k: r[k] for k in ("name", "slug", "model", "asn", "prefix", "address", "label", "description") if k in r}
+    out = {
+        k: r[k]
+        for k in ("name", "slug", "model", "asn", "prefix", "address", "label", "description", "cid", "term_side")
+        if k in r
+    }
     for key in ("color", "is_private", "is_pool", "is_active", "required", "enabled", "mgmt_only", "mtu"):
         if key in r:
             out[key] = r[key]
-    for key in ("u_height", "time_zone", "dns_name", "data", "object_types", "extra_choices"):
+    for key in ("u_height", "time_zone", "dns_name", "data", "object_types", "extra_choices", "commit_rate"):
         if key in r:
             out[key] = r[key]
     for key in ("status", "type"):
         if key in r:
             out[key] = _choice(r[key])
-    for key in ("tenant", "rir", "manufacturer", "site", "platform", "device_type"):
+    for key in ("tenant", "rir", "manufacturer", "site", "platform", "device_type", "provider"):
         if key in r:
             out[key] = _ref(r[key])
     if "tags" in r and kind != "config_contexts":
@@ -89,6 +97,11 @@ def normalize(kind, record):
         assigned = r.get("assigned_object") or {}
         device = (assigned.get("device") or {}).get("name")
         out["assigned_object"] = {"device": device, "name": assigned.get("name")} if device else None
+    elif kind == "circuits":
+        out["circuit_type"] = _ref(r.get("type"))
+    elif kind == "circuit_terminations":
+        out["circuit"] = _ref(r.get("circuit"), "cid")
+        out["site"] = _ref(r.get("termination")) if r.get("termination_type") == "dcim.site" else None
     elif kind == "cables":
         for side in ("a", "b"):
             terminations = r.get("%s_terminations" % side) or []
@@ -127,6 +140,8 @@ def label(kind, payload):
         return "%s on %s:%s" % key if key[1] else key[0]
     if kind == "cables":
         return "%s:%s <> %s:%s" % key
+    if kind == "circuit_terminations":
+        return "circuit %s side %s" % key
     return str(key[0])
 
 

@@ -111,17 +111,38 @@ def build_spec(devices, ip_addresses, cables, prefixes, config: LabConfig | None
             router.mgmt_if = assigned["name"]
 
     links = []
+    circuit_ends: dict[str, dict[str, tuple[str, str]]] = {}  # cid -> side -> (device, interface)
     for c in sorted(cables, key=lambda c: c["id"]):
         ends = []
         for side in ("a_terminations", "b_terminations"):
             terms = c.get(side) or []
             obj = (terms[0].get("object") or {}) if terms else {}
-            ends.append((_name(obj.get("device")), obj.get("name"), terms[0].get("object_type") if terms else None))
+            kind = terms[0].get("object_type") if terms else None
+            if kind == "circuits.circuittermination":
+                ends.append(("circuit", (obj.get("circuit") or {}).get("cid"), obj.get("term_side")))
+            else:
+                ends.append((_name(obj.get("device")), obj.get("name"), kind))
         (a_dev, a_if, a_type), (b_dev, b_if, b_type) = ends
+        # A circuit is two cables, device to termination A and termination Z to device: one link.
+        if a_dev == "circuit" and b_type == "dcim.interface":
+            circuit_ends.setdefault(a_if, {})[a_type] = (b_dev, b_if)
+            continue
+        if b_dev == "circuit" and a_type == "dcim.interface":
+            circuit_ends.setdefault(b_if, {})[b_type] = (a_dev, a_if)
+            continue
         if a_type != "dcim.interface" or b_type != "dcim.interface":
             continue
         if a_dev not in routers or b_dev not in routers:
             continue  # a cable to something that is not a lab router: not part of the lab
+        links.append(Link(a_dev, a_if, b_dev, b_if))
+        routers[a_dev].interfaces.append(a_if)
+        routers[b_dev].interfaces.append(b_if)
+    for _cid, sides in sorted(circuit_ends.items()):
+        if set(sides) != {"A", "Z"}:
+            continue  # a circuit with one end cabled: nothing to connect yet
+        (a_dev, a_if), (b_dev, b_if) = sides["A"], sides["Z"]
+        if a_dev not in routers or b_dev not in routers:
+            continue
         links.append(Link(a_dev, a_if, b_dev, b_if))
         routers[a_dev].interfaces.append(a_if)
         routers[b_dev].interfaces.append(b_if)

@@ -126,6 +126,7 @@ def run_playbook(
     stack: Stack, playbook: str, *args: str, log_name: str, env: dict[str, str] | None = None, timeout: float = 3600
 ) -> str:
     """Run playbooks/<playbook> of the checkout against this stack; its output goes to logs/<log_name>."""
+    stack.ansible_home.mkdir(mode=0o700, parents=True, exist_ok=True)
     return run(
         [stack.venv / "bin" / "ansible-playbook", f"playbooks/{playbook}", *args],
         cwd=stack.repo,

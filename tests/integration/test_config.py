@@ -196,7 +196,7 @@ def test_a_push_that_breaks_a_session_is_rolled_back(configured_lab, env, nb):
         acme.save()
     assert rc != 0
     assert "pe1: verification failed after" in out
-    assert "BGP neighbour 198.19.128.1 (ce1 (Acme Corp)) is" in out and "not Established" in out
+    assert "BGP neighbour 198.19.128.1 (ce1 (Acme Corp, ACME-AMS-0001)) is" in out and "not Established" in out
     assert "rolled back to the configuration read before the push" in out
     running = runtime.vtysh(configured_lab.router("pe1"), "show running-config")
     assert "neighbor 198.19.128.1 remote-as 64501" in running and "64599" not in running

@@ -35,10 +35,16 @@ def test_first_sync_creates_the_demo_network(demo_synced, nb):
     assert str(pe1.primary_ip4.address).startswith("198.18.100.")
     assert pe1.site.slug == "ams1" and pe1.role.slug == "pe" and pe1.platform.slug == "frr"
     assert "netoss-managed" in [t.slug for t in pe1.tags]
-    assert len(list(nb.dcim.cables.all())) == 7
-    # Every cable joins two interfaces that exist in NetBox.
+    assert len(list(nb.dcim.cables.all())) == 9  # 5 core, and each access circuit's two ends
     for cable in nb.dcim.cables.all():
         assert cable.a_terminations and cable.b_terminations
+    # Access circuits: terminations at the sites, and NetBox traces PE to CE through them.
+    acme = nb.circuits.circuits.get(cid="ACME-AMS-0001")
+    assert acme.provider.slug == "netoss-access" and acme.tenant.slug == "acme-corp"
+    sides = {t.term_side: t for t in nb.circuits.circuit_terminations.filter(circuit_id=acme.id)}
+    assert sorted(sides) == ["A", "Z"] and sides["A"].termination_type == "dcim.site"
+    pe1_eth3 = nb.dcim.interfaces.get(device="pe1", name="eth3")
+    assert [(e.device.name, e.name) for e in pe1_eth3.connected_endpoints] == [("ce1", "eth1")]
     sites = sorted(s.slug for s in nb.dcim.sites.all())
     assert sites == ["ams1", "fra1"]
     assert {str(p.prefix) for p in nb.ipam.prefixes.all()} >= {

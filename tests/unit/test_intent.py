@@ -60,7 +60,11 @@ def test_demo_counts(demo):
         "interfaces": 26,
         "ip_addresses": 26,
         "device_primary_ips": 6,
-        "cables": 7,
+        "providers": 1,
+        "circuit_types": 1,
+        "circuits": 2,
+        "circuit_terminations": 4,
+        "cables": 9,  # 5 core cables, and each circuit's two ends
     }
 
 
@@ -286,6 +290,18 @@ RECORDS = {
         "status": {"value": "connected", "label": "Connected"},
         "tags": [TAG],
     },
+    "providers": {"id": 1, "name": "netoss Access", "slug": "netoss-access", "tags": [TAG]},
+    "circuit_types": {"id": 1, "name": "IP transit", "slug": "ip-transit", "color": "", "tags": [TAG]},
+    "circuits": {
+        "id": 1,
+        "cid": "ACME-AMS-0001",
+        "provider": {"id": 1, "name": "netoss Access", "slug": "netoss-access"},
+        "type": {"id": 1, "name": "IP transit", "slug": "ip-transit"},
+        "status": {"value": "active", "label": "Active"},
+        "tenant": {"id": 2, "name": "Acme Corp", "slug": "acme-corp"},
+        "commit_rate": 1000000,
+        "tags": [TAG],
+    },
 }
 
 EXPECTED_IDENTITY = {
@@ -302,6 +318,9 @@ EXPECTED_IDENTITY = {
     "interfaces": ("pe1", "eth1"),
     "ip_addresses": ("198.19.0.2/31", "pe1", "eth1"),
     "cables": ("pe1", "eth1", "p1", "eth2"),
+    "providers": ("netoss-access",),
+    "circuit_types": ("ip-transit",),
+    "circuits": ("ACME-AMS-0001",),
 }
 
 EXPECTED_ABSENT = {
@@ -318,6 +337,7 @@ EXPECTED_ABSENT = {
         "termination_b_type": "dcim.interface",
         "termination_b": {"device": "p1", "name": "eth2"},
     },
+    "circuits": {"cid": "ACME-AMS-0001", "provider": "netoss-access"},
 }
 
 
@@ -419,7 +439,7 @@ def test_module_returns_payloads(tmp_path, demo):
     assert result["objects"] == demo
     assert result["kinds"] == list(MODULE_FOR_KIND)
     assert result["modules"]["devices"] == "netbox.netbox.netbox_device"
-    assert result["msg"].startswith("intent OK (6 files): 2 sites, 6 devices, 26 interfaces")
+    assert result["msg"].startswith("intent OK (7 files): 2 sites, 6 devices, 26 interfaces")
 
 
 @needs_venv
@@ -435,3 +455,23 @@ def test_module_reports_problems(tmp_path):
         }
     ]
     assert "unknown top-level key 'devicess'" in result["msg"]
+
+
+def test_a_circuit_is_two_terminations_cabled_to_its_ends(demo):
+    cables = [c for c in demo["cables"] if c["termination_b_type"] == "circuits.circuittermination"]
+    assert [(c["termination_a"], c["termination_b"]) for c in cables[:2]] == [
+        ({"device": "pe1", "name": "eth3"}, {"circuit": "ACME-AMS-0001", "term_side": "A"}),
+        ({"device": "ce1", "name": "eth1"}, {"circuit": "ACME-AMS-0001", "term_side": "Z"}),
+    ]
+    record = {
+        "a_terminations": [{"object_type": "dcim.interface", "object": {"device": {"name": "pe1"}, "name": "eth3"}}],
+        "b_terminations": [
+            {
+                "object_type": "circuits.circuittermination",
+                "object": {"id": 1, "circuit": {"id": 1, "cid": "ACME-AMS-0001"}, "term_side": "A"},
+            }
+        ],
+    }
+    assert netbox_identity("cables", record) == ("pe1", "eth3", "circuit ACME-AMS-0001", "A")
+    assert netbox_identity("cables", record) == identity("cables", cables[0])
+    assert absent_payload("cables", record)["termination_b"] == {"circuit": "ACME-AMS-0001", "term_side": "A"}

@@ -71,14 +71,22 @@ def test_objects_dropped_from_the_intent_are_deleted_in_dependency_order(demo):
     smaller["device_primary_ips"] = [d for d in smaller["device_primary_ips"] if d["name"] != "ce2"]
     smaller["interfaces"] = [i for i in smaller["interfaces"] if i["device"] != "ce2"]
     smaller["ip_addresses"] = [a for a in smaller["ip_addresses"] if a["assigned_object"]["device"] != "ce2"]
+    # ce2's access circuit goes with it: the circuit, its terminations and both its cables.
+    smaller["circuits"] = [c for c in smaller["circuits"] if c["cid"] != "GLOBEX-FRA-0001"]
+    smaller["circuit_terminations"] = [t for t in smaller["circuit_terminations"] if t["circuit"] != "GLOBEX-FRA-0001"]
     smaller["cables"] = [
-        c for c in smaller["cables"] if "ce2" not in (c["termination_a"]["device"], c["termination_b"]["device"])
+        c
+        for c in smaller["cables"]
+        if "ce2" not in (c["termination_a"].get("device"), c["termination_b"].get("device"))
+        and c["termination_b"].get("circuit") != "GLOBEX-FRA-0001"
     ]
     result = plan(RECORDS, smaller)
     deletes = [(c["kind"], c["object"]) for c in result["changes"] if c["action"] == "delete"]
     kinds = [k for k, _ in deletes]
     assert kinds == sorted(kinds, key=lambda k: -list(NETBOX_ENDPOINT_FOR_KIND).index(k))
-    assert ("devices", "ce2") in deletes and ("cables", "ce2:eth1 <> pe2:eth3") in deletes
+    assert ("devices", "ce2") in deletes and ("circuits", "GLOBEX-FRA-0001") in deletes
+    assert ("cables", "ce2:eth1 <> circuit GLOBEX-FRA-0001:Z") in deletes
+    assert ("cables", "pe2:eth3 <> circuit GLOBEX-FRA-0001:A") in deletes
     assert ("interfaces", "ce2:mgmt0") in deletes and ("ip_addresses", "198.18.0.16/24 on ce2:mgmt0") in deletes
     assert result["delete"]["devices"] == [{"name": "ce2"}]
     assert result["counts"]["create"] == result["counts"]["update"] == 0
