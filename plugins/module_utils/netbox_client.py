@@ -32,6 +32,14 @@ def settings_from_params(params: dict) -> tuple[str, str, bool]:
     return url.rstrip("/"), token, bool(params.get("validate_certs", True))
 
 
+def api_from_params(params: dict):
+    """A checked pynetbox API from a module's netbox_url / netbox_token / validate_certs (or the
+    environment); NetboxError says what is wrong."""
+    url, token, verify = settings_from_params(params)
+    api, _status = connect(url, token, verify)
+    return api
+
+
 def connect(url: str, token: str, validate_certs: bool = True, timeout: float = 30):
     """Return (pynetbox.Api, status dict) after checking that NetBox answers and accepts the token."""
     import pynetbox

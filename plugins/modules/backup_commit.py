@@ -87,12 +87,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.netoss.core.plugins.module_utils.backup_repo import BackupRepoError, ensure, store
 from ansible_collections.netoss.core.plugins.module_utils.netbox_client import (
     NETBOX_ARG_SPEC,
-    NetboxError,
-    connect,
-    settings_from_params,
+    api_from_params,
 )
 from ansible_collections.netoss.core.plugins.module_utils.netbox_records import (
-    RecordError,
     journal,
     set_custom_fields,
 )
@@ -143,13 +140,10 @@ def main():
     changed = [d for d, r in results.items() if r["changed"]]
     if p["record"] and not module.check_mode and results:
         try:
-            url, token, verify = settings_from_params(p)
-            api, _status = connect(url, token, verify)
+            api = api_from_params(p)
             set_custom_fields(api, {d: {p["last_backup_field"]: now.isoformat()} for d in results})
             journal(api, [_entry(d, p["job"], results[d]) for d in changed])
-        except (NetboxError, RecordError) as exc:
-            module.fail_json(msg="backups committed, but recording them in NetBox failed: %s" % exc, devices=results)
-        except Exception as exc:  # pynetbox RequestError
+        except Exception as exc:  # NetboxError, RecordError, pynetbox's RequestError
             module.fail_json(msg="backups committed, but recording them in NetBox failed: %s" % exc, devices=results)
     for r in results.values():
         r.pop("diff", None)

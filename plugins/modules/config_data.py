@@ -78,8 +78,7 @@ from ansible_collections.netoss.core.plugins.module_utils.files import write_if_
 from ansible_collections.netoss.core.plugins.module_utils.netbox_client import (
     NETBOX_ARG_SPEC,
     NetboxError,
-    connect,
-    settings_from_params,
+    api_from_params,
 )
 
 
@@ -95,8 +94,7 @@ def main():
     except ImportError:
         module.fail_json(msg="netoss.core.config_data needs PyYAML on the controller")
     try:
-        url, token, verify = settings_from_params(module.params)
-        api, _status = connect(url, token, verify)
+        api = api_from_params(module.params)
         records = fetch(api)
     except NetboxError as exc:
         module.fail_json(msg=str(exc))

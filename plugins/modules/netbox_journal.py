@@ -68,8 +68,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.netoss.core.plugins.module_utils.netbox_client import (
     NETBOX_ARG_SPEC,
     NetboxError,
-    connect,
-    settings_from_params,
+    api_from_params,
 )
 from ansible_collections.netoss.core.plugins.module_utils.netbox_records import RecordError, journal
 
@@ -91,8 +90,7 @@ def main():
     if module.check_mode or not entries:
         module.exit_json(changed=bool(entries), ids=[], msg="%d journal entr(ies) to write" % len(entries))
     try:
-        url, token, verify = settings_from_params(module.params)
-        api, _status = connect(url, token, verify)
+        api = api_from_params(module.params)
         ids = journal(api, entries)
     except (NetboxError, RecordError) as exc:
         module.fail_json(msg=str(exc))

@@ -91,8 +91,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.netoss.core.plugins.module_utils.netbox_client import (
     NETBOX_ARG_SPEC,
     NetboxError,
-    connect,
-    settings_from_params,
+    api_from_params,
 )
 from ansible_collections.netoss.core.plugins.module_utils.sot_plan import diffs, fetch, plan
 
@@ -106,8 +105,7 @@ def main():
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     try:
-        url, token, verify = settings_from_params(module.params)
-        api, _status = connect(url, token, verify)
+        api = api_from_params(module.params)
         records = fetch(api, module.params["managed_tag"])
     except NetboxError as exc:
         module.fail_json(msg=str(exc))
