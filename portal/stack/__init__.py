@@ -292,10 +292,12 @@ def summary(stack: Stack) -> str:
 
 
 HINTS = """
-  eval "$(.venv/bin/netoss env)"       # NETBOX_API / NETBOX_TOKEN for ansible and pynetbox
+  eval "$(.venv/bin/netoss env)"       # NetBox URL and token, the lab's login, for ansible and pynetbox
   .venv/bin/netoss status              # services, pids, ports, accounts
   .venv/bin/netoss lab status          # routers, daemons, SSH
   .venv/bin/ansible-inventory --graph  # the demo routers from NetBox
+  .venv/bin/ansible-playbook playbooks/config_push.yml --check --diff   # NetBox vs the routers, line by line
+  .venv/bin/ansible-playbook playbooks/config_backup.yml               # running configs -> git (.state/backups)
   make down                            # stop everything, keep the data"""
 
 
