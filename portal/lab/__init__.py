@@ -96,6 +96,8 @@ def up(stack: Stack, api, config: LabConfig = MAIN, log: Callable[[str], None] =
     """Build (or complete) the lab that NetBox describes; idempotent."""
     t0 = time.monotonic()
     spec = build_spec(**read_netbox(api), config=config)
+    for name, reason in sorted(spec.skipped.items()):
+        log(f"lab: warning: no router for {name}: {reason}")
     built = _built(stack)
     if built and built[0] != config:
         raise LabError(f"a lab with other names ({built[0]}) is recorded in {stack.state_dir}: run `netoss lab down`")

@@ -61,6 +61,7 @@ class LabSpec:
     links: list[Link]
     mgmt_prefix: ipaddress.IPv4Network
     bridge_ip: ipaddress.IPv4Interface  # first address of the management prefix
+    skipped: dict[str, str] = field(default_factory=dict)  # device -> why it has no router
 
     def router(self, name: str) -> Router:
         return next(r for r in self.routers if r.name == name)
@@ -74,12 +75,15 @@ def build_spec(devices, ip_addresses, cables, prefixes, config: LabConfig | None
     """The lab for every active device of platform FRR that has a primary IPv4 address.
 
     ``devices``, ``ip_addresses``, ``cables`` and ``prefixes`` are NetBox REST records (dicts).
-    Raises LabError naming what is wrong: a router without a primary IP, management
-    addresses outside one common prefix, a namespace name that is too long.
+    A device that cannot be reached (no primary IP, or one on no interface) is left out and
+    listed in ``skipped`` with the reason; the others are built. Raises LabError naming what
+    is wrong with the lab as a whole: management addresses outside one common prefix, a
+    namespace name that is too long, no device at all.
     """
     config = config or LabConfig()
     routers: dict[str, Router] = {}
     problems = []
+    skipped: dict[str, str] = {}
     for d in sorted(devices, key=lambda d: d["name"]):
         platform = d.get("platform") or {}
         if platform.get("slug") != LAB_PLATFORM:
@@ -90,7 +94,7 @@ def build_spec(devices, ip_addresses, cables, prefixes, config: LabConfig | None
             continue
         primary = d.get("primary_ip4")
         if not primary:
-            problems.append(f"device {d['name']}: no primary IPv4 address in NetBox (it is the management address)")
+            skipped[d["name"]] = "no primary IPv4 address in NetBox (it is the management address)"
             continue
         routers[d["name"]] = Router(
             name=d["name"], ns=ns, mgmt_if="", mgmt_ip=ipaddress.ip_interface(primary["address"])
@@ -104,7 +108,8 @@ def build_spec(devices, ip_addresses, cables, prefixes, config: LabConfig | None
             continue
         assigned = (by_id.get(d["primary_ip4"]["id"]) or {}).get("assigned_object") or {}
         if not assigned.get("name"):
-            problems.append(f"device {d['name']}: its primary IP {router.mgmt_ip} is not assigned to an interface")
+            skipped[d["name"]] = f"its primary IP {router.mgmt_ip} is not assigned to an interface"
+            del routers[d["name"]]
         elif len(assigned["name"]) > IFNAMSIZ:
             problems.append(f"device {d['name']}: interface name {assigned['name']!r} is too long for Linux")
         else:
@@ -161,7 +166,7 @@ def build_spec(devices, ip_addresses, cables, prefixes, config: LabConfig | None
                 f"device {r.name}: its primary IP {r.mgmt_ip} is the management bridge's address "
                 f"(the first address of {mgmt_prefix} is kept for the bridge)"
             )
-    return LabSpec(config, list(routers.values()), links, mgmt_prefix, bridge_ip)
+    return LabSpec(config, list(routers.values()), links, mgmt_prefix, bridge_ip, skipped)
 
 
 def _management_prefix(routers: list[Router], prefixes, problems: list[str]) -> ipaddress.IPv4Network | None:

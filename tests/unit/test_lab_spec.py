@@ -38,8 +38,10 @@ def test_problems_name_the_device():
     for d in records["devices"]:
         if d["name"] == "ce2":
             d["primary_ip4"] = None
-    with pytest.raises(LabError, match="device ce2: no primary IPv4 address"):
-        _spec(records)
+    spec = _spec(records)  # ce2 is left out, with the reason; the others are built
+    assert spec.skipped == {"ce2": "no primary IPv4 address in NetBox (it is the management address)"}
+    assert "ce2" not in [r.name for r in spec.routers] and len(spec.routers) == 5
+    assert all("ce2" not in (link.a_router, link.b_router) for link in spec.links)
     with pytest.raises(LabError, match="namespace name 'averyverylongpr-ce1' is longer than 15"):
         _spec(config=LabConfig(ns_prefix="averyverylongpr-"))
     with pytest.raises(LabError, match="longer than 15"):
