@@ -1,0 +1,97 @@
+"""The netoss portal: a Flask app factory with one blueprint per area.
+
+Configuration, in order: defaults, the JSON file named by NETOSS_PORTAL_CONFIG (the stack
+writes <state>/portal/portal.json, mode 0600), NETOSS_PORTAL_* environment variables, then
+``test_config``. The database is the portal's own PostgreSQL database on the stack's server
+(SQLite only in unit tests); its schema is managed by Alembic migrations (Flask-Migrate,
+``portal/migrations``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from flask import Flask, jsonify, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from .extensions import csrf, db, migrate
+from .security import AuthError
+
+MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.from_mapping(
+        SQLALCHEMY_DATABASE_URI=None,
+        SECRET_KEY=None,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # The portal serves plain HTTP on loopback by default; set NETOSS_PORTAL_SESSION_COOKIE_SECURE=true
+        # behind TLS so the cookie never travels in clear.
+        SESSION_COOKIE_SECURE=False,
+        PERMANENT_SESSION_LIFETIME=8 * 3600,
+        WTF_CSRF_TIME_LIMIT=8 * 3600,
+        JSON_SORT_KEYS=False,
+    )
+    config_file = os.environ.get("NETOSS_PORTAL_CONFIG")
+    if config_file:
+        app.config.from_file(config_file, load=json.load)
+    app.config.from_prefixed_env(prefix="NETOSS_PORTAL")
+    if test_config:
+        app.config.from_mapping(test_config)
+    for key in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY"):
+        if not app.config.get(key):
+            raise RuntimeError(f"the portal needs {key}: set it in NETOSS_PORTAL_CONFIG or NETOSS_PORTAL_{key}")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS)
+    csrf.init_app(app)
+
+    from .api import bp as api_bp
+    from .auth import bp as auth_bp
+    from .main import bp as main_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(main_bp)
+    app.register_blueprint(api_bp, url_prefix="/api")
+    csrf.exempt(api_bp)  # the API checks CSRF itself for cookie-authenticated calls
+
+    _error_handlers(app)
+
+    @app.get("/healthz")
+    def healthz():
+        db.session.execute(db.text("SELECT 1"))
+        return {"status": "ok"}
+
+    return app
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def _error_handlers(app: Flask) -> None:
+    @app.errorhandler(AuthError)
+    def auth_error(exc: AuthError):
+        if _wants_json():
+            return jsonify(error=str(exc), status=exc.status), exc.status
+        if exc.status == 401:
+            return redirect(url_for("auth.login", next=request.full_path))
+        return render_template("error.html", status=exc.status, message=str(exc)), exc.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if _wants_json():
+            return jsonify(error=exc.description, status=exc.code), exc.code
+        return render_template("error.html", status=exc.code, message=exc.description), exc.code
+
+    @app.errorhandler(Exception)
+    def server_error(exc: Exception):
+        db.session.rollback()
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        if _wants_json():
+            return jsonify(error="internal error (see the portal log)", status=500), 500
+        return render_template("error.html", status=500, message="internal error (see the portal log)"), 500

@@ -1,0 +1,168 @@
+"""The OpenAPI 3.1 document of the portal's API. The request-body schemas here are also the
+ones the views validate against, so the document and the checks cannot drift apart."""
+
+from __future__ import annotations
+
+from ..models import ROLES
+
+USERNAME = {"type": "string", "pattern": "^[a-z][a-z0-9._-]{1,63}$", "description": "lowercase, 2-64 characters"}
+PASSWORD = {"type": "string", "minLength": 12, "maxLength": 256}
+
+SCHEMAS = {
+    "UserCreate": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["username", "password", "role"],
+        "properties": {"username": USERNAME, "password": PASSWORD, "role": {"enum": list(ROLES)}},
+    },
+    "UserUpdate": {
+        "type": "object",
+        "additionalProperties": False,
+        "minProperties": 1,
+        "properties": {"password": PASSWORD, "role": {"enum": list(ROLES)}, "active": {"type": "boolean"}},
+    },
+    "TokenCreate": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 3650},
+        },
+    },
+    "User": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "username": {"type": "string"},
+            "role": {"enum": list(ROLES)},
+            "active": {"type": "boolean"},
+            "created_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "Token": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "prefix": {"type": "string"},
+            "user": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "expires_at": {"type": ["string", "null"], "format": "date-time"},
+            "last_used_at": {"type": ["string", "null"], "format": "date-time"},
+            "revoked": {"type": "boolean"},
+            "token": {"type": "string", "description": "only in the answer to the creation, shown once"},
+        },
+    },
+    "AuditEvent": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "at": {"type": "string", "format": "date-time"},
+            "actor": {"type": ["string", "null"]},
+            "action": {"type": "string"},
+            "target": {"type": ["string", "null"]},
+            "source": {"type": ["string", "null"]},
+            "outcome": {"type": "string"},
+            "detail": {"type": ["object", "null"]},
+        },
+    },
+    "Error": {
+        "type": "object",
+        "required": ["error", "status"],
+        "properties": {"error": {"type": "string"}, "status": {"type": "integer"}},
+    },
+}
+
+
+def _ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema):
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+ERRORS = {
+    "400": dict(description="Invalid input: the message names the field", **_json(_ref("Error"))),
+    "401": dict(description="No valid session or token", **_json(_ref("Error"))),
+    "403": dict(description="The user's role does not allow it", **_json(_ref("Error"))),
+}
+
+
+def _op(summary, role, ok, body=None, status="200", params=None, extra=None):
+    op = {
+        "summary": summary,
+        "description": f"Needs the {role} role.",
+        "responses": {status: dict(description="OK", **_json(ok)), **ERRORS, **(extra or {})},
+    }
+    if body:
+        op["requestBody"] = dict(required=True, **_json(_ref(body)))
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _id(name):
+    return [{"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}]
+
+
+def document() -> dict:
+    not_found = {"404": dict(description="No such object", **_json(_ref("Error")))}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "netoss portal API", "version": "1", "description": __doc__},
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"token": []}],
+        "paths": {
+            "/api/v1/me": {"get": _op("The signed-in user", "viewer", _ref("User"))},
+            "/api/v1/users": {
+                "get": _op("List users", "admin", {"type": "array", "items": _ref("User")}),
+                "post": _op(
+                    "Create a user",
+                    "admin",
+                    _ref("User"),
+                    body="UserCreate",
+                    status="201",
+                    extra={"409": dict(description="The user exists", **_json(_ref("Error")))},
+                ),
+            },
+            "/api/v1/users/{user_id}": {
+                "patch": _op(
+                    "Change a user's role, password or state",
+                    "admin",
+                    _ref("User"),
+                    body="UserUpdate",
+                    params=_id("user_id"),
+                    extra=not_found,
+                )
+            },
+            "/api/v1/tokens": {
+                "get": _op(
+                    "List API tokens (own; all for admins)", "viewer", {"type": "array", "items": _ref("Token")}
+                ),
+                "post": _op(
+                    "Create an API token (shown once)", "viewer", _ref("Token"), body="TokenCreate", status="201"
+                ),
+            },
+            "/api/v1/tokens/{token_id}": {
+                "delete": _op("Revoke a token", "viewer", _ref("Token"), params=_id("token_id"), extra=not_found)
+            },
+            "/api/v1/audit": {
+                "get": _op(
+                    "Audit events, newest first",
+                    "admin",
+                    {"type": "array", "items": _ref("AuditEvent")},
+                    params=[
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                        {"name": "actor", "in": "query", "schema": {"type": "string"}},
+                        {"name": "action", "in": "query", "schema": {"type": "string"}},
+                        {"name": "outcome", "in": "query", "schema": {"type": "string"}},
+                    ],
+                )
+            },
+        },
+    }
