@@ -94,6 +94,8 @@ def env_cmd() -> None:
             "NETBOX_API": stack.netbox_url,
             "NETBOX_TOKEN": stack.netbox_token(),
             "NETOSS_STATE": str(stack.state_dir),
+            "PORTAL_URL": stack.portal_url,
+            "PORTAL_TOKEN": stack.load_secrets()["portal_admin_token"],
         }
     except StackError as exc:
         raise click.ClickException(str(exc)) from None

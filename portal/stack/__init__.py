@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import accounts, netbox, postgres
+from . import accounts, netbox, portal_app, postgres
 from .config import Stack, StackError, write_private
 from .proc import port_open, read_pid, run, wait_for
 from .supervisor import Program, Supervisor
@@ -49,22 +49,23 @@ def _redis_program(stack: Stack, user: str) -> Program:
     return Program(name="redis", command=[redis_server, str(conf)], port=stack.port("redis"), user=user, priority=20)
 
 
-DEFAULT_USERS = {"netbox": accounts.SERVICE_USER, "redis": "redis"}
+DEFAULT_USERS = {"netbox": accounts.SERVICE_USER, "portal": accounts.SERVICE_USER, "redis": "redis"}
 
 
 def service_users(stack: Stack, log: Callable[[str], None]) -> dict[str, str]:
     """The account each service runs as: its own, or root where that account cannot reach its files."""
     accounts.ensure_service_user()
     users = dict(DEFAULT_USERS)
-    python = stack.netbox_venv / "bin" / "python"
+    pythons = {"netbox": stack.netbox_venv / "bin" / "python", "portal": stack.venv / "bin" / "python"}
     checks = {
-        "netbox": lambda user: accounts.can_reach(user, stack.state_dir) and accounts.can_run(user, python),
+        "netbox": lambda user: accounts.can_reach(user, stack.state_dir) and accounts.can_run(user, pythons["netbox"]),
+        "portal": lambda user: accounts.can_reach(user, stack.state_dir) and accounts.can_run(user, pythons["portal"]),
         "redis": lambda user: accounts.can_reach(user, stack.state_dir),
     }
     for service, user in DEFAULT_USERS.items():
         if not (accounts.exists(user) and checks[service](user)):
             users[service] = "root"
-            what = f"run {python.resolve()}" if service == "netbox" else "reach the state directory"
+            what = f"run {pythons[service].resolve()}" if service in pythons else "reach the state directory"
             log(
                 f"warning: {service} runs as root: account {user!r} cannot {what}; keep the checkout, "
                 "NETOSS_STATE and Python outside private directories such as /root to run it unprivileged "
@@ -89,6 +90,7 @@ def programs(stack: Stack, users: dict[str, str] | None = None) -> list[Program]
         ),
         _redis_program(stack, users["redis"]),
         *netbox.programs(stack, users["netbox"]),
+        *portal_app.programs(stack, users["portal"]),
     ]
 
 
@@ -163,6 +165,7 @@ def up(stack: Stack, *, seed_intent: bool = True, log: Callable[[str], None] = p
     postgres.initdb(stack, secrets["postgres_password"])
     users = service_users(stack, log)
     netbox.configure(stack, users["netbox"])
+    portal_app.configure(stack)
     progs = programs(stack, users)
     _check_ports_free(stack, progs, running)
     if sup.write_config(progs) or not running:
@@ -180,6 +183,15 @@ def up(stack: Stack, *, seed_intent: bool = True, log: Callable[[str], None] = p
         lambda: netbox.api_status(stack) is not None,
         120,
         f"NetBox API at {stack.netbox_url} (see {stack.logs / 'netbox-web.log'})",
+        interval=0.5,
+    )
+    portal_app.ensure_database(stack, log)
+    portal_app.ensure_admin(stack, log)
+    sup.start_program("portal-web")
+    wait_for(
+        lambda: portal_app.healthy(stack),
+        60,
+        f"the portal at {stack.portal_url} (see {stack.logs / 'portal-web.log'})",
         interval=0.5,
     )
     if seed_intent:
@@ -286,6 +298,8 @@ def summary(stack: Stack) -> str:
             "netoss is up.",
             f"  NetBox      {stack.netbox_url}/   user {s['admin_user']}  password {s['admin_password']}",
             f"  NetBox API  {stack.netbox_url}/api/   token in `.venv/bin/netoss env`",
+            f"  Portal      {stack.portal_url}/   user {portal_app.ADMIN}  password {s['portal_admin_password']}"
+            f"   (API: {stack.portal_url}/api/openapi.json, token in `.venv/bin/netoss env`)",
             f"  state dir   {stack.state_dir}   (logs in {stack.logs}, credentials in {stack.secrets_file})",
         ]
     )

@@ -50,6 +50,18 @@ def new_secrets() -> dict[str, str]:
         "admin_password": _token(20),
         "netbox_token_key": _token(12),
         "netbox_token_secret": _token(40),
+        **new_portal_secrets(),
+    }
+
+
+def new_portal_secrets() -> dict[str, str]:
+    """The portal's credentials (added to the secrets of a stack made before the portal existed)."""
+    return {
+        "portal_db_password": _token(32),
+        "portal_secret_key": _token(64),
+        "portal_admin_password": _token(20),
+        # An API token in the portal's format (nto_<prefix>_<secret>); the portal stores its hash.
+        "portal_admin_token": f"nto_{secrets.token_hex(4)}_{secrets.token_urlsafe(24)}",
     }
 
 
@@ -96,6 +108,10 @@ class Stack:
     def netbox_url(self) -> str:
         return f"http://127.0.0.1:{self.port('netbox')}"
 
+    @property
+    def portal_url(self) -> str:
+        return f"http://127.0.0.1:{self.port('portal')}"
+
     # --- paths -----------------------------------------------------------------
     @property
     def venv(self) -> Path:
@@ -134,7 +150,12 @@ class Stack:
     def load_secrets(self, create: bool = False) -> dict[str, str]:
         """The stack's credentials; created on first use when ``create`` is true."""
         if self.secrets_file.exists():
-            return json.loads(self.secrets_file.read_text())
+            values = json.loads(self.secrets_file.read_text())
+            missing = {k: v for k, v in new_portal_secrets().items() if k not in values}
+            if missing and create:
+                values.update(missing)
+                write_private(self.secrets_file, json.dumps(values, indent=2) + "\n")
+            return values
         if not create:
             raise StackError(f"no stack in {self.state_dir} (no secrets.json): run `make up` first")
         self.state_dir.mkdir(parents=True, exist_ok=True)

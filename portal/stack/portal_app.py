@@ -1,0 +1,114 @@
+"""The portal service of the stack: its PostgreSQL database, configuration, migrations,
+admin account and gunicorn program."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import postgres
+from .config import Stack, write_private
+from .proc import run
+from .supervisor import Program
+
+DB_NAME = "netoss_portal"
+DB_USER = "netoss_portal"
+ADMIN = "admin"
+
+
+def config_file(stack: Stack) -> Path:
+    return stack.state_dir / "portal" / "portal.json"
+
+
+def python(stack: Stack) -> Path:
+    return stack.venv / "bin" / "python"
+
+
+def configure(stack: Stack) -> Path:
+    """Write the portal's configuration (database URL with its password, secret key): mode 0600."""
+    s = stack.load_secrets(create=True)
+    values = {
+        "SQLALCHEMY_DATABASE_URI": (
+            f"postgresql+psycopg://{DB_USER}:{s['portal_db_password']}@127.0.0.1:{stack.port('postgres')}/{DB_NAME}"
+        ),
+        "SECRET_KEY": s["portal_secret_key"],
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    }
+    path = config_file(stack)
+    text = json.dumps(values, indent=2) + "\n"
+    if not path.exists() or path.read_text() != text:
+        write_private(path, text)
+    return path
+
+
+def env(stack: Stack) -> dict[str, str]:
+    return {"NETOSS_PORTAL_CONFIG": str(config_file(stack)), "PATH": f"{stack.venv / 'bin'}:/usr/bin:/bin"}
+
+
+def ensure_database(stack: Stack, log) -> None:
+    """Create the portal's role and database if needed, then apply its Alembic migrations."""
+    s = stack.load_secrets(create=True)
+    postgres.ensure_role(stack, DB_USER, s["portal_db_password"])
+    if not postgres.database_exists(stack, DB_NAME):
+        postgres.create_database(stack, DB_NAME, DB_USER)
+        log("created the portal's database")
+    run(
+        [python(stack), "-m", "flask", "--app", "portal.app:create_app()", "db", "upgrade"],
+        env=env(stack),
+        cwd=stack.repo,
+        what="portal database migrations (flask db upgrade)",
+        log_file=stack.logs / "portal-migrate.log",
+    )
+
+
+def ensure_admin(stack: Stack, log) -> None:
+    s = stack.load_secrets(create=True)
+    out = run(
+        [python(stack), "-m", "portal.app.bootstrap"],
+        env=env(stack),
+        cwd=stack.repo,
+        input=json.dumps({"username": ADMIN, "password": s["portal_admin_password"], "token": s["portal_admin_token"]}),
+        what="portal admin account",
+    )
+    for line in out.splitlines():
+        log(f"portal: {line}")
+
+
+def healthy(stack: Stack) -> bool:
+    """The portal answers /healthz (which also reaches its database)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{stack.portal_url}/healthz", timeout=2) as resp:  # noqa: S310 - loopback URL
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def programs(stack: Stack, user: str = "root") -> list[Program]:
+    return [
+        Program(
+            name="portal-web",
+            port=stack.port("portal"),
+            user=user,
+            autostart=False,
+            priority=300,
+            startsecs=2,
+            directory=stack.repo,
+            environment=env(stack),
+            command=[
+                str(stack.venv / "bin" / "gunicorn"),
+                "--bind",
+                f"127.0.0.1:{stack.port('portal')}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--timeout",
+                "120",
+                "--access-logfile",
+                "-",
+                "portal.app:create_app()",
+            ],
+        )
+    ]
