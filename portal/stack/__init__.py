@@ -275,6 +275,9 @@ def service_status(stack: Stack) -> list[ServiceStatus]:
             st = netbox.api_status(stack) if stack.secrets_file.exists() else None
             healthy = st is not None
             detail = f"NetBox {st.get('netbox-version')} at {stack.netbox_url}" if st else "API not answering"
+        elif p.name == "portal-web" and healthy:
+            healthy = portal_app.healthy(stack)
+            detail = f"portal at {stack.portal_url}" if healthy else "/healthz not answering"
         result.append(ServiceStatus(p.name, state, pid, p.port, healthy, detail, accounts.owner_of_process(pid)))
     return result
 
@@ -286,6 +289,7 @@ def _static_programs(stack: Stack) -> list[Program]:
         Program(name="redis", command=[], port=stack.port("redis")),
         Program(name="netbox-web", command=[], port=stack.port("netbox")),
         Program(name="netbox-worker", command=[]),
+        Program(name="portal-web", command=[], port=stack.port("portal")),
     ]
 
 
