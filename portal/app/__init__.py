@@ -35,6 +35,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=8 * 3600,
         WTF_CSRF_TIME_LIMIT=8 * 3600,
         JSON_SORT_KEYS=False,
+        # Job templates as code (one YAML file per template), next to the playbooks they run.
+        JOB_TEMPLATES_DIR=str(Path(__file__).resolve().parents[2] / "jobs"),
     )
     config_file = os.environ.get("NETOSS_PORTAL_CONFIG")
     if config_file:

@@ -195,3 +195,11 @@ def test_openapi_document_covers_every_api_route(app, client):
 def test_unknown_api_path_is_json_404(client):
     resp = client.get("/api/v1/nope")
     assert resp.status_code == 404 and resp.get_json()["status"] == 404
+
+
+def test_job_templates_list_says_who_may_run_them(app, client):
+    rows = client.get("/api/v1/job-templates", headers=bearer(token_for(app, "otto"))).get_json()
+    by_name = {r["name"]: r for r in rows}
+    assert sorted(by_name) == ["backup", "config-push", "health-check", "sot-sync"]
+    assert by_name["backup"]["can_run"] and not by_name["config-push"]["can_run"]
+    assert [p["name"] for p in by_name["backup"]["parameters"]] == ["site", "devices"]

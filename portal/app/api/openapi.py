@@ -67,6 +67,20 @@ SCHEMAS = {
             "detail": {"type": ["object", "null"]},
         },
     },
+    "JobTemplate": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "playbook": {"type": "string"},
+            "roles": {"type": "array", "items": {"enum": list(ROLES)}},
+            "check_mode": {"enum": ["never", "allowed", "always"]},
+            "limit": {"type": ["object", "null"]},
+            "timeout": {"type": "integer"},
+            "parameters": {"type": "array", "items": {"type": "object"}},
+            "can_run": {"type": "boolean"},
+        },
+    },
     "Error": {
         "type": "object",
         "required": ["error", "status"],
@@ -150,6 +164,13 @@ def document() -> dict:
             },
             "/api/v1/tokens/{token_id}": {
                 "delete": _op("Revoke a token", "viewer", _ref("Token"), params=_id("token_id"), extra=not_found)
+            },
+            "/api/v1/job-templates": {
+                "get": _op(
+                    "Job templates, with their typed parameters and whether the caller may run each",
+                    "viewer",
+                    {"type": "array", "items": _ref("JobTemplate")},
+                )
             },
             "/api/v1/audit": {
                 "get": _op(
