@@ -37,6 +37,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         JSON_SORT_KEYS=False,
         # Job templates as code (one YAML file per template), next to the playbooks they run.
         JOB_TEMPLATES_DIR=str(Path(__file__).resolve().parents[2] / "jobs"),
+        # Private data directories of the jobs (the stack sets <state>/jobs).
+        JOBS_DIR=None,
+        REDIS_URL=None,
+        NETBOX_URL=None,
+        NETBOX_TOKEN=None,
     )
     config_file = os.environ.get("NETOSS_PORTAL_CONFIG")
     if config_file:
@@ -44,6 +49,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_prefixed_env(prefix="NETOSS_PORTAL")
     if test_config:
         app.config.from_mapping(test_config)
+    if not app.config["JOBS_DIR"]:
+        app.config["JOBS_DIR"] = str(Path(app.instance_path) / "jobs")
     for key in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY"):
         if not app.config.get(key):
             raise RuntimeError(f"the portal needs {key}: set it in NETOSS_PORTAL_CONFIG or NETOSS_PORTAL_{key}")

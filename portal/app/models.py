@@ -98,3 +98,86 @@ class AuditEvent(db.Model):
             "outcome": self.outcome,
             "detail": self.detail,
         }
+
+
+JOB_STATES = ("pending", "running", "successful", "failed", "canceled", "error")
+FINISHED = ("successful", "failed", "canceled", "error")
+
+
+class Job(db.Model):
+    """One run of a job template. Parameters are stored with secret values masked."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    template: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    parameters: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    check_mode: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    limit: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending", index=True)
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    worker: Mapped[str | None] = mapped_column(String(255))
+    rc: Mapped[int | None] = mapped_column(Integer)
+    stats: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    event_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+    def to_dict(self) -> dict:
+        iso = lambda t: t.isoformat() if t else None  # noqa: E731
+        return {
+            "id": self.id,
+            "template": self.template,
+            "parameters": self.parameters,
+            "check": self.check_mode,
+            "limit": self.limit,
+            "status": self.status,
+            "created_by": self.created_by,
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "worker": self.worker,
+            "rc": self.rc,
+            "stats": self.stats,
+            "error": self.error,
+            "event_count": self.event_count,
+        }
+
+
+class JobEvent(db.Model):
+    """One ansible-runner event of a job, in order (``seq``), with its output line(s)."""
+
+    __tablename__ = "job_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    event: Mapped[str] = mapped_column(String(64), nullable=False)
+    host: Mapped[str | None] = mapped_column(String(255))
+    task: Mapped[str | None] = mapped_column(Text)
+    stdout: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+    __table_args__ = (db.UniqueConstraint("job_id", "seq", name="uq_job_events_job_seq"),)
+
+    def to_dict(self) -> dict:
+        return {
+            "seq": self.seq,
+            "event": self.event,
+            "host": self.host,
+            "task": self.task,
+            "stdout": self.stdout,
+            "created": self.created.isoformat(),
+        }
+
+
+class DeviceLock(db.Model):
+    """A device being changed by a job: two jobs never change the same device at once."""
+
+    __tablename__ = "device_locks"
+
+    device: Mapped[str] = mapped_column(String(255), primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False, index=True)
+    acquired_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)

@@ -60,7 +60,11 @@ _PARAMETER = {
         "maximum": {"type": "integer"},
         "choices": {"type": "array", "items": {"type": ["string", "integer"]}, "minItems": 1},
         "choices_from": _CHOICES_FROM,
-        "var": {"type": "string", "pattern": r"^[a-z_][a-z0-9_]*$", "description": "extra var name (default: name)"},
+        "var": {
+            "type": "string",
+            "pattern": r"^[a-z_][a-z0-9_]*$",
+            "description": "the extra var the value is passed as; a parameter without one only shapes the limit",
+        },
     },
 }
 

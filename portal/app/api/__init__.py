@@ -138,6 +138,75 @@ def list_job_templates():
     return jsonify([dict(t.to_dict(), can_run=t.allowed(user.role)) for _name, t in sorted(templates.items())])
 
 
+@bp.post("/v1/jobs")
+@require_role("viewer")
+def launch_job():
+    from flask import current_app
+
+    from portal.jobs import queue
+    from portal.jobs.launch import LaunchError, launch
+    from portal.jobs.runner import templates
+
+    data = _body("JobLaunch")
+    user = current_user()
+
+    def enqueue(job, sealed):
+        queue.enqueue(current_app, job, sealed, templates(current_app)[job.template].timeout)
+
+    try:
+        job = launch(user, data["template"], data.get("parameters", {}), data.get("check", False), enqueue)
+    except LaunchError as exc:
+        audit("job.launch", target=data["template"], outcome="refused", detail={"reason": str(exc)[:500]})
+        body = {"error": str(exc), "status": exc.status}
+        if exc.problems:
+            body["problems"] = exc.problems
+        return jsonify(body), exc.status
+    audit("job.launch", target=f"job {job.id} ({job.template})", detail={"check": job.check_mode, "limit": job.limit})
+    return jsonify(job.to_dict()), 202
+
+
+@bp.get("/v1/jobs")
+@require_role("viewer")
+def list_jobs():
+    from ..models import Job
+
+    try:
+        limit = min(max(int(request.args.get("limit", 50)), 1), 500)
+    except ValueError:
+        abort(400, "limit must be an integer from 1 to 500")
+    query = select(Job).order_by(Job.id.desc()).limit(limit)
+    for key, column in (("status", Job.status), ("template", Job.template), ("created_by", Job.created_by)):
+        if request.args.get(key):
+            query = query.where(column == request.args[key])
+    return jsonify([j.to_dict() for j in db.session.scalars(query)])
+
+
+@bp.get("/v1/jobs/<int:job_id>")
+@require_role("viewer")
+def get_job(job_id: int):
+    from ..models import Job
+
+    job = db.session.get(Job, job_id) or abort(404, f"no job {job_id}")
+    return jsonify(job.to_dict())
+
+
+@bp.get("/v1/jobs/<int:job_id>/events")
+@require_role("viewer")
+def job_events(job_id: int):
+    from ..models import Job, JobEvent
+
+    db.session.get(Job, job_id) or abort(404, f"no job {job_id}")
+    try:
+        after = int(request.args.get("after", 0))
+        limit = min(max(int(request.args.get("limit", 500)), 1), 5000)
+    except ValueError:
+        abort(400, "after and limit must be integers")
+    rows = db.session.scalars(
+        select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.seq > after).order_by(JobEvent.seq).limit(limit)
+    )
+    return jsonify([e.to_dict() for e in rows])
+
+
 @bp.get("/v1/audit")
 @require_role("admin")
 def list_audit():

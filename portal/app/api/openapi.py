@@ -67,6 +67,47 @@ SCHEMAS = {
             "detail": {"type": ["object", "null"]},
         },
     },
+    "JobLaunch": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["template"],
+        "properties": {
+            "template": {"type": "string", "minLength": 1, "maxLength": 64},
+            "parameters": {"type": "object", "description": "parameter name -> value, checked by the template"},
+            "check": {"type": "boolean", "description": "run in check mode (--check --diff)"},
+        },
+    },
+    "Job": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "template": {"type": "string"},
+            "parameters": {"type": "object", "description": "secret values masked"},
+            "check": {"type": "boolean"},
+            "limit": {"type": ["string", "null"]},
+            "status": {"enum": ["pending", "running", "successful", "failed", "canceled", "error"]},
+            "created_by": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "started_at": {"type": ["string", "null"], "format": "date-time"},
+            "finished_at": {"type": ["string", "null"], "format": "date-time"},
+            "worker": {"type": ["string", "null"]},
+            "rc": {"type": ["integer", "null"]},
+            "stats": {"type": ["object", "null"]},
+            "error": {"type": ["string", "null"]},
+            "event_count": {"type": "integer"},
+        },
+    },
+    "JobEvent": {
+        "type": "object",
+        "properties": {
+            "seq": {"type": "integer"},
+            "event": {"type": "string"},
+            "host": {"type": ["string", "null"]},
+            "task": {"type": ["string", "null"]},
+            "stdout": {"type": ["string", "null"]},
+            "created": {"type": "string", "format": "date-time"},
+        },
+    },
     "JobTemplate": {
         "type": "object",
         "properties": {
@@ -171,6 +212,46 @@ def document() -> dict:
                     "viewer",
                     {"type": "array", "items": _ref("JobTemplate")},
                 )
+            },
+            "/api/v1/jobs": {
+                "post": _op(
+                    "Launch a job (queued; 4xx and nothing runs when the template, role or a parameter is wrong)",
+                    "viewer (and a role the template allows)",
+                    _ref("Job"),
+                    body="JobLaunch",
+                    status="202",
+                    extra={
+                        "404": dict(description="No such template", **_json(_ref("Error"))),
+                        "503": dict(description="The job queue is unavailable", **_json(_ref("Error"))),
+                    },
+                ),
+                "get": _op(
+                    "Jobs, newest first",
+                    "viewer",
+                    {"type": "array", "items": _ref("Job")},
+                    params=[
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                        {"name": "status", "in": "query", "schema": {"type": "string"}},
+                        {"name": "template", "in": "query", "schema": {"type": "string"}},
+                        {"name": "created_by", "in": "query", "schema": {"type": "string"}},
+                    ],
+                ),
+            },
+            "/api/v1/jobs/{job_id}": {
+                "get": _op("One job", "viewer", _ref("Job"), params=_id("job_id"), extra=not_found),
+            },
+            "/api/v1/jobs/{job_id}/events": {
+                "get": _op(
+                    "A job's events in order, from after=<seq> (pages of up to limit)",
+                    "viewer",
+                    {"type": "array", "items": _ref("JobEvent")},
+                    params=[
+                        *_id("job_id"),
+                        {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 5000}},
+                    ],
+                    extra=not_found,
+                ),
             },
             "/api/v1/audit": {
                 "get": _op(

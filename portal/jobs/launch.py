@@ -1,0 +1,83 @@
+"""Launching a job: validate, record, enqueue. Shared by the API and the UI."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from portal.app.extensions import db
+from portal.app.models import Job, User
+
+from .job_templates import JobTemplate, Parameter, netbox_filter, validate_launch
+from .runner import seal, templates
+
+
+class LaunchError(Exception):
+    """A launch refused before anything runs: ``status`` is the HTTP status to answer."""
+
+    def __init__(self, status: int, message: str, problems: list[str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.problems = problems or []
+
+
+def netbox_choices(param: Parameter, values: dict) -> list:
+    """The allowed values of a parameter whose choices come from NetBox (dependent filters applied)."""
+    import pynetbox
+
+    url, token = current_app.config.get("NETBOX_URL"), current_app.config.get("NETBOX_TOKEN")
+    if not url or not token:
+        raise LaunchError(503, f"{param.name}: its choices come from NetBox, which the portal is not configured for")
+    spec = param.choices_from
+    app_name, endpoint = spec["netbox"].split(".")
+    api = pynetbox.api(url, token=token)
+    records = getattr(getattr(api, app_name), endpoint).filter(**netbox_filter(param, values))
+    key = spec.get("value", "name")
+    return [getattr(r, key) for r in records]
+
+
+def _limit(template: JobTemplate, clean: dict, resolve) -> str | None:
+    if not template.limit:
+        return None
+    param = template.parameter(template.limit["parameter"])
+    chosen = clean.get(param.name)
+    if chosen:
+        return ",".join(chosen if isinstance(chosen, list) else [chosen])
+    if param.choices_from and netbox_filter(param, clean):
+        # e.g. a site but no devices: every device of the site
+        devices = resolve(param, clean)
+        if not devices:
+            raise LaunchError(400, f"{param.name}: no device matches the other parameters")
+        return ",".join(devices)
+    return None
+
+
+def launch(user: User, name: str, values: dict, check: bool, enqueue, resolve=netbox_choices) -> Job:
+    """Check and record a launch, then hand it to ``enqueue(job, sealed_secrets)``."""
+    template = templates(current_app).get(name)
+    if template is None:
+        raise LaunchError(404, f"no job template {name!r}")
+    if not template.allowed(user.role):
+        raise LaunchError(403, f"template {name!r} is not allowed for the {user.role} role")
+    if check and template.check_mode == "never":
+        raise LaunchError(400, f"template {name!r} cannot run in check mode")
+    clean, problems = validate_launch(template, values, resolve)
+    if problems:
+        raise LaunchError(400, "invalid parameters: " + "; ".join(problems), problems)
+    secrets = {p.name: clean.pop(p.name) for p in template.parameters if p.type == "secret" and p.name in clean}
+    shown = dict(clean, **{name: "********" for name in secrets})
+    job = Job(
+        template=name,
+        parameters=shown,
+        check_mode=bool(check or template.check_mode == "always"),
+        limit=_limit(template, clean, resolve),
+        created_by=user.username,
+    )
+    db.session.add(job)
+    db.session.commit()
+    try:
+        enqueue(job, seal(current_app, secrets))
+    except Exception as exc:
+        job.status, job.error = "error", f"the job queue is unavailable: {exc}"
+        db.session.commit()
+        raise LaunchError(503, job.error) from None
+    return job

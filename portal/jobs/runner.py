@@ -1,0 +1,268 @@
+"""Run one job with ansible-runner: what an RQ worker executes (``execute(job_id)``).
+
+Each job gets a private data directory (``<jobs dir>/<id>``, mode 0700). Credentials reach
+Ansible as environment variables of the run and secret parameters as extra vars, both
+written by ansible-runner into that directory and removed when the run ends; its
+``suppress_env_files`` keeps them out of the artifacts. Every event is stored as it comes,
+with the values of secrets replaced by ``********``. A job that changes devices first takes
+a lock on each device of its limit (or on every device when it has no limit): a second job
+on the same device waits up to ``lock_wait`` seconds, then fails saying which job holds it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from portal.app.extensions import db
+from portal.app.models import DeviceLock, Job, JobEvent, utcnow
+
+from .job_templates import JobTemplate, load_templates
+
+ALL_DEVICES = "*"
+MASK = "********"
+COMMIT_EVERY = 25  # events, or COMMIT_SECONDS, whichever comes first
+COMMIT_SECONDS = 0.5
+
+
+class LockError(RuntimeError):
+    """The devices of a job are locked by another job."""
+
+
+def templates(app) -> dict[str, JobTemplate]:
+    directory = Path(app.config["JOB_TEMPLATES_DIR"])
+    return load_templates(directory, directory.parent)
+
+
+def changes_devices(template: JobTemplate, job: Job) -> bool:
+    return not job.check_mode and template.check_mode != "always"
+
+
+def lock_names(job: Job) -> list[str]:
+    return sorted({d for d in (job.limit or "").split(",") if d}) or [ALL_DEVICES]
+
+
+def _holders(names: list[str]) -> list[DeviceLock]:
+    query = select(DeviceLock)
+    if ALL_DEVICES not in names:
+        query = query.where(DeviceLock.device.in_([*names, ALL_DEVICES]))
+    return list(db.session.scalars(query))
+
+
+def acquire_locks(job: Job, wait: float, interval: float = 1.0) -> list[str]:
+    """Lock the job's devices, waiting up to ``wait`` seconds; LockError names the holder."""
+    names = lock_names(job)
+    deadline = time.monotonic() + wait
+    while True:
+        holders = [h for h in _holders(names) if h.job_id != job.id]
+        if not holders:
+            try:
+                for name in names:
+                    db.session.add(DeviceLock(device=name, job_id=job.id))
+                db.session.commit()
+                return names
+            except IntegrityError:
+                db.session.rollback()  # another job took one first: look again
+                continue
+        if time.monotonic() >= deadline:
+            h = holders[0]
+            what = "every device" if h.device == ALL_DEVICES else f"device {h.device}"
+            raise LockError(f"{what} is being changed by job {h.job_id} (locked since {h.acquired_at:%H:%M:%S} UTC)")
+        time.sleep(interval)
+
+
+def release_locks(job_id: int) -> None:
+    db.session.query(DeviceLock).filter(DeviceLock.job_id == job_id).delete()
+    db.session.commit()
+
+
+def _mask(text: str | None, secrets: list[str]) -> str | None:
+    if not text:
+        return text
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, MASK)
+    return text
+
+
+class EventStore:
+    """ansible-runner's event_handler: stores each event in order, committing in batches."""
+
+    def __init__(self, job: Job, secrets: list[str]):
+        self.job = job
+        self.secrets = [s for s in secrets if s and len(s) >= 4]
+        self.pending = 0
+        self.last_commit = time.monotonic()
+        self.seq = 0
+        self.stats = None
+
+    def __call__(self, event: dict) -> bool:
+        data = event.get("event_data") or {}
+        if event.get("event") == "playbook_on_stats":
+            keys = ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored", "processed")
+            self.stats = {k: data.get(k) or {} for k in keys}
+        self.seq += 1
+        db.session.add(
+            JobEvent(
+                job_id=self.job.id,
+                seq=self.seq,
+                event=event.get("event", "unknown")[:64],
+                host=(data.get("host") or None),
+                task=_mask(data.get("task"), self.secrets),
+                stdout=_mask(event.get("stdout"), self.secrets),
+            )
+        )
+        self.job.event_count = self.seq
+        self.pending += 1
+        if self.pending >= COMMIT_EVERY or time.monotonic() - self.last_commit >= COMMIT_SECONDS:
+            self.flush()
+        return False  # ansible-runner keeps no event files of its own: they are in the database
+
+    def flush(self) -> None:
+        db.session.commit()
+        self.pending = 0
+        self.last_commit = time.monotonic()
+
+
+def extra_vars(template: JobTemplate, parameters: dict, secrets: dict) -> dict:
+    """The extra vars of the run: each parameter that names a ``var``, secrets from ``secrets``."""
+    out = {}
+    for p in template.parameters:
+        if p.var is None:
+            continue  # it shapes the limit (site, devices): not a variable of the playbook
+        if p.type == "secret":
+            if p.name in secrets:
+                out[p.extra_var] = secrets[p.name]
+        elif p.name in parameters:
+            out[p.extra_var] = parameters[p.name]
+    return out
+
+
+def seal(app, secrets: dict) -> str | None:
+    """Secret parameter values encrypted with a key derived from the portal's SECRET_KEY, for
+    the trip through the queue (Redis never holds them in clear)."""
+    if not secrets:
+        return None
+    import json
+
+    return _fernet(app).encrypt(json.dumps(secrets).encode()).decode()
+
+
+def unseal(app, token: str | None) -> dict:
+    if not token:
+        return {}
+    import json
+
+    return json.loads(_fernet(app).decrypt(token.encode()))
+
+
+def _fernet(app):
+    import base64
+    import hashlib
+
+    from cryptography.fernet import Fernet
+
+    key = hashlib.sha256(b"netoss job secrets\0" + app.config["SECRET_KEY"].encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def scrub(directory: Path, secrets: list[str]) -> None:
+    """Mask secret values in every file the run left (artifacts), should any hold one."""
+    values = [s.encode() for s in secrets if s and len(s) >= 4]
+    if not values or not directory.exists():
+        return
+    for path in directory.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            if any(v in data for v in values):
+                for v in values:
+                    data = data.replace(v, MASK.encode())
+                path.write_bytes(data)
+
+
+def run_environment(job: Job, base: dict[str, str]) -> dict[str, str]:
+    """The environment of the run: the worker's credentials plus who and which job, for the journal."""
+    env = {k: v for k, v in base.items() if v is not None}
+    env.update({"NETOSS_USER": job.created_by, "NETOSS_JOB_ID": str(job.id), "ANSIBLE_NOCOLOR": "1"})
+    # ansible-playbook of the virtualenv that runs this worker.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH") or "/usr/bin:/bin"])
+    return env
+
+
+def execute(job_id: int, app=None, secrets: dict | None = None, env: dict | None = None, lock_wait: float = 300):
+    """Run job ``job_id`` to its end; the job row says how it went.
+
+    ``secrets`` are the values of its secret parameters (never stored), ``env`` the
+    environment of the run (credentials); both default to what the worker was started with.
+    """
+    import ansible_runner
+
+    if app is None:
+        from portal.app import create_app
+
+        app = create_app()
+    with app.app_context():
+        job = db.session.get(Job, job_id)
+        if job is None or job.status != "pending":
+            return
+        job.status, job.started_at = "running", utcnow()
+        job.worker = f"{socket.gethostname()}:{os.getpid()}"
+        db.session.commit()
+        private = Path(app.config["JOBS_DIR"]) / str(job.id)
+        locked = False
+        try:
+            template = templates(app)[job.template]
+            if changes_devices(template, job):
+                acquire_locks(job, lock_wait)
+                locked = True
+            private.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(private, 0o700)
+            extravars = extra_vars(template, job.parameters, secrets or {})
+            store = EventStore(job, list((secrets or {}).values()))
+            cmdline = []
+            if job.limit:
+                cmdline += ["--limit", job.limit]
+            if job.check_mode or template.check_mode == "always":
+                cmdline += ["--check", "--diff"]
+            repo = Path(app.config["JOB_TEMPLATES_DIR"]).parent
+            runner = ansible_runner.run(
+                private_data_dir=str(private),
+                project_dir=str(repo),
+                playbook=template.playbook,
+                inventory=str(repo / "inventory" / "netbox.yml"),
+                envvars=run_environment(job, env if env is not None else dict(os.environ)),
+                extravars=extravars,
+                cmdline=" ".join(cmdline) if cmdline else None,
+                event_handler=store,
+                quiet=True,
+                timeout=template.timeout,
+                suppress_env_files=True,
+                suppress_output_file=True,  # the output is in the database, masked
+                settings={"suppress_ansible_output": True},
+            )
+            store.flush()
+            job.rc = runner.rc
+            job.stats = store.stats
+            job.status = {"successful": "successful", "canceled": "canceled"}.get(runner.status, "failed")
+            if runner.status == "timeout":
+                job.error = f"timed out after {template.timeout} s"
+        except LockError as exc:
+            db.session.rollback()
+            job.status, job.error = "failed", str(exc)
+        except Exception as exc:  # a bug or an unusable template: the job says so
+            db.session.rollback()
+            job.status, job.error = "error", f"{type(exc).__name__}: {exc}"
+        finally:
+            job.finished_at = utcnow()
+            db.session.commit()
+            if locked:
+                release_locks(job.id)
+            shutil.rmtree(private / "env", ignore_errors=True)  # extra vars and environment of the run
+            scrub(private, list((secrets or {}).values()))

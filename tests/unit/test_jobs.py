@@ -1,0 +1,190 @@
+"""Running jobs: launch checks, ansible-runner on a real local playbook, events, secrets, locks.
+
+The queue is bypassed (the launch hands the job straight to the runner); the worker and RQ
+are exercised against the stack's Redis by the integration tests.
+"""
+
+from __future__ import annotations
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from portal.app import create_app
+from portal.app.extensions import db
+from portal.app.models import DeviceLock, Job, JobEvent, User
+from portal.app.security import hash_password, new_token
+from portal.jobs import runner
+from portal.jobs.launch import LaunchError, launch
+
+SECRET = "Sup3r-Secret-Value-42"
+
+ECHO_TEMPLATE = """
+name: echo
+description: says hello on the controller
+playbook: playbooks/echo.yml
+roles: [operator]
+check_mode: allowed
+limit: {parameter: devices}
+parameters:
+  - {name: greeting, type: string, pattern: "[a-z ]+", default: hello, var: echo_greeting}
+  - {name: devices, type: multichoice, choices: [localhost, pe1]}
+  - {name: api_password, type: secret, var: echo_password}
+"""
+
+ECHO_PLAYBOOK = """
+- name: Echo
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Say it
+      ansible.builtin.debug:
+        msg: "{{ echo_greeting }} from {{ inventory_hostname }}; the password is {{ echo_password | default('unset') }}"
+"""
+
+
+@pytest.fixture
+def repo(tmp_path):
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "echo.yml").write_text(ECHO_TEMPLATE)
+    (tmp_path / "playbooks").mkdir()
+    (tmp_path / "playbooks" / "echo.yml").write_text(ECHO_PLAYBOOK)
+    (tmp_path / "inventory").mkdir()
+    (tmp_path / "inventory" / "netbox.yml").write_text(
+        "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
+        "      ansible_python_interpreter: '{{ ansible_playbook_python }}'\n"
+    )
+    return tmp_path
+
+
+@pytest.fixture
+def app(tmp_path, repo):
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'portal.db'}",
+            "SECRET_KEY": "test-secret",
+            "TESTING": True,
+            "JOB_TEMPLATES_DIR": str(repo / "jobs"),
+            "JOBS_DIR": str(tmp_path / "runs"),
+        }
+    )
+    with app.app_context():
+        upgrade()
+        for name, role in (("vera", "viewer"), ("otto", "operator")):
+            db.session.add(User(username=name, password_hash=hash_password("x" * 12), role=role))
+        db.session.commit()
+    return app
+
+
+def _user(name):
+    return db.session.scalar(select(User).where(User.username == name))
+
+
+def _run_now(app):
+    def enqueue(job, sealed):
+        runner.execute(job.id, app=app, secrets=runner.unseal(app, sealed), env={"PATH": "/usr/bin:/bin"})
+
+    return enqueue
+
+
+def test_a_job_runs_with_its_events_stored_and_secrets_masked(app, tmp_path):
+    with app.app_context():
+        job = launch(
+            _user("otto"),
+            "echo",
+            {"greeting": "good morning", "devices": ["localhost"], "api_password": SECRET},
+            False,
+            _run_now(app),
+        )
+        db.session.refresh(job)
+        assert job.status == "successful", job.error
+        assert job.rc == 0 and job.limit == "localhost" and job.stats["ok"] == {"localhost": 1}
+        assert job.parameters == {"greeting": "good morning", "devices": ["localhost"], "api_password": "********"}
+        events = db.session.scalars(select(JobEvent).where(JobEvent.job_id == job.id).order_by(JobEvent.seq)).all()
+        assert [e.seq for e in events] == list(range(1, len(events) + 1)) and job.event_count == len(events)
+        assert events[0].event == "playbook_on_start" and events[-1].event == "playbook_on_stats"
+        output = "\n".join(e.stdout or "" for e in events)
+        assert "good morning from localhost; the password is ********" in output
+        assert SECRET not in output
+        assert not db.session.scalars(select(DeviceLock)).all()  # released
+    # Nothing of the run keeps the secret: not the database, not the private data directory.
+    assert SECRET.encode() not in (tmp_path / "portal.db").read_bytes()
+    for f in (tmp_path / "runs").rglob("*"):
+        if f.is_file():
+            assert SECRET.encode() not in f.read_bytes(), f
+    assert not (tmp_path / "runs" / str(job.id) / "env").exists()
+
+
+def test_check_mode_and_a_failing_run(app, repo):
+    (repo / "playbooks" / "echo.yml").write_text(
+        ECHO_PLAYBOOK + "    - name: Fail\n      ansible.builtin.fail:\n        msg: broken on purpose\n"
+    )
+    with app.app_context():
+        job = launch(_user("otto"), "echo", {"devices": ["localhost"]}, True, _run_now(app))
+        db.session.refresh(job)
+        assert job.check_mode and job.status == "failed" and job.rc != 0
+        out = "\n".join(e.stdout or "" for e in db.session.scalars(select(JobEvent).where(JobEvent.job_id == job.id)))
+        assert "broken on purpose" in out
+
+
+@pytest.mark.parametrize(
+    ("user", "template", "values", "check", "status", "message"),
+    [
+        ("otto", "nope", {}, False, 404, "no job template 'nope'"),
+        ("vera", "echo", {}, False, 403, "template 'echo' is not allowed for the viewer role"),
+        ("otto", "echo", {"greeting": "Hi!"}, False, 400, "greeting: 'Hi!' does not match"),
+        ("otto", "echo", {"greeting": "{{ lookup('pipe', 'id') }}"}, False, 400, "must not contain template syntax"),
+        ("otto", "echo", {"devices": ["p9"]}, False, 400, "devices: 'p9' is not one of"),
+    ],
+)
+def test_bad_launches_run_nothing(app, user, template, values, check, status, message):
+    ran = []
+    with app.app_context():
+        with pytest.raises(LaunchError) as err:
+            launch(_user(user), template, values, check, lambda job, sealed: ran.append(job))
+        assert err.value.status == status and message in str(err.value)
+        assert ran == [] and db.session.scalars(select(Job)).all() == []
+
+
+def test_a_locked_device_fails_the_second_job_clearly(app):
+    with app.app_context():
+        holder = Job(template="echo", parameters={}, created_by="otto", status="running", limit="localhost")
+        db.session.add(holder)
+        db.session.commit()
+        db.session.add(DeviceLock(device="localhost", job_id=holder.id))
+        db.session.commit()
+
+        def enqueue(job, sealed):
+            runner.execute(job.id, app=app, env={"PATH": "/usr/bin:/bin"}, lock_wait=0)
+
+        job = launch(_user("otto"), "echo", {"devices": ["localhost"]}, False, enqueue)
+        db.session.refresh(job)
+        assert job.status == "failed"
+        assert job.error.startswith(f"device localhost is being changed by job {holder.id}")
+        # A check-mode run changes nothing: it takes no lock and runs.
+        job = launch(_user("otto"), "echo", {"devices": ["localhost"]}, True, _run_now(app))
+        db.session.refresh(job)
+        assert job.status == "successful"
+
+
+def test_the_api_launch_answers_4xx_and_503_without_a_queue(app):
+    client = app.test_client()
+    with app.app_context():
+        _row, token = new_token(_user("otto"), "t")
+        db.session.commit()
+    auth = {"Authorization": f"Bearer {token}"}
+    resp = client.post("/api/v1/jobs", headers=auth, json={"template": "echo", "parameters": {"greeting": "X"}})
+    assert resp.status_code == 400 and resp.get_json()["problems"] == ["greeting: 'X' does not match [a-z ]+"]
+    assert client.post("/api/v1/jobs", headers=auth, json={"template": "echo", "x": 1}).status_code == 400
+    resp = client.post("/api/v1/jobs", headers=auth, json={"template": "echo"})
+    assert resp.status_code == 503 and "the job queue is unavailable" in resp.get_json()["error"]
+    jobs = client.get("/api/v1/jobs", headers=auth).get_json()
+    assert [(j["template"], j["status"]) for j in jobs] == [("echo", "error")]
+    assert client.get(f"/api/v1/jobs/{jobs[0]['id']}/events", headers=auth).get_json() == []
+    assert client.get("/api/v1/jobs/999", headers=auth).status_code == 404
+
+
+def test_secrets_are_sealed_for_the_queue(app):
+    with app.app_context():
+        sealed = runner.seal(app, {"api_password": SECRET})
+        assert SECRET not in sealed and runner.unseal(app, sealed) == {"api_password": SECRET}
