@@ -12,7 +12,7 @@ import sys
 import click
 
 from . import lab
-from .stack import HINTS, Stack, StackError, describe, down, service_status, summary, up
+from .stack import HINTS, Stack, StackError, client_env, describe, down, service_status, summary, up
 
 
 def _stack() -> Stack:
@@ -102,6 +102,44 @@ def env_cmd() -> None:
     values.update(lab.device_env(stack))
     for key, value in values.items():
         click.echo(f"export {key}={shlex.quote(value)}")
+
+
+@main.command("worker")
+@click.option("--burst", is_flag=True, help="Run the queued jobs, then exit.")
+@click.option("--name", default=None, help="Worker name (default: host:pid).")
+def worker_cmd(burst: bool, name: str | None) -> None:
+    """Run portal jobs from the queue (RQ on the stack's Redis); `make up` starts one.
+
+    More workers, on this host or others sharing the stack's Redis and PostgreSQL, run more
+    jobs at once. Each job gets the stack's NetBox token and the lab's device login.
+    """
+    import os
+    import socket
+
+    from rq import Worker
+
+    from .app import create_app
+    from .jobs.queue import connection, rq_queue
+
+    stack = _stack()
+    try:
+        os.environ.update(
+            {
+                **client_env(stack),
+                **lab.device_env(stack),
+                "NETOSS_STATE": str(stack.state_dir),
+                # network_cli checks the lab routers' host keys against <state>/home/.ssh/known_hosts.
+                "HOME": str(stack.ansible_home),
+                "ANSIBLE_LOCAL_TEMP": str(stack.state_dir / "ansible-tmp"),
+            }
+        )
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from None
+    stack.ansible_home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    app = create_app()
+    worker = Worker([rq_queue(app)], connection=connection(app), name=name or f"{socket.gethostname()}:{os.getpid()}")
+    _log(f"worker {worker.name} takes jobs from {rq_queue(app).name}")
+    worker.work(burst=burst, with_scheduler=False)
 
 
 @main.group("lab")

@@ -188,6 +188,7 @@ def up(stack: Stack, *, seed_intent: bool = True, log: Callable[[str], None] = p
     portal_app.ensure_database(stack, log)
     portal_app.ensure_admin(stack, log)
     sup.start_program("portal-web")
+    sup.start_program("portal-worker")
     wait_for(
         lambda: portal_app.healthy(stack),
         60,
@@ -290,6 +291,7 @@ def _static_programs(stack: Stack) -> list[Program]:
         Program(name="netbox-web", command=[], port=stack.port("netbox")),
         Program(name="netbox-worker", command=[]),
         Program(name="portal-web", command=[], port=stack.port("portal")),
+        Program(name="portal-worker", command=[]),
     ]
 
 

@@ -33,6 +33,11 @@ def configure(stack: Stack) -> Path:
         ),
         "SECRET_KEY": s["portal_secret_key"],
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Database 2 of the stack's Redis (NetBox uses 0 and 1): the job queue.
+        "REDIS_URL": f"redis://:{s['redis_password']}@127.0.0.1:{stack.port('redis')}/2",
+        "NETBOX_URL": stack.netbox_url,
+        "NETBOX_TOKEN": stack.netbox_token(),
+        "JOBS_DIR": str(stack.state_dir / "jobs"),
     }
     path = config_file(stack)
     text = json.dumps(values, indent=2) + "\n"
@@ -42,7 +47,12 @@ def configure(stack: Stack) -> Path:
 
 
 def env(stack: Stack) -> dict[str, str]:
-    return {"NETOSS_PORTAL_CONFIG": str(config_file(stack)), "PATH": f"{stack.venv / 'bin'}:/usr/bin:/bin"}
+    return {
+        "NETOSS_PORTAL_CONFIG": str(config_file(stack)),
+        "NETOSS_STATE": str(stack.state_dir),
+        "NETOSS_PORT_BASE": str(stack.port_base),
+        "PATH": f"{stack.venv / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin",
+    }
 
 
 def ensure_database(stack: Stack, log) -> None:
@@ -110,5 +120,16 @@ def programs(stack: Stack, user: str = "root") -> list[Program]:
                 "-",
                 "portal.app:create_app()",
             ],
-        )
+        ),
+        Program(
+            name="portal-worker",
+            user=user,
+            autostart=False,
+            priority=310,
+            startsecs=2,
+            stopwaitsecs=30,
+            directory=stack.repo,
+            environment=env(stack),
+            command=[str(stack.venv / "bin" / "netoss"), "worker", "--name", f"{stack.port_base}-worker-1"],
+        ),
     ]

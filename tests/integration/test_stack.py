@@ -26,7 +26,15 @@ def test_status_lists_every_service_up(nb_env, stack):
     proc = _netoss(nb_env, "status", "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     services = {s["name"]: s for s in json.loads(proc.stdout)["services"]}
-    assert set(services) == {"supervisord", "postgres", "redis", "netbox-web", "netbox-worker", "portal-web"}
+    assert set(services) == {
+        "supervisord",
+        "postgres",
+        "redis",
+        "netbox-web",
+        "netbox-worker",
+        "portal-web",
+        "portal-worker",
+    }
     assert all(s["healthy"] and s["pid"] for s in services.values())
     assert services["netbox-web"]["port"] == stack.port("netbox")
     text = _netoss(nb_env, "status")
@@ -56,6 +64,7 @@ def test_services_run_unprivileged(stack):
         "netbox-web": netbox_user,
         "netbox-worker": netbox_user,
         "portal-web": portal_user,
+        "portal-worker": portal_user,
     }
     for name, user in expected.items():
         assert _uid(procs[name]["pid"]) == pwd.getpwnam(user).pw_uid, f"{name} does not run as {user}"
