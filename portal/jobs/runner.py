@@ -187,6 +187,14 @@ def scrub(directory: Path, secrets: list[str]) -> None:
                 path.write_bytes(data)
 
 
+SENSITIVE = ("TOKEN", "PASSWORD", "SECRET", "PASS", "KEY")
+
+
+def sensitive_values(env: dict[str, str]) -> list[str]:
+    """Values of the run's environment that are credentials (by their variable's name)."""
+    return [v for k, v in env.items() if any(word in k.upper() for word in SENSITIVE) and v and len(v) >= 6]
+
+
 def run_environment(job: Job, base: dict[str, str]) -> dict[str, str]:
     """The environment of the run: the worker's credentials plus who and which job, for the journal."""
     env = {k: v for k, v in base.items() if v is not None}
@@ -217,6 +225,7 @@ def execute(job_id: int, app=None, secrets: dict | None = None, env: dict | None
         db.session.commit()
         private = Path(app.config["JOBS_DIR"]) / str(job.id)
         locked = False
+        hidden = list((secrets or {}).values())
         try:
             template = templates(app)[job.template]
             if changes_devices(template, job):
@@ -225,7 +234,9 @@ def execute(job_id: int, app=None, secrets: dict | None = None, env: dict | None
             private.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.chmod(private, 0o700)
             extravars = extra_vars(template, job.parameters, secrets or {})
-            store = EventStore(job, list((secrets or {}).values()))
+            run_env = run_environment(job, env if env is not None else dict(os.environ))
+            hidden = [*(secrets or {}).values(), *sensitive_values(run_env)]
+            store = EventStore(job, hidden)
             cmdline = []
             if job.limit:
                 cmdline += ["--limit", job.limit]
@@ -237,7 +248,7 @@ def execute(job_id: int, app=None, secrets: dict | None = None, env: dict | None
                 project_dir=str(repo),
                 playbook=template.playbook,
                 inventory=str(repo / "inventory" / "netbox.yml"),
-                envvars=run_environment(job, env if env is not None else dict(os.environ)),
+                envvars=run_env,
                 extravars=extravars,
                 cmdline=" ".join(cmdline) if cmdline else None,
                 event_handler=store,
@@ -265,4 +276,6 @@ def execute(job_id: int, app=None, secrets: dict | None = None, env: dict | None
             if locked:
                 release_locks(job.id)
             shutil.rmtree(private / "env", ignore_errors=True)  # extra vars and environment of the run
-            scrub(private, list((secrets or {}).values()))
+            for command in private.glob("artifacts/*/command"):
+                command.unlink()  # ansible-runner records the run's environment there
+            scrub(private, hidden)

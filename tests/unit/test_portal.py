@@ -203,3 +203,8 @@ def test_job_templates_list_says_who_may_run_them(app, client):
     assert sorted(by_name) == ["backup", "config-push", "health-check", "sot-sync"]
     assert by_name["backup"]["can_run"] and not by_name["config-push"]["can_run"]
     assert [p["name"] for p in by_name["backup"]["parameters"]] == ["site", "devices"]
+
+
+def test_an_anonymous_api_write_is_401_not_a_csrf_error(client):
+    resp = client.post("/api/v1/tokens", json={"name": "x"})
+    assert resp.status_code == 401
