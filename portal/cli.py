@@ -119,7 +119,7 @@ def worker_cmd(burst: bool, name: str | None) -> None:
     from rq import Worker
 
     from .app import create_app
-    from .jobs.queue import connection, rq_queue
+    from .jobs.queue import connection, rq_queue, start_heartbeat
 
     stack = _stack()
     try:
@@ -137,7 +137,10 @@ def worker_cmd(burst: bool, name: str | None) -> None:
         raise click.ClickException(str(exc)) from None
     stack.ansible_home.mkdir(mode=0o700, parents=True, exist_ok=True)
     app = create_app()
-    worker = Worker([rq_queue(app)], connection=connection(app), name=name or f"{socket.gethostname()}:{os.getpid()}")
+    name = name or f"{socket.gethostname()}:{os.getpid()}"
+    os.environ["NETOSS_WORKER_NAME"] = name  # the jobs it runs record it
+    worker = Worker([rq_queue(app)], connection=connection(app), name=name)
+    start_heartbeat(app, name, _log)
     _log(f"worker {worker.name} takes jobs from {rq_queue(app).name}")
     worker.work(burst=burst, with_scheduler=False)
 

@@ -40,3 +40,68 @@ def enqueue(app, job, sealed: str | None, timeout: int) -> None:
         failure_ttl=7 * 86400,
         description=f"job {job.id}: {job.template}",
     )
+
+
+# --- lost workers -----------------------------------------------------------------------------
+# Each worker refreshes a key of its own every BEAT seconds, valid for BEAT_TTL. A job left
+# running by a worker whose key expired (SIGKILL, a crashed host) is marked failed and its
+# device locks released by any live worker, within BEAT_TTL + REAP seconds.
+BEAT = 5
+BEAT_TTL = 20
+REAP = 10
+BEAT_PREFIX = "netoss:worker:"
+
+
+def beat(conn, name: str) -> None:
+    conn.set(BEAT_PREFIX + name, "alive", ex=BEAT_TTL)
+
+
+def live_workers(conn) -> set[str]:
+    return {key.decode()[len(BEAT_PREFIX) :] for key in conn.scan_iter(match=BEAT_PREFIX + "*")}
+
+
+def reap_lost_jobs(app, conn) -> list[int]:
+    """Mark failed the jobs left running by workers that are gone; release their locks."""
+    from sqlalchemy import select
+
+    from portal.app.extensions import db
+    from portal.app.models import Job, utcnow
+
+    from .runner import release_locks
+
+    live = live_workers(conn)
+    reaped = []
+    with app.app_context():
+        for job in db.session.scalars(select(Job).where(Job.status == "running")):
+            if job.worker and job.worker not in live:
+                job.status = "failed"
+                job.error = f"worker lost: {job.worker} stopped while running the job"
+                job.finished_at = utcnow()
+                db.session.commit()
+                release_locks(job.id)
+                reaped.append(job.id)
+    return reaped
+
+
+def start_heartbeat(app, name: str, log) -> None:
+    """A daemon thread of the worker's main process: heartbeat, and reaping of lost jobs."""
+    import threading
+    import time
+
+    conn = connection(app)
+
+    def loop():
+        last_reap = 0.0
+        while True:
+            try:
+                beat(conn, name)
+                if time.monotonic() - last_reap >= REAP:
+                    last_reap = time.monotonic()
+                    for job_id in reap_lost_jobs(app, conn):
+                        log(f"job {job_id}: its worker was lost; marked failed, locks released")
+            except Exception as exc:  # Redis or PostgreSQL away for a moment: try again
+                log(f"heartbeat: {exc}")
+            time.sleep(BEAT)
+
+    beat(conn, name)
+    threading.Thread(target=loop, name="netoss-heartbeat", daemon=True).start()

@@ -221,11 +221,12 @@ def execute(job_id: int, app=None, secrets: dict | None = None, env: dict | None
         if job is None or job.status != "pending":
             return
         job.status, job.started_at = "running", utcnow()
-        job.worker = f"{socket.gethostname()}:{os.getpid()}"
+        job.worker = os.environ.get("NETOSS_WORKER_NAME") or f"{socket.gethostname()}:{os.getpid()}"
         db.session.commit()
         private = Path(app.config["JOBS_DIR"]) / str(job.id)
         locked = False
         hidden = list((secrets or {}).values())
+        outcome, error = "error", "the run stopped before it ended"
         try:
             template = templates(app)[job.template]
             if changes_devices(template, job):
@@ -261,17 +262,19 @@ def execute(job_id: int, app=None, secrets: dict | None = None, env: dict | None
             store.flush()
             job.rc = runner.rc
             job.stats = store.stats
-            job.status = {"successful": "successful", "canceled": "canceled"}.get(runner.status, "failed")
-            if runner.status == "timeout":
-                job.error = f"timed out after {template.timeout} s"
+            outcome = {"successful": "successful", "canceled": "canceled"}.get(runner.status, "failed")
+            error = f"timed out after {template.timeout} s" if runner.status == "timeout" else None
         except LockError as exc:
             db.session.rollback()
-            job.status, job.error = "failed", str(exc)
+            outcome, error = "failed", str(exc)
         except Exception as exc:  # a bug or an unusable template: the job says so
             db.session.rollback()
-            job.status, job.error = "error", f"{type(exc).__name__}: {exc}"
+            outcome, error = "error", f"{type(exc).__name__}: {exc}"
         finally:
-            job.finished_at = utcnow()
+            db.session.commit()
+            db.session.refresh(job)
+            if job.status == "running":  # not reaped meanwhile as "worker lost"
+                job.status, job.error, job.finished_at = outcome, error, utcnow()
             db.session.commit()
             if locked:
                 release_locks(job.id)

@@ -130,6 +130,6 @@ def programs(stack: Stack, user: str = "root") -> list[Program]:
             stopwaitsecs=30,
             directory=stack.repo,
             environment=env(stack),
-            command=[str(stack.venv / "bin" / "netoss"), "worker", "--name", f"{stack.port_base}-worker-1"],
+            command=[str(stack.venv / "bin" / "netoss"), "worker"],
         ),
     ]

@@ -93,3 +93,47 @@ def test_bad_launches_are_4xx_and_run_nothing(stack):
     no_token = requests.post(url, json={"template": "sot-sync"}, timeout=10)
     assert no_token.status_code == 401
     assert len(api.get(url, timeout=10).json()) == before
+
+
+def _tree(pid: int) -> list[int]:
+    """pid and all its descendants."""
+    out = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            out += _tree(int(child))
+    return out
+
+
+def test_a_job_whose_worker_is_killed_fails_and_a_relaunch_works(stack, demo_synced):
+    import contextlib
+    import os
+    import signal
+
+    from portal.stack.supervisor import Supervisor
+
+    api = _api(stack)
+    url = f"{stack.portal_url}/api/v1/jobs"
+    for _attempt in range(3):
+        job = api.post(url, json={"template": "sot-sync", "check": True}, timeout=30).json()
+        deadline = time.monotonic() + 60
+        while api.get(f"{url}/{job['id']}", timeout=10).json()["status"] == "pending":
+            assert time.monotonic() < deadline, "no worker took the job"
+            time.sleep(0.1)
+        worker = Supervisor(stack).processes()["portal-worker"]["pid"]
+        for pid in _tree(worker):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)  # the worker, its work horse and ansible: a crash
+        if api.get(f"{url}/{job['id']}", timeout=10).json()["status"] == "running":
+            break  # killed mid-job
+    else:
+        pytest.skip("the job ended before the worker could be killed, three times")
+    lost = _wait(api, f"{url}/{job['id']}", timeout=90)
+    assert lost["status"] == "failed" and lost["error"].startswith("worker lost:"), lost
+    assert postgres.psql(stack, "SELECT count(*) FROM device_locks", database="netoss_portal").strip() == "0"
+    # supervisord restarted the worker: a relaunch runs.
+    again = api.post(url, json={"template": "sot-sync", "check": True}, timeout=30).json()
+    assert _wait(api, f"{url}/{again['id']}")["status"] == "successful"
