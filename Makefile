@@ -39,6 +39,8 @@ unit: bootstrap
 integration: bootstrap
 	$(BIN)/pytest tests/integration tests/e2e
 
+# The browser tests drive Debian's chromium (headless) with Playwright.
+test: export NETOSS_WITH_BROWSER=1
 test: bootstrap lint
 	$(BIN)/pytest tests
 

@@ -30,6 +30,16 @@ def run_queued(job_id: int, sealed: str | None) -> None:
     execute(job_id, app=app, secrets=unseal(app, sealed))
 
 
+def enqueuer(app):
+    """The ``enqueue(job, sealed)`` that launch() takes: onto this app's queue."""
+    from .runner import templates
+
+    def enqueue_job(job, sealed):
+        enqueue(app, job, sealed, templates(app)[job.template].timeout)
+
+    return enqueue_job
+
+
 def enqueue(app, job, sealed: str | None, timeout: int) -> None:
     rq_queue(app).enqueue_call(
         run_queued,

@@ -145,14 +145,10 @@ def launch_job():
 
     from portal.jobs import queue
     from portal.jobs.launch import LaunchError, launch
-    from portal.jobs.runner import templates
 
     data = _body("JobLaunch")
     user = current_user()
-
-    def enqueue(job, sealed):
-        queue.enqueue(current_app, job, sealed, templates(current_app)[job.template].timeout)
-
+    enqueue = queue.enqueuer(current_app._get_current_object())
     try:
         job = launch(user, data["template"], data.get("parameters", {}), data.get("check", False), enqueue)
     except LaunchError as exc:
@@ -205,6 +201,112 @@ def job_events(job_id: int):
         select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.seq > after).order_by(JobEvent.seq).limit(limit)
     )
     return jsonify([e.to_dict() for e in rows])
+
+
+def job_progress(job_id: int) -> dict:
+    """Tasks started and each host's results so far, from the stored events."""
+    from sqlalchemy import func
+
+    from ..models import JobEvent
+
+    tasks = db.session.scalar(
+        select(func.count(JobEvent.id)).where(JobEvent.job_id == job_id, JobEvent.event == "playbook_on_task_start")
+    )
+    hosts: dict[str, dict] = {}
+    rows = db.session.execute(
+        select(JobEvent.host, JobEvent.event, func.count(JobEvent.id))
+        .where(JobEvent.job_id == job_id, JobEvent.host.is_not(None), JobEvent.event.like("runner_on_%"))
+        .group_by(JobEvent.host, JobEvent.event)
+    )
+    names = {
+        "runner_on_ok": "ok",
+        "runner_on_failed": "failed",
+        "runner_on_unreachable": "unreachable",
+        "runner_on_skipped": "skipped",
+        "runner_on_start": "started",
+    }
+    for host, event, count in rows:
+        if event in names:
+            hosts.setdefault(host, {v: 0 for v in names.values()})[names[event]] = count
+    for counts in hosts.values():
+        counts["done"] = counts["ok"] + counts["failed"] + counts["unreachable"] + counts["skipped"]
+        counts["state"] = "unreachable" if counts["unreachable"] else "failed" if counts["failed"] else "ok"
+    return {"tasks_started": tasks or 0, "hosts": hosts}
+
+
+@bp.get("/v1/jobs/<int:job_id>/progress")
+@require_role("viewer")
+def job_progress_view(job_id: int):
+    from ..models import Job
+
+    job = db.session.get(Job, job_id) or abort(404, f"no job {job_id}")
+    return jsonify(dict(job_progress(job_id), status=job.status, event_count=job.event_count))
+
+
+@bp.get("/v1/jobs/<int:job_id>/stream")
+@require_role("viewer")
+def job_stream(job_id: int):
+    """Server-sent events: each new job event (``event: job-event``), then ``event: end``."""
+    import json
+    import time
+
+    from flask import Response, stream_with_context
+
+    from ..models import FINISHED, Job, JobEvent
+
+    db.session.get(Job, job_id) or abort(404, f"no job {job_id}")
+    try:
+        after = int(request.args.get("after", request.headers.get("Last-Event-ID", 0)))
+    except ValueError:
+        abort(400, "after must be an integer")
+
+    def generate(after=after):
+        last_beat = time.monotonic()
+        while True:
+            rows = db.session.scalars(
+                select(JobEvent)
+                .where(JobEvent.job_id == job_id, JobEvent.seq > after)
+                .order_by(JobEvent.seq)
+                .limit(500)
+            ).all()
+            for e in rows:
+                after = e.seq
+                yield f"id: {e.seq}\nevent: job-event\ndata: {json.dumps(e.to_dict())}\n\n"
+            job = db.session.get(Job, job_id)
+            status = job.status
+            db.session.rollback()  # end the transaction: the next read sees new rows
+            if not rows and status in FINISHED:
+                yield f"event: end\ndata: {json.dumps({'status': status})}\n\n"
+                return
+            if not rows:
+                if time.monotonic() - last_beat > 15:
+                    last_beat = time.monotonic()
+                    yield ": still running\n\n"
+                time.sleep(0.5)
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return Response(stream_with_context(generate()), mimetype="text/event-stream", headers=headers)
+
+
+@bp.get("/v1/job-templates/<name>/choices/<param>")
+@require_role("viewer")
+def parameter_choices(name: str, param: str):
+    """The allowed values of a choice parameter, given the other parameters (dependent choices)."""
+    from flask import current_app
+
+    from portal.jobs.launch import LaunchError, netbox_choices
+    from portal.jobs.runner import templates
+
+    template = templates(current_app).get(name) or abort(404, f"no job template {name!r}")
+    parameter = template.parameter(param) or abort(404, f"template {name!r} has no parameter {param!r}")
+    if parameter.choices is not None:
+        return jsonify(parameter.choices)
+    if parameter.choices_from is None:
+        abort(400, f"{param}: not a choice parameter")
+    try:
+        return jsonify(netbox_choices(parameter, {k: v for k, v in request.args.items() if v}))
+    except LaunchError as exc:
+        return jsonify(error=str(exc), status=exc.status), exc.status
 
 
 @bp.get("/v1/audit")

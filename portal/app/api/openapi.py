@@ -253,6 +253,39 @@ def document() -> dict:
                     extra=not_found,
                 ),
             },
+            "/api/v1/jobs/{job_id}/progress": {
+                "get": _op(
+                    "Tasks started and each host's results so far",
+                    "viewer",
+                    {"type": "object"},
+                    params=_id("job_id"),
+                    extra=not_found,
+                ),
+            },
+            "/api/v1/jobs/{job_id}/stream": {
+                "get": {
+                    "summary": "Live events (server-sent events: job-event, then end)",
+                    "description": "Needs the viewer role. Resumes after ?after=<seq> or Last-Event-ID.",
+                    "parameters": [*_id("job_id"), {"name": "after", "in": "query", "schema": {"type": "integer"}}],
+                    "responses": {
+                        "200": {"description": "text/event-stream", "content": {"text/event-stream": {}}},
+                        **ERRORS,
+                        **not_found,
+                    },
+                },
+            },
+            "/api/v1/job-templates/{name}/choices/{param}": {
+                "get": _op(
+                    "The allowed values of a choice parameter; other parameters as query arguments filter them",
+                    "viewer",
+                    {"type": "array", "items": {"type": ["string", "integer"]}},
+                    params=[
+                        {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+                        {"name": "param", "in": "path", "required": True, "schema": {"type": "string"}},
+                    ],
+                    extra=not_found,
+                ),
+            },
             "/api/v1/audit": {
                 "get": _op(
                     "Audit events, newest first",

@@ -1,0 +1,77 @@
+// The live job page: output from server-sent events, at most KEEP lines in the page (earlier
+// ones are paged in on demand), progress and per-host status from /progress.
+(function () {
+  const KEEP = 2000;
+  const out = document.getElementById("output");
+  const job = out.dataset.job;
+  const api = `/api/v1/jobs/${job}`;
+  let first = null;   // seq of the first event shown
+  let last = 0;       // seq of the last event shown
+  let finished = false;
+
+  function line(e) {
+    const div = document.createElement("div");
+    div.dataset.seq = e.seq;
+    div.textContent = e.stdout;
+    return div;
+  }
+
+  function append(e) {
+    if (!e.stdout) { last = e.seq; return; }
+    const stick = out.scrollTop + out.clientHeight >= out.scrollHeight - 20;
+    out.appendChild(line(e));
+    if (first === null) first = e.seq;
+    last = e.seq;
+    while (out.childElementCount > KEEP) {
+      out.removeChild(out.firstChild);
+      first = Number(out.firstChild.dataset.seq);
+      document.getElementById("earlier").hidden = false;
+    }
+    if (stick) out.scrollTop = out.scrollHeight;
+  }
+
+  async function earlier() {
+    const from = Math.max(0, first - 500);
+    const rows = await (await fetch(`${api}/events?after=${from - 1}&limit=${first - from}`)).json();
+    const anchor = out.firstChild;
+    for (const e of rows) if (e.stdout && e.seq < first) out.insertBefore(line(e), anchor);
+    first = Math.max(1, from);
+    document.getElementById("earlier").hidden = first <= 1;
+    document.getElementById("shown").textContent = `${out.childElementCount} lines shown`;
+  }
+  document.getElementById("earlier").addEventListener("click", earlier);
+
+  async function progress() {
+    const p = await (await fetch(`${api}/progress`)).json();
+    const hosts = Object.entries(p.hosts);
+    const done = hosts.filter(([, h]) => h.started && h.done >= h.started).length;
+    const bar = document.getElementById("progress");
+    bar.max = Math.max(hosts.length, 1);
+    bar.value = finished ? bar.max : done;
+    document.getElementById("progress-text").textContent =
+      `${p.tasks_started} tasks started · ${done} of ${hosts.length} hosts idle · ${p.event_count} events`;
+    const body = document.querySelector("#hosts tbody");
+    body.replaceChildren(...hosts.map(([name, h]) => {
+      const tr = document.createElement("tr");
+      for (const v of [name, h.ok, h.failed, h.unreachable, h.skipped, h.state]) {
+        const td = document.createElement("td"); td.textContent = v; tr.appendChild(td);
+      }
+      tr.className = `host-${h.state}`;
+      return tr;
+    }));
+    const status = document.getElementById("status");
+    status.textContent = p.status;
+    status.className = `status-${p.status}`;
+  }
+
+  const source = new EventSource(`${api}/stream?after=0`);
+  source.addEventListener("job-event", (m) => append(JSON.parse(m.data)));
+  source.addEventListener("end", async (m) => {
+    finished = true;
+    source.close();
+    await progress();
+    document.getElementById("status").textContent = JSON.parse(m.data).status;
+  });
+  progress();
+  const timer = setInterval(() => { if (finished) clearInterval(timer); else progress(); }, 1000);
+})();

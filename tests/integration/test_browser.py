@@ -1,0 +1,77 @@
+"""The portal in a real browser: Debian's chromium, headless, driven by Playwright."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = shutil.which("chromium")
+PASSWORD = "browser-test-password"
+
+
+@pytest.fixture(scope="module")
+def users(stack):
+    admin = {"Authorization": f"Bearer {stack.load_secrets()['portal_admin_token']}"}
+    for name, role in (("erin", "engineer"), ("olga", "operator")):
+        resp = requests.post(
+            f"{stack.portal_url}/api/v1/users",
+            headers=admin,
+            json={"username": name, "password": PASSWORD, "role": role},
+            timeout=10,
+        )
+        assert resp.status_code in (201, 409), resp.text
+    return ("erin", "olga")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.fail("chromium is not installed: make test installs it (NETOSS_WITH_BROWSER=1 scripts/bootstrap.sh)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def _sign_in(browser, stack, user):
+    page = browser.new_context().new_page()
+    page.goto(f"{stack.portal_url}/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{stack.portal_url}/")
+    return page
+
+
+def test_an_engineer_launches_a_job_and_watches_it_live(browser, stack, users, demo_synced):
+    page = _sign_in(browser, stack, "erin")
+    assert "Welcome, erin" in page.inner_text("h1")
+    page.click("text=Templates")
+    page.click("tr:has-text('sot-sync') >> text=Launch")
+    page.uncheck("input[name=prune]")  # a parameter
+    page.check("input[name=check]")  # check mode
+    page.click("button:has-text('Launch')")
+    page.wait_for_url("**/jobs/*")
+    assert "(check mode)" in page.inner_text("h1")
+    # The output streams in, the status ends successful, the host table fills.
+    page.wait_for_selector("#output >> text=PLAY RECAP", timeout=180_000)
+    page.wait_for_function("document.getElementById('status').textContent === 'successful'", timeout=60_000)
+    assert "Plan: " in page.inner_text("#output")
+    assert "localhost" in page.inner_text("#hosts")
+    assert page.eval_on_selector("#progress", "p => p.value === p.max")
+
+
+def test_an_operator_is_refused_a_template_of_another_role(browser, stack, users):
+    page = _sign_in(browser, stack, "olga")
+    page.click("text=Templates")
+    row = page.locator("tr:has-text('sot-sync')")
+    assert row.locator("text=Launch").count() == 0  # not offered
+    resp = page.goto(f"{stack.portal_url}/jobs/new/sot-sync")  # and refused when asked anyway
+    assert resp.status == 403
+    assert "not allowed for the operator role" in page.inner_text("main")
