@@ -145,6 +145,36 @@ def worker_cmd(burst: bool, name: str | None) -> None:
     worker.work(burst=burst, with_scheduler=False)
 
 
+@main.group("job")
+def job_group() -> None:
+    """Portal jobs from a terminal (PORTAL_URL and PORTAL_TOKEN, else this stack's admin token)."""
+
+
+@job_group.command("run")
+@click.argument("template")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="A parameter (repeatable).")
+@click.option("--check", is_flag=True, help="Check mode: show what would change, change nothing.")
+@click.option("--wait/--no-wait", default=True, help="Follow the live output; exit 0 only on success.")
+def job_run_cmd(template: str, params: tuple[str, ...], check: bool, wait: bool) -> None:
+    """Launch TEMPLATE, print its live output, exit 0 only if it succeeded."""
+    import os
+
+    from .jobs.client import ClientError, PortalClient, run
+
+    url, token = os.environ.get("PORTAL_URL"), os.environ.get("PORTAL_TOKEN")
+    if not (url and token):
+        stack = _stack()
+        try:
+            url, token = stack.portal_url, stack.load_secrets()["portal_admin_token"]
+        except (StackError, KeyError) as exc:
+            raise click.ClickException(f"no PORTAL_URL / PORTAL_TOKEN and no stack here: {exc}") from None
+    try:
+        code = run(PortalClient(url, token), template, list(params), check, wait, click.echo)
+    except ClientError as exc:
+        raise click.ClickException(str(exc)) from None
+    sys.exit(code)
+
+
 @main.group("lab")
 def lab_group() -> None:
     """The FRR lab built from NetBox: one namespace per router."""

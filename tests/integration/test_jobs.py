@@ -137,3 +137,22 @@ def test_a_job_whose_worker_is_killed_fails_and_a_relaunch_works(stack, demo_syn
     # supervisord restarted the worker: a relaunch runs.
     again = api.post(url, json={"template": "sot-sync", "check": True}, timeout=30).json()
     assert _wait(api, f"{url}/{again['id']}")["status"] == "successful"
+
+
+def test_netoss_job_run_prints_the_live_output_and_exits_by_the_result(stack, nb_env, demo_synced):
+    netoss = str(Path(__file__).resolve().parents[2] / ".venv/bin/netoss")
+    env = {k: v for k, v in nb_env.items() if k not in ("PORTAL_URL", "PORTAL_TOKEN")}  # found from the stack
+    ok = subprocess.run(
+        [netoss, "job", "run", "sot-sync", "-p", "prune=false", "--check"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "queued" in ok.stdout and "PLAY RECAP" in ok.stdout and ok.stdout.rstrip().endswith("successful")
+    refused = subprocess.run(
+        [netoss, "job", "run", "backup", "--check"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 1 and "HTTP 400: template 'backup' cannot run in check mode" in refused.stderr
+    bad = subprocess.run(
+        [netoss, "job", "run", "sot-sync", "-p", "prune=maybe"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode == 1 and "-p prune: 'maybe' is not true or false" in bad.stderr
