@@ -195,6 +195,24 @@ def sensitive_values(env: dict[str, str]) -> list[str]:
     return [v for k, v in env.items() if any(word in k.upper() for word in SENSITIVE) and v and len(v) >= 6]
 
 
+class CancelCheck:
+    """ansible-runner's cancel_callback: true once the job was canceled (checked at most every second)."""
+
+    def __init__(self, job_id: int):
+        self.job_id = job_id
+        self.next_check = 0.0
+
+    def __call__(self) -> bool:
+        if time.monotonic() < self.next_check:
+            return False
+        self.next_check = time.monotonic() + 1
+        status = db.session.scalar(
+            select(Job.status).where(Job.id == self.job_id).execution_options(populate_existing=True)
+        )
+        db.session.commit()
+        return status == "canceled"
+
+
 def run_environment(job: Job, base: dict[str, str]) -> dict[str, str]:
     """The environment of the run: the worker's credentials plus who and which job, for the journal."""
     env = {k: v for k, v in base.items() if v is not None}
@@ -245,6 +263,7 @@ def execute(job_id: int, app=None, secrets: dict | None = None, env: dict | None
                 cmdline += ["--check", "--diff"]
             repo = Path(app.config["JOB_TEMPLATES_DIR"]).parent
             runner = ansible_runner.run(
+                cancel_callback=CancelCheck(job.id),
                 private_data_dir=str(private),
                 project_dir=str(repo),
                 playbook=template.playbook,
@@ -273,8 +292,10 @@ def execute(job_id: int, app=None, secrets: dict | None = None, env: dict | None
         finally:
             db.session.commit()
             db.session.refresh(job)
-            if job.status == "running":  # not reaped meanwhile as "worker lost"
+            if job.status == "running":  # not canceled, nor reaped as "worker lost", meanwhile
                 job.status, job.error, job.finished_at = outcome, error, utcnow()
+            elif job.finished_at is None:
+                job.finished_at = utcnow()
             db.session.commit()
             if locked:
                 release_locks(job.id)

@@ -188,3 +188,40 @@ def test_secrets_are_sealed_for_the_queue(app):
     with app.app_context():
         sealed = runner.seal(app, {"api_password": SECRET})
         assert SECRET not in sealed and runner.unseal(app, sealed) == {"api_password": SECRET}
+
+
+def _token(app, name):
+    with app.app_context():
+        _row, token = new_token(_user(name), "t")
+        db.session.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_cancel_relaunch_and_artifacts(app):
+    client = app.test_client()
+    otto = _token(app, "otto")
+    with app.app_context():
+        pending = Job(template="echo", parameters={"devices": ["localhost"]}, created_by="otto", limit="localhost")
+        db.session.add(pending)
+        db.session.commit()
+        job_id = pending.id
+    assert client.post(f"/api/v1/jobs/{job_id}/cancel", headers=_token(app, "vera")).status_code == 403
+    canceled = client.post(f"/api/v1/jobs/{job_id}/cancel", headers=otto).get_json()
+    assert canceled["status"] == "canceled" and canceled["finished_at"]
+    assert client.post(f"/api/v1/jobs/{job_id}/cancel", headers=otto).status_code == 409
+    runner.execute(job_id, app=app, env={"PATH": "/usr/bin:/bin"})  # a worker picking it up later does nothing
+    assert client.get(f"/api/v1/jobs/{job_id}", headers=otto).get_json()["status"] == "canceled"
+    # Relaunch needs the queue: without one it is a clear 503, and the new job says why.
+    resp = client.post(f"/api/v1/jobs/{job_id}/relaunch", headers=otto)
+    assert resp.status_code == 503
+    # Artifacts of a job that ran.
+    with app.app_context():
+        job = launch(_user("otto"), "echo", {"devices": ["localhost"]}, False, _run_now(app))
+    tar = client.get(f"/api/v1/jobs/{job.id}/artifacts", headers=otto)
+    assert tar.status_code == 200 and tar.mimetype == "application/gzip"
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(tar.data)) as archive:
+        names = archive.getnames()
+    assert any(n.endswith("/rc") for n in names) and not any(n.endswith("/command") for n in names)

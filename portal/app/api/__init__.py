@@ -234,6 +234,83 @@ def job_progress(job_id: int) -> dict:
     return {"tasks_started": tasks or 0, "hosts": hosts}
 
 
+@bp.post("/v1/jobs/<int:job_id>/cancel")
+@require_role("operator")
+def cancel_job(job_id: int):
+    """Cancel a pending or running job; a running one stops at its worker within a second or two."""
+    from ..models import FINISHED, Job
+
+    job = db.session.get(Job, job_id) or abort(404, f"no job {job_id}")
+    user = current_user()
+    if job.created_by != user.username and not user.at_least("engineer"):
+        abort(403, f"job {job_id} was launched by {job.created_by}: only they or an engineer may cancel it")
+    if job.status in FINISHED:
+        abort(409, f"job {job_id} already ended ({job.status})")
+    job.status = "canceled"
+    if job.started_at is None:
+        from ..models import utcnow
+
+        job.finished_at = utcnow()
+    db.session.commit()
+    audit("job.cancel", target=f"job {job.id} ({job.template})")
+    return jsonify(job.to_dict())
+
+
+@bp.post("/v1/jobs/<int:job_id>/relaunch")
+@require_role("viewer")
+def relaunch_job(job_id: int):
+    """Launch the same template again with the same parameters and mode (secrets must be given again)."""
+    from flask import current_app
+
+    from portal.jobs import queue
+    from portal.jobs.launch import LaunchError, launch
+
+    from ..models import Job
+
+    old = db.session.get(Job, job_id) or abort(404, f"no job {job_id}")
+    if "********" in old.parameters.values():
+        abort(400, f"job {job_id} had secret parameters, which are never kept: launch it again with them")
+    try:
+        job = launch(
+            current_user(),
+            old.template,
+            dict(old.parameters),
+            old.check_mode,
+            queue.enqueuer(current_app._get_current_object()),
+        )
+    except LaunchError as exc:
+        return jsonify({"error": str(exc), "status": exc.status, "problems": exc.problems}), exc.status
+    audit("job.launch", target=f"job {job.id} ({job.template})", detail={"relaunch_of": old.id})
+    return jsonify(job.to_dict()), 202
+
+
+@bp.get("/v1/jobs/<int:job_id>/artifacts")
+@require_role("viewer")
+def job_artifacts(job_id: int):
+    """The job's ansible-runner artifacts (already scrubbed of credentials) as a .tar.gz."""
+    import io
+    import tarfile
+    from pathlib import Path
+
+    from flask import current_app, send_file
+
+    from ..models import FINISHED, Job
+
+    job = db.session.get(Job, job_id) or abort(404, f"no job {job_id}")
+    if job.status not in FINISHED:
+        abort(409, f"job {job_id} is {job.status}: its artifacts come when it ends")
+    root = Path(current_app.config["JOBS_DIR"]) / str(job_id) / "artifacts"
+    if not root.is_dir():
+        abort(404, f"job {job_id} left no artifacts")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.add(root, arcname=f"job-{job_id}")
+    buf.seek(0)
+    return send_file(
+        buf, mimetype="application/gzip", as_attachment=True, download_name=f"job-{job_id}-artifacts.tar.gz"
+    )
+
+
 @bp.get("/v1/jobs/<int:job_id>/progress")
 @require_role("viewer")
 def job_progress_view(job_id: int):

@@ -253,6 +253,38 @@ def document() -> dict:
                     extra=not_found,
                 ),
             },
+            "/api/v1/jobs/{job_id}/cancel": {
+                "post": _op(
+                    "Cancel a pending or running job (its launcher, or an engineer)",
+                    "operator",
+                    _ref("Job"),
+                    params=_id("job_id"),
+                    extra={**not_found, "409": dict(description="The job already ended", **_json(_ref("Error")))},
+                ),
+            },
+            "/api/v1/jobs/{job_id}/relaunch": {
+                "post": _op(
+                    "Launch the same template again with the same parameters",
+                    "viewer (and a role the template allows)",
+                    _ref("Job"),
+                    params=_id("job_id"),
+                    status="202",
+                    extra=not_found,
+                ),
+            },
+            "/api/v1/jobs/{job_id}/artifacts": {
+                "get": {
+                    "summary": "The job's artifacts as a .tar.gz",
+                    "description": "Needs the viewer role.",
+                    "parameters": _id("job_id"),
+                    "responses": {
+                        "200": {"description": "a gzip tar", "content": {"application/gzip": {}}},
+                        **ERRORS,
+                        **not_found,
+                        "409": dict(description="The job has not ended", **_json(_ref("Error"))),
+                    },
+                },
+            },
             "/api/v1/jobs/{job_id}/progress": {
                 "get": _op(
                     "Tasks started and each host's results so far",

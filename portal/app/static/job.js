@@ -64,6 +64,19 @@
     status.className = `status-${p.status}`;
   }
 
+  const csrf = document.querySelector("meta[name=csrf-token]").content;
+  async function post(action) {
+    const resp = await fetch(`${api}/${action}`, { method: "POST", headers: { "X-CSRFToken": csrf } });
+    const body = await resp.json();
+    if (!resp.ok) { alert(body.error); return null; }
+    return body;
+  }
+  document.getElementById("cancel").addEventListener("click", () => post("cancel"));
+  document.getElementById("relaunch").addEventListener("click", async () => {
+    const job = await post("relaunch");
+    if (job) window.location = `/jobs/${job.id}`;
+  });
+
   const source = new EventSource(`${api}/stream?after=0`);
   source.addEventListener("job-event", (m) => append(JSON.parse(m.data)));
   source.addEventListener("end", async (m) => {
@@ -71,6 +84,8 @@
     source.close();
     await progress();
     document.getElementById("status").textContent = JSON.parse(m.data).status;
+    document.getElementById("cancel").hidden = true;
+    document.getElementById("artifacts").hidden = false;
   });
   progress();
   const timer = setInterval(() => { if (finished) clearInterval(timer); else progress(); }, 1000);
