@@ -16,6 +16,13 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def iso(t: dt.datetime | None) -> str | None:
+    """ISO 8601 in UTC (SQLite, used by unit tests, gives back naive datetimes)."""
+    if t is None:
+        return None
+    return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)).isoformat()
+
+
 class User(db.Model):
     __tablename__ = "users"
 
@@ -38,7 +45,7 @@ class User(db.Model):
             "username": self.username,
             "role": self.role,
             "active": self.active,
-            "created_at": self.created_at.isoformat(),
+            "created_at": iso(self.created_at),
         }
 
 
@@ -65,9 +72,9 @@ class ApiToken(db.Model):
             "name": self.name,
             "prefix": self.prefix,
             "user": self.user.username,
-            "created_at": self.created_at.isoformat(),
-            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
-            "last_used_at": self.last_used_at.isoformat() if self.last_used_at else None,
+            "created_at": iso(self.created_at),
+            "expires_at": iso(self.expires_at),
+            "last_used_at": iso(self.last_used_at),
             "revoked": self.revoked,
         }
 
@@ -90,7 +97,7 @@ class AuditEvent(db.Model):
     def to_dict(self) -> dict:
         return {
             "id": self.id,
-            "at": self.at.isoformat(),
+            "at": iso(self.at),
             "actor": self.actor,
             "action": self.action,
             "target": self.target,
@@ -126,7 +133,6 @@ class Job(db.Model):
     event_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
     def to_dict(self) -> dict:
-        iso = lambda t: t.isoformat() if t else None  # noqa: E731
         return {
             "id": self.id,
             "template": self.template,
@@ -169,7 +175,7 @@ class JobEvent(db.Model):
             "host": self.host,
             "task": self.task,
             "stdout": self.stdout,
-            "created": self.created.isoformat(),
+            "created": iso(self.created),
         }
 
 
@@ -181,3 +187,39 @@ class DeviceLock(db.Model):
     device: Mapped[str] = mapped_column(String(255), primary_key=True)
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False, index=True)
     acquired_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class Schedule(db.Model):
+    """A template launched on a cron schedule by the workers, as the user who made it."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    template: Mapped[str] = mapped_column(String(64), nullable=False)
+    parameters: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    check_mode: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    cron: Mapped[str] = mapped_column(String(100), nullable=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    next_run_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    last_run_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_job_id: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "template": self.template,
+            "parameters": self.parameters,
+            "check": self.check_mode,
+            "cron": self.cron,
+            "enabled": self.enabled,
+            "created_by": self.created_by,
+            "next_run_at": iso(self.next_run_at),
+            "last_run_at": iso(self.last_run_at),
+            "last_job_id": self.last_job_id,
+            "last_error": self.last_error,
+        }

@@ -100,6 +100,12 @@ def start_heartbeat(app, name: str, log) -> None:
 
     conn = connection(app)
 
+    from .launch import launch
+    from .schedules import fire_due
+
+    def launch_as(user, schedule):
+        return launch(user, schedule.template, dict(schedule.parameters), schedule.check_mode, enqueuer(app))
+
     def loop():
         last_reap = 0.0
         while True:
@@ -109,6 +115,8 @@ def start_heartbeat(app, name: str, log) -> None:
                     last_reap = time.monotonic()
                     for job_id in reap_lost_jobs(app, conn):
                         log(f"job {job_id}: its worker was lost; marked failed, locks released")
+                for schedule_id, outcome in fire_due(app, conn, launch_as):
+                    log(f"schedule {schedule_id}: {outcome}")
             except Exception as exc:  # Redis or PostgreSQL away for a moment: try again
                 log(f"heartbeat: {exc}")
             time.sleep(BEAT)

@@ -225,3 +225,61 @@ def test_cancel_relaunch_and_artifacts(app):
     with tarfile.open(fileobj=io.BytesIO(tar.data)) as archive:
         names = archive.getnames()
     assert any(n.endswith("/rc") for n in names) and not any(n.endswith("/command") for n in names)
+
+
+HELLO_TEMPLATE = """
+name: hello
+description: no secrets, schedulable
+playbook: playbooks/echo.yml
+roles: [operator]
+parameters:
+  - {name: greeting, type: string, pattern: "[a-z ]+", default: hello, var: echo_greeting}
+"""
+
+
+def test_schedules_are_checked_then_fired_by_a_worker(app, repo):
+    import datetime as dt
+
+    from portal.app.models import Schedule
+    from portal.jobs.schedules import fire_due
+
+    (repo / "jobs" / "hello.yml").write_text(HELLO_TEMPLATE)
+    client = app.test_client()
+    otto = _token(app, "otto")
+    url = "/api/v1/schedules"
+    bad_cron = client.post(url, headers=otto, json={"name": "n", "template": "hello", "cron": "61 * * * *"})
+    assert bad_cron.status_code == 400 and "is not a cron expression" in bad_cron.get_json()["error"]
+    secrets = client.post(url, headers=otto, json={"name": "n", "template": "echo", "cron": "0 2 * * *"})
+    assert secrets.status_code == 400 and "takes secrets" in secrets.get_json()["error"]
+    bad_value = client.post(
+        url, headers=otto, json={"name": "n", "template": "hello", "cron": "0 2 * * *", "parameters": {"greeting": "X"}}
+    )
+    assert bad_value.status_code == 400 and "greeting: 'X' does not match" in bad_value.get_json()["error"]
+    assert (
+        client.post(
+            url, headers=_token(app, "vera"), json={"name": "n", "template": "hello", "cron": "0 2 * * *"}
+        ).status_code
+        == 403
+    )
+    made = client.post(url, headers=otto, json={"name": "nightly", "template": "hello", "cron": "0 2 * * *"})
+    assert made.status_code == 201, made.get_json()
+    schedule = made.get_json()
+    assert schedule["next_run_at"].endswith("02:00:00+00:00") and schedule["parameters"] == {"greeting": "hello"}
+
+    def launch_as(user, s):
+        return launch(user, s.template, dict(s.parameters), s.check_mode, _run_now(app))
+
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=2)
+    fired = fire_due(app, None, launch_as, now=later)
+    assert [outcome.startswith("job ") for _id, outcome in fired] == [True]
+    with app.app_context():
+        row = db.session.get(Schedule, schedule["id"])
+        job = db.session.get(Job, row.last_job_id)
+        assert job.status == "successful" and job.created_by == "otto" and row.last_error is None
+        assert row.next_run_at.replace(tzinfo=dt.UTC) > later
+        # Its owner disabled: the schedule records why and tries again next time.
+        _user("otto").active = False
+        db.session.commit()
+    fired = fire_due(app, None, launch_as, now=later + dt.timedelta(days=2))
+    assert fired == [(schedule["id"], "error: its user otto is gone or disabled")]
+    assert fire_due(app, None, launch_as, now=later) == []  # not due again yet

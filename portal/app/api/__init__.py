@@ -386,6 +386,118 @@ def parameter_choices(name: str, param: str):
         return jsonify(error=str(exc), status=exc.status), exc.status
 
 
+def _schedule_checks(data: dict, user, template_name: str) -> dict:
+    """Validate a schedule's template, role and parameters as a launch would be; 400/403 say why."""
+    from flask import current_app
+
+    from portal.jobs.job_templates import validate_launch
+    from portal.jobs.launch import LaunchError, netbox_choices
+    from portal.jobs.runner import templates
+
+    template = templates(current_app).get(template_name) or abort(404, f"no job template {template_name!r}")
+    if not template.allowed(user.role):
+        abort(403, f"template {template_name!r} is not allowed for the {user.role} role")
+    if any(p.type == "secret" for p in template.parameters):
+        abort(400, f"template {template_name!r} takes secrets, which schedules never keep")
+    if data.get("check") and template.check_mode == "never":
+        abort(400, f"template {template_name!r} cannot run in check mode")
+    try:
+        clean, problems = validate_launch(template, data.get("parameters", {}), netbox_choices)
+    except LaunchError as exc:
+        abort(exc.status, str(exc))
+    if problems:
+        abort(400, "invalid parameters: " + "; ".join(problems))
+    return clean
+
+
+@bp.get("/v1/schedules")
+@require_role("viewer")
+def list_schedules():
+    from ..models import Schedule
+
+    return jsonify([s.to_dict() for s in db.session.scalars(select(Schedule).order_by(Schedule.id))])
+
+
+@bp.post("/v1/schedules")
+@require_role("operator")
+def create_schedule():
+    from portal.jobs.schedules import ScheduleError, check_cron, next_time
+
+    from ..models import Schedule, utcnow
+
+    data = _body("ScheduleCreate")
+    user = current_user()
+    try:
+        cron = check_cron(data["cron"])
+    except ScheduleError as exc:
+        abort(400, str(exc))
+    clean = _schedule_checks(data, user, data["template"])
+    schedule = Schedule(
+        name=data["name"],
+        template=data["template"],
+        parameters=clean,
+        check_mode=bool(data.get("check")),
+        cron=cron,
+        enabled=data.get("enabled", True),
+        created_by=user.username,
+        next_run_at=next_time(cron, utcnow()),
+    )
+    db.session.add(schedule)
+    db.session.commit()
+    audit("schedule.create", target=f"schedule {schedule.id} ({schedule.template}, {cron})")
+    return jsonify(schedule.to_dict()), 201
+
+
+@bp.patch("/v1/schedules/<int:schedule_id>")
+@require_role("operator")
+def update_schedule(schedule_id: int):
+    from portal.jobs.schedules import ScheduleError, check_cron, next_time
+
+    from ..models import Schedule, utcnow
+
+    data = _body("ScheduleUpdate")
+    user = current_user()
+    schedule = db.session.get(Schedule, schedule_id) or abort(404, f"no schedule {schedule_id}")
+    if schedule.created_by != user.username and not user.at_least("engineer"):
+        abort(403, f"schedule {schedule_id} belongs to {schedule.created_by}: only they or an engineer may change it")
+    if "cron" in data:
+        try:
+            schedule.cron = check_cron(data["cron"])
+        except ScheduleError as exc:
+            abort(400, str(exc))
+    if "parameters" in data or "check" in data:
+        merged = {
+            "parameters": data.get("parameters", schedule.parameters),
+            "check": data.get("check", schedule.check_mode),
+        }
+        schedule.parameters = _schedule_checks(merged, user, schedule.template)
+        schedule.check_mode = bool(merged["check"])
+    for key in ("name", "enabled"):
+        if key in data:
+            setattr(schedule, key, data[key])
+    schedule.next_run_at = next_time(schedule.cron, utcnow())
+    db.session.commit()
+    audit(
+        "schedule.update", target=f"schedule {schedule.id}", detail={k: v for k, v in data.items() if k != "parameters"}
+    )
+    return jsonify(schedule.to_dict())
+
+
+@bp.delete("/v1/schedules/<int:schedule_id>")
+@require_role("operator")
+def delete_schedule(schedule_id: int):
+    from ..models import Schedule
+
+    user = current_user()
+    schedule = db.session.get(Schedule, schedule_id) or abort(404, f"no schedule {schedule_id}")
+    if schedule.created_by != user.username and not user.at_least("engineer"):
+        abort(403, f"schedule {schedule_id} belongs to {schedule.created_by}: only they or an engineer may delete it")
+    db.session.delete(schedule)
+    db.session.commit()
+    audit("schedule.delete", target=f"schedule {schedule_id} ({schedule.template})")
+    return jsonify(schedule.to_dict())
+
+
 @bp.get("/v1/audit")
 @require_role("admin")
 def list_audit():

@@ -108,6 +108,32 @@ SCHEMAS = {
             "created": {"type": "string", "format": "date-time"},
         },
     },
+    "ScheduleCreate": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name", "template", "cron"],
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "template": {"type": "string", "minLength": 1, "maxLength": 64},
+            "cron": {"type": "string", "minLength": 9, "maxLength": 100, "description": "5 fields, UTC"},
+            "parameters": {"type": "object"},
+            "check": {"type": "boolean"},
+            "enabled": {"type": "boolean"},
+        },
+    },
+    "ScheduleUpdate": {
+        "type": "object",
+        "additionalProperties": False,
+        "minProperties": 1,
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "cron": {"type": "string", "minLength": 9, "maxLength": 100},
+            "parameters": {"type": "object"},
+            "check": {"type": "boolean"},
+            "enabled": {"type": "boolean"},
+        },
+    },
+    "Schedule": {"type": "object"},
     "JobTemplate": {
         "type": "object",
         "properties": {
@@ -315,6 +341,34 @@ def document() -> dict:
                         {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
                         {"name": "param", "in": "path", "required": True, "schema": {"type": "string"}},
                     ],
+                    extra=not_found,
+                ),
+            },
+            "/api/v1/schedules": {
+                "get": _op("Schedules", "viewer", {"type": "array", "items": _ref("Schedule")}),
+                "post": _op(
+                    "Schedule a template on a cron expression (UTC); parameters are checked as for a launch",
+                    "operator (and a role the template allows)",
+                    _ref("Schedule"),
+                    body="ScheduleCreate",
+                    status="201",
+                    extra=not_found,
+                ),
+            },
+            "/api/v1/schedules/{schedule_id}": {
+                "patch": _op(
+                    "Change a schedule (its owner, or an engineer)",
+                    "operator",
+                    _ref("Schedule"),
+                    body="ScheduleUpdate",
+                    params=_id("schedule_id"),
+                    extra=not_found,
+                ),
+                "delete": _op(
+                    "Delete a schedule (its owner, or an engineer)",
+                    "operator",
+                    _ref("Schedule"),
+                    params=_id("schedule_id"),
                     extra=not_found,
                 ),
             },

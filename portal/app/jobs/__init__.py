@@ -104,6 +104,15 @@ def job_list():
     return render_template("jobs/list.html", jobs=db.session.scalars(query).all(), filters=request.args)
 
 
+@bp.get("/schedules")
+@require_role("viewer")
+def schedule_list():
+    from ..models import Schedule
+
+    rows = db.session.scalars(select(Schedule).order_by(Schedule.id)).all()
+    return render_template("jobs/schedules.html", schedules=rows, user=current_user())
+
+
 @bp.get("/jobs/<int:job_id>")
 @require_role("viewer")
 def detail(job_id: int):
