@@ -283,3 +283,41 @@ def test_schedules_are_checked_then_fired_by_a_worker(app, repo):
     fired = fire_due(app, None, launch_as, now=later + dt.timedelta(days=2))
     assert fired == [(schedule["id"], "error: its user otto is gone or disabled")]
     assert fire_due(app, None, launch_as, now=later) == []  # not due again yet
+
+
+def test_dashboard_figures(app):
+    import datetime as dt
+
+    from portal.jobs import dashboard
+
+    now = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)
+    with app.app_context():
+        rows = [
+            ("successful", now, {"processed": {"pe1": 1, "p1": 1}, "failures": {}, "dark": {}}),
+            (
+                "failed",
+                now - dt.timedelta(days=1),
+                {"processed": {"pe1": 1, "ce1": 1}, "failures": {"pe1": 1}, "dark": {"ce1": 1}},
+            ),
+            ("failed", now - dt.timedelta(days=1), {"processed": {"ce2": 1}, "failures": {"ce2": 1}, "dark": {}}),
+            ("successful", now - dt.timedelta(days=1), None),
+        ]
+        for status, created, stats in rows:
+            db.session.add(
+                Job(template="echo", parameters={}, created_by="otto", status=status, created_at=created, stats=stats)
+            )
+        db.session.commit()
+        days = dashboard.success_by_day(days=3, now=now)
+        assert [(d["day"], d["successful"], d["failed"], d["rate"]) for d in days] == [
+            ("2026-11-24", 0, 0, None),
+            ("2026-11-25", 1, 2, 0.333),
+            ("2026-11-26", 1, 0, 1.0),
+        ]
+        # pe1 failed, then succeeded later: not failing. ce1 unreachable and ce2 failed: failing.
+        assert [(f["device"], f["how"]) for f in dashboard.failing_devices()] == [
+            ("ce1", "unreachable"),
+            ("ce2", "failed"),
+        ]
+    client = app.test_client()
+    page = client.get("/", headers=_token(app, "otto")).get_data(as_text=True)
+    assert 'id="success-chart"' in page and "ce2" in page

@@ -19,4 +19,13 @@ def home():
     recent = db.session.scalars(
         select(AuditEvent).where(AuditEvent.actor == user.username).order_by(AuditEvent.id.desc()).limit(10)
     ).all()
-    return render_template("main/home.html", user=user, recent=recent)
+    from portal.jobs import dashboard
+
+    return render_template(
+        "main/home.html",
+        user=user,
+        recent=recent,
+        jobs=dashboard.recent_jobs(),
+        days=dashboard.success_by_day(),
+        failing=dashboard.failing_devices(),
+    )
