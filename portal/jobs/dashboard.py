@@ -41,7 +41,7 @@ def failing_devices(scan: int = 500) -> list[dict]:
     jobs = db.session.scalars(
         select(Job)
         .where(Job.status.in_(("successful", "failed")), Job.stats.is_not(None))
-        .order_by(Job.id.desc())
+        .order_by(Job.created_at.desc(), Job.id.desc())
         .limit(scan)
     )
     for job in jobs:
