@@ -48,6 +48,7 @@ bench: bootstrap
 	$(BIN)/python bench/bench_sot.py
 	$(BIN)/python bench/bench_lab.py
 	$(BIN)/python bench/bench_config.py
+	$(BIN)/python bench/bench_portal.py
 
 clean: down
 	rm -rf .state .state-test .pytest_cache .ruff_cache

@@ -163,6 +163,14 @@ class Supervisor:
                 ) from None
         wait_for(lambda: self.rpc().getProcessInfo(name)["statename"] == "RUNNING", 60, f"{name} to run")
 
+    def stop_program(self, name: str) -> None:
+        """Stop a program (it stays stopped until start_program or the next `up`)."""
+        try:
+            self.rpc().stopProcess(name, True)
+        except xmlrpc.client.Fault as exc:
+            if "NOT_RUNNING" not in exc.faultString:
+                raise StackError(f"{name} did not stop ({exc.faultString})") from None
+
     def processes(self) -> dict[str, dict]:
         """Process info by program name; empty when supervisord is not running."""
         if self.pid() is None:
