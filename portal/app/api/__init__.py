@@ -67,7 +67,7 @@ def create_user():
     return jsonify(user.to_dict()), 201
 
 
-@bp.patch("/v1/users/<int:user_id>")
+@bp.patch("/v1/users/<int(max=2147483647):user_id>")
 @require_role("admin")
 def update_user(user_id: int):
     data = _body("UserUpdate")
@@ -106,7 +106,7 @@ def create_token():
     return jsonify(dict(row.to_dict(), token=token)), 201
 
 
-@bp.delete("/v1/tokens/<int:token_id>")
+@bp.delete("/v1/tokens/<int(max=2147483647):token_id>")
 @require_role("viewer")
 def revoke_token(token_id: int):
     user = current_user()
@@ -177,7 +177,7 @@ def list_jobs():
     return jsonify([j.to_dict() for j in db.session.scalars(query)])
 
 
-@bp.get("/v1/jobs/<int:job_id>")
+@bp.get("/v1/jobs/<int(max=2147483647):job_id>")
 @require_role("viewer")
 def get_job(job_id: int):
     from ..models import Job
@@ -186,7 +186,7 @@ def get_job(job_id: int):
     return jsonify(job.to_dict())
 
 
-@bp.get("/v1/jobs/<int:job_id>/events")
+@bp.get("/v1/jobs/<int(max=2147483647):job_id>/events")
 @require_role("viewer")
 def job_events(job_id: int):
     from ..models import Job, JobEvent
@@ -234,7 +234,7 @@ def job_progress(job_id: int) -> dict:
     return {"tasks_started": tasks or 0, "hosts": hosts}
 
 
-@bp.post("/v1/jobs/<int:job_id>/cancel")
+@bp.post("/v1/jobs/<int(max=2147483647):job_id>/cancel")
 @require_role("operator")
 def cancel_job(job_id: int):
     """Cancel a pending or running job; a running one stops at its worker within a second or two."""
@@ -256,7 +256,7 @@ def cancel_job(job_id: int):
     return jsonify(job.to_dict())
 
 
-@bp.post("/v1/jobs/<int:job_id>/relaunch")
+@bp.post("/v1/jobs/<int(max=2147483647):job_id>/relaunch")
 @require_role("viewer")
 def relaunch_job(job_id: int):
     """Launch the same template again with the same parameters and mode (secrets must be given again)."""
@@ -284,7 +284,7 @@ def relaunch_job(job_id: int):
     return jsonify(job.to_dict()), 202
 
 
-@bp.get("/v1/jobs/<int:job_id>/artifacts")
+@bp.get("/v1/jobs/<int(max=2147483647):job_id>/artifacts")
 @require_role("viewer")
 def job_artifacts(job_id: int):
     """The job's ansible-runner artifacts (already scrubbed of credentials) as a .tar.gz."""
@@ -311,7 +311,7 @@ def job_artifacts(job_id: int):
     )
 
 
-@bp.get("/v1/jobs/<int:job_id>/progress")
+@bp.get("/v1/jobs/<int(max=2147483647):job_id>/progress")
 @require_role("viewer")
 def job_progress_view(job_id: int):
     from ..models import Job
@@ -320,7 +320,7 @@ def job_progress_view(job_id: int):
     return jsonify(dict(job_progress(job_id), status=job.status, event_count=job.event_count))
 
 
-@bp.get("/v1/jobs/<int:job_id>/stream")
+@bp.get("/v1/jobs/<int(max=2147483647):job_id>/stream")
 @require_role("viewer")
 def job_stream(job_id: int):
     """Server-sent events: each new job event (``event: job-event``), then ``event: end``."""
@@ -448,7 +448,7 @@ def create_schedule():
     return jsonify(schedule.to_dict()), 201
 
 
-@bp.patch("/v1/schedules/<int:schedule_id>")
+@bp.patch("/v1/schedules/<int(max=2147483647):schedule_id>")
 @require_role("operator")
 def update_schedule(schedule_id: int):
     from portal.jobs.schedules import ScheduleError, check_cron, next_time
@@ -483,7 +483,7 @@ def update_schedule(schedule_id: int):
     return jsonify(schedule.to_dict())
 
 
-@bp.delete("/v1/schedules/<int:schedule_id>")
+@bp.delete("/v1/schedules/<int(max=2147483647):schedule_id>")
 @require_role("operator")
 def delete_schedule(schedule_id: int):
     from ..models import Schedule

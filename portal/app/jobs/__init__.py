@@ -113,7 +113,7 @@ def schedule_list():
     return render_template("jobs/schedules.html", schedules=rows, user=current_user())
 
 
-@bp.get("/jobs/<int:job_id>")
+@bp.get("/jobs/<int(max=2147483647):job_id>")
 @require_role("viewer")
 def detail(job_id: int):
     job = db.session.get(Job, job_id) or abort(404, f"no job {job_id}")
