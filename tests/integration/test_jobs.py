@@ -156,3 +156,29 @@ def test_netoss_job_run_prints_the_live_output_and_exits_by_the_result(stack, nb
         [netoss, "job", "run", "sot-sync", "-p", "prune=maybe"], env=env, capture_output=True, text=True, timeout=60
     )
     assert bad.returncode == 1 and "-p prune: 'maybe' is not true or false" in bad.stderr
+
+
+def test_restarting_the_portal_mid_job_loses_nothing(stack, demo_synced):
+    from portal.stack.supervisor import Supervisor
+
+    api = _api(stack)
+    url = f"{stack.portal_url}/api/v1/jobs"
+    job = api.post(url, json={"template": "sot-sync", "check": True}, timeout=30).json()
+    deadline = time.monotonic() + 60
+    while api.get(f"{url}/{job['id']}", timeout=10).json()["status"] == "pending":
+        assert time.monotonic() < deadline, "no worker took the job"
+        time.sleep(0.1)
+    sup = Supervisor(stack)
+    sup.stop_program("portal-web")  # the workers keep running and writing
+    sup.start_program("portal-web")
+    from portal.stack import portal_app
+
+    deadline = time.monotonic() + 60
+    while not portal_app.healthy(stack):
+        assert time.monotonic() < deadline, "the portal did not come back"
+        time.sleep(0.2)
+    done = _wait(api, f"{url}/{job['id']}")
+    assert done["status"] == "successful", done
+    events = api.get(f"{url}/{job['id']}/events?limit=5000", timeout=10).json()
+    assert [e["seq"] for e in events] == list(range(1, done["event_count"] + 1))
+    assert events[-1]["event"] == "playbook_on_stats"
