@@ -34,6 +34,55 @@ def next_time(expression: str, after: dt.datetime) -> dt.datetime:
     return croniter(expression, after).get_next(dt.datetime)
 
 
+def checked_parameters(user, template_name: str, parameters: dict, check: bool) -> dict:
+    """A schedule's parameters checked as a launch's would be; LaunchError (with its HTTP status) says why not."""
+    from flask import current_app
+
+    from .job_templates import validate_launch
+    from .launch import LaunchError, netbox_choices
+    from .runner import templates
+
+    template = templates(current_app).get(template_name)
+    if template is None:
+        raise LaunchError(404, f"no job template {template_name!r}")
+    if not template.allowed(user.role):
+        raise LaunchError(403, f"template {template_name!r} is not allowed for the {user.role} role")
+    if any(p.type == "secret" for p in template.parameters):
+        raise LaunchError(400, f"template {template_name!r} takes secrets, which schedules never keep")
+    if check and template.check_mode == "never":
+        raise LaunchError(400, f"template {template_name!r} cannot run in check mode")
+    clean, problems = validate_launch(template, parameters, netbox_choices)
+    if problems:
+        raise LaunchError(400, "invalid parameters: " + "; ".join(problems), problems)
+    return clean
+
+
+def create(user, name: str, template_name: str, parameters: dict, check: bool, cron: str, enabled: bool = True):
+    """A new schedule, checked; LaunchError (status 400/403/404) says what is wrong."""
+    from .launch import LaunchError
+
+    try:
+        cron = check_cron(cron)
+    except ScheduleError as exc:
+        raise LaunchError(400, str(exc)) from None
+    if not name.strip():
+        raise LaunchError(400, "name: a schedule needs a name")
+    clean = checked_parameters(user, template_name, parameters, check)
+    schedule = Schedule(
+        name=name.strip()[:100],
+        template=template_name,
+        parameters=clean,
+        check_mode=bool(check),
+        cron=cron,
+        enabled=enabled,
+        created_by=user.username,
+        next_run_at=next_time(cron, utcnow()),
+    )
+    db.session.add(schedule)
+    db.session.commit()
+    return schedule
+
+
 def fire_due(app, conn, launch_as, now: dt.datetime | None = None) -> list[tuple[int, str]]:
     """Launch every enabled schedule that is due; returns (schedule id, outcome) pairs.
 

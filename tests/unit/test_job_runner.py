@@ -321,3 +321,30 @@ def test_dashboard_figures(app):
     client = app.test_client()
     page = client.get("/", headers=_token(app, "otto")).get_data(as_text=True)
     assert 'id="success-chart"' in page and "ce2" in page
+
+
+def test_the_launch_form_creates_a_schedule_with_a_cron(app, repo):
+    import re
+
+    from portal.app.models import Schedule
+
+    (repo / "jobs" / "hello.yml").write_text(HELLO_TEMPLATE)
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    client.post("/login", data={"username": "otto", "password": "x" * 12, "csrf_token": csrf})
+    form = client.get("/jobs/new/hello").get_data(as_text=True)
+    assert 'name="cron"' in form
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    bad = client.post("/jobs/new/hello", data={"csrf_token": csrf, "cron": "every night"})
+    assert bad.status_code == 400 and "is not a cron expression" in bad.get_data(as_text=True)
+    ok = client.post("/jobs/new/hello", data={"csrf_token": csrf, "cron": "0 3 * * *", "greeting": "good night"})
+    assert ok.status_code == 302 and ok.headers["Location"].endswith("/schedules")
+    with app.app_context():
+        schedule = db.session.scalar(select(Schedule))
+        assert (schedule.cron, schedule.parameters, schedule.created_by) == (
+            "0 3 * * *",
+            {"greeting": "good night"},
+            "otto",
+        )
+    assert "hello (0 3 * * *)" in client.get("/schedules").get_data(as_text=True)

@@ -387,27 +387,14 @@ def parameter_choices(name: str, param: str):
 
 
 def _schedule_checks(data: dict, user, template_name: str) -> dict:
-    """Validate a schedule's template, role and parameters as a launch would be; 400/403 say why."""
-    from flask import current_app
+    """Validate a schedule's template, role and parameters as a launch would be; 4xx say why."""
+    from portal.jobs.launch import LaunchError
+    from portal.jobs.schedules import checked_parameters
 
-    from portal.jobs.job_templates import validate_launch
-    from portal.jobs.launch import LaunchError, netbox_choices
-    from portal.jobs.runner import templates
-
-    template = templates(current_app).get(template_name) or abort(404, f"no job template {template_name!r}")
-    if not template.allowed(user.role):
-        abort(403, f"template {template_name!r} is not allowed for the {user.role} role")
-    if any(p.type == "secret" for p in template.parameters):
-        abort(400, f"template {template_name!r} takes secrets, which schedules never keep")
-    if data.get("check") and template.check_mode == "never":
-        abort(400, f"template {template_name!r} cannot run in check mode")
     try:
-        clean, problems = validate_launch(template, data.get("parameters", {}), netbox_choices)
+        return checked_parameters(user, template_name, data.get("parameters", {}), bool(data.get("check")))
     except LaunchError as exc:
         abort(exc.status, str(exc))
-    if problems:
-        abort(400, "invalid parameters: " + "; ".join(problems))
-    return clean
 
 
 @bp.get("/v1/schedules")
@@ -421,30 +408,23 @@ def list_schedules():
 @bp.post("/v1/schedules")
 @require_role("operator")
 def create_schedule():
-    from portal.jobs.schedules import ScheduleError, check_cron, next_time
-
-    from ..models import Schedule, utcnow
+    from portal.jobs.launch import LaunchError
+    from portal.jobs.schedules import create
 
     data = _body("ScheduleCreate")
-    user = current_user()
     try:
-        cron = check_cron(data["cron"])
-    except ScheduleError as exc:
-        abort(400, str(exc))
-    clean = _schedule_checks(data, user, data["template"])
-    schedule = Schedule(
-        name=data["name"],
-        template=data["template"],
-        parameters=clean,
-        check_mode=bool(data.get("check")),
-        cron=cron,
-        enabled=data.get("enabled", True),
-        created_by=user.username,
-        next_run_at=next_time(cron, utcnow()),
-    )
-    db.session.add(schedule)
-    db.session.commit()
-    audit("schedule.create", target=f"schedule {schedule.id} ({schedule.template}, {cron})")
+        schedule = create(
+            current_user(),
+            data["name"],
+            data["template"],
+            data.get("parameters", {}),
+            bool(data.get("check")),
+            data["cron"],
+            data.get("enabled", True),
+        )
+    except LaunchError as exc:
+        abort(exc.status, str(exc))
+    audit("schedule.create", target=f"schedule {schedule.id} ({schedule.template}, {schedule.cron})")
     return jsonify(schedule.to_dict()), 201
 
 

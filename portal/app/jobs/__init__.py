@@ -71,7 +71,24 @@ def new(name: str):
         audit("job.launch", target=name, outcome="denied", detail={"needs": template.roles})
         abort(403, f"template {name!r} is not allowed for the {user.role} role")
     problems, status = [], 200
-    if request.method == "POST":
+    if request.method == "POST" and request.form.get("cron", "").strip():
+        from portal.jobs.schedules import create
+
+        try:
+            schedule = create(
+                user,
+                request.form.get("schedule_name", "") or f"{name} ({request.form['cron'].strip()})",
+                name,
+                _form_values(template),
+                "check" in request.form,
+                request.form["cron"],
+            )
+        except LaunchError as exc:
+            problems, status = exc.problems or [str(exc)], exc.status
+        else:
+            audit("schedule.create", target=f"schedule {schedule.id} ({schedule.template}, {schedule.cron})")
+            return redirect(url_for("jobs.schedule_list"))
+    elif request.method == "POST":
         try:
             job = launch(
                 user,
