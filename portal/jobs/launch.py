@@ -51,8 +51,9 @@ def _limit(template: JobTemplate, clean: dict, resolve) -> str | None:
     return None
 
 
-def launch(user: User, name: str, values: dict, check: bool, enqueue, resolve=netbox_choices) -> Job:
-    """Check and record a launch, then hand it to ``enqueue(job, sealed_secrets)``."""
+def checked(user: User, name: str, values: dict, check: bool, resolve=None) -> tuple[JobTemplate, dict]:
+    """The template and the clean values of a launch (or a schedule) that ``user`` may make;
+    LaunchError, with the HTTP status to answer, says what is wrong."""
     template = templates(current_app).get(name)
     if template is None:
         raise LaunchError(404, f"no job template {name!r}")
@@ -60,16 +61,22 @@ def launch(user: User, name: str, values: dict, check: bool, enqueue, resolve=ne
         raise LaunchError(403, f"template {name!r} is not allowed for the {user.role} role")
     if check and template.check_mode == "never":
         raise LaunchError(400, f"template {name!r} cannot run in check mode")
-    clean, problems = validate_launch(template, values, resolve)
+    clean, problems = validate_launch(template, values, resolve or netbox_choices)
     if problems:
         raise LaunchError(400, "invalid parameters: " + "; ".join(problems), problems)
+    return template, clean
+
+
+def launch(user: User, name: str, values: dict, check: bool, enqueue, resolve=None) -> Job:
+    """Check and record a launch, then hand it to ``enqueue(job, sealed_secrets)``."""
+    template, clean = checked(user, name, values, check, resolve)
     secrets = {p.name: clean.pop(p.name) for p in template.parameters if p.type == "secret" and p.name in clean}
     shown = dict(clean, **{name: "********" for name in secrets})
     job = Job(
         template=name,
         parameters=shown,
         check_mode=bool(check or template.check_mode == "always"),
-        limit=_limit(template, clean, resolve),
+        limit=_limit(template, clean, resolve or netbox_choices),
         created_by=user.username,
     )
     db.session.add(job)

@@ -38,23 +38,13 @@ def checked_parameters(user, template_name: str, parameters: dict, check: bool) 
     """A schedule's parameters checked as a launch's would be; LaunchError (with its HTTP status) says why not."""
     from flask import current_app
 
-    from .job_templates import validate_launch
-    from .launch import LaunchError, netbox_choices
+    from .launch import LaunchError, checked
     from .runner import templates
 
     template = templates(current_app).get(template_name)
-    if template is None:
-        raise LaunchError(404, f"no job template {template_name!r}")
-    if not template.allowed(user.role):
-        raise LaunchError(403, f"template {template_name!r} is not allowed for the {user.role} role")
-    if any(p.type == "secret" for p in template.parameters):
+    if template is not None and any(p.type == "secret" for p in template.parameters):
         raise LaunchError(400, f"template {template_name!r} takes secrets, which schedules never keep")
-    if check and template.check_mode == "never":
-        raise LaunchError(400, f"template {template_name!r} cannot run in check mode")
-    clean, problems = validate_launch(template, parameters, netbox_choices)
-    if problems:
-        raise LaunchError(400, "invalid parameters: " + "; ".join(problems), problems)
-    return clean
+    return checked(user, template_name, parameters, check)[1]
 
 
 def create(user, name: str, template_name: str, parameters: dict, check: bool, cron: str, enabled: bool = True):
