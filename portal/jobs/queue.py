@@ -20,6 +20,20 @@ def rq_queue(app):
     return Queue(QUEUE, connection=connection(app))
 
 
+def job_environment() -> dict[str, str]:
+    """The environment of a job: the worker's, plus the lab's device login as it is now (the lab
+    may have been built after the worker started)."""
+    import os
+
+    env = dict(os.environ)
+    if env.get("NETOSS_STATE"):
+        from portal import lab
+        from portal.stack import Stack
+
+        env.update(lab.device_env(Stack.from_env()))
+    return env
+
+
 def run_queued(job_id: int, sealed: str | None) -> None:
     """What the worker runs for each job (a module-level function, importable by RQ)."""
     from portal.app import create_app
@@ -27,7 +41,7 @@ def run_queued(job_id: int, sealed: str | None) -> None:
     from .runner import execute, unseal
 
     app = create_app()
-    execute(job_id, app=app, secrets=unseal(app, sealed))
+    execute(job_id, app=app, secrets=unseal(app, sealed), env=job_environment())
 
 
 def enqueuer(app):

@@ -47,12 +47,35 @@ def test_a_check_mode_sot_sync_runs_through_the_queue(stack, demo_synced):
     assert [e["seq"] for e in tail] == [4, 5]
 
 
-def test_credentials_never_reach_events_artifacts_logs_or_the_database(stack, demo_synced):
-    """The run had the NetBox token and the lab's device password in its environment."""
+@pytest.fixture(scope="module")
+def jobs_lab(stack, nb, demo_synced):
+    """A lab of this module's own names (j*), not configured: enough to log in to its routers."""
+    from portal import lab
+    from portal.lab.spec import LabConfig
+
+    spec = lab.up(stack, nb, LabConfig(ns_prefix="j", bridge="netoss-jbr0", user="netopsj"), log=print)
+    yield spec
+    lab.down(stack, log=print)
+
+
+def test_credentials_never_reach_events_artifacts_logs_or_the_database(stack, demo_synced, jobs_lab):
+    """Runs that logged in to a router with the lab's device password, and used the NetBox token."""
     api = _api(stack)
-    resp = api.post(f"{stack.portal_url}/api/v1/jobs", json={"template": "sot-sync", "check": True}, timeout=30)
-    job = _wait(api, f"{stack.portal_url}/api/v1/jobs/{resp.json()['id']}")
+    url = f"{stack.portal_url}/api/v1/jobs"
+    resp = api.post(url, json={"template": "sot-sync", "check": True}, timeout=30)
+    job = _wait(api, f"{url}/{resp.json()['id']}")
     assert job["status"] == "successful", job
+    # A health check of pe1: SSH login with the device password, then the routing state (not
+    # configured here, so the check fails: after logging in and reading the router).
+    resp = api.post(
+        url, json={"template": "health-check", "parameters": {"devices": ["pe1"], "timeout": 0}}, timeout=30
+    )
+    assert resp.status_code == 202, resp.text
+    health = _wait(api, f"{url}/{resp.json()['id']}")
+    events = api.get(f"{url}/{health['id']}/events?limit=5000", timeout=10).json()
+    output = "\n".join(e["stdout"] or "" for e in events)
+    assert health["status"] == "failed" and "verification failed" in output, output[-2000:]
+    assert "pe1" in (health["stats"] or {}).get("failures", {})
     secrets = stack.load_secrets()
     needles = [stack.netbox_token(), secrets["netbox_token_secret"], secrets["portal_admin_token"]]
     creds = stack.state_dir / "lab" / "credentials.json"
