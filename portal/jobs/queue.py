@@ -44,6 +44,16 @@ def run_queued(job_id: int, sealed: str | None) -> None:
     execute(job_id, app=app, secrets=unseal(app, sealed), env=job_environment())
 
 
+def drop(app, job_id: int) -> None:
+    """Remove a canceled job from the queue (best effort: a worker skips it anyway)."""
+    try:
+        from rq.job import Job as RQJob
+
+        RQJob.fetch(f"netoss-job-{job_id}", connection=connection(app)).delete()
+    except Exception:  # no queue configured, or already taken: the runner skips canceled jobs
+        return
+
+
 def enqueuer(app):
     """The ``enqueue(job, sealed)`` that launch() takes: onto this app's queue."""
     from .runner import templates

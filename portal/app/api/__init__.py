@@ -246,12 +246,19 @@ def cancel_job(job_id: int):
         abort(403, f"job {job_id} was launched by {job.created_by}: only they or an engineer may cancel it")
     if job.status in FINISHED:
         abort(409, f"job {job_id} already ended ({job.status})")
+    pending = job.started_at is None
     job.status = "canceled"
-    if job.started_at is None:
+    if pending:
         from ..models import utcnow
 
         job.finished_at = utcnow()
     db.session.commit()
+    if pending:
+        from flask import current_app
+
+        from portal.jobs.queue import drop
+
+        drop(current_app._get_current_object(), job.id)  # no worker needs to pick it up
     audit("job.cancel", target=f"job {job.id} ({job.template})")
     return jsonify(job.to_dict())
 
