@@ -61,29 +61,35 @@ def _frr_driver():
                     idem("interface ", "ip ospf network "),
                     idem("router ospf", "ospf router-id "),
                     idem("router bgp", "bgp router-id "),
-                    IdempotentCommandsRule(
-                        match_rules=(
-                            MatchRule(startswith="router bgp"),
-                            MatchRule(re_search=r"^neighbor \S+ (description|update-source|remote-as) "),
-                        )
-                    ),
+                    # neighbor lines: see idempotent_for below.
                 ],
             )
 
         def idempotent_for(self, config, other_children):
-            # "neighbor X description A" and "neighbor Y description B" are different commands:
-            # the neighbor's address is part of the key.
-            text = config.text
-            if text.startswith("neighbor "):
-                words = text.split()
-                for other in other_children:
-                    other_words = other.text.split()
-                    if other_words[:3] == words[:3] and len(words) > 3:
-                        return other
-                return None
+            # "neighbor X <attribute> <value>" replaces the neighbour's previous value of that
+            # attribute: the key is the address and the attribute ("neighbor X description A"
+            # and "neighbor Y description B" are different commands), plus the direction for
+            # policies ("route-map A in" and "route-map B out" are both kept).
+            if config.text.startswith("neighbor "):
+                key = _neighbor_key(config.text)
+                if key is None:
+                    return None
+                return next((other for other in other_children if _neighbor_key(other.text) == key), None)
             return super().idempotent_for(config, other_children)
 
     return HConfigDriverFRR()
+
+
+_DIRECTED = ("route-map", "prefix-list", "filter-list", "distribute-list")
+
+
+def _neighbor_key(text):
+    """What a ``neighbor X <attribute> <value…>`` line sets, or None for a line without a value."""
+    words = text.split()
+    if len(words) < 4 or words[0] != "neighbor":
+        return None
+    key = tuple(words[:3])
+    return (*key, words[-1]) if words[2] in _DIRECTED else key
 
 
 def driver(platform):
