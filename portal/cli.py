@@ -126,7 +126,7 @@ def worker_cmd(burst: bool, name: str | None) -> None:
         os.environ.update(
             {
                 **client_env(stack),
-                **lab.device_env(stack),
+                # The lab's device login is read at each job (portal.jobs.queue.job_environment).
                 "NETOSS_STATE": str(stack.state_dir),
                 # network_cli checks the lab routers' host keys against <state>/home/.ssh/known_hosts.
                 "HOME": str(stack.ansible_home),

@@ -76,20 +76,19 @@ class Snapshot:
     def addresses_of(self, interface):
         return sorted(self.addresses.get(interface["id"], []), key=lambda a: ipaddress.ip_interface(a["address"]))
 
-    def tenant_id(self, device):
-        """The device's tenant, else its site's."""
+    def tenant(self, device):
+        """The device's tenant (a nested NetBox record), else its site's; {} when neither has one."""
         tenant = device.get("tenant") or {}
         if tenant.get("id"):
-            return tenant["id"]
+            return tenant
         site = self.site_by_id.get((device.get("site") or {}).get("id")) or {}
-        return (site.get("tenant") or {}).get("id")
+        return site.get("tenant") or {}
+
+    def tenant_id(self, device):
+        return self.tenant(device).get("id")
 
     def tenant_name(self, device):
-        tenant = device.get("tenant") or {}
-        if tenant.get("name"):
-            return tenant["name"]
-        site = self.site_by_id.get((device.get("site") or {}).get("id")) or {}
-        return (site.get("tenant") or {}).get("name")
+        return self.tenant(device).get("name")
 
     def asn(self, device):
         tenant = self.tenant_id(device)

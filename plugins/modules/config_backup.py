@@ -56,8 +56,8 @@ lines:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netoss.core.plugins.module_utils.config_push import ConnectionDevice
-from ansible_collections.netoss.core.plugins.module_utils.config_text import ConfigTextError, check, sanitize, stable
+from ansible_collections.netoss.core.plugins.module_utils.config_push import ConnectionDevice, read_running
+from ansible_collections.netoss.core.plugins.module_utils.config_text import ConfigTextError, sanitize, stable
 
 
 def main():
@@ -67,13 +67,11 @@ def main():
     )
     p = module.params
     try:
-        text = ConnectionDevice(module).get_config()
-    except Exception as exc:  # ConnectionError
-        module.fail_json(msg="reading the running configuration failed: %s" % exc)
-    try:
-        check(text, p["platform"])
+        text = read_running(ConnectionDevice(module), p["platform"])
     except ConfigTextError as exc:
         module.fail_json(msg="backup refused: %s" % exc)
+    except Exception as exc:  # ConnectionError
+        module.fail_json(msg="reading the running configuration failed: %s" % exc)
     text = stable(text, p["platform"])
     if p["sanitize"]:
         text = sanitize(text)
