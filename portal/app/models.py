@@ -131,6 +131,8 @@ class Job(db.Model):
     stats: Mapped[dict | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     event_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Each play's hosts and task count as the run goes (netoss.core.job_plan): the progress totals.
+    plan: Mapped[list | None] = mapped_column(JSON)
 
     def to_dict(self) -> dict:
         return {

@@ -205,10 +205,44 @@ def _parameter(p: dict) -> Parameter:
     return Parameter(**{k: v for k, v in p.items() if k in Parameter.__dataclass_fields__})
 
 
+_LOADED: dict[tuple, tuple[tuple, dict[str, JobTemplate]]] = {}
+
+
+def _signature(directory: Path, files: list[Path], repo: Path | None) -> tuple:
+    """What a loaded set of templates depends on: the files, and the playbooks they name."""
+    stats = []
+    for path in files:
+        st = path.stat()
+        stats.append((path.name, st.st_mtime_ns, st.st_size))
+    if repo is not None:
+        playbooks = repo / "playbooks"
+        stats.append(("playbooks/", playbooks.stat().st_mtime_ns if playbooks.is_dir() else 0, 0))
+    return tuple(stats)
+
+
 def load_templates(directory: Path, repo: Path | None = None) -> dict[str, JobTemplate]:
-    """Every template of ``directory`` (*.yml), by name; TemplateError lists every problem."""
-    problems, templates = [], {}
+    """Every template of ``directory`` (*.yml), by name; TemplateError lists every problem.
+
+    A launch and every template call of the API read them, so a set that loaded cleanly is
+    kept until a file of it changes (its mtime or size), one is added or removed, or the
+    playbooks directory changes."""
     files = sorted(directory.glob("*.y*ml"))
+    key = (str(directory), str(repo))
+    try:
+        signature = _signature(directory, files, repo)
+    except OSError:
+        signature = None  # a file went away meanwhile: load, and report what is missing
+    cached = _LOADED.get(key)
+    if signature is not None and cached is not None and cached[0] == signature:
+        return dict(cached[1])
+    templates = _load(directory, files, repo)
+    if signature is not None:
+        _LOADED[key] = (signature, templates)
+    return dict(templates)
+
+
+def _load(directory: Path, files: list[Path], repo: Path | None) -> dict[str, JobTemplate]:
+    problems, templates = [], {}
     if not files:
         raise TemplateError([f"{directory}: no job template files (*.yml)"])
     validator = jsonschema.Draft202012Validator(SCHEMA)

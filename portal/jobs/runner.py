@@ -11,6 +11,7 @@ on the same device waits up to ``lock_wait`` seconds, then fails saying which jo
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -92,19 +93,71 @@ def _mask(text: str | None, secrets: list[str]) -> str | None:
     return text
 
 
+def _play(record: dict) -> dict:
+    hosts = record.get("hosts")
+    tasks = record.get("tasks")
+    return {
+        "play": str(record.get("play") or "")[:200],
+        "hosts": [str(h) for h in hosts] if isinstance(hosts, list) else None,
+        "tasks": tasks if isinstance(tasks, int) and tasks >= 0 else None,
+    }
+
+
+def parse_plan(text: str) -> list[dict]:
+    """The plays of a run from netoss.core.job_plan's lines: the playbook's estimate of every
+    play, each corrected by the play's own line once it starts. Unreadable lines are skipped
+    (the last one may be half-written)."""
+    plays: list[dict] = []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(record, dict):
+            continue
+        if record.get("kind") == "playbook" and isinstance(record.get("plays"), list):
+            plays = [_play(p) for p in record["plays"] if isinstance(p, dict)]
+        elif record.get("kind") == "play" and isinstance(record.get("index"), int) and record["index"] >= 0:
+            index = record["index"]
+            plays.extend({"play": "", "hosts": None, "tasks": None} for _ in range(index + 1 - len(plays)))
+            plays[index] = _play(record)
+    return plays
+
+
 class EventStore:
     """ansible-runner's event_handler: stores each event in order, committing in batches."""
 
-    def __init__(self, job: Job, secrets: list[str]):
+    def __init__(self, job: Job, secrets: list[str], plan_file: Path | None = None):
         self.job = job
         self.secrets = [s for s in secrets if s and len(s) >= 4]
         self.pending = 0
         self.last_commit = time.monotonic()
         self.seq = 0
         self.stats = None
+        self.plan_file = plan_file
+        self.plan_size = 0
+
+    def read_plan(self) -> None:
+        """The plan netoss.core.job_plan wrote so far (see :func:`parse_plan`).
+
+        The callback writes before the play's first task starts, so reading at each play and
+        task start is never behind."""
+        if self.plan_file is None:
+            return
+        try:
+            size = self.plan_file.stat().st_size
+            if size == self.plan_size:
+                return
+            text = self.plan_file.read_text(encoding="utf-8")
+        except OSError:
+            return
+        self.plan_size = size
+        self.job.plan = parse_plan(text)
 
     def __call__(self, event: dict) -> bool:
         data = event.get("event_data") or {}
+        if event.get("event") in ("playbook_on_play_start", "playbook_on_task_start", "playbook_on_stats"):
+            self.read_plan()
         if event.get("event") == "playbook_on_stats":
             keys = ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored", "processed")
             self.stats = {k: data.get(k) or {} for k in keys}
@@ -255,7 +308,8 @@ def execute(job_id: int, app=None, secrets: dict | None = None, env: dict | None
             extravars = extra_vars(template, job.parameters, secrets or {})
             run_env = run_environment(job, env if env is not None else dict(os.environ))
             hidden = [*(secrets or {}).values(), *sensitive_values(run_env)]
-            store = EventStore(job, hidden)
+            run_env["NETOSS_JOB_PLAN"] = str(private / "plan.jsonl")
+            store = EventStore(job, hidden, Path(run_env["NETOSS_JOB_PLAN"]))
             cmdline = []
             if job.limit:
                 cmdline += ["--limit", job.limit]

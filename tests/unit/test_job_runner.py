@@ -6,6 +6,8 @@ are exercised against the stack's Redis by the integration tests.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import select
@@ -18,6 +20,7 @@ from portal.jobs import runner
 from portal.jobs.launch import LaunchError, launch
 
 SECRET = "Sup3r-Secret-Value-42"
+ROOT = Path(__file__).resolve().parents[2]
 
 ECHO_TEMPLATE = """
 name: echo
@@ -49,6 +52,9 @@ def repo(tmp_path):
     (tmp_path / "jobs" / "echo.yml").write_text(ECHO_TEMPLATE)
     (tmp_path / "playbooks").mkdir()
     (tmp_path / "playbooks" / "echo.yml").write_text(ECHO_PLAYBOOK)
+    (tmp_path / "ansible.cfg").write_text(
+        f"[defaults]\ncollections_path = {ROOT / '.collections'}\ncallbacks_enabled = netoss.core.job_plan\n"
+    )
     (tmp_path / "inventory").mkdir()
     (tmp_path / "inventory" / "netbox.yml").write_text(
         "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
@@ -100,6 +106,13 @@ def test_a_job_runs_with_its_events_stored_and_secrets_masked(app, tmp_path):
         assert job.status == "successful", job.error
         assert job.rc == 0 and job.limit == "localhost" and job.stats["ok"] == {"localhost": 1}
         assert job.parameters == {"greeting": "good morning", "devices": ["localhost"], "api_password": "********"}
+        # netoss.core.job_plan told the totals: one play, one host, one task; all done.
+        assert job.plan == [{"play": "Echo", "hosts": ["localhost"], "tasks": 1}]
+        from portal.app.api import job_progress
+
+        progress = job_progress(job)
+        assert progress["tasks_total"] == 1 and progress["hosts_total"] == 1 and progress["hosts_finished"] == 1
+        assert progress["hosts"]["localhost"]["ok"] == 1 and progress["hosts"]["localhost"]["expected"] == 1
         events = db.session.scalars(select(JobEvent).where(JobEvent.job_id == job.id).order_by(JobEvent.seq)).all()
         assert [e.seq for e in events] == list(range(1, len(events) + 1)) and job.event_count == len(events)
         assert events[0].event == "playbook_on_start" and events[-1].event == "playbook_on_stats"

@@ -96,6 +96,28 @@ def test_duplicate_names_across_files(tmp_path):
         load_templates(d, REPO)
 
 
+def test_loaded_templates_are_kept_until_a_file_changes(tmp_path):
+    import os
+
+    body = "name: {n}\ndescription: d\nplaybook: playbooks/sot_sync.yml\nroles: [viewer]\n"
+    d = _write(tmp_path, body.format(n="first"), "a.yml")
+    first = load_templates(d, REPO)
+    assert load_templates(d, REPO)["first"] is first["first"]  # the same objects: not read again
+    path = d / "a.yml"
+    path.write_text(body.format(n="second"))
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))  # a clock coarser than the edit
+    assert sorted(load_templates(d, REPO)) == ["second"]
+    _write(tmp_path, body.format(n="third"), "b.yml")  # a new file
+    assert sorted(load_templates(d, REPO)) == ["second", "third"]
+    (d / "b.yml").write_text("name: [broken\n")  # a broken edit is reported, each time, not hidden
+    for _ in range(2):
+        with pytest.raises(TemplateError, match=r"jobs/b\.yml: not valid YAML"):
+            load_templates(d, REPO)
+    (d / "b.yml").unlink()
+    assert sorted(load_templates(d, REPO)) == ["second"]
+
+
 @pytest.fixture
 def rich(tmp_path):
     text = """

@@ -203,20 +203,16 @@ def job_events(job_id: int):
     return jsonify([e.to_dict() for e in rows])
 
 
-def job_progress(job_id: int) -> dict:
-    """Tasks started and each host's results so far, from the stored events."""
+def job_progress(job) -> dict:
+    """Tasks and hosts done of their totals, from the stored events and the job's plan."""
     from sqlalchemy import func
 
-    from ..models import JobEvent
+    from portal.jobs.progress import summarize
+
+    from ..models import FINISHED, JobEvent
 
     tasks = db.session.scalar(
-        select(func.count(JobEvent.id)).where(JobEvent.job_id == job_id, JobEvent.event == "playbook_on_task_start")
-    )
-    hosts: dict[str, dict] = {}
-    rows = db.session.execute(
-        select(JobEvent.host, JobEvent.event, func.count(JobEvent.id))
-        .where(JobEvent.job_id == job_id, JobEvent.host.is_not(None), JobEvent.event.like("runner_on_%"))
-        .group_by(JobEvent.host, JobEvent.event)
+        select(func.count(JobEvent.id)).where(JobEvent.job_id == job.id, JobEvent.event == "playbook_on_task_start")
     )
     names = {
         "runner_on_ok": "ok",
@@ -225,13 +221,15 @@ def job_progress(job_id: int) -> dict:
         "runner_on_skipped": "skipped",
         "runner_on_start": "started",
     }
+    hosts: dict[str, dict] = {}
+    rows = db.session.execute(
+        select(JobEvent.host, JobEvent.event, func.count(JobEvent.id))
+        .where(JobEvent.job_id == job.id, JobEvent.host.is_not(None), JobEvent.event.in_(names))
+        .group_by(JobEvent.host, JobEvent.event)
+    )
     for host, event, count in rows:
-        if event in names:
-            hosts.setdefault(host, {v: 0 for v in names.values()})[names[event]] = count
-    for counts in hosts.values():
-        counts["done"] = counts["ok"] + counts["failed"] + counts["unreachable"] + counts["skipped"]
-        counts["state"] = "unreachable" if counts["unreachable"] else "failed" if counts["failed"] else "ok"
-    return {"tasks_started": tasks or 0, "hosts": hosts}
+        hosts.setdefault(host, {})[names[event]] = count
+    return summarize(job.plan, hosts, tasks or 0, job.status in FINISHED)
 
 
 @bp.post("/v1/jobs/<int(max=2147483647):job_id>/cancel")
@@ -324,7 +322,7 @@ def job_progress_view(job_id: int):
     from ..models import Job
 
     job = db.session.get(Job, job_id) or abort(404, f"no job {job_id}")
-    return jsonify(dict(job_progress(job_id), status=job.status, event_count=job.event_count))
+    return jsonify(dict(job_progress(job), status=job.status, event_count=job.event_count))
 
 
 @bp.get("/v1/jobs/<int(max=2147483647):job_id>/stream")

@@ -108,6 +108,38 @@ SCHEMAS = {
             "created": {"type": "string", "format": "date-time"},
         },
     },
+    "JobProgress": {
+        "type": "object",
+        "description": (
+            "Totals come from each play's hosts (after the limit) and task count, as the "
+            "netoss.core.job_plan callback reports them; null until known."
+        ),
+        "properties": {
+            "status": {"type": "string"},
+            "event_count": {"type": "integer"},
+            "tasks_started": {"type": "integer"},
+            "tasks_total": {"type": ["integer", "null"]},
+            "hosts_total": {"type": ["integer", "null"]},
+            "hosts_finished": {"type": "integer"},
+            "hosts": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "properties": {
+                        "ok": {"type": "integer"},
+                        "failed": {"type": "integer"},
+                        "unreachable": {"type": "integer"},
+                        "skipped": {"type": "integer"},
+                        "started": {"type": "integer"},
+                        "done": {"type": "integer"},
+                        "expected": {"type": ["integer", "null"]},
+                        "finished": {"type": "boolean"},
+                        "state": {"enum": ["pending", "ok", "failed", "unreachable"]},
+                    },
+                },
+            },
+        },
+    },
     "ScheduleCreate": {
         "type": "object",
         "additionalProperties": False,
@@ -313,9 +345,9 @@ def document() -> dict:
             },
             "/api/v1/jobs/{job_id}/progress": {
                 "get": _op(
-                    "Tasks started and each host's results so far",
+                    "Tasks and hosts done of their totals, and each host's results so far",
                     "viewer",
-                    {"type": "object"},
+                    _ref("JobProgress"),
                     params=_id("job_id"),
                     extra=not_found,
                 ),

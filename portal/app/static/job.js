@@ -44,12 +44,23 @@
   async function progress() {
     const p = await (await fetch(`${api}/progress`)).json();
     const hosts = Object.entries(p.hosts);
-    const done = hosts.filter(([, h]) => h.started && h.done >= h.started).length;
     const bar = document.getElementById("progress");
-    bar.max = Math.max(hosts.length, 1);
-    bar.value = finished ? bar.max : done;
-    document.getElementById("progress-text").textContent =
-      `${p.tasks_started} tasks started · ${done} of ${hosts.length} hosts idle · ${p.event_count} events`;
+    const parts = [];
+    if (p.tasks_total !== null && p.hosts_total !== null) {
+      // Results of every host on every task of its plays: the share of the run that is done.
+      const expected = hosts.reduce((n, [, h]) => n + (h.expected || 0), 0);
+      const done = hosts.reduce((n, [, h]) => n + (h.finished ? (h.expected || 0) : Math.min(h.done, h.expected || 0)), 0);
+      bar.max = Math.max(expected, 1);
+      bar.value = finished ? bar.max : done;
+      parts.push(`task ${Math.min(p.tasks_started, p.tasks_total)} of ${p.tasks_total}`);
+      parts.push(`${p.hosts_finished} of ${p.hosts_total} hosts done`);
+    } else {
+      bar.max = Math.max(hosts.length, 1);
+      bar.value = finished ? bar.max : p.hosts_finished;
+      parts.push(`${p.tasks_started} tasks started`, `${p.hosts_finished} of ${hosts.length} hosts done`);
+    }
+    parts.push(`${p.event_count} events`);
+    document.getElementById("progress-text").textContent = parts.join(" · ");
     const body = document.querySelector("#hosts tbody");
     body.replaceChildren(...hosts.map(([name, h]) => {
       const tr = document.createElement("tr");
