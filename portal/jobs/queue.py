@@ -36,12 +36,15 @@ def job_environment() -> dict[str, str]:
 
 def run_queued(job_id: int, sealed: str | None) -> None:
     """What the worker runs for each job (a module-level function, importable by RQ)."""
+    import os
+
     from portal.app import create_app
 
     from .runner import execute, unseal
 
     app = create_app()
-    execute(job_id, app=app, secrets=unseal(app, sealed), env=job_environment())
+    # RQ runs this in a work horse forked by the worker: the run stops if the worker dies.
+    execute(job_id, app=app, secrets=unseal(app, sealed), env=job_environment(), parent=os.getppid())
 
 
 def drop(app, job_id: int) -> None:

@@ -249,13 +249,24 @@ def sensitive_values(env: dict[str, str]) -> list[str]:
 
 
 class CancelCheck:
-    """ansible-runner's cancel_callback: true once the job was canceled (checked at most every second)."""
+    """ansible-runner's cancel_callback: true once the run must stop (checked at most every second).
 
-    def __init__(self, job_id: int):
+    It stops when the job was canceled, when it is no longer running (the reaper marked it
+    failed because its worker was lost), or when the worker process that forked this run is
+    gone. RQ's work horse is in a session of its own, so it outlives a worker killed with
+    SIGKILL; without this check its ansible would go on changing devices whose locks the
+    reaper has released."""
+
+    def __init__(self, job_id: int, parent: int | None = None):
         self.job_id = job_id
+        self.parent = parent
         self.next_check = 0.0
+        self.reason: str | None = None
 
     def __call__(self) -> bool:
+        if self.parent is not None and os.getppid() != self.parent:
+            self.reason = f"worker lost: its worker process {self.parent} stopped; the run was stopped"
+            return True
         if time.monotonic() < self.next_check:
             return False
         self.next_check = time.monotonic() + 1
@@ -263,7 +274,10 @@ class CancelCheck:
             select(Job.status).where(Job.id == self.job_id).execution_options(populate_existing=True)
         )
         db.session.commit()
-        return status == "canceled"
+        if status != "running":
+            self.reason = f"the job is {status}"
+            return True
+        return False
 
 
 def run_environment(job: Job, base: dict[str, str]) -> dict[str, str]:
@@ -275,11 +289,19 @@ def run_environment(job: Job, base: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def execute(job_id: int, app=None, secrets: dict | None = None, env: dict | None = None, lock_wait: float = 300):
+def execute(
+    job_id: int,
+    app=None,
+    secrets: dict | None = None,
+    env: dict | None = None,
+    lock_wait: float = 300,
+    parent: int | None = None,
+):
     """Run job ``job_id`` to its end; the job row says how it went.
 
     ``secrets`` are the values of its secret parameters (never stored), ``env`` the
     environment of the run (credentials); both default to what the worker was started with.
+    ``parent`` is the pid of the worker that forked this process: the run stops if it dies.
     """
     import ansible_runner
 
@@ -316,8 +338,9 @@ def execute(job_id: int, app=None, secrets: dict | None = None, env: dict | None
             if job.check_mode or template.check_mode == "always":
                 cmdline += ["--check", "--diff"]
             repo = Path(app.config["JOB_TEMPLATES_DIR"]).parent
+            cancel = CancelCheck(job.id, parent)
             runner = ansible_runner.run(
-                cancel_callback=CancelCheck(job.id),
+                cancel_callback=cancel,
                 private_data_dir=str(private),
                 project_dir=str(repo),
                 playbook=template.playbook,
@@ -337,6 +360,8 @@ def execute(job_id: int, app=None, secrets: dict | None = None, env: dict | None
             job.stats = store.stats
             outcome = {"successful": "successful", "canceled": "canceled"}.get(runner.status, "failed")
             error = f"timed out after {template.timeout} s" if runner.status == "timeout" else None
+            if runner.status == "canceled" and cancel.reason and cancel.reason.startswith("worker lost"):
+                outcome, error = "failed", cancel.reason
         except LockError as exc:
             db.session.rollback()
             outcome, error = "failed", str(exc)

@@ -131,8 +131,21 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:120]
+    except OSError:
+        return "?"
+
+
 def test_a_job_whose_worker_is_killed_fails_and_a_relaunch_works(stack, demo_synced):
-    import contextlib
     import os
     import signal
 
@@ -147,15 +160,20 @@ def test_a_job_whose_worker_is_killed_fails_and_a_relaunch_works(stack, demo_syn
             assert time.monotonic() < deadline, "no worker took the job"
             time.sleep(0.1)
         worker = Supervisor(stack).processes()["portal-worker"]["pid"]
-        for pid in _tree(worker):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)  # the worker, its work horse and ansible: a crash
+        descendants = _tree(worker)[1:]  # its work horse, ansible-runner's ansible-playbook and forks
+        os.kill(worker, signal.SIGKILL)  # the worker alone crashes (the OOM killer's choice)
         if api.get(f"{url}/{job['id']}", timeout=10).json()["status"] == "running":
             break  # killed mid-job
     else:
         pytest.skip("the job ended before the worker could be killed, three times")
     lost = _wait(api, f"{url}/{job['id']}", timeout=90)
     assert lost["status"] == "failed" and lost["error"].startswith("worker lost:"), lost
+    # The run the dead worker had forked stopped too: nothing goes on changing devices
+    # after their locks were released.
+    deadline = time.monotonic() + 60
+    while [p for p in descendants if _running(p)]:
+        assert time.monotonic() < deadline, f"still running: {[_cmdline(p) for p in descendants if _running(p)]}"
+        time.sleep(0.5)
     assert postgres.psql(stack, "SELECT count(*) FROM device_locks", database="netoss_portal").strip() == "0"
     # supervisord restarted the worker: a relaunch runs.
     again = api.post(url, json={"template": "sot-sync", "check": True}, timeout=30).json()

@@ -240,6 +240,29 @@ def test_cancel_relaunch_and_artifacts(app):
     assert any(n.endswith("/rc") for n in names) and not any(n.endswith("/command") for n in names)
 
 
+def test_a_run_stops_when_its_worker_is_gone_or_it_was_reaped(app, repo):
+    """A work horse whose worker died (its parent changed) stops its run: the locks the reaper
+    released must not cover an ansible still changing devices."""
+    import os
+
+    (repo / "playbooks" / "echo.yml").write_text(
+        ECHO_PLAYBOOK + "    - name: Wait\n      ansible.builtin.pause:\n        seconds: 120\n"
+    )
+    with app.app_context():
+        job = Job(template="echo", parameters={}, created_by="otto", limit="localhost")
+        db.session.add(job)
+        db.session.commit()
+        # A parent pid that is not this process's parent: as if the worker had died.
+        runner.execute(job.id, app=app, env={"PATH": "/usr/bin:/bin"}, parent=os.getppid() + 1_000_000)
+        db.session.refresh(job)
+        assert job.status == "failed" and job.error.startswith("worker lost: its worker process"), job.error
+        assert not db.session.scalars(select(DeviceLock)).all()
+    # The reaper marked the job failed while it ran: the run stops at the next check.
+    check = runner.CancelCheck(job.id)
+    with app.app_context():
+        assert check() and check.reason == "the job is failed"
+
+
 HELLO_TEMPLATE = """
 name: hello
 description: no secrets, schedulable
