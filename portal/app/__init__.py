@@ -99,6 +99,17 @@ def _error_handlers(app: Flask) -> None:
             return jsonify(error=exc.description, status=exc.code), exc.code
         return render_template("error.html", status=exc.code, message=exc.description), exc.code
 
+    from portal.jobs.job_templates import TemplateError
+
+    @app.errorhandler(TemplateError)
+    def template_error(exc: TemplateError):
+        # A broken edit of jobs/*.yml: every problem, with its file and key, goes to the log.
+        app.logger.error("the job templates have problems:\n%s", exc)
+        message = "the job templates have problems (each file and key is in the portal log)"
+        if _wants_json():
+            return jsonify(error=message, status=500), 500
+        return render_template("error.html", status=500, message=message), 500
+
     @app.errorhandler(Exception)
     def server_error(exc: Exception):
         db.session.rollback()

@@ -210,6 +210,22 @@ def _token(app, name):
     return {"Authorization": f"Bearer {token}"}
 
 
+def test_a_broken_template_edit_is_a_clear_500_and_logged_with_its_file(app, repo, caplog):
+    client = app.test_client()
+    otto = _token(app, "otto")
+    assert client.get("/api/v1/job-templates", headers=otto).status_code == 200
+    (repo / "jobs" / "broken.yml").write_text("name: broken\ndescription: d\nroles: [operator]\n")
+    for resp in (
+        client.get("/api/v1/job-templates", headers=otto),
+        client.post("/api/v1/jobs", json={"template": "echo"}, headers=otto),
+    ):
+        assert resp.status_code == 500
+        assert resp.get_json()["error"].startswith("the job templates have problems")
+    assert "jobs/broken.yml: (top): 'playbook' is a required property" in caplog.text
+    with app.app_context():
+        assert not db.session.scalars(select(Job)).all()  # nothing was queued
+
+
 def test_cancel_relaunch_and_artifacts(app):
     client = app.test_client()
     otto = _token(app, "otto")

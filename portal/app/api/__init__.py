@@ -122,20 +122,14 @@ def revoke_token(token_id: int):
 @bp.get("/v1/job-templates")
 @require_role("viewer")
 def list_job_templates():
-    from pathlib import Path
-
     from flask import current_app
 
-    from portal.jobs.job_templates import TemplateError, load_templates
+    from portal.jobs.runner import templates
 
-    directory = Path(current_app.config["JOB_TEMPLATES_DIR"])
-    try:
-        templates = load_templates(directory, directory.parent)
-    except TemplateError as exc:
-        current_app.logger.error("%s", exc)
-        abort(500, "the job templates have problems: see the portal log")
     user = current_user()
-    return jsonify([dict(t.to_dict(), can_run=t.allowed(user.role)) for _name, t in sorted(templates.items())])
+    return jsonify(
+        [dict(t.to_dict(), can_run=t.allowed(user.role)) for _name, t in sorted(templates(current_app).items())]
+    )
 
 
 @bp.post("/v1/jobs")
