@@ -198,6 +198,8 @@ def build(snapshot, name):
         "logging": {
             "level": (context.get("syslog") or {}).get("level", "informational"),
             "servers": [dict(s) for s in (context.get("syslog") or {}).get("servers") or []],
+            # Log interface up and down too (for fault management), where the platform needs telling.
+            "interface_events": bool((context.get("syslog") or {}).get("interface_events", False)),
         },
         "interfaces": [],
         "ospf": None,
