@@ -9,6 +9,8 @@ took it and when.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import subprocess
 
@@ -34,6 +36,20 @@ def _git(repo, *args, check=True):
     if check and proc.returncode != 0:
         raise BackupRepoError("git %s failed in %s: %s" % (args[0], repo, (proc.stderr or proc.stdout).strip()))
     return proc
+
+
+@contextlib.contextmanager
+def locked(repo):
+    """Hold the repository's lock (a file beside it) so that two runs backing up at once
+    commit one after the other instead of failing on git's index.lock."""
+    parent = os.path.dirname(os.path.abspath(repo)) or "."
+    os.makedirs(parent, exist_ok=True)
+    fd = os.open(os.path.abspath(repo) + ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def ensure(repo):

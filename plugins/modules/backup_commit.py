@@ -80,11 +80,12 @@ changed_devices:
   elements: str
 """
 
+import contextlib
 import datetime
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netoss.core.plugins.module_utils.backup_repo import BackupRepoError, ensure, store
+from ansible_collections.netoss.core.plugins.module_utils.backup_repo import BackupRepoError, ensure, locked, store
 from ansible_collections.netoss.core.plugins.module_utils.netbox_client import (
     NETBOX_ARG_SPEC,
     api_from_params,
@@ -127,14 +128,16 @@ def main():
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     results = {}
+    for device in sorted(p["backups"]):
+        text = p["backups"][device]
+        if not isinstance(text, str) or not text.strip():
+            module.fail_json(msg="%s: no configuration to store (did its backup task fail?)" % device)
     try:
-        if not module.check_mode:
-            ensure(p["repo"])
-        for device in sorted(p["backups"]):
-            text = p["backups"][device]
-            if not isinstance(text, str) or not text.strip():
-                module.fail_json(msg="%s: no configuration to store (did its backup task fail?)" % device)
-            results[device] = store(p["repo"], device, text, p["job"], stamp, module.check_mode)
+        with locked(p["repo"]) if not module.check_mode else contextlib.nullcontext():
+            if not module.check_mode:
+                ensure(p["repo"])
+            for device in sorted(p["backups"]):
+                results[device] = store(p["repo"], device, p["backups"][device], p["job"], stamp, module.check_mode)
     except (BackupRepoError, OSError) as exc:
         module.fail_json(msg=str(exc), devices=results)
     changed = [d for d, r in results.items() if r["changed"]]

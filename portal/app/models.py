@@ -133,6 +133,10 @@ class Job(db.Model):
     event_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     # Each play's hosts and task count as the run goes (netoss.core.job_plan): the progress totals.
     plan: Mapped[list | None] = mapped_column(JSON)
+    # The ticket it was launched from (a remediation).
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL", name="fk_jobs_ticket_id_tickets", use_alter=True), index=True
+    )
 
     def to_dict(self) -> dict:
         return {
@@ -225,3 +229,142 @@ class Schedule(db.Model):
             "last_job_id": self.last_job_id,
             "last_error": self.last_error,
         }
+
+
+# -- fault management: alarms (TMF642) and trouble tickets (TMF621) -------------------------
+
+ALARM_STATES = ("raised", "updated", "cleared")
+TICKET_STATES = ("acknowledged", "pending", "held", "inProgress", "resolved", "closed", "cancelled", "rejected")
+TICKET_OPEN = ("acknowledged", "pending", "held", "inProgress")
+
+
+class Alarm(db.Model):
+    """One alarm: a condition on an object of a device, from raise to clear (TMF642).
+
+    Events with the same fingerprint (device, object, condition) while it is active count as
+    occurrences of it; a raise after the clear is a new alarm. ``parent_id`` points at the
+    root-cause alarm it is correlated with; root causes have ``is_root_cause``.
+    """
+
+    __tablename__ = "alarms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(400), nullable=False, index=True)
+    # The fingerprint while the alarm is active, NULL once cleared: unique, so an active
+    # alarm exists at most once per fingerprint.
+    active_key: Mapped[str | None] = mapped_column(String(400), unique=True)
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default="raised", index=True)
+    ack_state: Mapped[str] = mapped_column(String(16), nullable=False, default="unacknowledged")
+    ack_user: Mapped[str | None] = mapped_column(String(64))
+    ack_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    alarm_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    severity: Mapped[str] = mapped_column(String(16), nullable=False)
+    probable_cause: Mapped[str] = mapped_column(String(64), nullable=False)
+    specific_problem: Mapped[str] = mapped_column(String(500), nullable=False, default="")
+    device: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    device_id: Mapped[int | None] = mapped_column(Integer)  # NetBox's
+    object_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    object_name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    interface_id: Mapped[int | None] = mapped_column(Integer)  # NetBox's, when the object is (on) an interface
+    condition: Mapped[str] = mapped_column(String(64), nullable=False)
+    source: Mapped[str] = mapped_column(String(16), nullable=False)  # the source that raised it
+    raised_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    cleared_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    occurrences: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    flapping: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    clear_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # a damped clear
+    is_root_cause: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("alarms.id", ondelete="SET NULL"), index=True)
+    correlation: Mapped[str | None] = mapped_column(String(400))  # what groups it: "link pe1:eth3 ce1:eth1", ...
+    service_affecting: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    affected_services: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))  # probable cause
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL", name="fk_alarms_ticket_id_tickets", use_alter=True), index=True
+    )
+    details: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+
+    @property
+    def alarmed_object(self) -> str:
+        return self.device if self.object_type == "device" else f"{self.device} {self.object_name}"
+
+
+class AlarmEvent(db.Model):
+    """Every event stored, in the order received: the alarm's history (and the ingest count)."""
+
+    __tablename__ = "alarm_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alarm_id: Mapped[int | None] = mapped_column(ForeignKey("alarms.id", ondelete="CASCADE"), index=True)
+    received_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, default=utcnow, index=True
+    )
+    event_time: Mapped[str | None] = mapped_column(String(40))  # as the source gave it
+    source: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    action: Mapped[str] = mapped_column(String(16), nullable=False)  # raise, clear, ack, comment, ...
+    actor: Mapped[str | None] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text, nullable=False, default="")
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "alarm_id": self.alarm_id,
+            "received_at": iso(self.received_at),
+            "event_time": self.event_time,
+            "source": self.source,
+            "action": self.action,
+            "actor": self.actor,
+            "text": self.text,
+        }
+
+
+class Ticket(db.Model):
+    """A trouble ticket (TMF621): one per root cause, or opened by hand."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    severity: Mapped[str] = mapped_column(String(16), nullable=False)
+    priority: Mapped[int] = mapped_column(Integer, nullable=False)  # 1 (highest) to 4
+    ticket_type: Mapped[str] = mapped_column(String(32), nullable=False)  # alarm, complaint, request
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="acknowledged", index=True)
+    status_reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    expected_resolution_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # SLA due
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    assignee: Mapped[str | None] = mapped_column(String(64), index=True)
+    device: Mapped[str | None] = mapped_column(String(64), index=True)
+    root_alarm_id: Mapped[int | None] = mapped_column(ForeignKey("alarms.id", ondelete="SET NULL"))
+    correlation: Mapped[str | None] = mapped_column(String(400), index=True)  # of its root cause
+    related: Mapped[list] = mapped_column(JSON, nullable=False, default=list)  # TMF relatedEntity
+    reopen_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+    @property
+    def ref(self) -> str:
+        return f"TT-{self.id:06d}"
+
+
+class TicketStatusChange(db.Model):
+    __tablename__ = "ticket_status_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    actor: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class TicketNote(db.Model):
+    __tablename__ = "ticket_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    author: Mapped[str] = mapped_column(String(64), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)

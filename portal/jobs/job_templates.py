@@ -78,6 +78,14 @@ SCHEMA = {
         "playbook": {"type": "string", "pattern": r"^playbooks/[A-Za-z0-9_.-]+\.ya?ml$"},
         "roles": {"type": "array", "items": {"enum": list(ROLES)}, "minItems": 1, "uniqueItems": True},
         "check_mode": {"enum": list(CHECK_POLICIES), "default": "allowed"},
+        "changes_devices": {
+            "type": "boolean",
+            "description": (
+                "whether a run outside check mode changes the devices of its limit: such a run "
+                "locks them, and an alarm on one of them soon after names the job as probable "
+                "cause (default: true unless check_mode is always)"
+            ),
+        },
         "limit": {
             "type": "object",
             "additionalProperties": False,
@@ -137,7 +145,12 @@ class JobTemplate:
     limit: dict | None = None
     parameters: list[Parameter] = field(default_factory=list)
     timeout: int = 3600
+    changes_devices: bool | None = None
     source: str = ""
+
+    def __post_init__(self):
+        if self.changes_devices is None:
+            self.changes_devices = self.check_mode != "always"
 
     def parameter(self, name: str) -> Parameter | None:
         return next((p for p in self.parameters if p.name == name), None)
@@ -154,6 +167,7 @@ class JobTemplate:
             "check_mode": self.check_mode,
             "limit": self.limit,
             "timeout": self.timeout,
+            "changes_devices": self.changes_devices,
             "parameters": [p.to_dict() for p in self.parameters],
         }
 

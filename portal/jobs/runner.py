@@ -43,7 +43,7 @@ def templates(app) -> dict[str, JobTemplate]:
 
 
 def changes_devices(template: JobTemplate, job: Job) -> bool:
-    return not job.check_mode and template.check_mode != "always"
+    return bool(template.changes_devices) and not job.check_mode and template.check_mode != "always"
 
 
 def lock_names(job: Job) -> list[str]:

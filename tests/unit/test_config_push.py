@@ -270,3 +270,27 @@ def test_a_policy_removed_in_one_direction_is_negated_and_the_other_kept():
     lines = config_diff.remediation(RUNNING, renamed, "frr")
     assert "  neighbor 198.19.128.1 route-map RM-OTHER out" in lines
     assert not any("no neighbor 198.19.128.1 route-map" in line for line in lines)
+
+
+def _store_many(repo, worker, count):
+    with backup_repo.locked(repo):
+        backup_repo.ensure(repo)
+        for i in range(count):
+            backup_repo.store(repo, f"r{worker}-{i}", f"hostname r{worker}-{i}\n", f"job-{worker}", "now")
+
+
+def test_backup_runs_at_once_commit_one_after_the_other(tmp_path):
+    """Two runs backing up into one repository at the same time: without the lock, git's
+    index.lock makes one of them fail."""
+    import multiprocessing
+
+    repo = str(tmp_path / "backups")
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_store_many, args=(repo, w, 15)) for w in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    log = subprocess.run(["git", "-C", repo, "log", "--format=%s"], capture_output=True, text=True, check=True)
+    assert len(log.stdout.splitlines()) == 1 + 3 * 15  # the repository's first commit, then one per device

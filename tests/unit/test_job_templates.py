@@ -24,6 +24,10 @@ def test_the_standard_templates_load(templates):
     assert push.allowed("engineer") and push.allowed("admin") and not push.allowed("operator")
     assert templates["backup"].allowed("operator") and not templates["backup"].allowed("viewer")
     assert templates["health-check"].check_mode == "always"
+    # What changes devices: locks them, and is a probable cause of alarms soon after.
+    assert templates["config-push"].changes_devices
+    assert not templates["health-check"].changes_devices  # check mode always
+    assert not templates["backup"].changes_devices and not templates["sot-sync"].changes_devices
 
 
 def _write(tmp_path, text, name="t.yml"):
