@@ -107,7 +107,7 @@ def correlate(alarms: list, topo: Topology) -> dict[int, Verdict]:
         for m in members:
             verdicts[m.id] = Verdict(m is root, None if m is root else root.id, key, merged)
     # A device root lists the services of everything it took under it.
-    for device, root in device_roots.items():
+    for root in device_roots.values():
         services = {s.id: s for s in verdicts[root.id].services}
         for v in verdicts.values():
             if v.parent_id == root.id:

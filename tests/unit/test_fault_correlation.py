@@ -18,7 +18,9 @@ T0 = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 
 @pytest.fixture(scope="module")
 def topo():
-    return Topology.from_records(RECORDS["devices"], RECORDS["interfaces"], RECORDS["ip_addresses"], RECORDS["circuits"])
+    return Topology.from_records(
+        RECORDS["devices"], RECORDS["interfaces"], RECORDS["ip_addresses"], RECORDS["circuits"]
+    )
 
 
 @dataclass
