@@ -1,0 +1,477 @@
+"""Events to alarms to tickets: deduplication, damping, clearing, correlation, ticket life.
+
+:meth:`Processor.ingest` applies a batch of events in order; :meth:`Processor.tick` does
+what time decides (damped clears that are due, tickets whose hold has passed, tickets whose
+alarms all cleared). The fault processor (``netoss faults process``) calls both in a loop; the
+unit tests call them directly with a clock of their own.
+
+- **Deduplication.** An event whose fingerprint has an active alarm is an occurrence of it.
+- **Damping.** A fingerprint raised ``flap_count`` times within ``flap_window`` seconds is
+  flapping: its clears wait ``flap_hold`` quiet seconds, so a flapping link is one alarm and
+  one ticket, not a storm of them.
+- **Clearing** by the same fingerprint, from any source.
+- **Correlation** (``portal.faults.correlate``) picks the root cause of each problem.
+- **Changes.** A new alarm on a device that a job changed within ``change_window`` seconds
+  names that job as its probable cause.
+- **Tickets.** A root cause at or above ``ticket_severity`` that stays active for
+  ``ticket_hold`` seconds (long enough for the rest of the problem to arrive and correlate)
+  opens one ticket, or reopens the one its problem had if that was resolved less than
+  ``reopen_window`` seconds ago. The ticket resolves by itself when all its alarms clear.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, or_, select
+
+from portal.app.extensions import db
+from portal.app.models import (
+    TICKET_OPEN,
+    Alarm,
+    AlarmEvent,
+    Job,
+    Ticket,
+    TicketNote,
+    TicketStatusChange,
+    iso,
+)
+
+from .correlate import correlate
+from .events import Event, InvalidEvent, check, severity_rank
+from .topology import Topology
+
+log = logging.getLogger("netoss.faults")
+
+PRIORITY = {"critical": 1, "major": 2, "minor": 3, "warning": 4, "indeterminate": 4}
+SYSTEM = "netoss"
+
+
+@dataclass
+class Settings:
+    ticket_severity: str = "major"  # tickets open for root causes this severe or worse
+    ticket_hold: float = 2.0
+    reopen_window: float = 3600.0
+    flap_count: int = 3
+    flap_window: float = 60.0
+    flap_hold: float = 30.0
+    change_window: float = 600.0
+    sla_hours: dict = field(
+        default_factory=lambda: {"critical": 4, "major": 8, "minor": 24, "warning": 72, "indeterminate": 72}
+    )
+
+    @classmethod
+    def from_config(cls, config: dict) -> Settings:
+        s = cls()
+        for name in ("ticket_severity", "ticket_hold", "reopen_window", "flap_count", "flap_window"):
+            key = f"FAULTS_{name.upper()}"
+            if config.get(key) is not None:
+                setattr(s, name, type(getattr(s, name))(config[key]))
+        for name in ("flap_hold", "change_window"):
+            key = f"FAULTS_{name.upper()}"
+            if config.get(key) is not None:
+                setattr(s, name, float(config[key]))
+        if config.get("FAULTS_SLA_HOURS"):
+            s.sla_hours = {**s.sla_hours, **config["FAULTS_SLA_HOURS"]}
+        return s
+
+
+def utc(t: dt.datetime | None) -> dt.datetime | None:
+    """SQLite (unit tests) gives naive datetimes back: they are UTC."""
+    return t.replace(tzinfo=dt.UTC) if t is not None and t.tzinfo is None else t
+
+
+@dataclass
+class Outcome:
+    stored: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    alarms: list[int] = field(default_factory=list)  # raised or updated by the batch, in order
+
+    def reject(self, reason: str) -> None:
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+
+
+class Processor:
+    def __init__(
+        self,
+        topology: Callable[[], Topology],
+        settings: Settings | None = None,
+        on_ticket: Callable[[str, Ticket, dict], None] | None = None,
+        changing_templates: Callable[[], set[str]] | None = None,
+    ):
+        self.topology = topology
+        self.settings = settings or Settings()
+        self.on_ticket = on_ticket or (lambda kind, ticket, info: None)
+        self.changing_templates = changing_templates or (lambda: set())
+        self.raises: dict[str, deque] = {}  # fingerprint -> times of recent raises (damping)
+
+    # -- events ---------------------------------------------------------------------------
+
+    def ingest(self, events: list[Event], now: dt.datetime | None = None) -> Outcome:
+        """Apply ``events`` in order; every one is stored or rejected with a reason."""
+        now = now or dt.datetime.now(dt.UTC)
+        out = Outcome()
+        topo = self.topology()
+        good: list[Event] = []
+        for e in events:
+            try:
+                check(e)
+            except InvalidEvent as exc:
+                out.reject(exc.reason)
+                log.warning("event rejected (%s): %s", exc.reason, exc.detail)
+                continue
+            if not topo.has_device(e.device):
+                out.reject("unknown_device")
+                log.warning("event rejected (unknown_device): %r is not a device in NetBox: %s", e.device, e.text[:200])
+                continue
+            good.append(e)
+        if not good:
+            return out
+        keys = {e.fingerprint for e in good}
+        active = {a.active_key: a for a in db.session.scalars(select(Alarm).where(Alarm.active_key.in_(keys)))}
+        rows: list[tuple[Alarm | None, Event]] = []
+        changed: dict[int, Alarm] = {}
+        new: list[Alarm] = []
+        for e in good:
+            alarm = active.get(e.fingerprint)
+            if e.action == "raise":
+                flapping = self._flapping(e.fingerprint, now)
+                if alarm is None:
+                    alarm = self._new_alarm(e, topo, now)
+                    db.session.add(alarm)
+                    active[e.fingerprint] = alarm
+                    new.append(alarm)
+                else:
+                    alarm.occurrences += 1
+                    alarm.state = "updated"
+                    alarm.changed_at = now
+                    alarm.clear_due_at = None
+                    if severity_rank(e.severity) < severity_rank(alarm.severity):
+                        alarm.severity = e.severity
+                    if e.specific_problem:
+                        alarm.specific_problem = e.specific_problem
+                if flapping and not alarm.flapping:
+                    alarm.flapping = True
+                    log.info(
+                        "%s is flapping: its clears wait %.0f quiet seconds", e.fingerprint, self.settings.flap_hold
+                    )
+            elif alarm is not None:
+                if alarm.flapping:
+                    alarm.clear_due_at = now + dt.timedelta(seconds=self.settings.flap_hold)
+                    alarm.changed_at = now
+                else:
+                    self._clear(alarm, now)
+                    del active[e.fingerprint]
+            rows.append((alarm, e))
+            if alarm is not None:
+                changed[id(alarm)] = alarm
+        db.session.flush()  # ids of the new alarms
+        for alarm in new:
+            self._probable_job(alarm, now)
+        db.session.add_all(
+            AlarmEvent(
+                alarm_id=alarm.id if alarm is not None else None,
+                received_at=now,
+                event_time=e.time,
+                source=e.source,
+                action=e.action,
+                text=e.text or e.specific_problem,
+            )
+            for alarm, e in rows
+        )
+        db.session.commit()
+        out.stored = len(rows)
+        out.alarms = [a.id for a in changed.values()]
+        return out
+
+    def _flapping(self, fingerprint: str, now: dt.datetime) -> bool:
+        times = self.raises.setdefault(fingerprint, deque(maxlen=self.settings.flap_count))
+        times.append(now)
+        if len(self.raises) > 100_000:  # bounded, whatever the sources send
+            for key in list(self.raises)[:50_000]:
+                del self.raises[key]
+        return len(times) >= self.settings.flap_count and (now - times[0]).total_seconds() <= self.settings.flap_window
+
+    def _new_alarm(self, e: Event, topo: Topology, now: dt.datetime) -> Alarm:
+        interface_id = None
+        if e.object_type in ("interface", "ospf_adjacency"):
+            intf = topo.interface(e.device, e.object_name)
+            interface_id = intf.id if intf else None
+        elif e.object_type in ("bgp_session", "bfd_session"):
+            intf = topo.interface_to(e.device, e.object_name)
+            interface_id = intf.id if intf else None
+        return Alarm(
+            fingerprint=e.fingerprint,
+            active_key=e.fingerprint,
+            state="raised",
+            ack_state="unacknowledged",
+            alarm_type=e.alarm_type,
+            severity=e.severity,
+            probable_cause=e.probable_cause,
+            specific_problem=e.specific_problem or e.condition,
+            device=e.device,
+            device_id=topo.device_id(e.device),
+            object_type=e.object_type,
+            object_name=e.object_name,
+            interface_id=interface_id,
+            condition=e.condition,
+            source=e.source,
+            raised_at=now,
+            changed_at=now,
+            occurrences=1,
+            flapping=False,
+            is_root_cause=True,
+            service_affecting=False,
+            affected_services=[],
+            details={k: v for k, v in (e.details or {}).items() if isinstance(v, (str, int, float, bool))},
+        )
+
+    def _clear(self, alarm: Alarm, now: dt.datetime) -> None:
+        alarm.state = "cleared"
+        alarm.active_key = None
+        alarm.cleared_at = now
+        alarm.changed_at = now
+        alarm.clear_due_at = None
+
+    def _probable_job(self, alarm: Alarm, now: dt.datetime) -> None:
+        """The job that changed the alarm's device most recently within the change window."""
+        templates = self.changing_templates()
+        if not templates:
+            return
+        since = now - dt.timedelta(seconds=self.settings.change_window)
+        candidates = db.session.scalars(
+            select(Job)
+            .where(
+                Job.template.in_(templates),
+                Job.check_mode.is_(False),
+                Job.started_at.is_not(None),
+                Job.started_at <= now,
+                or_(Job.finished_at.is_(None), Job.finished_at >= since),
+            )
+            .order_by(Job.started_at.desc())
+            .limit(50)
+        )
+        for job in candidates:
+            devices = {d for d in (job.limit or "").split(",") if d}
+            if devices and alarm.device not in devices:
+                continue
+            when = utc(job.finished_at) or utc(job.started_at)
+            ago = max(0, int((now - when).total_seconds()))
+            verb = "changed" if job.finished_at else "is changing"
+            alarm.job_id = job.id
+            alarm.details = dict(
+                alarm.details or {},
+                probable_cause_job=(
+                    f"job {job.id} ({job.template} by {job.created_by}) {verb} {alarm.device}"
+                    + (f" {ago} s earlier" if job.finished_at else "")
+                ),
+            )
+            return
+
+    # -- time -----------------------------------------------------------------------------
+
+    def tick(self, now: dt.datetime | None = None) -> dict:
+        """Damped clears that are due, correlation, ticket opening and resolving."""
+        now = now or dt.datetime.now(dt.UTC)
+        report = {"cleared": 0, "opened": 0, "reopened": 0, "resolved": 0}
+        for alarm in db.session.scalars(
+            select(Alarm).where(
+                Alarm.active_key.is_not(None), Alarm.clear_due_at.is_not(None), Alarm.clear_due_at <= now
+            )
+        ):
+            self._clear(alarm, now)
+            report["cleared"] += 1
+        db.session.flush()
+        active = list(db.session.scalars(select(Alarm).where(Alarm.active_key.is_not(None))))
+        topo = self.topology()
+        verdicts = correlate(active, topo)
+        by_id = {a.id: a for a in active}
+        for a in active:
+            v = verdicts[a.id]
+            services = [s.to_dict() for s in v.services]
+            if (a.is_root_cause, a.parent_id, a.correlation, a.affected_services) != (
+                v.is_root_cause,
+                v.parent_id,
+                v.correlation,
+                services,
+            ):
+                a.is_root_cause, a.parent_id, a.correlation = v.is_root_cause, v.parent_id, v.correlation
+                a.affected_services, a.service_affecting = services, bool(services)
+        events: list[tuple[str, Ticket, dict]] = []
+        children: dict[int, list[Alarm]] = {}
+        for a in active:
+            if a.parent_id is not None and a.parent_id in by_id:
+                children.setdefault(a.parent_id, []).append(a)
+        for root in (a for a in active if a.is_root_cause):
+            members = [root, *children.get(root.id, [])]
+            ticket = self._ticket_for(root, members, now, events, report)
+            if ticket is None:
+                continue
+            for m in members:
+                if m.ticket_id != ticket.id:
+                    m.ticket_id = ticket.id
+            self._relate(ticket, root, members, topo)
+        db.session.flush()
+        self._resolve(now, events, report)
+        db.session.commit()
+        for kind, ticket, info in events:
+            try:
+                self.on_ticket(kind, ticket, info)
+            except Exception:  # a notification must never stop fault processing
+                log.exception("ticket %s: %s notification failed", ticket.ref, kind)
+        return report
+
+    def _ticket_for(self, root: Alarm, members: list[Alarm], now, events, report) -> Ticket | None:
+        tickets = {m.ticket_id for m in members if m.ticket_id is not None}
+        open_tickets = (
+            list(db.session.scalars(select(Ticket).where(Ticket.id.in_(tickets), Ticket.status.in_(TICKET_OPEN))))
+            if tickets
+            else []
+        )
+        if open_tickets:
+            # The root's ticket if it has one, else the oldest; the others merge into it.
+            open_tickets.sort(key=lambda t: (t.id != root.ticket_id, t.id))
+            keep = open_tickets[0]
+            for other in open_tickets[1:]:
+                self._status(other, "cancelled", f"merged into {keep.ref}: the same problem ({root.correlation})", now)
+                self._note(keep, f"{other.ref} merged into this ticket: the same problem ({root.correlation}).")
+                events.append(("merged", other, {"into": keep.ref}))
+            if keep.root_alarm_id != root.id:
+                if keep.root_alarm_id is not None:
+                    self._note(
+                        keep, f"Root cause is now alarm {root.id}: {root.alarmed_object}: {root.specific_problem}."
+                    )
+                keep.root_alarm_id = root.id
+                keep.correlation = root.correlation
+            return keep
+        worst = min(members, key=lambda m: severity_rank(m.severity)).severity
+        if severity_rank(worst) > severity_rank(self.settings.ticket_severity):
+            return None
+        if (now - utc(root.raised_at)).total_seconds() < self.settings.ticket_hold:
+            return None  # the rest of the problem may still be arriving
+        recent = now - dt.timedelta(seconds=self.settings.reopen_window)
+        previous = db.session.scalars(
+            select(Ticket)
+            .where(Ticket.correlation == root.correlation, Ticket.status == "resolved", Ticket.resolved_at >= recent)
+            .order_by(Ticket.resolved_at.desc())
+            .limit(1)
+        ).first()
+        if previous is not None:
+            previous.reopen_count += 1
+            previous.resolved_at = None
+            previous.root_alarm_id = root.id
+            self._status(previous, "inProgress", f"the fault recurred: alarm {root.id}, {root.specific_problem}", now)
+            report["reopened"] += 1
+            events.append(("reopened", previous, {}))
+            return previous
+        ticket = Ticket(
+            name=f"{root.alarmed_object}: {root.specific_problem}"[:300],
+            description="",
+            severity=worst,
+            priority=PRIORITY.get(worst, 4),
+            ticket_type="alarm",
+            status="acknowledged",
+            status_reason="opened from an alarm",
+            created_at=now,
+            updated_at=now,
+            expected_resolution_at=now + dt.timedelta(hours=float(self.settings.sla_hours.get(worst, 72))),
+            created_by=SYSTEM,
+            device=root.device,
+            root_alarm_id=root.id,
+            correlation=root.correlation,
+            related=[],
+        )
+        db.session.add(ticket)
+        db.session.flush()
+        db.session.add(
+            TicketStatusChange(
+                ticket_id=ticket.id, at=now, status="acknowledged", reason="opened from an alarm", actor=SYSTEM
+            )
+        )
+        report["opened"] += 1
+        events.append(("opened", ticket, {}))
+        return ticket
+
+    def _relate(self, ticket: Ticket, root: Alarm, members: list[Alarm], topo: Topology) -> None:
+        """The ticket's related entities (TMF621 relatedEntity) and its description."""
+        related = {(r.get("@referredType"), str(r.get("id"))): r for r in ticket.related or []}
+
+        def add(kind, ident, name, role, **extra):
+            related[(kind, str(ident))] = {"@referredType": kind, "id": str(ident), "name": name, "role": role, **extra}
+
+        devices = {m.device for m in members}
+        for group_device in sorted(devices):
+            add("Device", topo.device_id(group_device) or group_device, group_device, "affected")
+        sessions = []
+        for m in members:
+            role = "rootCause" if m.id == root.id else "correlated"
+            add("Alarm", m.id, f"{m.alarmed_object}: {m.specific_problem}"[:200], role)
+            if m.object_type == "interface" and m.interface_id:
+                add("Interface", m.interface_id, f"{m.device}:{m.object_name}", "affected")
+            if m.object_type == "bgp_session":
+                peer = topo.device_of_address(m.object_name)
+                name = f"{m.device} -> {m.object_name}" + (f" ({peer})" if peer else "")
+                sessions.append(name)
+                add("BgpSession", f"{m.device}:{m.object_name}", name, "affected")
+            if m.job_id:
+                add("Job", m.job_id, (m.details or {}).get("probable_cause_job", f"job {m.job_id}"), "probableCause")
+        services = {s["id"]: s for m in members for s in (m.affected_services or [])}
+        for s in sorted(services.values(), key=lambda s: s["name"]):
+            add("Service", s["id"], s["name"], "affectedService", tenant=s.get("tenant"))
+        new = sorted(related.values(), key=lambda r: (r["@referredType"], r["id"]))
+        if new != ticket.related:
+            ticket.related = new
+            ticket.updated_at = utc(root.changed_at) or ticket.updated_at
+        lines = [f"Root cause: {root.alarmed_object}: {root.specific_problem} ({root.correlation})."]
+        if sessions:
+            lines.append("BGP sessions on it: " + ", ".join(sorted(set(sessions))) + ".")
+        if services:
+            lines.append(
+                "Customer services: "
+                + ", ".join(f"{s['name']} ({s.get('tenant') or 'no tenant'})" for s in services.values())
+                + "."
+            )
+        jobs = sorted({(m.details or {}).get("probable_cause_job") for m in members} - {None})
+        if jobs:
+            lines.append("Probable cause: " + "; ".join(jobs) + ".")
+        description = "\n".join(lines)
+        if description != ticket.description:
+            ticket.description = description
+
+    def _resolve(self, now, events, report) -> None:
+        """Alarm tickets whose alarms have all cleared resolve by themselves."""
+        still = select(Alarm.ticket_id).where(Alarm.active_key.is_not(None), Alarm.ticket_id.is_not(None))
+        for ticket in db.session.scalars(
+            select(Ticket).where(
+                Ticket.ticket_type == "alarm",
+                Ticket.status.in_(("acknowledged", "inProgress", "pending")),
+                Ticket.id.not_in(still),
+            )
+        ):
+            count = db.session.scalar(select(func.count(Alarm.id)).where(Alarm.ticket_id == ticket.id))
+            if not count:
+                continue
+            ticket.resolved_at = now
+            self._status(ticket, "resolved", "all its alarms cleared", now)
+            report["resolved"] += 1
+            events.append(("resolved", ticket, {}))
+
+    def _status(self, ticket: Ticket, status: str, reason: str, now: dt.datetime, actor: str = SYSTEM) -> None:
+        ticket.status, ticket.status_reason, ticket.updated_at = status, reason[:500], now
+        db.session.add(TicketStatusChange(ticket_id=ticket.id, at=now, status=status, reason=reason[:500], actor=actor))
+
+    def _note(self, ticket: Ticket, text: str, author: str = SYSTEM) -> None:
+        db.session.add(TicketNote(ticket_id=ticket.id, author=author, text=text[:4000]))
+
+
+def alarm_summary(alarm: Alarm) -> dict:
+    return {
+        "id": alarm.id,
+        "object": alarm.alarmed_object,
+        "problem": alarm.specific_problem,
+        "at": iso(alarm.raised_at),
+    }

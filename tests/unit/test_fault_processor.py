@@ -1,0 +1,164 @@
+"""Events to alarms to tickets, on the portal's tables (SQLite) and the demo's NetBox records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from portal.app import create_app
+from portal.app.extensions import db
+from portal.app.models import Alarm, AlarmEvent, Job, Ticket, TicketStatusChange
+from portal.faults.events import Event
+from portal.faults.processor import Processor, Settings
+from portal.faults.topology import Topology
+
+RECORDS = json.loads((Path(__file__).parent / "test_data" / "netbox_demo_records.json").read_text())
+T0 = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+TOPO = Topology.from_records(RECORDS["devices"], RECORDS["interfaces"], RECORDS["ip_addresses"], RECORDS["circuits"])
+
+
+def at(seconds: float) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}", "SECRET_KEY": "t", "TESTING": True})
+    with app.app_context():
+        upgrade()
+        yield app
+
+
+@pytest.fixture
+def notified():
+    return []
+
+
+@pytest.fixture
+def proc(app, notified):
+    return Processor(
+        lambda: TOPO,
+        Settings(ticket_hold=2, reopen_window=600, flap_count=3, flap_window=60, flap_hold=30),
+        on_ticket=lambda kind, ticket, info: notified.append((kind, ticket.ref)),
+        changing_templates=lambda: {"config-push"},
+    )
+
+
+def ev(action, device, kind, name, condition, **kw):
+    return Event(source=kw.pop("source", "syslog"), action=action, device=device, object_type=kind,
+                 object_name=name, condition=condition, specific_problem=kw.pop("problem", condition), **kw)  # fmt: skip
+
+
+LINK_DOWN = [
+    ev("raise", "pe1", "bgp_session", "198.19.128.1", "bgp-session-down", problem="BGP session to 198.19.128.1 down"),
+    ev("raise", "pe1", "interface", "eth3", "interface-down", problem="Interface eth3 down"),
+    ev("raise", "ce1", "interface", "eth1", "interface-down", problem="Interface eth1 down"),
+    ev("raise", "ce1", "bgp_session", "198.19.128.0", "bgp-session-down", problem="BGP session to 198.19.128.0 down"),
+    ev("raise", "pe1", "interface", "eth3", "interface-down", problem="Interface eth3 down"),  # zebra says it twice
+]
+LINK_UP = [ev("clear", e.device, e.object_type, e.object_name, e.condition) for e in LINK_DOWN[:4]]
+
+
+def _open():
+    return list(db.session.scalars(select(Ticket).where(Ticket.status.in_(("acknowledged", "inProgress")))))
+
+
+def test_a_link_down_is_one_ticket_naming_its_sessions_and_services_and_it_resolves_itself(proc, notified):
+    out = proc.ingest(LINK_DOWN, now=at(0))
+    assert out.stored == 5 and not out.rejected
+    alarms = list(db.session.scalars(select(Alarm)))
+    assert len(alarms) == 4  # deduplicated: pe1 eth3 twice is one alarm, twice occurred
+    assert next(a for a in alarms if a.object_name == "eth3").occurrences == 2
+    proc.tick(now=at(0.5))
+    assert not _open()  # held: the rest of the problem may still be arriving
+    root = db.session.scalar(select(Alarm).where(Alarm.is_root_cause.is_(True)))
+    assert (root.device, root.object_name) == ("pe1", "eth3") and root.correlation == "link ce1:eth1 pe1:eth3"
+    assert root.service_affecting and root.affected_services[0]["name"] == "ACME-AMS-0001"
+    report = proc.tick(now=at(2.5))
+    assert report["opened"] == 1
+    (ticket,) = _open()
+    assert ticket.ref == "TT-000001" and ticket.severity == "major" and ticket.priority == 2
+    assert ticket.expected_resolution_at.replace(tzinfo=dt.UTC) == at(2.5) + dt.timedelta(hours=8)
+    kinds = {(r["@referredType"], r["name"]) for r in ticket.related}
+    assert ("BgpSession", "pe1 -> 198.19.128.1 (ce1)") in kinds and ("BgpSession", "ce1 -> 198.19.128.0 (pe1)") in kinds
+    assert ("Service", "ACME-AMS-0001") in kinds and ("Device", "ce1") in kinds and ("Device", "pe1") in kinds
+    assert "Customer services: ACME-AMS-0001 (Acme Corp)" in ticket.description
+    assert {a.ticket_id for a in db.session.scalars(select(Alarm))} == {ticket.id}
+    proc.tick(now=at(3))
+    assert len(_open()) == 1  # one ticket, not one per tick
+    # The link comes back: alarms clear, the ticket resolves by itself.
+    proc.ingest(LINK_UP[:2], now=at(10))
+    proc.tick(now=at(10.5))
+    assert _open()  # two alarms still active
+    proc.ingest(LINK_UP[2:], now=at(11))
+    assert proc.tick(now=at(11.5))["resolved"] == 1
+    db.session.refresh(ticket)
+    assert ticket.status == "resolved" and ticket.status_reason == "all its alarms cleared"
+    assert [c.status for c in db.session.scalars(select(TicketStatusChange).order_by(TicketStatusChange.id))] == [
+        "acknowledged",
+        "resolved",
+    ]
+    assert notified == [("opened", "TT-000001"), ("resolved", "TT-000001")]
+    # It recurs within the reopen window: the same ticket reopens.
+    proc.ingest(LINK_DOWN[1:3], now=at(100))
+    assert proc.tick(now=at(103))["reopened"] == 1
+    db.session.refresh(ticket)
+    assert ticket.status == "inProgress" and ticket.reopen_count == 1
+    assert db.session.scalar(select(db.func.count(Ticket.id))) == 1
+    assert db.session.scalar(select(db.func.count(AlarmEvent.id))) == 5 + 4 + 2
+
+
+def test_a_flapping_interface_is_one_alarm_until_it_stays_up(proc):
+    for i in range(5):
+        proc.ingest([ev("raise", "p1", "interface", "eth2", "interface-down")], now=at(i * 4))
+        proc.ingest([ev("clear", "p1", "interface", "eth2", "interface-down")], now=at(i * 4 + 1))
+    alarms = list(db.session.scalars(select(Alarm)))
+    # The first two flaps make alarms of their own; from the third raise it is one flapping alarm.
+    flapping = [a for a in alarms if a.flapping]
+    assert len(flapping) == 1 and flapping[0].active_key is not None and flapping[0].occurrences == 3
+    assert len(alarms) == 3
+    proc.tick(now=at(30))
+    assert db.session.get(Alarm, flapping[0].id).active_key is not None  # still within the hold
+    proc.tick(now=at(17 + 31))
+    assert db.session.get(Alarm, flapping[0].id).state == "cleared"
+
+
+def test_bad_and_unknown_events_are_rejected_with_a_reason(proc):
+    out = proc.ingest(
+        [
+            ev("raise", "nope", "interface", "eth1", "interface-down"),
+            ev("explode", "pe1", "interface", "eth1", "interface-down"),
+            ev("raise", "pe1", "interface", "eth1|x", "interface-down"),
+            ev("raise", "pe1", "interface", "eth1", "interface-down", severity="catastrophic"),
+        ],
+        now=at(0),
+    )
+    assert out.stored == 0 and out.rejected == {"unknown_device": 1, "invalid_field": 3}
+    assert not db.session.scalars(select(Alarm)).all()
+
+
+def test_an_alarm_soon_after_a_push_names_the_job(proc):
+    db.session.add(Job(template="config-push", parameters={}, created_by="alice", limit="pe1,pe2", status="successful",
+                       started_at=at(-40), finished_at=at(-20)))  # fmt: skip
+    db.session.add(Job(template="config-push", parameters={}, created_by="bob", limit="p1", status="successful",
+                       started_at=at(-30), finished_at=at(-10)))  # fmt: skip
+    db.session.commit()
+    proc.ingest([ev("raise", "pe1", "interface", "eth3", "interface-down")], now=at(0))
+    alarm = db.session.scalar(select(Alarm))
+    assert alarm.job_id == 1
+    assert alarm.details["probable_cause_job"] == "job 1 (config-push by alice) changed pe1 20 s earlier"
+    proc.tick(now=at(3))
+    (ticket,) = _open()
+    assert "Probable cause: job 1 (config-push by alice) changed pe1 20 s earlier." in ticket.description
+    assert any(r["@referredType"] == "Job" and r["id"] == "1" for r in ticket.related)
+
+
+def test_minor_alarms_open_no_ticket(proc):
+    proc.ingest([ev("raise", "p1", "ospf_adjacency", "eth9", "ospf-adjacency-down", severity="minor")], now=at(0))
+    proc.tick(now=at(5))
+    assert not _open()
