@@ -50,8 +50,9 @@ def proc(app, notified):
 
 
 def ev(action, device, kind, name, condition, **kw):
-    return Event(source=kw.pop("source", "syslog"), action=action, device=device, object_type=kind,
-                 object_name=name, condition=condition, specific_problem=kw.pop("problem", condition), **kw)  # fmt: skip
+    source, problem = kw.pop("source", "syslog"), kw.pop("problem", condition)
+    return Event(source=source, action=action, device=device, object_type=kind,
+                 object_name=name, condition=condition, specific_problem=problem, **kw)  # fmt: skip
 
 
 LINK_DOWN = [
