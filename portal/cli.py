@@ -22,6 +22,32 @@ def _stack() -> Stack:
         raise click.ClickException(str(exc)) from None
 
 
+def _portal_login() -> tuple[str, str]:
+    """PORTAL_URL and PORTAL_TOKEN from the environment, else this stack's URL and admin token."""
+    import os
+
+    url, token = os.environ.get("PORTAL_URL"), os.environ.get("PORTAL_TOKEN")
+    if not (url and token):
+        stack = _stack()
+        try:
+            url, token = stack.portal_url, stack.load_secrets()["portal_admin_token"]
+        except (StackError, KeyError) as exc:
+            raise click.ClickException(f"no PORTAL_URL / PORTAL_TOKEN and no stack here: {exc}") from None
+    return url, token
+
+
+def _portal_app():
+    """The portal's Flask app with this stack's configuration (for the stack's own daemons)."""
+    import os
+
+    from .app import create_app
+    from .stack import portal_app
+
+    if not os.environ.get("NETOSS_PORTAL_CONFIG"):
+        os.environ["NETOSS_PORTAL_CONFIG"] = str(portal_app.config_file(_stack()))
+    return create_app()
+
+
 def _log(msg: str) -> None:
     click.echo(f"[netoss] {msg}", err=True)
 
@@ -145,6 +171,124 @@ def worker_cmd(burst: bool, name: str | None) -> None:
     worker.work(burst=burst, with_scheduler=False)
 
 
+@main.group("faults")
+def faults_group() -> None:
+    """Fault management: the receivers and the processor `make up` runs, and their counters."""
+
+
+def _fault_logging() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@faults_group.command("receive")
+@click.option("--syslog-port", type=int, default=None, help="UDP port (default: the stack's port base + 514).")
+@click.option("--rules", "rules_file", type=click.Path(dir_okay=False), default=None, help="Syslog rules file.")
+def faults_receive_cmd(syslog_port: int | None, rules_file: str | None) -> None:
+    """Receive syslog (RFC 3164 and 5424) on loopback and on the lab's management bridge."""
+    import asyncio
+    from pathlib import Path
+
+    from .faults.rules import RuleError, load_rules
+    from .faults.service import receive
+    from .jobs.queue import connection
+
+    _fault_logging()
+    stack = _stack()
+    path = Path(rules_file) if rules_file else stack.repo / "faults" / "syslog.yml"
+    try:
+        rules = load_rules(path)
+    except RuleError as exc:
+        raise click.ClickException(str(exc)) from None
+    app = _portal_app()
+    conn = connection(app)
+    _log(f"syslog rules: {len(rules.rules)} from {path}")
+    asyncio.run(receive(conn, rules, syslog_port or stack.port("syslog"), stack.state_dir))
+
+
+@faults_group.command("process")
+def faults_process_cmd() -> None:
+    """Turn queued events into alarms, correlate them, and open and resolve tickets."""
+    from .faults.outbound import Outbound
+    from .faults.processor import Processor, Settings
+    from .faults.service import TopologyCache, process_forever
+    from .jobs.queue import connection
+    from .jobs.runner import templates
+
+    _fault_logging()
+    app = _portal_app()
+    if not (app.config.get("NETBOX_URL") and app.config.get("NETBOX_TOKEN")):
+        raise click.ClickException("the portal's configuration has no NETBOX_URL and NETBOX_TOKEN")
+    outbound = Outbound(dict(app.config))
+    outbound.start()
+    processor = Processor(
+        TopologyCache(app.config["NETBOX_URL"], app.config["NETBOX_TOKEN"]),
+        Settings.from_config(app.config),
+        on_ticket=outbound,
+        changing_templates=lambda: {n for n, t in templates(app).items() if t.changes_devices},
+    )
+    _log("fault processor: reading the event stream")
+    process_forever(app, processor, connection(app))
+
+
+@faults_group.command("counters")
+@click.option("--json", "as_json", is_flag=True)
+def faults_counters_cmd(as_json: bool) -> None:
+    """Events received, stored and rejected (by reason), per source; and still queued."""
+    import json
+
+    from .faults.service import counters
+    from .jobs.queue import connection
+
+    c = counters(connection(_portal_app()))
+    if as_json:
+        click.echo(json.dumps(c, indent=2, sort_keys=True))
+        return
+    for source in sorted(set(c["received"]) | set(c["stored"]) | set(c["rejected"])):
+        rejected = c["rejected"].get(source, {})
+        reasons = ", ".join(f"{r} {n}" for r, n in sorted(rejected.items()))
+        click.echo(
+            f"{source:13} received {c['received'].get(source, 0):>8}  stored {c['stored'].get(source, 0):>8}"
+            f"  rejected {sum(rejected.values()):>8}" + (f"  ({reasons})" if reasons else "")
+        )
+    click.echo(f"queued       {c['queued']:>8}")
+
+
+@main.group("tickets")
+def tickets_group() -> None:
+    """Trouble tickets."""
+
+
+@tickets_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="The TMF621 JSON of each ticket.")
+@click.option("--status", default=None, help="Only this TMF621 status, or 'open' for every open one.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+def tickets_list_cmd(as_json: bool, status: str | None, limit: int) -> None:
+    """The tickets, newest first (through the portal's TMF621 API: PORTAL_URL and PORTAL_TOKEN)."""
+    import json
+
+    from .jobs.client import ClientError, PortalClient
+
+    url, token = _portal_login()
+    params = {"limit": limit, **({"status": status} if status else {})}
+    try:
+        tickets = PortalClient(url, token)._call("GET", "/tmf-api/troubleTicket/v4/troubleTicket", params=params)
+    except ClientError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(tickets, indent=2))
+        return
+    if not tickets:
+        click.echo("no tickets")
+    for t in tickets:
+        devices = ",".join(r["name"] for r in t.get("relatedEntity", []) if r.get("@referredType") == "Device")
+        click.echo(
+            f"{t['id']}  {t['status']:12} {t['severity']:9} P{t['priority']}  {t['creationDate'][:16]}  "
+            f"{devices or '-':12} {t['name']}"
+        )
+
+
 @main.group("job")
 def job_group() -> None:
     """Portal jobs from a terminal (PORTAL_URL and PORTAL_TOKEN, else this stack's admin token)."""
@@ -157,17 +301,10 @@ def job_group() -> None:
 @click.option("--wait/--no-wait", default=True, help="Follow the live output; exit 0 only on success.")
 def job_run_cmd(template: str, params: tuple[str, ...], check: bool, wait: bool) -> None:
     """Launch TEMPLATE, print its live output, exit 0 only if it succeeded."""
-    import os
 
     from .jobs.client import ClientError, PortalClient, run
 
-    url, token = os.environ.get("PORTAL_URL"), os.environ.get("PORTAL_TOKEN")
-    if not (url and token):
-        stack = _stack()
-        try:
-            url, token = stack.portal_url, stack.load_secrets()["portal_admin_token"]
-        except (StackError, KeyError) as exc:
-            raise click.ClickException(f"no PORTAL_URL / PORTAL_TOKEN and no stack here: {exc}") from None
+    url, token = _portal_login()
     try:
         code = run(PortalClient(url, token), template, list(params), check, wait, click.echo)
     except ClientError as exc:

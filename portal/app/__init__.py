@@ -63,12 +63,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .auth import bp as auth_bp
     from .jobs import bp as jobs_bp
     from .main import bp as main_bp
+    from .tmf import bp as tmf_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
     app.register_blueprint(jobs_bp)
     app.register_blueprint(api_bp, url_prefix="/api")
-    csrf.exempt(api_bp)  # the API checks CSRF itself for cookie-authenticated calls
+    app.register_blueprint(tmf_bp, url_prefix="/tmf-api")
+    csrf.exempt(api_bp)  # the APIs check CSRF themselves for cookie-authenticated calls
+    csrf.exempt(tmf_bp)
 
     _error_handlers(app)
 
@@ -81,7 +84,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+    return request.path.startswith(("/api/", "/tmf-api/")) or request.accept_mimetypes.best == "application/json"
 
 
 def _error_handlers(app: Flask) -> None:

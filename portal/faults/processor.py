@@ -42,7 +42,7 @@ from portal.app.models import (
 )
 
 from .correlate import correlate
-from .events import Event, InvalidEvent, check, severity_rank
+from .events import SOURCES, Event, InvalidEvent, check, severity_rank
 from .topology import Topology
 
 log = logging.getLogger("netoss.faults")
@@ -89,10 +89,14 @@ def utc(t: dt.datetime | None) -> dt.datetime | None:
 class Outcome:
     stored: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
+    stored_by_source: dict[str, int] = field(default_factory=dict)
+    rejected_by_source: dict[tuple[str, str], int] = field(default_factory=dict)
     alarms: list[int] = field(default_factory=list)  # raised or updated by the batch, in order
 
-    def reject(self, reason: str) -> None:
+    def reject(self, source: str, reason: str) -> None:
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
+        key = (str(source)[:16], reason)
+        self.rejected_by_source[key] = self.rejected_by_source.get(key, 0) + 1
 
 
 class Processor:
@@ -121,11 +125,16 @@ class Processor:
             try:
                 check(e)
             except InvalidEvent as exc:
-                out.reject(exc.reason)
+                out.reject(e.source if e.source in SOURCES else "unknown", exc.reason)
                 log.warning("event rejected (%s): %s", exc.reason, exc.detail)
                 continue
             if not topo.has_device(e.device):
-                out.reject("unknown_device")
+                # A sender that gave no usable HOSTNAME: the device whose address it sent from.
+                by_address = topo.device_of_address(str((e.details or {}).get("source_address", "")))
+                if by_address:
+                    e.device = by_address
+            if not topo.has_device(e.device):
+                out.reject(e.source, "unknown_device")
                 log.warning("event rejected (unknown_device): %r is not a device in NetBox: %s", e.device, e.text[:200])
                 continue
             good.append(e)
@@ -185,6 +194,8 @@ class Processor:
         )
         db.session.commit()
         out.stored = len(rows)
+        for _alarm, e in rows:
+            out.stored_by_source[e.source] = out.stored_by_source.get(e.source, 0) + 1
         out.alarms = [a.id for a in changed.values()]
         return out
 

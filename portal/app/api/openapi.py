@@ -8,6 +8,14 @@ from ..models import ROLES
 USERNAME = {"type": "string", "pattern": "^[a-z][a-z0-9._-]{1,63}$", "description": "lowercase, 2-64 characters"}
 PASSWORD = {"type": "string", "minLength": 12, "maxLength": 256}
 
+# Inlined where used: the views validate each body schema on its own, without $refs.
+_NOTE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["text"],
+    "properties": {"text": {"type": "string", "minLength": 1, "maxLength": 4000}},
+}
+
 SCHEMAS = {
     "UserCreate": {
         "type": "object",
@@ -180,6 +188,116 @@ SCHEMAS = {
             "can_run": {"type": "boolean"},
         },
     },
+    "AlarmCreate": {
+        "type": "object",
+        "description": "Raise an alarm (TMF642 POST), or clear one with state: cleared. The alarm is the one of "
+        "alarmedObject and condition: the same from any source.",
+        "additionalProperties": False,
+        "required": ["alarmedObject", "condition"],
+        "properties": {
+            "alarmedObject": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["device"],
+                "properties": {
+                    "device": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^|\\s]+$"},
+                    "type": {
+                        "enum": [
+                            "device",
+                            "interface",
+                            "bgp_session",
+                            "ospf_adjacency",
+                            "bfd_session",
+                            "service",
+                            "job",
+                        ]
+                    },
+                    "name": {"type": "string", "maxLength": 200, "pattern": "^[^|\\n\\r\\t]*$"},
+                },
+            },
+            "condition": {"type": "string", "pattern": "^[a-z0-9][a-z0-9:-]{0,63}$"},
+            "state": {"enum": ["raised", "cleared"]},
+            "alarmType": {
+                "enum": [
+                    "communicationsAlarm",
+                    "processingErrorAlarm",
+                    "environmentalAlarm",
+                    "qualityOfServiceAlarm",
+                    "equipmentAlarm",
+                ]
+            },
+            "perceivedSeverity": {"enum": ["critical", "major", "minor", "warning", "indeterminate"]},
+            "probableCause": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9-]{0,63}$"},
+            "specificProblem": {"type": "string", "maxLength": 500},
+            "alarmRaisedTime": {"type": "string", "format": "date-time"},
+            "sourceSystemId": {"enum": ["api", "ansible", "health", "compliance"]},
+            "job": {"type": "integer", "minimum": 1},
+        },
+    },
+    "AlarmUpdate": {
+        "type": "object",
+        "additionalProperties": False,
+        "minProperties": 1,
+        "properties": {
+            "ackState": {"enum": ["acknowledged", "unacknowledged"]},
+            "state": {"const": "cleared", "description": "clear by hand (engineer)"},
+            "comment": {
+                "type": "array",
+                "maxItems": 20,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["comment"],
+                    "properties": {"comment": {"type": "string", "minLength": 1, "maxLength": 4000}},
+                },
+            },
+        },
+    },
+    "Alarm": {"type": "object", "description": "TMF642 Alarm (the subset netoss keeps; extras under netoss)"},
+    "TicketNote": _NOTE,
+    "TicketCreate": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 300},
+            "description": {"type": "string", "maxLength": 10000},
+            "severity": {"enum": ["critical", "major", "minor", "warning", "indeterminate"]},
+            "priority": {"enum": ["1", "2", "3", "4"]},
+            "ticketType": {"enum": ["complaint", "request", "incident"]},
+            "relatedEntity": {
+                "type": "array",
+                "maxItems": 50,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["@referredType", "name"],
+                    "properties": {
+                        "@referredType": {"enum": ["Device", "Interface", "Service", "Job"]},
+                        "id": {"type": "string", "maxLength": 100},
+                        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                        "role": {"type": "string", "maxLength": 50},
+                    },
+                },
+            },
+            "note": {"type": "array", "maxItems": 20, "items": _NOTE},
+        },
+    },
+    "TicketUpdate": {
+        "type": "object",
+        "additionalProperties": False,
+        "minProperties": 1,
+        "properties": {
+            "status": {
+                "enum": ["acknowledged", "pending", "held", "inProgress", "resolved", "closed", "cancelled", "rejected"]
+            },
+            "statusChangeReason": {"type": "string", "minLength": 1, "maxLength": 500},
+            "assignee": {"type": ["string", "null"], "maxLength": 64},
+            "severity": {"enum": ["critical", "major", "minor", "warning", "indeterminate"]},
+            "note": {"type": "array", "maxItems": 20, "items": _NOTE},
+        },
+    },
+    "TroubleTicket": {"type": "object", "description": "TMF621 TroubleTicket (the subset netoss keeps)"},
     "Error": {
         "type": "object",
         "required": ["error", "status"],
@@ -402,6 +520,87 @@ def document() -> dict:
                     _ref("Schedule"),
                     params=_id("schedule_id"),
                     extra=not_found,
+                ),
+            },
+            "/tmf-api/alarmManagement/v4/alarm": {
+                "get": _op(
+                    "Alarms, newest first (TMF642)",
+                    "viewer",
+                    {"type": "array", "items": _ref("Alarm")},
+                    params=[
+                        {
+                            "name": "state",
+                            "in": "query",
+                            "schema": {"enum": ["active", "raised", "updated", "cleared"]},
+                        },
+                        {"name": "perceivedSeverity", "in": "query", "schema": {"type": "string"}},
+                        {"name": "ackState", "in": "query", "schema": {"type": "string"}},
+                        {"name": "device", "in": "query", "schema": {"type": "string"}},
+                        {"name": "alarmType", "in": "query", "schema": {"type": "string"}},
+                        {"name": "isRootCause", "in": "query", "schema": {"enum": ["true", "false"]}},
+                        {"name": "ticket", "in": "query", "schema": {"type": "string"}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    ],
+                ),
+                "post": _op(
+                    "Raise (or clear) an alarm; 202 when the fault processor has not applied it within 5 s",
+                    "operator",
+                    _ref("Alarm"),
+                    body="AlarmCreate",
+                    status="201",
+                    extra={"202": {"description": "Queued"}, "503": {"description": "No Redis"}},
+                ),
+            },
+            "/tmf-api/alarmManagement/v4/alarm/{alarm_id}": {
+                "get": _op("An alarm (TMF642)", "viewer", _ref("Alarm"), params=_id("alarm_id"), extra=not_found),
+                "patch": _op(
+                    "Acknowledge, comment, or clear (engineer) an alarm",
+                    "operator",
+                    _ref("Alarm"),
+                    body="AlarmUpdate",
+                    params=_id("alarm_id"),
+                    extra=not_found,
+                ),
+            },
+            "/tmf-api/troubleTicket/v4/troubleTicket": {
+                "get": _op(
+                    "Trouble tickets, newest first (TMF621)",
+                    "viewer",
+                    {"type": "array", "items": _ref("TroubleTicket")},
+                    params=[
+                        {"name": "status", "in": "query", "schema": {"type": "string"}},
+                        {"name": "severity", "in": "query", "schema": {"type": "string"}},
+                        {"name": "assignee", "in": "query", "schema": {"type": "string"}},
+                        {"name": "device", "in": "query", "schema": {"type": "string"}},
+                        {"name": "ticketType", "in": "query", "schema": {"type": "string"}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    ],
+                ),
+                "post": _op(
+                    "Open a ticket by hand (a complaint, a request), linked to devices or services",
+                    "operator",
+                    _ref("TroubleTicket"),
+                    body="TicketCreate",
+                    status="201",
+                ),
+            },
+            "/tmf-api/troubleTicket/v4/troubleTicket/{ticket_id}": {
+                "get": _op(
+                    "A ticket (TMF621), with its status changes and notes",
+                    "viewer",
+                    _ref("TroubleTicket"),
+                    params=[{"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    extra=not_found,
+                ),
+                "patch": _op(
+                    "Change status (with a reason), assignee or severity; add notes",
+                    "operator",
+                    _ref("TroubleTicket"),
+                    body="TicketUpdate",
+                    params=[{"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    extra={**not_found, "409": {"description": "Not a status this ticket can move to"}},
                 ),
             },
             "/api/v1/audit": {

@@ -1,0 +1,278 @@
+"""The fault pipeline's processes and the Redis stream between them.
+
+    receivers (syslog, SNMP traps: `netoss faults receive`; webhooks and the API: the portal)
+        -> Redis stream netoss:faults:events (one JSON Event per entry)
+        -> `netoss faults process`: alarms, correlation, tickets (PostgreSQL)
+
+Every datagram or request a receiver gets is counted in the Redis hash netoss:faults:counters
+as ``received:<source>``, then as ``rejected:<source>:<reason>`` or, once the processor has
+stored it, ``stored:<source>``; so received = stored + rejected (+ what is still queued).
+The processor reads the stream as a consumer group: an entry is acknowledged and deleted only
+after its alarm changes are committed, so a processor that dies loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from .events import Event, now_iso
+from .rules import RuleSet
+from .syslog import Rejected, parse
+
+STREAM = "netoss:faults:events"
+COUNTERS = "netoss:faults:counters"
+GROUP = "processors"
+RCVBUF = 32 * 1024 * 1024  # a burst of 10,000 datagrams waits in the kernel, not dropped
+
+log = logging.getLogger("netoss.faults")
+
+
+def count(pipe, what: str, source: str, reason: str | None = None, n: int = 1) -> None:
+    pipe.hincrby(COUNTERS, f"{what}:{source}" + (f":{reason}" if reason else ""), n)
+
+
+def counters(conn) -> dict:
+    """{received: {source: n}, stored: {...}, rejected: {source: {reason: n}}, queued: n}."""
+    out: dict = {"received": {}, "stored": {}, "rejected": {}, "queued": conn.xlen(STREAM)}
+    for key, value in conn.hgetall(COUNTERS).items():
+        parts = key.decode().split(":", 2)
+        if parts[0] == "rejected" and len(parts) == 3:
+            out["rejected"].setdefault(parts[1], {})[parts[2]] = int(value)
+        elif parts[0] in ("received", "stored") and len(parts) == 2:
+            out[parts[0]][parts[1]] = int(value)
+    return out
+
+
+def publish(conn, events: Iterable[Event]) -> int:
+    """Queue events for the processor (one round trip for the batch)."""
+    pipe = conn.pipeline(transaction=False)
+    n = 0
+    for e in events:
+        pipe.xadd(STREAM, {"e": e.to_json()})
+        n += 1
+    if n:
+        pipe.execute()
+    return n
+
+
+class LogLimiter:
+    """At most ``rate`` rejected-datagram lines per second in the log, then a count of the rest."""
+
+    def __init__(self, rate: int = 20):
+        self.rate, self.window, self.used, self.skipped = rate, 0, 0, 0
+
+    def __call__(self, message: str, *args) -> None:
+        second = int(time.monotonic())
+        if second != self.window:
+            if self.skipped:
+                log.warning("... and %d more rejected datagrams in that second", self.skipped)
+            self.window, self.used, self.skipped = second, 0, 0
+        if self.used < self.rate:
+            self.used += 1
+            log.warning(message, *args)
+        else:
+            self.skipped += 1
+
+
+def _printable(data: bytes, limit: int = 120) -> str:
+    return repr(data[:limit])[2:-1] + ("..." if len(data) > limit else "")
+
+
+class SyslogReceiver(asyncio.DatagramProtocol):
+    """RFC 3164 / 5424 over UDP: parse, apply the rules, queue events, count everything."""
+
+    def __init__(self, conn, rules: RuleSet, flush_every: float = 0.02, batch: int = 500):
+        self.conn, self.rules = conn, rules
+        self.pending: list[tuple[str, object]] = []  # ("event", Event) or ("rejected", reason)
+        self.flush_every, self.batch = flush_every, batch
+        self.limiter = LogLimiter()
+        self.flusher: asyncio.TimerHandle | None = None
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        received = now_iso()
+        try:
+            message = parse(data)
+        except Rejected as exc:
+            self.limiter("syslog from %s rejected (%s): %s: %s", addr[0], exc.reason, exc.detail, _printable(data))
+            self._queue("rejected", exc.reason)
+            return
+        device = message.hostname or ""
+        result = self.rules.event(message, device, received)
+        if isinstance(result, str):
+            self._queue("rejected", result)  # no_rule, no_transition: counted, not logged (most lines)
+            return
+        result.details["source_address"] = addr[0]
+        self._queue("event", result)
+
+    def _queue(self, kind: str, value) -> None:
+        self.pending.append((kind, value))
+        if len(self.pending) >= self.batch:
+            self.flush()
+        elif self.flusher is None:
+            self.flusher = asyncio.get_running_loop().call_later(self.flush_every, self.flush)
+
+    def flush(self) -> None:
+        if self.flusher is not None:
+            self.flusher.cancel()
+            self.flusher = None
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        pipe = self.conn.pipeline(transaction=False)
+        count(pipe, "received", "syslog", n=len(pending))
+        reasons: dict[str, int] = {}
+        for kind, value in pending:
+            if kind == "event":
+                pipe.xadd(STREAM, {"e": value.to_json()})
+            else:
+                reasons[value] = reasons.get(value, 0) + 1
+        for reason, n in reasons.items():
+            count(pipe, "rejected", "syslog", reason, n)
+        try:
+            pipe.execute()
+        except Exception as exc:  # Redis away: the batch is lost, and the log says how much
+            log.error("could not queue %d syslog datagrams: %s", len(pending), exc)
+
+
+def _udp_socket(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, 33, RCVBUF)  # SO_RCVBUFFORCE (root): beyond rmem_max
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+    sock.bind((host, port))
+    return sock
+
+
+def lab_bridge_ip(state_dir: Path) -> str | None:
+    """The lab's management bridge address (where its routers send), once the lab is built."""
+    try:
+        built = json.loads((state_dir / "lab" / "built.json").read_text())
+    except (OSError, ValueError):
+        return None
+    bridge = str(built.get("bridge_ip") or "").split("/")[0]
+    return bridge or None
+
+
+async def receive(conn, rules: RuleSet, syslog_port: int, state_dir: Path | None, hosts=("127.0.0.1",)) -> None:
+    """Serve syslog on loopback, and on the lab's bridge address as soon as the lab has one."""
+    loop = asyncio.get_running_loop()
+    bound: dict[str, asyncio.DatagramTransport] = {}
+
+    async def bind(host: str) -> None:
+        try:
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: SyslogReceiver(conn, rules), sock=_udp_socket(host, syslog_port)
+            )
+        except OSError as exc:
+            log.error("cannot listen for syslog on %s:%d: %s", host, syslog_port, exc)
+            return
+        bound[host] = transport
+        log.info("listening for syslog on udp/%s:%d", host, syslog_port)
+
+    for host in hosts:
+        await bind(host)
+    while True:
+        bridge = lab_bridge_ip(state_dir) if state_dir else None
+        if bridge and bridge not in bound:
+            await bind(bridge)
+        for host in [h for h in bound if h not in hosts and h != bridge]:
+            bound.pop(host).close()  # the lab went away
+            log.info("stopped listening on %s (the lab is down)", host)
+        await asyncio.sleep(2)
+
+
+def process_forever(app, processor, conn, consumer: str | None = None, stop=None) -> None:
+    """Consume the stream in batches: ingest, commit, acknowledge; tick at least twice a second."""
+    from portal.app.extensions import db
+
+    consumer = consumer or f"{socket.gethostname()}:{os.getpid()}"
+    try:
+        conn.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+    except Exception as exc:  # BUSYGROUP: it exists
+        if "BUSYGROUP" not in str(exc):
+            raise
+    # Entries this consumer read before it died are read again first ("0"), then new ones (">").
+    cursor = "0"
+    last_tick = 0.0
+    with app.app_context():
+        while stop is None or not stop():
+            entries = conn.xreadgroup(GROUP, consumer, {STREAM: cursor}, count=500, block=500)
+            batch = entries[0][1] if entries else []
+            if cursor == "0" and not batch:
+                cursor = ">"
+            if batch:
+                ids, events, bad = [], [], 0
+                for entry_id, fields in batch:
+                    ids.append(entry_id)
+                    try:
+                        events.append(Event.from_json(fields[b"e"]))
+                    except (KeyError, ValueError, TypeError):
+                        bad += 1
+                try:
+                    outcome = processor.ingest(events)
+                except Exception:
+                    db.session.rollback()
+                    log.exception("a batch of %d events failed; it will be read again", len(events))
+                    time.sleep(1)
+                    cursor = "0"
+                    continue
+                pipe = conn.pipeline(transaction=False)
+                for source, n in outcome.stored_by_source.items():
+                    count(pipe, "stored", source, n=n)
+                for (source, reason), n in outcome.rejected_by_source.items():
+                    count(pipe, "rejected", source, reason, n)
+                if bad:
+                    count(pipe, "rejected", "unknown", "unreadable_entry", bad)
+                pipe.xack(STREAM, GROUP, *ids)
+                pipe.xdel(STREAM, *ids)
+                pipe.execute()
+            if time.monotonic() - last_tick >= 0.5:
+                last_tick = time.monotonic()
+                try:
+                    processor.tick()
+                except Exception:
+                    db.session.rollback()
+                    log.exception("tick failed")
+
+
+class TopologyCache:
+    """The NetBox topology for the processor: read at start, then every ``ttl`` seconds, and
+    sooner (at most every ``min_gap`` s) when an event names a device it does not know."""
+
+    def __init__(self, netbox_url: str, token: str, ttl: float = 60, min_gap: float = 10):
+        import requests
+
+        self.url, self.ttl, self.min_gap = netbox_url, ttl, min_gap
+        self.session = requests.Session()
+        self.session.headers.update({"Authorization": f"Token {token}", "Accept": "application/json"})
+        self.topo = None
+        self.loaded = 0.0
+
+    def __call__(self):
+        from .topology import Topology, fetch
+
+        age = time.monotonic() - self.loaded
+        if self.topo is None or age >= self.ttl:
+            try:
+                records = fetch(self.session, self.url)
+                self.topo = Topology.from_records(**records)
+                self.loaded = time.monotonic()
+            except Exception as exc:
+                if self.topo is None:
+                    raise
+                log.warning("NetBox topology not refreshed (%s); using the one from %.0f s ago", exc, age)
+                self.loaded = time.monotonic() - self.ttl + self.min_gap  # try again soon
+        return self.topo
+
+    def refresh_soon(self) -> None:
+        if time.monotonic() - self.loaded >= self.min_gap:
+            self.loaded = 0.0
