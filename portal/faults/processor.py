@@ -120,6 +120,10 @@ class Processor:
         now = now or dt.datetime.now(dt.UTC)
         out = Outcome()
         topo = self.topology()
+        refresh = getattr(self.topology, "refresh_soon", None)
+        if refresh is not None and any(not topo.has_device(e.device) for e in events):
+            refresh()  # a device NetBox gained since the last read (rate-limited by the cache)
+            topo = self.topology()
         good: list[Event] = []
         for e in events:
             try:
@@ -380,7 +384,7 @@ class Processor:
             events.append(("reopened", previous, {}))
             return previous
         ticket = Ticket(
-            name=f"{root.alarmed_object}: {root.specific_problem}"[:300],
+            name=ticket_name(root, members)[:300],
             description="",
             severity=worst,
             priority=PRIORITY.get(worst, 4),
@@ -477,6 +481,19 @@ class Processor:
 
     def _note(self, ticket: Ticket, text: str, author: str = SYSTEM) -> None:
         db.session.add(TicketNote(ticket_id=ticket.id, author=author, text=text[:4000]))
+
+
+def ticket_name(root: Alarm, members: list[Alarm]) -> str:
+    """ "Link down: ce1:eth1 - pe1:eth3 (ACME-AMS-0001)", "pe1 unreachable", else the root's problem."""
+    services = sorted({s["name"] for m in members for s in (m.affected_services or [])})
+    suffix = f" ({', '.join(services)})" if services else ""
+    correlation = root.correlation or ""
+    if correlation.startswith("link ") and root.object_type == "interface":
+        a, _, b = correlation[len("link ") :].partition(" ")
+        return f"Link down: {a} - {b}{suffix}"
+    if root.object_type == "device" and root.condition == "device-unreachable":
+        return f"{root.device} unreachable{suffix}"
+    return f"{root.alarmed_object}: {root.specific_problem}{suffix}"
 
 
 def alarm_summary(alarm: Alarm) -> dict:

@@ -91,7 +91,10 @@ def _placeholders(template: str) -> list[str]:
 
 
 def _fill(template: str, fields: dict) -> str:
-    return " ".join(template.format_map(_Fields({k: v or "" for k, v in fields.items()})).split())
+    """The template with the fields; an optional field that is absent leaves no "()" or ": " behind."""
+    text = template.format_map(_Fields({k: v or "" for k, v in fields.items()}))
+    text = " ".join(text.replace("()", "").split())
+    return text[:-1] if text.endswith(":") else text
 
 
 @dataclass

@@ -111,7 +111,7 @@ def _rfc3164(pri: int, rest: str, now: dt.datetime) -> Message:
 def _field(rest: str, name: str) -> tuple[str | None, str]:
     value, sep, after = rest.partition(" ")
     if not sep or not value:
-        raise Rejected("malformed", f"RFC 5424 header ends before {name}")
+        raise Rejected("malformed", f"the RFC 5424 header is cut off at {name}")
     if len(value) > 255 or not value.isprintable():
         raise Rejected("malformed", f"RFC 5424 {name} is not printable ASCII of at most 255 characters")
     return (None if value == "-" else value), after

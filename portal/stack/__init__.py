@@ -187,8 +187,8 @@ def up(stack: Stack, *, seed_intent: bool = True, log: Callable[[str], None] = p
     )
     portal_app.ensure_database(stack, log)
     portal_app.ensure_admin(stack, log)
-    sup.start_program("portal-web")
-    sup.start_program("portal-worker")
+    for name in ("portal-web", "portal-worker", "fault-receiver", "fault-processor"):
+        sup.start_program(name)
     wait_for(
         lambda: portal_app.healthy(stack),
         60,
@@ -292,6 +292,8 @@ def _static_programs(stack: Stack) -> list[Program]:
         Program(name="netbox-worker", command=[]),
         Program(name="portal-web", command=[], port=stack.port("portal")),
         Program(name="portal-worker", command=[]),
+        Program(name="fault-receiver", command=[]),
+        Program(name="fault-processor", command=[]),
     ]
 
 

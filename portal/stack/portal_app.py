@@ -38,6 +38,8 @@ def configure(stack: Stack) -> Path:
         "NETBOX_URL": stack.netbox_url,
         "NETBOX_TOKEN": stack.netbox_token(),
         "JOBS_DIR": str(stack.state_dir / "jobs"),
+        # Links in ticket notifications and NetBox journal entries.
+        "PORTAL_URL": stack.portal_url,
     }
     path = config_file(stack)
     text = json.dumps(values, indent=2) + "\n"
@@ -131,5 +133,26 @@ def programs(stack: Stack, user: str = "root") -> list[Program]:
             directory=stack.repo,
             environment=env(stack),
             command=[str(stack.venv / "bin" / "netoss"), "worker"],
+        ),
+        Program(
+            name="fault-receiver",
+            user=user,
+            autostart=False,
+            priority=320,
+            startsecs=2,
+            directory=stack.repo,
+            environment=env(stack),
+            command=[str(stack.venv / "bin" / "netoss"), "faults", "receive"],
+        ),
+        Program(
+            name="fault-processor",
+            user=user,
+            autostart=False,
+            priority=330,
+            startsecs=2,
+            stopwaitsecs=15,
+            directory=stack.repo,
+            environment=env(stack),
+            command=[str(stack.venv / "bin" / "netoss"), "faults", "process"],
         ),
     ]

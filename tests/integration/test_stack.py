@@ -34,6 +34,8 @@ def test_status_lists_every_service_up(nb_env, stack):
         "netbox-worker",
         "portal-web",
         "portal-worker",
+        "fault-receiver",
+        "fault-processor",
     }
     assert all(s["healthy"] and s["pid"] for s in services.values())
     assert services["netbox-web"]["port"] == stack.port("netbox")
@@ -65,6 +67,8 @@ def test_services_run_unprivileged(stack):
         "netbox-worker": netbox_user,
         "portal-web": portal_user,
         "portal-worker": portal_user,
+        "fault-receiver": portal_user,
+        "fault-processor": portal_user,
     }
     for name, user in expected.items():
         assert _uid(procs[name]["pid"]) == pwd.getpwnam(user).pw_uid, f"{name} does not run as {user}"

@@ -84,6 +84,7 @@ def test_a_link_down_is_one_ticket_naming_its_sessions_and_services_and_it_resol
     assert report["opened"] == 1
     (ticket,) = _open()
     assert ticket.ref == "TT-000001" and ticket.severity == "major" and ticket.priority == 2
+    assert ticket.name == "Link down: ce1:eth1 - pe1:eth3 (ACME-AMS-0001)"
     assert ticket.expected_resolution_at.replace(tzinfo=dt.UTC) == at(2.5) + dt.timedelta(hours=8)
     kinds = {(r["@referredType"], r["name"]) for r in ticket.related}
     assert ("BgpSession", "pe1 -> 198.19.128.1 (ce1)") in kinds and ("BgpSession", "ce1 -> 198.19.128.0 (pe1)") in kinds

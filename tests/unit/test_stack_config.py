@@ -74,7 +74,10 @@ def test_stack_programs_listen_on_loopback_only(tmp_path, monkeypatch):
     s = Stack(state_dir=tmp_path, port_base=27000)
     s.load_secrets(create=True)
     progs = {p.name: p for p in programs(s)}
-    assert set(progs) == {"postgres", "redis", "netbox-web", "netbox-worker", "portal-web", "portal-worker"}
+    assert set(progs) == {
+        "postgres", "redis", "netbox-web", "netbox-worker", "portal-web", "portal-worker",
+        "fault-receiver", "fault-processor",
+    }  # fmt: skip
     assert "127.0.0.1:27081" in progs["portal-web"].command
     assert "listen_addresses=127.0.0.1" in progs["postgres"].command
     assert progs["postgres"].user == "postgres"

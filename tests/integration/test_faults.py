@@ -1,0 +1,143 @@
+"""Fault management end to end, in the real lab: FRR's own syslog -> the stack's receiver ->
+the processor -> alarms and one ticket, which resolves itself when the link comes back.
+
+The lab has its own names here (f<device>, bridge netoss-fbr0, account netopsf). How long
+detection takes is printed, not asserted (shared machines); bench/bench_faults.py measures it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+import requests
+
+from portal import lab
+from portal.lab.spec import LabConfig
+
+pytestmark = pytest.mark.integration
+
+FAULT_LAB = LabConfig(ns_prefix="f", bridge="netoss-fbr0", user="netopsf")
+TICKETS = "/tmf-api/troubleTicket/v4/troubleTicket"
+ALARMS = "/tmf-api/alarmManagement/v4/alarm"
+
+
+@pytest.fixture(scope="module")
+def fault_lab(stack, nb, demo_synced):
+    spec = lab.up(stack, nb, FAULT_LAB, log=print)
+    try:
+        assert lab.converge(stack, spec, log=print, force=True)
+        yield spec
+    finally:
+        lab.down(stack, log=print)
+
+
+@pytest.fixture(scope="module")
+def api(stack):
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {stack.load_secrets()['portal_admin_token']}"
+    return session
+
+
+def _open_tickets(api, stack) -> dict[str, dict]:
+    resp = api.get(f"{stack.portal_url}{TICKETS}", params={"status": "open", "limit": 1000}, timeout=10)
+    assert resp.status_code == 200, resp.text
+    return {t["id"]: t for t in resp.json()}
+
+
+def _until(what, predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"{what}: not after {timeout} s")
+
+
+def _link(spec, router, interface, state):
+    subprocess.run(["ip", "-n", spec.router(router).ns, "link", "set", interface, state], check=True)
+
+
+def test_a_link_down_is_one_ticket_with_its_sessions_and_services_and_up_resolves_it(fault_lab, api, stack):
+    from portal.faults.service import counters
+
+    before = set(_open_tickets(api, stack))
+    t0 = time.monotonic()
+    _link(fault_lab, "pe1", "eth3", "down")  # pe1 to ce1: access circuit ACME-AMS-0001
+    try:
+        new = _until(
+            "a ticket for the link",
+            lambda: {k: v for k, v in _open_tickets(api, stack).items() if k not in before},
+            timeout=60,
+        )
+        print(f"link down -> ticket open in {time.monotonic() - t0:.1f} s")
+        time.sleep(3)  # the rest of the problem has arrived: still exactly one ticket
+        new = {k: v for k, v in _open_tickets(api, stack).items() if k not in before}
+        assert len(new) == 1, list(new)
+        ((ref, ticket),) = new.items()
+        assert ticket["name"] == "Link down: ce1:eth1 - pe1:eth3 (ACME-AMS-0001)", ticket["name"]
+        related = {(r["@referredType"], r["name"]) for r in ticket["relatedEntity"]}
+        assert {("BgpSession", "pe1 -> 198.19.128.1 (ce1)"), ("BgpSession", "ce1 -> 198.19.128.0 (pe1)")} <= related
+        assert ("Service", "ACME-AMS-0001") in related and {("Device", "pe1"), ("Device", "ce1")} <= related
+        assert "Customer services: ACME-AMS-0001 (Acme Corp)." in ticket["description"]
+        alarms = api.get(f"{stack.portal_url}{ALARMS}", params={"ticket": ref}, timeout=10).json()
+        roots = [a for a in alarms if a["isRootCause"]]
+        assert len(roots) == 1 and roots[0]["alarmedObjectType"] == "Interface", alarms
+        assert {a["netoss"]["condition"] for a in alarms} == {"interface-down", "bgp-session-down"}
+        assert all(a["netoss"]["source"] == "syslog" for a in alarms)  # all from FRR's own syslog
+        assert all(
+            a["parentAlarm"] == [{"id": roots[0]["id"], "href": roots[0]["href"]}] for a in alarms if a is not roots[0]
+        )
+    finally:
+        _link(fault_lab, "pe1", "eth3", "up")
+    t1 = time.monotonic()
+    resolved = _until(
+        "the ticket resolving itself",
+        lambda: (t := api.get(f"{stack.portal_url}{TICKETS}/{ref}", timeout=10).json())["status"] == "resolved" and t,
+        timeout=120,
+    )
+    print(f"link up -> ticket resolved in {time.monotonic() - t1:.1f} s")
+    assert resolved["statusChangeReason"] == "all its alarms cleared"
+    assert [c["status"] for c in resolved["statusChange"]] == ["acknowledged", "resolved"]
+    alarms = api.get(f"{stack.portal_url}{ALARMS}", params={"ticket": ref}, timeout=10).json()
+    assert all(a["state"] == "cleared" for a in alarms)
+    # Every datagram is accounted for.
+    import redis
+
+    c = counters(redis.Redis.from_url(_redis_url(stack)))
+    syslog = c["received"]["syslog"]
+    assert syslog == c["stored"].get("syslog", 0) + sum(c["rejected"].get("syslog", {}).values()) + c["queued"]
+
+
+def _redis_url(stack) -> str:
+    import json
+
+    from portal.stack import portal_app
+
+    return json.loads(portal_app.config_file(stack).read_text())["REDIS_URL"]
+
+
+def test_the_ticket_is_in_netbox_and_in_the_cli(fault_lab, api, stack, nb_env, nb):
+    import json
+    from pathlib import Path
+
+    netoss = str(Path(__file__).resolve().parents[2] / ".venv/bin/netoss")
+    proc = subprocess.run([netoss, "tickets", "list", "--json"], env=nb_env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    tickets = json.loads(proc.stdout)
+    link = next(t for t in tickets if t["name"].startswith("Link down: ce1:eth1 - pe1:eth3"))
+    text = subprocess.run([netoss, "tickets", "list"], env=nb_env, capture_output=True, text=True, timeout=60).stdout
+    assert link["id"] in text and "resolved" in text
+    devices = [int(r["id"]) for r in link["relatedEntity"] if r["@referredType"] == "Device"]
+    entries = _until(
+        "the ticket's journal entries in NetBox",
+        lambda: [
+            e
+            for e in nb.extras.journal_entries.filter(assigned_object_type="dcim.device", assigned_object_id=devices)
+            if link["id"] in e.comments
+        ],
+        timeout=30,
+    )
+    assert {e.kind.value for e in entries} >= {"warning", "success"}  # opened, resolved
