@@ -492,3 +492,66 @@ def list_audit():
 
 
 __all__ = ["ROLES", "bp"]
+
+
+# -- fault sources and counters -------------------------------------------------------------
+
+
+def fault_queue():
+    """The stack's Redis, where fault events queue for the processor (503 without one)."""
+    from flask import current_app
+
+    from portal.jobs.queue import connection
+
+    try:
+        return connection(current_app)
+    except RuntimeError as exc:
+        abort(503, str(exc).replace("the job queue", "the fault queue"))
+
+
+@bp.post("/v1/faults/alertmanager")
+@require_role("operator")
+def alertmanager_webhook():
+    """Alertmanager's webhook (webhook_config with http_config.authorization: a portal token)."""
+    from flask import current_app
+
+    from portal.faults import alertmanager
+    from portal.faults.events import InvalidEvent, check
+    from portal.faults.service import count, publish
+
+    conn = fault_queue()
+    payload = request.get_json(silent=True)
+    try:
+        if payload is None:
+            raise alertmanager.PayloadError("invalid_json", "the body is not JSON (Content-Type: application/json)")
+        events = alertmanager.events(alertmanager.check(payload))
+    except alertmanager.PayloadError as exc:
+        pipe = conn.pipeline(transaction=False)
+        count(pipe, "received", "alertmanager")
+        count(pipe, "rejected", "alertmanager", exc.reason)
+        pipe.execute()
+        current_app.logger.warning("alertmanager payload rejected (%s): %s", exc.reason, exc.detail)
+        abort(400, f"{exc.reason}: {exc.detail}")
+    good, rejected = [], []
+    for i, event in enumerate(events):
+        try:
+            good.append(check(event))
+        except InvalidEvent as exc:
+            rejected.append({"alert": i, "reason": exc.reason, "detail": exc.detail})
+    pipe = conn.pipeline(transaction=False)
+    count(pipe, "received", "alertmanager", n=len(events))
+    for r in rejected:
+        count(pipe, "rejected", "alertmanager", r["reason"])
+        current_app.logger.warning("alert %d rejected (%s): %s", r["alert"], r["reason"], r["detail"])
+    pipe.execute()
+    publish(conn, good)
+    return jsonify({"accepted": len(good), "rejected": rejected})
+
+
+@bp.get("/v1/faults/counters")
+@require_role("viewer")
+def fault_counters():
+    """Events received, stored and rejected (by reason) per source, and still queued."""
+    from portal.faults.service import counters
+
+    return jsonify(counters(fault_queue()))

@@ -338,6 +338,12 @@ def _id(name):
     return [{"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}]
 
 
+def _alertmanager() -> dict:
+    from portal.faults.alertmanager import SCHEMA
+
+    return SCHEMA
+
+
 def document() -> dict:
     not_found = {"404": dict(description="No such object", **_json(_ref("Error")))}
     return {
@@ -601,6 +607,24 @@ def document() -> dict:
                     body="TicketUpdate",
                     params=[{"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "string"}}],
                     extra={**not_found, "409": {"description": "Not a status this ticket can move to"}},
+                ),
+            },
+            "/api/v1/faults/alertmanager": {
+                "post": {
+                    **_op(
+                        "Alertmanager webhook (payload version 4): firing alerts raise alarms, resolved ones clear",
+                        "operator",
+                        {"type": "object"},
+                    ),
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": _alertmanager()}}},
+                },
+            },
+            "/api/v1/faults/counters": {
+                "get": _op(
+                    "Fault events received, stored and rejected (by reason) per source, and still queued",
+                    "viewer",
+                    {"type": "object"},
+                    extra={"503": {"description": "No Redis"}},
                 ),
             },
             "/api/v1/audit": {

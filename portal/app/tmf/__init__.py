@@ -115,11 +115,10 @@ def get_alarm(alarm_id: int):
 
 def _queue(event) -> None:
     from portal.faults.service import count, publish
-    from portal.jobs.queue import connection
 
-    conn = connection(current_app)
-    if conn is None:
-        abort(503, "the portal has no Redis (REDIS_URL): alarms cannot be raised or cleared")
+    from ..api import fault_queue
+
+    conn = fault_queue()
     pipe = conn.pipeline(transaction=False)
     count(pipe, "received", event.source)
     pipe.execute()
