@@ -154,6 +154,10 @@ def worker_cmd(burst: bool, name: str | None) -> None:
                 **client_env(stack),
                 # The lab's device login is read at each job (portal.jobs.queue.job_environment).
                 "NETOSS_STATE": str(stack.state_dir),
+                # Jobs report unreachable hosts and failed tasks (netoss.core.fault_report) and
+                # raise alarms as the automation account (operator), never as the admin.
+                "PORTAL_URL": stack.portal_url,
+                "PORTAL_TOKEN": stack.load_secrets()["portal_automation_token"],
                 # network_cli checks the lab routers' host keys against <state>/home/.ssh/known_hosts.
                 "HOME": str(stack.ansible_home),
                 "ANSIBLE_LOCAL_TEMP": str(stack.state_dir / "ansible-tmp"),

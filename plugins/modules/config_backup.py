@@ -56,7 +56,11 @@ lines:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netoss.core.plugins.module_utils.config_push import ConnectionDevice, read_running
+from ansible_collections.netoss.core.plugins.module_utils.config_push import (
+    ConnectionDevice,
+    fail_or_unreachable,
+    read_running,
+)
 from ansible_collections.netoss.core.plugins.module_utils.config_text import ConfigTextError, sanitize, stable
 
 
@@ -71,7 +75,7 @@ def main():
     except ConfigTextError as exc:
         module.fail_json(msg="backup refused: %s" % exc)
     except Exception as exc:  # ConnectionError
-        module.fail_json(msg="reading the running configuration failed: %s" % exc)
+        fail_or_unreachable(module, exc, "reading the running configuration failed")
     text = stable(text, p["platform"])
     if p["sanitize"]:
         text = sanitize(text)

@@ -87,7 +87,12 @@ rolled_back:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netoss.core.plugins.module_utils.config_diff import DiffError
-from ansible_collections.netoss.core.plugins.module_utils.config_push import ConnectionDevice, PushError, push
+from ansible_collections.netoss.core.plugins.module_utils.config_push import (
+    ConnectionDevice,
+    PushError,
+    fail_or_unreachable,
+    push,
+)
 from ansible_collections.netoss.core.plugins.module_utils.config_text import ConfigTextError
 from ansible_collections.netoss.core.plugins.module_utils.files import write_if_changed
 
@@ -110,7 +115,7 @@ def main():
     except (ConfigTextError, DiffError) as exc:
         module.fail_json(msg="nothing pushed: %s" % exc)
     except Exception as exc:  # ConnectionError: the device could not be read
-        module.fail_json(msg="nothing pushed: reading the running configuration failed: %s" % exc)
+        fail_or_unreachable(module, exc, "nothing pushed: reading the running configuration failed")
     before = result.pop("before_config")
     if result["changed"] and not module.check_mode and p["backup"]:
         write_if_changed(p["backup"], before, mode=0o600)

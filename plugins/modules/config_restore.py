@@ -53,7 +53,11 @@ commands:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netoss.core.plugins.module_utils import config_diff
-from ansible_collections.netoss.core.plugins.module_utils.config_push import ConnectionDevice, restore
+from ansible_collections.netoss.core.plugins.module_utils.config_push import (
+    ConnectionDevice,
+    fail_or_unreachable,
+    restore,
+)
 from ansible_collections.netoss.core.plugins.module_utils.config_text import ConfigTextError, check
 from ansible_collections.netoss.core.plugins.module_utils.files import read
 
@@ -76,7 +80,7 @@ def main():
         else:
             lines = restore(device, target, p["platform"])
     except Exception as exc:
-        module.fail_json(msg="restoring %s failed: %s" % (p["src"], exc))
+        fail_or_unreachable(module, exc, "restoring %s failed" % p["src"])
     module.exit_json(changed=bool(lines), commands=lines, msg="sent %d line(s)" % len(lines))
 
 

@@ -67,6 +67,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.connection import Connection, ConnectionError
 
 from ansible_collections.netoss.core.plugins.module_utils.frr_state import COMMANDS, PARSERS, StateError
+from ansible_collections.netoss.core.plugins.module_utils.reachability import is_unreachable
 
 
 def main():
@@ -83,7 +84,11 @@ def main():
     try:
         for what in module.params["gather"]:
             result[what] = PARSERS[what](connection.get(COMMANDS[what]))
-    except (ConnectionError, StateError) as exc:
+    except ConnectionError as exc:
+        if is_unreachable(exc):
+            module.exit_json(unreachable=True, changed=False, msg="cannot reach the device: %s" % exc)
+        module.fail_json(msg=str(exc), **result)
+    except StateError as exc:
         module.fail_json(msg=str(exc), **result)
     counts = []
     if "bgp" in result:

@@ -434,6 +434,9 @@ class Processor:
                 add("BgpSession", f"{m.device}:{m.object_name}", name, "affected")
             if m.job_id:
                 add("Job", m.job_id, (m.details or {}).get("probable_cause_job", f"job {m.job_id}"), "probableCause")
+            detected = str((m.details or {}).get("job") or "")
+            if m.source == "ansible" and detected.isdigit():
+                add("Job", detected, f"job {detected} ({(m.details or {}).get('playbook', 'playbook')})", "detectedBy")
         services = {s["id"]: s for m in members for s in (m.affected_services or [])}
         for s in sorted(services.values(), key=lambda s: s["name"]):
             add("Service", s["id"], s["name"], "affectedService", tenant=s.get("tenant"))

@@ -62,6 +62,9 @@ def new_portal_secrets() -> dict[str, str]:
         "portal_admin_password": _token(20),
         # An API token in the portal's format (nto_<prefix>_<secret>); the portal stores its hash.
         "portal_admin_token": f"nto_{secrets.token_hex(4)}_{secrets.token_urlsafe(24)}",
+        # The token of the `automation` account (operator): what playbooks, portal jobs and
+        # their callback use to raise alarms and open tickets; never the admin's.
+        "portal_automation_token": f"nto_{secrets.token_hex(4)}_{secrets.token_urlsafe(24)}",
     }
 
 

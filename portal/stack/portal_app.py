@@ -79,7 +79,14 @@ def ensure_admin(stack: Stack, log) -> None:
         [python(stack), "-m", "portal.app.bootstrap"],
         env=env(stack),
         cwd=stack.repo,
-        input=json.dumps({"username": ADMIN, "password": s["portal_admin_password"], "token": s["portal_admin_token"]}),
+        input=json.dumps(
+            {
+                "username": ADMIN,
+                "password": s["portal_admin_password"],
+                "token": s["portal_admin_token"],
+                "automation_token": s["portal_automation_token"],
+            }
+        ),
         what="portal admin account",
     )
     for line in out.splitlines():

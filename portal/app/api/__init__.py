@@ -548,6 +548,50 @@ def alertmanager_webhook():
     return jsonify({"accepted": len(good), "rejected": rejected})
 
 
+@bp.post("/v1/faults/events")
+@require_role("operator")
+def fault_events():
+    """A batch of raise and clear events from a playbook, a callback or a script."""
+    from portal.faults.events import Event, InvalidEvent, check, now_iso
+    from portal.faults.service import count, publish
+
+    data = _body("FaultEvents")
+    conn = fault_queue()
+    user = current_user()
+    good, rejected = [], []
+    for i, raw in enumerate(data["events"]):
+        details = {k: str(v)[:200] for k, v in (raw.get("details") or {}).items()}
+        event = Event(
+            source=raw.get("source", "api"),
+            action=raw["action"],
+            device=raw["device"],
+            object_type=raw.get("object_type", "device"),
+            object_name=raw.get("object_name", ""),
+            condition=raw["condition"],
+            alarm_type=raw.get("alarm_type", "communicationsAlarm"),
+            severity=raw.get("severity", "major"),
+            probable_cause=raw.get("probable_cause", "unspecified"),
+            specific_problem=raw.get("specific_problem", ""),
+            time=raw.get("time"),
+            received=now_iso(),
+            text=raw.get("text", raw.get("specific_problem", "")),
+            details={**details, "user": user.username},
+        )
+        try:
+            good.append(check(event))
+        except InvalidEvent as exc:
+            rejected.append({"event": i, "reason": exc.reason, "detail": exc.detail})
+    pipe = conn.pipeline(transaction=False)
+    for event in good:
+        count(pipe, "received", event.source)
+    for r in rejected:
+        count(pipe, "received", "api")
+        count(pipe, "rejected", "api", r["reason"])
+    pipe.execute()
+    publish(conn, good)
+    return jsonify({"accepted": len(good), "rejected": rejected})
+
+
 @bp.get("/v1/faults/counters")
 @require_role("viewer")
 def fault_counters():

@@ -253,6 +253,52 @@ SCHEMAS = {
             },
         },
     },
+    "FaultEvents": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["events"],
+        "properties": {
+            "events": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 1000,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["action", "device", "condition"],
+                    "properties": {
+                        "source": {"enum": ["api", "ansible", "health", "compliance"]},
+                        "action": {"enum": ["raise", "clear"]},
+                        "device": {"type": "string", "minLength": 1, "maxLength": 64},
+                        "object_type": {
+                            "enum": [
+                                "device",
+                                "interface",
+                                "bgp_session",
+                                "ospf_adjacency",
+                                "bfd_session",
+                                "service",
+                                "job",
+                            ]
+                        },
+                        "object_name": {"type": "string", "maxLength": 200},
+                        "condition": {"type": "string", "pattern": "^[a-z0-9][a-z0-9:-]{0,63}$"},
+                        "alarm_type": {"type": "string"},
+                        "severity": {"type": "string"},
+                        "probable_cause": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9-]{0,63}$"},
+                        "specific_problem": {"type": "string", "maxLength": 500},
+                        "time": {"type": "string", "maxLength": 40},
+                        "text": {"type": "string", "maxLength": 2048},
+                        "details": {
+                            "type": "object",
+                            "maxProperties": 20,
+                            "additionalProperties": {"type": ["string", "integer", "boolean"]},
+                        },
+                    },
+                },
+            }
+        },
+    },
     "Alarm": {"type": "object", "description": "TMF642 Alarm (the subset netoss keeps; extras under netoss)"},
     "TicketNote": _NOTE,
     "TicketCreate": {
@@ -618,6 +664,15 @@ def document() -> dict:
                     ),
                     "requestBody": {"required": True, "content": {"application/json": {"schema": _alertmanager()}}},
                 },
+            },
+            "/api/v1/faults/events": {
+                "post": _op(
+                    "Queue a batch of raise and clear events (playbooks, the Ansible callback, scripts)",
+                    "operator",
+                    {"type": "object"},
+                    body="FaultEvents",
+                    extra={"503": {"description": "No Redis"}},
+                ),
             },
             "/api/v1/faults/counters": {
                 "get": _op(
