@@ -16,7 +16,7 @@ from portal.faults.events import Event
 
 FIRING = {
     "version": "4",
-    "groupKey": "{}:{alertname=\"InterfaceDown\"}",
+    "groupKey": '{}:{alertname="InterfaceDown"}',
     "truncatedAlerts": 0,
     "status": "firing",
     "receiver": "netoss",
@@ -27,8 +27,13 @@ FIRING = {
     "alerts": [
         {
             "status": "firing",
-            "labels": {"alertname": "InterfaceDown", "instance": "198.18.0.13:9100", "ifName": "eth3",
-                       "severity": "critical", "netoss_condition": "interface-down"},  # fmt: skip
+            "labels": {
+                "alertname": "InterfaceDown",
+                "instance": "198.18.0.13:9100",
+                "ifName": "eth3",
+                "severity": "critical",
+                "netoss_condition": "interface-down",
+            },
             "annotations": {"summary": "eth3 is down"},
             "startsAt": "2026-11-26T12:00:00Z",
             "endsAt": "0001-01-01T00:00:00Z",
@@ -46,7 +51,12 @@ FIRING = {
 
 def test_alerts_map_to_events_that_dedupe_with_other_sources():
     first, second = alertmanager.events(alertmanager.check(FIRING))
-    assert (first.action, first.device, first.object_type, first.object_name) == ("raise", "198.18.0.13", "interface", "eth3")
+    assert (first.action, first.device, first.object_type, first.object_name) == (
+        "raise",
+        "198.18.0.13",
+        "interface",
+        "eth3",
+    )
     assert first.condition == "interface-down" and first.severity == "critical"  # same alarm as FRR's syslog says
     assert first.details["source_address"] == "198.18.0.13" and first.specific_problem == "eth3 is down"
     assert (second.action, second.device, second.condition) == ("clear", "p1", "am-high-cpu-load")
@@ -58,8 +68,11 @@ def test_alerts_map_to_events_that_dedupe_with_other_sources():
         ([1, 2], "invalid_json", "not a JSON object"),
         ({**FIRING, "colour": "red"}, "unknown_field", "body: Additional properties are not allowed ('colour'"),
         ({**FIRING, "version": "3"}, "invalid_field", "version: '4' was expected"),
-        ({**FIRING, "alerts": [{"status": "firing", "labels": {}, "startsAt": "x"}]}, "invalid_field",
-         "alerts.0.labels: 'alertname' is a required property"),  # fmt: skip
+        (
+            {**FIRING, "alerts": [{"status": "firing", "labels": {}, "startsAt": "x"}]},
+            "invalid_field",
+            "alerts.0.labels: 'alertname' is a required property",
+        ),
     ],
 )
 def test_bad_payloads_name_the_field(payload, reason, detail):
@@ -97,7 +110,9 @@ def app(tmp_path, monkeypatch):
         for name, role in (("vera", "viewer"), ("otto", "operator")):
             db.session.add(User(username=name, password_hash=hash_password("x" * 12), role=role))
         db.session.commit()
-        tokens = {name: new_token(db.session.query(User).filter_by(username=name).one(), "t")[1] for name in ("vera", "otto")}
+        tokens = {
+            name: new_token(db.session.query(User).filter_by(username=name).one(), "t")[1] for name in ("vera", "otto")
+        }
         db.session.commit()
     app.config["TOKENS"] = tokens
     recorder = Recorder()
