@@ -83,3 +83,18 @@ class PortalClient:
 
     def update_ticket(self, ref, body):
         return self.call("PATCH", TICKETS + "/" + urllib.parse.quote(ref, safe=""), body)[1]
+
+
+PORTAL_ARG_SPEC = {
+    "portal_url": {"type": "str", "required": False},
+    "portal_token": {"type": "str", "required": False, "no_log": True},
+}
+
+
+def client_from_params(params):
+    import os
+
+    return PortalClient(
+        params.get("portal_url") or os.environ.get("PORTAL_URL"),
+        params.get("portal_token") or os.environ.get("PORTAL_TOKEN"),
+    )

@@ -152,7 +152,9 @@ class Processor:
         for e in good:
             alarm = active.get(e.fingerprint)
             if e.action == "raise":
-                flapping = self._flapping(e.fingerprint, now)
+                # A flap is a raise after a clear (or while a damped clear waits); a raise of an
+                # active alarm is one more occurrence of it, not a flap.
+                flapping = (alarm is None or alarm.clear_due_at is not None) and self._flapping(e.fingerprint, now)
                 if alarm is None:
                     alarm = self._new_alarm(e, topo, now)
                     db.session.add(alarm)

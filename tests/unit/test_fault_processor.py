@@ -130,6 +130,14 @@ def test_a_flapping_interface_is_one_alarm_until_it_stays_up(proc):
     assert db.session.get(Alarm, flapping[0].id).state == "cleared"
 
 
+def test_repeated_raises_of_an_active_alarm_are_occurrences_not_flaps(proc):
+    for i in range(4):  # syslog, then a health check, then syslog again: the same condition, still down
+        proc.ingest([ev("raise", "pe2", "interface", "eth3", "interface-down")], now=at(i))
+    proc.ingest([ev("clear", "pe2", "interface", "eth3", "interface-down")], now=at(5))
+    (alarm,) = db.session.scalars(select(Alarm)).all()
+    assert alarm.occurrences == 4 and not alarm.flapping and alarm.state == "cleared"
+
+
 def test_bad_and_unknown_events_are_rejected_with_a_reason(proc):
     out = proc.ingest(
         [

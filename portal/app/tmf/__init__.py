@@ -173,6 +173,7 @@ def create_alarm():
         check(event)
     except InvalidEvent as exc:
         abort(400, exc.detail)
+    _netbox_device_id(event.device, "alarmedObject.device")  # 400 now, rather than a rejection the caller never sees
     _queue(event)
     audit("alarm." + event.action, target=event.fingerprint)
     alarm = _wait_for(event.fingerprint, raised=event.action == "raise")
@@ -273,7 +274,7 @@ def _related_by_hand(entities: list[dict]) -> list[dict]:
     return out
 
 
-def _netbox_device_id(name: str) -> int:
+def _netbox_device_id(name: str, field: str = "relatedEntity") -> int:
     import pynetbox
 
     url, token = current_app.config.get("NETBOX_URL"), current_app.config.get("NETBOX_TOKEN")
@@ -284,7 +285,7 @@ def _netbox_device_id(name: str) -> int:
     except Exception as exc:  # NetBox away: say so rather than record an unchecked name
         abort(503, f"NetBox cannot be asked whether device {name!r} exists: {exc}")
     if not found:
-        abort(400, f"relatedEntity: no device {name!r} in NetBox")
+        abort(400, f"{field}: no device {name!r} in NetBox")
     return found[0].id
 
 
