@@ -60,9 +60,20 @@ def _link(spec, router, interface, state):
     subprocess.run(["ip", "-n", spec.router(router).ns, "link", "set", interface, state], check=True)
 
 
+def _clean_slate(api, stack, devices):
+    """Clear by hand (as the admin) what earlier tests left active on these devices."""
+    for device in devices:
+        for a in api.get(
+            f"{stack.portal_url}{ALARMS}", params={"state": "active", "device": device}, timeout=10
+        ).json():
+            resp = api.patch(f"{stack.portal_url}{ALARMS}/{a['id']}", json={"state": "cleared"}, timeout=30)
+            assert resp.status_code == 200 and resp.json()["state"] == "cleared", resp.text
+
+
 def test_a_link_down_is_one_ticket_with_its_sessions_and_services_and_up_resolves_it(fault_lab, api, stack):
     from portal.faults.service import counters
 
+    _clean_slate(api, stack, ["pe1", "ce1"])
     before = set(_open_tickets(api, stack))
     t0 = time.monotonic()
     _link(fault_lab, "pe1", "eth3", "down")  # pe1 to ce1: access circuit ACME-AMS-0001
@@ -117,6 +128,49 @@ def _redis_url(stack) -> str:
     from portal.stack import portal_app
 
     return json.loads(portal_app.config_file(stack).read_text())["REDIS_URL"]
+
+
+def _job(api, stack, body, timeout=300):
+    url = f"{stack.portal_url}/api/v1/jobs"
+    job = api.post(url, json=body, timeout=30).json()
+    return _until(
+        f"job {job.get('id')} to end",
+        lambda: (
+            (j := api.get(f"{url}/{job['id']}", timeout=10).json())["status"] in ("successful", "failed", "error") and j
+        ),
+        timeout,
+    )
+
+
+def test_a_job_that_cannot_reach_a_router_opens_a_ticket_naming_it_and_the_job(fault_lab, api, stack):
+    router = fault_lab.router("ce2")
+    address = str(router.mgmt_ip)
+    _clean_slate(api, stack, ["ce2"])
+    before = set(_open_tickets(api, stack))
+    subprocess.run(["ip", "-n", router.ns, "addr", "del", address, "dev", router.mgmt_if], check=True)
+    try:
+        job = _job(api, stack, {"template": "backup", "parameters": {"devices": ["ce2"]}})
+        assert job["status"] == "failed" and job["stats"]["dark"] == {"ce2": 1}, job
+        new = _until(
+            "a ticket for the unreachable router",
+            lambda: {k: v for k, v in _open_tickets(api, stack).items() if k not in before},
+            timeout=60,
+        )
+        ((ref, ticket),) = new.items()
+        assert ticket["name"] == "ce2 unreachable (GLOBEX-FRA-0001)", ticket["name"]
+        assert f"ce2 unreachable in job {job['id']} (config_backup.yml)" in ticket["description"]
+        assert {"@referredType": "Job", "id": str(job["id"]), "name": f"job {job['id']} (config_backup.yml)",
+                "role": "detectedBy"} in ticket["relatedEntity"]  # fmt: skip
+    finally:
+        subprocess.run(["ip", "-n", router.ns, "addr", "add", address, "dev", router.mgmt_if], check=True)
+    again = _job(api, stack, {"template": "backup", "parameters": {"devices": ["ce2"]}})
+    assert again["status"] == "successful", again
+    resolved = _until(
+        "the ticket resolving once a run reaches the router",
+        lambda: (t := api.get(f"{stack.portal_url}{TICKETS}/{ref}", timeout=10).json())["status"] == "resolved" and t,
+        timeout=60,
+    )
+    assert resolved["statusChangeReason"] == "all its alarms cleared"
 
 
 def test_the_ticket_is_in_netbox_and_in_the_cli(fault_lab, api, stack, nb_env, nb):
