@@ -189,14 +189,15 @@ def _fault_logging() -> None:
 
 @faults_group.command("receive")
 @click.option("--syslog-port", type=int, default=None, help="UDP port (default: the stack's port base + 514).")
+@click.option("--trap-port", type=int, default=None, help="UDP port (default: the stack's port base + 162).")
 @click.option("--rules", "rules_file", type=click.Path(dir_okay=False), default=None, help="Syslog rules file.")
-def faults_receive_cmd(syslog_port: int | None, rules_file: str | None) -> None:
-    """Receive syslog (RFC 3164 and 5424) on loopback and on the lab's management bridge."""
+def faults_receive_cmd(syslog_port: int | None, trap_port: int | None, rules_file: str | None) -> None:
+    """Receive syslog (RFC 3164 and 5424) and SNMPv2c traps on loopback and the lab's bridge."""
     import asyncio
     from pathlib import Path
 
     from .faults.rules import RuleError, load_rules
-    from .faults.service import receive
+    from .faults.service import receive, syslog_handler, trap_handler
     from .jobs.queue import connection
 
     _fault_logging()
@@ -207,9 +208,15 @@ def faults_receive_cmd(syslog_port: int | None, rules_file: str | None) -> None:
     except RuleError as exc:
         raise click.ClickException(str(exc)) from None
     app = _portal_app()
-    conn = connection(app)
+    communities = list(app.config.get("FAULTS_SNMP_COMMUNITIES") or [])
+    if not communities:
+        _log("no FAULTS_SNMP_COMMUNITIES in the portal's configuration: every trap will be rejected")
+    sources = {
+        "syslog": (syslog_port or stack.port("syslog"), syslog_handler(rules)),
+        "snmp": (trap_port or stack.port("snmptrap"), trap_handler(communities)),
+    }
     _log(f"syslog rules: {len(rules.rules)} from {path}")
-    asyncio.run(receive(conn, rules, syslog_port or stack.port("syslog"), stack.state_dir))
+    asyncio.run(receive(connection(app), sources, stack.state_dir))
 
 
 @faults_group.command("process")

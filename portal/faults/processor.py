@@ -126,20 +126,26 @@ class Processor:
             topo = self.topology()
         good: list[Event] = []
         for e in events:
+            if not topo.has_device(e.device):
+                # A sender that gave no usable name (a trap, a bare syslog line): the device
+                # that has the address it sent from.
+                by_address = topo.device_of_address(str((e.details or {}).get("source_address", "")))
+                if by_address:
+                    e.device = by_address
+            if not topo.has_device(e.device):
+                out.reject(e.source if e.source in SOURCES else "unknown", "unknown_device")
+                log.warning(
+                    "event rejected (unknown_device): %r (from %s) is not a device in NetBox: %s",
+                    e.device,
+                    (e.details or {}).get("source_address", "?"),
+                    str(e.text)[:200],
+                )
+                continue
             try:
                 check(e)
             except InvalidEvent as exc:
                 out.reject(e.source if e.source in SOURCES else "unknown", exc.reason)
                 log.warning("event rejected (%s): %s", exc.reason, exc.detail)
-                continue
-            if not topo.has_device(e.device):
-                # A sender that gave no usable HOSTNAME: the device whose address it sent from.
-                by_address = topo.device_of_address(str((e.details or {}).get("source_address", "")))
-                if by_address:
-                    e.device = by_address
-            if not topo.has_device(e.device):
-                out.reject(e.source, "unknown_device")
-                log.warning("event rejected (unknown_device): %r is not a device in NetBox: %s", e.device, e.text[:200])
                 continue
             good.append(e)
         if not good:

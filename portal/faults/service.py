@@ -85,31 +85,33 @@ def _printable(data: bytes, limit: int = 120) -> str:
     return repr(data[:limit])[2:-1] + ("..." if len(data) > limit else "")
 
 
-class SyslogReceiver(asyncio.DatagramProtocol):
-    """RFC 3164 / 5424 over UDP: parse, apply the rules, queue events, count everything."""
+class DatagramReceiver(asyncio.DatagramProtocol):
+    """One UDP source (syslog, SNMP traps): decode each datagram into an event or a reason,
+    queue the events in batches, count everything (received, rejected by reason)."""
 
-    def __init__(self, conn, rules: RuleSet, flush_every: float = 0.02, batch: int = 500):
-        self.conn, self.rules = conn, rules
+    def __init__(self, conn, source: str, handle, flush_every: float = 0.02, batch: int = 500):
+        self.conn, self.source, self.handle = conn, source, handle
         self.pending: list[tuple[str, object]] = []  # ("event", Event) or ("rejected", reason)
         self.flush_every, self.batch = flush_every, batch
         self.limiter = LogLimiter()
         self.flusher: asyncio.TimerHandle | None = None
 
     def datagram_received(self, data: bytes, addr) -> None:
-        received = now_iso()
         try:
-            message = parse(data)
+            result = self.handle(data, addr[0])
         except Rejected as exc:
-            self.limiter("syslog from %s rejected (%s): %s: %s", addr[0], exc.reason, exc.detail, _printable(data))
+            self.limiter("%s from %s rejected (%s): %s: %s", self.source, addr[0], exc.reason, exc.detail,
+                         _printable(data) if exc.reason != "unknown_community" else "(not shown)")  # fmt: skip
             self._queue("rejected", exc.reason)
             return
-        device = message.hostname or ""
-        result = self.rules.event(message, device, received)
-        if isinstance(result, str):
-            self._queue("rejected", result)  # no_rule, no_transition: counted, not logged (most lines)
+        except Exception as exc:  # a decoder bug must not stop the receiver: count it, log it
+            self.limiter("%s from %s: cannot be decoded (%s): %s", self.source, addr[0], type(exc).__name__, exc)
+            self._queue("rejected", "undecodable")
             return
-        result.details["source_address"] = addr[0]
-        self._queue("event", result)
+        if isinstance(result, str):
+            self._queue("rejected", result)  # no_rule, no_transition, unknown_trap: counted, not logged
+        else:
+            self._queue("event", result)
 
     def _queue(self, kind: str, value) -> None:
         self.pending.append((kind, value))
@@ -126,7 +128,7 @@ class SyslogReceiver(asyncio.DatagramProtocol):
         if not pending:
             return
         pipe = self.conn.pipeline(transaction=False)
-        count(pipe, "received", "syslog", n=len(pending))
+        count(pipe, "received", self.source, n=len(pending))
         reasons: dict[str, int] = {}
         for kind, value in pending:
             if kind == "event":
@@ -134,11 +136,31 @@ class SyslogReceiver(asyncio.DatagramProtocol):
             else:
                 reasons[value] = reasons.get(value, 0) + 1
         for reason, n in reasons.items():
-            count(pipe, "rejected", "syslog", reason, n)
+            count(pipe, "rejected", self.source, reason, n)
         try:
             pipe.execute()
         except Exception as exc:  # Redis away: the batch is lost, and the log says how much
-            log.error("could not queue %d syslog datagrams: %s", len(pending), exc)
+            log.error("could not queue %d %s datagrams: %s", len(pending), self.source, exc)
+
+
+def syslog_handler(rules: RuleSet):
+    def handle(data: bytes, address: str):
+        message = parse(data)
+        result = rules.event(message, message.hostname or "", now_iso())
+        if not isinstance(result, str):
+            result.details["source_address"] = address
+        return result
+
+    return handle
+
+
+def trap_handler(communities: list[str]):
+    from . import snmp
+
+    def handle(data: bytes, address: str):
+        return snmp.event(snmp.parse(data, communities), address)
+
+    return handle
 
 
 def _udp_socket(host: str, port: int) -> socket.socket:
@@ -162,31 +184,33 @@ def lab_bridge_ip(state_dir: Path) -> str | None:
     return bridge or None
 
 
-async def receive(conn, rules: RuleSet, syslog_port: int, state_dir: Path | None, hosts=("127.0.0.1",)) -> None:
-    """Serve syslog on loopback, and on the lab's bridge address as soon as the lab has one."""
+async def receive(conn, sources: dict[str, tuple[int, object]], state_dir: Path | None, hosts=("127.0.0.1",)) -> None:
+    """Serve each UDP source (name -> (port, handler)) on loopback, and on the lab's bridge
+    address as soon as the lab has one (its routers send there)."""
     loop = asyncio.get_running_loop()
-    bound: dict[str, asyncio.DatagramTransport] = {}
+    bound: dict[tuple[str, str], asyncio.DatagramTransport] = {}
 
     async def bind(host: str) -> None:
-        try:
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: SyslogReceiver(conn, rules), sock=_udp_socket(host, syslog_port)
-            )
-        except OSError as exc:
-            log.error("cannot listen for syslog on %s:%d: %s", host, syslog_port, exc)
-            return
-        bound[host] = transport
-        log.info("listening for syslog on udp/%s:%d", host, syslog_port)
+        for source, (port, handle) in sources.items():
+            try:
+                transport, _ = await loop.create_datagram_endpoint(
+                    lambda s=source, h=handle: DatagramReceiver(conn, s, h), sock=_udp_socket(host, port)
+                )
+            except OSError as exc:
+                log.error("cannot listen for %s on %s:%d: %s", source, host, port, exc)
+                continue
+            bound[(host, source)] = transport
+            log.info("listening for %s on udp/%s:%d", source, host, port)
 
     for host in hosts:
         await bind(host)
     while True:
         bridge = lab_bridge_ip(state_dir) if state_dir else None
-        if bridge and bridge not in bound:
+        if bridge and not any(h == bridge for h, _s in bound):
             await bind(bridge)
-        for host in [h for h in bound if h not in hosts and h != bridge]:
-            bound.pop(host).close()  # the lab went away
-            log.info("stopped listening on %s (the lab is down)", host)
+        for key in [k for k in bound if k[0] not in hosts and k[0] != bridge]:
+            bound.pop(key).close()  # the lab went away
+            log.info("stopped listening for %s on %s (the lab is down)", key[1], key[0])
         await asyncio.sleep(2)
 
 

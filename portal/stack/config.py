@@ -20,7 +20,7 @@ DEFAULT_PORT_BASE = 17000
 NETBOX_VERSION = "4.7.3"
 
 # Offsets from the port base, chosen so the last digits recall the usual ports.
-PORT_OFFSETS = {"postgres": 432, "redis": 379, "netbox": 80, "portal": 81, "syslog": 514}
+PORT_OFFSETS = {"postgres": 432, "redis": 379, "netbox": 80, "portal": 81, "syslog": 514, "snmptrap": 162}
 
 
 def default_cache_dir() -> Path:
@@ -65,6 +65,8 @@ def new_portal_secrets() -> dict[str, str]:
         # The token of the `automation` account (operator): what playbooks, portal jobs and
         # their callback use to raise alarms and open tickets; never the admin's.
         "portal_automation_token": f"nto_{secrets.token_hex(4)}_{secrets.token_urlsafe(24)}",
+        # The SNMPv2c community the fault receiver accepts traps with (a shared secret).
+        "snmp_community": _token(16),
     }
 
 

@@ -40,6 +40,8 @@ def configure(stack: Stack) -> Path:
         "JOBS_DIR": str(stack.state_dir / "jobs"),
         # Links in ticket notifications and NetBox journal entries.
         "PORTAL_URL": stack.portal_url,
+        # SNMPv2c traps are taken with this community only.
+        "FAULTS_SNMP_COMMUNITIES": [s["snmp_community"]],
     }
     path = config_file(stack)
     text = json.dumps(values, indent=2) + "\n"

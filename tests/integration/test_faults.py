@@ -195,3 +195,65 @@ def test_the_ticket_is_in_netbox_and_in_the_cli(fault_lab, api, stack, nb_env, n
         timeout=30,
     )
     assert {e.kind.value for e in entries} >= {"warning", "success"}  # opened, resolved
+
+
+def test_bad_input_is_counted_as_rejected_and_the_receivers_keep_running(stack, api, demo_synced):
+    import socket
+
+    import redis
+
+    from portal.faults import snmp
+    from portal.faults.service import counters
+    from portal.stack.supervisor import Supervisor
+
+    conn = redis.Redis.from_url(_redis_url(stack))
+    pid = Supervisor(stack).processes()["fault-receiver"]["pid"]
+    before = counters(conn)
+    community = stack.load_secrets()["snmp_community"]
+    syslog_port, trap_port = stack.port("syslog"), stack.port("snmptrap")
+    bad_syslog = [
+        b"hello world",  # no <PRI>
+        b"<30>Nov 26 19:4",  # truncated
+        b"<30>Nov 26 19:48:26 pe1 bgpd[1]: caf\xe9 \xff\xfe",  # not UTF-8
+        b"<30>Nov 26 19:48:26 pe1 bgpd[1]: " + b"x" * 9000,  # oversized
+        b"<999>Nov 26 19:48:26 pe1 bgpd: x",
+        b"",
+    ]
+    bad_traps = [
+        snmp.build_trap("not-the-community", "1.3.6.1.6.3.1.1.5.3", [("1.3.6.1.2.1.31.1.1.1.1.3", "eth3")]),
+        snmp.build_trap(community, "1.3.6.1.6.3.1.1.5.3", [], version=0),
+        b"\x30\x82\xff\xff garbage",
+    ]
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for data in bad_syslog:
+        s.sendto(data, ("127.0.0.1", syslog_port))
+    for data in bad_traps:
+        s.sendto(data, ("127.0.0.1", trap_port))
+    # A good trap after them: from loopback, which no NetBox device has, so the processor
+    # rejects it as unknown_device (stored would need a device): still accounted for.
+    s.sendto(snmp.build_trap(community, "1.3.6.1.6.3.1.1.5.3", [("1.3.6.1.2.1.31.1.1.1.1.3", "eth3")]),
+             ("127.0.0.1", trap_port))  # fmt: skip
+
+    def grew():
+        c = counters(conn)
+        syslog = c["received"].get("syslog", 0) - before["received"].get("syslog", 0)
+        traps = c["received"].get("snmp", 0) - before["received"].get("snmp", 0)
+        rejected_traps = sum(c["rejected"].get("snmp", {}).values()) - sum(before["rejected"].get("snmp", {}).values())
+        done = syslog == len(bad_syslog) and traps == len(bad_traps) + 1 and rejected_traps == 4
+        return done and c["queued"] == 0 and c
+
+    c = _until("the datagrams to be counted", grew, timeout=30)
+    rejected = c["rejected"]
+    for reason in ("malformed", "not_utf8", "oversized"):
+        assert rejected["syslog"].get(reason, 0) > before["rejected"].get("syslog", {}).get(reason, 0), reason
+    for reason in ("unknown_community", "not_v2c", "malformed", "unknown_device"):
+        assert rejected["snmp"].get(reason, 0) > before["rejected"].get("snmp", {}).get(reason, 0), reason
+    for source in ("syslog", "snmp"):  # every datagram is accounted for
+        assert c["received"][source] == c["stored"].get(source, 0) + sum(rejected[source].values()), source
+    log = (stack.logs / "fault-receiver.log").read_text()
+    assert "rejected (not_utf8)" in log and "rejected (unknown_community)" in log
+    assert "not-the-community" not in log and community not in log  # communities are secrets
+    assert Supervisor(stack).processes()["fault-receiver"]["pid"] == pid  # still the same process
+    # A webhook without a valid token is 401.
+    resp = requests.post(f"{stack.portal_url}/api/v1/faults/alertmanager", json={"version": "4"}, timeout=10)
+    assert resp.status_code == 401
