@@ -46,7 +46,7 @@ def no_queue(monkeypatch):
     # Alarms go to the fault processor through Redis, absent here: queued, never applied (202).
     monkeypatch.setattr("portal.app.tmf._queue", lambda event: None)
     monkeypatch.setattr("portal.app.tmf._wait_for", lambda fingerprint, raised, timeout=5.0: None)
-    monkeypatch.setattr("portal.app.tmf._netbox_device_id", lambda name: 1)
+    monkeypatch.setattr("portal.app.tmf._netbox_device_id", lambda name, field="relatedEntity": 1)
     monkeypatch.setattr("portal.app.tmf._notify", lambda kind, ticket: None)
     monkeypatch.setattr("portal.app.api.fault_queue", lambda: _NoRedis())
 
