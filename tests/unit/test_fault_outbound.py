@@ -26,7 +26,7 @@ class FakeTicket:
     priority = 2
     device = "pe1"
     expected_resolution_at = None
-    related = [{"@referredType": "Device", "id": "3", "name": "pe1", "role": "affected"}]
+    related = ({"@referredType": "Device", "id": "3", "name": "pe1", "role": "affected"},)
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ def test_a_ticket_event_is_a_signed_webhook_and_an_email(webhook, smtp):
 
     (text,) = messages
     message = email.message_from_string(text, policy=email.policy.default)
-    assert message["Subject"] == "[netoss] TT-000007 opened: Link down: ce1:eth1 - pe1:eth3 (ACME-AMS-0001)"
+    assert message["Subject"].strip() == "[netoss] TT-000007 opened: Link down: ce1:eth1 - pe1:eth3 (ACME-AMS-0001)"
     assert message["To"] == "noc@example.net"
     assert "Status: acknowledged (opened from an alarm)" in message.get_content()
 
