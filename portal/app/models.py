@@ -155,6 +155,7 @@ class Job(db.Model):
             "stats": self.stats,
             "error": self.error,
             "event_count": self.event_count,
+            "ticket": f"TT-{self.ticket_id:06d}" if self.ticket_id else None,
         }
 
 

@@ -67,8 +67,20 @@ def checked(user: User, name: str, values: dict, check: bool, resolve=None) -> t
     return template, clean
 
 
-def launch(user: User, name: str, values: dict, check: bool, enqueue, resolve=None) -> Job:
-    """Check and record a launch, then hand it to ``enqueue(job, sealed_secrets)``."""
+def launch(
+    user: User, name: str, values: dict, check: bool, enqueue, resolve=None, ticket_id: int | None = None
+) -> Job:
+    """Check and record a launch, then hand it to ``enqueue(job, sealed_secrets)``.
+
+    ``ticket_id`` links the job to the ticket it was launched from (a remediation): the job
+    appears in the ticket's timeline, and the ticket gets a note."""
+    from portal.app.models import Ticket, TicketNote
+
+    ticket = None
+    if ticket_id is not None:
+        ticket = db.session.get(Ticket, ticket_id)
+        if ticket is None:
+            raise LaunchError(400, f"ticket: no ticket {ticket_id}")
     template, clean = checked(user, name, values, check, resolve)
     secrets = {p.name: clean.pop(p.name) for p in template.parameters if p.type == "secret" and p.name in clean}
     shown = dict(clean, **{name: "********" for name in secrets})
@@ -78,8 +90,16 @@ def launch(user: User, name: str, values: dict, check: bool, enqueue, resolve=No
         check_mode=bool(check or template.check_mode == "always"),
         limit=_limit(template, clean, resolve or netbox_choices),
         created_by=user.username,
+        ticket_id=ticket.id if ticket else None,
     )
     db.session.add(job)
+    db.session.flush()
+    if ticket is not None:
+        mode = " in check mode" if job.check_mode else ""
+        db.session.add(
+            TicketNote(ticket_id=ticket.id, author=user.username,
+                       text=f"Job {job.id} ({name}{mode}, limit {job.limit or 'all'}) launched from this ticket.")
+        )  # fmt: skip
     db.session.commit()
     try:
         enqueue(job, seal(current_app, secrets))

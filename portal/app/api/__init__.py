@@ -144,7 +144,10 @@ def launch_job():
     user = current_user()
     enqueue = queue.enqueuer(current_app._get_current_object())
     try:
-        job = launch(user, data["template"], data.get("parameters", {}), data.get("check", False), enqueue)
+        job = launch(
+            user, data["template"], data.get("parameters", {}), data.get("check", False), enqueue,
+            ticket_id=data.get("ticket"),
+        )  # fmt: skip
     except LaunchError as exc:
         audit("job.launch", target=data["template"], outcome="refused", detail={"reason": str(exc)[:500]})
         body = {"error": str(exc), "status": exc.status}

@@ -83,6 +83,12 @@ SCHEMAS = {
             "template": {"type": "string", "minLength": 1, "maxLength": 64},
             "parameters": {"type": "object", "description": "parameter name -> value, checked by the template"},
             "check": {"type": "boolean", "description": "run in check mode (--check --diff)"},
+            "ticket": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 2147483647,
+                "description": "the ticket this job remediates: it is linked to it and noted there",
+            },
         },
     },
     "Job": {
@@ -103,6 +109,7 @@ SCHEMAS = {
             "stats": {"type": ["object", "null"]},
             "error": {"type": ["string", "null"]},
             "event_count": {"type": "integer"},
+            "ticket": {"type": ["string", "null"], "description": "the ticket it was launched from (TT-000042)"},
         },
     },
     "JobEvent": {

@@ -71,6 +71,11 @@ def new(name: str):
         audit("job.launch", target=name, outcome="denied", detail={"needs": template.roles})
         abort(403, f"template {name!r} is not allowed for the {user.role} role")
     problems, status = [], 200
+    ticket_id = None
+    if request.values.get("ticket"):
+        if not request.values["ticket"].isdigit() or len(request.values["ticket"]) > 9:
+            abort(400, "ticket must be a ticket number")
+        ticket_id = int(request.values["ticket"])
     if request.method == "POST" and request.form.get("cron", "").strip():
         from portal.jobs.schedules import create
 
@@ -96,6 +101,7 @@ def new(name: str):
                 _form_values(template),
                 "check" in request.form,
                 queue.enqueuer(current_app._get_current_object()),
+                ticket_id=ticket_id,
             )
         except LaunchError as exc:
             problems, status = exc.problems or [str(exc)], exc.status
@@ -105,7 +111,13 @@ def new(name: str):
             return redirect(url_for("jobs.detail", job_id=job.id))
     return (
         render_template(
-            "jobs/new.html", template=template, choices=_choices(template), problems=problems, form=request.form
+            "jobs/new.html",
+            template=template,
+            choices=_choices(template),
+            problems=problems,
+            # A GET may prefill the form (?devices=pe1&devices=ce1&ticket=4: a remediation from a ticket).
+            form=request.form if request.method == "POST" else request.args,
+            ticket_id=ticket_id,
         ),
         status,
     )

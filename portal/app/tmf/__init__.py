@@ -14,6 +14,7 @@ import time
 from flask import Blueprint, abort, current_app, jsonify, request
 from sqlalchemy import select
 
+from portal.faults.tickets import PRIORITY
 from portal.faults.tmf import ALARM_PATH, TICKET_PATH, alarm_json, parse_ticket_id, ticket_json
 
 from ..api import _body
@@ -27,26 +28,12 @@ from ..models import (
     Ticket,
     TicketNote,
     TicketStatusChange,
-    User,
     iso,
     utcnow,
 )
 from ..security import audit, current_user, require_csrf_unless_token, require_role
 
 bp = Blueprint("tmf", __name__)
-
-PRIORITY = {"critical": 1, "major": 2, "minor": 3, "warning": 4, "indeterminate": 4}
-# Ticket status changes a person may make (TMF621's life cycle; resolved tickets reopen).
-TRANSITIONS = {
-    "acknowledged": {"inProgress", "pending", "held", "resolved", "cancelled", "rejected"},
-    "inProgress": {"pending", "held", "resolved", "cancelled"},
-    "pending": {"inProgress", "held", "resolved", "cancelled"},
-    "held": {"inProgress", "pending", "resolved", "cancelled"},
-    "resolved": {"closed", "inProgress"},
-    "closed": set(),
-    "cancelled": set(),
-    "rejected": set(),
-}
 
 
 @bp.before_request
@@ -346,37 +333,15 @@ def _notify(kind: str, ticket: Ticket) -> None:
 @require_role("operator")
 def update_ticket(ticket_id: str):
     """Change a ticket's status (with a reason), assignee, severity; add notes."""
+    from portal.faults.tickets import TicketError, update
+
     data = _body("TicketUpdate")
     ticket = _ticket(ticket_id)
-    user = current_user()
-    now = utcnow()
-    kind = None
-    if "status" in data and data["status"] != ticket.status:
-        if data["status"] not in TRANSITIONS[ticket.status]:
-            allowed = ", ".join(sorted(TRANSITIONS[ticket.status])) or "none (it is final)"
-            abort(409, f"{ticket.ref} is {ticket.status}: it can become {allowed}, not {data['status']}")
-        if not data.get("statusChangeReason"):
-            abort(400, "statusChangeReason: say why the status changes")
-        ticket.status, ticket.status_reason = data["status"], data["statusChangeReason"]
-        if data["status"] == "resolved":
-            ticket.resolved_at = now
-        elif ticket.resolved_at and data["status"] in TICKET_OPEN:
-            ticket.resolved_at = None
-            ticket.reopen_count += 1
-        db.session.add(TicketStatusChange(ticket_id=ticket.id, at=now, status=data["status"],
-                                          reason=data["statusChangeReason"], actor=user.username))  # fmt: skip
-        kind = {"resolved": "resolved", "closed": "closed", "inProgress": "updated"}.get(data["status"], "updated")
-    if "assignee" in data:
-        if data["assignee"] and not db.session.scalar(select(User).where(User.username == data["assignee"])):
-            abort(400, f"assignee: no user {data['assignee']!r}")
-        ticket.assignee = data["assignee"] or None
-        kind = kind or "assigned"
-    if "severity" in data:
-        ticket.severity = data["severity"]
-        ticket.priority = PRIORITY[data["severity"]]
-    for n in data.get("note", []):
-        db.session.add(TicketNote(ticket_id=ticket.id, at=now, author=user.username, text=n["text"]))
-    ticket.updated_at = now
+    try:
+        kind = update(ticket, current_user(), data, utcnow())
+    except TicketError as exc:
+        db.session.rollback()
+        abort(exc.status, str(exc))
     db.session.commit()
     audit("ticket.update", target=ticket.ref, detail={k: v for k, v in data.items() if k != "note"})
     if kind:

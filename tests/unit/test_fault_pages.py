@@ -1,0 +1,133 @@
+"""The fault pages (alarm list, ticket queue, ticket page with its timeline) and the ticket API's
+life cycle rules, on SQLite with tickets made by the real processor."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from portal.app import create_app
+from portal.app.extensions import db
+from portal.app.models import Job, Ticket, TicketNote, User
+from portal.app.security import hash_password, new_token
+from portal.faults.events import Event
+from portal.faults.processor import Processor, Settings
+from portal.faults.topology import Topology
+
+REPO = Path(__file__).resolve().parents[2]
+RECORDS = json.loads((Path(__file__).parent / "test_data" / "netbox_demo_records.json").read_text())
+TOPO = Topology.from_records(RECORDS["devices"], RECORDS["interfaces"], RECORDS["ip_addresses"], RECORDS["circuits"])
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}", "SECRET_KEY": "t", "TESTING": True,
+                      "JOB_TEMPLATES_DIR": str(REPO / "jobs")})  # fmt: skip
+    monkeypatch.setattr("portal.app.tmf._notify", lambda kind, ticket: None)
+    with app.app_context():
+        upgrade()
+        for name, role in (("vera", "viewer"), ("otto", "operator"), ("erin", "engineer")):
+            db.session.add(User(username=name, password_hash=hash_password(PASSWORD), role=role))
+        db.session.commit()
+        t0 = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=30)
+        proc = Processor(lambda: TOPO, Settings(ticket_hold=2))
+        events = [
+            Event(
+                source="syslog", action="raise", device=d, object_type=k, object_name=n, condition=c, specific_problem=p
+            )  # fmt: skip
+            for d, k, n, c, p in (
+                ("pe1", "interface", "eth3", "interface-down", "Interface eth3 down"),
+                ("ce1", "interface", "eth1", "interface-down", "Interface eth1 down"),
+                ("pe1", "bgp_session", "198.19.128.1", "bgp-session-down", "BGP session to 198.19.128.1 down"),
+            )
+        ]
+        proc.ingest(events, now=t0)
+        proc.tick(now=t0 + dt.timedelta(seconds=3))
+    return app
+
+
+def _sign_in(client, username):
+    page = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": csrf})
+    return client
+
+
+def _csrf(client, path):
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
+
+
+def test_the_pages_show_alarms_tickets_and_the_timeline(app):
+    client = _sign_in(app.test_client(), "vera")
+    assert "Active alarms" in client.get("/alarms").get_data(as_text=True)
+    queue = client.get("/tickets").get_data(as_text=True)
+    assert "TT-000001" in queue and "Link down: ce1:eth1 - pe1:eth3 (ACME-AMS-0001)" in queue
+    assert "TT-000001" not in client.get("/tickets?status=resolved").get_data(as_text=True)
+    assert client.get("/tickets?status=bogus").status_code == 400
+    page = client.get("/tickets/1").get_data(as_text=True)
+    assert (
+        "Interface eth3 down" in page
+        and "raised (root cause, major)" in page
+        and "acknowledged: opened from an alarm" in page
+    )
+    assert "Service: ACME-AMS-0001" in page and "Work on it" not in page  # a viewer only reads
+    assert client.post("/tickets/1", data={"csrf_token": _csrf(client, "/tickets/1"), "note": "x"}).status_code == 403
+    assert client.get("/tickets/99").status_code == 404
+
+
+def test_an_operator_works_the_ticket_and_launches_a_remediation_from_it(app):
+    client = _sign_in(app.test_client(), "otto")
+    page = client.get("/tickets/1").get_data(as_text=True)
+    link = re.search(r'href="(/jobs/new/config-push\?[^"]+)"', page)
+    assert link is None  # config-push is for engineers: the operator is not offered it
+    backup = re.search(r'href="(/jobs/new/backup\?[^"]+)"', page).group(1).replace("&amp;", "&")
+    assert "ticket=1" in backup and "devices=pe1" in backup and "devices=ce1" in backup
+    form = client.get(backup).get_data(as_text=True)
+    assert 'name="ticket" value="1"' in form and "Launched from ticket" in form
+    csrf = _csrf(client, "/tickets/1")
+    bad = client.post("/tickets/1", data={"csrf_token": csrf, "status": "resolved", "reason": ""})
+    assert bad.status_code == 400 and "statusChangeReason: say why" in bad.get_data(as_text=True)
+    nobody = client.post("/tickets/1", data={"csrf_token": csrf, "assignee": "ghost"})
+    assert "no active user" in nobody.get_data(as_text=True)
+    ok = client.post("/tickets/1", data={"csrf_token": csrf, "status": "inProgress", "reason": "looking",
+                                         "assignee": "otto", "note": "Called the customer"})  # fmt: skip
+    assert ok.status_code == 302
+    with app.app_context():
+        t = db.session.get(Ticket, 1)
+        assert (t.status, t.assignee) == ("inProgress", "otto")
+        assert [n.text for n in db.session.scalars(select(TicketNote))] == ["Called the customer"]
+    page = client.get("/tickets/1").get_data(as_text=True)
+    assert "inProgress: looking" in page and "Called the customer" in page
+
+
+def test_the_ticket_api_follows_the_life_cycle_and_links_launched_jobs(app, monkeypatch):
+    monkeypatch.setattr("portal.jobs.queue.enqueuer", lambda app: lambda job, sealed: None)
+    monkeypatch.setattr("portal.jobs.launch.netbox_choices", lambda param, values: ["pe1", "ce1"])
+    with app.app_context():
+        token = new_token(db.session.scalar(select(User).where(User.username == "erin")), "t")[1]
+        db.session.commit()
+    client = app.test_client()
+    h = {"Authorization": f"Bearer {token}"}
+    url = "/tmf-api/troubleTicket/v4/troubleTicket/TT-000001"
+    assert client.patch(url, json={"status": "closed", "statusChangeReason": "x"}, headers=h).status_code == 409
+    resolved = client.patch(url, json={"status": "resolved", "statusChangeReason": "fixed"}, headers=h).get_json()
+    assert resolved["status"] == "resolved" and resolved["resolutionDate"]
+    reopened = client.patch(url, json={"status": "inProgress", "statusChangeReason": "not fixed"}, headers=h).get_json()
+    assert reopened["resolutionDate"] is None and reopened["netoss"]["reopenCount"] == 1
+    assert client.get("/tmf-api/troubleTicket/v4/troubleTicket/nope", headers=h).status_code == 404
+    job = client.post("/api/v1/jobs", json={"template": "config-push", "parameters": {"devices": ["pe1"]}, "check": True,
+                                            "ticket": 1}, headers=h)  # fmt: skip
+    assert job.status_code == 202 and job.get_json()["ticket"] == "TT-000001"
+    missing = client.post("/api/v1/jobs", json={"template": "config-push", "ticket": 99}, headers=h)
+    assert missing.status_code == 400 and "no ticket 99" in missing.get_json()["error"]
+    with app.app_context():
+        assert db.session.scalar(select(Job)).ticket_id == 1
+    notes = client.get(url, headers=h).get_json()["note"]
+    assert notes[-1]["text"].startswith("Job 1 (config-push in check mode, limit pe1) launched from this ticket")
