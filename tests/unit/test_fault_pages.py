@@ -41,7 +41,7 @@ def app(tmp_path, monkeypatch):
         events = [
             Event(
                 source="syslog", action="raise", device=d, object_type=k, object_name=n, condition=c, specific_problem=p
-            )  # fmt: skip
+            )
             for d, k, n, c, p in (
                 ("pe1", "interface", "eth3", "interface-down", "Interface eth3 down"),
                 ("ce1", "interface", "eth1", "interface-down", "Interface eth1 down"),
@@ -122,8 +122,8 @@ def test_the_ticket_api_follows_the_life_cycle_and_links_launched_jobs(app, monk
     reopened = client.patch(url, json={"status": "inProgress", "statusChangeReason": "not fixed"}, headers=h).get_json()
     assert reopened["resolutionDate"] is None and reopened["netoss"]["reopenCount"] == 1
     assert client.get("/tmf-api/troubleTicket/v4/troubleTicket/nope", headers=h).status_code == 404
-    job = client.post("/api/v1/jobs", json={"template": "config-push", "parameters": {"devices": ["pe1"]}, "check": True,
-                                            "ticket": 1}, headers=h)  # fmt: skip
+    launch = {"template": "config-push", "parameters": {"devices": ["pe1"]}, "check": True, "ticket": 1}
+    job = client.post("/api/v1/jobs", json=launch, headers=h)
     assert job.status_code == 202 and job.get_json()["ticket"] == "TT-000001"
     missing = client.post("/api/v1/jobs", json={"template": "config-push", "ticket": 99}, headers=h)
     assert missing.status_code == 400 and "no ticket 99" in missing.get_json()["error"]
