@@ -1,0 +1,302 @@
+#!/usr/bin/env python3
+"""Benchmark: an alert storm through the fault pipeline, and event-to-alarm-to-ticket time.
+
+It starts a stack of its own (.state-bench-faults, port base 38000) with the demo intent in
+NetBox (no lab: the events name the demo devices), then:
+
+1. **Latency.** R times, one interface goes down (a syslog line): the time until its alarm
+   is in the API, and until its ticket is (which includes the 2 s hold that lets a problem's
+   other alarms arrive before the ticket opens); then it comes back up.
+2. **Storm.** N events (default 10,000) in a burst, mixed: syslog lines (FRR interface and
+   BGP changes, noise no rule matches, malformed lines), SNMPv2c traps (linkDown, some with a
+   wrong community) and Alertmanager webhooks (batches of 100 alerts). Every "down" is about
+   one of the demo's 7 links (both interface ends, and the BGP sessions on the 2 access
+   circuits), so deduplication must give exactly 18 alarms and correlation 7 tickets.
+   It prints events per second (from the first datagram until every event is stored or
+   rejected), checks that received = sent = stored + rejected per source, the alarms and
+   tickets, and the receiver's and processor's peak memory (VmHWM).
+
+Usage: .venv/bin/python bench/bench_faults.py [--events 10000] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import socket
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import redis
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from portal.faults import snmp  # noqa: E402
+from portal.faults.service import counters  # noqa: E402
+from portal.stack import Stack, down, portal_app, up, wipe  # noqa: E402
+from portal.stack.supervisor import Supervisor  # noqa: E402
+
+# The demo's links: (device, interface) at each end, with the BGP sessions riding on it.
+LINKS = [
+    (("p1", "eth1"), ("p2", "eth1"), []),
+    (("p1", "eth2"), ("pe1", "eth1"), []),
+    (("p1", "eth3"), ("pe2", "eth1"), []),
+    (("p2", "eth2"), ("pe1", "eth2"), []),
+    (("p2", "eth3"), ("pe2", "eth2"), []),
+    (("pe1", "eth3"), ("ce1", "eth1"), [("pe1", "198.19.128.1", "ce1"), ("ce1", "198.19.128.0", "pe1")]),
+    (("pe2", "eth3"), ("ce2", "eth1"), [("pe2", "198.19.128.3", "ce2"), ("ce2", "198.19.128.2", "pe2")]),
+]
+MGMT = {
+    "p1": "198.18.0.11",
+    "p2": "198.18.0.12",
+    "pe1": "198.18.0.13",
+    "pe2": "198.18.0.14",
+    "ce1": "198.18.0.15",
+    "ce2": "198.18.0.16",
+}
+ALARMS = sum(2 + len(sessions) for _a, _b, sessions in LINKS)  # 18
+TICKETS = len(LINKS)  # 7
+
+
+def syslog_if(device: str, interface: str, state: str) -> bytes:
+    return (
+        f"<31>Nov 26 12:00:00 {device} zebra[100]: [SBFM4-2P25V] MESSAGE: "
+        f"ZEBRA_INTERFACE_{state} {interface} vrf default(0)"
+    ).encode()
+
+
+def syslog_bgp(device: str, peer: str, name: str) -> bytes:
+    return (
+        f"<30>Nov 26 12:00:00 {device} bgpd[101]: [PXVXG-TFNNT] %ADJCHANGE: neighbor {peer}({name}) "
+        "in vrf default Down Interface down"
+    ).encode()
+
+
+NOISE = b"<31>Nov 26 12:00:00 p1 zebra[100]: [QQWTF-ZKJDD] rib_update: Scheduled VRF (ALL), event RIB_UPDATE_KERNEL"
+MALFORMED = b"<30>Nov 26 12:0"
+
+
+def storm(n: int, community: str) -> tuple[list[tuple[str, bytes]], list[dict], dict]:
+    """The burst: (port name, datagram) list, Alertmanager alerts, and what was sent per source."""
+    rng = random.Random(42)  # noqa: S311 - a repeatable mix, not a secret
+    downs = []
+    for a, b, sessions in LINKS:
+        for device, interface in (a, b):
+            downs.append(("syslog", syslog_if(device, interface, "DOWN")))
+            downs.append(
+                (
+                    "snmp",
+                    snmp.build_trap(
+                        community,
+                        "1.3.6.1.6.3.1.1.5.3",
+                        [("1.3.6.1.2.1.31.1.1.1.1.3", interface), (snmp.SNMP_TRAP_ADDRESS, ("ip", MGMT[device]))],
+                    ),
+                )
+            )
+        for device, peer, name in sessions:
+            downs.append(("syslog", syslog_bgp(device, peer, name)))
+    n_alerts = n // 10
+    datagrams = []
+    while len(datagrams) < n - n_alerts:
+        r = rng.random()
+        if r < 0.15:
+            datagrams.append(("syslog", NOISE))
+        elif r < 0.20:
+            datagrams.append(("syslog", MALFORMED))
+        elif r < 0.22:
+            datagrams.append(("snmp", snmp.build_trap("wrong-community", "1.3.6.1.6.3.1.1.5.3", [])))
+        else:
+            datagrams.append(rng.choice(downs))
+    alerts = []
+    for i in range(n_alerts):
+        (device, interface), _b, _s = LINKS[i % len(LINKS)]
+        alerts.append(
+            {
+                "status": "firing",
+                "startsAt": "2026-11-26T12:00:00Z",
+                "labels": {
+                    "alertname": "InterfaceDown",
+                    "device": device,
+                    "interface": interface,
+                    "netoss_condition": "interface-down",
+                    "severity": "major",
+                },
+            }
+        )
+    sent = {
+        "syslog": sum(1 for p, _d in datagrams if p == "syslog"),
+        "snmp": sum(1 for p, _d in datagrams if p == "snmp"),
+        "alertmanager": n_alerts,
+    }
+    return datagrams, alerts, sent
+
+
+def vm_hwm(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
+def udp_rcvbuf_errors() -> int:
+    lines = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines() if line.startswith("Udp:")]
+    return int(lines[1][lines[0].index("RcvbufErrors")])
+
+
+def wait(what, predicate, timeout=300, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=10000, help="events in the storm (default 10000, max 100000)")
+    ap.add_argument("--rounds", type=int, default=5, help="latency rounds (default 5, max 20)")
+    args = ap.parse_args()
+    if not (1000 <= args.events <= 100_000 and 1 <= args.rounds <= 20):
+        ap.error("--events 1000..100000, --rounds 1..20")
+    print(f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}")
+    stack = Stack(state_dir=REPO / ".state-bench-faults", port_base=38000)
+    wipe(stack)
+    up(stack, seed_intent=True, log=lambda m: None)
+    try:
+        run(stack, args)
+    finally:
+        down(stack, log=lambda m: None)
+
+
+def run(stack: Stack, args) -> None:
+    token = stack.load_secrets()["portal_admin_token"]
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {token}"
+    base = stack.portal_url
+    conn = redis.Redis.from_url(json.loads(portal_app.config_file(stack).read_text())["REDIS_URL"])
+    community = stack.load_secrets()["snmp_community"]
+    syslog_addr, trap_addr = ("127.0.0.1", stack.port("syslog")), ("127.0.0.1", stack.port("snmptrap"))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    procs = Supervisor(stack).processes()
+    receiver, processor = procs["fault-receiver"]["pid"], procs["fault-processor"]["pid"]
+    time.sleep(3)  # the processor has read NetBox's topology
+
+    # 1. Latency: one link down at a time.
+    to_alarm, to_ticket = [], []
+    for i in range(args.rounds):
+        (device, interface), _b, _s = LINKS[i % len(LINKS)]
+        t0 = time.monotonic()
+        sock.sendto(syslog_if(device, interface, "DOWN"), syslog_addr)
+        alarm = wait(
+            "the alarm",
+            lambda d=device, f=interface: [
+                a
+                for a in api.get(
+                    f"{base}/tmf-api/alarmManagement/v4/alarm", params={"state": "active", "device": d}, timeout=10
+                ).json()
+                if a["alarmedObject"]["name"] == f"{d} {f}"
+            ],
+        )[0]
+        to_alarm.append(time.monotonic() - t0)
+        wait(
+            "the ticket",
+            lambda a=alarm: api.get(f"{base}/tmf-api/alarmManagement/v4/alarm/{a['id']}", timeout=10).json()["netoss"][
+                "ticket"
+            ],
+        )
+        to_ticket.append(time.monotonic() - t0)
+        sock.sendto(syslog_if(device, interface, "UP"), syslog_addr)
+        wait(
+            "the clear",
+            lambda a=alarm: (
+                api.get(f"{base}/tmf-api/alarmManagement/v4/alarm/{a['id']}", timeout=10).json()["state"] == "cleared"
+            ),
+        )
+    print(
+        f"event -> alarm in the API: median {statistics.median(to_alarm) * 1000:.0f} ms "
+        f"(min {min(to_alarm) * 1000:.0f}, max {max(to_alarm) * 1000:.0f}) over {args.rounds} rounds"
+    )
+    print(f"event -> ticket: median {statistics.median(to_ticket):.2f} s (includes the 2.0 s correlation hold)")
+    # Their tickets resolve: the storm starts from no open ticket.
+    wait(
+        "no open ticket",
+        lambda: (
+            not api.get(f"{base}/tmf-api/troubleTicket/v4/troubleTicket", params={"status": "open"}, timeout=10).json()
+        ),
+        timeout=60,
+    )
+
+    # 2. The storm.
+    datagrams, alerts, sent = storm(args.events, community)
+    before = counters(conn)
+    drops_before = udp_rcvbuf_errors()
+    tickets_before = len(
+        api.get(f"{base}/tmf-api/troubleTicket/v4/troubleTicket", params={"limit": 1000}, timeout=10).json()
+    )
+    t0 = time.monotonic()
+    for port, data in datagrams:
+        sock.sendto(data, syslog_addr if port == "syslog" else trap_addr)
+    for i in range(0, len(alerts), 100):
+        body = {"version": "4", "status": "firing", "alerts": alerts[i : i + 100]}
+        resp = api.post(f"{base}/api/v1/faults/alertmanager", json=body, timeout=60)
+        resp.raise_for_status()
+    sent_in = time.monotonic() - t0
+
+    def settled():
+        c = counters(conn)
+        received = {s: c["received"].get(s, 0) - before["received"].get(s, 0) for s in sent}
+        done = {
+            s: c["stored"].get(s, 0)
+            - before["stored"].get(s, 0)
+            + sum(c["rejected"].get(s, {}).values())
+            - sum(before["rejected"].get(s, {}).values())
+            for s in sent
+        }
+        return received == sent and done == received and c["queued"] == 0 and (c, received, done)
+
+    c, received, _done = wait("every event to be stored or rejected", settled, timeout=600)
+    wall = time.monotonic() - t0
+    drops = udp_rcvbuf_errors() - drops_before
+    print(
+        f"storm: {args.events} events (syslog {sent['syslog']}, snmp {sent['snmp']}, alertmanager "
+        f"{sent['alertmanager']}) sent in {sent_in:.2f} s, all processed in {wall:.2f} s = "
+        f"{args.events / wall:.0f} events/s"
+    )
+    for s in sent:
+        stored = c["stored"].get(s, 0) - before["stored"].get(s, 0)
+        rejected = {r: n - before["rejected"].get(s, {}).get(r, 0) for r, n in c["rejected"].get(s, {}).items()}
+        rejected = {r: n for r, n in rejected.items() if n}
+        print(
+            f"  {s:12} sent {sent[s]:6}  received {received[s]:6}  stored {stored:6}"
+            f"  rejected {sum(rejected.values()):6} {rejected}"
+        )
+    print(f"  kernel UDP receive-buffer drops during the storm: {drops}")
+    time.sleep(3)  # the hold, then the tickets
+    alarms = api.get(
+        f"{base}/tmf-api/alarmManagement/v4/alarm", params={"state": "active", "limit": 1000}, timeout=30
+    ).json()
+    tickets = api.get(f"{base}/tmf-api/troubleTicket/v4/troubleTicket", params={"limit": 1000}, timeout=10).json()
+    opened = len(tickets) - tickets_before
+    roots = sum(1 for a in alarms if a["isRootCause"])
+    print(
+        f"  alarms active: {len(alarms)} (expected {ALARMS}), root causes {roots}; "
+        f"tickets opened: {opened} (expected {TICKETS})"
+    )
+    print(f"memory (VmHWM): fault-receiver {vm_hwm(receiver)} MiB, fault-processor {vm_hwm(processor)} MiB")
+    ok = len(alarms) == ALARMS and opened == TICKETS and drops == 0 and all(received[s] == sent[s] for s in sent)
+    print("result:", "every event accounted for; alarms and tickets as expected" if ok else "MISMATCH (see above)")
+    if not ok:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
