@@ -75,3 +75,54 @@ def test_an_operator_is_refused_a_template_of_another_role(browser, stack, users
     resp = page.goto(f"{stack.portal_url}/jobs/new/sot-sync")  # and refused when asked anyway
     assert resp.status == 403
     assert "not allowed for the operator role" in page.inner_text("main")
+
+
+def test_an_operator_works_a_ticket_and_sees_the_live_alarm_list(browser, stack, users, demo_synced):
+    admin = {"Authorization": f"Bearer {stack.load_secrets()['portal_admin_token']}"}
+    ticket = requests.post(
+        f"{stack.portal_url}/tmf-api/troubleTicket/v4/troubleTicket",
+        headers=admin,
+        json={
+            "name": "Acme Corp: slow traffic (browser test)",
+            "severity": "major",
+            "ticketType": "complaint",
+            "relatedEntity": [{"@referredType": "Device", "name": "pe1"}],
+        },
+        timeout=30,
+    )
+    assert ticket.status_code == 201, ticket.text
+    ref = ticket.json()["id"]
+    number = int(ref[3:])
+    alarm = requests.post(
+        f"{stack.portal_url}/tmf-api/alarmManagement/v4/alarm",
+        headers=admin,
+        json={
+            "alarmedObject": {"device": "p2", "type": "interface", "name": "eth9"},
+            "condition": "browser-test",
+            "perceivedSeverity": "minor",
+            "specificProblem": "raised for the browser test",
+        },
+        timeout=30,
+    )
+    assert alarm.status_code == 201, alarm.text
+    page = _sign_in(browser, stack, "olga")
+    page.click("text=Alarms")
+    page.wait_for_selector("#alarms tbody tr:has-text('raised for the browser test')")
+    row = page.locator("#alarms tbody tr:has-text('raised for the browser test')")
+    row.locator("button:has-text('Acknowledge')").click()
+    page.wait_for_selector("#alarms tbody tr:has-text('raised for the browser test') >> text=by olga")
+    page.click("text=Tickets")
+    page.click(f"text={ref}")
+    page.select_option("select[name=status]", "inProgress")
+    page.fill("input[name=reason]", "calling the customer")
+    page.select_option("select[name=assignee]", "olga")
+    page.fill("textarea[name=note]", "Customer reports 30% loss since 09:40")
+    page.click("button:has-text('Save')")
+    page.wait_for_url(f"**/tickets/{number}")
+    assert page.inner_text("#status") == "inProgress" and page.inner_text("#assignee") == "olga"
+    timeline = page.inner_text("#timeline")
+    assert "inProgress: calling the customer" in timeline and "Customer reports 30% loss since 09:40" in timeline
+    # A status change without a reason is refused on the page, with the reason why.
+    page.select_option("select[name=status]", "resolved")
+    page.click("button:has-text('Save')")
+    assert "statusChangeReason: say why the status changes" in page.inner_text("[role=alert]")
