@@ -131,3 +131,28 @@ def test_the_ticket_api_follows_the_life_cycle_and_links_launched_jobs(app, monk
         assert db.session.scalar(select(Job)).ticket_id == 1
     notes = client.get(url, headers=h).get_json()["note"]
     assert notes[-1]["text"].startswith("Job 1 (config-push in check mode, limit pe1) launched from this ticket")
+
+
+def test_a_ticket_opened_by_hand_from_the_queue_page(app, monkeypatch):
+    monkeypatch.setattr("portal.app.tmf._netbox_device_id", lambda name, field="relatedEntity": 3)
+    client = _sign_in(app.test_client(), "otto")
+    csrf = _csrf(client, "/tickets")
+    form = {
+        "name": "Acme: slow",
+        "severity": "major",
+        "ticketType": "complaint",
+        "devices": "pe1",
+        "services": "ACME-AMS-0001",
+    }
+    resp = client.post("/tickets", data={"csrf_token": csrf, **form})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/tickets/2")
+    with app.app_context():
+        t = db.session.get(Ticket, 2)
+        assert (t.name, t.severity, t.priority, t.ticket_type, t.device, t.created_by) == (
+            "Acme: slow", "major", 2, "complaint", "pe1", "otto",
+        )  # fmt: skip
+        assert {(r["@referredType"], r["name"]) for r in t.related} == {("Device", "pe1"), ("Service", "ACME-AMS-0001")}
+    empty = client.post("/tickets", data={"csrf_token": csrf, "name": ""})
+    assert empty.status_code == 400 and "name" in empty.get_data(as_text=True)
+    viewer = _sign_in(app.test_client(), "vera")
+    assert viewer.post("/tickets", data={"csrf_token": _csrf(viewer, "/tickets"), "name": "x"}).status_code == 403

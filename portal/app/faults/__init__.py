@@ -49,6 +49,37 @@ def alarm_ack(alarm_id: int):
     return redirect(request.referrer or url_for("faults.alarm_list"))
 
 
+@bp.post("/tickets")
+@require_role("operator")
+def ticket_create():
+    """A ticket opened by hand from the queue page (a customer complaint, a request)."""
+    import jsonschema
+
+    from ..api.openapi import SCHEMAS
+    from ..tmf import _related_by_hand, open_by_hand
+
+    form = request.form
+    data = {
+        "name": form.get("name", "").strip(),
+        "severity": form.get("severity") or "minor",
+        "ticketType": form.get("ticketType") or "complaint",
+        "description": form.get("description", ""),
+    }
+    related = [{"@referredType": "Device", "name": d.strip()} for d in form.get("devices", "").split(",") if d.strip()]
+    related += [
+        {"@referredType": "Service", "name": s.strip()} for s in form.get("services", "").split(",") if s.strip()
+    ]
+    data["relatedEntity"] = related
+    errors = sorted(
+        jsonschema.Draft202012Validator(SCHEMAS["TicketCreate"]).iter_errors(data), key=lambda e: list(e.path)
+    )
+    if errors:
+        e = errors[0]
+        abort(400, f"{'.'.join(str(p) for p in e.path) or 'form'}: {e.message}")
+    ticket = open_by_hand(current_user(), data, _related_by_hand(related))
+    return redirect(url_for("faults.ticket_page", ticket_id=ticket.id))
+
+
 @bp.get("/tickets")
 @require_role("viewer")
 def ticket_list():
@@ -71,6 +102,7 @@ def ticket_list():
         status=status,
         states=TICKET_STATES,
         now=utcnow(),
+        user=current_user(),
     )
 
 

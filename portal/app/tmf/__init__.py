@@ -280,15 +280,19 @@ def _netbox_device_id(name: str, field: str = "relatedEntity") -> int:
 @require_role("operator")
 def create_ticket():
     """Open a ticket by hand (a customer complaint, a request), linked to devices or services."""
+    data = _body("TicketCreate")
+    ticket = open_by_hand(current_user(), data, _related_by_hand(data.get("relatedEntity", [])))
+    return jsonify(_ticket_out(ticket)), 201
+
+
+def open_by_hand(user, data: dict, related: list[dict]) -> Ticket:
+    """Record a ticket opened by a person (API or page): SLA from its severity, audit, notify."""
     import datetime as dt
 
     from portal.faults.processor import Settings
 
-    data = _body("TicketCreate")
-    user = current_user()
     now = utcnow()
     severity = data.get("severity", "minor")
-    related = _related_by_hand(data.get("relatedEntity", []))
     settings = Settings.from_config(current_app.config)
     ticket = Ticket(
         name=data["name"],
@@ -307,14 +311,17 @@ def create_ticket():
     )
     db.session.add(ticket)
     db.session.flush()
-    db.session.add(TicketStatusChange(ticket_id=ticket.id, at=now, status="acknowledged", reason="opened by hand",
-                                      actor=user.username))  # fmt: skip
+    db.session.add(
+        TicketStatusChange(
+            ticket_id=ticket.id, at=now, status="acknowledged", reason="opened by hand", actor=user.username
+        )
+    )
     for n in data.get("note", []):
         db.session.add(TicketNote(ticket_id=ticket.id, at=now, author=user.username, text=n["text"]))
     db.session.commit()
     audit("ticket.create", target=ticket.ref)
     _notify("opened", ticket)
-    return jsonify(_ticket_out(ticket)), 201
+    return ticket
 
 
 def _notify(kind: str, ticket: Ticket) -> None:
