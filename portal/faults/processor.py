@@ -370,6 +370,7 @@ class Processor:
                     )
                 keep.root_alarm_id = root.id
                 keep.correlation = root.correlation
+                keep.name = ticket_name(root, members)[:300]  # the name says the root cause
             return keep
         worst = min(members, key=lambda m: severity_rank(m.severity)).severity
         if severity_rank(worst) > severity_rank(self.settings.ticket_severity):
@@ -387,6 +388,7 @@ class Processor:
             previous.reopen_count += 1
             previous.resolved_at = None
             previous.root_alarm_id = root.id
+            previous.name = ticket_name(root, members)[:300]
             self._status(previous, "inProgress", f"the fault recurred: alarm {root.id}, {root.specific_problem}", now)
             report["reopened"] += 1
             events.append(("reopened", previous, {}))

@@ -111,7 +111,11 @@ def test_a_link_down_is_one_ticket_with_its_sessions_and_services_and_up_resolve
     )
     print(f"link up -> ticket resolved in {time.monotonic() - t1:.1f} s")
     assert resolved["statusChangeReason"] == "all its alarms cleared"
-    assert [c["status"] for c in resolved["statusChange"]] == ["acknowledged", "resolved"]
+    # Opened (or reopened: the same link broke in an earlier test within the hour), then resolved.
+    assert [c["status"] for c in resolved["statusChange"]][-2:] in (
+        ["acknowledged", "resolved"],
+        ["inProgress", "resolved"],
+    )
     alarms = api.get(f"{stack.portal_url}{ALARMS}", params={"ticket": ref}, timeout=10).json()
     assert all(a["state"] == "cleared" for a in alarms)
     # Every datagram is accounted for.

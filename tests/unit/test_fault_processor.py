@@ -111,6 +111,7 @@ def test_a_link_down_is_one_ticket_naming_its_sessions_and_services_and_it_resol
     assert proc.tick(now=at(103))["reopened"] == 1
     db.session.refresh(ticket)
     assert ticket.status == "inProgress" and ticket.reopen_count == 1
+    assert ticket.name == "Link down: ce1:eth1 - pe1:eth3 (ACME-AMS-0001)"  # named after its root cause
     assert db.session.scalar(select(db.func.count(Ticket.id))) == 1
     assert db.session.scalar(select(db.func.count(AlarmEvent.id))) == 5 + 4 + 2
 
