@@ -93,7 +93,7 @@ def test_a_link_down_is_one_ticket_with_its_sessions_and_services_and_up_resolve
         assert {("BgpSession", "pe1 -> 198.19.128.1 (ce1)"), ("BgpSession", "ce1 -> 198.19.128.0 (pe1)")} <= related
         assert ("Service", "ACME-AMS-0001") in related and {("Device", "pe1"), ("Device", "ce1")} <= related
         assert "Customer services: ACME-AMS-0001 (Acme Corp)." in ticket["description"]
-        alarms = api.get(f"{stack.portal_url}{ALARMS}", params={"ticket": ref}, timeout=10).json()
+        alarms = api.get(f"{stack.portal_url}{ALARMS}", params={"ticket": ref, "state": "active"}, timeout=10).json()
         roots = [a for a in alarms if a["isRootCause"]]
         assert len(roots) == 1 and roots[0]["alarmedObjectType"] == "Interface", alarms
         assert {a["netoss"]["condition"] for a in alarms} == {"interface-down", "bgp-session-down"}
