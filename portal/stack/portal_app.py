@@ -43,11 +43,37 @@ def configure(stack: Stack) -> Path:
         # SNMPv2c traps are taken with this community only.
         "FAULTS_SNMP_COMMUNITIES": [s["snmp_community"]],
     }
+    values.update(local_settings(stack))
     path = config_file(stack)
     text = json.dumps(values, indent=2) + "\n"
     if not path.exists() or path.read_text() != text:
         write_private(path, text)
     return path
+
+
+# Settings an operator may add in <state>/portal/settings.json (kept across `netoss up`, which
+# rewrites portal.json): notifications and fault processing; nothing that would replace a
+# credential netoss manages.
+LOCAL_PREFIXES = ("FAULTS_",)
+
+
+def local_settings(stack: Stack) -> dict:
+    """The operator's settings file, checked: a JSON object of FAULTS_* keys (StackError otherwise)."""
+    from .config import StackError
+
+    path = stack.state_dir / "portal" / "settings.json"
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as exc:
+        raise StackError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise StackError(f"{path}: a JSON object of settings is needed, like {{\"FAULTS_WEBHOOK_URL\": \"...\"}}")
+    bad = sorted(k for k in data if not k.startswith(LOCAL_PREFIXES))
+    if bad:
+        raise StackError(f"{path}: {', '.join(bad)}: only FAULTS_* settings may be set here")
+    return data
 
 
 def env(stack: Stack) -> dict[str, str]:

@@ -89,3 +89,24 @@ def test_stack_programs_listen_on_loopback_only(tmp_path, monkeypatch):
     secrets = s.load_secrets().values()
     for p in progs.values():
         assert not any(sec in arg for sec in secrets if len(sec) > 8 for arg in p.command)
+
+
+def test_operator_settings_join_the_portal_config_and_are_checked(tmp_path):
+    import json
+
+    from portal.stack import portal_app
+    from portal.stack.config import StackError
+
+    s = Stack(state_dir=tmp_path, port_base=27000)
+    s.load_secrets(create=True)
+    assert portal_app.local_settings(s) == {}
+    settings = tmp_path / "portal" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(json.dumps({"FAULTS_WEBHOOK_URL": "http://127.0.0.1:9/hook", "FAULTS_TICKET_SEVERITY": "minor"}))
+    assert portal_app.local_settings(s)["FAULTS_TICKET_SEVERITY"] == "minor"
+    settings.write_text(json.dumps({"SECRET_KEY": "mine", "FAULTS_X": 1}))
+    with pytest.raises(StackError, match="SECRET_KEY: only FAULTS_"):
+        portal_app.local_settings(s)
+    settings.write_text("{nope")
+    with pytest.raises(StackError, match="settings.json: not valid JSON"):
+        portal_app.local_settings(s)
