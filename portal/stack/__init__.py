@@ -308,6 +308,8 @@ def summary(stack: Stack) -> str:
             f"  NetBox API  {stack.netbox_url}/api/   token in `.venv/bin/netoss env`",
             f"  Portal      {stack.portal_url}/   user {portal_app.ADMIN}  password {s['portal_admin_password']}"
             f"   (API: {stack.portal_url}/api/openapi.json, token in `.venv/bin/netoss env`)",
+            f"  Faults      {stack.portal_url}/alarms  {stack.portal_url}/tickets   (syslog udp/{stack.port('syslog')},"
+            f" SNMP traps udp/{stack.port('snmptrap')}, community in {stack.secrets_file.name})",
             f"  state dir   {stack.state_dir}   (logs in {stack.logs}, credentials in {stack.secrets_file})",
         ]
     )
@@ -320,6 +322,7 @@ HINTS = """
   .venv/bin/ansible-inventory --graph  # the demo routers from NetBox
   .venv/bin/ansible-playbook playbooks/config_push.yml --check --diff   # NetBox vs the routers, line by line
   .venv/bin/ansible-playbook playbooks/config_backup.yml               # running configs -> git (.state/backups)
+  .venv/bin/netoss tickets list        # trouble tickets (a link down in the lab opens one within seconds)
   make down                            # stop everything, keep the data"""
 
 
