@@ -277,7 +277,7 @@ def tickets_group() -> None:
 @click.option("--status", default=None, help="Only this TMF621 status, or 'open' for every open one.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
 def tickets_list_cmd(as_json: bool, status: str | None, limit: int) -> None:
-    """The tickets, newest first (through the portal's TMF621 API: PORTAL_URL and PORTAL_TOKEN)."""
+    """The tickets, most recently changed first (through the portal's TMF621 API: PORTAL_URL and PORTAL_TOKEN)."""
     import json
 
     from .jobs.client import ClientError, PortalClient

@@ -85,7 +85,7 @@ def ticket_create():
 def ticket_list():
     args = request.args
     status = args.get("status", "open")
-    query = select(Ticket).order_by(Ticket.id.desc()).limit(200)
+    query = select(Ticket).order_by(Ticket.updated_at.desc(), Ticket.id.desc()).limit(200)
     if status and status != "any":
         if status != "open" and status not in TICKET_STATES:
             abort(400, f"status must be open, any, or one of {', '.join(TICKET_STATES)}")

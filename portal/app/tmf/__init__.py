@@ -230,7 +230,7 @@ def _ticket_out(ticket: Ticket) -> dict:
 @bp.get("/troubleTicket/v4/troubleTicket")
 @require_role("viewer")
 def list_tickets():
-    query = select(Ticket).order_by(Ticket.id.desc())
+    query = select(Ticket).order_by(Ticket.updated_at.desc(), Ticket.id.desc())
     status = request.args.get("status")
     if status:
         if status != "open" and status not in TICKET_STATES:
