@@ -19,6 +19,23 @@ description:
     a push and restores it when verification fails.
 """
 
+EXAMPLES = r"""
+# inventory: an FRR router reached over SSH, where the login session is vtysh
+# pe1:
+#   ansible_host: 198.18.0.13
+#   ansible_network_os: netoss.core.frr
+#   ansible_connection: ansible.netcommon.network_cli
+
+- name: Read the running configuration through the cliconf
+  ansible.netcommon.cli_command:
+    command: show running-config
+
+- name: Push lines (netoss.core.config_push diffs first and rolls back on failure)
+  ansible.netcommon.cli_config:
+    config: |
+      ip prefix-list DEMO seq 5 permit 203.0.113.0/24
+"""
+
 import json
 import re
 

@@ -69,7 +69,7 @@ def local_settings(stack: Stack) -> dict:
     except ValueError as exc:
         raise StackError(f"{path}: not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise StackError(f"{path}: a JSON object of settings is needed, like {{\"FAULTS_WEBHOOK_URL\": \"...\"}}")
+        raise StackError(f'{path}: a JSON object of settings is needed, like {{"FAULTS_WEBHOOK_URL": "..."}}')
     bad = sorted(k for k in data if not k.startswith(LOCAL_PREFIXES))
     if bad:
         raise StackError(f"{path}: {', '.join(bad)}: only FAULTS_* settings may be set here")

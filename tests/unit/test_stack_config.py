@@ -102,11 +102,13 @@ def test_operator_settings_join_the_portal_config_and_are_checked(tmp_path):
     assert portal_app.local_settings(s) == {}
     settings = tmp_path / "portal" / "settings.json"
     settings.parent.mkdir(parents=True)
-    settings.write_text(json.dumps({"FAULTS_WEBHOOK_URL": "http://127.0.0.1:9/hook", "FAULTS_TICKET_SEVERITY": "minor"}))
+    settings.write_text(
+        json.dumps({"FAULTS_WEBHOOK_URL": "http://127.0.0.1:9/hook", "FAULTS_TICKET_SEVERITY": "minor"})
+    )
     assert portal_app.local_settings(s)["FAULTS_TICKET_SEVERITY"] == "minor"
     settings.write_text(json.dumps({"SECRET_KEY": "mine", "FAULTS_X": 1}))
     with pytest.raises(StackError, match="SECRET_KEY: only FAULTS_"):
         portal_app.local_settings(s)
     settings.write_text("{nope")
-    with pytest.raises(StackError, match="settings.json: not valid JSON"):
+    with pytest.raises(StackError, match=r"settings\.json: not valid JSON"):
         portal_app.local_settings(s)
