@@ -148,6 +148,18 @@ def run_playbook(
     )
 
 
+def code_stamp(repo: Path) -> str:
+    """What the portal's programs run: every Python file, job template and fault rule of the
+    checkout (path, size, mtime). `up` restarts the programs when it changed since they started,
+    so `git pull && make up` runs the new code."""
+    digest = hashlib.sha256()
+    for folder, pattern in (("portal", "*.py"), ("plugins", "*.py"), ("faults", "*.y*ml")):
+        for path in sorted((repo / folder).rglob(pattern)):
+            st = path.stat()
+            digest.update(f"{path.relative_to(repo)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
 def client_env(stack: Stack) -> dict[str, str]:
     """What a client (Ansible, pynetbox, curl) needs to reach this stack."""
     return {"NETBOX_API": stack.netbox_url, "NETBOX_TOKEN": stack.netbox_token()}
@@ -187,8 +199,19 @@ def up(stack: Stack, *, seed_intent: bool = True, log: Callable[[str], None] = p
     )
     portal_app.ensure_database(stack, log)
     portal_app.ensure_admin(stack, log)
-    for name in ("portal-web", "portal-worker", "fault-receiver", "fault-processor"):
+    portal_programs = ("portal-web", "portal-worker", "fault-receiver", "fault-processor")
+    stamp, stamp_file = code_stamp(stack.repo), stack.supervisor_dir / "portal-code.stamp"
+    previous = stamp_file.read_text() if stamp_file.exists() else None
+    running_now = sup.processes()
+    if previous is not None and previous != stamp:
+        restarted = [n for n in portal_programs if running_now.get(n, {}).get("statename") == "RUNNING"]
+        if restarted:
+            log(f"the code changed since the portal started: restarting {', '.join(restarted)}")
+        for name in restarted:
+            sup.stop_program(name)
+    for name in portal_programs:
         sup.start_program(name)
+    stamp_file.write_text(stamp)
     wait_for(
         lambda: portal_app.healthy(stack),
         60,

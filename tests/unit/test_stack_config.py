@@ -112,3 +112,22 @@ def test_operator_settings_join_the_portal_config_and_are_checked(tmp_path):
     settings.write_text("{nope")
     with pytest.raises(StackError, match=r"settings\.json: not valid JSON"):
         portal_app.local_settings(s)
+
+
+def test_the_code_stamp_changes_with_the_code_only(tmp_path):
+    import os
+
+    from portal.stack import code_stamp
+
+    for folder, name in (("portal", "a.py"), ("plugins/modules", "m.py"), ("faults", "syslog.yml"), ("docs", "x.md")):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        (tmp_path / folder / name).write_text("x = 1\\n")
+    first = code_stamp(tmp_path)
+    assert code_stamp(tmp_path) == first
+    (tmp_path / "docs" / "x.md").write_text("prose changes nothing\\n")
+    assert code_stamp(tmp_path) == first
+    module = tmp_path / "plugins" / "modules" / "m.py"
+    module.write_text("x = 2\\n")
+    st = module.stat()
+    os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert code_stamp(tmp_path) != first
