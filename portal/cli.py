@@ -216,7 +216,7 @@ def faults_receive_cmd(syslog_port: int | None, trap_port: int | None, rules_fil
         "snmp": (trap_port or stack.port("snmptrap"), trap_handler(communities)),
     }
     _log(f"syslog rules: {len(rules.rules)} from {path}")
-    asyncio.run(receive(connection(app), sources, stack.state_dir))
+    asyncio.run(receive(connection(app), sources, lambda: lab.bridge_address(stack)))
 
 
 @faults_group.command("process")

@@ -43,11 +43,11 @@ from portal.app.models import (
 
 from .correlate import correlate
 from .events import SOURCES, Event, InvalidEvent, check, severity_rank
+from .tickets import PRIORITY
 from .topology import Topology
 
 log = logging.getLogger("netoss.faults")
 
-PRIORITY = {"critical": 1, "major": 2, "minor": 3, "warning": 4, "indeterminate": 4}
 SYSTEM = "netoss"
 
 

@@ -14,13 +14,11 @@ after its alarm changes are committed, so a processor that dies loses nothing.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import socket
 import time
 from collections.abc import Iterable
-from pathlib import Path
 
 from .events import Event, now_iso
 from .rules import RuleSet
@@ -176,19 +174,9 @@ def _udp_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def lab_bridge_ip(state_dir: Path) -> str | None:
-    """The lab's management bridge address (where its routers send), once the lab is built."""
-    try:
-        built = json.loads((state_dir / "lab" / "built.json").read_text())
-    except (OSError, ValueError):
-        return None
-    bridge = str(built.get("bridge_ip") or "").split("/")[0]
-    return bridge or None
-
-
-async def receive(conn, sources: dict[str, tuple[int, object]], state_dir: Path | None, hosts=("127.0.0.1",)) -> None:
-    """Serve each UDP source (name -> (port, handler)) on loopback, and on the lab's bridge
-    address as soon as the lab has one (its routers send there)."""
+async def receive(conn, sources: dict[str, tuple[int, object]], bridge=None, hosts=("127.0.0.1",)) -> None:
+    """Serve each UDP source (name -> (port, handler)) on loopback, and on the address
+    ``bridge()`` gives (the lab's bridge, where its routers send) as soon as there is one."""
     loop = asyncio.get_running_loop()
     bound: dict[tuple[str, str], asyncio.DatagramTransport] = {}
 
@@ -208,10 +196,10 @@ async def receive(conn, sources: dict[str, tuple[int, object]], state_dir: Path 
     for host in hosts:
         await bind(host)
     while True:
-        bridge = lab_bridge_ip(state_dir) if state_dir else None
-        if bridge and not any(h == bridge for h, _s in bound):
-            await bind(bridge)
-        for key in [k for k in bound if k[0] not in hosts and k[0] != bridge]:
+        address = bridge() if bridge else None
+        if address and not any(h == address for h, _s in bound):
+            await bind(address)
+        for key in [k for k in bound if k[0] not in hosts and k[0] != address]:
             bound.pop(key).close()  # the lab went away
             log.info("stopped listening for %s on %s (the lab is down)", key[1], key[0])
         await asyncio.sleep(2)

@@ -80,6 +80,16 @@ def _built(stack: Stack) -> tuple[LabConfig, list[Router]] | None:
     return LabConfig(**data["config"]), routers
 
 
+def bridge_address(stack: Stack) -> str | None:
+    """The address of the lab's management bridge (where its routers send syslog and traps),
+    once the lab is built; None otherwise (or while built.json is being written)."""
+    try:
+        data = json.loads((_paths(stack).root / "built.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return str(data.get("bridge_ip") or "").split("/")[0] or None
+
+
 def device_env(stack: Stack) -> dict[str, str]:
     """NETOSS_DEVICE_USER / NETOSS_DEVICE_PASSWORD for the lab's routers, once the lab has credentials.
 

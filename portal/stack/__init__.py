@@ -199,7 +199,7 @@ def up(stack: Stack, *, seed_intent: bool = True, log: Callable[[str], None] = p
     )
     portal_app.ensure_database(stack, log)
     portal_app.ensure_admin(stack, log)
-    portal_programs = ("portal-web", "portal-worker", "fault-receiver", "fault-processor")
+    portal_programs = [p.name for p in portal_app.programs(stack)]
     stamp, stamp_file = code_stamp(stack.repo), stack.supervisor_dir / "portal-code.stamp"
     previous = stamp_file.read_text() if stamp_file.exists() else None
     running_now = sup.processes()

@@ -158,36 +158,23 @@ def programs(stack: Stack, user: str = "root") -> list[Program]:
                 "portal.app:create_app()",
             ],
         ),
-        Program(
-            name="portal-worker",
-            user=user,
-            autostart=False,
-            priority=310,
-            startsecs=2,
-            stopwaitsecs=30,
-            directory=stack.repo,
-            environment=env(stack),
-            command=[str(stack.venv / "bin" / "netoss"), "worker"],
-        ),
-        Program(
-            name="fault-receiver",
-            user=user,
-            autostart=False,
-            priority=320,
-            startsecs=2,
-            directory=stack.repo,
-            environment=env(stack),
-            command=[str(stack.venv / "bin" / "netoss"), "faults", "receive"],
-        ),
-        Program(
-            name="fault-processor",
-            user=user,
-            autostart=False,
-            priority=330,
-            startsecs=2,
-            stopwaitsecs=15,
-            directory=stack.repo,
-            environment=env(stack),
-            command=[str(stack.venv / "bin" / "netoss"), "faults", "process"],
+        # The netoss daemons of the portal, each `netoss <args>` in the checkout.
+        *(
+            Program(
+                name=name,
+                user=user,
+                autostart=False,
+                priority=priority,
+                startsecs=2,
+                stopwaitsecs=stopwait,
+                directory=stack.repo,
+                environment=env(stack),
+                command=[str(stack.venv / "bin" / "netoss"), *args],
+            )
+            for name, priority, stopwait, args in (
+                ("portal-worker", 310, 30, ["worker"]),
+                ("fault-receiver", 320, 20, ["faults", "receive"]),
+                ("fault-processor", 330, 15, ["faults", "process"]),
+            )
         ),
     ]
