@@ -12,15 +12,18 @@ Pure Python: stdlib, PyYAML and jsonschema only, so pytest, modules and the port
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import re
-from collections.abc import Hashable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import jsonschema
-import yaml
+from ansible_collections.netoss.core.plugins.module_utils.schema_files import (
+    Problem,
+    schema_problems,
+    yaml_files,
+)
+from ansible_collections.netoss.core.plugins.module_utils.schema_files import display as _display
+from ansible_collections.netoss.core.plugins.module_utils.schema_files import label as _label
+from ansible_collections.netoss.core.plugins.module_utils.schema_files import read_yaml as _read_yaml
 
 MANAGED_TAG = "netoss-managed"
 
@@ -302,18 +305,6 @@ FILE_SCHEMA = {
 # Data model
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with the intent: the file, where in it, and what."""
-
-    file: str
-    where: str
-    message: str
-
-    def __str__(self):
-        return ": ".join(part for part in (self.file, self.where, self.message) if part)
-
-
 class IntentError(Exception):
     """The intent is invalid; ``problems`` lists everything wrong with it."""
 
@@ -356,115 +347,12 @@ def slugify(value):
     return re.sub(r"[^a-z0-9_]+", "-", str(value).lower()).strip("-")
 
 
-def _label(item):
-    if isinstance(item, dict):
-        for key in ("name", "model", "prefix", "address", "asn"):
-            if isinstance(item.get(key), (str, int)):
-                return " '%s'" % item[key]
-    return ""
-
-
-def _display(path):
-    """Path as given, or relative to the working directory when it lies below it."""
-    path = Path(path)
-    if path.is_absolute():
-        try:
-            return str(path.relative_to(Path.cwd()))
-        except ValueError:
-            pass
-    return str(path)
-
-
 # ---------------------------------------------------------------------------------------------
 # Loading
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys, which PyYAML would silently collapse to the last."""
-
-
-def _construct_unique_mapping(loader, node, deep=False):
-    seen = set()
-    for key_node, _value_node in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if isinstance(key, Hashable) and key in seen:
-            raise yaml.constructor.ConstructorError(None, None, "duplicate key %r" % (key,), key_node.start_mark)
-        if isinstance(key, Hashable):
-            seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
-
-
-def _read_yaml(path, name, problems):
-    try:
-        with open(path, encoding="utf-8") as stream:
-            return yaml.load(stream, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = "line %d" % (mark.line + 1) if mark else ""
-        message = "YAML syntax error: %s" % (exc.problem or exc.context)
-        if exc.problem and exc.context:
-            message += " (%s)" % exc.context
-        problems.append(Problem(name, where, message))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        problems.append(Problem(name, "", "cannot read: %s" % exc))
-    return None
-
-
-def _where(doc, path):
-    """Human location of a JSON path, e.g. ``devices[2] 'pe1': interfaces[1] 'eth1'``."""
-    parts, node, i = [], doc, 0
-    while i < len(path):
-        segment, node = str(path[i]), node[path[i]]
-        if i + 1 < len(path) and isinstance(path[i + 1], int):
-            node = node[path[i + 1]]
-            segment += "[%d]%s" % (path[i + 1], _label(node))
-            i += 1
-        parts.append(segment)
-        i += 1
-    return ": ".join(parts)
-
-
-def _document_order(doc, path):
-    """Sort key that puts schema errors in the order of the document, parents first."""
-    key, node = [], doc
-    for part in path:
-        key.append(list(node).index(part) if isinstance(node, dict) else part)
-        node = node[part]
-    return key
-
-
 def _schema_problems(doc, name):
-    if not isinstance(doc, dict):
-        return [Problem(name, "", "expected a mapping of kind: list of entries, got %s" % type(doc).__name__)]
-    problems = []
-    validator = jsonschema.Draft202012Validator(FILE_SCHEMA)
-    for error in sorted(validator.iter_errors(doc), key=lambda e: _document_order(doc, e.absolute_path)):
-        path = list(error.absolute_path)
-        if error.validator == "additionalProperties":
-            allowed = ", ".join(sorted(error.schema["properties"]))
-            what = "top-level key" if not path else "key"
-            for key in sorted(set(error.instance) - set(error.schema["properties"]), key=str):
-                close = difflib.get_close_matches(str(key), list(error.schema["properties"]), n=1)
-                hint = "did you mean %r? " % close[0] if close else ""
-                message = "unknown %s %r (%sallowed: %s)" % (what, key, hint, allowed)
-                problems.append(Problem(name, _where(doc, path), message))
-            continue
-        if error.validator == "required":
-            for key in error.validator_value:
-                if key not in error.instance:
-                    problems.append(Problem(name, _where(doc, path), "missing required key %r" % key))
-            continue
-        prefix = ""
-        if path and isinstance(path[-1], str):
-            prefix = "%s: " % path.pop()
-        message = prefix + error.message
-        if isinstance(error.schema, dict) and error.schema.get("description"):
-            message += " (%s)" % error.schema["description"]
-        problems.append(Problem(name, _where(doc, path), message))
-    return list(dict.fromkeys(problems))
+    return schema_problems(doc, name, FILE_SCHEMA, expected="a mapping of kind: list of entries")
 
 
 def load_intent(path):
@@ -474,15 +362,11 @@ def load_intent(path):
     all files are well-formed the semantic checks run (references, duplicates, addressing,
     cabling). Returns an :class:`Intent`; raises :class:`IntentError` listing every problem.
     """
-    root = Path(path)
-    if root.is_dir():
-        files = sorted(p for p in root.iterdir() if p.suffix in (".yml", ".yaml") and p.is_file() and p.name[0] != ".")
-        if not files:
-            raise IntentError([Problem(_display(root), "", "no intent files (*.yml, *.yaml) in this directory")])
-    elif root.is_file():
-        files = [root]
-    else:
-        raise IntentError([Problem(_display(root), "", "no such file or directory")])
+    files = yaml_files(path)
+    if files is None:
+        raise IntentError([Problem(_display(path), "", "no such file or directory")])
+    if not files:
+        raise IntentError([Problem(_display(path), "", "no intent files (*.yml, *.yaml) in this directory")])
 
     intent, problems = Intent(), []
     for file in files:

@@ -1,0 +1,598 @@
+# Copyright: netoss contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Configuration compliance: a device's configuration against the policy, rule by rule.
+
+For each (device, rule) the result says whether it is compliant, and when it is not: the
+missing and extra lines (as configuration snippets, parents first), the remediation commands
+and an ordered diff of what the rule looks at.
+
+- **Parsing.** netutils' configuration parsers (one per platform; FRR's vtysh output gets a
+  small subclass that drops its ``exit`` lines and has no multi-line banners). A configuration
+  is parsed once; the rules then cost set lookups. netutils' own ``feature_compliance`` parses
+  the whole configuration again for every feature, which is what makes Golden Config's report
+  slow at scale, so the comparison below works on the parsed lines with the same semantics
+  (unordered: set difference of (line, parents); ordered: the same lines in the same order).
+- **Remediation.** hier_config, through :mod:`config_diff`: the commands that take what the
+  rule looks at from the actual to the expected configuration. Only for non-compliant rules.
+- **Secrets.** Backups hold ``<removed>`` instead of secret values. A remediation that would
+  have to send such a line is refused for that rule, with a message asking for the rule's
+  ``remediation``.
+
+Pure Python (netutils, hier_config); :func:`check_fleet` runs a whole fleet on a process pool.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from ansible_collections.netoss.core.plugins.module_utils import config_diff
+from ansible_collections.netoss.core.plugins.module_utils.compliance_policy import PLATFORMS
+
+SECRET_MARK = "<removed>"  # noqa: S105 - what sanitizing puts in place of a secret
+STATUSES = ("compliant", "non-compliant", "exempt", "error")
+
+_PARSERS = {}
+
+
+class ConfigSyntaxError(ValueError):
+    """The configuration is not in the platform's syntax; the message says what it looks like."""
+
+
+def _frr_parser_class():
+    from netutils.config.parser import BaseSpaceConfigParser
+
+    skip = re.compile(
+        r"^(?:exit|exit-address-family|exit-vrf|exit-vnc|end|frr version .*|"
+        r"Building configuration\.\.\.|Current configuration:?)$"
+    )
+
+    class FRRConfigParser(BaseSpaceConfigParser):
+        """FRRouting's vtysh ``show running-config``: sections close with ``exit`` lines, which
+        are syntax, not configuration; banners are one line (``banner motd line …``)."""
+
+        comment_chars: ClassVar[list] = ["!"]
+        banner_start: ClassVar[list] = []
+
+        @property
+        def banner_end(self):
+            raise NotImplementedError("FRR banners are one line")
+
+        @property
+        def config_lines_only(self):
+            if self._config is None:
+                self._config = "\n".join(
+                    line.rstrip()
+                    for line in self.config.splitlines()
+                    if line and not line.isspace() and not self.is_comment(line) and not skip.match(line.strip())
+                )
+            return self._config
+
+    return FRRConfigParser
+
+
+def parser_class(platform):
+    """The netutils parser class for a NetBox platform slug."""
+    if platform not in _PARSERS:
+        if platform == "frr":
+            _PARSERS[platform] = _frr_parser_class()
+        elif platform in ("eos", "ios"):
+            from netutils.config.compliance import parser_map
+
+            _PARSERS[platform] = parser_map["arista_eos" if platform == "eos" else "cisco_ios"]
+        else:
+            raise ConfigSyntaxError(
+                "no configuration parser for platform %r (netoss parses: %s)" % (platform, ", ".join(PLATFORMS))
+            )
+    return _PARSERS[platform]
+
+
+def sniff(text, platform):
+    """Raise :class:`ConfigSyntaxError` when ``text`` is plainly not ``platform``'s CLI syntax."""
+    body = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith(("!", "#"))]
+    if not body:
+        raise ConfigSyntaxError("the configuration is empty")
+    first = body[0].lstrip()
+    if first[:1] in "{[":
+        raise ConfigSyntaxError("the configuration looks like JSON, not %s CLI" % platform)
+    if first[:1] == "<":
+        raise ConfigSyntaxError("the configuration looks like XML, not %s CLI" % platform)
+    braces = sum(1 for line in body if line.rstrip().endswith(("{", "}", "};")))
+    if braces * 10 > len(body):
+        raise ConfigSyntaxError(
+            "the configuration looks like a brace-structured one (Junos, PAN-OS…), not %s CLI" % platform
+        )
+    sets = sum(1 for line in body if line.startswith(("set ", "delete ")))
+    if sets * 2 > len(body):
+        raise ConfigSyntaxError("the configuration looks like 'set' commands (Junos, VyOS…), not %s CLI" % platform)
+
+
+@dataclass
+class Parsed:
+    """A configuration parsed once: its lines, its top-level blocks and an index by text."""
+
+    lines: list  # netutils ConfigLine(config_line, parents), in order
+    blocks: list  # (header, [ConfigLine…]) per top-level line, its children following it
+    top: frozenset  # stripped top-level lines
+
+    @classmethod
+    def of(cls, text, platform):
+        sniff(text, platform)
+        try:
+            lines = parser_class(platform)(text).config_lines
+        except (ValueError, IndexError, NotImplementedError) as exc:
+            raise ConfigSyntaxError("the configuration cannot be parsed as %s: %s" % (platform, exc)) from None
+        blocks, current = [], None
+        for line in lines:
+            if not line.parents:
+                current = (line.config_line, [line])
+                blocks.append(current)
+            elif current is not None:
+                current[1].append(line)
+        return cls(lines, blocks, frozenset(b[0].strip() for b in blocks))
+
+    def sections(self, prefixes):
+        """The lines of the top-level blocks whose header starts with one of ``prefixes``."""
+        prefixes = tuple(prefixes)
+        return [line for header, block in self.blocks if header.startswith(prefixes) for line in block]
+
+    def scope(self, within):
+        """The lines a required/forbidden rule looks at: all of them, or those of ``within``'s blocks."""
+        return self.lines if within is None else self.sections((within,))
+
+
+def snippet(lines):
+    """Configuration text of ``lines`` (ConfigLines), each preceded by its parents once."""
+    out, seen = [], set()
+    for line in lines:
+        for depth, parent in enumerate(line.parents):
+            key = line.parents[: depth + 1]
+            if key not in seen:
+                seen.add(key)
+                out.append(parent)
+        key = (*line.parents, line.config_line)
+        if key not in seen:
+            seen.add(key)
+            out.append(line.config_line)
+    return "\n".join(out)
+
+
+def _parents(lines):
+    """Configuration text of the sections ``lines`` are in, without the lines themselves."""
+    out, seen = [], set()
+    for line in lines:
+        for depth, parent in enumerate(line.parents):
+            key = line.parents[: depth + 1]
+            if key not in seen:
+                seen.add(key)
+                out.append(parent)
+    return "\n".join(out)
+
+
+def _text(lines):
+    return [line.config_line for line in lines]
+
+
+@dataclass
+class RuleResult:
+    """The verdict of one rule on one device."""
+
+    feature: str
+    rule: str
+    kind: str
+    status: str  # compliant, non-compliant, exempt, error
+    missing: str = ""
+    extra: str = ""
+    remediation: list = field(default_factory=list)
+    diff: str = ""
+    message: str = ""  # why it is exempt, or failed, or why there is no remediation
+
+    @property
+    def compliant(self):
+        return self.status in ("compliant", "exempt")
+
+    def as_dict(self):
+        return {
+            "feature": self.feature,
+            "rule": self.rule,
+            "kind": self.kind,
+            "status": self.status,
+            "compliant": self.compliant,
+            "missing": self.missing,
+            "extra": self.extra,
+            "remediation": list(self.remediation),
+            "diff": self.diff,
+            "message": self.message,
+        }
+
+
+def _status_of(statuses):
+    statuses = set(statuses)
+    if "error" in statuses:
+        return "error"
+    if "non-compliant" in statuses:
+        return "non-compliant"
+    if statuses == {"exempt"}:
+        return "exempt"
+    return "compliant"
+
+
+@dataclass
+class DeviceResult:
+    """Every rule's verdict on one device (or the reason it could not be checked)."""
+
+    device: str
+    platform: str
+    status: str
+    rules: list = field(default_factory=list)
+    error: str = ""
+
+    def features(self):
+        """{feature: status}, in policy order: error, non-compliant, exempt (all rules exempt) or compliant."""
+        out = {}
+        for r in self.rules:
+            out.setdefault(r.feature, []).append(r.status)
+        return {name: _status_of(statuses) for name, statuses in out.items()}
+
+    def as_dict(self, everything=False):
+        """JSON form: the status of every feature, and the details of the rules that are not
+        plainly compliant (all rules with ``everything``)."""
+        return {
+            "device": self.device,
+            "platform": self.platform,
+            "status": self.status,
+            "error": self.error,
+            "features": self.features(),
+            "rules": [r.as_dict() for r in self.rules if everything or r.status != "compliant"],
+        }
+
+
+def _unified(actual, expected, name):
+    return "".join(
+        difflib.unified_diff(
+            [line + "\n" for line in actual],
+            [line + "\n" for line in expected],
+            fromfile="%s (actual)" % name,
+            tofile="%s (expected)" % name,
+        )
+    )
+
+
+def _remediate(rule, platform, current, target):
+    """(commands, message): hier_config's way from ``current`` to ``target`` (texts)."""
+    if rule.remediation is not None:
+        return list(rule.remediation), ""
+    try:
+        commands = config_diff.remediation(current, target, platform)
+    except Exception as exc:
+        return [], "no remediation: %s" % exc
+    if any(SECRET_MARK in c for c in commands):
+        return [], (
+            "no remediation: a line holds a secret removed from the backup; "
+            "give rule %s a 'remediation' (%s)" % (rule.id, rule.source)
+        )
+    return commands, ""
+
+
+def _check_section(rule, platform, actual, intended):
+    have = actual.sections(rule.lines)
+    want = intended.sections(rule.lines)
+    ok = have == want if rule.ordered else set(have) == set(want)
+    if ok:
+        return RuleResult(rule.feature, rule.name, rule.kind, "compliant")
+    have_set, want_set = set(have), set(want)
+    missing = [line for line in want if line not in have_set]
+    extra = [line for line in have if line not in want_set]
+    message = "" if missing or extra else "the lines are all there, in another order"
+    if missing or extra:
+        commands, why = _remediate(rule, platform, "\n".join(_text(have)), "\n".join(_text(want)))
+    else:
+        # Same lines, other order: re-enter the sections in the intended order.
+        commands, why = list(rule.remediation or _text(want)), ""
+    return RuleResult(
+        rule.feature,
+        rule.name,
+        rule.kind,
+        "non-compliant",
+        missing=snippet(missing),
+        extra=snippet(extra),
+        remediation=commands,
+        diff=_unified(_text(have), _text(want), rule.id),
+        message="; ".join(m for m in (message, why) if m),
+    )
+
+
+def _required(rule, platform, actual):
+    missing, remediable, message = [], True, ""
+    if rule.within is None:
+        if rule.patterns:
+            missing = ["/%s/" % p.pattern for p in rule.patterns if not any(p.search(t) for t in actual.top)]
+            remediable = False
+        else:
+            missing = [line for line in rule.lines if line not in actual.top]
+        blocks_missing = "\n".join(missing)
+        have = [header for header, block in actual.blocks if len(block) == 1]  # the one-line settings
+        want = have + missing
+    else:
+        blocks = [(h, b) for h, b in actual.blocks if h.startswith(rule.within)]
+        if not blocks:  # the device does not run what the rule is about
+            return RuleResult(
+                rule.feature, rule.name, rule.kind, "compliant", message="no %r section: nothing to check" % rule.within
+            )
+        parts, have, want = [], [], []
+        for header, block in blocks:
+            children = {line.config_line.strip() for line in block[1:]}
+            if rule.patterns:
+                lost = ["/%s/" % p.pattern for p in rule.patterns if not any(p.search(c) for c in children)]
+                remediable = False
+            else:
+                lost = [line for line in rule.lines if line not in children]
+            if lost:
+                parts.append("\n".join([header] + [" " + line for line in lost]))
+            have += _text(block)
+            want += _text(block) + [" " + line for line in lost]
+            missing += lost
+        blocks_missing = "\n".join(parts)
+    if not missing:
+        return RuleResult(rule.feature, rule.name, rule.kind, "compliant")
+    if remediable or rule.remediation is not None:
+        commands, message = _remediate(rule, platform, "", blocks_missing)
+    else:
+        commands, message = [], "no remediation for a regex: give the rule a 'remediation' (%s)" % rule.source
+    return _verdict(rule, blocks_missing, "", commands, _unified(have, want, rule.id), message)
+
+
+def _forbidden(rule, platform, actual):
+    scope = actual.scope(rule.within)
+    if rule.regex is not None:
+        search = rule.regex.search
+        extra = [line for line in scope if search(line.config_line.strip())]
+    else:
+        found = rule.line_set
+        extra = [line for line in scope if line.config_line.strip() in found]
+    if not extra:
+        return RuleResult(rule.feature, rule.name, rule.kind, "compliant")
+    # The sections stay, their forbidden lines go.
+    commands, message = _remediate(rule, platform, snippet(extra), _parents(extra))
+    context = snippet(extra).splitlines()
+    bad = {line.config_line for line in extra}
+    return _verdict(
+        rule, "", snippet(extra), commands, _unified(context, [c for c in context if c not in bad], rule.id), message
+    )
+
+
+def _verdict(rule, missing, extra, commands, diff, message):
+    return RuleResult(
+        rule.feature,
+        rule.name,
+        rule.kind,
+        "non-compliant",
+        missing=missing,
+        extra=extra,
+        remediation=commands,
+        diff=diff,
+        message=message,
+    )
+
+
+def _as_text(value):
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip("\n")
+    return "\n".join(str(v) for v in value)
+
+
+def _custom(rule, platform, actual, intended, device):
+    """A custom check: ``function(config, intended, device)`` where ``config``/``intended`` are
+    :class:`Parsed` (``intended`` may be None) and ``device`` is a dict (name, platform, tags).
+    It returns None when compliant, or a dict with ``missing`` and/or ``extra`` (snippets, str
+    or list of str), optionally ``message`` and ``remediation`` (commands). Without a
+    remediation from the check or the rule, a custom finding is fixed by hand."""
+    out = rule.check(actual, intended, device) or {}
+    if not isinstance(out, dict) or set(out) - {"missing", "extra", "message", "remediation"}:
+        raise TypeError(
+            "a custom check returns None or a dict of missing, extra, message, remediation; got %r" % (out,)
+        )
+    missing, extra = _as_text(out.get("missing")), _as_text(out.get("extra"))
+    if not missing and not extra:
+        return RuleResult(rule.feature, rule.name, rule.kind, "compliant", message=out.get("message", ""))
+    if out.get("remediation"):
+        commands, message = [str(c) for c in out["remediation"]], ""
+    elif rule.remediation is not None:
+        commands, message = list(rule.remediation), ""
+    else:
+        commands, message = [], "no remediation: this check's findings are fixed by hand"
+    note = "; ".join(m for m in (out.get("message", ""), message) if m)
+    return _verdict(rule, missing, extra, commands, _unified(extra.splitlines(), missing.splitlines(), rule.id), note)
+
+
+def check_device(policy, device, platform, actual, intended=None, tags=(), today=None):
+    """Check one device's configuration ``actual`` (text) against ``policy``.
+
+    ``intended`` (text, or None) is needed by section rules; without it they are errors.
+    Returns a :class:`DeviceResult`; a configuration that cannot be parsed makes the device's
+    status ``error`` with the reason, and nothing is raised.
+    """
+    today = today or dt.date.today()
+    try:
+        rules = policy.rules_for(platform)
+    except KeyError:
+        return DeviceResult(
+            device,
+            platform,
+            "error",
+            error="no configuration parser for platform %r (netoss parses: %s)" % (platform, ", ".join(PLATFORMS)),
+        )
+    try:
+        parsed = Parsed.of(actual or "", platform)
+    except ConfigSyntaxError as exc:
+        return DeviceResult(device, platform, "error", error=str(exc))
+    target, target_error = None, "no intended configuration: render it first"
+    if intended and any(r.kind in ("section", "custom") for r in rules):
+        try:
+            target = Parsed.of(intended, platform)
+        except ConfigSyntaxError as exc:
+            target_error = "the intended configuration: %s" % exc
+    results = []
+    info = {"name": device, "platform": platform, "tags": list(tags)}
+    for rule in rules:
+        exemption = policy.exemption(device, tags, rule, today)
+        if exemption is not None:
+            results.append(
+                RuleResult(
+                    rule.feature,
+                    rule.name,
+                    rule.kind,
+                    "exempt",
+                    message="%s (until %s, %s)" % (exemption.reason, exemption.expires.isoformat(), exemption.source),
+                )
+            )
+            continue
+        try:
+            if rule.kind == "section":
+                if target is None:
+                    results.append(RuleResult(rule.feature, rule.name, rule.kind, "error", message=target_error))
+                    continue
+                results.append(_check_section(rule, platform, parsed, target))
+            elif rule.kind == "required":
+                results.append(_required(rule, platform, parsed))
+            elif rule.kind == "forbidden":
+                results.append(_forbidden(rule, platform, parsed))
+            else:
+                results.append(_custom(rule, platform, parsed, target, info))
+        except Exception as exc:
+            results.append(
+                RuleResult(
+                    rule.feature,
+                    rule.name,
+                    rule.kind,
+                    "error",
+                    message="%s: %s (%s)" % (type(exc).__name__, exc, rule.source),
+                )
+            )
+    return DeviceResult(device, platform, _status_of(r.status for r in results) if results else "compliant", results)
+
+
+# ---------------------------------------------------------------------------------------------
+# A fleet
+
+
+@dataclass
+class Device:
+    """What the engine needs to know about a device besides its configurations."""
+
+    name: str
+    platform: str
+    tags: tuple = ()
+
+
+def _read(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as stream:
+            return stream.read()
+    except FileNotFoundError:
+        return None
+
+
+def _check_one(policy, device, actual, intended, today, missing_actual):
+    if actual is None:
+        return DeviceResult(device.name, device.platform, "error", error=missing_actual)
+    return check_device(policy, device.name, device.platform, actual, intended, device.tags, today)
+
+
+_WORKER = {}
+
+
+def _init_worker(policy_path):
+    from ansible_collections.netoss.core.plugins.module_utils.compliance_policy import load_policy
+
+    _WORKER["policy"] = load_policy(policy_path)
+
+
+def _check_chunk(args):
+    devices, actual_dir, intended_dir, today = args
+    policy = _WORKER["policy"]
+    out = []
+    for device in devices:
+        actual = _read(os.path.join(actual_dir, device.name + ".cfg"))
+        intended = _read(os.path.join(intended_dir, device.name + ".cfg")) if intended_dir else None
+        result = _check_one(
+            policy, device, actual, intended, today, "no backup %s.cfg in %s" % (device.name, actual_dir)
+        )
+        out.append(result)
+    return out
+
+
+def check_fleet(policy, devices, actual_dir, intended_dir=None, workers=None, today=None, chunk=200):
+    """Check every device of ``devices`` (:class:`Device`) from files ``<dir>/<name>.cfg``.
+
+    ``policy`` is a loaded :class:`~compliance_policy.Policy`. With more than one worker
+    (default: the CPUs, at most 8) the devices are checked in chunks on a process pool, each
+    process loading the policy once from ``policy.path``. Returns the :class:`DeviceResult` s
+    in the order of ``devices``.
+    """
+    today = today or dt.date.today()
+    devices = list(devices)
+    workers = workers or min(os.cpu_count() or 1, 8)
+    if workers <= 1 or len(devices) <= chunk:
+        _WORKER["policy"] = policy
+        return _check_chunk((devices, actual_dir, intended_dir, today))
+    import multiprocessing
+
+    chunks = [(devices[i : i + chunk], actual_dir, intended_dir, today) for i in range(0, len(devices), chunk)]
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers, initializer=_init_worker, initargs=(policy.path,)) as pool:
+        out = []
+        for part in pool.imap(_check_chunk, chunks):
+            out.extend(part)
+    return out
+
+
+def check_texts(policy, devices, actual, intended=None, today=None):
+    """Check ``devices`` from configurations in memory: ``actual``/``intended`` map names to texts."""
+    today = today or dt.date.today()
+    intended = intended or {}
+    return [
+        _check_one(
+            policy,
+            d,
+            actual.get(d.name),
+            intended.get(d.name),
+            today,
+            "no running configuration was read from %s" % d.name,
+        )
+        for d in devices
+    ]
+
+
+def summarize(results, policy=None, today=None):
+    """Counts of a run: devices and (device, feature) pairs by status, and the percentage of
+    checked pairs that are compliant (exempt pairs and errors are not counted in it)."""
+    devices = {s: 0 for s in STATUSES}
+    pairs = {s: 0 for s in STATUSES}
+    by_feature = {}
+    for r in results:
+        devices[r.status] += 1
+        for feature, status in r.features().items():
+            pairs[status] += 1
+            by_feature.setdefault(feature, {s: 0 for s in STATUSES})[status] += 1
+    checked = pairs["compliant"] + pairs["non-compliant"]
+    summary = {
+        "devices": len(results),
+        "by_status": devices,
+        "pairs": pairs,
+        "features": by_feature,
+        "percent": round(100.0 * pairs["compliant"] / checked, 2) if checked else 100.0,
+    }
+    if policy is not None:
+        today = today or dt.date.today()
+        summary["expired_exceptions"] = [
+            "%s: exception for %s expired on %s (%s)" % (e.source, e.feature, e.expires.isoformat(), e.reason)
+            for e in policy.expired(today)
+        ]
+    return summary

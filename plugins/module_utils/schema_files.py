@@ -1,0 +1,151 @@
+# Copyright: netoss contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""YAML files checked against a JSON Schema, with problems that name the file and the key.
+
+The intent, the compliance policy and the other "as code" inputs of netoss share this: every
+problem is reported at once, in the order of the document, as ``file: where: what``, where
+``where`` reads like ``features[2] 'bgp': rules: frr[0] 'neighbors'``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Hashable
+from dataclasses import dataclass
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input file: the file, where in it, and what."""
+
+    file: str
+    where: str
+    message: str
+
+    def __str__(self):
+        return ": ".join(part for part in (self.file, self.where, self.message) if part)
+
+
+def label(item):
+    """`` 'name'`` of a list entry, for locations (the first of name, model, prefix… it has)."""
+    if isinstance(item, dict):
+        for key in ("name", "model", "prefix", "address", "asn", "feature"):
+            if isinstance(item.get(key), (str, int)):
+                return " '%s'" % item[key]
+    return ""
+
+
+def display(path):
+    """Path as given, or relative to the working directory when it lies below it."""
+    path = Path(path)
+    if path.is_absolute():
+        try:
+            return str(path.relative_to(Path.cwd()))
+        except ValueError:
+            pass
+    return str(path)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys, which PyYAML would silently collapse to the last."""
+
+
+def _construct_unique_mapping(loader, node, deep=False):
+    seen = set()
+    for key_node, _value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, Hashable) and key in seen:
+            raise yaml.constructor.ConstructorError(None, None, "duplicate key %r" % (key,), key_node.start_mark)
+        if isinstance(key, Hashable):
+            seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def read_yaml(path, name, problems):
+    """The document in ``path``, or None with the reason appended to ``problems``."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return yaml.load(stream, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = "line %d" % (mark.line + 1) if mark else ""
+        message = "YAML syntax error: %s" % (exc.problem or exc.context)
+        if exc.problem and exc.context:
+            message += " (%s)" % exc.context
+        problems.append(Problem(name, where, message))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        problems.append(Problem(name, "", "cannot read: %s" % exc))
+    return None
+
+
+def where(doc, path):
+    """Human location of a JSON path, e.g. ``devices[2] 'pe1': interfaces[1] 'eth1'``."""
+    parts, node, i = [], doc, 0
+    while i < len(path):
+        segment, node = str(path[i]), node[path[i]]
+        if i + 1 < len(path) and isinstance(path[i + 1], int):
+            node = node[path[i + 1]]
+            segment += "[%d]%s" % (path[i + 1], label(node))
+            i += 1
+        parts.append(segment)
+        i += 1
+    return ": ".join(parts)
+
+
+def _document_order(doc, path):
+    """Sort key that puts schema errors in the order of the document, parents first."""
+    key, node = [], doc
+    for part in path:
+        key.append(list(node).index(part) if isinstance(node, dict) else part)
+        node = node[part]
+    return key
+
+
+def schema_problems(doc, name, schema, expected="a mapping"):
+    """Every way ``doc`` (read from file ``name``) breaks ``schema``, as :class:`Problem` s."""
+    if not isinstance(doc, dict):
+        return [Problem(name, "", "expected %s, got %s" % (expected, type(doc).__name__))]
+    problems = []
+    validator = jsonschema.Draft202012Validator(schema)
+    for error in sorted(validator.iter_errors(doc), key=lambda e: _document_order(doc, e.absolute_path)):
+        path = list(error.absolute_path)
+        if error.validator == "additionalProperties" and "properties" in error.schema:
+            allowed = ", ".join(sorted(error.schema["properties"]))
+            what = "top-level key" if not path else "key"
+            for key in sorted(set(error.instance) - set(error.schema["properties"]), key=str):
+                close = difflib.get_close_matches(str(key), list(error.schema["properties"]), n=1)
+                hint = "did you mean %r? " % close[0] if close else ""
+                message = "unknown %s %r (%sallowed: %s)" % (what, key, hint, allowed)
+                problems.append(Problem(name, where(doc, path), message))
+            continue
+        if error.validator == "required":
+            for key in error.validator_value:
+                if key not in error.instance:
+                    problems.append(Problem(name, where(doc, path), "missing required key %r" % key))
+            continue
+        prefix = ""
+        if path and isinstance(path[-1], str):
+            prefix = "%s: " % path.pop()
+        message = prefix + error.message
+        if isinstance(error.schema, dict) and error.schema.get("description"):
+            message += " (%s)" % error.schema["description"]
+        problems.append(Problem(name, where(doc, path), message))
+    return list(dict.fromkeys(problems))
+
+
+def yaml_files(root):
+    """The *.yml / *.yaml files of directory ``root`` in name order (or ``[root]`` for a file);
+    None when ``root`` does not exist."""
+    root = Path(root)
+    if root.is_dir():
+        return sorted(p for p in root.iterdir() if p.suffix in (".yml", ".yaml") and p.is_file() and p.name[0] != ".")
+    if root.is_file():
+        return [root]
+    return None
