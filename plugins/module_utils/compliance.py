@@ -596,3 +596,18 @@ def summarize(results, policy=None, today=None):
             for e in policy.expired(today)
         ]
     return summary
+
+
+def remediation_plan(result, features=None):
+    """(commands, unfixable) for a :class:`DeviceResult`: the remediation of its non-compliant
+    rules (of ``features`` only, when given) in policy order, and ``feature/rule: why`` for
+    those netoss cannot fix."""
+    commands, unfixable = [], []
+    for r in result.rules:
+        if r.status != "non-compliant" or (features and r.feature not in features):
+            continue
+        if r.remediation:
+            commands.extend(r.remediation)
+        else:
+            unfixable.append("%s/%s: %s" % (r.feature, r.rule, r.message or "no remediation"))
+    return commands, unfixable

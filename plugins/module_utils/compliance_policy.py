@@ -320,6 +320,9 @@ def load_policy(path, platforms=PLATFORMS):
         doc = read_yaml(file, name, problems)
         if doc is None:
             continue
+        for exc in (doc.get("exceptions") or []) if isinstance(doc, dict) else []:
+            if isinstance(exc, dict) and isinstance(exc.get("expires"), dt.date):  # YAML reads 2027-01-31 as a date
+                exc["expires"] = exc["expires"].isoformat()
         found = schema_problems(doc, name, SCHEMA, expected="a mapping with features and/or exceptions")
         problems.extend(found)
         if not found:

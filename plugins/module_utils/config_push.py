@@ -177,3 +177,46 @@ class ConnectionDevice:
 
     def get(self, command):
         return self._conn.get(command)
+
+
+# --- remediation of compliance drift ---------------------------------------------------------
+
+
+def remediate(device, policy, name, platform, intended=None, tags=(), features=None, check_mode=False):
+    """Fix what the compliance policy finds wrong on the device, all or nothing.
+
+    Reads the running configuration, checks it (secrets replaced, as in backups), and sends the
+    remediation of the non-compliant rules (of ``features`` only, when given). Then reads and
+    checks again: if the device refused a line or a remediated rule is still not compliant,
+    the device goes back to the configuration read before and PushError says why.
+    Returns {commands, unfixable, before, after, changed} (``after``: feature statuses, None in
+    check mode or when nothing was sent); a configuration that cannot be checked raises
+    ConfigTextError.
+    """
+    from ansible_collections.netoss.core.plugins.module_utils.compliance import check_device, remediation_plan
+
+    def check(raw):
+        return check_device(
+            policy, name, platform, config_text.sanitize(config_text.stable(raw, platform)), intended, tags
+        )
+
+    running = read_running(device, platform)
+    before = check(running)
+    if before.status == "error" and before.error:
+        raise config_text.ConfigTextError(before.error)
+    commands, unfixable = remediation_plan(before, features)
+    out = {"commands": commands, "unfixable": unfixable, "before": before.features(), "after": None}
+    out["changed"] = bool(commands)
+    if check_mode or not commands:
+        return out
+    fixed = sorted({(r.feature, r.rule) for r in before.rules if r.status == "non-compliant" and r.remediation})
+    try:
+        device.edit_config(commands)
+    except Exception as exc:  # ConnectionError from the device: a refused line
+        _roll_back_or_raise(device, running, platform, "the device refused the remediation: %s" % _first_line(exc))
+    after = check(device.get_config())
+    still = ["%s/%s" % key for key in fixed if any((r.feature, r.rule) == key and not r.compliant for r in after.rules)]
+    if still:
+        _roll_back_or_raise(device, running, platform, "still not compliant after the push: %s" % ", ".join(still))
+    out["after"] = after.features()
+    return out

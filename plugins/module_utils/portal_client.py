@@ -17,6 +17,7 @@ import urllib.request
 EVENTS = "/api/v1/faults/events"
 ALARMS = "/tmf-api/alarmManagement/v4/alarm"
 TICKETS = "/tmf-api/troubleTicket/v4/troubleTicket"
+COMPLIANCE_RUNS = "/api/v1/compliance/runs"
 
 
 class PortalError(RuntimeError):
@@ -38,7 +39,7 @@ class PortalClient:
         self.token = token
         self.timeout = timeout
 
-    def call(self, method, path, body=None, query=None):
+    def call(self, method, path, body=None, query=None, timeout=None):
         url = self.url + path + ("?" + urllib.parse.urlencode(query) if query else "")
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - scheme checked: http(s)
@@ -47,7 +48,7 @@ class PortalClient:
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as resp:  # noqa: S310 - http(s) only, checked
+            with urllib.request.urlopen(request, timeout=timeout or self.timeout) as resp:  # noqa: S310 - http(s) only, checked
                 text = resp.read().decode() or "null"
                 return resp.status, json.loads(text)
         except urllib.error.HTTPError as exc:
@@ -80,6 +81,11 @@ class PortalClient:
 
     def create_ticket(self, body):
         return self.call("POST", TICKETS, body)[1]
+
+    def compliance_run(self, run):
+        """Record a compliance run (the run of netoss.core.config_compliance); the portal answers
+        with its id and the alarms it raised and cleared."""
+        return self.call("POST", COMPLIANCE_RUNS, run, timeout=120)[1]
 
     def update_ticket(self, ref, body):
         return self.call("PATCH", TICKETS + "/" + urllib.parse.quote(ref, safe=""), body)[1]

@@ -78,6 +78,16 @@ SCHEMA = {
         "playbook": {"type": "string", "pattern": r"^playbooks/[A-Za-z0-9_.-]+\.ya?ml$"},
         "roles": {"type": "array", "items": {"enum": list(ROLES)}, "minItems": 1, "uniqueItems": True},
         "check_mode": {"enum": list(CHECK_POLICIES), "default": "allowed"},
+        "apply_roles": {
+            "type": "array",
+            "items": {"enum": list(ROLES)},
+            "minItems": 1,
+            "uniqueItems": True,
+            "description": (
+                "the roles that may run it outside check mode (default: all its roles); the "
+                "others run it in check mode only, and one of these approves by applying"
+            ),
+        },
         "changes_devices": {
             "type": "boolean",
             "description": (
@@ -142,6 +152,7 @@ class JobTemplate:
     playbook: str
     roles: list[str]
     check_mode: str = "allowed"
+    apply_roles: list[str] | None = None
     limit: dict | None = None
     parameters: list[Parameter] = field(default_factory=list)
     timeout: int = 3600
@@ -158,6 +169,10 @@ class JobTemplate:
     def allowed(self, role: str) -> bool:
         return role in self.roles or role == "admin"
 
+    def may_apply(self, role: str) -> bool:
+        """Whether ``role`` may run it outside check mode."""
+        return self.allowed(role) and (self.apply_roles is None or role in self.apply_roles or role == "admin")
+
     def to_dict(self) -> dict:
         return {
             "name": self.name,
@@ -165,6 +180,7 @@ class JobTemplate:
             "playbook": self.playbook,
             "roles": self.roles,
             "check_mode": self.check_mode,
+            "apply_roles": self.apply_roles or self.roles,
             "limit": self.limit,
             "timeout": self.timeout,
             "changes_devices": self.changes_devices,
@@ -207,6 +223,11 @@ def _check(data: dict, where: str, repo: Path | None) -> list[str]:
             error = _value_problem(_parameter(p), p["default"], choices=None)
             if error:
                 problems.append(f"{at}: default: {error}")
+    outside = sorted(set(data.get("apply_roles") or []) - set(data.get("roles") or []))
+    if outside:
+        problems.append(f"{where}: apply_roles: {', '.join(outside)} not in roles")
+    if data.get("apply_roles") and data.get("check_mode") in ("never", "always"):
+        problems.append(f"{where}: apply_roles: only for a template whose check_mode is allowed")
     limit = (data.get("limit") or {}).get("parameter")
     if limit and limit not in names:
         problems.append(f"{where}: limit.parameter: no parameter {limit!r}")

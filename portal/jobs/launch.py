@@ -61,6 +61,12 @@ def checked(user: User, name: str, values: dict, check: bool, resolve=None) -> t
         raise LaunchError(403, f"template {name!r} is not allowed for the {user.role} role")
     if check and template.check_mode == "never":
         raise LaunchError(400, f"template {name!r} cannot run in check mode")
+    if not check and template.check_mode == "allowed" and not template.may_apply(user.role):
+        raise LaunchError(
+            403,
+            f"template {name!r} runs outside check mode only for the {', '.join(template.apply_roles)} role(s): "
+            f"run it in check mode, and ask one of them to approve it by applying",
+        )
     clean, problems = validate_launch(template, values, resolve or netbox_choices)
     if problems:
         raise LaunchError(400, "invalid parameters: " + "; ".join(problems), problems)

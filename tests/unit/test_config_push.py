@@ -60,6 +60,9 @@ def _apply(text, lines):
             child = parent.get_child(equals=line[3:])
             if child is not None:
                 child.delete()
+            else:  # "no password" removes "password <value>", as on the router
+                for other in [c for c in parent.children if c.text.startswith(line[3:] + " ")]:
+                    other.delete()
             continue
         child = parent.get_child(equals=line) or parent.add_child(line)
         stack.append(child)

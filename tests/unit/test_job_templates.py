@@ -18,7 +18,7 @@ def templates():
 
 
 def test_the_standard_templates_load(templates):
-    assert sorted(templates) == ["backup", "config-push", "health-check", "sot-sync"]
+    assert sorted(templates) == ["backup", "compliance", "config-push", "health-check", "remediate", "sot-sync"]
     push = templates["config-push"]
     assert push.playbook == "playbooks/config_push.yml" and push.limit == {"parameter": "devices"}
     assert push.allowed("engineer") and push.allowed("admin") and not push.allowed("operator")
@@ -28,6 +28,12 @@ def test_the_standard_templates_load(templates):
     assert templates["config-push"].changes_devices
     assert not templates["health-check"].changes_devices  # check mode always
     assert not templates["backup"].changes_devices and not templates["sot-sync"].changes_devices
+    assert not templates["compliance"].changes_devices and templates["remediate"].changes_devices
+    # remediate: operators see the commands (check mode); engineers apply them.
+    remediate = templates["remediate"]
+    assert remediate.allowed("operator") and not remediate.may_apply("operator")
+    assert remediate.may_apply("engineer") and remediate.may_apply("admin") and not remediate.may_apply("viewer")
+    assert templates["config-push"].may_apply("engineer")  # no apply_roles: all its roles
 
 
 def _write(tmp_path, text, name="t.yml"):
@@ -82,6 +88,15 @@ def _write(tmp_path, text, name="t.yml"):
             "name: ok\ndescription: d\nplaybook: playbooks/sot_sync.yml\nroles: [viewer]\n"
             "parameters:\n  - {name: n, type: integer, minimum: 1, default: 0}\n",
             "default: must be at least 1",
+        ),
+        (
+            "name: ok\ndescription: d\nplaybook: playbooks/sot_sync.yml\nroles: [operator]\napply_roles: [engineer]\n",
+            "jobs/t.yml: apply_roles: engineer not in roles",
+        ),
+        (
+            "name: ok\ndescription: d\nplaybook: playbooks/sot_sync.yml\nroles: [operator]\ncheck_mode: never\n"
+            "apply_roles: [operator]\n",
+            "apply_roles: only for a template whose check_mode is allowed",
         ),
         ("name: [unclosed\n", "jobs/t.yml: not valid YAML"),
     ],

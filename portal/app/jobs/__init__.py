@@ -118,6 +118,7 @@ def new(name: str):
             # A GET may prefill the form (?devices=pe1&devices=ce1&ticket=4: a remediation from a ticket).
             form=request.form if request.method == "POST" else request.args,
             ticket_id=ticket_id,
+            can_apply=template.may_apply(user.role),
         ),
         status,
     )
@@ -146,4 +147,21 @@ def schedule_list():
 @require_role("viewer")
 def detail(job_id: int):
     job = db.session.get(Job, job_id) or abort(404, f"no job {job_id}")
-    return render_template("jobs/detail.html", job=job)
+    template = _templates_or_none().get(job.template)
+    approvable = (
+        job.check_mode
+        and job.status == "successful"
+        and template is not None
+        and template.check_mode == "allowed"
+        and template.may_apply(current_user().role)
+    )
+    return render_template("jobs/detail.html", job=job, approvable=approvable)
+
+
+def _templates_or_none() -> dict:
+    from portal.jobs.job_templates import TemplateError
+
+    try:
+        return templates(current_app)
+    except TemplateError:
+        return {}

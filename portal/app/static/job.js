@@ -76,8 +76,12 @@
   }
 
   const csrf = document.querySelector("meta[name=csrf-token]").content;
-  async function post(action) {
-    const resp = await fetch(`${api}/${action}`, { method: "POST", headers: { "X-CSRFToken": csrf } });
+  async function post(action, body) {
+    const headers = { "X-CSRFToken": csrf };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const resp = await fetch(`${api}/${action}`, {
+      method: "POST", headers, body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const body = await resp.json();
     if (!resp.ok) { alert(body.error); return null; }
     return body;
@@ -85,6 +89,12 @@
   document.getElementById("cancel").addEventListener("click", () => post("cancel"));
   document.getElementById("relaunch").addEventListener("click", async () => {
     const job = await post("relaunch");
+    if (job) window.location = `/jobs/${job.id}`;
+  });
+  const approve = document.getElementById("approve");
+  if (approve) approve.addEventListener("click", async () => {
+    if (!confirm("Apply what this check-mode run showed, on the same devices?")) return;
+    const job = await post("relaunch", { apply: true });
     if (job) window.location = `/jobs/${job.id}`;
   });
 
