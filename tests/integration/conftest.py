@@ -128,3 +128,58 @@ def demo_synced(playbook) -> PlaybookRun:
     run = playbook("sot_sync.yml")
     assert run.rc == 0, run.output[-4000:]
     return run
+
+
+def wait_for(what: str, predicate, timeout: float, interval: float = 0.2):
+    """The first truthy value of ``predicate()`` within ``timeout`` seconds, else AssertionError."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"{what}: not after {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def until():
+    """:func:`wait_for`, for test modules (which cannot import this conftest by name)."""
+    return wait_for
+
+
+@pytest.fixture(scope="session")
+def portal_api(stack):
+    """A requests session on the test stack's portal, as its admin (a Bearer token)."""
+    import requests
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {stack.load_secrets()['portal_admin_token']}"
+    return session
+
+
+@pytest.fixture(scope="session")
+def run_job(stack, portal_api):
+    """Launch a job through the portal's API and wait for its end: run_job(body) -> the job."""
+
+    def run(body: dict, timeout: float = 300, relaunch_of: int | None = None) -> dict:
+        url = f"{stack.portal_url}/api/v1/jobs"
+        if relaunch_of is None:
+            resp = portal_api.post(url, json=body, timeout=30)
+        else:
+            resp = portal_api.post(f"{url}/{relaunch_of}/relaunch", json=body, timeout=30)
+        assert resp.status_code == 202, resp.text
+        job = resp.json()
+        return wait_for(
+            f"job {job['id']} to end",
+            lambda: (
+                (j := portal_api.get(f"{url}/{job['id']}", timeout=10).json())["status"]
+                in ("successful", "failed", "error", "canceled")
+                and j
+            ),
+            timeout,
+            interval=0.5,
+        )
+
+    return run
