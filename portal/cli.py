@@ -301,6 +301,37 @@ def tickets_list_cmd(as_json: bool, status: str | None, limit: int) -> None:
         )
 
 
+@main.group("compliance")
+def compliance_group() -> None:
+    """Configuration compliance (through the portal's API: PORTAL_URL and PORTAL_TOKEN)."""
+
+
+@compliance_group.command("report")
+@click.option("--json", "as_json", is_flag=True, help="The overview JSON of the portal's API.")
+@click.option("--device", default=None, help="Only this device.")
+@click.option(
+    "--days", type=click.IntRange(1, 3660), default=30, show_default=True, help="Days of the series over time."
+)
+def compliance_report_cmd(as_json: bool, device: str | None, days: int) -> None:
+    """Each device's latest compliance, feature by feature, and what is wrong where it is not
+    compliant. Exit 0 whenever the report could be read, compliant or not."""
+    from .compliance.report import text_report
+    from .jobs.client import ClientError, PortalClient
+
+    url, token = _portal_login()
+    params = {"days": days, **({"device": device} if device else {})}
+    try:
+        overview = PortalClient(url, token)._call("GET", "/api/v1/compliance/overview", params=params)
+    except ClientError as exc:
+        raise click.ClickException(f"cannot read the compliance report: {exc}") from None
+    if as_json:
+        click.echo(json.dumps(overview, indent=2))
+    elif device and not overview["devices"]:
+        click.echo(f"no compliance result for {device}")
+    else:
+        click.echo(text_report(overview))
+
+
 @main.group("job")
 def job_group() -> None:
     """Portal jobs from a terminal (PORTAL_URL and PORTAL_TOKEN, else this stack's admin token)."""

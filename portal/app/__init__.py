@@ -61,6 +61,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from .api import bp as api_bp
     from .auth import bp as auth_bp
+    from .compliance import bp as compliance_bp
     from .faults import bp as faults_bp
     from .jobs import bp as jobs_bp
     from .main import bp as main_bp
@@ -70,6 +71,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(main_bp)
     app.register_blueprint(jobs_bp)
     app.register_blueprint(faults_bp)
+    app.register_blueprint(compliance_bp)
     app.register_blueprint(api_bp, url_prefix="/api")
     app.register_blueprint(tmf_bp, url_prefix="/tmf-api")
     csrf.exempt(api_bp)  # the APIs check CSRF themselves for cookie-authenticated calls

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -369,3 +369,77 @@ class TicketNote(db.Model):
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
     author: Mapped[str] = mapped_column(String(64), nullable=False)
     text: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+# -- configuration compliance -------------------------------------------------------------
+
+COMPLIANCE_STATUSES = ("compliant", "non-compliant", "exempt", "error")
+
+
+class ComplianceRun(db.Model):
+    """One run of the compliance engine over some devices, as the job (or a person) posted it."""
+
+    __tablename__ = "compliance_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"), index=True)
+    source: Mapped[str] = mapped_column(String(16), nullable=False)  # live | backup
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+    finished_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    recorded_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    percent: Mapped[float] = mapped_column(Float, nullable=False)
+    summary: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    policy: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    device_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "job_id": self.job_id,
+            "source": self.source,
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "recorded_at": iso(self.recorded_at),
+            "recorded_by": self.recorded_by,
+            "percent": self.percent,
+            "device_count": self.device_count,
+        }
+
+
+class ComplianceResult(db.Model):
+    """The status of one feature of one device in one run, with the rules that are not plainly
+    compliant (``details``). A device that could not be checked has one row, feature ''."""
+
+    __tablename__ = "compliance_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("compliance_runs.id", ondelete="CASCADE"), nullable=False)
+    device: Mapped[str] = mapped_column(String(64), nullable=False)
+    platform: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    feature: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    details: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        # A device's history of a feature, newest first.
+        db.Index("ix_compliance_results_device_feature_run", "device", "feature", "run_id"),
+        # A run's results, and the latest results of each device (through compliance_devices).
+        db.Index("ix_compliance_results_run_device", "run_id", "device"),
+    )
+
+
+class ComplianceDevice(db.Model):
+    """Each device's latest run: what makes "the fleet's compliance now" one indexed join,
+    not a scan of every run's results (10,000 devices x 8 features per run)."""
+
+    __tablename__ = "compliance_devices"
+
+    device: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("compliance_runs.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    platform: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    error: Mapped[str | None] = mapped_column(Text)

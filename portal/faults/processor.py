@@ -445,8 +445,9 @@ class Processor:
             if m.job_id:
                 add("Job", m.job_id, (m.details or {}).get("probable_cause_job", f"job {m.job_id}"), "probableCause")
             detected = str((m.details or {}).get("job") or "")
-            if m.source == "ansible" and detected.isdigit():
-                add("Job", detected, f"job {detected} ({(m.details or {}).get('playbook', 'playbook')})", "detectedBy")
+            if m.source in ("ansible", "compliance") and detected.isdigit():
+                what = (m.details or {}).get("playbook") or ("compliance" if m.source == "compliance" else "playbook")
+                add("Job", detected, f"job {detected} ({what})", "detectedBy")
         services = {s["id"]: s for m in members for s in (m.affected_services or [])}
         for s in sorted(services.values(), key=lambda s: s["name"]):
             add("Service", s["id"], s["name"], "affectedService", tenant=s.get("tenant"))
@@ -497,7 +498,8 @@ class Processor:
 
 
 def ticket_name(root: Alarm, members: list[Alarm]) -> str:
-    """ "Link down: ce1:eth1 - pe1:eth3 (ACME-AMS-0001)", "pe1 unreachable", else the root's problem."""
+    """ "Link down: ce1:eth1 - pe1:eth3 (ACME-AMS-0001)", "pe1 unreachable", "ce1 not compliant:
+    logging, aaa", else the root's problem."""
     services = sorted({s["name"] for m in members for s in (m.affected_services or [])})
     suffix = f" ({', '.join(services)})" if services else ""
     correlation = root.correlation or ""
@@ -506,6 +508,9 @@ def ticket_name(root: Alarm, members: list[Alarm]) -> str:
         return f"Link down: {a} - {b}{suffix}"
     if root.object_type == "device" and root.condition == "device-unreachable":
         return f"{root.device} unreachable{suffix}"
+    if root.condition.startswith("compliance:"):
+        features = [m.condition.split(":", 1)[1] for m in members if m.condition.startswith("compliance:")]
+        return f"{root.device} not compliant: {', '.join(dict.fromkeys(features))}{suffix}"
     return f"{root.alarmed_object}: {root.specific_problem}{suffix}"
 
 

@@ -205,11 +205,45 @@ def test_unknown_api_path_is_json_404(client):
 def test_job_templates_list_says_who_may_run_them(app, client):
     rows = client.get("/api/v1/job-templates", headers=bearer(token_for(app, "otto"))).get_json()
     by_name = {r["name"]: r for r in rows}
-    assert sorted(by_name) == ["backup", "config-push", "health-check", "sot-sync"]
+    assert sorted(by_name) == ["backup", "compliance", "config-push", "health-check", "remediate", "sot-sync"]
     assert by_name["backup"]["can_run"] and not by_name["config-push"]["can_run"]
+    assert by_name["remediate"]["can_run"] and not by_name["remediate"]["can_apply"]
+    assert by_name["remediate"]["apply_roles"] == ["engineer"] and by_name["backup"]["can_apply"]
     assert [p["name"] for p in by_name["backup"]["parameters"]] == ["site", "devices"]
 
 
 def test_an_anonymous_api_write_is_401_not_a_csrf_error(client):
     resp = client.post("/api/v1/tokens", json={"name": "x"})
     assert resp.status_code == 401
+
+
+def test_remediate_applies_only_for_engineers_and_an_approval_needs_a_successful_check(app, client):
+    from portal.app.models import Job
+
+    otto = bearer(token_for(app, "otto"))
+    resp = client.post("/api/v1/jobs", json={"template": "remediate", "parameters": {"devices": ["ce1"]}}, headers=otto)
+    assert resp.status_code == 403, resp.get_json()
+    assert "runs outside check mode only for the engineer role(s)" in resp.get_json()["error"]
+    with app.app_context():
+        jobs = {}
+        for key, check, status in (
+            ("ok", True, "successful"),
+            ("failed", True, "failed"),
+            ("applied", False, "successful"),
+        ):
+            job = Job(template="remediate", parameters={"devices": ["ce1"]}, check_mode=check, status=status,
+                      created_by="otto")  # fmt: skip
+            db.session.add(job)
+            db.session.flush()
+            jobs[key] = job.id
+        db.session.commit()
+    approve = {"apply": True}
+    resp = client.post(f"/api/v1/jobs/{jobs['ok']}/relaunch", json=approve, headers=otto)
+    assert resp.status_code == 403 and "engineer" in resp.get_json()["error"]  # an operator cannot approve
+    ada = bearer(token_for(app, "ada"))
+    resp = client.post(f"/api/v1/jobs/{jobs['failed']}/relaunch", json=approve, headers=ada)
+    assert resp.status_code == 400 and "only a successful check-mode run can be approved" in resp.get_json()["error"]
+    resp = client.post(f"/api/v1/jobs/{jobs['applied']}/relaunch", json=approve, headers=ada)
+    assert resp.status_code == 400 and "did not run in check mode" in resp.get_json()["error"]
+    resp = client.post(f"/api/v1/jobs/{jobs['ok']}/relaunch", json={"apply": "yes"}, headers=ada)
+    assert resp.status_code == 400

@@ -128,7 +128,10 @@ def list_job_templates():
 
     user = current_user()
     return jsonify(
-        [dict(t.to_dict(), can_run=t.allowed(user.role)) for _name, t in sorted(templates(current_app).items())]
+        [
+            dict(t.to_dict(), can_run=t.allowed(user.role), can_apply=t.may_apply(user.role))
+            for _name, t in sorted(templates(current_app).items())
+        ]
     )
 
 
@@ -261,7 +264,9 @@ def cancel_job(job_id: int):
 @bp.post("/v1/jobs/<int(max=2147483647):job_id>/relaunch")
 @require_role("viewer")
 def relaunch_job(job_id: int):
-    """Launch the same template again with the same parameters and mode (secrets must be given again)."""
+    """Launch the same template again with the same parameters and mode (secrets must be given
+    again). With ``{"apply": true}`` a successful check-mode job is approved: it runs again
+    outside check mode, which its template may reserve to some roles (``apply_roles``)."""
     from flask import current_app
 
     from portal.jobs import queue
@@ -270,6 +275,14 @@ def relaunch_job(job_id: int):
     from ..models import Job
 
     old = db.session.get(Job, job_id) or abort(404, f"no job {job_id}")
+    body = request.get_json(silent=True) if request.content_length else {}
+    if not isinstance(body, dict) or set(body) - {"apply"} or not isinstance(body.get("apply", False), bool):
+        abort(400, 'the body is empty or {"apply": true|false}')
+    apply = body.get("apply", False)
+    if apply and not old.check_mode:
+        abort(400, f"job {job_id} did not run in check mode: there is nothing to approve")
+    if apply and old.status != "successful":
+        abort(400, f"job {job_id} is {old.status}: only a successful check-mode run can be approved")
     if "********" in old.parameters.values():
         abort(400, f"job {job_id} had secret parameters, which are never kept: launch it again with them")
     try:
@@ -277,12 +290,14 @@ def relaunch_job(job_id: int):
             current_user(),
             old.template,
             dict(old.parameters),
-            old.check_mode,
+            False if apply else old.check_mode,
             queue.enqueuer(current_app._get_current_object()),
+            ticket_id=old.ticket_id,
         )
     except LaunchError as exc:
         return jsonify({"error": str(exc), "status": exc.status, "problems": exc.problems}), exc.status
-    audit("job.launch", target=f"job {job.id} ({job.template})", detail={"relaunch_of": old.id})
+    detail = {"relaunch_of": old.id, **({"approves": old.id} if apply else {})}
+    audit("job.launch", target=f"job {job.id} ({job.template})", detail=detail)
     return jsonify(job.to_dict()), 202
 
 
@@ -602,3 +617,108 @@ def fault_counters():
     from portal.faults.service import counters
 
     return jsonify(counters(fault_queue()))
+
+
+# -- configuration compliance ---------------------------------------------------------------
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    try:
+        value = int(request.args.get(name, default))
+    except ValueError:
+        abort(400, f"{name} must be an integer from {low} to {high}")
+    if not low <= value <= high:
+        abort(400, f"{name} must be an integer from {low} to {high}")
+    return value
+
+
+def _queue_compliance_alarms(events: list) -> dict:
+    """Queue a run's alarm events; the answer says how many, or why none could be."""
+    from flask import current_app
+    from werkzeug.exceptions import HTTPException
+
+    from portal.compliance import queue
+
+    out = {
+        "raised": sum(e.action == "raise" for e in events),
+        "cleared": sum(e.action == "clear" for e in events),
+        "queued": 0,
+    }
+    if not events:
+        return out
+    try:
+        out["queued"] = queue(fault_queue(), events)
+    except HTTPException as exc:
+        out["error"] = exc.description
+    except Exception as exc:  # Redis went away: the run is stored, the next run raises or clears again
+        out["error"] = f"the fault queue is unavailable: {type(exc).__name__}: {str(exc)[:200]}"
+    if "error" in out:
+        current_app.logger.warning("compliance alarms not queued (%d events): %s", len(events), out["error"])
+    return out
+
+
+@bp.post("/v1/compliance/runs")
+@require_role("operator")
+def record_compliance_run():
+    """Record a run of the compliance engine, then queue its alarms (a raise for each device and
+    feature that is not compliant, a clear for those compliant again)."""
+    from flask import url_for
+
+    from portal import compliance
+
+    try:
+        recorded = compliance.record_run(request.get_json(silent=True), current_user())
+    except compliance.InvalidRun as exc:
+        abort(400, str(exc))
+    run = recorded.run
+    audit(
+        "compliance.record",
+        target=f"compliance run {run.id}",
+        detail={"source": run.source, "devices": run.device_count, "percent": run.percent, "job": run.job_id},
+    )
+    alarms = _queue_compliance_alarms(recorded.events)
+    href = url_for("compliance.run_page", run_id=run.id, _external=True)
+    return jsonify(dict(run.to_dict(), href=href, alarms=alarms)), 201
+
+
+@bp.get("/v1/compliance/runs")
+@require_role("viewer")
+def list_compliance_runs():
+    from portal.compliance import list_runs
+
+    runs = list_runs(_int_arg("limit", 50, 1, 500), _int_arg("offset", 0, 0, 10_000_000))
+    return jsonify([r.to_dict() for r in runs])
+
+
+@bp.get("/v1/compliance/runs/<int(max=2147483647):run_id>")
+@require_role("viewer")
+def get_compliance_run(run_id: int):
+    from portal.compliance import run_report
+
+    return jsonify(run_report(run_id) or abort(404, f"no compliance run {run_id}"))
+
+
+@bp.get("/v1/compliance/runs/<int(max=2147483647):run_id>/csv")
+@require_role("viewer")
+def compliance_run_csv(run_id: int):
+    """The run as CSV: one row per device, feature and rule."""
+    from flask import Response
+
+    from portal.compliance import run_report
+    from portal.compliance.report import run_csv
+
+    report = run_report(run_id) or abort(404, f"no compliance run {run_id}")
+    headers = {"Content-Disposition": f'attachment; filename="compliance-run-{run_id}.csv"'}
+    return Response(run_csv(report), mimetype="text/csv", headers=headers)
+
+
+@bp.get("/v1/compliance/overview")
+@require_role("viewer")
+def compliance_overview():
+    """Each device's latest results, the fleet's percentage, and the percentage of each run over time."""
+    from portal.compliance import overview
+
+    device = request.args.get("device") or None
+    if device is not None and len(device) > 64:
+        abort(400, "device: a device name has 64 characters at most")
+    return jsonify(overview(_int_arg("days", 30, 1, 3660), device))

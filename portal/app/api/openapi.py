@@ -3,6 +3,9 @@ ones the views validate against, so the document and the checks cannot drift apa
 
 from __future__ import annotations
 
+from portal.compliance.schema import SCHEMA as COMPLIANCE_RUN
+from portal.compliance.schema import STATUSES as COMPLIANCE_STATUSES
+
 from ..models import ROLES
 
 USERNAME = {"type": "string", "pattern": "^[a-z][a-z0-9._-]{1,63}$", "description": "lowercase, 2-64 characters"}
@@ -189,10 +192,17 @@ SCHEMAS = {
             "playbook": {"type": "string"},
             "roles": {"type": "array", "items": {"enum": list(ROLES)}},
             "check_mode": {"enum": ["never", "allowed", "always"]},
+            "apply_roles": {
+                "type": "array",
+                "items": {"enum": list(ROLES)},
+                "description": "who may run it outside check mode",
+            },
             "limit": {"type": ["object", "null"]},
             "timeout": {"type": "integer"},
+            "changes_devices": {"type": "boolean"},
             "parameters": {"type": "array", "items": {"type": "object"}},
             "can_run": {"type": "boolean"},
+            "can_apply": {"type": "boolean", "description": "whether the caller may run it outside check mode"},
         },
     },
     "AlarmCreate": {
@@ -351,6 +361,83 @@ SCHEMAS = {
         },
     },
     "TroubleTicket": {"type": "object", "description": "TMF621 TroubleTicket (the subset netoss keeps)"},
+    "ComplianceRun": COMPLIANCE_RUN,
+    "ComplianceRunSummary": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "job_id": {"type": ["integer", "null"]},
+            "source": {"enum": ["live", "backup"]},
+            "started_at": {"type": "string", "format": "date-time"},
+            "finished_at": {"type": "string", "format": "date-time"},
+            "recorded_at": {"type": "string", "format": "date-time"},
+            "recorded_by": {"type": "string"},
+            "percent": {"type": "number", "description": "compliant share of the checked device features"},
+            "device_count": {"type": "integer"},
+            "href": {"type": "string", "description": "the run's report page (in the answer to the recording)"},
+            "alarms": {
+                "type": "object",
+                "description": "in the answer to the recording: the raise and clear events the run called "
+                "for and how many were queued (error says why none were: the run is kept anyway)",
+                "properties": {
+                    "raised": {"type": "integer"},
+                    "cleared": {"type": "integer"},
+                    "queued": {"type": "integer"},
+                    "error": {"type": "string"},
+                },
+            },
+        },
+    },
+    "ComplianceDevice": {
+        "type": "object",
+        "description": "A device's results in a run: the status of each feature, the rules that are not "
+        "plainly compliant (as in ComplianceRun), and run and started_at in the overview",
+        "properties": {
+            "device": {"type": "string"},
+            "platform": {"type": "string"},
+            "status": {"enum": list(COMPLIANCE_STATUSES)},
+            "error": {"type": "string"},
+            "features": {"type": "object", "additionalProperties": {"enum": list(COMPLIANCE_STATUSES)}},
+            "rules": {"type": "array", "items": {"type": "object"}},
+            "run": {"type": "integer"},
+            "started_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "ComplianceReport": {
+        "type": "object",
+        "description": "ComplianceRunSummary with the summary, the policy and every device",
+        "properties": {
+            "id": {"type": "integer"},
+            "summary": {"type": "object"},
+            "policy": {"type": "object"},
+            "devices": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "ComplianceOverview": {
+        "type": "object",
+        "properties": {
+            "percent": {"type": ["number", "null"], "description": "of the latest results; null before any run"},
+            "devices_total": {"type": "integer"},
+            "by_status": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "pairs": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "features": {"type": "array", "items": {"type": "string"}},
+            "latest_run": {"type": ["object", "null"]},
+            "devices": {"type": "array", "items": {"type": "object"}, "description": "ComplianceDevice each"},
+            "over_time": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "run": {"type": "integer"},
+                        "started_at": {"type": "string", "format": "date-time"},
+                        "percent": {"type": "number"},
+                        "device_count": {"type": "integer"},
+                        "source": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
     "Error": {
         "type": "object",
         "required": ["error", "status"],
@@ -498,13 +585,26 @@ def document() -> dict:
                 ),
             },
             "/api/v1/jobs/{job_id}/relaunch": {
-                "post": _op(
-                    "Launch the same template again with the same parameters",
-                    "viewer (and a role the template allows)",
-                    _ref("Job"),
-                    params=_id("job_id"),
-                    status="202",
-                    extra=not_found,
+                "post": dict(
+                    _op(
+                        "Launch the same template again with the same parameters; with apply, approve a "
+                        "successful check-mode run by running it outside check mode",
+                        "viewer (and a role the template allows; to apply, one of its apply_roles)",
+                        _ref("Job"),
+                        params=_id("job_id"),
+                        status="202",
+                        extra=not_found,
+                    ),
+                    requestBody={
+                        "required": False,
+                        **_json(
+                            {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "properties": {"apply": {"type": "boolean", "default": False}},
+                            }
+                        ),
+                    },
                 ),
             },
             "/api/v1/jobs/{job_id}/artifacts": {
@@ -687,6 +787,59 @@ def document() -> dict:
                     "viewer",
                     {"type": "object"},
                     extra={"503": {"description": "No Redis"}},
+                ),
+            },
+            "/api/v1/compliance/runs": {
+                "post": _op(
+                    "Record a compliance run (netoss.core.compliance_record): its history, then a raise for each "
+                    "device and feature that is not compliant and a clear for those compliant again",
+                    "operator",
+                    _ref("ComplianceRunSummary"),
+                    body="ComplianceRun",
+                    status="201",
+                ),
+                "get": _op(
+                    "Compliance runs, newest first",
+                    "viewer",
+                    {"type": "array", "items": _ref("ComplianceRunSummary")},
+                    params=[
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    ],
+                ),
+            },
+            "/api/v1/compliance/runs/{run_id}": {
+                "get": _op(
+                    "A compliance run's report: summary, policy, and every device with its features and rule details",
+                    "viewer",
+                    _ref("ComplianceReport"),
+                    params=_id("run_id"),
+                    extra=not_found,
+                ),
+            },
+            "/api/v1/compliance/runs/{run_id}/csv": {
+                "get": {
+                    "summary": "A compliance run as CSV: a row per device, feature and rule (remediation lines "
+                    "joined by newlines), and one per compliant feature",
+                    "description": "Needs the viewer role.",
+                    "parameters": _id("run_id"),
+                    "responses": {
+                        "200": {"description": "text/csv", "content": {"text/csv": {}}},
+                        **ERRORS,
+                        **not_found,
+                    },
+                },
+            },
+            "/api/v1/compliance/overview": {
+                "get": _op(
+                    "Each device's latest compliance results, the fleet's percentage, and each run's percentage "
+                    "over the last days",
+                    "viewer",
+                    _ref("ComplianceOverview"),
+                    params=[
+                        {"name": "device", "in": "query", "schema": {"type": "string", "maxLength": 64}},
+                        {"name": "days", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 3660}},
+                    ],
                 ),
             },
             "/api/v1/audit": {
