@@ -108,7 +108,7 @@ def test_drift_by_hand_is_found_remediated_and_its_ticket_resolves(
     assert "log syslog" in output and "no password" in output
     applied = run_job({"apply": True}, relaunch_of=check["id"])
     output = _output(portal_api, stack, applied)
-    assert applied["status"] == "successful" and not applied["check_mode"], output[-3000:]
+    assert applied["status"] == "successful" and not applied["check"], output[-3000:]
     assert "the remediated rules are compliant" in output
     running = runtime.vtysh(ce1, "show running-config")
     assert "log syslog" in running.splitlines() and SECRET not in running
