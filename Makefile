@@ -50,6 +50,7 @@ bench: bootstrap
 	$(BIN)/python bench/bench_config.py
 	$(BIN)/python bench/bench_portal.py
 	$(BIN)/python bench/bench_faults.py
+	$(BIN)/python bench/bench_compliance.py
 
 clean: down
 	rm -rf .state .state-test .pytest_cache .ruff_cache

@@ -22,7 +22,9 @@ def neighbors_have_descriptions(config, intended, device):
         described = {w[1] for w in words if len(w) >= 3 and w[0] == "neighbor" and w[2] == "description"}
         lost = [peer for peer in peers if peer not in described]
         if lost:
-            missing.append("\n".join([header] + [" neighbor %s description <who it is>" % p for p in lost]))
+            child = block[1].config_line  # the platform's indentation (FRR and IOS 1, EOS 3)
+            indent = child[: len(child) - len(child.lstrip())]
+            missing.append("\n".join([header] + ["%sneighbor %s description <who it is>" % (indent, p) for p in lost]))
     if missing:
         return {"missing": missing, "message": "describe each neighbour (remote-as without description)"}
     return None

@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import os
-import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -46,9 +45,16 @@ class ConfigSyntaxError(ValueError):
 def _frr_parser_class():
     from netutils.config.parser import BaseSpaceConfigParser
 
-    skip = re.compile(
-        r"^(?:exit|exit-address-family|exit-vrf|exit-vnc|end|frr version .*|"
-        r"Building configuration\.\.\.|Current configuration:?)$"
+    skip = frozenset(
+        (
+            "exit",
+            "exit-address-family",
+            "exit-vrf",
+            "exit-vnc",
+            "end",
+            "Building configuration...",
+            "Current configuration:",
+        )
     )
 
     class FRRConfigParser(BaseSpaceConfigParser):
@@ -65,11 +71,12 @@ def _frr_parser_class():
         @property
         def config_lines_only(self):
             if self._config is None:
-                self._config = "\n".join(
-                    line.rstrip()
-                    for line in self.config.splitlines()
-                    if line and not line.isspace() and not self.is_comment(line) and not skip.match(line.strip())
-                )
+                out = []
+                for line in self.config.splitlines():
+                    text = line.strip()
+                    if text and text[0] != "!" and text not in skip and not text.startswith("frr version "):
+                        out.append(line.rstrip())
+                self._config = "\n".join(out)
             return self._config
 
     return FRRConfigParser
@@ -92,22 +99,32 @@ def parser_class(platform):
 
 
 def sniff(text, platform):
-    """Raise :class:`ConfigSyntaxError` when ``text`` is plainly not ``platform``'s CLI syntax."""
-    body = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith(("!", "#"))]
+    """Raise :class:`ConfigSyntaxError` when ``text`` is plainly not ``platform``'s CLI syntax
+    (one pass over the lines: it runs on every configuration of a fleet)."""
+    body = braces = sets = 0
+    first = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped[0] in "!#":
+            continue
+        body += 1
+        if first is None:
+            first = stripped[0]
+        if stripped[-1] in "{}" or stripped.endswith("};"):
+            braces += 1
+        if line[:1] in "sd" and line.startswith(("set ", "delete ")):
+            sets += 1
     if not body:
         raise ConfigSyntaxError("the configuration is empty")
-    first = body[0].lstrip()
-    if first[:1] in "{[":
+    if first in "{[":
         raise ConfigSyntaxError("the configuration looks like JSON, not %s CLI" % platform)
-    if first[:1] == "<":
+    if first == "<":
         raise ConfigSyntaxError("the configuration looks like XML, not %s CLI" % platform)
-    braces = sum(1 for line in body if line.rstrip().endswith(("{", "}", "};")))
-    if braces * 10 > len(body):
+    if braces * 10 > body:
         raise ConfigSyntaxError(
             "the configuration looks like a brace-structured one (Junos, PAN-OS…), not %s CLI" % platform
         )
-    sets = sum(1 for line in body if line.startswith(("set ", "delete ")))
-    if sets * 2 > len(body):
+    if sets * 2 > body:
         raise ConfigSyntaxError("the configuration looks like 'set' commands (Junos, VyOS…), not %s CLI" % platform)
 
 
@@ -118,10 +135,28 @@ class Parsed:
     lines: list  # netutils ConfigLine(config_line, parents), in order
     blocks: list  # (header, [ConfigLine…]) per top-level line, its children following it
     top: frozenset  # stripped top-level lines
+    _stripped: list | None = None
+    _joined: str | None = None
+
+    @property
+    def stripped(self):
+        """Every line without its indentation, in order (computed once)."""
+        if self._stripped is None:
+            self._stripped = [line.config_line.strip() for line in self.lines]
+        return self._stripped
+
+    @property
+    def joined(self):
+        """The stripped lines as one text, one per line (computed once)."""
+        if self._joined is None:
+            self._joined = "\n".join(self.stripped)
+        return self._joined
 
     @classmethod
-    def of(cls, text, platform):
-        sniff(text, platform)
+    def of(cls, text, platform, trusted=False):
+        """Parse ``text``; ``trusted`` (netoss rendered it) skips the syntax sniff."""
+        if not trusted:
+            sniff(text, platform)
         try:
             lines = parser_class(platform)(text).config_lines
         except (ValueError, IndexError, NotImplementedError) as exc:
@@ -347,6 +382,11 @@ def _required(rule, platform, actual):
 
 
 def _forbidden(rule, platform, actual):
+    if rule.within is None:  # a quick "nothing here" before the line-by-line scan
+        if rule.regex is None and rule.line_set.isdisjoint(actual.stripped):
+            return RuleResult(rule.feature, rule.name, rule.kind, "compliant")
+        if rule.multiline is not None and not rule.multiline.search(actual.joined):
+            return RuleResult(rule.feature, rule.name, rule.kind, "compliant")
     scope = actual.scope(rule.within)
     if rule.regex is not None:
         search = rule.regex.search
@@ -435,7 +475,7 @@ def check_device(policy, device, platform, actual, intended=None, tags=(), today
     target, target_error = None, "no intended configuration: render it first"
     if intended and any(r.kind in ("section", "custom") for r in rules):
         try:
-            target = Parsed.of(intended, platform)
+            target = Parsed.of(intended, platform, trusted=True)
         except ConfigSyntaxError as exc:
             target_error = "the intended configuration: %s" % exc
     results = []
@@ -509,9 +549,15 @@ _WORKER = {}
 
 
 def _init_worker(policy_path):
+    import gc
+
     from ansible_collections.netoss.core.plugins.module_utils.compliance_policy import load_policy
 
     _WORKER["policy"] = load_policy(policy_path)
+    # A worker makes millions of small objects that live for one device: collect less often,
+    # and never scan what was loaded before the first device.
+    gc.freeze()
+    gc.set_threshold(10000, 10, 10)
 
 
 def _check_chunk(args):
@@ -544,6 +590,10 @@ def check_fleet(policy, devices, actual_dir, intended_dir=None, workers=None, to
         return _check_chunk((devices, actual_dir, intended_dir, today))
     import multiprocessing
 
+    import hier_config  # noqa: F401 - imported once here rather than in every worker
+
+    for platform in {d.platform for d in devices} & set(PLATFORMS):
+        parser_class(platform)
     chunks = [(devices[i : i + chunk], actual_dir, intended_dir, today) for i in range(0, len(devices), chunk)]
     context = multiprocessing.get_context("fork")
     with context.Pool(workers, initializer=_init_worker, initargs=(policy.path,)) as pool:

@@ -51,6 +51,9 @@ PLATFORMS = ("frr", "eos", "ios")
 SEVERITIES = ("critical", "major", "minor", "warning")
 KINDS = ("section", "required", "forbidden", "custom")
 NAME = r"^[a-z][a-z0-9-]{0,62}$"
+# Regex syntax that sees past the end or the start of a line (lookarounds, \A, \Z): a
+# pattern with one is only searched line by line.
+_LINE_ONLY = ("(?=", "(?!", "(?<", "\\A", "\\Z", "\\z")
 
 _RULE = {
     "type": "object",
@@ -148,7 +151,8 @@ class Rule:
     description: str = ""
     lines: tuple = ()  # required/forbidden lines (exact), or the section prefixes
     line_set: frozenset = frozenset()
-    regex: object = None  # required: one compiled pattern per line; forbidden: one joined pattern
+    regex: object = None  # forbidden: the patterns joined into one
+    multiline: object = None  # forbidden: the same, to search all lines at once (None: not safe)
     patterns: tuple = ()
     within: str | None = None
     ordered: bool = False
@@ -299,7 +303,12 @@ def _compile_rule(feature, rule, root, problems, file, at, checks):
         return None
     if kind == "forbidden":
         joined = re.compile("|".join("(?:%s)" % p for p in lines))
-        return Rule(lines=lines, regex=joined, patterns=tuple(compiled), **common)
+        # Searched once over all the lines (joined by newlines) to skip the line-by-line scan
+        # when nothing can match; only for patterns that mean the same there as on one line.
+        multiline = None
+        if not any(token in p for p in lines for token in _LINE_ONLY):
+            multiline = re.compile(joined.pattern, re.MULTILINE)
+        return Rule(lines=lines, regex=joined, patterns=tuple(compiled), multiline=multiline, **common)
     return Rule(lines=lines, patterns=tuple(compiled), **common)
 
 

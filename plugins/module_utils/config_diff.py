@@ -128,7 +128,11 @@ def _remediation_tree(running, intended, platform):
     target = parse(intended, platform)
     for child in current.children:
         if child.text.startswith("interface ") and target.get_child(equals=child.text) is None:
-            target.add_child(child.text)  # keep the interface, drop its lines
+            # Keep the interface and drop its lines, except "shutdown": negating it would bring
+            # up a port the intended configuration does not use.
+            kept = target.add_child(child.text)
+            if child.get_child(equals="shutdown") is not None:
+                kept.add_child("shutdown")
     fix = current.config_to_get_to(target).set_order_weight()
     _drop_empty_interfaces(fix)
     return current, fix

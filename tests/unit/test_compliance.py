@@ -313,7 +313,7 @@ def test_section_rules_without_an_intended_configuration_say_so(policy):
     result = compliance.check_device(policy, "pe1", "frr", RUNNING, None)
     errors = {r.rule: r.message for r in result.rules if r.status == "error"}
     assert errors["interfaces"] == "no intended configuration: render it first"
-    assert result.status == "error" and _rule(result, "logging", "syslog").status == "compliant"
+    assert result.status == "error" and _rule(result, "logging", "commands").status == "compliant"
 
 
 def test_a_broken_custom_check_is_an_error_of_its_rule_only(tmp_path):
@@ -392,3 +392,35 @@ def test_remediate_rolls_back_when_a_remediated_rule_is_still_not_compliant(poli
         config_push.remediate(router, policy, "pe1", "frr", INTENDED)
     assert "still not compliant after the push: logging/syslog" in str(info.value)
     assert info.value.rolled_back and "log syslog" not in router.running.splitlines()
+
+
+def test_the_intended_syslog_level_is_compliant(policy):
+    # Without interface events FRR renders, and shows, the level: "log syslog informational".
+    intended = INTENDED.replace("log syslog\n", "log syslog informational\n")
+    actual = RUNNING.replace("log syslog\n", "log syslog informational\n")
+    assert _check(policy, actual=actual, intended=intended).status == "compliant"
+    rule = _rule(_check(policy, actual=RUNNING, intended=intended), "logging", "syslog")
+    assert rule.status == "non-compliant" and rule.remediation == ["log syslog informational"]
+
+
+@pytest.mark.parametrize(
+    ("pattern", "quick"),
+    [("^password ", True), ("^password(?!\\S)", False), ("(?<=enable )password", False), ("^log file \\S+$", True)],
+)
+def test_forbidden_regexes_are_found_with_or_without_the_quick_search(tmp_path, pattern, quick):
+    root = _write(
+        tmp_path,
+        {"p.yml": X.replace("name: x", "name: aaa") + f"{{name: k, forbidden: ['{pattern}'], match: regex}}\n"},
+    )
+    policy = load_policy(root)
+    assert (policy.rules_for("frr")[0].multiline is not None) is quick
+    lines = {
+        "^password ": "password s3cret",
+        "^password(?!\\S)": "password",
+        "(?<=enable )password": "enable password x",
+    }
+    line = lines.get(pattern, "log file /var/log/frr.log")
+    found = compliance.check_device(policy, "pe1", "frr", _add(RUNNING, line), INTENDED).rules[0]
+    assert found.status == "non-compliant" and found.extra == line
+    clean = compliance.check_device(policy, "pe1", "frr", RUNNING, INTENDED).rules[0]
+    assert clean.status == "compliant"

@@ -297,3 +297,10 @@ def test_backup_runs_at_once_commit_one_after_the_other(tmp_path):
     assert [p.exitcode for p in procs] == [0, 0, 0]
     log = subprocess.run(["git", "-C", repo, "log", "--format=%s"], capture_output=True, text=True, check=True)
     assert len(log.stdout.splitlines()) == 1 + 3 * 15  # the repository's first commit, then one per device
+
+
+def test_an_interface_the_intended_configuration_leaves_out_stays_shut_down():
+    running = "interface Ethernet48\n description spare\n shutdown\n!\nhostname r1\n"
+    lines = config_diff.remediation(running, "hostname r1\n", "ios")
+    assert "no shutdown" not in [line.strip() for line in lines]
+    assert "no description spare" in [line.strip() for line in lines]
