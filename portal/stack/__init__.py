@@ -333,6 +333,7 @@ def summary(stack: Stack) -> str:
             f"   (API: {stack.portal_url}/api/openapi.json, token in `.venv/bin/netoss env`)",
             f"  Faults      {stack.portal_url}/alarms  {stack.portal_url}/tickets   (syslog udp/{stack.port('syslog')},"
             f" SNMP traps udp/{stack.port('snmptrap')}, community in {stack.secrets_file.name})",
+            f"  Compliance  {stack.portal_url}/compliance   (policy in compliance/*.yml)",
             f"  state dir   {stack.state_dir}   (logs in {stack.logs}, credentials in {stack.secrets_file})",
         ]
     )
@@ -346,6 +347,7 @@ HINTS = """
   .venv/bin/ansible-playbook playbooks/config_push.yml --check --diff   # NetBox vs the routers, line by line
   .venv/bin/ansible-playbook playbooks/config_backup.yml               # running configs -> git (.state/backups)
   .venv/bin/netoss tickets list        # trouble tickets (a link down in the lab opens one within seconds)
+  .venv/bin/netoss job run compliance  # check every router against the policy; then: netoss compliance report
   make down                            # stop everything, keep the data"""
 
 
