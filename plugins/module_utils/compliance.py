@@ -180,8 +180,9 @@ class Parsed:
         return self.lines if within is None else self.sections((within,))
 
 
-def snippet(lines):
-    """Configuration text of ``lines`` (ConfigLines), each preceded by its parents once."""
+def snippet(lines, parents_only=False):
+    """Configuration text of ``lines`` (ConfigLines), each preceded by its parents once; with
+    ``parents_only``, the sections they are in without the lines themselves."""
     out, seen = [], set()
     for line in lines:
         for depth, parent in enumerate(line.parents):
@@ -190,21 +191,9 @@ def snippet(lines):
                 seen.add(key)
                 out.append(parent)
         key = (*line.parents, line.config_line)
-        if key not in seen:
+        if not parents_only and key not in seen:
             seen.add(key)
             out.append(line.config_line)
-    return "\n".join(out)
-
-
-def _parents(lines):
-    """Configuration text of the sections ``lines`` are in, without the lines themselves."""
-    out, seen = [], set()
-    for line in lines:
-        for depth, parent in enumerate(line.parents):
-            key = line.parents[: depth + 1]
-            if key not in seen:
-                seen.add(key)
-                out.append(parent)
     return "\n".join(out)
 
 
@@ -397,7 +386,7 @@ def _forbidden(rule, platform, actual):
     if not extra:
         return RuleResult(rule.feature, rule.name, rule.kind, "compliant")
     # The sections stay, their forbidden lines go.
-    commands, message = _remediate(rule, platform, snippet(extra), _parents(extra))
+    commands, message = _remediate(rule, platform, snippet(extra), snippet(extra, parents_only=True))
     context = snippet(extra).splitlines()
     bad = {line.config_line for line in extra}
     return _verdict(

@@ -39,6 +39,7 @@ from pathlib import Path
 
 from ansible_collections.netoss.core.plugins.module_utils.schema_files import (
     Problem,
+    ProblemsError,
     display,
     read_yaml,
     schema_problems,
@@ -131,14 +132,10 @@ SCHEMA = {
 }
 
 
-class PolicyError(ValueError):
+class PolicyError(ProblemsError):
     """The policy is invalid; ``problems`` lists everything wrong with it."""
 
-    def __init__(self, problems):
-        self.problems = list(problems)
-        count = len(self.problems)
-        header = "compliance policy has %d problem%s:" % (count, "" if count == 1 else "s")
-        super().__init__("\n".join([header] + ["  %s" % problem for problem in self.problems]))
+    what = "compliance policy"
 
 
 @dataclass(frozen=True)

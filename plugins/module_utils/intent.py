@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from ansible_collections.netoss.core.plugins.module_utils.schema_files import (
     Problem,
+    ProblemsError,
     schema_problems,
     yaml_files,
 )
@@ -305,14 +306,10 @@ FILE_SCHEMA = {
 # Data model
 
 
-class IntentError(Exception):
+class IntentError(ProblemsError):
     """The intent is invalid; ``problems`` lists everything wrong with it."""
 
-    def __init__(self, problems):
-        self.problems = list(problems)
-        count = len(self.problems)
-        header = "intent has %d problem%s:" % (count, "" if count == 1 else "s")
-        super().__init__("\n".join([header] + ["  %s" % problem for problem in self.problems]))
+    what = "intent"
 
 
 @dataclass

@@ -30,6 +30,18 @@ class Problem:
         return ": ".join(part for part in (self.file, self.where, self.message) if part)
 
 
+class ProblemsError(ValueError):
+    """Some input is invalid; ``problems`` lists everything wrong with it, each on its line."""
+
+    what = "input"
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        count = len(self.problems)
+        header = "%s has %d problem%s:" % (self.what, count, "" if count == 1 else "s")
+        super().__init__("\n".join([header] + ["  %s" % problem for problem in self.problems]))
+
+
 def label(item):
     """`` 'name'`` of a list entry, for locations (the first of name, model, prefix… it has)."""
     if isinstance(item, dict):

@@ -25,6 +25,17 @@ def _csrf():
     require_csrf_unless_token()
 
 
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    """The integer query argument ``name`` (``default`` when absent); 400 unless low..high."""
+    try:
+        value = int(request.args.get(name, default))
+    except ValueError:
+        abort(400, f"{name} must be an integer from {low} to {high}")
+    if not low <= value <= high:
+        abort(400, f"{name} must be an integer from {low} to {high}")
+    return value
+
+
 def _body(schema_name: str) -> dict:
     """The request's JSON body, validated against the OpenAPI schema; 400 names what is wrong."""
     data = request.get_json(silent=True)
@@ -620,16 +631,6 @@ def fault_counters():
 
 
 # -- configuration compliance ---------------------------------------------------------------
-
-
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    try:
-        value = int(request.args.get(name, default))
-    except ValueError:
-        abort(400, f"{name} must be an integer from {low} to {high}")
-    if not low <= value <= high:
-        abort(400, f"{name} must be an integer from {low} to {high}")
-    return value
 
 
 def _queue_compliance_alarms(events: list) -> dict:

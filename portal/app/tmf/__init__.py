@@ -17,7 +17,7 @@ from sqlalchemy import select
 from portal.faults.tickets import PRIORITY
 from portal.faults.tmf import ALARM_PATH, TICKET_PATH, alarm_json, parse_ticket_id, ticket_json
 
-from ..api import _body
+from ..api import _body, _int_arg
 from ..extensions import db
 from ..models import (
     ALARM_STATES,
@@ -39,16 +39,6 @@ bp = Blueprint("tmf", __name__)
 @bp.before_request
 def _csrf():
     require_csrf_unless_token()
-
-
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    try:
-        value = int(request.args.get(name, default))
-    except ValueError:
-        abort(400, f"{name} must be an integer from {low} to {high}")
-    if not low <= value <= high:
-        abort(400, f"{name} must be an integer from {low} to {high}")
-    return value
 
 
 # -- alarms ---------------------------------------------------------------------------------
