@@ -32,6 +32,8 @@ lint: bootstrap
 	$(BIN)/ruff format --check $(PY_SOURCES)
 	$(BIN)/yamllint --strict .
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ansible-lint --profile production
+	@if command -v node >/dev/null; then for f in portal/app/static/*.js; do node --check $$f || exit 1; done; \
+	else echo "lint: no node here, the portal's JavaScript is checked by the browser tests only"; fi
 
 unit: bootstrap
 	$(BIN)/pytest tests/unit

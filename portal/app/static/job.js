@@ -82,9 +82,9 @@
     const resp = await fetch(`${api}/${action}`, {
       method: "POST", headers, body: body === undefined ? undefined : JSON.stringify(body),
     });
-    const body = await resp.json();
-    if (!resp.ok) { alert(body.error); return null; }
-    return body;
+    const answer = await resp.json();
+    if (!resp.ok) { alert(answer.error); return null; }
+    return answer;
   }
   document.getElementById("cancel").addEventListener("click", () => post("cancel"));
   document.getElementById("relaunch").addEventListener("click", async () => {
