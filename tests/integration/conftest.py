@@ -183,3 +183,53 @@ def run_job(stack, portal_api):
         )
 
     return run
+
+
+BROWSER_PASSWORD = "browser-test-password"
+
+
+@pytest.fixture(scope="session")
+def users(stack):
+    """Portal accounts for browser tests: erin (engineer) and olga (operator)."""
+    import requests
+
+    admin = {"Authorization": f"Bearer {stack.load_secrets()['portal_admin_token']}"}
+    for name, role in (("erin", "engineer"), ("olga", "operator")):
+        resp = requests.post(
+            f"{stack.portal_url}/api/v1/users",
+            headers=admin,
+            json={"username": name, "password": BROWSER_PASSWORD, "role": role},
+            timeout=10,
+        )
+        assert resp.status_code in (201, 409), resp.text
+    return ("erin", "olga")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium, headless, driven by Playwright (make test installs it)."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("chromium is not installed: make test installs it (NETOSS_WITH_BROWSER=1 scripts/bootstrap.sh)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def sign_in(browser, stack, users):
+    """sign_in(user) -> a page of a new browser context, signed in to the test portal."""
+
+    def page_of(user: str):
+        page = browser.new_context().new_page()
+        page.goto(f"{stack.portal_url}/login")
+        page.fill("input[name=username]", user)
+        page.fill("input[name=password]", BROWSER_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{stack.portal_url}/")
+        return page
+
+    return page_of

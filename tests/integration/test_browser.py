@@ -2,55 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import requests
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = shutil.which("chromium")
-PASSWORD = "browser-test-password"
 
-
-@pytest.fixture(scope="module")
-def users(stack):
-    admin = {"Authorization": f"Bearer {stack.load_secrets()['portal_admin_token']}"}
-    for name, role in (("erin", "engineer"), ("olga", "operator")):
-        resp = requests.post(
-            f"{stack.portal_url}/api/v1/users",
-            headers=admin,
-            json={"username": name, "password": PASSWORD, "role": role},
-            timeout=10,
-        )
-        assert resp.status_code in (201, 409), resp.text
-    return ("erin", "olga")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.fail("chromium is not installed: make test installs it (NETOSS_WITH_BROWSER=1 scripts/bootstrap.sh)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
-def _sign_in(browser, stack, user):
-    page = browser.new_context().new_page()
-    page.goto(f"{stack.portal_url}/login")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{stack.portal_url}/")
-    return page
-
-
-def test_an_engineer_launches_a_job_and_watches_it_live(browser, stack, users, demo_synced):
-    page = _sign_in(browser, stack, "erin")
+def test_an_engineer_launches_a_job_and_watches_it_live(browser, sign_in, stack, users, demo_synced):
+    page = sign_in("erin")
     assert "Welcome, erin" in page.inner_text("h1")
     page.click("text=Templates")
     page.click("tr:has-text('sot-sync') >> text=Launch")
@@ -67,8 +26,8 @@ def test_an_engineer_launches_a_job_and_watches_it_live(browser, stack, users, d
     assert page.eval_on_selector("#progress", "p => p.value === p.max")
 
 
-def test_an_operator_is_refused_a_template_of_another_role(browser, stack, users):
-    page = _sign_in(browser, stack, "olga")
+def test_an_operator_is_refused_a_template_of_another_role(browser, sign_in, stack, users):
+    page = sign_in("olga")
     page.click("text=Templates")
     row = page.locator("tr:has-text('sot-sync')")
     assert row.locator("text=Launch").count() == 0  # not offered
@@ -77,7 +36,7 @@ def test_an_operator_is_refused_a_template_of_another_role(browser, stack, users
     assert "not allowed for the operator role" in page.inner_text("main")
 
 
-def test_an_operator_works_a_ticket_and_sees_the_live_alarm_list(browser, stack, users, demo_synced):
+def test_an_operator_works_a_ticket_and_sees_the_live_alarm_list(browser, sign_in, stack, users, demo_synced):
     admin = {"Authorization": f"Bearer {stack.load_secrets()['portal_admin_token']}"}
     ticket = requests.post(
         f"{stack.portal_url}/tmf-api/troubleTicket/v4/troubleTicket",
@@ -105,7 +64,7 @@ def test_an_operator_works_a_ticket_and_sees_the_live_alarm_list(browser, stack,
         timeout=30,
     )
     assert alarm.status_code == 201, alarm.text
-    page = _sign_in(browser, stack, "olga")
+    page = sign_in("olga")
     page.click("text=Alarms")
     page.wait_for_selector("#alarms tbody tr:has-text('raised for the browser test')")
     row = page.locator("#alarms tbody tr:has-text('raised for the browser test')")

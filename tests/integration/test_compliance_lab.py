@@ -75,7 +75,7 @@ def test_the_lab_as_pushed_is_fully_compliant(compliance_lab, run_job, portal_ap
 
 
 def test_drift_by_hand_is_found_remediated_and_its_ticket_resolves(
-    compliance_lab, run_job, portal_api, stack, nb, until
+    compliance_lab, run_job, portal_api, stack, nb, until, sign_in
 ):
     ce1 = compliance_lab.router("ce1")
     runtime.vtysh(ce1, "configure terminal", "no log syslog", f"password {SECRET}", "end")
@@ -101,12 +101,25 @@ def test_drift_by_hand_is_found_remediated_and_its_ticket_resolves(
     )[0]
     print("ticket:", ticket["id"], ticket["name"])
 
-    # An operator's view: the remediation in check mode; then the admin approves it.
+    # The heat map shows it; the remediation is shown in check mode, then an engineer
+    # approves it on the job's page, in a browser.
+    page = sign_in("erin")
+    page.goto(f"{stack.portal_url}/compliance")
+    assert page.locator("tr:has-text('ce1')").first.inner_text().split().count("NC") == 2
     check = run_job({"template": "remediate", "parameters": {"devices": ["ce1"]}, "check": True})
     output = _output(portal_api, stack, check)
     assert check["status"] == "successful", output[-3000:]
     assert "log syslog" in output and "no password" in output
-    applied = run_job({"apply": True}, relaunch_of=check["id"])
+    page.goto(f"{stack.portal_url}/jobs/{check['id']}")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.click("#approve")
+    page.wait_for_url(lambda url: not url.endswith(f"/jobs/{check['id']}"))
+    assert "(check mode)" not in page.inner_text("h1")
+    applied_id = int(page.url.rsplit("/", 1)[1])
+    page.wait_for_function(
+        "['successful', 'failed'].includes(document.getElementById('status').textContent)", timeout=300_000
+    )
+    applied = portal_api.get(f"{stack.portal_url}/api/v1/jobs/{applied_id}", timeout=10).json()
     output = _output(portal_api, stack, applied)
     assert applied["status"] == "successful" and not applied["check"], output[-3000:]
     assert "the remediated rules are compliant" in output
