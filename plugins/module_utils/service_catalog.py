@@ -1,0 +1,264 @@
+# Copyright: netoss contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The service catalog, as code: what customers can order, and what an order must say.
+
+``services/catalog.yml`` lists the services (Dedicated Internet Access with eBGP, static-routed
+access) with their characteristics, each typed. :func:`load_catalog` checks the file against
+:data:`SCHEMA` and reports every problem with its file and key. :func:`check_values` checks the
+characteristics of one order item without touching anything: types, ranges, AS numbers and
+prefixes; what needs NetBox (does the device exist, is the interface free, does a prefix
+overlap another customer's) is checked by the order's plan, which reads NetBox once.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from ansible_collections.netoss.core.plugins.module_utils.schema_files import (
+    Problem,
+    ProblemsError,
+    display,
+    read_yaml,
+    schema_problems,
+    where,
+)
+
+TYPES = ("tenant", "device", "interface", "integer", "asn", "prefixes")
+NAME = r"^[a-z][a-z0-9_-]{0,62}$"
+
+_CHARACTERISTIC = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "type"],
+    "properties": {
+        "name": {"type": "string", "pattern": NAME},
+        "type": {"enum": list(TYPES)},
+        "label": {"type": "string"},
+        "required": {"type": "boolean"},
+        "default": {},
+        "minimum": {"type": "integer"},
+        "maximum": {"type": "integer"},
+        "role": {"type": "string", "description": "device: the NetBox role slug it must have"},
+        "device": {"type": "string", "pattern": NAME, "description": "interface: the device characteristic"},
+        "within": {"type": "string", "description": "prefixes: the prefix they must lie in"},
+    },
+}
+
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["services"],
+    "properties": {
+        "services": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "label", "description", "characteristics"],
+                "properties": {
+                    "name": {"type": "string", "pattern": NAME},
+                    "label": {"type": "string", "minLength": 1},
+                    "description": {"type": "string", "minLength": 1},
+                    "circuit_type": {"type": "string", "minLength": 1},
+                    "link_pool": {"type": "string", "description": "the prefix the PE-CE /31s come from"},
+                    "characteristics": {"type": "array", "minItems": 1, "items": _CHARACTERISTIC},
+                },
+            },
+        }
+    },
+}
+
+# AS numbers no customer can have (RFC 7607, 6793, 7300, 1930).
+RESERVED_ASNS = {0: "reserved (RFC 7607)", 23456: "AS_TRANS (RFC 6793)", 65535: "reserved (RFC 7300)"}
+RESERVED_ASNS[4294967295] = "reserved (RFC 7300)"
+
+
+class CatalogError(ProblemsError):
+    """The catalog is invalid; ``problems`` lists everything wrong with it."""
+
+    what = "service catalog"
+
+
+@dataclass(frozen=True)
+class Characteristic:
+    name: str
+    type: str
+    label: str = ""
+    required: bool = False
+    default: object = None
+    minimum: int | None = None
+    maximum: int | None = None
+    role: str | None = None
+    device: str | None = None
+    within: str | None = None
+
+
+@dataclass
+class Service:
+    name: str
+    label: str
+    description: str
+    characteristics: list = field(default_factory=list)
+    circuit_type: str | None = None
+    link_pool: str | None = None
+
+    def characteristic(self, name):
+        return next((c for c in self.characteristics if c.name == name), None)
+
+
+def load_catalog(path):
+    """The services of the catalog file ``path``, by name; CatalogError lists every problem."""
+    name = display(path)
+    problems = []
+    doc = read_yaml(path, name, problems)
+    if doc is not None:
+        problems.extend(schema_problems(doc, name, SCHEMA, expected="a mapping with services"))
+    if problems:
+        raise CatalogError(problems)
+    services = {}
+    for i, s in enumerate(doc["services"]):
+        at = where(doc, ["services", i])
+        if s["name"] in services:
+            problems.append(Problem(name, at, "duplicate service %r" % s["name"]))
+            continue
+        chars, seen = [], set()
+        for j, c in enumerate(s["characteristics"]):
+            cat = "%s: characteristics[%d] '%s'" % (at, j, c["name"])
+            if c["name"] in seen:
+                problems.append(Problem(name, cat, "duplicate characteristic"))
+            seen.add(c["name"])
+            problems.extend(Problem(name, cat, p) for p in _characteristic_problems(c, s["characteristics"][:j]))
+            chars.append(Characteristic(**c))
+        for key in ("link_pool",):
+            if s.get(key):
+                try:
+                    ipaddress.ip_network(s[key])
+                except ValueError as exc:
+                    problems.append(Problem(name, "%s: %s" % (at, key), str(exc)))
+        services[s["name"]] = Service(
+            s["name"], s["label"], s["description"], chars, s.get("circuit_type"), s.get("link_pool")
+        )
+    if problems:
+        raise CatalogError(problems)
+    return services
+
+
+def _characteristic_problems(c, earlier):
+    kind, out = c["type"], []
+    allowed = {
+        "integer": {"minimum", "maximum", "default"},
+        "device": {"role"},
+        "interface": {"device"},
+        "prefixes": {"within"},
+    }.get(kind, set())
+    for key in ("minimum", "maximum", "role", "device", "within"):
+        if key in c and key not in allowed:
+            out.append("%s: does not apply to a %s characteristic" % (key, kind))
+    if kind == "interface":
+        devices = [e["name"] for e in earlier if e["type"] == "device"]
+        if c.get("device") not in devices:
+            out.append("device: an interface names an earlier device characteristic (here: %s)" % (devices or "none"))
+    if kind == "prefixes" and c.get("within"):
+        try:
+            ipaddress.ip_network(c["within"])
+        except ValueError as exc:
+            out.append("within: %s" % exc)
+    if kind == "integer" and "default" in c:
+        problem = _integer_problem(Characteristic(**c), c["default"])
+        if problem:
+            out.append("default: %s" % problem)
+    return out
+
+
+def _integer_problem(c, value):
+    if isinstance(value, bool) or not isinstance(value, int):
+        return "must be an integer"
+    if c.minimum is not None and value < c.minimum:
+        return "must be at least %d" % c.minimum
+    if c.maximum is not None and value > c.maximum:
+        return "must be at most %d" % c.maximum
+    return None
+
+
+def asn_problem(value, provider_asns=()):
+    """Why ``value`` cannot be a customer's AS number (None when it can)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return "must be an AS number (an integer)"
+    if not 0 <= value <= 4294967295:
+        return "%d is not an AS number (1 to 4294967294)" % value
+    if value in RESERVED_ASNS:
+        return "%d is %s" % (value, RESERVED_ASNS[value])
+    if value in provider_asns:
+        return "%d is the provider's own AS number" % value
+    return None
+
+
+def _prefixes(c, value):
+    """(networks, problem) for a prefixes value: a list of IPv4 prefixes (or one string)."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or not all(isinstance(v, str) for v in items):
+        return None, "must be a list of prefixes like 203.0.113.32/28"
+    networks = []
+    for text in items:
+        try:
+            network = ipaddress.ip_network(text.strip(), strict=True)
+        except ValueError as exc:
+            return None, "%r is not a prefix (%s)" % (text, str(exc).replace("'", ""))
+        if network.version != 4:
+            return None, "%s: only IPv4 prefixes" % network
+        if c.within and not network.subnet_of(ipaddress.ip_network(c.within)):
+            return None, "%s is not inside %s" % (network, c.within)
+        networks.append(network)
+    for i, a in enumerate(networks):
+        for b in networks[i + 1 :]:
+            if a.overlaps(b):
+                return None, "%s and %s overlap" % (a, b)
+    return networks, None
+
+
+def check_values(service, values, provider_asns=()):
+    """(clean values, problems) of one order item's characteristics for ``service``.
+
+    ``values`` maps characteristic names to values (TMF641 ``serviceCharacteristic``). Unknown
+    names, missing required values and ill-typed values are problems, each naming the
+    characteristic; defaults fill what is absent. Nothing is read or written.
+    """
+    problems, clean = [], {}
+    if not isinstance(values, dict):
+        return {}, ["serviceCharacteristic: expected name/value pairs"]
+    known = {c.name for c in service.characteristics}
+    for name in sorted(set(values) - known):
+        problems.append(
+            "%s: %s has no characteristic %r (it has: %s)" % (name, service.name, name, ", ".join(sorted(known)))
+        )
+    for c in service.characteristics:
+        value = values.get(c.name, c.default)
+        if value is None or value == "" or value == []:
+            if c.required:
+                problems.append("%s: required" % c.name)
+            continue
+        problem = None
+        if c.type == "integer":
+            problem = _integer_problem(c, value)
+        elif c.type == "asn":
+            if isinstance(value, str) and value.upper().startswith("AS"):
+                value = value[2:]
+            try:
+                value = int(value) if isinstance(value, str) else value
+            except ValueError:
+                problem = "must be an AS number (an integer)"
+            problem = problem or asn_problem(value, provider_asns)
+        elif c.type == "prefixes":
+            networks, problem = _prefixes(c, value)
+            value = [str(n) for n in networks] if networks else value
+        elif not isinstance(value, str) or not value.strip() or len(value) > 100:
+            problem = "must be a name (1 to 100 characters)"
+        else:
+            value = value.strip()
+        if problem:
+            problems.append("%s: %s" % (c.name, problem))
+        else:
+            clean[c.name] = value
+    return clean, problems
