@@ -275,6 +275,17 @@ class DeviceResult:
         }
 
 
+def _result(rule, status, **details):
+    """The verdict ``status`` of ``rule``, with its missing/extra lines, remediation, diff, message."""
+    return RuleResult(rule.feature, rule.name, rule.kind, status, **details)
+
+
+def _verdict(rule, missing, extra, commands, diff, message):
+    return _result(
+        rule, "non-compliant", missing=missing, extra=extra, remediation=commands, diff=diff, message=message
+    )
+
+
 def _unified(actual, expected, name):
     return "".join(
         difflib.unified_diff(
@@ -307,7 +318,7 @@ def _check_section(rule, platform, actual, intended):
     want = intended.sections(rule.lines)
     ok = have == want if rule.ordered else set(have) == set(want)
     if ok:
-        return RuleResult(rule.feature, rule.name, rule.kind, "compliant")
+        return _result(rule, "compliant")
     have_set, want_set = set(have), set(want)
     missing = [line for line in want if line not in have_set]
     extra = [line for line in have if line not in want_set]
@@ -317,17 +328,8 @@ def _check_section(rule, platform, actual, intended):
     else:
         # Same lines, other order: re-enter the sections in the intended order.
         commands, why = list(rule.remediation or _text(want)), ""
-    return RuleResult(
-        rule.feature,
-        rule.name,
-        rule.kind,
-        "non-compliant",
-        missing=snippet(missing),
-        extra=snippet(extra),
-        remediation=commands,
-        diff=_unified(_text(have), _text(want), rule.id),
-        message="; ".join(m for m in (message, why) if m),
-    )
+    note = "; ".join(m for m in (message, why) if m)
+    return _verdict(rule, snippet(missing), snippet(extra), commands, _unified(_text(have), _text(want), rule.id), note)
 
 
 def _required(rule, platform, actual):
@@ -344,9 +346,7 @@ def _required(rule, platform, actual):
     else:
         blocks = [(h, b) for h, b in actual.blocks if h.startswith(rule.within)]
         if not blocks:  # the device does not run what the rule is about
-            return RuleResult(
-                rule.feature, rule.name, rule.kind, "compliant", message="no %r section: nothing to check" % rule.within
-            )
+            return _result(rule, "compliant", message="no %r section: nothing to check" % rule.within)
         parts, have, want = [], [], []
         for header, block in blocks:
             children = {line.config_line.strip() for line in block[1:]}
@@ -362,7 +362,7 @@ def _required(rule, platform, actual):
             missing += lost
         blocks_missing = "\n".join(parts)
     if not missing:
-        return RuleResult(rule.feature, rule.name, rule.kind, "compliant")
+        return _result(rule, "compliant")
     if remediable or rule.remediation is not None:
         commands, message = _remediate(rule, platform, "", blocks_missing)
     else:
@@ -373,9 +373,9 @@ def _required(rule, platform, actual):
 def _forbidden(rule, platform, actual):
     if rule.within is None:  # a quick "nothing here" before the line-by-line scan
         if rule.regex is None and rule.line_set.isdisjoint(actual.stripped):
-            return RuleResult(rule.feature, rule.name, rule.kind, "compliant")
+            return _result(rule, "compliant")
         if rule.multiline is not None and not rule.multiline.search(actual.joined):
-            return RuleResult(rule.feature, rule.name, rule.kind, "compliant")
+            return _result(rule, "compliant")
     scope = actual.scope(rule.within)
     if rule.regex is not None:
         search = rule.regex.search
@@ -384,27 +384,13 @@ def _forbidden(rule, platform, actual):
         found = rule.line_set
         extra = [line for line in scope if line.config_line.strip() in found]
     if not extra:
-        return RuleResult(rule.feature, rule.name, rule.kind, "compliant")
+        return _result(rule, "compliant")
     # The sections stay, their forbidden lines go.
     commands, message = _remediate(rule, platform, snippet(extra), snippet(extra, parents_only=True))
     context = snippet(extra).splitlines()
     bad = {line.config_line for line in extra}
     return _verdict(
         rule, "", snippet(extra), commands, _unified(context, [c for c in context if c not in bad], rule.id), message
-    )
-
-
-def _verdict(rule, missing, extra, commands, diff, message):
-    return RuleResult(
-        rule.feature,
-        rule.name,
-        rule.kind,
-        "non-compliant",
-        missing=missing,
-        extra=extra,
-        remediation=commands,
-        diff=diff,
-        message=message,
     )
 
 
@@ -429,7 +415,7 @@ def _custom(rule, platform, actual, intended, device):
         )
     missing, extra = _as_text(out.get("missing")), _as_text(out.get("extra"))
     if not missing and not extra:
-        return RuleResult(rule.feature, rule.name, rule.kind, "compliant", message=out.get("message", ""))
+        return _result(rule, "compliant", message=out.get("message", ""))
     if out.get("remediation"):
         commands, message = [str(c) for c in out["remediation"]], ""
     elif rule.remediation is not None:
@@ -472,20 +458,13 @@ def check_device(policy, device, platform, actual, intended=None, tags=(), today
     for rule in rules:
         exemption = policy.exemption(device, tags, rule, today)
         if exemption is not None:
-            results.append(
-                RuleResult(
-                    rule.feature,
-                    rule.name,
-                    rule.kind,
-                    "exempt",
-                    message="%s (until %s, %s)" % (exemption.reason, exemption.expires.isoformat(), exemption.source),
-                )
-            )
+            until = "%s (until %s, %s)" % (exemption.reason, exemption.expires.isoformat(), exemption.source)
+            results.append(_result(rule, "exempt", message=until))
             continue
         try:
             if rule.kind == "section":
                 if target is None:
-                    results.append(RuleResult(rule.feature, rule.name, rule.kind, "error", message=target_error))
+                    results.append(_result(rule, "error", message=target_error))
                     continue
                 results.append(_check_section(rule, platform, parsed, target))
             elif rule.kind == "required":
@@ -495,16 +474,8 @@ def check_device(policy, device, platform, actual, intended=None, tags=(), today
             else:
                 results.append(_custom(rule, platform, parsed, target, info))
         except Exception as exc:
-            results.append(
-                RuleResult(
-                    rule.feature,
-                    rule.name,
-                    rule.kind,
-                    "error",
-                    message="%s: %s (%s)" % (type(exc).__name__, exc, rule.source),
-                )
-            )
-    return DeviceResult(device, platform, _status_of(r.status for r in results) if results else "compliant", results)
+            results.append(_result(rule, "error", message="%s: %s (%s)" % (type(exc).__name__, exc, rule.source)))
+    return DeviceResult(device, platform, _status_of(r.status for r in results), results)
 
 
 # ---------------------------------------------------------------------------------------------

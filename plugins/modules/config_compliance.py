@@ -135,6 +135,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.netoss.core.plugins.module_utils.files import read, write_if_changed
 from ansible_collections.netoss.core.plugins.module_utils.netbox_client import NETBOX_ARG_SPEC, api_from_params
 
 
@@ -186,12 +187,8 @@ def main():
 
     started = datetime.datetime.now(datetime.timezone.utc)
     if p["configs"] is not None:
-        intended = {}
-        for d in devices:
-            path = os.path.join(p["intended"], d.name + ".cfg") if p["intended"] else None
-            if path and os.path.isfile(path):
-                with open(path, encoding="utf-8") as stream:
-                    intended[d.name] = stream.read()
+        texts = {d.name: read(os.path.join(p["intended"], d.name + ".cfg")) for d in devices if p["intended"]}
+        intended = {name: text for name, text in texts.items() if text is not None}
         results = compliance.check_texts(policy, devices, p["configs"], intended)
     else:
         results = compliance.check_fleet(policy, devices, p["backups"], p["intended"], workers=p["workers"])
@@ -217,13 +214,10 @@ def main():
 
     report = None
     if p["report_dir"] and not module.check_mode:
-        os.makedirs(p["report_dir"], exist_ok=True)
         report = os.path.join(p["report_dir"], started.strftime("%Y%m%dT%H%M%SZ") + ".json")
         text = json.dumps(run, indent=1)
         for path in (report, os.path.join(p["report_dir"], "latest.json")):
-            with open(path + ".tmp", "w", encoding="utf-8") as stream:
-                stream.write(text)
-            os.replace(path + ".tmp", path)
+            write_if_changed(path, text)
 
     changed = False
     if p["record"] and not module.check_mode and results:
