@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 from portal.stack import Stack, client_env, down, up, wipe
 
@@ -128,25 +129,6 @@ def demo_synced(playbook) -> PlaybookRun:
     run = playbook("sot_sync.yml")
     assert run.rc == 0, run.output[-4000:]
     return run
-
-
-def wait_for(what: str, predicate, timeout: float, interval: float = 0.2):
-    """The first truthy value of ``predicate()`` within ``timeout`` seconds, else AssertionError."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"{what}: not after {timeout} s")
-
-
-@pytest.fixture(scope="session")
-def until():
-    """:func:`wait_for`, for test modules (which cannot import this conftest by name)."""
-    return wait_for
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ The lab has its own names here (k<device>, bridge netoss-kbr0, account netopsk).
 from __future__ import annotations
 
 import pytest
+from waiting import wait_for
 
 from portal import lab
 from portal.lab import runtime
@@ -75,7 +76,7 @@ def test_the_lab_as_pushed_is_fully_compliant(compliance_lab, run_job, portal_ap
 
 
 def test_drift_by_hand_is_found_remediated_and_its_ticket_resolves(
-    compliance_lab, run_job, portal_api, stack, nb, until, sign_in
+    compliance_lab, run_job, portal_api, stack, nb, sign_in
 ):
     ce1 = compliance_lab.router("ce1")
     runtime.vtysh(ce1, "configure terminal", "no log syslog", f"password {SECRET}", "end")
@@ -94,7 +95,7 @@ def test_drift_by_hand_is_found_remediated_and_its_ticket_resolves(
     device = nb.dcim.devices.get(name="ce1")
     assert device.custom_fields["netoss_compliance_status"]["value"] == "non-compliant"
 
-    ticket = until(
+    ticket = wait_for(
         "a ticket for ce1's drift",
         lambda: _compliance_ticket(portal_api, stack, "ce1", ("acknowledged", "inProgress")),
         timeout=60,
@@ -128,7 +129,7 @@ def test_drift_by_hand_is_found_remediated_and_its_ticket_resolves(
 
     run = _check(run_job, portal_api, stack)
     assert run["summary"]["percent"] == 100.0, run["summary"]
-    resolved = until(
+    resolved = wait_for(
         "the drift ticket resolving itself",
         lambda: (
             (t := portal_api.get(f"{stack.portal_url}{TICKETS}/{ticket['id']}", timeout=10).json())["status"]

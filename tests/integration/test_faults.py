@@ -12,6 +12,7 @@ import time
 
 import pytest
 import requests
+from waiting import wait_for
 
 from portal import lab
 from portal.lab.spec import LabConfig
@@ -38,26 +39,14 @@ def fault_lab(stack, nb, demo_synced):
 
 
 @pytest.fixture(scope="module")
-def api(stack):
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {stack.load_secrets()['portal_admin_token']}"
-    return session
+def api(portal_api):
+    return portal_api
 
 
 def _open_tickets(api, stack) -> dict[str, dict]:
     resp = api.get(f"{stack.portal_url}{TICKETS}", params={"status": "open", "limit": 1000}, timeout=10)
     assert resp.status_code == 200, resp.text
     return {t["id"]: t for t in resp.json()}
-
-
-def _until(what, predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: not after {timeout} s")
 
 
 def _link(spec, router, interface, state):
@@ -86,7 +75,7 @@ def test_a_link_down_is_one_ticket_with_its_sessions_and_services_and_up_resolve
     t0 = time.monotonic()
     _link(fault_lab, "pe1", "eth3", "down")  # pe1 to ce1: access circuit ACME-AMS-0001
     try:
-        new = _until(
+        new = wait_for(
             "a ticket for the link",
             lambda: {k: v for k, v in _open_tickets(api, stack).items() if k not in before},
             timeout=60,
@@ -113,7 +102,7 @@ def test_a_link_down_is_one_ticket_with_its_sessions_and_services_and_up_resolve
     finally:
         _link(fault_lab, "pe1", "eth3", "up")
     t1 = time.monotonic()
-    resolved = _until(
+    resolved = wait_for(
         "the ticket resolving itself",
         lambda: (t := api.get(f"{stack.portal_url}{TICKETS}/{ref}", timeout=10).json())["status"] == "resolved" and t,
         timeout=120,
@@ -143,30 +132,18 @@ def _redis_url(stack) -> str:
     return json.loads(portal_app.config_file(stack).read_text())["REDIS_URL"]
 
 
-def _job(api, stack, body, timeout=300):
-    url = f"{stack.portal_url}/api/v1/jobs"
-    job = api.post(url, json=body, timeout=30).json()
-    return _until(
-        f"job {job.get('id')} to end",
-        lambda: (
-            (j := api.get(f"{url}/{job['id']}", timeout=10).json())["status"] in ("successful", "failed", "error") and j
-        ),
-        timeout,
-    )
-
-
-def test_a_job_that_cannot_reach_a_router_opens_a_ticket_naming_it_and_the_job(fault_lab, api, stack):
+def test_a_job_that_cannot_reach_a_router_opens_a_ticket_naming_it_and_the_job(fault_lab, api, stack, run_job):
     router = fault_lab.router("ce2")
     address = str(router.mgmt_ip)
     _clean_slate(api, stack, ["ce2"])
     before = set(_open_tickets(api, stack))
     subprocess.run(["ip", "-n", router.ns, "addr", "del", address, "dev", router.mgmt_if], check=True)
     try:
-        job = _job(api, stack, {"template": "backup", "parameters": {"devices": ["ce2"]}})
+        job = run_job({"template": "backup", "parameters": {"devices": ["ce2"]}})
         assert job["status"] == "failed" and job["stats"]["dark"] == {"ce2": 1}, job
         # Only the tickets about ce2: the lab's other routers may still report the end of the
         # previous test (a BGP session that flaps once more when its link comes back).
-        new = _until(
+        new = wait_for(
             "a ticket for the unreachable router",
             lambda: {k: v for k, v in _open_tickets(api, stack).items() if k not in before and _about(v, "ce2")},
             timeout=60,
@@ -178,9 +155,9 @@ def test_a_job_that_cannot_reach_a_router_opens_a_ticket_naming_it_and_the_job(f
                 "role": "detectedBy"} in ticket["relatedEntity"]  # fmt: skip
     finally:
         subprocess.run(["ip", "-n", router.ns, "addr", "add", address, "dev", router.mgmt_if], check=True)
-    again = _job(api, stack, {"template": "backup", "parameters": {"devices": ["ce2"]}})
+    again = run_job({"template": "backup", "parameters": {"devices": ["ce2"]}})
     assert again["status"] == "successful", again
-    resolved = _until(
+    resolved = wait_for(
         "the ticket resolving once a run reaches the router",
         lambda: (t := api.get(f"{stack.portal_url}{TICKETS}/{ref}", timeout=10).json())["status"] == "resolved" and t,
         timeout=60,
@@ -200,7 +177,7 @@ def test_the_ticket_is_in_netbox_and_in_the_cli(fault_lab, api, stack, nb_env, n
     text = subprocess.run([netoss, "tickets", "list"], env=nb_env, capture_output=True, text=True, timeout=60).stdout
     assert link["id"] in text and "resolved" in text
     devices = [int(r["id"]) for r in link["relatedEntity"] if r["@referredType"] == "Device"]
-    entries = _until(
+    entries = wait_for(
         "the ticket's journal entries in NetBox",
         lambda: [
             e
@@ -257,7 +234,7 @@ def test_bad_input_is_counted_as_rejected_and_the_receivers_keep_running(stack, 
         done = syslog == len(bad_syslog) and traps == len(bad_traps) + 1 and rejected_traps == 4
         return done and c["queued"] == 0 and c
 
-    c = _until("the datagrams to be counted", grew, timeout=30)
+    c = wait_for("the datagrams to be counted", grew, timeout=30)
     rejected = c["rejected"]
     for reason in ("malformed", "not_utf8", "oversized"):
         assert rejected["syslog"].get(reason, 0) > before["rejected"].get("syslog", {}).get(reason, 0), reason
