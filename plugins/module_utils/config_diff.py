@@ -135,7 +135,35 @@ def _remediation_tree(running, intended, platform):
                 kept.add_child("shutdown")
     fix = current.config_to_get_to(target).set_order_weight()
     _drop_empty_interfaces(fix)
+    if platform == "frr":
+        _neighbors_go_whole(fix)
     return current, fix
+
+
+def _neighbors_go_whole(fix):
+    # "no neighbor X remote-as N" removes the neighbour with all its settings, and FRR then
+    # refuses every other "no neighbor X ..." line ("Specify remote-as or peer-group commands
+    # first"): keep only that one, here and in the address families.
+    for bgp in fix.children:
+        if not bgp.text.startswith("router bgp"):
+            continue
+        gone = {
+            child.text.split()[2]
+            for child in bgp.children
+            if child.text.startswith("no neighbor ")
+            and len(child.text.split()) > 3
+            and child.text.split()[3] == "remote-as"
+        }
+        if not gone:
+            continue
+        for section in (bgp, *[c for c in bgp.children if c.text.startswith("address-family")]):
+            for child in tuple(section.children):
+                words = child.text.split()
+                if words[:2] == ["no", "neighbor"] and len(words) > 3 and words[2] in gone and words[3] != "remote-as":
+                    child.delete()
+        for child in tuple(bgp.children):
+            if child.text.startswith("address-family") and not child.children:
+                child.delete()
 
 
 def remediation(running, intended, platform):

@@ -8,13 +8,18 @@ Everything comes from NetBox alone:
 
 - interfaces, addresses and their peers (the far end of each interface's cable path, through
   a circuit when the interface is cabled to a circuit termination, whose ID is kept);
-- the device's ASN: the NetBox ASN whose tenant is the device's tenant, else its site's;
+- the device's ASN: the NetBox ASN whose tenant is the device's tenant, else its site's (a
+  customer device, ``netoss.bgp.policy: customer``, only its own tenant's);
 - iBGP: devices of the same ASN peer loopback to loopback, through route reflectors when
   any device of that ASN has ``netoss.bgp.route_reflector`` in its config context, else as
   a full mesh;
 - eBGP: each interface whose peer device has another ASN; the import policy of a provider
   device accepts the prefixes NetBox gives the customer's tenant, a customer device
   (``netoss.bgp.policy: customer``) announces only its own tenant's prefixes;
+- a circuit made by a service order (custom field ``netoss_service``): its eBGP session on the
+  provider side accepts at most ``netoss_max_prefix`` prefixes; a ``static-access`` circuit
+  has no BGP: the PE routes the circuit's prefixes to the CE's address and announces them,
+  the CE has a default route to the PE;
 - OSPF: devices whose config context has ``netoss.ospf.area`` run it on their loopback
   (passive) and on every link to another OSPF device (point-to-point on /31s);
 - logging, banner and users from the ``netoss`` key of the config context.
@@ -38,7 +43,7 @@ class Snapshot:
     Each argument is a list of NetBox 4.7 REST records (dicts) of that endpoint.
     """
 
-    def __init__(self, devices, interfaces, ip_addresses, asns, sites, prefixes):
+    def __init__(self, devices, interfaces, ip_addresses, asns, sites, prefixes, circuits=()):
         self.devices = {d["name"]: d for d in devices if d.get("name")}
         self.device_by_id = {d["id"]: d for d in devices}
         self.interfaces = {}
@@ -57,10 +62,15 @@ class Snapshot:
                 self.asns_by_tenant.setdefault(tenant, []).append(asn["asn"])
         self.site_by_id = {s["id"]: s for s in sites}
         self.prefixes_by_tenant = {}
+        self.prefixes_by_circuit = {}
         for p in prefixes:
             tenant = (p.get("tenant") or {}).get("id")
             if tenant is not None and _status(p) == "active":
                 self.prefixes_by_tenant.setdefault(tenant, []).append(ipaddress.ip_network(p["prefix"]))
+                cid = (p.get("custom_fields") or {}).get("netoss_circuit")
+                if cid:
+                    self.prefixes_by_circuit.setdefault(cid, []).append(ipaddress.ip_network(p["prefix"]))
+        self.circuits = {c["cid"]: c for c in circuits}
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -91,7 +101,12 @@ class Snapshot:
         return self.tenant(device).get("name")
 
     def asn(self, device):
-        tenant = self.tenant_id(device)
+        # A customer's router has its customer's AS number: its own tenant's, never its site's
+        # (the provider's); a spare CE without a customer runs no BGP.
+        if ((self.context(device).get("bgp") or {}).get("policy")) == "customer":
+            tenant = (device.get("tenant") or {}).get("id")
+        else:
+            tenant = self.tenant_id(device)
         asns = sorted(self.asns_by_tenant.get(tenant, [])) if tenant else []
         if len(asns) > 1:
             raise DeviceDataError(
@@ -123,6 +138,11 @@ class Snapshot:
             if isinstance(peer, dict) and peer.get("circuit"):
                 return peer["circuit"].get("cid")
         return None
+
+    def service(self, cid):
+        """(catalog service, maximum prefixes) of a circuit made by a service order; (None, None) otherwise."""
+        fields = (self.circuits.get(cid) or {}).get("custom_fields") or {}
+        return fields.get("netoss_service"), fields.get("netoss_max_prefix")
 
     def loopbacks(self, device):
         out = []
@@ -206,6 +226,7 @@ def build(snapshot, name):
         "bgp": None,
         "prefix_lists": [],
         "route_maps": [],
+        "static_routes": [],
         "warnings": [],
     }
     if ospf_area is not None or asn is not None:
@@ -244,7 +265,10 @@ def build(snapshot, name):
                     )
                 p2p = all(a.network.prefixlen >= 30 for a in addresses if a.version == 4)
                 entry["ospf"] = {"area": ospf_area, "passive": False, "network": "point-to-point" if p2p else None}
-        if peer_device is not None and asn is not None and not entry["mgmt_only"]:
+        service, max_prefix = snapshot.service(entry["circuit"])
+        if service == "static-access" and peer_device is not None:
+            _static_routes(snapshot, data, entry, addresses, peer_interface, asn)
+        elif peer_device is not None and asn is not None and not entry["mgmt_only"]:
             peer_asn = snapshot.asn(peer_device)
             if peer_asn is not None and peer_asn != asn:
                 mine, theirs = _same_subnet(
@@ -256,7 +280,7 @@ def build(snapshot, name):
                         "%s:%s faces %s (AS%s) but the two ends have no addresses in a common subnet"
                         % (name, interface["name"], peer_device["name"], peer_asn)
                     )
-                ebgp.append((entry["circuit"], peer_device, peer_asn, theirs))
+                ebgp.append((entry["circuit"], peer_device, peer_asn, theirs, max_prefix))
         data["interfaces"].append(entry)
 
     if ospf_area is not None:
@@ -301,6 +325,7 @@ def _bgp(snapshot, device, asn, router_id, ebgp, data):
                 "next_hop_self": not i_am_rr,
                 "route_map_in": None,
                 "route_map_out": None,
+                "max_prefix": None,
             }
         )
     networks = []
@@ -308,11 +333,18 @@ def _bgp(snapshot, device, asn, router_id, ebgp, data):
     own_prefixes = sorted(snapshot.prefixes_by_tenant.get(own_tenant, [])) if customer else []
     if customer:
         networks = [str(lo.network) for lo in snapshot.loopbacks(device) if lo.version == 4]
+        # The customer announces its prefixes, each held up by a blackhole route (its aggregate).
+        for prefix in own_prefixes:
+            networks.append(str(prefix))
+            data["static_routes"].append(
+                {"prefix": str(prefix), "next_hop": "blackhole", "description": "customer aggregate", "announce": False}
+            )
         name = "PL-UPSTREAM-OUT"
         _prefix_list(data, name, own_prefixes or [ipaddress.ip_network(n) for n in networks])
         _route_map(data, "RM-UPSTREAM-OUT", name)
         _route_map(data, "RM-UPSTREAM-IN", None)
-    for circuit, peer, peer_asn, theirs in ebgp:
+    networks.extend(r["prefix"] for r in data["static_routes"] if r["announce"])
+    for circuit, peer, peer_asn, theirs, max_prefix in ebgp:
         peer_tenant = snapshot.tenant_name(peer) or "AS%s" % peer_asn
         if customer:
             rm_in, rm_out = "RM-UPSTREAM-IN", "RM-UPSTREAM-OUT"
@@ -334,10 +366,34 @@ def _bgp(snapshot, device, asn, router_id, ebgp, data):
                 "next_hop_self": False,
                 "route_map_in": rm_in,
                 "route_map_out": rm_out,
+                "max_prefix": None if customer else max_prefix,
             }
         )
     neighbors.sort(key=lambda n: ipaddress.ip_address(n["address"]))
+    networks = sorted(set(networks), key=ipaddress.ip_network)
+    data["static_routes"].sort(key=lambda r: (ipaddress.ip_network(r["prefix"]), r["next_hop"]))
     return {"asn": asn, "router_id": router_id, "neighbors": neighbors, "networks": networks}
+
+
+def _static_routes(snapshot, data, entry, addresses, peer_interface, asn):
+    """Static-routed access: the PE (the end with an AS number) routes the circuit's prefixes
+    to the CE and announces them; the CE routes everything to the PE."""
+    mine, theirs = _same_subnet(
+        addresses, [ipaddress.ip_interface(a["address"]) for a in snapshot.addresses_of(peer_interface)]
+    )
+    if mine is None:
+        data["warnings"].append("%s: static access circuit %s has no common subnet" % (entry["name"], entry["circuit"]))
+        return
+    label = "%s %s" % (entry["circuit"], entry["peer"]["device"])
+    if asn is not None:
+        for prefix in sorted(snapshot.prefixes_by_circuit.get(entry["circuit"], [])):
+            data["static_routes"].append(
+                {"prefix": str(prefix), "next_hop": str(theirs.ip), "description": label, "announce": True}
+            )
+    else:
+        data["static_routes"].append(
+            {"prefix": "0.0.0.0/0", "next_hop": str(theirs.ip), "description": label, "announce": False}
+        )
 
 
 def _prefix_list(data, name, networks):
@@ -382,6 +438,7 @@ ENDPOINTS = {
     "asns": "ipam/asns",
     "sites": "dcim/sites",
     "prefixes": "ipam/prefixes",
+    "circuits": "circuits/circuits",
 }
 
 

@@ -73,7 +73,7 @@ def parse_ospf_neighbors(text):
 
 def parse_bgp_summary(text):
     """`show bgp [vrf all] summary json` -> [{vrf, afi_safi, neighbor, remote_as, state, established,
-    prefixes_received, uptime}].
+    prefixes_received, uptime, uptime_msec}].
 
     Accepts both shapes: one address family per key (`show bgp summary json`) and the same
     keyed by VRF first (`show bgp vrf all summary json`).
@@ -98,6 +98,7 @@ def parse_bgp_summary(text):
                         "established": peer.get("state") == "Established",
                         "prefixes_received": peer.get("pfxRcd", 0) if peer.get("state") == "Established" else 0,
                         "uptime": peer.get("peerUptime"),
+                        "uptime_msec": peer.get("peerUptimeMsec"),
                     }
                 )
     return out

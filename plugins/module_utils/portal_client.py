@@ -18,6 +18,8 @@ EVENTS = "/api/v1/faults/events"
 ALARMS = "/tmf-api/alarmManagement/v4/alarm"
 TICKETS = "/tmf-api/troubleTicket/v4/troubleTicket"
 COMPLIANCE_RUNS = "/api/v1/compliance/runs"
+SERVICE_ORDERS = "/tmf-api/serviceOrdering/v4/serviceOrder"
+ORDER_PROGRESS = "/api/v1/service-orders/%d/progress"
 
 
 class PortalError(RuntimeError):
@@ -86,6 +88,14 @@ class PortalClient:
         """Record a compliance run (the run of netoss.core.config_compliance); the portal answers
         with its id and the alarms it raised and cleared."""
         return self.call("POST", COMPLIANCE_RUNS, run, timeout=120)[1]
+
+    def service_order(self, order_id):
+        """A service order (TMF641), with its items."""
+        return self.call("GET", "%s/%d" % (SERVICE_ORDERS, order_id))[1]
+
+    def order_progress(self, order_id, body):
+        """Tell the portal how a service order goes: {state, step, reason, items}."""
+        return self.call("POST", ORDER_PROGRESS % order_id, body)[1]
 
     def update_ticket(self, ref, body):
         return self.call("PATCH", TICKETS + "/" + urllib.parse.quote(ref, safe=""), body)[1]

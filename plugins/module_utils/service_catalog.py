@@ -56,13 +56,23 @@ SCHEMA = {
             "items": {
                 "type": "object",
                 "additionalProperties": False,
-                "required": ["name", "label", "description", "characteristics"],
+                "required": [
+                    "name",
+                    "label",
+                    "description",
+                    "characteristics",
+                    "circuit_type",
+                    "link_pool",
+                    "provider",
+                ],
                 "properties": {
                     "name": {"type": "string", "pattern": NAME},
                     "label": {"type": "string", "minLength": 1},
                     "description": {"type": "string", "minLength": 1},
                     "circuit_type": {"type": "string", "minLength": 1},
                     "link_pool": {"type": "string", "description": "the prefix the PE-CE /31s come from"},
+                    "provider": {"type": "string", "minLength": 1, "description": "the circuits' provider in NetBox"},
+                    "asn_rir": {"type": "string", "minLength": 1, "description": "the RIR of new customers' ASNs"},
                     "characteristics": {"type": "array", "minItems": 1, "items": _CHARACTERISTIC},
                 },
             },
@@ -103,6 +113,8 @@ class Service:
     characteristics: list = field(default_factory=list)
     circuit_type: str | None = None
     link_pool: str | None = None
+    provider: str | None = None
+    asn_rir: str | None = None
 
     def characteristic(self, name):
         return next((c for c in self.characteristics if c.name == name), None)
@@ -138,7 +150,14 @@ def load_catalog(path):
                 except ValueError as exc:
                     problems.append(Problem(name, "%s: %s" % (at, key), str(exc)))
         services[s["name"]] = Service(
-            s["name"], s["label"], s["description"], chars, s.get("circuit_type"), s.get("link_pool")
+            s["name"],
+            s["label"],
+            s["description"],
+            chars,
+            s.get("circuit_type"),
+            s.get("link_pool"),
+            s.get("provider"),
+            s.get("asn_rir"),
         )
     if problems:
         raise CatalogError(problems)

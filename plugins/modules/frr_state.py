@@ -41,6 +41,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+taken_at:
+  description: When the state was read (seconds since the epoch).
+  returned: always
+  type: float
 interfaces:
   description: One entry per interface.
   returned: when interfaces is gathered
@@ -63,6 +67,8 @@ bgp:
             "state": "Established", "established": true, "prefixes_received": 1, "uptime": "00:00:12"}]
 """
 
+import time
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.connection import Connection, ConnectionError
 
@@ -80,7 +86,7 @@ def main():
     if not module._socket_path:
         module.fail_json(msg="netoss.core.frr_state needs ansible_connection=ansible.netcommon.network_cli")
     connection = Connection(module._socket_path)
-    result = {"changed": False}
+    result = {"changed": False, "taken_at": time.time()}
     try:
         for what in module.params["gather"]:
             result[what] = PARSERS[what](connection.get(COMMANDS[what]))

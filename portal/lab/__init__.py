@@ -91,15 +91,21 @@ def bridge_address(stack: Stack) -> str | None:
 
 
 def device_env(stack: Stack) -> dict[str, str]:
-    """NETOSS_DEVICE_USER / NETOSS_DEVICE_PASSWORD for the lab's routers, once the lab has credentials.
+    """NETOSS_DEVICE_USER / NETOSS_DEVICE_PASSWORD for the lab's routers, once the lab has credentials,
+    and NETOSS_LAB_PREFIX (its namespaces' prefix) once it is built.
 
-    inventory/group_vars/all.yml gives them to Ansible as ansible_user / ansible_password.
+    inventory/group_vars/all.yml gives them to Ansible as ansible_user / ansible_password and
+    netoss_lab (service orders patch and probe the lab's links only when it is set).
     """
     f = _paths(stack).secrets
     if not f.exists():
         return {}
     creds = json.loads(f.read_text())
-    return {"NETOSS_DEVICE_USER": creds["user"], "NETOSS_DEVICE_PASSWORD": creds["password"]}
+    env = {"NETOSS_DEVICE_USER": creds["user"], "NETOSS_DEVICE_PASSWORD": creds["password"]}
+    built = _built(stack)
+    if built is not None:
+        env["NETOSS_LAB_PREFIX"] = built[0].ns_prefix
+    return env
 
 
 def up(stack: Stack, api, config: LabConfig = MAIN, log: Callable[[str], None] = print) -> LabSpec:

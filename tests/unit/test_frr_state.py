@@ -23,7 +23,7 @@ def _read(name: str) -> str:
 def test_bgp_summary_one_established_one_active():
     sessions = parse_bgp_summary(_read("show_bgp_summary.json"))
     by_neighbor = {s["neighbor"]: s for s in sessions}
-    assert by_neighbor["198.19.255.2"] | {"uptime": None} == {
+    assert by_neighbor["198.19.255.2"] | {"uptime": None, "uptime_msec": None} == {
         "vrf": "default",
         "afi_safi": "ipv4Unicast",
         "neighbor": "198.19.255.2",
@@ -32,6 +32,7 @@ def test_bgp_summary_one_established_one_active():
         "established": True,
         "prefixes_received": 1,
         "uptime": None,
+        "uptime_msec": None,
     }
     assert by_neighbor["198.19.0.99"]["state"] == "Active" and not by_neighbor["198.19.0.99"]["established"]
     assert by_neighbor["198.19.0.99"]["prefixes_received"] == 0

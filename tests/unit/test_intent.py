@@ -43,9 +43,9 @@ def demo():
 def test_demo_counts(demo):
     assert list(demo) == list(MODULE_FOR_KIND)
     assert {kind: len(payloads) for kind, payloads in demo.items()} == {
-        "tags": 1,
+        "tags": 2,  # netoss-managed, and netoss-ordered for what service orders make
         "custom_field_choice_sets": 1,
-        "custom_fields": 3,
+        "custom_fields": 8,
         "tenants": 3,
         "rirs": 1,
         "asns": 3,
@@ -55,11 +55,11 @@ def test_demo_counts(demo):
         "device_types": 1,
         "device_roles": 3,
         "sites": 2,
-        "prefixes": 8,
-        "devices": 6,
-        "interfaces": 26,
-        "ip_addresses": 26,
-        "device_primary_ips": 6,
+        "prefixes": 10,  # with the two PE-CE links the pool has given
+        "devices": 8,  # with the spare CEs ce3 and ce4
+        "interfaces": 34,
+        "ip_addresses": 28,
+        "device_primary_ips": 8,
         "providers": 1,
         "circuit_types": 1,
         "circuits": 2,
@@ -119,7 +119,7 @@ def test_demo_payload_shapes(demo):
 
 def test_demo_lab_addressing(demo):
     mgmt = sorted(ip["address"] for ip in demo["ip_addresses"] if ip["assigned_object"]["name"] == "mgmt0")
-    assert mgmt == [f"198.18.0.{n}/24" for n in range(11, 17)]  # .1 is the lab bridge
+    assert mgmt == [f"198.18.0.{n}/24" for n in range(11, 19)]  # .1 is the lab bridge
 
 
 def test_single_file_and_missing_path(tmp_path, monkeypatch):
@@ -439,7 +439,7 @@ def test_module_returns_payloads(tmp_path, demo):
     assert result["objects"] == demo
     assert result["kinds"] == list(MODULE_FOR_KIND)
     assert result["modules"]["devices"] == "netbox.netbox.netbox_device"
-    assert result["msg"].startswith("intent OK (7 files): 2 sites, 6 devices, 26 interfaces")
+    assert result["msg"].startswith("intent OK (7 files): 2 sites, 8 devices, 34 interfaces")
 
 
 @needs_venv

@@ -18,7 +18,15 @@ def templates():
 
 
 def test_the_standard_templates_load(templates):
-    assert sorted(templates) == ["backup", "compliance", "config-push", "health-check", "remediate", "sot-sync"]
+    assert sorted(templates) == [
+        "backup",
+        "compliance",
+        "config-push",
+        "health-check",
+        "remediate",
+        "service-order",
+        "sot-sync",
+    ]
     push = templates["config-push"]
     assert push.playbook == "playbooks/config_push.yml" and push.limit == {"parameter": "devices"}
     assert push.allowed("engineer") and push.allowed("admin") and not push.allowed("operator")

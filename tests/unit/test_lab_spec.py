@@ -19,12 +19,14 @@ def _spec(records=RECORDS, config=None):
 
 def test_demo_lab():
     spec = _spec()
-    assert [r.name for r in spec.routers] == ["ce1", "ce2", "p1", "p2", "pe1", "pe2"]
+    assert [r.name for r in spec.routers] == ["ce1", "ce2", "ce3", "ce4", "p1", "p2", "pe1", "pe2"]
+    # The spare CEs have no link until a service order patches one.
+    assert spec.router("ce3").interfaces == [] and spec.router("ce4").interfaces == []
     assert str(spec.mgmt_prefix) == "198.18.0.0/24" and str(spec.bridge_ip) == "198.18.0.1/24"
     pe1 = spec.router("pe1")
     assert (pe1.ns, pe1.mgmt_if, pe1.interfaces) == ("pe1", "mgmt0", ["eth1", "eth2", "eth3"])
     assert Link("pe1", "eth1", "p1", "eth2") in spec.links and len(spec.links) == 7
-    assert len({r.bridge_port for r in spec.routers}) == 6 and all(len(r.bridge_port) <= 15 for r in spec.routers)
+    assert len({r.bridge_port for r in spec.routers}) == 8 and all(len(r.bridge_port) <= 15 for r in spec.routers)
 
 
 def test_test_names_are_prefixed():
@@ -40,7 +42,7 @@ def test_problems_name_the_device():
             d["primary_ip4"] = None
     spec = _spec(records)  # ce2 is left out, with the reason; the others are built
     assert spec.skipped == {"ce2": "no primary IPv4 address in NetBox (it is the management address)"}
-    assert "ce2" not in [r.name for r in spec.routers] and len(spec.routers) == 5
+    assert "ce2" not in [r.name for r in spec.routers] and len(spec.routers) == 7
     assert all("ce2" not in (link.a_router, link.b_router) for link in spec.links)
     with pytest.raises(LabError, match="namespace name 'averyverylongpr-ce1' is longer than 15"):
         _spec(config=LabConfig(ns_prefix="averyverylongpr-"))

@@ -205,7 +205,15 @@ def test_unknown_api_path_is_json_404(client):
 def test_job_templates_list_says_who_may_run_them(app, client):
     rows = client.get("/api/v1/job-templates", headers=bearer(token_for(app, "otto"))).get_json()
     by_name = {r["name"]: r for r in rows}
-    assert sorted(by_name) == ["backup", "compliance", "config-push", "health-check", "remediate", "sot-sync"]
+    assert sorted(by_name) == [
+        "backup",
+        "compliance",
+        "config-push",
+        "health-check",
+        "remediate",
+        "service-order",
+        "sot-sync",
+    ]
     assert by_name["backup"]["can_run"] and not by_name["config-push"]["can_run"]
     assert by_name["remediate"]["can_run"] and not by_name["remediate"]["can_apply"]
     assert by_name["remediate"]["apply_roles"] == ["engineer"] and by_name["backup"]["can_apply"]

@@ -89,7 +89,11 @@ def test_ebgp_to_the_customer_from_asns_and_cables(snapshot):
     assert pe1["prefix_lists"] == [
         {"name": "PL-ACME-CORP-IN", "entries": [{"seq": 5, "action": "permit", "prefix": "203.0.113.0/28", "le": 32}]}
     ]
-    assert ce1["bgp"]["asn"] == 64501 and ce1["bgp"]["networks"] == ["203.0.113.1/32"]
+    # The customer announces its aggregate (held by a blackhole route) and its loopback.
+    assert ce1["bgp"]["asn"] == 64501 and ce1["bgp"]["networks"] == ["203.0.113.0/28", "203.0.113.1/32"]
+    assert ce1["static_routes"] == [
+        {"prefix": "203.0.113.0/28", "next_hop": "blackhole", "description": "customer aggregate", "announce": False}
+    ]
     assert ce1["ospf"] is None  # customers do not join the provider's IGP
 
 

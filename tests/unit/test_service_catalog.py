@@ -78,7 +78,9 @@ def test_asn_rules():
     assert asn_problem(True) == "must be an AS number (an integer)"
 
 
-S = "services:\n  - {name: x, label: X, description: d, characteristics: ["  # a service x, then its characteristics
+# A service x, then its characteristics.
+S = "services:\n  - {name: x, label: X, description: d, circuit_type: t, link_pool: 198.19.0.0/24, provider: p,"
+S += " characteristics: ["
 
 
 @pytest.mark.parametrize(

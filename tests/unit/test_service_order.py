@@ -1,0 +1,376 @@
+"""Service orders, the pure logic: an order is checked against the catalog and NetBox (a fake
+NetBox view here; the real one in tests/integration/test_service_orders_lab.py) before anything
+is touched, every problem naming its item and characteristic; the verification of a service on
+a router (fake router); FRR's neighbour removal; the journal's rollback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.netoss.core.plugins.module_utils import config_diff, service_verify
+from ansible_collections.netoss.core.plugins.module_utils.service_catalog import load_catalog
+from ansible_collections.netoss.core.plugins.module_utils.service_order import (
+    Journal,
+    OrderError,
+    check_order,
+    circuit_id,
+    devices_of,
+    parse_items,
+    rollback,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog(REPO / "services" / "catalog.yml")
+
+
+def _device(name, role, site="ams1", tenant=None, status="active", device_id=1):
+    return {
+        "id": device_id,
+        "name": name,
+        "role": {"slug": role},
+        "site": {"id": 1 if site == "ams1" else 2, "slug": site},
+        "tenant": {"id": 9, "name": tenant} if tenant else None,
+        "status": {"value": status},
+    }
+
+
+class FakeView:
+    """The demo's pe1 (eth3 in use, eth4 free) and ce3 (spare), ce1 (Acme Corp)."""
+
+    def __init__(self):
+        self.devices = {
+            "pe1": _device("pe1", "pe", device_id=1),
+            "ce3": _device("ce3", "ce", device_id=3),
+            "ce1": _device("ce1", "ce", tenant="Acme Corp", device_id=5),
+            "p1": _device("p1", "p", device_id=7),
+        }
+        self.ports = {
+            "pe1": [
+                {"id": 10, "name": "mgmt0", "mgmt_only": True, "type": {"value": "1000base-t"}},
+                {"id": 11, "name": "eth3", "type": {"value": "1000base-t"}, "cable": {"id": 12}},
+                {"id": 12, "name": "eth4", "type": {"value": "1000base-t"}},
+                {"id": 13, "name": "eth5", "type": {"value": "1000base-t"}, "enabled": False},
+                {"id": 14, "name": "lo", "type": {"value": "virtual"}},
+            ],
+            "ce3": [
+                {"id": 30, "name": "eth1", "type": {"value": "1000base-t"}},
+                {"id": 31, "name": "lo", "type": {"value": "virtual"}},
+            ],
+            "ce1": [{"id": 50, "name": "eth1", "type": {"value": "1000base-t"}, "cable": {"id": 8}}],
+        }
+        self.prefixes = [
+            {"id": 1, "prefix": "203.0.113.0/24", "status": {"value": "container"}},
+            {
+                "id": 2,
+                "prefix": "203.0.113.0/28",
+                "status": {"value": "active"},
+                "tenant": {"id": 9, "name": "Acme Corp"},
+            },
+        ]
+        self.asn_records = [
+            {"asn": 64500, "tenant": {"id": 1, "name": "netoss Demo Carrier"}},
+            {"asn": 64501, "tenant": {"id": 9, "name": "Acme Corp"}},
+        ]
+
+    def device(self, name):
+        return self.devices.get(name)
+
+    def interfaces(self, device):
+        return self.ports.get(device, [])
+
+    def interface(self, device, name):
+        return next((i for i in self.interfaces(device) if i["name"] == name), None)
+
+    def addresses(self, interface_id):
+        return [{"address": "198.19.128.0/31"}] if interface_id == 11 else []
+
+    def tenant(self, name):
+        return {"id": 9, "name": name} if name == "Acme Corp" else None
+
+    def asns(self, asn=None, tenant_id=None):
+        return [
+            a
+            for a in self.asn_records
+            if (asn is None or a["asn"] == asn) and (tenant_id is None or a["tenant"]["id"] == tenant_id)
+        ]
+
+    def device_asns(self, device):
+        return [64500] if device["role"]["slug"] != "ce" else []
+
+    def prefixes_overlapping(self, network):
+        import ipaddress
+
+        return [p for p in self.prefixes if ipaddress.ip_network(p["prefix"]).overlaps(network)]
+
+    def circuit(self, cid):
+        return None
+
+
+def _item(item_id="1", action="add", **changes):
+    values = {
+        "customer": "Initech",
+        "pe": "pe1",
+        "pe_interface": "eth4",
+        "ce": "ce3",
+        "ce_interface": "eth1",
+        "customer_asn": 64510,
+        "prefixes": ["203.0.113.32/28"],
+    }
+    values.update(changes)
+    chars = [{"name": k, "value": v} for k, v in values.items() if v is not None]
+    return {
+        "id": item_id,
+        "action": action,
+        "service": {"serviceSpecification": {"name": "dia-ebgp"}, "serviceCharacteristic": chars},
+    }
+
+
+def test_a_valid_order_is_clean_with_its_defaults_and_devices(catalog):
+    items, problems = check_order(catalog, [_item()], FakeView())
+    assert problems == []
+    assert items[0]["values"]["max_prefix"] == 100 and items[0]["values"]["bandwidth"] == 100000
+    assert devices_of(items) == ["ce3", "pe1"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"pe_interface": "eth3"}, "item 1: pe_interface: pe1:eth3 is in use (cable #12)"),
+        ({"pe_interface": "eth5"}, "item 1: pe_interface: pe1:eth5 is disabled in NetBox"),
+        ({"pe_interface": "mgmt0"}, "item 1: pe_interface: pe1:mgmt0 is the management interface"),
+        ({"pe_interface": "eth9"}, "item 1: pe_interface: pe1 has no interface 'eth9' (it has: eth3, eth4, eth5, lo)"),
+        ({"pe": "pe9"}, "item 1: pe: no device 'pe9' in NetBox"),
+        ({"pe": "p1"}, "item 1: pe: p1 is a p, not a pe"),
+        ({"ce": "ce1", "ce_interface": "eth1"}, "item 1: ce: ce1 is the router of Acme Corp, not of Initech"),
+        (
+            {"prefixes": ["203.0.113.0/29"]},
+            "item 1: prefixes: 203.0.113.0/29 overlaps 203.0.113.0/28 in NetBox (Acme Corp)",
+        ),
+        ({"customer_asn": 64501}, "item 1: customer_asn: AS64501 belongs to Acme Corp in NetBox"),
+        ({"customer_asn": 64500}, "item 1: customer_asn: 64500 is the provider's own AS number"),
+        ({"customer_asn": 23456}, "item 1: customer_asn: 23456 is AS_TRANS (RFC 6793)"),
+        (
+            {"customer": "Acme Corp", "customer_asn": 64999},
+            "item 1: customer_asn: Acme Corp has AS64501 in NetBox, not AS64999",
+        ),
+    ],
+)
+def test_a_bad_order_is_refused_naming_item_and_characteristic(catalog, changes, problem):
+    items, problems = check_order(catalog, [_item(**changes)], FakeView())
+    assert items == []
+    assert problem in problems, problems
+
+
+def test_two_items_cannot_share_a_port_or_overlap(catalog):
+    items, problems = check_order(
+        catalog, [_item("1"), _item("2", prefixes=["203.0.113.40/29"], customer_asn=64511)], FakeView()
+    )
+    assert items == []
+    assert "item 2: pe_interface: pe1:eth4 is also in item 1" in problems
+    assert "item 2: prefixes: 203.0.113.40/29 overlaps 203.0.113.32/28 of item 1" in problems
+
+
+@pytest.mark.parametrize(
+    ("items", "problem"),
+    [
+        ([], "serviceOrderItem: an order needs at least one item"),
+        ([{"id": "1", "action": "upgrade"}], "item 1: action: 'upgrade' is not one of add, modify, delete"),
+        (
+            [{"id": "1", "action": "add", "service": {"serviceCharacteristic": ["x"]}}],
+            "item 1: serviceCharacteristic: each is {name, value}",
+        ),
+    ],
+)
+def test_the_shape_of_items_is_checked(items, problem):
+    _parsed, problems = parse_items(items)
+    assert problem in problems
+
+
+def test_modify_and_delete_name_an_existing_service(catalog):
+    _items, problems = check_order(
+        catalog, [{"id": "1", "action": "delete", "service": {"id": "NOPE-0001"}}], FakeView()
+    )
+    assert problems == ["item 1: service.id: no circuit 'NOPE-0001' in NetBox"]
+    _items, problems = check_order(catalog, [{"id": "1", "action": "modify", "service": {}}], FakeView())
+    assert problems == ["item 1: service.id: a modify names the service (its circuit ID)"]
+
+
+def test_circuit_ids_take_the_next_free_number():
+    assert circuit_id("Initech", "ams1", set()) == "INITECH-AMS1-0001"
+    assert circuit_id("Acme Corp", "ams1", {"ACME-CORP-AMS1-0001"}) == "ACME-CORP-AMS1-0002"
+
+
+# -- the journal -------------------------------------------------------------------------------
+
+
+class FakeEndpoint:
+    def __init__(self, store, refuse=()):
+        self.store, self.refuse, self.log = store, set(refuse), []
+
+    def get(self, record_id):
+        if record_id not in self.store:
+            return None
+        endpoint = self
+
+        class Record:
+            def delete(self):
+                if record_id in endpoint.refuse:
+                    raise RuntimeError("NetBox refused")
+                endpoint.log.append(("delete", record_id))
+                del endpoint.store[record_id]
+
+        return Record()
+
+    def update(self, records):
+        self.log.append(("update", records))
+
+    def create(self, payload):
+        self.log.append(("create", payload))
+
+
+class FakeApi:
+    def __init__(self, endpoint):
+        self.ipam = type("App", (), {"prefixes": endpoint})()
+
+
+def test_rollback_undoes_newest_first_and_keeps_what_it_could_not(tmp_path):
+    journal = Journal(str(tmp_path / "j.json"))
+    journal.add({"op": "created", "endpoint": "ipam.prefixes", "id": 1, "label": "prefix A"})
+    journal.add(
+        {"op": "updated", "endpoint": "ipam.prefixes", "id": 2, "before": {"status": "active"}, "label": "status B"}
+    )
+    journal.add(
+        {"op": "deleted", "endpoint": "ipam.prefixes", "id": 3, "payload": {"prefix": "C"}, "label": "prefix C"}
+    )
+    endpoint = FakeEndpoint({1: "A"})
+    undone = rollback(FakeApi(endpoint), Journal.load(journal.path))
+    assert undone == ["recreated prefix C", "restored status B", "deleted prefix A"]
+    assert endpoint.log == [("create", {"prefix": "C"}), ("update", [{"status": "active", "id": 2}]), ("delete", 1)]
+    assert not Path(journal.path).exists()
+
+    journal = Journal(str(tmp_path / "k.json"))
+    journal.add({"op": "created", "endpoint": "ipam.prefixes", "id": 1, "label": "prefix A"})
+    with pytest.raises(OrderError, match="rollback left 1 change"):
+        rollback(FakeApi(FakeEndpoint({1: "A"}, refuse={1})), Journal.load(journal.path))
+    assert Journal.load(journal.path).entries[0]["label"] == "prefix A"  # kept for a later rollback
+
+
+# -- FRR: a removed neighbour goes with one line -------------------------------------------------
+
+RUNNING = """router bgp 64500
+ neighbor 198.19.128.5 remote-as 64510
+ neighbor 198.19.128.5 description ce3
+ neighbor 198.19.255.1 remote-as 64500
+ !
+ address-family ipv4 unicast
+  neighbor 198.19.128.5 activate
+  neighbor 198.19.128.5 maximum-prefix 10
+  neighbor 198.19.255.1 activate
+ exit-address-family
+exit
+"""
+INTENDED = """router bgp 64500
+ neighbor 198.19.255.1 remote-as 64500
+ !
+ address-family ipv4 unicast
+  neighbor 198.19.255.1 activate
+ exit-address-family
+exit
+"""
+
+
+def test_a_removed_frr_neighbour_is_one_line():
+    assert config_diff.remediation(RUNNING, INTENDED, "frr") == [
+        "router bgp 64500",
+        " no neighbor 198.19.128.5 remote-as 64510",
+        " exit",
+    ]
+
+
+def test_a_changed_neighbour_keeps_its_lines():
+    changed = RUNNING.replace("maximum-prefix 10", "maximum-prefix 20")
+    assert " neighbor 198.19.128.5 maximum-prefix 20" in "\n".join(config_diff.remediation(RUNNING, changed, "frr"))
+
+
+# -- verification on a router ------------------------------------------------------------------
+
+
+def _summary(peers):
+    import json
+
+    return json.dumps({"ipv4Unicast": {"peers": peers}})
+
+
+class FakeRouter:
+    def __init__(self, answers):
+        self.answers = answers
+
+    def get(self, command):
+        return self.answers[command]
+
+
+BGP = "show bgp vrf all summary json"
+ROUTES = "show bgp ipv4 unicast neighbors 198.19.128.5 routes json"
+SPEC = {"role": "pe", "neighbor": "198.19.128.5", "bgp": True, "prefixes": ["203.0.113.32/28"], "removed": False}
+BASE = [
+    {"vrf": "default", "neighbor": "198.19.255.1", "established": True, "uptime": "00:10:00", "uptime_msec": 600000}
+]
+
+
+def _peer(state="Established", uptime=600000):
+    return {"state": state, "remoteAs": 64500, "pfxRcd": 1, "peerUptime": "x", "peerUptimeMsec": uptime}
+
+
+def test_a_right_service_has_no_problem():
+    router = FakeRouter(
+        {
+            BGP: _summary({"198.19.128.5": _peer(uptime=1000), "198.19.255.1": _peer(uptime=620000)}),
+            ROUTES: '{"routes": {"203.0.113.32/28": [], "203.0.113.33/32": []}}',
+        }
+    )
+    assert service_verify.problems(router, SPEC, BASE, elapsed=20) == []
+
+
+def test_missing_prefixes_and_a_restarted_session_are_named():
+    router = FakeRouter(
+        {
+            BGP: _summary({"198.19.128.5": _peer(), "198.19.255.1": _peer(uptime=3000)}),
+            ROUTES: '{"routes": {"203.0.113.33/32": []}}',
+        }
+    )
+    found = service_verify.problems(router, SPEC, BASE, elapsed=20)
+    assert found[0] == "198.19.128.5 has not sent 203.0.113.32/28 (received: 203.0.113.33/32)"
+    assert found[1].startswith("BGP session to 198.19.255.1 restarted during the change")
+    # A restart does not heal by waiting: verify returns at once.
+    assert (
+        service_verify.verify(router, SPEC, BASE, taken_at=0, timeout=60, clock=lambda: 20, sleep=pytest.fail) == found
+    )
+
+
+def test_a_session_not_up_waits_then_says_so():
+    router = FakeRouter({BGP: _summary({"198.19.128.5": _peer(state="Active")})})
+    ticks = iter(range(0, 100, 10))
+    found = service_verify.verify(router, SPEC, [], timeout=30, clock=lambda: next(ticks), sleep=lambda s: None)
+    assert found == ["the BGP session to 198.19.128.5 is Active, not Established"]
+
+
+def test_a_deleted_service_must_have_no_session():
+    spec = dict(SPEC, removed=True)
+    assert service_verify.problems(FakeRouter({BGP: _summary({})}), spec) == []
+    found = service_verify.problems(FakeRouter({BGP: _summary({"198.19.128.5": _peer()})}), spec)
+    assert found == ["the deleted service's BGP session to 198.19.128.5 is still configured (Established)"]
+
+
+def test_static_access_needs_the_routes():
+    spec = dict(SPEC, bgp=False)
+    route = '{"203.0.113.32/28": [{"selected": true, "nexthops": [{"ip": "198.19.128.5", "active": true}]}]}'
+    router = FakeRouter({BGP: _summary({}), "show ip route 203.0.113.32/28 json": route})
+    assert service_verify.problems(router, spec) == []
+    router.answers["show ip route 203.0.113.32/28 json"] = "{}"
+    assert service_verify.problems(router, spec) == ["no active route to 203.0.113.32/28 via 198.19.128.5"]
