@@ -124,8 +124,13 @@ def _frr_problems(device, expected):
                 problems.append("BGP neighbour %s (%s) is not configured" % (peer["address"], peer["description"]))
             elif not state["established"]:
                 problems.append(
-                    "BGP neighbour %s (%s) is %s, not Established"
-                    % (peer["address"], peer["description"], state["state"])
+                    "BGP neighbour %s (%s) is %s, not Established%s"
+                    % (
+                        peer["address"],
+                        peer["description"],
+                        state["state"],
+                        " (it sent more prefixes than its maximum-prefix allows)" if "PfxCt" in state["state"] else "",
+                    )
                 )
     if expected["ospf"]:
         full = {n["interface"] for n in parse_ospf_neighbors(device.get(COMMANDS["ospf"])) if n["full"]}

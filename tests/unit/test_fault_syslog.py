@@ -21,6 +21,9 @@ FRR = {
     b"in vrf default Up",
     "if_down": b"<31>Nov 26 19:48:26 pe1 zebra[15340]: [SBFM4-2P25V] MESSAGE: ZEBRA_INTERFACE_DOWN eth3 vrf default(0)",
     "if_up": b"<31>Nov 26 19:48:31 pe1 zebra[15340]: [V6YM8-PV4KB] MESSAGE: ZEBRA_INTERFACE_UP eth3 vrf default(0)",
+    "if_delete": b"<31>Nov 26 19:48:31 pe1 zebra[15340]: [V6YM8-PV4KB] MESSAGE: ZEBRA_INTERFACE_DELETE eth3 vrf default(0)",
+    "bgp_deleted": b"<30>Nov 26 19:48:31 pe1 bgpd[15345]: [PXVXG-TFNNT] %ADJCHANGE: neighbor 198.19.128.1(ce1) "
+    b"in vrf default Down Neighbor deleted",
     "ospf_down": b"<29>Nov 26 19:48:03 pe1 ospfd[15352]: [Y05P2-YJVXY] AdjChg: Nbr 198.19.255.1, NbrIP 198.19.0.3 "
     b"(default) on eth1:198.19.0.2: Full -> Deleted (KillNbr)",
     "ospf_full": b"<29>Nov 26 19:48:20 pe1 ospfd[15352]: [Y05P2-YJVXY] AdjChg: Nbr 198.19.255.1, NbrIP 198.19.0.3 "
@@ -97,6 +100,11 @@ def test_frr_lines_raise_and_clear_by_the_same_key(rules):
     iface = _event(rules, "if_down")
     assert iface.fingerprint == "pe1|interface:eth3|interface-down" and iface.probable_cause == "lossOfSignal"
     assert _event(rules, "if_up").action == "clear"
+    # Gone is not down: a deleted interface or neighbour (a service decommissioned) clears.
+    assert _event(rules, "if_delete").action == "clear" and _event(rules, "if_delete").fingerprint == iface.fingerprint
+    assert (
+        _event(rules, "bgp_deleted").action == "clear" and _event(rules, "bgp_deleted").fingerprint == down.fingerprint
+    )
     ospf = _event(rules, "ospf_down")
     assert ospf.fingerprint == "pe1|ospf_adjacency:eth1|ospf-adjacency-down" and ospf.severity == "minor"
     assert _event(rules, "ospf_full").action == "clear"
