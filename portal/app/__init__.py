@@ -65,6 +65,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from .faults import bp as faults_bp
     from .jobs import bp as jobs_bp
     from .main import bp as main_bp
+    from .services import bp as services_bp
+    from .services.api import bp as services_api_bp
     from .tmf import bp as tmf_bp
 
     app.register_blueprint(auth_bp)
@@ -72,9 +74,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(jobs_bp)
     app.register_blueprint(faults_bp)
     app.register_blueprint(compliance_bp)
+    app.register_blueprint(services_bp)
     app.register_blueprint(api_bp, url_prefix="/api")
+    app.register_blueprint(services_api_bp, url_prefix="/api")
     app.register_blueprint(tmf_bp, url_prefix="/tmf-api")
     csrf.exempt(api_bp)  # the APIs check CSRF themselves for cookie-authenticated calls
+    csrf.exempt(services_api_bp)
     csrf.exempt(tmf_bp)
 
     _error_handlers(app)

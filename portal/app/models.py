@@ -443,3 +443,33 @@ class ComplianceDevice(db.Model):
     platform: Mapped[str] = mapped_column(String(64), nullable=False, default="")
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+# -- service orders (TMF641) ----------------------------------------------------------------
+
+ORDER_STATES = ("acknowledged", "inProgress", "completed", "failed", "partial", "cancelled")
+ORDER_OPEN = ("acknowledged", "inProgress")
+
+
+class ServiceOrder(db.Model):
+    """A customer's order (TMF641): its items as the order check cleaned them, run by one
+    ``service-order`` job, and the history of its state."""
+
+    __tablename__ = "service_orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(100), index=True)  # the BSS's own reference
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    category: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default="acknowledged", index=True)
+    state_reason: Mapped[str | None] = mapped_column(String(500))
+    requested_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    # [{id, action, service, service_id, values, state, resources}]
+    items: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    # [{state, at, reason, step}], oldest first
+    state_changes: Mapped[list] = mapped_column(JSON, nullable=False, default=list)

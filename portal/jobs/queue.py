@@ -103,6 +103,7 @@ def reap_lost_jobs(app, conn) -> list[int]:
 
     from portal.app.extensions import db
     from portal.app.models import Job, utcnow
+    from portal.services import orders
 
     from .runner import release_locks
 
@@ -116,6 +117,7 @@ def reap_lost_jobs(app, conn) -> list[int]:
                 job.finished_at = utcnow()
                 db.session.commit()
                 release_locks(job.id)
+                orders.job_finished(job)  # its service order, if any, fails with the job
                 reaped.append(job.id)
     return reaped
 

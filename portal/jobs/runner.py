@@ -382,3 +382,6 @@ def execute(
             for command in private.glob("artifacts/*/command"):
                 command.unlink()  # ansible-runner records the run's environment there
             scrub(private, hidden)
+            from portal.services.orders import job_finished
+
+            job_finished(job)  # a service order its job left open fails (or is cancelled); never raises

@@ -49,6 +49,9 @@ def no_queue(monkeypatch):
     monkeypatch.setattr("portal.app.tmf._netbox_device_id", lambda name, field="relatedEntity": 1)
     monkeypatch.setattr("portal.app.tmf._notify", lambda kind, ticket: None)
     monkeypatch.setattr("portal.app.api.fault_queue", lambda: _NoRedis())
+    # Service orders and the inventory read NetBox through the shared order logic: an empty one.
+    monkeypatch.setattr("portal.services.catalog.view", lambda: None)
+    monkeypatch.setattr("portal.services.catalog.logic", lambda: _EmptyNetbox())
 
 
 class _NoRedis:
@@ -71,6 +74,25 @@ class _NoRedis:
 
     def hgetall(self, key):
         return {}
+
+
+class _EmptyNetbox:
+    """Stands in for the shared order logic over a NetBox without devices or services."""
+
+    def check_order(self, catalog, items, view):
+        return [], ["item 1: pe: no device in this NetBox"]
+
+    def devices_of(self, items):
+        return []
+
+    def describe(self, view, cid):
+        return None
+
+    def list_services(self, view, service_only=False):
+        return []
+
+    def choices(self, service, name, view, values):
+        return []
 
 
 def test_no_input_makes_a_server_error(app):

@@ -21,7 +21,8 @@ FRR = {
     b"in vrf default Up",
     "if_down": b"<31>Nov 26 19:48:26 pe1 zebra[15340]: [SBFM4-2P25V] MESSAGE: ZEBRA_INTERFACE_DOWN eth3 vrf default(0)",
     "if_up": b"<31>Nov 26 19:48:31 pe1 zebra[15340]: [V6YM8-PV4KB] MESSAGE: ZEBRA_INTERFACE_UP eth3 vrf default(0)",
-    "if_delete": b"<31>Nov 26 19:48:31 pe1 zebra[15340]: [V6YM8-PV4KB] MESSAGE: ZEBRA_INTERFACE_DELETE eth3 vrf default(0)",
+    "if_delete": b"<31>Nov 26 19:48:31 pe1 zebra[15340]: [V6YM8-PV4KB] MESSAGE: ZEBRA_INTERFACE_DELETE eth3 "
+    b"vrf default(0)",
     "bgp_deleted": b"<30>Nov 26 19:48:31 pe1 bgpd[15345]: [PXVXG-TFNNT] %ADJCHANGE: neighbor 198.19.128.1(ce1) "
     b"in vrf default Down Neighbor deleted",
     "ospf_down": b"<29>Nov 26 19:48:03 pe1 ospfd[15352]: [Y05P2-YJVXY] AdjChg: Nbr 198.19.255.1, NbrIP 198.19.0.3 "

@@ -268,6 +268,9 @@ def cancel_job(job_id: int):
         from portal.jobs.queue import drop
 
         drop(current_app._get_current_object(), job.id)  # no worker needs to pick it up
+        from portal.services.orders import job_finished
+
+        job_finished(job)  # its service order, if it runs one, is cancelled with it
     audit("job.cancel", target=f"job {job.id} ({job.template})")
     return jsonify(job.to_dict())
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from portal.compliance.schema import SCHEMA as COMPLIANCE_RUN
 from portal.compliance.schema import STATUSES as COMPLIANCE_STATUSES
+from portal.services.schema import CANCEL as SERVICE_ORDER_CANCEL
+from portal.services.schema import ORDER as SERVICE_ORDER_CREATE
+from portal.services.schema import PROGRESS as SERVICE_ORDER_PROGRESS
+from portal.services.schema import SERVICE_STATES
 
-from ..models import ROLES
+from ..models import ORDER_STATES, ROLES
 
 USERNAME = {"type": "string", "pattern": "^[a-z][a-z0-9._-]{1,63}$", "description": "lowercase, 2-64 characters"}
 PASSWORD = {"type": "string", "minLength": 12, "maxLength": 256}
@@ -438,6 +442,82 @@ SCHEMAS = {
             },
         },
     },
+    "ServiceOrderCreate": SERVICE_ORDER_CREATE,
+    "ServiceOrderCancel": SERVICE_ORDER_CANCEL,
+    "ServiceOrderProgress": SERVICE_ORDER_PROGRESS,
+    "ServiceOrder": {
+        "type": "object",
+        "description": "TMF641 ServiceOrder (the subset netoss keeps; the job, the ticket, the state history and "
+        "the reason of the last change under netoss)",
+        "properties": {
+            "id": {"type": "string"},
+            "href": {"type": "string"},
+            "externalId": {"type": ["string", "null"]},
+            "description": {"type": "string"},
+            "category": {"type": ["string", "null"]},
+            "state": {"enum": list(ORDER_STATES)},
+            "orderDate": {"type": "string", "format": "date-time"},
+            "completionDate": {"type": ["string", "null"], "format": "date-time"},
+            "relatedParty": {"type": "array", "items": {"type": "object"}},
+            "serviceOrderItem": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "action": {"enum": ["add", "modify", "delete"]},
+                        "state": {"type": "string"},
+                        "service": {"type": "object", "description": "id and href once the service exists"},
+                        "netoss": {"type": "object", "description": "resources: what the item holds in NetBox"},
+                    },
+                },
+            },
+            "netoss": {
+                "type": "object",
+                "properties": {
+                    "job": {"type": ["integer", "null"]},
+                    "ticket": {"type": ["string", "null"], "description": "the ticket a failed order opened"},
+                    "stateChange": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "state": {"type": "string"},
+                                "at": {"type": "string", "format": "date-time"},
+                                "reason": {"type": ["string", "null"]},
+                                "step": {"type": ["string", "null"]},
+                            },
+                        },
+                    },
+                    "reason": {"type": ["string", "null"]},
+                },
+            },
+        },
+    },
+    "OrderProblems": {
+        "type": "object",
+        "description": "A refused order: nothing was stored; each problem names the item and characteristic",
+        "required": ["error", "status"],
+        "properties": {
+            "error": {"type": "string"},
+            "status": {"type": "integer"},
+            "problems": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "CancelServiceOrder": {"type": "object", "description": "TMF641 CancelServiceOrder (state done)"},
+    "Service": {
+        "type": "object",
+        "description": "TMF638 Service: a NetBox circuit; health, open alarms and tickets, and the order under netoss",
+    },
+    "CatalogService": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "label": {"type": "string"},
+            "description": {"type": "string"},
+            "characteristics": {"type": "array", "items": {"type": "object"}},
+        },
+    },
     "Error": {
         "type": "object",
         "required": ["error", "status"],
@@ -840,6 +920,109 @@ def document() -> dict:
                         {"name": "device", "in": "query", "schema": {"type": "string", "maxLength": 64}},
                         {"name": "days", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 3660}},
                     ],
+                ),
+            },
+            "/tmf-api/serviceOrdering/v4/serviceOrder": {
+                "get": _op(
+                    "Service orders, newest first (TMF641)",
+                    "viewer",
+                    {"type": "array", "items": _ref("ServiceOrder")},
+                    params=[
+                        {"name": "state", "in": "query", "schema": {"enum": list(ORDER_STATES)}},
+                        {"name": "externalId", "in": "query", "schema": {"type": "string"}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    ],
+                ),
+                "post": _op(
+                    "Order services (TMF641): checked against the catalog and NetBox before anything is stored, "
+                    "then acknowledged and run as a service-order job",
+                    "operator",
+                    _ref("ServiceOrder"),
+                    body="ServiceOrderCreate",
+                    status="201",
+                    extra={
+                        "400": dict(description="Invalid: nothing stored", **_json(_ref("OrderProblems"))),
+                        "503": dict(description="NetBox or the job queue is unavailable", **_json(_ref("Error"))),
+                    },
+                ),
+            },
+            "/tmf-api/serviceOrdering/v4/serviceOrder/{order_id}": {
+                "get": _op(
+                    "A service order (TMF641), with its items, job, ticket and state history",
+                    "viewer",
+                    _ref("ServiceOrder"),
+                    params=_id("order_id"),
+                    extra=not_found,
+                ),
+            },
+            "/tmf-api/serviceOrdering/v4/cancelServiceOrder": {
+                "post": _op(
+                    "Cancel a service order while it is acknowledged and its job has not started",
+                    "operator",
+                    _ref("CancelServiceOrder"),
+                    body="ServiceOrderCancel",
+                    status="201",
+                    extra={**not_found, "409": dict(description="Too late: says the state", **_json(_ref("Error")))},
+                ),
+            },
+            "/tmf-api/serviceInventory/v4/service": {
+                "get": _op(
+                    "Services (TMF638): NetBox circuits with their state, resources and health",
+                    "viewer",
+                    {"type": "array", "items": _ref("Service")},
+                    params=[
+                        {
+                            "name": "state",
+                            "in": "query",
+                            "schema": {"enum": list(SERVICE_STATES)},
+                        },
+                        {"name": "relatedParty.name", "in": "query", "schema": {"type": "string"}},
+                        {"name": "serviceSpecification.name", "in": "query", "schema": {"type": "string"}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    ],
+                    extra={"503": dict(description="NetBox is unavailable", **_json(_ref("Error")))},
+                ),
+            },
+            "/tmf-api/serviceInventory/v4/service/{cid}": {
+                "get": _op(
+                    "A service (TMF638) by its circuit ID",
+                    "viewer",
+                    _ref("Service"),
+                    params=[{"name": "cid", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    extra={**not_found, "503": dict(description="NetBox is unavailable", **_json(_ref("Error")))},
+                ),
+            },
+            "/api/v1/service-orders/{order_id}/progress": {
+                "post": _op(
+                    "Report a service order's progress (the service-order job): its state and step, the items' "
+                    "states, service IDs and resources; a failed or partial order opens a ticket",
+                    "operator",
+                    _ref("ServiceOrder"),
+                    body="ServiceOrderProgress",
+                    params=_id("order_id"),
+                    extra={**not_found, "409": dict(description="The order already ended", **_json(_ref("Error")))},
+                ),
+            },
+            "/api/v1/service-catalog": {
+                "get": _op(
+                    "The service catalog: each service with its characteristics",
+                    "viewer",
+                    {"type": "array", "items": _ref("CatalogService")},
+                ),
+            },
+            "/api/v1/service-catalog/{service}/choices/{characteristic}": {
+                "get": _op(
+                    "The values NetBox offers for a characteristic (devices of its role, free interfaces of the "
+                    "chosen device, customers); the values chosen so far as query arguments",
+                    "viewer",
+                    {"type": "array", "items": {"type": "string"}},
+                    params=[
+                        {"name": "service", "in": "path", "required": True, "schema": {"type": "string"}},
+                        {"name": "characteristic", "in": "path", "required": True, "schema": {"type": "string"}},
+                    ],
+                    extra={**not_found, "503": dict(description="NetBox is unavailable", **_json(_ref("Error")))},
                 ),
             },
             "/api/v1/audit": {

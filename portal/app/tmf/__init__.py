@@ -275,8 +275,9 @@ def create_ticket():
     return jsonify(_ticket_out(ticket)), 201
 
 
-def open_by_hand(user, data: dict, related: list[dict]) -> Ticket:
-    """Record a ticket opened by a person (API or page): SLA from its severity, audit, notify."""
+def open_by_hand(user, data: dict, related: list[dict], reason: str = "opened by hand") -> Ticket:
+    """Record a ticket opened by a person (API or page), or by netoss for a reason of its own (a
+    failed service order): SLA from its severity, audit, notify."""
     import datetime as dt
 
     from portal.faults.processor import Settings
@@ -291,7 +292,7 @@ def open_by_hand(user, data: dict, related: list[dict]) -> Ticket:
         priority=int(data.get("priority") or PRIORITY[severity]),
         ticket_type=data.get("ticketType", "complaint"),
         status="acknowledged",
-        status_reason="opened by hand",
+        status_reason=reason,
         created_at=now,
         updated_at=now,
         expected_resolution_at=now + dt.timedelta(hours=float(settings.sla_hours.get(severity, 72))),
@@ -302,9 +303,7 @@ def open_by_hand(user, data: dict, related: list[dict]) -> Ticket:
     db.session.add(ticket)
     db.session.flush()
     db.session.add(
-        TicketStatusChange(
-            ticket_id=ticket.id, at=now, status="acknowledged", reason="opened by hand", actor=user.username
-        )
+        TicketStatusChange(ticket_id=ticket.id, at=now, status="acknowledged", reason=reason, actor=user.username)
     )
     for n in data.get("note", []):
         db.session.add(TicketNote(ticket_id=ticket.id, at=now, author=user.username, text=n["text"]))
@@ -347,3 +346,6 @@ def update_ticket(ticket_id: str):
 
 
 PATHS = (ALARM_PATH, TICKET_PATH)
+
+
+from . import services  # noqa: E402, F401 - the TMF641 and TMF638 routes, on this blueprint

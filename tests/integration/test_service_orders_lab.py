@@ -1,0 +1,244 @@
+"""Service orders end to end, in a lab of their own, through the portal's TMF641 API.
+
+- Bad orders (a port in use, an unknown device, an overlapping prefix, a bad AS number) are
+  refused with the problem named, and nothing is touched.
+- Two orders submitted together (DIA on pe1/ce3, static access on pe2/ce4) go live with
+  distinct /31s: BGP up with the customer prefixes received, reachable from the other site.
+- The DIA service is modified (a prefix added, the rate changed), then both are deleted: NetBox
+  and the routers are exactly as before (an empty diff).
+- An order that fails verification (max_prefix below what the customer announces) is rolled
+  back fully, and a ticket says why.
+
+The lab has its own names here (s<device>, bridge netoss-sbr0, account netopss).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from waiting import wait_for
+
+from portal import lab
+from portal.lab import runtime
+from portal.lab.spec import LabConfig
+
+pytestmark = pytest.mark.integration
+
+ORDERS_LAB = LabConfig(ns_prefix="s", bridge="netoss-sbr0", user="netopss")
+ORDERS = "/tmf-api/serviceOrdering/v4/serviceOrder"
+SERVICES = "/tmf-api/serviceInventory/v4/service"
+TICKETS = "/tmf-api/troubleTicket/v4/troubleTicket"
+FINAL = ("completed", "failed", "partial", "cancelled")
+ROUTERS = ("pe1", "pe2", "ce1", "ce2", "ce3", "ce4")
+
+
+@pytest.fixture(scope="module")
+def orders_lab(stack, nb, demo_synced):
+    spec = lab.up(stack, nb, ORDERS_LAB, log=print)
+    try:
+        assert lab.converge(stack, spec, log=print, force=True)
+        yield spec
+    finally:
+        lab.down(stack, log=print)
+
+
+def _item(item_id="1", action="add", service="dia-ebgp", service_id=None, **values):
+    body = {"serviceCharacteristic": [{"name": k, "value": v} for k, v in values.items()]}
+    if service_id:
+        body["id"] = service_id
+    else:
+        body["serviceSpecification"] = {"name": service}
+    return {"id": item_id, "action": action, "service": body}
+
+
+def _dia(**changes):
+    values = {
+        "customer": "Initech",
+        "pe": "pe1",
+        "pe_interface": "eth4",
+        "ce": "ce3",
+        "ce_interface": "eth1",
+        "customer_asn": 64510,
+        "prefixes": ["203.0.113.32/28"],
+        "bandwidth": 50000,
+        "max_prefix": 10,
+    }
+    values.update(changes)
+    return _item(**values)
+
+
+def _static():
+    return _item(
+        service="static-access",
+        customer="Hooli",
+        pe="pe2",
+        pe_interface="eth4",
+        ce="ce4",
+        ce_interface="eth1",
+        prefixes=["203.0.113.64/28"],
+    )
+
+
+def _submit(portal_api, stack, *items):
+    return portal_api.post(f"{stack.portal_url}{ORDERS}", json={"serviceOrderItem": list(items)}, timeout=60)
+
+
+def _wait(portal_api, stack, order_id, timeout=240) -> dict:
+    return wait_for(
+        f"order {order_id} to end",
+        lambda: (o := portal_api.get(f"{stack.portal_url}{ORDERS}/{order_id}", timeout=10).json())["state"] in FINAL
+        and o,
+        timeout,
+        interval=0.5,
+    )
+
+
+def _job_output(portal_api, stack, order) -> str:
+    job = (order.get("netoss") or {}).get("job")
+    if not job:
+        return "(no job)"
+    events = portal_api.get(f"{stack.portal_url}/api/v1/jobs/{job}/events?limit=5000", timeout=10).json()
+    return "\n".join(e["stdout"] or "" for e in events)[-4000:]
+
+
+def _netbox(nb) -> dict:
+    """What an order may touch in NetBox, without ids or timestamps: a diff of two is what changed."""
+
+    def name(obj):
+        return getattr(obj, "name", None) if obj else None
+
+    return {
+        "circuits": sorted((c.cid, c.status.value, name(c.tenant), c.commit_rate) for c in nb.circuits.circuits.all()),
+        "terminations": sorted((t.circuit.cid, t.term_side) for t in nb.circuits.circuit_terminations.all()),
+        "cables": sorted(
+            tuple(sorted(f"{t.object_type}:{t.object_id}" for t in (c.a_terminations + c.b_terminations)))
+            for c in nb.dcim.cables.all()
+        ),
+        "prefixes": sorted((p.prefix, p.status.value, name(p.tenant), p.description) for p in nb.ipam.prefixes.all()),
+        "addresses": sorted(
+            (a.address, a.assigned_object_id or 0, a.role.value if a.role else "") for a in nb.ipam.ip_addresses.all()
+        ),
+        "tenants": sorted(t.name for t in nb.tenancy.tenants.all()),
+        "asns": sorted((a.asn, name(a.tenant)) for a in nb.ipam.asns.all()),
+        "devices": sorted((d.name, name(d.tenant)) for d in nb.dcim.devices.all()),
+        "interfaces": sorted((i.device.name, i.name, i.description) for i in nb.dcim.interfaces.all()),
+    }
+
+
+def _configs(spec) -> dict:
+    out = {}
+    for name in ROUTERS:
+        text = runtime.vtysh(spec.router(name), "show running-config")
+        out[name] = [line for line in text.splitlines() if not line.startswith(("Building", "Current", "frr version"))]
+    return out
+
+
+def _vtysh(spec, device, command):
+    return runtime.vtysh(spec.router(device), command)
+
+
+def _ping(spec, device, source, destination) -> bool:
+    import subprocess
+
+    ns = spec.router(device).ns
+    cmd = ["ip", "netns", "exec", ns, "ping", "-n", "-c", "2", "-W", "1", "-I", source, destination]
+    return subprocess.run(cmd, capture_output=True, check=False).returncode == 0
+
+
+def test_bad_orders_are_refused_and_touch_nothing(orders_lab, portal_api, stack, nb):
+    before = _netbox(nb)
+    count = len(portal_api.get(f"{stack.portal_url}{ORDERS}", params={"limit": 1000}, timeout=10).json())
+    cases = [
+        (_dia(pe_interface="eth3"), "pe_interface: pe1:eth3 is in use"),
+        (_dia(pe="pe9"), "pe: no device 'pe9' in NetBox"),
+        (_dia(prefixes=["203.0.113.0/29"]), "prefixes: 203.0.113.0/29 overlaps 203.0.113.0/28 in NetBox (Acme Corp)"),
+        (_dia(customer_asn=23456), "customer_asn: 23456 is AS_TRANS"),
+        (_dia(customer_asn=64501), "customer_asn: AS64501 belongs to Acme Corp in NetBox"),
+    ]
+    for item, problem in cases:
+        resp = _submit(portal_api, stack, item)
+        assert resp.status_code == 400, resp.text
+        assert any(problem in p for p in resp.json()["problems"]), resp.json()
+    assert len(portal_api.get(f"{stack.portal_url}{ORDERS}", params={"limit": 1000}, timeout=10).json()) == count
+    assert _netbox(nb) == before
+
+
+def test_orders_go_live_then_modify_then_delete_leaves_no_trace(orders_lab, portal_api, stack, nb):
+    spec = orders_lab
+    before_nb, before_cfg = _netbox(nb), _configs(spec)
+
+    # Two orders at the same time: distinct /31s from the pool.
+    t0 = time.monotonic()
+    dia, static = _submit(portal_api, stack, _dia()), _submit(portal_api, stack, _static())
+    assert dia.status_code == 201 and static.status_code == 201, (dia.text, static.text)
+    assert dia.json()["state"] == "acknowledged"
+    orders = [_wait(portal_api, stack, r.json()["id"]) for r in (dia, static)]
+    print(f"two orders submitted together: both ended in {time.monotonic() - t0:.1f} s")
+    for order in orders:
+        assert order["state"] == "completed", _job_output(portal_api, stack, order)
+    dia_cid = orders[0]["serviceOrderItem"][0]["service"]["id"]
+    static_cid = orders[1]["serviceOrderItem"][0]["service"]["id"]
+    assert dia_cid.startswith("INITECH-AMS1-") and static_cid.startswith("HOOLI-FRA1-")
+    links = {
+        p.prefix: p.custom_fields["netoss_circuit"]
+        for p in nb.ipam.prefixes.filter(within="198.19.128.0/24", mask_length=31)
+        if p.custom_fields.get("netoss_circuit")
+    }
+    assert sorted(links.values()) == sorted([dia_cid, static_cid]) and len(links) == 2
+
+    # DIA: BGP up, the customer prefix received on the PE, reachable from the other site.
+    assert nb.circuits.circuits.get(cid=dia_cid).status.value == "active"
+    summary = _vtysh(spec, "pe1", "show bgp summary")
+    assert "ce3 (Initech" in summary
+    routes = _vtysh(spec, "pe1", "show bgp ipv4 unicast 203.0.113.32/28")
+    assert "64510" in routes
+    assert _ping(spec, "ce2", "203.0.113.17", "203.0.113.33")
+    # Static access: routed by pe2, reachable from the other site.
+    assert "203.0.113.64/28" in _vtysh(spec, "pe2", "show ip route static")
+    assert _ping(spec, "ce1", "203.0.113.1", "203.0.113.65")
+
+    # The service inventory (TMF638) shows them active, with their characteristics.
+    service = portal_api.get(f"{stack.portal_url}{SERVICES}/{dia_cid}", timeout=30).json()
+    assert service["state"] == "active"
+    chars = {c["name"]: c["value"] for c in service["serviceCharacteristic"]}
+    assert chars["customer_asn"] == 64510 and chars["prefixes"] == ["203.0.113.32/28"]
+
+    # Modify: one more prefix, a new rate.
+    resp = _submit(
+        portal_api,
+        stack,
+        _item(action="modify", service_id=dia_cid, prefixes=["203.0.113.32/28", "203.0.113.48/29"], bandwidth=200000),
+    )
+    assert resp.status_code == 201, resp.text
+    order = _wait(portal_api, stack, resp.json()["id"])
+    assert order["state"] == "completed", _job_output(portal_api, stack, order)
+    assert nb.circuits.circuits.get(cid=dia_cid).commit_rate == 200000
+    assert "64510" in _vtysh(spec, "pe1", "show bgp ipv4 unicast 203.0.113.48/29")
+
+    # Delete both: NetBox and the routers are as before.
+    for cid in (dia_cid, static_cid):
+        resp = _submit(portal_api, stack, _item(action="delete", service_id=cid))
+        assert resp.status_code == 201, resp.text
+        order = _wait(portal_api, stack, resp.json()["id"])
+        assert order["state"] == "completed", _job_output(portal_api, stack, order)
+    assert _netbox(nb) == before_nb
+    assert _configs(spec) == before_cfg
+
+
+def test_an_order_that_fails_verification_is_rolled_back_with_a_ticket(orders_lab, portal_api, stack, nb):
+    spec = orders_lab
+    before_nb, before_cfg = _netbox(nb), _configs(spec)
+    # ce3 announces its aggregate and its loopback: two prefixes, above a maximum of one.
+    resp = _submit(portal_api, stack, _dia(max_prefix=1))
+    assert resp.status_code == 201, resp.text
+    order = _wait(portal_api, stack, resp.json()["id"])
+    assert order["state"] == "failed", _job_output(portal_api, stack, order)
+    reason = order["netoss"]["reason"]
+    assert "maximum-prefix" in reason and "rolled back" in reason, reason
+    assert _netbox(nb) == before_nb
+    assert _configs(spec) == before_cfg
+    ticket_id = order["netoss"]["ticket"]
+    assert ticket_id, order
+    ticket = portal_api.get(f"{stack.portal_url}{TICKETS}/{ticket_id}", timeout=10).json()
+    assert "failed" in ticket["name"] and "maximum-prefix" in ticket["description"]
