@@ -87,8 +87,9 @@ def _submit(portal_api, stack, *items):
 def _wait(portal_api, stack, order_id, timeout=240) -> dict:
     return wait_for(
         f"order {order_id} to end",
-        lambda: (o := portal_api.get(f"{stack.portal_url}{ORDERS}/{order_id}", timeout=10).json())["state"] in FINAL
-        and o,
+        lambda: (
+            (o := portal_api.get(f"{stack.portal_url}{ORDERS}/{order_id}", timeout=10).json())["state"] in FINAL and o
+        ),
         timeout,
         interval=0.5,
     )
