@@ -67,6 +67,8 @@ def body_problems(data) -> list[str]:
             problems.append(f"{at}.service.id: an add item makes a new service, whose ID the order allocates")
         if item["action"] != "add" and not has_id:
             problems.append(f"{at}.service.id: a {item['action']} item names the service (its circuit ID)")
+        if item["action"] == "add" and not item["service"].get("serviceSpecification"):
+            problems.append(f"{at}.service.serviceSpecification: an add item names the catalog service")
         names: dict[str, int] = {}
         for j, c in enumerate(item["service"].get("serviceCharacteristic", [])):
             if c["name"] in names:

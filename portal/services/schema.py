@@ -32,7 +32,6 @@ _ITEM = {
         "service": {
             "type": "object",
             "additionalProperties": False,
-            "required": ["serviceSpecification"],
             "properties": {
                 "id": {**CID, "description": "the service (circuit ID): for modify and delete, not for add"},
                 "@type": _TYPE,

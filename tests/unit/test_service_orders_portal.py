@@ -130,14 +130,13 @@ class FakeLogic:
         clean, problems = [], []
         for raw in items:
             service = raw["service"]
-            spec = services.get(service["serviceSpecification"]["name"])
             given = {c["name"]: c["value"] for c in service.get("serviceCharacteristic", [])}
             current = view.services.get(service.get("id") or "")
+            # A modify or delete may leave the specification out: the service's own.
+            name = (service.get("serviceSpecification") or {}).get("name") or (current or {}).get("service", "dia-ebgp")
+            spec = services.get(name)
             if spec is None:
-                found, values = (
-                    [f"serviceSpecification: {service['serviceSpecification']['name']!r} is not in the catalog"],
-                    {},
-                )
+                found, values = ([f"serviceSpecification: {name!r} is not in the catalog"], {})
             elif raw["action"] == "add":
                 values, found = check_values(spec, given)
                 found = found or view.problems(spec, values)
@@ -318,6 +317,8 @@ def test_the_order_list_filters_by_state_and_external_id(app, netbox, queued):
          "serviceOrderItem.0.service.id: a modify item names the service (its circuit ID)"),
         (order_body(item(action="delete")), "serviceOrderItem.0.service.id: a delete item names the service"),
         (order_body(item(values=DIA, service_id="X-1")), "serviceOrderItem.0.service.id: an add item makes a new"),
+        (order_body({"id": "1", "action": "add", "service": {"serviceCharacteristic": []}}),
+         "serviceOrderItem.0.service.serviceSpecification: an add item names the catalog service"),
         (order_body(item(values=DIA), item(values=DIA)), "serviceOrderItem.1.id: '1' is also serviceOrderItem.0"),
         (order_body(dict(item(), service={"serviceSpecification": {"name": "dia-ebgp"}, "serviceCharacteristic": [
             {"name": "pe", "value": "pe1"}, {"name": "pe", "value": "pe2"}]})),
