@@ -393,13 +393,21 @@ def _check_modify(catalog, item, view):
 
 def _check_delete(catalog, item, view):
     problems = []
-    if item["values"]:
-        problems.append("serviceCharacteristic: a delete takes none")
-        return problems
     current = _current(view, item, problems)
-    if current is not None:
-        item["values"] = current["values"]
+    if current is None:
+        return problems
+    # A delete changes nothing; it may repeat the service's values (an order read back does).
+    for name, value in sorted(item["values"].items()):
+        if _comparable(value) != _comparable(current["values"].get(name)):
+            problems.append(
+                "%s: a delete takes no new value (the service has %r)" % (name, current["values"].get(name))
+            )
+    item["values"] = current["values"]
     return problems
+
+
+def _comparable(value):
+    return sorted(str(v) for v in value) if isinstance(value, list) else str(value)
 
 
 def _cross_item_problems(items):

@@ -14,6 +14,7 @@ The lab has its own names here (s<device>, bridge netoss-sbr0, account netopss).
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -227,13 +228,40 @@ def test_orders_go_live_then_modify_then_delete_leaves_no_trace(orders_lab, port
     assert _configs(spec) == before_cfg
 
 
-def test_an_order_that_fails_verification_is_rolled_back_with_a_ticket(orders_lab, portal_api, stack, nb):
+def _fill(page, **values):
+    for name, value in values.items():
+        field = page.locator(f"#f-{name}")
+        if field.evaluate("e => e.tagName") == "SELECT":
+            field.select_option(label=value)
+        else:
+            field.fill(str(value))
+
+
+def test_an_order_that_fails_verification_is_rolled_back_with_a_ticket(orders_lab, portal_api, stack, nb, sign_in):
+    """Through the portal's form, as an operator: free ports only, a problem shown at its field,
+    then an order whose verification fails."""
     spec = orders_lab
     before_nb, before_cfg = _netbox(nb), _configs(spec)
+    page = sign_in("olga")
+    page.goto(f"{stack.portal_url}/orders/new?service=dia-ebgp&action=add")
+    page.select_option("#f-pe", label="pe1")
+    page.wait_for_selector("#f-pe_interface option:text-is('eth4')", state="attached")
+    ports = page.locator("#f-pe_interface option").all_text_contents()
+    assert "eth4" in ports and "eth3" not in ports  # eth3 carries ACME-AMS-0001
+    page.select_option("#f-ce", label="ce3")
+    page.wait_for_selector("#f-ce_interface option:text-is('eth1')", state="attached")
+    _fill(page, customer="Initech", pe_interface="eth4", ce_interface="eth1", prefixes="203.0.113.32/28")
+    _fill(page, customer_asn=64501)  # Acme Corp's
+    page.click("#order button[type=submit]")
+    problem = page.locator(".field-problem[data-field=customer_asn]")
+    assert "AS64501 belongs to Acme Corp" in problem.inner_text()
+    assert _netbox(nb) == before_nb
     # ce3 announces its aggregate and its loopback: two prefixes, above a maximum of one.
-    resp = _submit(portal_api, stack, _dia(max_prefix=1))
-    assert resp.status_code == 201, resp.text
-    order = _wait(portal_api, stack, resp.json()["id"])
+    _fill(page, customer_asn=64510, max_prefix=1)
+    page.click("#order button[type=submit]")
+    page.wait_for_url(re.compile(r".*/orders/\d+$"))
+    order_id = page.url.rstrip("/").rsplit("/", 1)[-1]
+    order = _wait(portal_api, stack, order_id)
     assert order["state"] == "failed", _job_output(portal_api, stack, order)
     reason = order["netoss"]["reason"]
     assert "maximum-prefix" in reason and "rolled back" in reason, reason

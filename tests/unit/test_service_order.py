@@ -201,6 +201,70 @@ def test_modify_and_delete_name_an_existing_service(catalog):
     assert problems == ["item 1: service.id: a modify names the service (its circuit ID)"]
 
 
+class ViewWithService(FakeView):
+    """FakeView with one service, INITECH-AMS1-0001 (dia-ebgp, active) on pe1:eth4 / ce3:eth1."""
+
+    def circuit(self, cid):
+        if cid != "INITECH-AMS1-0001":
+            return None
+        return {
+            "id": 10,
+            "cid": cid,
+            "status": {"value": "active"},
+            "tenant": {"id": 20, "name": "Initech"},
+            "commit_rate": 50000,
+            "custom_fields": {"netoss_service": "dia-ebgp", "netoss_max_prefix": 10},
+        }
+
+    def terminations(self, circuit_id):
+        return [
+            {"term_side": "A", "link_peers": [{"id": 12, "name": "eth4", "device": {"id": 1, "name": "pe1"}}]},
+            {"term_side": "Z", "link_peers": [{"id": 30, "name": "eth1", "device": {"id": 3, "name": "ce3"}}]},
+        ]
+
+    def asns(self, asn=None, tenant_id=None):
+        return [{"asn": 64510}] if tenant_id == 20 else super().asns(asn=asn, tenant_id=tenant_id)
+
+    def tagged(self, endpoint, cid):
+        if endpoint == "ipam.prefixes":
+            return [
+                {"id": 5, "prefix": "203.0.113.32/28", "tenant": {"id": 20}, "custom_fields": {"netoss_circuit": cid}}
+            ]
+        return []
+
+
+def _change(action, **values):
+    chars = [{"name": k, "value": v} for k, v in values.items()]
+    return {"id": "1", "action": action, "service": {"id": "INITECH-AMS1-0001", "serviceCharacteristic": chars}}
+
+
+def test_a_modify_merges_the_changes_and_refuses_fixed_ones(catalog):
+    items, problems = check_order(
+        catalog,
+        [_change("modify", bandwidth=200000, prefixes=["203.0.113.32/28", "203.0.113.48/29"])],
+        ViewWithService(),
+    )
+    assert problems == []
+    assert items[0]["values"]["bandwidth"] == 200000 and items[0]["values"]["customer_asn"] == 64510
+    assert items[0]["service"] == "dia-ebgp"  # the service's own, when the item leaves it out
+    _items, problems = check_order(catalog, [_change("modify", customer_asn=64999)], ViewWithService())
+    assert problems == [
+        "item 1: customer_asn: cannot be modified (only prefixes, bandwidth, max_prefix can); order a delete and an add"
+    ]
+
+
+def test_a_delete_takes_the_services_values_and_no_new_one(catalog):
+    items, problems = check_order(catalog, [_change("delete")], ViewWithService())
+    assert problems == [] and items[0]["values"]["pe"] == "pe1" and devices_of(items) == ["ce3", "pe1"]
+    # An order read back from the portal repeats the values: the same ones are fine.
+    _items, problems = check_order(
+        catalog, [_change("delete", pe="pe1", prefixes=["203.0.113.32/28"])], ViewWithService()
+    )
+    assert problems == []
+    _items, problems = check_order(catalog, [_change("delete", bandwidth=1)], ViewWithService())
+    assert problems == ["item 1: bandwidth: a delete takes no new value (the service has 50000)"]
+
+
 def test_circuit_ids_take_the_next_free_number():
     assert circuit_id("Initech", "ams1", set()) == "INITECH-AMS1-0001"
     assert circuit_id("Acme Corp", "ams1", {"ACME-CORP-AMS1-0001"}) == "ACME-CORP-AMS1-0002"
