@@ -78,7 +78,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.connection import Connection, ConnectionError
 
 from ansible_collections.netoss.core.plugins.module_utils.frr_state import StateError
-from ansible_collections.netoss.core.plugins.module_utils.reachability import is_unreachable
+from ansible_collections.netoss.core.plugins.module_utils.reachability import fail_or_unreachable
 from ansible_collections.netoss.core.plugins.module_utils.service_verify import verify
 
 
@@ -106,9 +106,7 @@ def main():
             Connection(module._socket_path), spec, baseline, taken_at, 0 if module.check_mode else p["timeout"]
         )
     except ConnectionError as exc:
-        if is_unreachable(exc):
-            module.exit_json(unreachable=True, changed=False, msg="cannot reach the device: %s" % exc)
-        module.fail_json(msg=str(exc))
+        fail_or_unreachable(module, exc, "reading the service's state failed")
     except StateError as exc:
         module.fail_json(msg=str(exc))
     if found:
