@@ -440,11 +440,18 @@ def _cross_item_problems(items):
 
 def probe_for(view, pe_name, exclude=()):
     """Where to check a new service's reachability from: a customer router at another site
-    than the PE, with a loopback address (its source); None when the network has none."""
+    than the PE, with a loopback address (its source), whose customer's services are all
+    settled (active or offline; none being ordered, changed or deleted right now); None when
+    the network has none."""
     pe = view.device(pe_name) or {}
     site = _slug(pe.get("site"))
     for device in sorted(view.api.dcim.devices.filter(role="ce", status="active"), key=lambda d: d.name):
-        if device.name in exclude or _slug(dict(device).get("site")) == site:
+        record = dict(device)
+        tenant = _id(record.get("tenant"))
+        if device.name in exclude or _slug(record.get("site")) == site or tenant is None:
+            continue
+        statuses = {_value(c.get("status")) for c in view.circuits(tenant_id=tenant)}
+        if "active" not in statuses or statuses - set(LIVE):
             continue
         for address in view.api.ipam.ip_addresses.filter(device=device.name, role="loopback"):
             return {"device": device.name, "source": str(ipaddress.ip_interface(address.address).ip)}

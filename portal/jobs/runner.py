@@ -57,13 +57,36 @@ def _holders(names: list[str]) -> list[DeviceLock]:
     return list(db.session.scalars(query))
 
 
+def _earlier_waiters(job: Job, names: list[str]) -> list[int]:
+    """Jobs started before ``job`` that still wait for one of its devices: they go first.
+
+    A job waiting for locks is running, changes devices and holds no lock yet. Without this,
+    the worker that frees a device takes the next queued job, which locks the device at once,
+    while a job that has waited longer polls once a second and can lose every time.
+    """
+    from flask import current_app
+
+    holding = set(db.session.scalars(select(DeviceLock.job_id)))
+    found = []
+    for other in db.session.scalars(select(Job).where(Job.status == "running", Job.id < job.id)):
+        if other.id in holding:
+            continue
+        template = templates(current_app).get(other.template)
+        theirs = lock_names(other)
+        overlap = ALL_DEVICES in theirs or ALL_DEVICES in names or set(theirs) & set(names)
+        if template is not None and changes_devices(template, other) and overlap:
+            found.append(other.id)
+    return found
+
+
 def acquire_locks(job: Job, wait: float, interval: float = 1.0) -> list[str]:
-    """Lock the job's devices, waiting up to ``wait`` seconds; LockError names the holder."""
+    """Lock the job's devices, waiting up to ``wait`` seconds, in the order the jobs started;
+    LockError names the holder."""
     names = lock_names(job)
     deadline = time.monotonic() + wait
     while True:
         holders = [h for h in _holders(names) if h.job_id != job.id]
-        if not holders:
+        if not holders and not _earlier_waiters(job, names):
             try:
                 for name in names:
                     db.session.add(DeviceLock(device=name, job_id=job.id))
@@ -73,6 +96,9 @@ def acquire_locks(job: Job, wait: float, interval: float = 1.0) -> list[str]:
                 db.session.rollback()  # another job took one first: look again
                 continue
         if time.monotonic() >= deadline:
+            if not holders:
+                first = ", ".join(map(str, _earlier_waiters(job, names)))
+                raise LockError(f"jobs {first} wait for the same devices, first")
             h = holders[0]
             what = "every device" if h.device == ALL_DEVICES else f"device {h.device}"
             raise LockError(f"{what} is being changed by job {h.job_id} (locked since {h.acquired_at:%H:%M:%S} UTC)")
