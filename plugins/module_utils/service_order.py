@@ -132,6 +132,12 @@ class NetboxView:
                 out.append(p)
         return out
 
+    def prefixes_of(self, tenant_id):
+        """The active prefixes of a customer (tenant)."""
+        return self._list(
+            ("prefixes_of", tenant_id), lambda: self.api.ipam.prefixes.filter(tenant_id=tenant_id, status="active")
+        )
+
     def prefix(self, prefix):
         found = self._list(("prefix", prefix), lambda: self.api.ipam.prefixes.filter(prefix=prefix))
         return found[0] if found else None
@@ -534,6 +540,9 @@ def describe(view, cid):
             prefixes.append(p["prefix"])
     for a in view.tagged("ipam.ip_addresses", cid):
         resources.append(_resource("ipam.ipaddress", a, a["address"]))
+    if not prefixes and not fields.get(CF_SERVICE) and tenant.get("id"):
+        # A circuit made before service orders (the intent's): its customer's prefixes.
+        prefixes = [p["prefix"] for p in view.prefixes_of(tenant["id"])]
     if prefixes:
         values["prefixes"] = sorted(prefixes, key=ipaddress.ip_network)
     if circuit.get("commit_rate") is not None:
