@@ -63,7 +63,7 @@ def test_up_seeds_builds_the_lab_and_prints_where_to_go(env):
     assert f"http://127.0.0.1:{BASE + 80}/" in proc.stdout
     assert "password" in proc.stdout and "netoss env" in proc.stdout
     assert "seeding NetBox" in proc.stderr
-    assert "6 FRR routers" in proc.stdout and f"ssh netopse@{MGMT}." in proc.stdout
+    assert "8 FRR routers" in proc.stdout and f"ssh netopse@{MGMT}." in proc.stdout
     # The lab runs the configurations rendered from NetBox, verified (OSPF and BGP up).
     assert "lab: configured and verified" in proc.stderr
     bgp = subprocess.run(
@@ -77,7 +77,7 @@ def test_up_seeds_builds_the_lab_and_prints_where_to_go(env):
     lab = netoss(env, "lab", "status", "--json")
     assert lab.returncode == 0, lab.stdout
     rows = json.loads(lab.stdout)
-    assert sorted(r["namespace"] for r in rows) == ["ece1", "ece2", "ep1", "ep2", "epe1", "epe2"]
+    assert sorted(r["namespace"] for r in rows) == ["ece1", "ece2", "ece3", "ece4", "ep1", "ep2", "epe1", "epe2"]
     assert all(r["healthy"] and r["mgmt_ip"].startswith(MGMT + ".") for r in rows)
 
     graph = subprocess.run(

@@ -66,7 +66,7 @@ def test_the_lab_as_pushed_is_fully_compliant(compliance_lab, run_job, portal_ap
     run = _check(run_job, portal_api, stack)
     assert run["summary"]["percent"] == 100.0, run["summary"]
     assert {d["device"]: d["status"] for d in run["devices"]} == {
-        name: "compliant" for name in ("ce1", "ce2", "p1", "p2", "pe1", "pe2")
+        name: "compliant" for name in ("ce1", "ce2", "ce3", "ce4", "p1", "p2", "pe1", "pe2")
     }
     fields = {d.name: d.custom_fields for d in nb.dcim.devices.all()}
     assert {name: f["netoss_compliance_status"]["value"] for name, f in fields.items()} == {

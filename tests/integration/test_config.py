@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG_LAB = LabConfig(ns_prefix="c", bridge="netoss-cbr0", user="netopsc")
-ROUTERS = ["ce1", "ce2", "p1", "p2", "pe1", "pe2"]
+ROUTERS = ["ce1", "ce2", "ce3", "ce4", "p1", "p2", "pe1", "pe2"]  # ce3, ce4: spare, for service orders
 # What NetBox says each router must have up: BGP neighbours and OSPF interfaces.
 EXPECTED_BGP = {
     "p1": {"198.19.255.2", "198.19.255.3", "198.19.255.4"},
@@ -31,8 +31,10 @@ EXPECTED_BGP = {
     "pe2": {"198.19.255.1", "198.19.255.2", "198.19.128.3"},
     "ce1": {"198.19.128.0"},
     "ce2": {"198.19.128.2"},
+    "ce3": set(),  # spare: no customer, no BGP until a service order
+    "ce4": set(),
 }
-EXPECTED_OSPF = {"p1": 3, "p2": 3, "pe1": 2, "pe2": 2, "ce1": 0, "ce2": 0}
+EXPECTED_OSPF = {"p1": 3, "p2": 3, "pe1": 2, "pe2": 2, "ce1": 0, "ce2": 0, "ce3": 0, "ce4": 0}
 LOOPBACKS = ["198.19.255.1", "198.19.255.2", "198.19.255.3", "198.19.255.4", "203.0.113.1", "203.0.113.17"]
 
 
@@ -112,7 +114,7 @@ def _last_journal_id(nb):
 
 def test_the_lab_converges_from_netbox_rendered_configs(configured_lab):
     for name in ROUTERS:
-        bgp = _vtysh_json(configured_lab, name, "show bgp summary json")["ipv4Unicast"]["peers"]
+        bgp = _vtysh_json(configured_lab, name, "show bgp summary json").get("ipv4Unicast", {}).get("peers", {})
         assert set(bgp) == EXPECTED_BGP[name], name
         assert all(p["state"] == "Established" for p in bgp.values()), (name, bgp)
         ospf = _vtysh_json(configured_lab, name, "show ip ospf neighbor json").get("neighbors", {})

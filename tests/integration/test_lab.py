@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 TEST_LAB = LabConfig(ns_prefix="t", bridge="netoss-tbr0", user="netopst")
-ROUTERS = ["ce1", "ce2", "p1", "p2", "pe1", "pe2"]
+ROUTERS = ["ce1", "ce2", "ce3", "ce4", "p1", "p2", "pe1", "pe2"]  # ce3, ce4: spare, for service orders
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ def _devices_file(intent_dir: Path) -> Path:
 def test_first_sync_creates_the_demo_network(demo_synced, nb):
     assert demo_synced.recap["changed"] > 0
     names = sorted(d.name for d in nb.dcim.devices.all())
-    assert names == ["ce1", "ce2", "p1", "p2", "pe1", "pe2"]
+    assert names == ["ce1", "ce2", "ce3", "ce4", "p1", "p2", "pe1", "pe2"]
     pe1 = nb.dcim.devices.get(name="pe1")
     assert str(pe1.primary_ip4.address).startswith("198.18.100.")
     assert pe1.site.slug == "ams1" and pe1.role.slug == "pe" and pe1.platform.slug == "frr"
