@@ -54,7 +54,7 @@ def test_graph_groups_routers_by_site_role_and_platform(nb_env, demo_synced):
     ):
         assert f"@{group}:" in graph, graph
     data = json.loads(_inventory(nb_env, "--list"))
-    assert sorted(data["sites_ams1"]["hosts"]) == ["ce1", "p1", "pe1"]
+    assert sorted(data["sites_ams1"]["hosts"]) == ["ce1", "ce3", "p1", "pe1"]
     assert sorted(data["device_roles_pe"]["hosts"]) == ["pe1", "pe2"]
 
 
