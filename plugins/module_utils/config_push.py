@@ -20,6 +20,7 @@ from ansible_collections.netoss.core.plugins.module_utils.frr_state import (
     StateError,
     parse_bgp_summary,
     parse_ospf_neighbors,
+    session_state,
 )
 from ansible_collections.netoss.core.plugins.module_utils.reachability import (  # noqa: F401 - used by the modules
     fail_or_unreachable,
@@ -124,13 +125,8 @@ def _frr_problems(device, expected):
                 problems.append("BGP neighbour %s (%s) is not configured" % (peer["address"], peer["description"]))
             elif not state["established"]:
                 problems.append(
-                    "BGP neighbour %s (%s) is %s, not Established%s"
-                    % (
-                        peer["address"],
-                        peer["description"],
-                        state["state"],
-                        " (it sent more prefixes than its maximum-prefix allows)" if "PfxCt" in state["state"] else "",
-                    )
+                    "BGP neighbour %s (%s) is %s, not Established"
+                    % (peer["address"], peer["description"], session_state(state["state"]))
                 )
     if expected["ospf"]:
         full = {n["interface"] for n in parse_ospf_neighbors(device.get(COMMANDS["ospf"])) if n["full"]}

@@ -104,4 +104,11 @@ def parse_bgp_summary(text):
     return out
 
 
+def session_state(state):
+    """A BGP session's state as people read it: FRR's "Idle (PfxCt)" says why."""
+    if "PfxCt" in (state or ""):
+        return "%s (it sent more prefixes than its maximum-prefix allows)" % state
+    return state
+
+
 PARSERS = {"interfaces": parse_interfaces, "ospf": parse_ospf_neighbors, "bgp": parse_bgp_summary}

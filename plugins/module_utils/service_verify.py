@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import time
 
-from ansible_collections.netoss.core.plugins.module_utils.frr_state import COMMANDS, parse_bgp_summary
+from ansible_collections.netoss.core.plugins.module_utils.frr_state import COMMANDS, parse_bgp_summary, session_state
 
 SLACK_MSEC = 5000
 
@@ -71,7 +71,7 @@ def problems(device, spec, baseline=(), elapsed=0.0):
         if not mine:
             out.append("no BGP session to %s is configured" % neighbor)
         elif not mine[0]["established"]:
-            out.append("the BGP session to %s is %s, not Established" % (neighbor, mine[0]["state"]))
+            out.append("the BGP session to %s is %s, not Established" % (neighbor, session_state(mine[0]["state"])))
         elif spec.get("role") == "pe" and spec.get("prefixes"):
             command = "show bgp ipv4 unicast neighbors %s routes json" % neighbor
             data, error = _json(device.get(command), command)
@@ -103,15 +103,28 @@ def problems(device, spec, baseline=(), elapsed=0.0):
     return out
 
 
-def verify(device, spec, baseline=(), taken_at=None, timeout=60, interval=1.0, clock=time.time, sleep=time.sleep):
-    """Wait until the service is right on the router; returns [] or the last problems seen.
+def verify(
+    device, spec, baseline=(), taken_at=None, timeout=60, interval=1.0, settle=3.0, clock=time.time, sleep=time.sleep
+):
+    """Wait until the service is right on the router and stays right for ``settle`` seconds
+    (a session torn down just after it came up, by its maximum-prefix, is not right); returns
+    [] or the last problems seen.
 
     A disturbed session is reported at once: waiting does not undo a restart.
     """
     deadline = clock() + timeout
+    right_since = None
     while True:
         elapsed = clock() - taken_at if taken_at else 0.0
         found = problems(device, spec, baseline, elapsed)
-        if not found or any("restarted" in p or "went down" in p for p in found) or clock() >= deadline:
+        if any("restarted" in p or "went down" in p for p in found):
+            return found
+        if found:
+            right_since = None
+        elif right_since is None:
+            right_since = clock()
+        if not found and clock() - right_since >= settle:
+            return []
+        if clock() >= deadline:
             return found
         sleep(interval)

@@ -489,3 +489,36 @@ def test_the_probe_starts_at_another_site_from_a_settled_customer():
         "source": "203.0.113.17",
     }
     assert probe_for(_probe_view("active"), "pe1", exclude=("ce3",)) == {"device": "c01", "source": "203.0.113.193"}
+
+
+class SequenceRouter:
+    """Answers the BGP summary from a list, one per read (the last one stays)."""
+
+    def __init__(self, summaries, routes):
+        self.summaries, self.routes = list(summaries), routes
+
+    def get(self, command):
+        if command == BGP:
+            return self.summaries.pop(0) if len(self.summaries) > 1 else self.summaries[0]
+        return self.routes
+
+
+def test_a_session_torn_down_just_after_it_came_up_is_not_right():
+    up = _summary({"198.19.128.5": _peer(uptime=1000)})
+    torn = _summary({"198.19.128.5": _peer(state="Idle (PfxCt)")})
+    routes = '{"routes": {"203.0.113.32/28": []}}'
+    ticks = iter(range(0, 1000))
+    found = service_verify.verify(
+        SequenceRouter([up, torn], routes), SPEC, [], timeout=10, clock=lambda: next(ticks), sleep=lambda s: None
+    )
+    assert found == [
+        "the BGP session to 198.19.128.5 is Idle (PfxCt) (it sent more prefixes than its maximum-prefix allows), "
+        "not Established"
+    ]
+    ticks = iter(range(0, 1000))
+    assert (
+        service_verify.verify(
+            SequenceRouter([up], routes), SPEC, [], timeout=10, clock=lambda: next(ticks), sleep=lambda s: None
+        )
+        == []
+    )
