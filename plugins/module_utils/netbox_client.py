@@ -70,6 +70,12 @@ def connect(url: str, token: str, validate_certs: bool = True, timeout: float = 
     return api, status
 
 
+def endpoint(api, dotted: str):
+    """The pynetbox endpoint named ``app.endpoint`` (e.g. ``ipam.ip_addresses``)."""
+    app, name = dotted.split(".")
+    return getattr(getattr(api, app), name)
+
+
 def _auth_header(token: str) -> str:
     # v2 tokens (nbt_<key>.<secret>) use Bearer; legacy v1 tokens use Token.
     return f"Bearer {token}" if token.startswith("nbt_") else f"Token {token}"

@@ -27,9 +27,11 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
+import os
 import re
 
 from ansible_collections.netoss.core.plugins.module_utils import files
+from ansible_collections.netoss.core.plugins.module_utils.netbox_client import endpoint as netbox_endpoint
 from ansible_collections.netoss.core.plugins.module_utils.service_catalog import check_values
 
 ORDERED_TAG = "netoss-ordered"
@@ -138,10 +140,6 @@ class NetboxView:
             ("prefixes_of", tenant_id), lambda: self.api.ipam.prefixes.filter(tenant_id=tenant_id, status="active")
         )
 
-    def prefix(self, prefix):
-        found = self._list(("prefix", prefix), lambda: self.api.ipam.prefixes.filter(prefix=prefix))
-        return found[0] if found else None
-
     def circuit(self, cid):
         found = self._list(("circuit", cid), lambda: self.api.circuits.circuits.filter(cid=cid))
         return found[0] if found else None
@@ -157,9 +155,8 @@ class NetboxView:
 
     def tagged(self, endpoint, cid):
         """Records of ``endpoint`` (ipam.prefixes, ipam.ip_addresses) made for circuit ``cid``."""
-        app, name = endpoint.split(".")
         return self._list(
-            (endpoint, cid), lambda: getattr(getattr(self.api, app), name).filter(**{"cf_" + CF_CIRCUIT: cid})
+            (endpoint, cid), lambda: netbox_endpoint(self.api, endpoint).filter(**{"cf_" + CF_CIRCUIT: cid})
         )
 
     def forget(self):
@@ -241,9 +238,9 @@ def _check_add(catalog, item, view):
     service = _service(catalog, item, problems)
     if service is None:
         return problems
-    pe_names = [c.name for c in service.characteristics if c.type == "device"]
+    # The provider's AS numbers: those of the item's routers that are not the customer's.
     provider = []
-    for name in pe_names:
+    for name in (c.name for c in service.characteristics if c.type == "device"):
         device = view.device(item["values"].get(name) or "") if isinstance(item["values"].get(name), str) else None
         if device and _slug(device.get("role")) != "ce":
             provider.extend(view.device_asns(device))
@@ -515,11 +512,7 @@ def describe(view, cid):
     if circuit is None:
         return None
     fields = circuit.get("custom_fields") or {}
-    ends = {}
-    for term in view.terminations(circuit["id"]):
-        for peer in term.get("link_peers") or []:
-            if isinstance(peer, dict) and peer.get("device"):
-                ends[term.get("term_side")] = (peer["device"]["name"], peer["name"], peer)
+    ends = circuit_ends(view, circuit["id"])
     customer = (circuit.get("tenant") or {}).get("name")
     values = {"customer": customer}
     resources = [_resource("circuits.circuit", circuit, cid)]
@@ -564,6 +557,16 @@ def describe(view, cid):
         "resources": resources,
         "order": fields.get(CF_ORDER),
     }
+
+
+def circuit_ends(view, circuit_id):
+    """{term side: (device name, interface name, interface record)} of the circuit's cabled ends."""
+    ends = {}
+    for term in view.terminations(circuit_id):
+        for peer in term.get("link_peers") or []:
+            if isinstance(peer, dict) and peer.get("device"):
+                ends[term.get("term_side")] = (peer["device"]["name"], peer["name"], peer)
+    return ends
 
 
 def _resource(kind, record, name):
@@ -629,15 +632,8 @@ class Journal:
     def discard(self):
         self.entries = []
         if self.path:
-            import os
-
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
-
-
-def _endpoint(api, name):
-    app, endpoint = name.split(".")
-    return getattr(getattr(api, app), endpoint)
 
 
 class Writer:
@@ -648,22 +644,20 @@ class Writer:
         self.journal = journal
 
     def create(self, endpoint, payload, label):
-        record = _endpoint(self.api, endpoint).create(payload)
-        self.journal.add({"op": "created", "endpoint": endpoint, "id": record.id, "label": label})
-        return record
+        return self.created(endpoint, netbox_endpoint(self.api, endpoint).create(payload), label)
 
     def created(self, endpoint, record, label):
-        """Journal a record NetBox created for us (an available prefix)."""
+        """Journal a record NetBox created (by ``create``, or by an available-prefixes request)."""
         self.journal.add({"op": "created", "endpoint": endpoint, "id": record.id, "label": label})
         return record
 
     def update(self, endpoint, record_id, changes, before, label):
-        _endpoint(self.api, endpoint).update([dict(changes, id=record_id)])
+        netbox_endpoint(self.api, endpoint).update([dict(changes, id=record_id)])
         self.journal.add({"op": "updated", "endpoint": endpoint, "id": record_id, "before": before, "label": label})
 
     def delete(self, endpoint, record, payload, label):
         """Delete ``record``; ``payload`` is what recreates it on rollback."""
-        _endpoint(self.api, endpoint).delete([record["id"]])
+        netbox_endpoint(self.api, endpoint).delete([record["id"]])
         self.journal.add(
             {"op": "deleted", "endpoint": endpoint, "id": record["id"], "payload": payload, "label": label}
         )
@@ -677,7 +671,7 @@ def rollback(api, journal, log=None):
     """
     undone, failed, left = [], [], []
     for entry in reversed(journal.entries):
-        endpoint = _endpoint(api, entry["endpoint"])
+        endpoint = netbox_endpoint(api, entry["endpoint"])
         try:
             if entry["op"] == "created":
                 record = endpoint.get(entry["id"])
@@ -789,7 +783,7 @@ class Reservation:
         return self._tag
 
     def _get(self, endpoint, what, **filters):
-        record = _endpoint(self.api, endpoint).get(**filters)
+        record = netbox_endpoint(self.api, endpoint).get(**filters)
         if record is None:
             raise OrderError(["NetBox has no %s" % what])
         return record
@@ -803,7 +797,7 @@ class Reservation:
     def finish(self, item):
         if item["action"] == "add":
             circuit = self.view.circuit(item["service_id"])
-            _endpoint(self.api, "circuits.circuits").update([{"id": circuit["id"], "status": "active"}])
+            netbox_endpoint(self.api, "circuits.circuits").update([{"id": circuit["id"], "status": "active"}])
             self.log("%s is active" % item["service_id"])
         elif item["action"] == "delete":
             self._release(item)
@@ -1055,12 +1049,7 @@ class Reservation:
             write.delete("ipam.ip_addresses", a, _nested_payload(a, ADDRESS_FIELDS), "address %s" % a["address"])
         for p in self.view.tagged("ipam.prefixes", cid):
             write.delete("ipam.prefixes", p, _nested_payload(p, PREFIX_FIELDS), "prefix %s" % p["prefix"])
-        links = []
-        ends = {}
         for term in self.view.terminations(circuit["id"]):
-            for peer in term.get("link_peers") or []:
-                if isinstance(peer, dict) and peer.get("device"):
-                    ends[term["term_side"]] = "%s:%s" % (peer["device"]["name"], peer["name"])
             if term.get("cable"):
                 cable = dict(self.api.dcim.cables.get(_id(term["cable"])))
                 write.delete(
@@ -1069,8 +1058,11 @@ class Reservation:
                     _cable_payload(cable),
                     "cable #%s of %s/%s" % (cable["id"], cid, term["term_side"]),
                 )
-        if "A" in ends and "Z" in ends:
-            links.append({"a": ends["A"], "b": ends["Z"]})
+        ends = {
+            side: "%s:%s" % (device, name)
+            for side, (device, name, _peer) in circuit_ends(self.view, circuit["id"]).items()
+        }
+        links = [{"a": ends["A"], "b": ends["Z"]}] if "A" in ends and "Z" in ends else []
         prior = (circuit.get("custom_fields") or {}).get(CF_PRIOR) or {}
         ce = self.view.device(item["values"].get("ce") or "")
         if ce is not None and _id(ce.get("tenant")) != prior.get("ce_tenant") and not self._other_services(ce, cid):
@@ -1101,7 +1093,7 @@ class Reservation:
         circuit = self.view.circuit(cid)
         if circuit is None:
             return
-        circuits = _endpoint(self.api, "circuits.circuits")
+        circuits = netbox_endpoint(self.api, "circuits.circuits")
         circuits.update([{"id": circuit["id"], "status": "decommissioned"}])
         self.log("%s is decommissioned" % cid)
         prior = (circuit.get("custom_fields") or {}).get(CF_PRIOR) or {}
@@ -1120,6 +1112,6 @@ class Reservation:
 
     def _tenant_in_use(self, tenant_id):
         for endpoint in ("circuits.circuits", "dcim.devices", "ipam.prefixes", "ipam.ip_addresses", "dcim.sites"):
-            if _endpoint(self.api, endpoint).count(tenant_id=tenant_id):
+            if netbox_endpoint(self.api, endpoint).count(tenant_id=tenant_id):
                 return True
         return False

@@ -22,6 +22,7 @@ from ansible_collections.netoss.core.plugins.module_utils.intent import (
     identity,
     netbox_identity,
 )
+from ansible_collections.netoss.core.plugins.module_utils.netbox_client import endpoint as netbox_endpoint
 
 # Kinds NetBox cannot tag: read whole (they are few) and never deleted.
 UNTAGGED_ENDPOINTS = {
@@ -214,14 +215,9 @@ def fetch(api, managed_tag):
     """Read what the plan compares against: tagged objects of each taggable kind, all of the others."""
     records = {}
     for kind, endpoint in UNTAGGED_ENDPOINTS.items():
-        records[kind] = [dict(r) for r in _endpoint(api, endpoint).all()]
+        records[kind] = [dict(r) for r in netbox_endpoint(api, endpoint).all()]
     # NetBox answers 400 to a filter on a tag it does not have: then nothing is managed yet.
     tag_exists = any(t.get("slug") == managed_tag for t in records["tags"])
     for kind, endpoint in NETBOX_ENDPOINT_FOR_KIND.items():
-        records[kind] = [dict(r) for r in _endpoint(api, endpoint).filter(tag=managed_tag)] if tag_exists else []
+        records[kind] = [dict(r) for r in netbox_endpoint(api, endpoint).filter(tag=managed_tag)] if tag_exists else []
     return records
-
-
-def _endpoint(api, dotted):
-    app, name = dotted.split(".")
-    return getattr(getattr(api, app), name)

@@ -28,9 +28,9 @@ def netbox_choices(param: Parameter, values: dict) -> list:
     if not url or not token:
         raise LaunchError(503, f"{param.name}: its choices come from NetBox, which the portal is not configured for")
     spec = param.choices_from
-    app_name, endpoint = spec["netbox"].split(".")
-    api = pynetbox.api(url, token=token)
-    records = getattr(getattr(api, app_name), endpoint).filter(**netbox_filter(param, values))
+    from ansible_collections.netoss.core.plugins.module_utils.netbox_client import endpoint
+
+    records = endpoint(pynetbox.api(url, token=token), spec["netbox"]).filter(**netbox_filter(param, values))
     key = spec.get("value", "name")
     return [getattr(r, key) for r in records]
 
