@@ -7,6 +7,11 @@ Templates live in one directory per platform (the NetBox platform slug: ``frr``,
 natural order of their file names and their outputs are concatenated. Rendering is strict:
 an undefined variable is an error, and every error names the platform, the template file
 and, when Jinja knows it, the line.
+
+Before any template runs, every value of the data is checked against the pattern of its kind
+(:func:`config_values.check_data`): a value with a newline, a control character, a character
+the platform's CLI treats specially or an unbounded length is refused, with its place in the
+data named, and nothing is rendered. No value can add a line to a configuration.
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ from __future__ import annotations
 import os
 import re
 import traceback
+
+from ansible_collections.netoss.core.plugins.module_utils import config_values
 
 
 class RenderError(ValueError):
@@ -80,6 +87,10 @@ def render(data, template_root, platform=None, user_secrets=None):
 
     platform = platform or data.get("platform")
     files = feature_files(template_root, platform)
+    try:
+        config_values.check_data(data, user_secrets)
+    except config_values.ConfigValueError as exc:
+        raise RenderError("refusing to render: %s" % exc) from None
     env = _environment(os.path.join(template_root, platform))
     parts = []
     for filename in files:

@@ -24,6 +24,12 @@ Everything comes from NetBox alone:
   (passive) and on every link to another OSPF device (point-to-point on /31s);
 - logging, banner and users from the ``netoss`` key of the config context.
 
+Every NetBox value that a template places in a line (names, descriptions, the customer's
+tenant name, circuit IDs, the context's banner, users and syslog servers) is checked against
+the strict pattern of its kind (:mod:`config_values`): a value written into NetBox by hand
+with a newline or a CLI-special character stops the device with an error naming the NetBox
+object and field, so it can never add a line to a pushed configuration.
+
 Pure functions over REST records (dicts), unit-tested on records captured from the demo.
 """
 
@@ -32,9 +38,45 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ansible_collections.netoss.core.plugins.module_utils import config_values
+
 
 class DeviceDataError(ValueError):
     """The device's NetBox data cannot make a configuration; the message says what to fix."""
+
+
+def _netbox_value(check, value, obj, field, *args):
+    """``check(value, where, *args)`` with ``where`` naming the NetBox object and field; a
+    value that does not fit is a DeviceDataError."""
+    try:
+        return check(value, "NetBox %s, field %s" % (obj, field), *args)
+    except config_values.ConfigValueError as exc:
+        raise DeviceDataError(str(exc)) from None
+
+
+def _shown(name):
+    """A record's name fit for an error message (a bad one is the subject of the error)."""
+    return name if isinstance(name, str) and len(name) <= 64 and name.isprintable() and " " not in name else "?"
+
+
+def _device_label(device):
+    return "dcim.device %s (id %s)" % (_shown(device.get("name")), device.get("id"))
+
+
+def _interface_label(device, interface):
+    return "dcim.interface %s %s (id %s)" % (
+        _shown(device.get("name")),
+        _shown(interface.get("name")),
+        interface.get("id"),
+    )
+
+
+def _check_context(device, context):
+    """The values of the device's config context (key ``netoss``) that templates place in lines."""
+    try:
+        config_values.check_context(context, "NetBox %s config context, field netoss" % _device_label(device))
+    except config_values.ConfigValueError as exc:
+        raise DeviceDataError(str(exc)) from None
 
 
 class Snapshot:
@@ -198,10 +240,13 @@ def _same_subnet(mine, theirs):
 def build(snapshot, name):
     """The structured data of device ``name`` (see the module docstring)."""
     device = snapshot.device(name)
+    _netbox_value(config_values.name, name, _device_label(device), "name", "hostname")
     platform = _slug(device.get("platform"))
     if not platform:
         raise DeviceDataError("%s has no platform in NetBox: it decides which templates render it" % name)
+    _netbox_value(config_values.name, platform, "dcim.platform of %s" % name, "slug", "slug")
     context = snapshot.context(device)
+    _check_context(device, context)
     ospf_area = (context.get("ospf") or {}).get("area")
     asn = snapshot.asn(device)
 
@@ -238,7 +283,13 @@ def build(snapshot, name):
         loopback = any(_role(a) == "loopback" for a in snapshot.addresses_of(interface)) or (
             (interface.get("type") or {}).get("value") == "virtual" and interface["name"].startswith(("lo", "Loop"))
         )
+        where = _interface_label(device, interface)
+        _netbox_value(config_values.name, interface["name"], where, "name", "interface")
+        if interface.get("description"):
+            _netbox_value(config_values.text, interface["description"], where, "description")
         peer_device, peer_interface = snapshot.peer(interface)
+        if peer_device:
+            _checked_peer(peer_device, peer_interface)
         entry = {
             "name": interface["name"],
             "description": interface.get("description") or "",
@@ -249,7 +300,7 @@ def build(snapshot, name):
             "addresses": [str(a) for a in addresses],
             "ospf": None,
             "peer": {"device": peer_device["name"], "interface": peer_interface["name"]} if peer_device else None,
-            "circuit": snapshot.circuit(interface),
+            "circuit": _checked_circuit(snapshot, interface, where),
         }
         if primary and any(str(a) == primary.get("address") for a in addresses):
             data["management"] = {"interface": interface["name"], "address": primary["address"]}
@@ -266,6 +317,15 @@ def build(snapshot, name):
                 p2p = all(a.network.prefixlen >= 30 for a in addresses if a.version == 4)
                 entry["ospf"] = {"area": ospf_area, "passive": False, "network": "point-to-point" if p2p else None}
         service, max_prefix = snapshot.service(entry["circuit"])
+        if max_prefix is not None:
+            _netbox_value(
+                config_values.integer,
+                max_prefix,
+                "circuits.circuit %s" % entry["circuit"],
+                "netoss_max_prefix",
+                1,
+                4294967295,
+            )
         if service == "static-access" and peer_device is not None:
             _static_routes(snapshot, data, entry, addresses, peer_interface, asn)
         elif peer_device is not None and asn is not None and not entry["mgmt_only"]:
@@ -289,7 +349,31 @@ def build(snapshot, name):
         data["bgp"] = _bgp(snapshot, device, asn, data["router_id"], ebgp, data)
     if any(i["ospf"] for i in data["interfaces"]) and data["ospf"] is None:
         data["ospf"] = {"router_id": data["router_id"], "area": ospf_area}
+    try:
+        # The render step checks again; here a bad value stops the device before any file is written.
+        config_values.check_data(data)
+    except config_values.ConfigValueError as exc:
+        raise DeviceDataError("%s: structured data from NetBox: %s" % (name, exc)) from None
     return data
+
+
+def _checked_peer(peer_device, peer_interface):
+    """The names of the device and interface at the far end of a cable, which reach descriptions."""
+    _netbox_value(config_values.name, peer_device.get("name"), _device_label(peer_device), "name", "hostname")
+    _netbox_value(
+        config_values.name,
+        peer_interface.get("name"),
+        _interface_label(peer_device, peer_interface),
+        "name",
+        "interface",
+    )
+
+
+def _checked_circuit(snapshot, interface, where):
+    cid = snapshot.circuit(interface)
+    if cid is not None:
+        _netbox_value(config_values.name, cid, "circuits.circuit cabled to %s" % where, "cid", "circuit")
+    return cid
 
 
 def _bgp(snapshot, device, asn, router_id, ebgp, data):
@@ -309,6 +393,7 @@ def _bgp(snapshot, device, asn, router_id, ebgp, data):
     neighbors = []
     for peer in sorted(ibgp_peers, key=lambda d: natural_key(d["name"])):
         peer_rr = bool((snapshot.context(peer).get("bgp") or {}).get("route_reflector"))
+        _netbox_value(config_values.name, peer["name"], _device_label(peer), "name", "hostname")
         try:
             address = _router_id(snapshot, peer, "iBGP")
         except DeviceDataError as exc:
@@ -345,7 +430,17 @@ def _bgp(snapshot, device, asn, router_id, ebgp, data):
         _route_map(data, "RM-UPSTREAM-IN", None)
     networks.extend(r["prefix"] for r in data["static_routes"] if r["announce"])
     for circuit, peer, peer_asn, theirs, max_prefix in ebgp:
-        peer_tenant = snapshot.tenant_name(peer) or "AS%s" % peer_asn
+        tenant = snapshot.tenant(peer)
+        peer_tenant = tenant.get("name") or "AS%s" % peer_asn
+        if tenant.get("name"):
+            # The customer's name reaches the session's description (a service order creates it).
+            _netbox_value(
+                config_values.text,
+                tenant["name"],
+                "tenancy.tenant (id %s), the customer of %s" % (tenant.get("id"), _shown(peer.get("name"))),
+                "name",
+                "tenant",
+            )
         if customer:
             rm_in, rm_out = "RM-UPSTREAM-IN", "RM-UPSTREAM-OUT"
         else:
@@ -359,7 +454,9 @@ def _bgp(snapshot, device, asn, router_id, ebgp, data):
             {
                 "address": str(theirs.ip),
                 "remote_as": peer_asn,
-                "description": "%s (%s%s)" % (peer["name"], peer_tenant, ", " + circuit if circuit else ""),
+                "description": _description(
+                    "%s (%s%s)" % (peer["name"], peer_tenant, ", " + circuit if circuit else "")
+                ),
                 "type": "ebgp",
                 "update_source": None,
                 "route_reflector_client": False,
@@ -373,6 +470,12 @@ def _bgp(snapshot, device, asn, router_id, ebgp, data):
     networks = sorted(set(networks), key=ipaddress.ip_network)
     data["static_routes"].sort(key=lambda r: (ipaddress.ip_network(r["prefix"]), r["next_hop"]))
     return {"asn": asn, "router_id": router_id, "neighbors": neighbors, "networks": networks}
+
+
+def _description(text):
+    """A description made of several names, within the length every platform takes."""
+    limit = config_values.TEXT_LIMITS["description"]
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
 def _static_routes(snapshot, data, entry, addresses, peer_interface, asn):

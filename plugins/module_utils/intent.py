@@ -16,6 +16,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
+from ansible_collections.netoss.core.plugins.module_utils import config_values
 from ansible_collections.netoss.core.plugins.module_utils.schema_files import (
     Problem,
     ProblemsError,
@@ -100,8 +101,20 @@ _NAMED_KINDS = {
 # ---------------------------------------------------------------------------------------------
 # Schema: one per kind. Each property's `description` is appended to pattern and type errors.
 
+# No text of the intent holds a control character (a newline in a name would reach NetBox,
+# then a router's configuration): _control_problems() checks every string of every file (a
+# pattern's `$` also matches before a final newline). Values that templates place in lines
+# have strict patterns too, and config contexts' `netoss` key is checked by config_values.
 _STR = {"type": "string", "minLength": 1}
-_DESC = {"type": "string"}
+_DESC = {"type": "string", "maxLength": 200}
+# Text that reaches a device's configuration (interface descriptions, customers' names).
+_CONFIG_TEXT = {
+    "type": "string",
+    "pattern": r"^[%s]*$" % config_values.TEXT_CHARS,
+    "maxLength": 200,
+    "description": "it reaches device configurations: letters, digits, space and . , : ; / ( ) @ & + = ' _ -",
+}
+_TENANT_NAME = dict(_CONFIG_TEXT, minLength=1, maxLength=100)
 _BOOL = {"type": "boolean"}
 _SLUG = {
     "type": "string",
@@ -155,7 +168,7 @@ _INTERFACE = _obj(
         "description": "a letter then up to 14 of letters, digits, . / -",
     },
     type={"enum": ["virtual", "1000base-t", "10gbase-x-sfpp", "25gbase-x-sfp28", "100gbase-x-qsfp28", "other"]},
-    description=_DESC,
+    description=_CONFIG_TEXT,
     enabled=_BOOL,
     mtu={"type": "integer", "minimum": 68, "maximum": 65535},
     mgmt_only=_BOOL,
@@ -164,7 +177,7 @@ _INTERFACE = _obj(
 
 KIND_SCHEMAS = {
     "tags": _obj(["name"], name=_STR, slug=_SLUG, color=_COLOR, description=_DESC),
-    "tenants": _obj(["name"], name=_STR, slug=_SLUG, description=_DESC),
+    "tenants": _obj(["name"], name=_TENANT_NAME, slug=_SLUG, description=_DESC),
     "rirs": _obj(["name"], name=_STR, slug=_SLUG, is_private=_BOOL, description=_DESC),
     "asns": _obj(["asn", "rir"], asn=_ASN, rir=_ref("RIR"), tenant=_ref("tenant"), description=_DESC),
     "custom_field_choice_sets": _obj(
@@ -294,6 +307,7 @@ KIND_SCHEMAS = {
     ),
 }
 
+
 KINDS = tuple(KIND_SCHEMAS)
 
 FILE_SCHEMA = {
@@ -349,7 +363,49 @@ def slugify(value):
 
 
 def _schema_problems(doc, name):
-    return schema_problems(doc, name, FILE_SCHEMA, expected="a mapping of kind: list of entries")
+    problems = schema_problems(doc, name, FILE_SCHEMA, expected="a mapping of kind: list of entries")
+    if isinstance(doc, dict):
+        problems = problems + _control_problems(doc, name)
+    return [Problem(p.file, p.where, _shorter(p.message)) for p in problems]
+
+
+def _shorter(message):
+    """A schema message that quotes no more than a short excerpt of the value."""
+    if len(message) > 300:
+        message = message[:120] + " [...] " + message[-170:]
+    return message
+
+
+def _control_problems(doc, name):
+    """Every string of the file with a control character (a banner may have line breaks)."""
+    problems = []
+
+    def walk(value, path, where):
+        if isinstance(value, str):
+            banner = len(path) >= 2 and path[-2:] == ["netoss", "banner"]
+            bad = [c for c in value if (ord(c) < 32 and not (banner and c == "\n")) or ord(c) == 127]
+            if bad:
+                problems.append(
+                    Problem(
+                        name,
+                        where,
+                        "%s: %s contains %s"
+                        % (path[-1], config_values.excerpt(value), config_values.char_name(bad[0])),
+                    )
+                )
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(key, [*path, "key"], where)
+                walk(item, [*path, key], where)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                at = "%s[%d]%s" % (path[-1], i, _label(item))
+                at = "%s: %s" % (where, at) if where else at
+                walk(item, [*path, i], at)
+
+    for kind, items in doc.items():
+        walk(items, [kind], "")
+    return problems
 
 
 def load_intent(path):
@@ -512,6 +568,12 @@ class _Checker:
                     self.reference(entry, key, kind, value=value, where="%s[%d]" % (key, i))
             if entry.data["name"].startswith("netoss-platform-"):
                 self.report(entry, "names starting with netoss-platform- are reserved for the platforms' contexts")
+            if "netoss" in entry.data["data"]:
+                # What templates place in configuration lines: banner, users, syslog servers...
+                try:
+                    config_values.check_context(entry.data["data"]["netoss"], "data.netoss")
+                except config_values.ConfigValueError as exc:
+                    self.report(entry, str(exc))
         networks = self.check_prefixes(entries["prefixes"])
         self.check_devices(entries["devices"], networks)
         self.unique(entries["circuits"], "circuit ID", lambda e: e.data["cid"])

@@ -47,7 +47,11 @@ def label(item):
     if isinstance(item, dict):
         for key in ("name", "model", "prefix", "address", "asn", "feature"):
             if isinstance(item.get(key), (str, int)):
-                return " '%s'" % item[key]
+                text = str(item[key])
+                if not text.isprintable() or len(text) > 60:
+                    # A location stays one short line, whatever the value holds.
+                    text = text[:60].encode("unicode_escape").decode("ascii") + ("..." if len(text) > 60 else "")
+                return " '%s'" % text
     return ""
 
 

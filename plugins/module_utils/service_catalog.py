@@ -6,7 +6,9 @@
 access) with their characteristics, each typed. :func:`load_catalog` checks the file against
 :data:`SCHEMA` and reports every problem with its file and key. :func:`check_values` checks the
 characteristics of one order item without touching anything: types, ranges, AS numbers and
-prefixes; what needs NetBox (does the device exist, is the interface free, does a prefix
+prefixes, and customer, device and interface names against the strict patterns of
+:mod:`config_values` (they reach routers' configurations: a newline in a customer's name would
+add lines to a PE's); what needs NetBox (does the device exist, is the interface free, does a prefix
 overlap another customer's) is checked by the order's plan, which reads NetBox once.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from ansible_collections.netoss.core.plugins.module_utils import config_values
 from ansible_collections.netoss.core.plugins.module_utils.schema_files import (
     Problem,
     ProblemsError,
@@ -224,7 +227,10 @@ def _prefixes(c, value):
         try:
             network = ipaddress.ip_network(text.strip(), strict=True)
         except ValueError as exc:
-            return None, "%r is not a prefix (%s)" % (text, str(exc).replace("'", ""))
+            return None, "%s is not a prefix (%s)" % (
+                config_values.excerpt(text),
+                config_values.excerpt(str(exc).replace("'", ""), 80).strip("'"),
+            )
         if network.version != 4:
             return None, "%s: only IPv4 prefixes" % network
         if c.within and not network.subnet_of(ipaddress.ip_network(c.within)):
@@ -235,6 +241,23 @@ def _prefixes(c, value):
             if a.overlaps(b):
                 return None, "%s and %s overlap" % (a, b)
     return networks, None
+
+
+# Which pattern of config_values each kind of name must match.
+_NAME_KINDS = {"tenant": "tenant", "device": "hostname", "interface": "interface"}
+
+
+def _name(c, value):
+    """(value, problem) of a tenant, device or interface name: it reaches device configurations."""
+    try:
+        kind = _NAME_KINDS[c.type]
+        if kind == "tenant":
+            config_values.text(value, c.name, "tenant")
+        else:
+            config_values.name(value, c.name, kind)
+    except config_values.ConfigValueError as exc:
+        return value, str(exc).split(": ", 1)[1]
+    return value, None
 
 
 def check_values(service, values, provider_asns=()):
@@ -250,7 +273,13 @@ def check_values(service, values, provider_asns=()):
     known = {c.name for c in service.characteristics}
     for name in sorted(set(values) - known):
         problems.append(
-            "%s: %s has no characteristic %r (it has: %s)" % (name, service.name, name, ", ".join(sorted(known)))
+            "%s: %s has no characteristic %s (it has: %s)"
+            % (
+                config_values.excerpt(name).strip("'"),
+                service.name,
+                config_values.excerpt(name),
+                ", ".join(sorted(known)),
+            )
         )
     for c in service.characteristics:
         value = values.get(c.name, c.default)
@@ -272,10 +301,10 @@ def check_values(service, values, provider_asns=()):
         elif c.type == "prefixes":
             networks, problem = _prefixes(c, value)
             value = [str(n) for n in networks] if networks else value
-        elif not isinstance(value, str) or not value.strip() or len(value) > 100:
+        elif not isinstance(value, str) or not value.strip(" ") or len(value) > 100:
             problem = "must be a name (1 to 100 characters)"
         else:
-            value = value.strip()
+            value, problem = _name(c, value.strip(" "))
         if problem:
             problems.append("%s: %s" % (c.name, problem))
         else:

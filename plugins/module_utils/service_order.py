@@ -30,7 +30,7 @@ import json
 import os
 import re
 
-from ansible_collections.netoss.core.plugins.module_utils import files
+from ansible_collections.netoss.core.plugins.module_utils import config_values, files
 from ansible_collections.netoss.core.plugins.module_utils.netbox_client import endpoint as netbox_endpoint
 from ansible_collections.netoss.core.plugins.module_utils.service_catalog import check_values
 
@@ -182,7 +182,7 @@ def parse_items(items):
         seen.add(item_id)
         action = raw.get("action")
         if action not in ACTIONS:
-            problems.append("%s: action: %r is not one of %s" % (at, action, ", ".join(ACTIONS)))
+            problems.append("%s: action: %s is not one of %s" % (at, config_values.excerpt(action), ", ".join(ACTIONS)))
             continue
         service = raw.get("service") or {}
         if not isinstance(service, dict):
@@ -231,6 +231,14 @@ def _service(catalog, item, problems):
     return service
 
 
+def _device_name(value):
+    """Whether ``value`` may be a device's name (so worth looking up in NetBox)."""
+    try:
+        return bool(config_values.name(value, "device", "hostname"))
+    except config_values.ConfigValueError:
+        return False
+
+
 def _check_add(catalog, item, view):
     problems = []
     if item.get("service_id"):
@@ -241,7 +249,7 @@ def _check_add(catalog, item, view):
     # The provider's AS numbers: those of the item's routers that are not the customer's.
     provider = []
     for name in (c.name for c in service.characteristics if c.type == "device"):
-        device = view.device(item["values"].get(name) or "") if isinstance(item["values"].get(name), str) else None
+        device = view.device(item["values"][name]) if _device_name(item["values"].get(name)) else None
         if device and _slug(device.get("role")) != "ce":
             provider.extend(view.device_asns(device))
     values, value_problems = check_values(service, item["values"], provider_asns=provider)
@@ -350,6 +358,11 @@ def _current(view, item, problems):
     cid = item.get("service_id")
     if not cid:
         problems.append("service.id: a %s names the service (its circuit ID)" % item["action"])
+        return None
+    try:
+        config_values.name(cid, "service.id", "circuit")
+    except config_values.ConfigValueError as exc:
+        problems.append(str(exc))
         return None
     current = describe(view, cid)
     if current is None:

@@ -163,3 +163,131 @@ def test_users_get_their_secret_hash_from_the_controller(snapshot):
     assert "username netops privilege 15 secret 9 $9$salt$hash" in ios
     without = config_render.render(data, str(TEMPLATES), "eos")
     assert "username netops" not in without.replace("! username netops skipped", "")
+
+
+# --- configuration injection: a value from NetBox never adds a line ---------------------------
+
+INJECTION = "Acme Corp\nrouter bgp 64500\n neighbor 192.0.2.66 remote-as 666"
+
+
+def _records_with(records, endpoint, match, field, value):
+    records = copy.deepcopy(records)
+    for record in records[endpoint]:
+        if match(record):
+            *path, last = field.split(".")
+            target = record
+            for key in path:
+                target = target[key]
+            target[last] = value
+    return records
+
+
+def test_a_tenant_name_with_a_newline_in_netbox_stops_the_device(records):
+    # Written into NetBox by hand (not through netoss): ce1's customer is pe1's eBGP neighbour.
+    bad = _records_with(records, "devices", lambda d: d["name"] == "ce1", "tenant.name", INJECTION)
+    good, failed = device_data.build_all(device_data.Snapshot(**bad), list(DEVICES))
+    assert sorted(failed) == ["pe1"]
+    message = failed["pe1"]
+    assert message.startswith("NetBox tenancy.tenant (id 2), the customer of ce1, field name: ")
+    assert "contains a line break" in message
+    assert "remote-as 666" not in message  # a short excerpt only
+    assert "pe1" not in good
+
+
+def test_an_interface_description_with_a_newline_in_netbox_stops_the_device(records):
+    bad = _records_with(records, "interfaces", lambda i: i["id"] == 15, "description", "to ce1\n shutdown")
+    _good, failed = device_data.build_all(device_data.Snapshot(**bad), list(DEVICES))
+    assert list(failed) == ["pe1"]
+    assert failed["pe1"] == (
+        "NetBox dcim.interface pe1 eth3 (id 15), field description: 'to ce1\\n shutdown' contains a line break: "
+        "it would add lines to the device configuration"
+    )
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "match", "field", "value", "message"),
+    [
+        (
+            "interfaces",
+            lambda i: i["id"] == 15,
+            "description",
+            "ce1 ? help",
+            "field description: 'ce1 ? help' contains '?'",
+        ),
+        ("interfaces", lambda i: i["id"] == 15, "description", "x" * 300, "is longer than 240 characters"),
+        ("interfaces", lambda i: i["id"] == 15, "name", "eth3 shutdown", "dcim.interface pe1 ? (id 15), field name"),
+        ("devices", lambda d: d["name"] == "pe1", "config_context.netoss.banner", "Hi\nEOF\nhostname x", "EOF"),
+        (
+            "devices",
+            lambda d: d["name"] == "pe1",
+            "config_context.netoss.banner",
+            "Hi ^C\nhostname evil",
+            "dcim.device pe1 (id 3) config context, field netoss.banner line 1: 'Hi ^C' contains '^'",
+        ),
+        (
+            "devices",
+            lambda d: d["name"] == "pe1",
+            "config_context.netoss.syslog.level",
+            "informational\nno router bgp",
+            "field netoss.syslog.level: 'informational\\nno router bgp' is not a syslog level",
+        ),
+        (
+            "devices",
+            lambda d: d["name"] == "pe1",
+            "config_context.netoss.users",
+            [{"name": "netops\nusername evil", "privilege": 15}],
+            "field netoss.users[0].name: 'netops\\nusername evil' contains a line break",
+        ),
+    ],
+)
+def test_every_netbox_value_in_a_line_is_checked(records, endpoint, match, field, value, message):
+    bad = _records_with(records, endpoint, match, field, value)
+    with pytest.raises(device_data.DeviceDataError) as err:
+        device_data.build(device_data.Snapshot(**bad), "pe1")
+    assert message in str(err.value)
+    assert len(str(err.value)) < 300
+
+
+def _ebgp(data):
+    return next(n for n in data["bgp"]["neighbors"] if n["type"] == "ebgp")
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        (lambda d: _ebgp(d).update(description=INJECTION), "bgp.neighbors[198.19.128.1].description"),
+        (lambda d: d["interfaces"][2].update(description="ok\r\nshutdown"), "interfaces[eth3].description"),
+        (lambda d: d.update(hostname="pe1\nline vty 0 4"), "hostname"),
+        (lambda d: d["interfaces"][0].update(name="eth1\n shutdown"), "interfaces[0].name"),
+        (lambda d: d["bgp"]["neighbors"][0].update(update_source="lo\nx"), "update_source"),
+        (lambda d: d["route_maps"][0].update(name="RM IN"), "route_maps[0].name"),
+        (lambda d: d["static_routes"].append({"prefix": "10.0.0.0/8", "next_hop": "192.0.2.1 x"}), "next_hop"),
+        (lambda d: d.update(banner="welcome\x1b[2J"), "banner line 1"),
+        (lambda d: d["logging"]["servers"].append({"host": "198.18.0.1\nlogging host 192.0.2.9"}), "host"),
+        (lambda d: d.update(extra={"any": "text\nwith a newline"}), "data.extra.any"),
+    ],
+)
+def test_render_refuses_data_that_would_add_a_line(snapshot, platform, change, where):
+    """The render step checks the data whoever built it (the config_render module takes any dict)."""
+    data = copy.deepcopy(device_data.build(snapshot, "pe1"))
+    change(data)
+    with pytest.raises(config_render.RenderError, match=r"^refusing to render: ") as err:
+        config_render.render(data, str(TEMPLATES), platform)
+    assert where in str(err.value)
+
+
+def test_a_bad_secret_hash_is_refused_and_never_quoted(snapshot):
+    data = device_data.build(snapshot, "pe1")
+    with pytest.raises(config_render.RenderError) as err:
+        config_render.render(data, str(TEMPLATES), "eos", user_secrets={"netops": "$6$s3cr3t\nusername x"})
+    assert "user_secrets[netops]" in str(err.value) and "s3cr3t" not in str(err.value)
+
+
+def test_long_descriptions_made_of_names_are_shortened_not_refused(records):
+    long_name = "Customer " + "x" * 90  # a tenant name NetBox takes (100 characters)
+    recs = _records_with(records, "devices", lambda d: d["name"] == "ce1", "tenant.name", long_name)
+    recs = _records_with(recs, "interfaces", lambda i: i["id"] == 15, "description", "ce1:eth1")
+    data = device_data.build(device_data.Snapshot(**recs), "pe1")
+    description = _ebgp(data)["description"]
+    assert description.startswith("ce1 (Customer xxx") and len(description) <= 240

@@ -522,3 +522,65 @@ def test_a_session_torn_down_just_after_it_came_up_is_not_right():
         )
         == []
     )
+
+
+# --- values that reach a router's configuration: strict patterns at the order check ----------
+
+
+class RecordingView(FakeView):
+    """FakeView that remembers every name it was asked to look up in NetBox."""
+
+    def __init__(self):
+        super().__init__()
+        self.asked = []
+
+    def tenant(self, name):
+        self.asked.append(("tenant", name))
+        return super().tenant(name)
+
+    def device(self, name):
+        self.asked.append(("device", name))
+        return super().device(name)
+
+    def interface(self, device, name):
+        self.asked.append(("interface", name))
+        return super().interface(device, name)
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        (
+            {"customer": "Initech\nrouter bgp 64500\n neighbor 192.0.2.1 remote-as 666"},
+            "item 1: customer: 'Initech\\nrouter bgp 64500\\n neighbor 192.0'... (58 characters) contains a line break",
+        ),
+        ({"customer": "Initech\r"}, "item 1: customer: 'Initech\\r' contains a line break"),
+        ({"customer": "Initech\tInc"}, "item 1: customer: 'Initech\\tInc' contains a tab"),
+        ({"customer": "Initech ? help"}, "item 1: customer: 'Initech ? help' contains '?'"),
+        ({"customer": "Initech | shell"}, "item 1: customer: 'Initech | shell' contains '|'"),
+        ({"customer": "Init\x00ech"}, "item 1: customer: 'Init\\x00ech' contains a control character (0x00)"),
+        ({"customer": "Initech ! comment"}, "item 1: customer: 'Initech ! comment' contains '!'"),
+        ({"ce_interface": "eth1\nshutdown"}, "item 1: ce_interface: 'eth1\\nshutdown' contains a line break"),
+        ({"pe": "pe1 extra"}, "item 1: pe: 'pe1 extra' is not a letter or digit then up to 62"),
+    ],
+)
+def test_a_value_that_could_inject_configuration_is_refused_before_netbox(catalog, changes, problem):
+    view = RecordingView()
+    items, problems = check_order(catalog, [_item(**changes)], view)
+    assert items == []
+    assert any(p.startswith(problem) for p in problems), problems
+    # Nothing was looked up, let alone written: the order stops at its values.
+    assert all(name in ("pe1", "ce3") for _kind, name in view.asked), view.asked
+
+
+def test_a_customer_name_with_punctuation_is_still_a_customer(catalog):
+    items, problems = check_order(catalog, [_item(customer="O'Brien & Sons (EU), Ltd.")], FakeView())
+    assert problems == []
+    assert items[0]["values"]["customer"] == "O'Brien & Sons (EU), Ltd."
+
+
+def test_a_bad_service_id_is_refused_without_echoing_it(catalog):
+    long_id = "X\n" + "A" * 5000
+    _items, problems = check_order(catalog, [{"id": "1", "action": "delete", "service": {"id": long_id}}], FakeView())
+    assert len(problems) == 1 and "service.id:" in problems[0] and "contains a line break" in problems[0]
+    assert len(problems[0]) < 200
