@@ -393,6 +393,16 @@ def lab_down_cmd() -> None:
         raise click.ClickException(str(exc)) from None
 
 
+@lab_group.command("trust")
+def lab_trust_cmd() -> None:
+    """Add the lab routers' pinned host keys to ~/.ssh/known_hosts (for Ansible from a terminal)."""
+    try:
+        count = lab.trust(_stack())
+    except (lab.LabError, StackError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{count} host keys of the lab's routers in ~/.ssh/known_hosts (old lines of their addresses replaced)")
+
+
 @lab_group.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def lab_status_cmd(as_json: bool) -> None:

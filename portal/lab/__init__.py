@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 
 from portal.stack.config import Stack, StackError, write_private
 
@@ -29,6 +30,7 @@ __all__ = [
     "read_netbox",
     "status",
     "summary",
+    "trust",
     "up",
 ]
 
@@ -102,6 +104,10 @@ def device_env(stack: Stack) -> dict[str, str]:
         return {}
     creds = json.loads(f.read_text())
     env = {"NETOSS_DEVICE_USER": creds["user"], "NETOSS_DEVICE_PASSWORD": creds["password"]}
+    if _paths(stack).known_hosts.exists():
+        # The routers' pinned host keys: `ssh -o UserKnownHostsFile=$NETOSS_KNOWN_HOSTS ...`;
+        # `netoss lab trust` puts them in ~/.ssh/known_hosts for Ansible from a terminal.
+        env["NETOSS_KNOWN_HOSTS"] = str(_paths(stack).known_hosts)
     built = _built(stack)
     if built is not None:
         env["NETOSS_LAB_PREFIX"] = built[0].ns_prefix
@@ -125,6 +131,8 @@ def up(stack: Stack, api, config: LabConfig = MAIN, log: Callable[[str], None] =
     runtime.start_relay(paths, str(spec.bridge_ip.ip), stack.port("syslog"))
     for r in spec.routers:
         runtime.start_router(r, paths, config.user)
+    # The routers' host keys, pinned: network_cli checks them (ansible.cfg) in every playbook
+    # netoss runs (HOME=<state>/home), and refuses a router whose key differs.
     runtime.write_known_hosts(spec, paths, stack.ansible_home / ".ssh" / "known_hosts")
     log(
         f"lab up: {len(spec.routers)} routers, {len(spec.links)} links, bridge {config.bridge} "
@@ -156,6 +164,17 @@ def converge(stack: Stack, spec: LabSpec, log: Callable[[str], None] = print, fo
     marker.write_text(digest + "\n")
     log(f"lab: configured and verified in {time.monotonic() - t0:.0f} s (OSPF and BGP up)")
     return True
+
+
+def trust(stack: Stack, target: Path | None = None) -> int:
+    """Put the lab's pinned host keys in ``target`` (default ~/.ssh/known_hosts), replacing the
+    lines of the same addresses: Ansible from a terminal (network_cli reads only that file)
+    then checks the routers against the lab's keys. Returns the number of keys written."""
+    built = _built(stack)
+    if built is None or not _paths(stack).known_hosts.exists():
+        raise LabError("no lab: `netoss lab up` builds it and pins its routers' host keys")
+    lines = [line for line in _paths(stack).known_hosts.read_text().splitlines() if line.strip()]
+    return runtime.merge_known_hosts(lines, target or Path.home() / ".ssh" / "known_hosts")
 
 
 def down(stack: Stack, log: Callable[[str], None] = print) -> int:

@@ -102,6 +102,11 @@ class LabPaths:
     def secrets(self) -> Path:
         return self.root / "credentials.json"
 
+    @property
+    def known_hosts(self) -> Path:
+        """The routers' pinned host keys (OpenSSH known_hosts), written by `netoss lab up`."""
+        return self.root / "known_hosts"
+
 
 def _ip(*args: str, ns: str | None = None) -> str:
     argv = ["ip", *(["-n", ns] if ns else []), *args]
@@ -170,11 +175,8 @@ def host_keys(keys: Path) -> None:
             )
 
 
-def write_known_hosts(spec: LabSpec, paths: LabPaths, target: Path) -> None:
-    """An OpenSSH known_hosts with every router's host keys, by management address (mode 0600).
-
-    network_cli (paramiko) checks the routers against it when HOME is target's grandparent.
-    """
+def known_hosts_lines(spec: LabSpec, paths: LabPaths) -> list[str]:
+    """One OpenSSH known_hosts line per router host key (ed25519, rsa), by management address."""
     lines = []
     for r in spec.routers:
         for kind in ("ed25519", "rsa"):
@@ -182,9 +184,39 @@ def write_known_hosts(spec: LabSpec, paths: LabPaths, target: Path) -> None:
             if pub.exists():
                 key_type, key = pub.read_text().split()[:2]
                 lines.append(f"{r.mgmt_ip.ip} {key_type} {key}")
+    return lines
+
+
+def write_known_hosts(spec: LabSpec, paths: LabPaths, *targets: Path) -> None:
+    """The lab's pinned host keys, as an OpenSSH known_hosts file, to each target (mode 0600).
+
+    <state>/lab/known_hosts is the lab's own; <state>/home/.ssh/known_hosts is the copy that
+    network_cli (paramiko reads ~/.ssh/known_hosts only) checks the routers against in every
+    playbook netoss runs (HOME=<state>/home). ansible.cfg turns checking on and never adds an
+    unknown key, so a router whose key differs from its pinned one is refused.
+    """
+    text = "\n".join(known_hosts_lines(spec, paths)) + "\n"
+    for target in (paths.known_hosts, *targets):
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if target.parent.name == ".ssh":
+            os.chmod(target.parent, 0o700)
+        write_private(target, text)
+
+
+def merge_known_hosts(lines: list[str], target: Path) -> int:
+    """Put ``lines`` in the known_hosts file ``target`` (a user's ~/.ssh/known_hosts): lines
+    for the same addresses are replaced, every other line is kept. Returns how many were written."""
+    hosts = {line.split()[0] for line in lines}
+    kept = []
+    if target.exists():
+        for line in target.read_text().splitlines():
+            fields = line.split()
+            if fields and not line.startswith("#") and set(fields[0].split(",")) & hosts:
+                continue
+            kept.append(line)
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(target.parent, 0o700)
-    write_private(target, "\n".join(lines) + "\n")
+    write_private(target, "\n".join([*kept, *lines]) + "\n")
+    return len(lines)
 
 
 def build_network(spec: LabSpec) -> None:

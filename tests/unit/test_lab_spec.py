@@ -64,3 +64,45 @@ def test_router_on_the_bridge_address_is_refused():
 def test_no_frr_device_is_an_error():
     with pytest.raises(LabError, match="no device of platform 'frr'"):
         build_spec([], [], [], [])
+
+
+# --- pinned host keys ---------------------------------------------------------------------
+
+
+def _fake_keys(tmp_path, spec):
+    from portal.lab import runtime
+
+    paths = runtime.LabPaths(tmp_path / "lab")
+    for n, r in enumerate(spec.routers):
+        keys = paths.router(r.ns) / "ssh"
+        keys.mkdir(parents=True)
+        (keys / "ssh_host_ed25519_key.pub").write_text(f"ssh-ed25519 AAAAkey{n} {r.ns}\n")
+    return paths
+
+
+def test_lab_up_pins_one_line_per_router_key(tmp_path):
+    from portal.lab import runtime
+
+    spec = _spec()
+    paths = _fake_keys(tmp_path, spec)
+    home_copy = tmp_path / "home" / ".ssh" / "known_hosts"
+    runtime.write_known_hosts(spec, paths, home_copy)
+    lines = paths.known_hosts.read_text().splitlines()
+    assert lines[0] == f"{spec.routers[0].mgmt_ip.ip} ssh-ed25519 AAAAkey0" and len(lines) == len(spec.routers)
+    assert home_copy.read_text() == paths.known_hosts.read_text()
+    assert paths.known_hosts.stat().st_mode & 0o777 == 0o600
+    assert home_copy.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_trust_replaces_the_lab_addresses_and_keeps_other_lines(tmp_path):
+    from portal.lab import runtime
+
+    mine = tmp_path / "known_hosts"
+    mine.write_text("# mine\ngit.example ssh-ed25519 AAAAother\n198.18.0.11 ssh-ed25519 AAAAstale\n")
+    runtime.merge_known_hosts(["198.18.0.11 ssh-ed25519 AAAAnew", "198.18.0.12 ssh-ed25519 AAAAnew2"], mine)
+    assert mine.read_text().splitlines() == [
+        "# mine",
+        "git.example ssh-ed25519 AAAAother",
+        "198.18.0.11 ssh-ed25519 AAAAnew",
+        "198.18.0.12 ssh-ed25519 AAAAnew2",
+    ]
