@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import functools
 import hashlib
@@ -195,29 +196,45 @@ def excerpt(value, limit: int = EXCERPT) -> str:
 
 def _text_problem(where: str, value: str, limit: int) -> str | None:
     if "\x00" in value:
-        return f"{where}: text cannot contain a NUL byte"
+        return f"{where}: holds a NUL character"
     if len(value) > limit:
         return f"{where}: longer than {limit} characters ({excerpt(value)})"
     return None
 
 
+def _unstorable(text: str) -> str | None:
+    """Why PostgreSQL cannot store ``text`` (a NUL, or half a surrogate pair), or None."""
+    if "\x00" in text:
+        return "holds a NUL character"
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return "is not valid Unicode (a lone surrogate)"
+    return None
+
+
+def _dotted(path: tuple) -> str:
+    text = ".".join(str(p) for p in path) or "body"
+    return text if len(text) <= 80 else text[:80] + "…"
+
+
 def _json_problem(data) -> str | None:
-    """The first string (key or value) with a NUL byte, or nesting past MAX_JSON_DEPTH, named by its path."""
-    todo = [("", data, 0)]
+    """The first string (key or value) PostgreSQL cannot store, or nesting past MAX_JSON_DEPTH,
+    named by its dotted path (``devices.3.error``) as the body validation names fields."""
+    todo = collections.deque([((), data)])
     while todo:
-        path, value, depth = todo.pop()
-        if depth > MAX_JSON_DEPTH:
-            return f"{path or 'body'}: nested deeper than {MAX_JSON_DEPTH} levels"
+        path, value = todo.popleft()
+        if len(path) > MAX_JSON_DEPTH:
+            return f"{_dotted(path)}: nested deeper than {MAX_JSON_DEPTH} levels"
         if isinstance(value, dict):
             for key, item in value.items():
-                where = f"{path}.{key}" if path else str(key)
-                if "\x00" in key:
-                    return f"{excerpt(where)}: a key cannot contain a NUL byte"
-                todo.append((where, item, depth + 1))
+                if why := _unstorable(key):
+                    return f"{_dotted(path)}: a key {why}"
+                todo.append(((*path, key), item))
         elif isinstance(value, list):
-            todo.extend((f"{path}[{i}]", item, depth + 1) for i, item in enumerate(value))
-        elif isinstance(value, str) and "\x00" in value:
-            return f"{excerpt(path or 'body', 80)}: text cannot contain a NUL byte"
+            todo.extend(((*path, i), item) for i, item in enumerate(value))
+        elif isinstance(value, str) and (why := _unstorable(value)):
+            return f"{_dotted(path)}: {why}"
     return None
 
 
@@ -228,7 +245,7 @@ def check_request() -> None:
     MAX_CONTENT_LENGTH (413) before they are read."""
     problems = []
     if "\x00" in request.path:
-        problems.append("the path: text cannot contain a NUL byte")
+        problems.append("the path: holds a NUL character")
     for name, value in request.args.items(multi=True):
         problems.append(_text_problem(f"query argument {excerpt(name)}", name + "=" + value, MAX_ARG_LENGTH))
     for name, value in request.headers.items():
