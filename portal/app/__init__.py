@@ -14,16 +14,34 @@ import os
 from pathlib import Path
 
 from flask import Flask, jsonify, redirect, render_template, request, url_for
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import IntegerConverter
 
 from .extensions import csrf, db, migrate
-from .security import AuthError
+from .security import AuthError, check_request, safe_link, security_headers
+
+# Ids are PostgreSQL integers: one past this in a path is no such object (404).
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in a path: any digits match the rule, and a value out of its range (or past
+    MAX_ID) is a 404 for that rule rather than a fall-through to another (which gave 405)."""
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        high = MAX_ID if self.max is None else min(self.max, MAX_ID)
+        if (self.min is not None and number < self.min) or number > high or len(value) > 12:
+            raise NotFound(f"no such object: {value[:12]} is out of range")
+        return number
+
 
 MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
+    app.url_map.converters["int"] = IdConverter
     app.config.from_mapping(
         SQLALCHEMY_DATABASE_URI=None,
         SECRET_KEY=None,
@@ -42,6 +60,18 @@ def create_app(test_config: dict | None = None) -> Flask:
         REDIS_URL=None,
         NETBOX_URL=None,
         NETBOX_TOKEN=None,
+        # Any request body past this is refused with 413 before it is read.
+        MAX_CONTENT_LENGTH=8 * 1024 * 1024,
+        # Proxies in front of the portal whose X-Forwarded-For/-Proto/-Host are trusted (werkzeug's
+        # ProxyFix): 0 = none, the peer's address is the client's (sign-in limits, audit).
+        TRUSTED_PROXIES=0,
+        # Hosts that links on pages may point to, besides the portal and NETBOX_URL.
+        LINK_HOSTS=[],
+        # Live job output (/api/v1/jobs/<id>/stream): at most this many streams per gunicorn
+        # process (more get 503 with Retry-After), each ending after STREAM_SECONDS (the
+        # browser's EventSource resumes it with Last-Event-ID), so streams never take every thread.
+        STREAM_MAX_PER_PROCESS=12,
+        STREAM_SECONDS=60,
     )
     config_file = os.environ.get("NETOSS_PORTAL_CONFIG")
     if config_file:
@@ -54,6 +84,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     for key in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY"):
         if not app.config.get(key):
             raise RuntimeError(f"the portal needs {key}: set it in NETOSS_PORTAL_CONFIG or NETOSS_PORTAL_{key}")
+
+    proxies = int(app.config["TRUSTED_PROXIES"] or 0)
+    if proxies > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS)
@@ -82,6 +118,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.exempt(services_api_bp)
     csrf.exempt(tmf_bp)
 
+    # Before anything else (CSRF and views included): the request's bounds; after: the headers.
+    app.before_request_funcs.setdefault(None, []).insert(0, check_request)
+    app.after_request(security_headers)
+    app.add_template_filter(safe_link, "safe_link")
+
     _error_handlers(app)
 
     @app.get("/healthz")
@@ -96,6 +137,12 @@ def _wants_json() -> bool:
     return request.path.startswith(("/api/", "/tmf-api/")) or request.accept_mimetypes.best == "application/json"
 
 
+def _short(message) -> str:
+    """An error message bounded in size: it may quote input, which must never come back whole."""
+    text = str(message)
+    return text if len(text) <= 1000 else text[:1000] + "…"
+
+
 def _error_handlers(app: Flask) -> None:
     @app.errorhandler(AuthError)
     def auth_error(exc: AuthError):
@@ -108,8 +155,16 @@ def _error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if _wants_json():
-            return jsonify(error=exc.description, status=exc.code), exc.code
-        return render_template("error.html", status=exc.code, message=exc.description), exc.code
+            response = jsonify(error=_short(exc.description), status=exc.code)
+        else:
+            response = app.make_response(
+                render_template("error.html", status=exc.code, message=_short(exc.description))
+            )
+        response.status_code = exc.code
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value  # Retry-After, Allow, ...
+        return response
 
     from portal.jobs.job_templates import TemplateError
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
 
 from .extensions import db
 
@@ -32,6 +33,9 @@ class User(db.Model):
     role: Mapped[str] = mapped_column(String(16), nullable=False, default="viewer")
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    # Carried in each browser session; a password change or disabling the user moves it on, which
+    # ends every session signed in before (see the listeners below and security.current_user).
+    session_epoch: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
@@ -47,6 +51,15 @@ class User(db.Model):
             "active": self.active,
             "created_at": iso(self.created_at),
         }
+
+
+@event.listens_for(User.password_hash, "set")
+@event.listens_for(User.active, "set")
+def _end_sessions(user: User, value, oldvalue, _initiator):
+    """Whatever code changes a user's password or disables the user, their sessions end."""
+    if oldvalue in (NO_VALUE, NEVER_SET) or value == oldvalue:
+        return  # a new user, or no change
+    user.session_epoch = (user.session_epoch or 0) + 1
 
 
 class ApiToken(db.Model):

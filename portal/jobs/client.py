@@ -49,25 +49,46 @@ class PortalClient:
         return self._call("GET", f"/api/v1/jobs/{job_id}")
 
     def stream(self, job_id: int, after: int = 0) -> Iterator[tuple[str, dict]]:
-        """(event name, data) of the job's server-sent events until its end."""
-        try:
-            resp = self.session.get(
-                f"{self.url}/api/v1/jobs/{job_id}/stream", params={"after": after}, stream=True, timeout=(10, 120)
-            )
-        except requests.RequestException as exc:
-            raise ClientError(f"the portal at {self.url} is unreachable: {exc}") from None
-        event, data = "message", []
-        for raw in resp.iter_lines(decode_unicode=True):
-            if raw is None:
+        """(event name, data) of the job's server-sent events until its end. The portal ends
+        each stream after a while, or refuses one when too many are open (503, Retry-After):
+        it is resumed after the last event received, as a browser's EventSource does."""
+        import time
+
+        while True:
+            try:
+                resp = self.session.get(
+                    f"{self.url}/api/v1/jobs/{job_id}/stream", params={"after": after}, stream=True, timeout=(10, 120)
+                )
+            except requests.RequestException as exc:
+                raise ClientError(f"the portal at {self.url} is unreachable: {exc}") from None
+            if resp.status_code == 503:
+                time.sleep(min(int(resp.headers.get("Retry-After", "5") or 5), 30))
                 continue
-            if raw == "":
-                if data:
-                    yield event, json.loads("\n".join(data))
-                event, data = "message", []
-            elif raw.startswith("event:"):
-                event = raw[6:].strip()
-            elif raw.startswith("data:"):
-                data.append(raw[5:].strip())
+            if resp.status_code != 200:
+                try:
+                    message = resp.json().get("error", resp.reason)
+                except ValueError:
+                    message = resp.reason
+                raise ClientError(f"HTTP {resp.status_code}: {message}")
+            event, data = "message", []
+            try:
+                for raw in resp.iter_lines(decode_unicode=True):
+                    if raw is None:
+                        continue
+                    if raw == "":
+                        if data:
+                            yield event, json.loads("\n".join(data))
+                            if event == "end":
+                                return
+                        event, data = "message", []
+                    elif raw.startswith("id:") and raw[3:].strip().isdigit():
+                        after = int(raw[3:].strip())
+                    elif raw.startswith("event:"):
+                        event = raw[6:].strip()
+                    elif raw.startswith("data:"):
+                        data.append(raw[5:].strip())
+            except requests.RequestException:
+                pass  # the stream broke off: resume it after the last event received
 
 
 def parse_parameters(template: dict, pairs: list[str]) -> dict:

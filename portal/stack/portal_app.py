@@ -149,8 +149,10 @@ def programs(stack: Stack, user: str = "root") -> list[Program]:
                 f"127.0.0.1:{stack.port('portal')}",
                 "--workers",
                 "2",
+                # Threads per worker: live job streams take at most STREAM_MAX_PER_PROCESS (12) of
+                # them, each for at most STREAM_SECONDS, so 4 stay free for everything else.
                 "--threads",
-                "4",
+                "16",
                 "--timeout",
                 "120",
                 "--access-logfile",

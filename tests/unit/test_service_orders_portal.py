@@ -191,6 +191,7 @@ def app(tmp_path, repo, monkeypatch):
             "JOB_TEMPLATES_DIR": str(repo / "jobs"),
             "JOBS_DIR": str(tmp_path / "runs"),
             "PORTAL_URL": "https://portal.example",
+            "LINK_HOSTS": ["nb"],  # the stand-in NetBox's links (http://nb/...) are shown as links
         }
     )
     monkeypatch.setattr("portal.app.tmf._notify", lambda kind, ticket: None)

@@ -14,10 +14,19 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import ROLES, ApiToken, AuditEvent, User
-from ..security import audit, current_user, hash_password, new_token, require_csrf_unless_token, require_role
+from ..security import (
+    audit,
+    bounded_int,
+    current_user,
+    hash_password,
+    new_token,
+    require_csrf_unless_token,
+    require_role,
+)
 from .openapi import SCHEMAS, document
 
 bp = Blueprint("api", __name__)
+MAX_SEQ = 2**31 - 1  # event sequence numbers are PostgreSQL integers
 
 
 @bp.before_request
@@ -27,13 +36,9 @@ def _csrf():
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
     """The integer query argument ``name`` (``default`` when absent); 400 unless low..high."""
-    try:
-        value = int(request.args.get(name, default))
-    except ValueError:
-        abort(400, f"{name} must be an integer from {low} to {high}")
-    if not low <= value <= high:
-        abort(400, f"{name} must be an integer from {low} to {high}")
-    return value
+    if name not in request.args:
+        return default
+    return bounded_int(request.args[name], name, low, high)
 
 
 def _body(schema_name: str) -> dict:
@@ -43,8 +48,10 @@ def _body(schema_name: str) -> dict:
         abort(400, "the body must be a JSON object (Content-Type: application/json)")
     errors = sorted(jsonschema.Draft202012Validator(SCHEMAS[schema_name]).iter_errors(data), key=lambda e: e.path)
     if errors:
-        where = lambda e: ".".join(str(p) for p in e.path) or "body"  # noqa: E731
-        abort(400, "; ".join(f"{where(e)}: {e.message}" for e in errors))
+        # Each problem names its field; jsonschema's message quotes the value, so only its start.
+        where = lambda e: ".".join(str(p) for p in e.path)[:80] or "body"  # noqa: E731
+        short = lambda m: m if len(m) <= 120 else m[:120] + "…"  # noqa: E731
+        abort(400, "; ".join(f"{where(e)}: {short(e.message)}" for e in errors[:5]))
     return data
 
 
@@ -177,10 +184,7 @@ def launch_job():
 def list_jobs():
     from ..models import Job
 
-    try:
-        limit = min(max(int(request.args.get("limit", 50)), 1), 500)
-    except ValueError:
-        abort(400, "limit must be an integer from 1 to 500")
+    limit = _int_arg("limit", 50, 1, 500)
     query = select(Job).order_by(Job.id.desc()).limit(limit)
     for key, column in (("status", Job.status), ("template", Job.template), ("created_by", Job.created_by)):
         if request.args.get(key):
@@ -203,11 +207,8 @@ def job_events(job_id: int):
     from ..models import Job, JobEvent
 
     db.session.get(Job, job_id) or abort(404, f"no job {job_id}")
-    try:
-        after = int(request.args.get("after", 0))
-        limit = min(max(int(request.args.get("limit", 500)), 1), 5000)
-    except ValueError:
-        abort(400, "after and limit must be integers")
+    after = _int_arg("after", 0, -1, MAX_SEQ)
+    limit = _int_arg("limit", 500, 1, 5000)
     rows = db.session.scalars(
         select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.seq > after).order_by(JobEvent.seq).limit(limit)
     )
@@ -351,25 +352,61 @@ def job_progress_view(job_id: int):
     return jsonify(dict(job_progress(job), status=job.status, event_count=job.event_count))
 
 
+class _StreamSlots:
+    """The live streams this process serves at once: a bounded count, so streams can never hold
+    every thread of a gunicorn worker (the rest of the portal keeps answering)."""
+
+    def __init__(self):
+        import threading
+
+        self._lock = threading.Lock()
+        self.open = 0
+
+    def take(self, cap: int) -> bool:
+        with self._lock:
+            if self.open >= cap:
+                return False
+            self.open += 1
+            return True
+
+    def give_back(self) -> None:
+        with self._lock:
+            self.open -= 1
+
+
+STREAM_SLOTS = _StreamSlots()
+
+
 @bp.get("/v1/jobs/<int(max=2147483647):job_id>/stream")
 @require_role("viewer")
 def job_stream(job_id: int):
-    """Server-sent events: each new job event (``event: job-event``), then ``event: end``."""
+    """Server-sent events: each new job event (``event: job-event``), then ``event: end``.
+
+    A stream lasts at most STREAM_SECONDS; the browser's EventSource then reconnects by itself
+    with ``Last-Event-ID`` and goes on after the last event it got. Past STREAM_MAX_PER_PROCESS
+    open streams the answer is 503 with Retry-After (the page retries)."""
     import json
     import time
 
-    from flask import Response, stream_with_context
+    from flask import Response, current_app, stream_with_context
 
     from ..models import FINISHED, Job, JobEvent
 
     db.session.get(Job, job_id) or abort(404, f"no job {job_id}")
-    try:
-        after = int(request.args.get("after", request.headers.get("Last-Event-ID", 0)))
-    except ValueError:
-        abort(400, "after must be an integer")
+    after = _int_arg("after", 0, 0, MAX_SEQ)
+    if request.headers.get("Last-Event-ID", "").strip():  # a reconnect: newer than the page's ?after
+        after = max(after, bounded_int(request.headers["Last-Event-ID"], "Last-Event-ID", 0, MAX_SEQ))
+    seconds = float(current_app.config["STREAM_SECONDS"])
+    if not STREAM_SLOTS.take(int(current_app.config["STREAM_MAX_PER_PROCESS"])):
+        response = jsonify(error="too many live streams open on this server: retry in a few seconds", status=503)
+        response.status_code = 503
+        response.headers["Retry-After"] = "5"
+        return response
+    db.session.rollback()  # no connection held while the stream waits
 
     def generate(after=after):
-        last_beat = time.monotonic()
+        started = last_beat = time.monotonic()
+        yield "retry: 1000\n\n"  # reconnect after 1 s when this stream ends
         while True:
             rows = db.session.scalars(
                 select(JobEvent)
@@ -386,14 +423,25 @@ def job_stream(job_id: int):
             if not rows and status in FINISHED:
                 yield f"event: end\ndata: {json.dumps({'status': status})}\n\n"
                 return
+            if time.monotonic() - started > seconds:
+                return  # the EventSource resumes with Last-Event-ID
             if not rows:
                 if time.monotonic() - last_beat > 15:
                     last_beat = time.monotonic()
                     yield ": still running\n\n"
                 time.sleep(0.5)
 
+    released = []
+
+    def release():
+        if not released:
+            released.append(True)
+            STREAM_SLOTS.give_back()
+
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return Response(stream_with_context(generate()), mimetype="text/event-stream", headers=headers)
+    response = Response(stream_with_context(generate()), mimetype="text/event-stream", headers=headers)
+    response.call_on_close(release)  # also when the client goes away before the first event
+    return response
 
 
 @bp.get("/v1/job-templates/<name>/choices/<param>")
@@ -512,10 +560,7 @@ def delete_schedule(schedule_id: int):
 @bp.get("/v1/audit")
 @require_role("admin")
 def list_audit():
-    try:
-        limit = min(max(int(request.args.get("limit", 100)), 1), 1000)
-    except ValueError:
-        abort(400, "limit must be an integer from 1 to 1000")
+    limit = _int_arg("limit", 100, 1, 1000)
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
     for key in ("actor", "action", "outcome"):
         if request.args.get(key):

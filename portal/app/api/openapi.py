@@ -13,6 +13,9 @@ from portal.services.schema import SERVICE_STATES
 from ..models import ORDER_STATES, ROLES
 
 USERNAME = {"type": "string", "pattern": "^[a-z][a-z0-9._-]{1,63}$", "description": "lowercase, 2-64 characters"}
+# Query arguments with the bounds the views check.
+OFFSET = {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 10_000_000}}
+AFTER = {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}}
 PASSWORD = {"type": "string", "minLength": 12, "maxLength": 256}
 
 # Inlined where used: the views validate each body schema on its own, without $refs.
@@ -649,7 +652,7 @@ def document() -> dict:
                     {"type": "array", "items": _ref("JobEvent")},
                     params=[
                         *_id("job_id"),
-                        {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                        AFTER,
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 5000}},
                     ],
                     extra=not_found,
@@ -713,7 +716,15 @@ def document() -> dict:
                 "get": {
                     "summary": "Live events (server-sent events: job-event, then end)",
                     "description": "Needs the viewer role. Resumes after ?after=<seq> or Last-Event-ID.",
-                    "parameters": [*_id("job_id"), {"name": "after", "in": "query", "schema": {"type": "integer"}}],
+                    "parameters": [
+                        *_id("job_id"),
+                        AFTER,
+                        {
+                            "name": "Last-Event-ID",
+                            "in": "header",
+                            "schema": {"type": "integer", "minimum": 0, "maximum": 2147483647},
+                        },
+                    ],
                     "responses": {
                         "200": {"description": "text/event-stream", "content": {"text/event-stream": {}}},
                         **ERRORS,
@@ -779,7 +790,7 @@ def document() -> dict:
                         {"name": "isRootCause", "in": "query", "schema": {"enum": ["true", "false"]}},
                         {"name": "ticket", "in": "query", "schema": {"type": "string"}},
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                        OFFSET,
                     ],
                 ),
                 "post": _op(
@@ -814,7 +825,7 @@ def document() -> dict:
                         {"name": "device", "in": "query", "schema": {"type": "string"}},
                         {"name": "ticketType", "in": "query", "schema": {"type": "string"}},
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                        OFFSET,
                     ],
                 ),
                 "post": _op(
@@ -884,7 +895,7 @@ def document() -> dict:
                     {"type": "array", "items": _ref("ComplianceRunSummary")},
                     params=[
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
-                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                        OFFSET,
                     ],
                 ),
             },
@@ -931,7 +942,7 @@ def document() -> dict:
                         {"name": "state", "in": "query", "schema": {"enum": list(ORDER_STATES)}},
                         {"name": "externalId", "in": "query", "schema": {"type": "string"}},
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                        OFFSET,
                     ],
                 ),
                 "post": _op(
@@ -980,7 +991,7 @@ def document() -> dict:
                         {"name": "relatedParty.name", "in": "query", "schema": {"type": "string"}},
                         {"name": "serviceSpecification.name", "in": "query", "schema": {"type": "string"}},
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                        OFFSET,
                     ],
                     extra={"503": dict(description="NetBox is unavailable", **_json(_ref("Error")))},
                 ),

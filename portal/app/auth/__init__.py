@@ -7,33 +7,28 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import User
-from ..security import audit, check_password, login_blocked, source_address
+from ..security import audit, check_password, login_blocked, safe_next, source_address
 
 bp = Blueprint("auth", __name__)
-
-
-def _safe_next(target: str | None) -> str:
-    # Only a path on this site: never an open redirect.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("main.home")
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     error = None
     if request.method == "POST":
-        if login_blocked(source_address()):
-            audit("login", outcome="blocked", actor=request.form.get("username", "")[:64] or None)
-            abort(429, "too many failed sign-ins from this address: wait a few minutes")
         username = request.form.get("username", "").strip()
+        blocked = login_blocked(source_address(), username)
+        if blocked:
+            audit("login", outcome="blocked", actor=username[:64] or None)
+            abort(429, blocked)
         user = db.session.scalar(select(User).where(User.username == username)) if username else None
         if user is not None and user.active and check_password(user, request.form.get("password", "")):
             session.clear()
             session["user_id"] = user.id
+            session["epoch"] = user.session_epoch  # a password change or disabling ends this session
             session.permanent = True
             audit("login", actor=user.username)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")) or url_for("main.home"))
         if user is None:
             check_password(None, request.form.get("password", ""))
         audit("login", outcome="failed", actor=username[:64] or None)

@@ -32,7 +32,7 @@
 
   async function earlier() {
     const from = Math.max(0, first - 500);
-    const rows = await (await fetch(`${api}/events?after=${from - 1}&limit=${first - from}`)).json();
+    const rows = await (await fetch(`${api}/events?after=${Math.max(0, from - 1)}&limit=${first - from}`)).json();
     const anchor = out.firstChild;
     for (const e of rows) if (e.stdout && e.seq < first) out.insertBefore(line(e), anchor);
     first = Math.max(1, from);
@@ -98,16 +98,24 @@
     if (job) window.location = `/jobs/${job.id}`;
   });
 
-  const source = new EventSource(`${api}/stream?after=0`);
-  source.addEventListener("job-event", (m) => append(JSON.parse(m.data)));
-  source.addEventListener("end", async (m) => {
-    finished = true;
-    source.close();
-    await progress();
-    document.getElementById("status").textContent = JSON.parse(m.data).status;
-    document.getElementById("cancel").hidden = true;
-    document.getElementById("artifacts").hidden = false;
-  });
+  // A stream lasts a minute at most: the EventSource then resumes by itself (Last-Event-ID).
+  // When the server refuses one (503: too many open streams) it closes: open another later.
+  function listen() {
+    const source = new EventSource(`${api}/stream?after=${last}`);
+    source.addEventListener("job-event", (m) => append(JSON.parse(m.data)));
+    source.addEventListener("end", async (m) => {
+      finished = true;
+      source.close();
+      await progress();
+      document.getElementById("status").textContent = JSON.parse(m.data).status;
+      document.getElementById("cancel").hidden = true;
+      document.getElementById("artifacts").hidden = false;
+    });
+    source.addEventListener("error", () => {
+      if (source.readyState === EventSource.CLOSED && !finished) setTimeout(listen, 3000 + Math.random() * 4000);
+    });
+  }
+  listen();
   progress();
   const timer = setInterval(() => { if (finished) clearInterval(timer); else progress(); }, 1000);
 })();
