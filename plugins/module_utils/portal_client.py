@@ -41,7 +41,7 @@ class PortalClient:
         self.token = token
         self.timeout = timeout
 
-    def call(self, method, path, body=None, query=None, timeout=None):
+    def call(self, method, path, body=None, query=None, timeout=None, headers=None):
         url = self.url + path + ("?" + urllib.parse.urlencode(query) if query else "")
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - scheme checked: http(s)
@@ -49,6 +49,8 @@ class PortalClient:
         request.add_header("Accept", "application/json")
         if data is not None:
             request.add_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
         try:
             with urllib.request.urlopen(request, timeout=timeout or self.timeout) as resp:  # noqa: S310 - http(s) only, checked
                 text = resp.read().decode() or "null"
@@ -94,8 +96,14 @@ class PortalClient:
         return self.call("GET", "%s/%d" % (SERVICE_ORDERS, order_id))[1]
 
     def order_progress(self, order_id, body):
-        """Tell the portal how a service order goes: {state, step, reason, items}."""
-        return self.call("POST", ORDER_PROGRESS % order_id, body)[1]
+        """Tell the portal how a service order goes: {state, step, reason, items}. Only the
+        order's own portal job may: the portal gives its run a token (NETOSS_JOB_TOKEN), sent in
+        the X-Netoss-Job-Token header."""
+        import os
+
+        token = os.environ.get("NETOSS_JOB_TOKEN")
+        headers = {"X-Netoss-Job-Token": token} if token else None
+        return self.call("POST", ORDER_PROGRESS % order_id, body, headers=headers)[1]
 
     def update_ticket(self, ref, body):
         return self.call("PATCH", TICKETS + "/" + urllib.parse.quote(ref, safe=""), body)[1]

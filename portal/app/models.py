@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, event
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
 
@@ -140,6 +140,15 @@ class Job(db.Model):
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     worker: Mapped[str | None] = mapped_column(String(255))
+    # The process that runs it (the work horse): its host, pid and start time (clock ticks
+    # after boot, so a reused pid is not taken for it). A worker on that host ends the job
+    # as lost when the process is gone (portal.jobs.queue.reap_lost_jobs).
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    pid_started: Mapped[int | None] = mapped_column(BigInteger)
+    # SHA-256 of the run's token (NETOSS_JOB_TOKEN), set only while it runs: the credential
+    # with which the run reports its service order's progress.
+    token_hash: Mapped[str | None] = mapped_column(String(64))
     rc: Mapped[int | None] = mapped_column(Integer)
     stats: Mapped[dict | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)

@@ -5,7 +5,9 @@ limit is made, and typed parameters. :func:`load_templates` reports every proble
 file at once, each naming the file and the key. :func:`validate_launch` checks the values of
 a launch on the server and returns them as plain data, or the list of problems, each naming
 the parameter. Values never carry Jinja: Ansible would evaluate ``{{ lookup('pipe', 'id') }}``
-given as an extra var, so any value with template syntax is refused before anything runs.
+given as an extra var were it not passed as unsafe (it is: portal.jobs.runner), and, as a
+second line, any value with template syntax (or a ``#jinja2:`` header) is refused before
+anything runs.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from portal.app.models import ROLES
 
 PARAM_TYPES = ("string", "integer", "boolean", "choice", "multichoice", "secret")
 CHECK_POLICIES = ("never", "allowed", "always")
-JINJA = re.compile(r"{{|{%|{#|}}|%}|#}")
+# Template syntax, and the "#jinja2:variable_start_string:'[[', ..." header that redefines it.
+# A second line only: every value reaches Ansible tagged !unsafe (portal.jobs.runner).
+JINJA = re.compile(r"{{|{%|{#|}}|%}|#}|#\s*jinja2\s*:", re.IGNORECASE)
 NAME = r"^[a-z][a-z0-9-]{1,62}$"
 PARAM_NAME = r"^[a-z][a-z0-9_]{0,62}$"
 
@@ -316,7 +320,7 @@ def _value_problem(param: Parameter, value, choices: list | None) -> str | None:
         if not isinstance(value, str):
             return "must be a string"
         if JINJA.search(value):
-            return "must not contain template syntax ({{ }}, {% %}, {# #})"
+            return "must not contain template syntax ({{ }}, {% %}, {# #}, #jinja2:)"
         if param.min_length is not None and len(value) < param.min_length:
             return f"must be at least {param.min_length} characters"
         if param.max_length is not None and len(value) > param.max_length:
@@ -343,7 +347,7 @@ def _value_problem(param: Parameter, value, choices: list | None) -> str | None:
         if not isinstance(v, str | int) or isinstance(v, bool):
             return f"{v!r} is not a valid choice"
         if isinstance(v, str) and JINJA.search(v):
-            return "must not contain template syntax ({{ }}, {% %}, {# #})"
+            return "must not contain template syntax ({{ }}, {% %}, {# #}, #jinja2:)"
         if allowed is not None and v not in allowed:
             shown = ", ".join(map(str, allowed[:10])) + (", …" if len(allowed) > 10 else "")
             return f"{v!r} is not one of: {shown}"

@@ -15,9 +15,10 @@ def connection(app):
 
 
 def rq_queue(app):
+    """The job queue: ``netoss-jobs``, or the app's JOB_QUEUE (a test's own workers and jobs)."""
     from rq import Queue
 
-    return Queue(QUEUE, connection=connection(app))
+    return Queue(app.config.get("JOB_QUEUE") or QUEUE, connection=connection(app))
 
 
 def job_environment() -> dict[str, str]:
@@ -79,10 +80,16 @@ def enqueue(app, job, sealed: str | None, timeout: int) -> None:
     )
 
 
-# --- lost workers -----------------------------------------------------------------------------
-# Each worker refreshes a key of its own every BEAT seconds, valid for BEAT_TTL. A job left
-# running by a worker whose key expired (SIGKILL, a crashed host) is marked failed and its
-# device locks released by any live worker, within BEAT_TTL + REAP seconds.
+# --- lost workers and lost runs ---------------------------------------------------------------
+# Each worker refreshes a key of its own every BEAT seconds, valid for BEAT_TTL, and every REAP
+# seconds looks at the jobs left unfinished (running, or canceled but not yet stopped):
+# - one whose work horse on this host is gone (kill -9 of it, an RQ timeout) is ended as lost:
+#   its remaining processes are stopped, its directory cleaned, its device locks released;
+# - one whose worker's key expired (SIGKILL, a crashed host) is marked failed and its locks
+#   released, unless its work horse still runs here (it then stops its run itself, as its
+#   CancelCheck sees its worker gone, and ends the job).
+# Locks whose job has ended are released. A worker starting does the same, and cleans the
+# directory of every ended run that was not cleaned.
 BEAT = 5
 BEAT_TTL = 20
 REAP = 10
@@ -97,29 +104,111 @@ def live_workers(conn) -> set[str]:
     return {key.decode()[len(BEAT_PREFIX) :] for key in conn.scan_iter(match=BEAT_PREFIX + "*")}
 
 
-def reap_lost_jobs(app, conn) -> list[int]:
-    """Mark failed the jobs left running by workers that are gone; release their locks."""
-    from sqlalchemy import select
+def _credentials() -> list[str]:
+    """What a dead run's files may hold in clear: this worker's credentials (those of its runs)."""
+    import os
+
+    from .runner import sensitive_values
+
+    return sensitive_values(dict(os.environ))
+
+
+def unfinished():
+    """The query of jobs that started and have not ended (running, or canceled and stopping)."""
+    from sqlalchemy import and_, or_, select
+
+    from portal.app.models import Job
+
+    stopping = and_(Job.status == "canceled", Job.finished_at.is_(None), Job.started_at.is_not(None))
+    return select(Job).where(or_(Job.status == "running", stopping)).order_by(Job.id)
+
+
+def process_gone(job) -> bool:
+    """Whether ``job``'s work horse ran on this host and is gone."""
+    import socket
+
+    from . import processes
+
+    return bool(job.pid) and job.host == socket.gethostname() and not processes.alive(job.pid, job.pid_started)
+
+
+def end_lost(app, job, why: str) -> None:
+    """End a job whose process is gone: its other processes stopped, its files cleaned, failed
+    (a canceled one stays canceled) with ``why``, its locks released."""
+    from .runner import finish
+
+    finish(app, job, "failed", why, _credentials())
+
+
+def release_ended_locks() -> int:
+    """Release the device locks of jobs that have ended (whoever ended them)."""
+    from sqlalchemy import delete, select
 
     from portal.app.extensions import db
-    from portal.app.models import Job, utcnow
+    from portal.app.models import DeviceLock, Job
+
+    ended = select(Job.id).where(Job.finished_at.is_not(None))
+    count = db.session.execute(delete(DeviceLock).where(DeviceLock.job_id.in_(ended))).rowcount
+    db.session.commit()
+    return count or 0
+
+
+def reap_lost_jobs(app, conn) -> list[int]:
+    """End the jobs whose work horse (on this host) or worker is gone; release their locks."""
+    import socket
+
+    from portal.app.extensions import db
+    from portal.app.models import utcnow
     from portal.services import orders
 
+    from . import processes
     from .runner import release_locks
 
     live = live_workers(conn)
+    host = socket.gethostname()
     reaped = []
     with app.app_context():
-        for job in db.session.scalars(select(Job).where(Job.status == "running")):
-            if job.worker and job.worker not in live:
+        for job in list(db.session.scalars(unfinished())):
+            if process_gone(job):
+                end_lost(app, job, f"lost: its process {job.pid} on {host} stopped while running the job")
+                reaped.append(job.id)
+            elif job.worker and job.worker not in live and job.status == "running":
+                if job.host == host and processes.alive(job.pid, job.pid_started):
+                    continue  # its work horse stops the run and ends the job (CancelCheck)
                 job.status = "failed"
                 job.error = f"worker lost: {job.worker} stopped while running the job"
                 job.finished_at = utcnow()
+                job.token_hash = None
                 db.session.commit()
                 release_locks(job.id)
                 orders.job_finished(job)  # its service order, if any, fails with the job
                 reaped.append(job.id)
+        release_ended_locks()
     return reaped
+
+
+def clean_ended_runs(app) -> list[int]:
+    """Clean the directory of every ended job that was not cleaned (its run died)."""
+    from pathlib import Path
+
+    from portal.app.extensions import db
+    from portal.app.models import Job
+
+    from .runner import CLEANED, clean
+
+    root = Path(app.config["JOBS_DIR"])
+    done = []
+    if not root.is_dir():
+        return done
+    with app.app_context():
+        for path in sorted(root.iterdir()):
+            if not path.name.isdigit() or (path / CLEANED).exists() or not path.is_dir():
+                continue
+            job = db.session.get(Job, int(path.name))
+            if job is None or job.finished_at is not None:
+                clean(path, _credentials())
+                done.append(int(path.name))
+    return done
 
 
 def start_heartbeat(app, name: str, log) -> None:
@@ -143,7 +232,7 @@ def start_heartbeat(app, name: str, log) -> None:
                 if time.monotonic() - last_reap >= REAP:
                     last_reap = time.monotonic()
                     for job_id in reap_lost_jobs(app, conn):
-                        log(f"job {job_id}: its worker was lost; marked failed, locks released")
+                        log(f"job {job_id}: its worker or process was lost; ended, locks released")
                 for schedule_id, outcome in fire_due(app, conn, launch_as):
                     log(f"schedule {schedule_id}: {outcome}")
             except Exception as exc:  # Redis or PostgreSQL away for a moment: try again
@@ -151,4 +240,9 @@ def start_heartbeat(app, name: str, log) -> None:
             time.sleep(BEAT)
 
     beat(conn, name)
+    # What a dead run left: the jobs it left unfinished, then the files of ended runs.
+    for job_id in reap_lost_jobs(app, conn):
+        log(f"job {job_id}: its worker or process was lost; ended, locks released")
+    for job_id in clean_ended_runs(app):
+        log(f"job {job_id}: the files its run left were cleaned")
     threading.Thread(target=loop, name="netoss-heartbeat", daemon=True).start()

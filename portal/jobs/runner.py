@@ -1,30 +1,43 @@
 """Run one job with ansible-runner: what an RQ worker executes (``execute(job_id)``).
 
-Each job gets a private data directory (``<jobs dir>/<id>``, mode 0700). Credentials reach
-Ansible as environment variables of the run and secret parameters as extra vars, both
-written by ansible-runner into that directory and removed when the run ends; its
-``suppress_env_files`` keeps them out of the artifacts. Every event is stored as it comes,
-with the values of secrets replaced by ``********``. A job that changes devices first takes
-a lock on each device of its limit (or on every device when it has no limit): a second job
-on the same device waits up to ``lock_wait`` seconds, then fails saying which job holds it.
+Each job gets a private data directory (``<jobs dir>/<id>``, mode 0700). Nothing secret is
+on a command line nor in ansible-runner's ``command`` artifact: parameter values reach
+Ansible in ``env/extravars`` (mode 0600, every string tagged ``!unsafe`` so that no template
+syntax in them is ever evaluated), and the run's credentials (environment variables named
+like a token, password, secret or key) in ``env/run.json`` (0600), which a small wrapper
+loads into the environment of ansible-playbook and deletes as it starts. Every event is
+stored as it comes, with the values of secrets replaced by ``********``. A job that changes
+devices first takes a lock on each device of its limit (or on every device when it has no
+limit): a second job on the same device waits up to ``lock_wait`` seconds, then fails saying
+which job holds it.
+
+However a run ends (done, failed, cancelled, timed out, or found dead by a worker's reaper),
+:func:`finish` stops every process of it (portal.jobs.processes), cleans its directory
+(``env/`` and ``command`` removed, secrets masked, then the ``CLEANED`` marker written: the
+artifacts are served only with it), marks it ended and frees its device locks, in that order.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
+import secrets as secrets_module
 import shutil
 import socket
 import sys
 import time
 from pathlib import Path
 
+import yaml
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from portal.app.extensions import db
 from portal.app.models import DeviceLock, Job, JobEvent, utcnow
 
+from . import processes
 from .job_templates import JobTemplate, load_templates
 
 ALL_DEVICES = "*"
@@ -224,6 +237,41 @@ def extra_vars(template: JobTemplate, parameters: dict, secrets: dict) -> dict:
     return out
 
 
+class _Unsafe(str):
+    """A value Ansible must never template: dumped with the ``!unsafe`` tag."""
+
+
+class _UnsafeDumper(yaml.SafeDumper):
+    pass
+
+
+_UnsafeDumper.add_representer(_Unsafe, lambda dumper, value: dumper.represent_scalar("!unsafe", str(value), style='"'))
+
+
+def _unsafe(value):
+    if isinstance(value, str):
+        return _Unsafe(value)
+    if isinstance(value, list | tuple):
+        return [_unsafe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _unsafe(v) for k, v in value.items()}
+    return value  # integers, booleans, None: nothing to template
+
+
+def unsafe_yaml(extravars: dict) -> str:
+    """The extra vars as YAML, every string (nested ones too) tagged ``!unsafe``: Ansible takes
+    it verbatim, whatever it looks like ({{ }}, {% %}, a #jinja2: header, newlines)."""
+    return yaml.dump(_unsafe(extravars), Dumper=_UnsafeDumper, default_flow_style=False, allow_unicode=True)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a new file readable by its owner only (0600 from the start)."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
 def seal(app, secrets: dict) -> str | None:
     """Secret parameter values encrypted with a key derived from the portal's SECRET_KEY, for
     the trip through the queue (Redis never holds them in clear)."""
@@ -269,9 +317,121 @@ def scrub(directory: Path, secrets: list[str]) -> None:
 SENSITIVE = ("TOKEN", "PASSWORD", "SECRET", "PASS", "KEY")
 
 
+def sensitive(name: str) -> bool:
+    """Whether the environment variable ``name`` holds a credential (by its name)."""
+    return any(word in name.upper() for word in SENSITIVE)
+
+
 def sensitive_values(env: dict[str, str]) -> list[str]:
     """Values of the run's environment that are credentials (by their variable's name)."""
-    return [v for k, v in env.items() if any(word in k.upper() for word in SENSITIVE) and v and len(v) >= 6]
+    return [v for k, v in env.items() if sensitive(k) and v and len(v) >= 6]
+
+
+ENV_FILE = "NETOSS_JOB_ENV_FILE"
+WRAPPER = """#!{python}
+# Written by netoss (portal.jobs.runner) for one job run: puts the run's credentials, from the
+# 0600 file named by {var}, into the environment, deletes the file, then runs the command. The
+# credentials are thus in no command line and in no artifact of ansible-runner.
+import json, os, sys
+path = os.environ.pop("{var}", None)
+if path:
+    with open(path, encoding="utf-8") as f:
+        os.environ.update(json.load(f))
+    os.unlink(path)
+os.execvp(sys.argv[1], sys.argv[1:])
+"""
+
+
+def hide_credentials(config, private: Path) -> None:
+    """Move the credentials out of a prepared RunnerConfig's environment into ``env/run.json``
+    (0600), and start its command through the wrapper that loads and deletes that file."""
+    env_dir = private / "env"
+    env_dir.mkdir(mode=0o700, exist_ok=True)
+    hidden = {k: str(v) for k, v in config.env.items() if sensitive(k)}
+    config.env = {k: v for k, v in config.env.items() if k not in hidden}
+    wrapper = private / "with-credentials"
+    wrapper.write_text(WRAPPER.format(python=sys.executable, var=ENV_FILE))
+    wrapper.chmod(0o700)
+    if hidden:
+        write_private(env_dir / "run.json", json.dumps(hidden))
+        config.env[ENV_FILE] = str(env_dir / "run.json")
+    config.command = [str(wrapper), *config.command]
+
+
+# --- the run's token: how its service-order playbook proves which job it is -------------------
+TOKEN_PREFIX = "ntj_"  # noqa: S105 - a prefix, not a secret
+
+
+def new_run_token(job: Job) -> str:
+    """A random token for this run of ``job``; only its SHA-256 is stored (``job.token_hash``)."""
+    token = f"{TOKEN_PREFIX}{job.id}_{secrets_module.token_urlsafe(32)}"
+    job.token_hash = hashlib.sha256(token.encode()).hexdigest()
+    return token
+
+
+def job_of_token(token: str | None) -> Job | None:
+    """The running job whose run was given ``token`` (None: no such job, or it is not running)."""
+    if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    ident = token[len(TOKEN_PREFIX) :].split("_", 1)[0]
+    if not ident.isdigit() or int(ident) > 2**31 - 1:
+        return None
+    job = db.session.get(Job, int(ident))
+    if job is None or job.status != "running" or not job.token_hash:
+        return None
+    if not hmac.compare_digest(job.token_hash, hashlib.sha256(token.encode()).hexdigest()):
+        return None
+    return job
+
+
+# --- ending a run, whoever ends it ------------------------------------------------------------
+CLEANED = "CLEANED"
+
+
+def clean(private: Path, hidden: list[str] = ()) -> None:
+    """Remove what of a run may hold a credential (``env/``, ``artifacts/*/command``, the
+    wrapper), mask known secret values in what is left, then write the CLEANED marker."""
+    if not private.is_dir():
+        return
+    shutil.rmtree(private / "env", ignore_errors=True)  # extra vars, credentials of the run
+    for command in private.glob("artifacts/*/command"):
+        command.unlink(missing_ok=True)  # ansible-runner records the run's environment there
+    (private / "with-credentials").unlink(missing_ok=True)
+    scrub(private, list(hidden))
+    (private / CLEANED).write_text("")
+
+
+def cleaned(private: Path) -> bool:
+    return (private / CLEANED).is_file()
+
+
+def job_dir(app, job_id: int) -> Path:
+    return Path(app.config["JOBS_DIR"]) / str(job_id)
+
+
+def finish(app, job: Job, status: str | None, error: str | None, hidden: list[str] = (), roots=()) -> list[int]:
+    """End ``job``: stop its processes (all gone, checked), clean its directory, mark it ended
+    (``status`` and ``error`` unless it was canceled or ended meanwhile; ``finished_at``
+    always), free its device locks, and tell its service order. Returns the pids that
+    could not be stopped (named in the job's error; none in practice: SIGKILL)."""
+    private = job_dir(app, job.id)
+    left = processes.stop(private, roots=tuple(roots))
+    clean(private, hidden)
+    db.session.commit()
+    db.session.refresh(job)
+    if job.status == "running":  # not canceled, nor reaped as lost, meanwhile
+        job.status, job.error = status, error
+    if job.finished_at is None:
+        job.finished_at = utcnow()
+    if left:
+        job.error = f"{job.error or job.status}; processes {', '.join(map(str, left))} could not be stopped"[:2000]
+    job.token_hash = None
+    db.session.commit()
+    release_locks(job.id)
+    from portal.services.orders import job_finished
+
+    job_finished(job)  # a service order its job left open fails (or is cancelled); never raises
+    return left
 
 
 class CancelCheck:
@@ -315,6 +475,40 @@ def run_environment(job: Job, base: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def _run(private: Path, repo: Path, template: JobTemplate, job: Job, env: dict, extravars: dict, store, cancel):
+    """ansible-runner's run, with the extra vars in a file of !unsafe values and the credentials
+    kept out of its command line and its ``command`` artifact (see :func:`hide_credentials`)."""
+    from ansible_runner.config.runner import RunnerConfig
+    from ansible_runner.runner import Runner
+
+    (private / "env").mkdir(mode=0o700, exist_ok=True)
+    if extravars:
+        write_private(private / "env" / "extravars", unsafe_yaml(extravars))
+    cmdline = []
+    if job.limit:
+        cmdline += ["--limit", job.limit]
+    if job.check_mode or template.check_mode == "always":
+        cmdline += ["--check", "--diff"]
+    config = RunnerConfig(
+        private_data_dir=str(private),
+        project_dir=str(repo),
+        playbook=template.playbook,
+        inventory=str(repo / "inventory" / "netbox.yml"),
+        envvars=env,
+        cmdline=" ".join(cmdline) if cmdline else None,
+        quiet=True,
+        timeout=template.timeout,
+        suppress_env_files=True,
+        suppress_output_file=True,  # the output is in the database, masked
+        settings={"suppress_ansible_output": True},
+    )
+    config.prepare()
+    hide_credentials(config, private)
+    runner = Runner(config, event_handler=store, cancel_callback=cancel)
+    runner.run()
+    return runner
+
+
 def execute(
     job_id: int,
     app=None,
@@ -329,8 +523,6 @@ def execute(
     environment of the run (credentials); both default to what the worker was started with.
     ``parent`` is the pid of the worker that forked this process: the run stops if it dies.
     """
-    import ansible_runner
-
     if app is None:
         from portal.app import create_app
 
@@ -341,46 +533,30 @@ def execute(
             return
         job.status, job.started_at = "running", utcnow()
         job.worker = os.environ.get("NETOSS_WORKER_NAME") or f"{socket.gethostname()}:{os.getpid()}"
+        job.host, job.pid, job.pid_started = socket.gethostname(), os.getpid(), processes.started(os.getpid())
+        token = new_run_token(job)
         db.session.commit()
-        private = Path(app.config["JOBS_DIR"]) / str(job.id)
-        locked = False
-        hidden = list((secrets or {}).values())
+        private = job_dir(app, job.id)
+        hidden = [*(secrets or {}).values(), token]
         outcome, error = "error", "the run stopped before it ended"
         try:
             template = templates(app)[job.template]
             if changes_devices(template, job):
                 acquire_locks(job, lock_wait)
-                locked = True
             private.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.chmod(private, 0o700)
+            (private / CLEANED).unlink(missing_ok=True)
             extravars = extra_vars(template, job.parameters, secrets or {})
             run_env = run_environment(job, env if env is not None else dict(os.environ))
+            # The run's own credential (its service order's progress), and the mark of its processes.
+            run_env["NETOSS_JOB_TOKEN"] = token
+            run_env[processes.MARK] = str(private.resolve())
             hidden = [*(secrets or {}).values(), *sensitive_values(run_env)]
             run_env["NETOSS_JOB_PLAN"] = str(private / "plan.jsonl")
             store = EventStore(job, hidden, Path(run_env["NETOSS_JOB_PLAN"]))
-            cmdline = []
-            if job.limit:
-                cmdline += ["--limit", job.limit]
-            if job.check_mode or template.check_mode == "always":
-                cmdline += ["--check", "--diff"]
             repo = Path(app.config["JOB_TEMPLATES_DIR"]).parent
             cancel = CancelCheck(job.id, parent)
-            runner = ansible_runner.run(
-                cancel_callback=cancel,
-                private_data_dir=str(private),
-                project_dir=str(repo),
-                playbook=template.playbook,
-                inventory=str(repo / "inventory" / "netbox.yml"),
-                envvars=run_env,
-                extravars=extravars,
-                cmdline=" ".join(cmdline) if cmdline else None,
-                event_handler=store,
-                quiet=True,
-                timeout=template.timeout,
-                suppress_env_files=True,
-                suppress_output_file=True,  # the output is in the database, masked
-                settings={"suppress_ansible_output": True},
-            )
+            runner = _run(private, repo, template, job, run_env, extravars, store, cancel)
             store.flush()
             job.rc = runner.rc
             job.stats = store.stats
@@ -395,19 +571,4 @@ def execute(
             db.session.rollback()
             outcome, error = "error", f"{type(exc).__name__}: {exc}"
         finally:
-            db.session.commit()
-            db.session.refresh(job)
-            if job.status == "running":  # not canceled, nor reaped as "worker lost", meanwhile
-                job.status, job.error, job.finished_at = outcome, error, utcnow()
-            elif job.finished_at is None:
-                job.finished_at = utcnow()
-            db.session.commit()
-            if locked:
-                release_locks(job.id)
-            shutil.rmtree(private / "env", ignore_errors=True)  # extra vars and environment of the run
-            for command in private.glob("artifacts/*/command"):
-                command.unlink()  # ansible-runner records the run's environment there
-            scrub(private, hidden)
-            from portal.services.orders import job_finished
-
-            job_finished(job)  # a service order its job left open fails (or is cancelled); never raises
+            finish(app, job, outcome, error, hidden)

@@ -250,8 +250,24 @@ def transition(
     return order
 
 
-def progress(order_id: int, data: dict) -> ServiceOrder:
-    """What the job reports (a validated PROGRESS body)."""
+JOB_TOKEN_HEADER = "X-Netoss-Job-Token"  # noqa: S105 - a header name
+
+
+def progress(order_id: int, data: dict, job_token: str | None = None) -> ServiceOrder:
+    """What the job reports (a validated PROGRESS body). Only the order's own running job may:
+    ``job_token`` is its run's token (NETOSS_JOB_TOKEN, sent as the X-Netoss-Job-Token header);
+    ServiceError(403) otherwise, whoever the caller is."""
+    from portal.jobs.runner import job_of_token
+
+    order = get(order_id)
+    job = job_of_token(job_token)
+    if job is None or order.job_id != job.id:
+        db.session.rollback()
+        raise ServiceError(
+            403,
+            f"service order {order_id}: only its own running job may report its progress "
+            f"(with its run's token in the {JOB_TOKEN_HEADER} header)",
+        )
     return transition(order_id, data["state"], data.get("reason"), data.get("step"), data.get("items") or [])
 
 

@@ -247,14 +247,23 @@ def job_progress(job) -> dict:
 @bp.post("/v1/jobs/<int(max=2147483647):job_id>/cancel")
 @require_role("operator")
 def cancel_job(job_id: int):
-    """Cancel a pending or running job; a running one stops at its worker within a second or two."""
+    """Cancel a pending or running job. A running one is stopped by its work horse within a
+    second or two (every process of its run, checked), which then ends it and frees its locks;
+    one whose work horse is gone is stopped and ended here, or by a worker's reaper."""
     from ..models import FINISHED, Job
 
     job = db.session.get(Job, job_id) or abort(404, f"no job {job_id}")
     user = current_user()
     if job.created_by != user.username and not user.at_least("engineer"):
         abort(403, f"job {job_id} was launched by {job.created_by}: only they or an engineer may cancel it")
-    if job.status in FINISHED:
+    from flask import current_app
+
+    from portal.jobs import queue
+
+    stopping = job.status == "canceled" and job.finished_at is None and job.started_at is not None
+    if job.status in FINISHED and not (stopping and queue.process_gone(job)):
+        if stopping:
+            abort(409, f"job {job_id} is already being cancelled: its run is stopping")
         abort(409, f"job {job_id} already ended ({job.status})")
     pending = job.started_at is None
     job.status = "canceled"
@@ -263,15 +272,18 @@ def cancel_job(job_id: int):
 
         job.finished_at = utcnow()
     db.session.commit()
+    app = current_app._get_current_object()
     if pending:
-        from flask import current_app
-
-        from portal.jobs.queue import drop
-
-        drop(current_app._get_current_object(), job.id)  # no worker needs to pick it up
+        queue.drop(app, job.id)  # no worker needs to pick it up
         from portal.services.orders import job_finished
 
         job_finished(job)  # its service order, if it runs one, is cancelled with it
+    elif queue.process_gone(job):
+        # Its work horse died here: nobody else will stop what is left of the run. Stop it
+        # (all its processes, checked), clean its files, end it and free its locks now.
+        queue.end_lost(app, job, f"lost: its process {job.pid} was gone when it was cancelled")
+    # Otherwise its work horse stops the run within a second or two (or a worker's reaper, if
+    # the horse is on another host and dies), then ends it: finished_at, locks freed.
     audit("job.cancel", target=f"job {job.id} ({job.template})")
     return jsonify(job.to_dict())
 
@@ -319,21 +331,28 @@ def relaunch_job(job_id: int):
 @bp.get("/v1/jobs/<int(max=2147483647):job_id>/artifacts")
 @require_role("viewer")
 def job_artifacts(job_id: int):
-    """The job's ansible-runner artifacts (already scrubbed of credentials) as a .tar.gz."""
+    """The job's ansible-runner artifacts as a .tar.gz, once its run ended and its directory was
+    cleaned of credentials (the CLEANED marker of portal.jobs.runner.clean)."""
     import io
     import tarfile
-    from pathlib import Path
 
     from flask import current_app, send_file
+
+    from portal.jobs.runner import cleaned, job_dir
 
     from ..models import FINISHED, Job
 
     job = db.session.get(Job, job_id) or abort(404, f"no job {job_id}")
-    if job.status not in FINISHED:
+    if job.status not in FINISHED or job.finished_at is None:
         abort(409, f"job {job_id} is {job.status}: its artifacts come when it ends")
-    root = Path(current_app.config["JOBS_DIR"]) / str(job_id) / "artifacts"
+    private = job_dir(current_app, job_id)
+    root = private / "artifacts"
     if not root.is_dir():
         abort(404, f"job {job_id} left no artifacts")
+    if not cleaned(private):
+        # Its run died before cleaning up (a worker's reaper, or the next worker start, will):
+        # until then the files may hold credentials.
+        abort(409, f"job {job_id}: its artifacts are not cleaned yet; try again in a minute")
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
         tar.add(root, arcname=f"job-{job_id}")

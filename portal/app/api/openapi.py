@@ -699,7 +699,9 @@ def document() -> dict:
                         "200": {"description": "a gzip tar", "content": {"application/gzip": {}}},
                         **ERRORS,
                         **not_found,
-                        "409": dict(description="The job has not ended", **_json(_ref("Error"))),
+                        "409": dict(
+                            description="The job has not ended, or its files are not cleaned", **_json(_ref("Error"))
+                        ),
                     },
                 },
             },
@@ -1008,11 +1010,15 @@ def document() -> dict:
             "/api/v1/service-orders/{order_id}/progress": {
                 "post": _op(
                     "Report a service order's progress (the service-order job): its state and step, the items' "
-                    "states, service IDs and resources; a failed or partial order opens a ticket",
+                    "states, service IDs and resources; a failed or partial order opens a ticket. Only the order's "
+                    "own job may, while it runs: its run's token (NETOSS_JOB_TOKEN) in X-Netoss-Job-Token",
                     "operator",
                     _ref("ServiceOrder"),
                     body="ServiceOrderProgress",
-                    params=_id("order_id"),
+                    params=[
+                        *_id("order_id"),
+                        {"name": "X-Netoss-Job-Token", "in": "header", "required": True, "schema": {"type": "string"}},
+                    ],
                     extra={**not_found, "409": dict(description="The order already ended", **_json(_ref("Error")))},
                 ),
             },

@@ -40,11 +40,12 @@ def characteristic_choices(service: str, characteristic: str):
 @bp.post("/v1/service-orders/<int(max=2147483647):order_id>/progress")
 @require_role("operator")
 def order_progress(order_id: int):
-    """A step of the order's job: its state, and the items' states, service IDs and resources."""
+    """A step of the order's job: its state, and the items' states, service IDs and resources.
+    Only that job, while it runs, may report: its run's token in the X-Netoss-Job-Token header."""
     data = _body("ServiceOrderProgress")
     target = f"service order {order_id}"
     try:
-        order = orders.progress(order_id, data)
+        order = orders.progress(order_id, data, request.headers.get(orders.JOB_TOKEN_HEADER))
     except ServiceError as exc:
         audit("service_order.progress", target=target, outcome="refused", detail={"reason": str(exc)[:500]})
         raise
