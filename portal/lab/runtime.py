@@ -185,6 +185,11 @@ def write_known_hosts(spec: LabSpec, paths: LabPaths, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(target.parent, 0o700)
     write_private(target, "\n".join(lines) + "\n")
+    # The playbooks' HOME belongs to the account that runs them (the portal's, see
+    # portal.stack.prepare_state): .ssh and known_hosts are that account's too.
+    home = target.parent.parent.stat()
+    for path in (target.parent, target):
+        os.chown(path, home.st_uid, home.st_gid)
 
 
 def build_network(spec: LabSpec) -> None:
