@@ -85,7 +85,7 @@ stamp_ok() { [ -f "$1/.netoss-stamp" ] && [ "$(cat "$1/.netoss-stamp")" = "$2" ]
 # A virtualenv made from another base Python is made again (its interpreter links to that base).
 venv_for() {
   local home
-  home=$(sed -n 's/^home = //p' "$1/pyvenv.cfg" 2>/dev/null)
+  home=$(sed -n 's/^home = //p' "$1/pyvenv.cfg" 2>/dev/null || true)
   if [ -x "$1/bin/python" ] && [ "$home" = "$(dirname "$PY")" ]; then return; fi
   [ -e "$1" ] && log "$1 was made from another Python ($home): making it again with $PY"
   "$PY" -m venv --clear "$1"

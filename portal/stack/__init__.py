@@ -101,6 +101,10 @@ def prepare_state(stack: Stack, users: dict[str, str]) -> None:
         path.mkdir(mode=0o700 if name == "home" else 0o755, parents=True, exist_ok=True)
         # A stack first run as root: give the whole tree; afterwards only new top levels.
         accounts.give(path, portal, recursive=path.stat().st_uid != accounts.uid(portal))
+        # What root's playbooks (`ansible-playbook` by hand, a test) create there later stays
+        # writable by the portal's jobs: a default ACL, set once on the whole tree.
+        if not accounts.has_default_acl(path):
+            accounts.grant_tree(path, portal)
     from portal import lab  # the lab's record and device login, which jobs read
 
     for path in lab.shared_files(stack):

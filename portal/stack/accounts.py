@@ -11,8 +11,10 @@ NETOSS_ALLOW_ROOT=1.
 
 from __future__ import annotations
 
+import errno
 import os
 import pwd
+import struct
 import subprocess
 from pathlib import Path
 
@@ -159,3 +161,50 @@ def share(path: Path, user: str) -> None:
         return
     os.chown(path, 0, pwd.getpwnam(user).pw_gid)
     os.chmod(path, 0o640)
+
+
+# POSIX ACLs as the kernel takes them in the system.posix_acl_* extended attributes.
+_ACL_VERSION, _UNDEFINED = 2, 0xFFFFFFFF
+_USER_OBJ, _USER, _GROUP_OBJ, _MASK, _OTHER = 0x01, 0x02, 0x04, 0x10, 0x20
+
+
+def _acl(mode: int, uid: int, user_perm: int) -> bytes:
+    entries = [
+        (_USER_OBJ, (mode >> 6) & 7, _UNDEFINED),
+        (_USER, user_perm, uid),
+        (_GROUP_OBJ, (mode >> 3) & 7, _UNDEFINED),
+        (_MASK, user_perm | (mode >> 3) & 7, _UNDEFINED),
+        (_OTHER, mode & 7, _UNDEFINED),
+    ]
+    return struct.pack("<I", _ACL_VERSION) + b"".join(struct.pack("<HHI", *e) for e in entries)
+
+
+def has_default_acl(path: Path) -> bool:
+    try:
+        return bool(os.getxattr(path, "system.posix_acl_default"))
+    except OSError:
+        return False
+
+
+def grant_tree(path: Path, user: str) -> bool:
+    """Let ``user`` write in the tree at ``path`` whoever creates things there later: an ACL
+    entry for it on everything, and a default ACL on every directory (inherited by what root's
+    playbooks or tools create there, whatever their umask). False when the file system has no ACLs."""
+    uid_ = uid(user)
+    try:
+        for root, _dirs, files in os.walk(path):
+            d = Path(root)
+            mode = d.lstat().st_mode & 0o777
+            acl = _acl(mode | 0o700, uid_, 7)
+            os.setxattr(d, "system.posix_acl_access", acl)
+            os.setxattr(d, "system.posix_acl_default", acl)
+            for name in files:
+                f = d / name
+                st = f.lstat()
+                if not os.path.islink(f):
+                    os.setxattr(f, "system.posix_acl_access", _acl(st.st_mode & 0o777, uid_, 6 | (st.st_mode >> 6) & 1))
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.ENOTSUP):
+            return False
+        raise
+    return True

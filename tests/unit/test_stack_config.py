@@ -285,3 +285,37 @@ def test_the_virtualenvs_python_runs_as_an_unprivileged_account(venv):
         check=False,
     )
     assert proc.returncode == 0, f"{python} (-> {python.resolve()}) does not run as nobody: {proc.stderr[-500:]}"
+
+
+@needs_root
+def test_what_root_creates_later_stays_writable_by_the_service_account():
+    """A playbook run by root in <state>/backups must not leave the portal's jobs unable to write there."""
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from portal.stack import accounts
+
+    if not accounts.exists("netoss"):
+        pytest.skip("no netoss account here (`netoss up` makes it)")
+    base = Path(tempfile.mkdtemp(prefix="netoss-acl-", dir="/tmp"))
+    try:
+        os.chmod(base, 0o755)  # noqa: S103 (the account must enter it)
+        tree = base / "backups"
+        (tree / "old").mkdir(parents=True)
+        if not accounts.grant_tree(tree, "netoss"):
+            pytest.skip("no POSIX ACLs on this file system")
+        (tree / "new" / "objects").mkdir(parents=True)  # as root, umask 022, after the grant
+        (tree / "new" / "index").write_text("x")
+        for target in (tree / "old" / "a", tree / "new" / "objects" / "b"):
+            proc = subprocess.run(
+                ["runuser", "-u", "netoss", "--", "touch", str(target)], capture_output=True, check=False
+            )
+            assert proc.returncode == 0, proc.stderr
+        proc = subprocess.run(
+            ["runuser", "-u", "netoss", "--", "sh", "-c", f"echo y > {tree / 'new' / 'index'}"], check=False
+        )
+        assert proc.returncode == 0
+    finally:
+        shutil.rmtree(base)
