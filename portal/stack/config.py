@@ -58,7 +58,8 @@ def new_secrets() -> dict[str, str]:
 # NetBox's machine users (each with only the object permissions it needs, see stack.netbox):
 # user name, and the secrets.json prefix of its v2 token (<prefix>_key, <prefix>_secret).
 MACHINE_USERS = {
-    "reader": ("netoss-reader", "netbox_reader_token"),  # the portal's web tier: view only
+    "reader": ("netoss-reader", "netbox_reader_token"),  # portal.json, the portal's CLI tools: view only
+    "web": ("netoss-web", "netbox_web_token"),  # the portal's web tier: view, add journal entries
     "faults": ("netoss-faults", "netbox_faults_token"),  # the fault processor: view, add journal entries
     "writer": ("netoss-writer", "netbox_writer_token"),  # jobs and seeding: the network's objects
 }
@@ -202,8 +203,13 @@ class Stack:
         return f"nbt_{s[f'{prefix}_key']}.{s[f'{prefix}_secret']}"
 
     def netbox_reader_token(self) -> str:
-        """Read-only NetBox token (user netoss-reader): the portal's web tier."""
+        """Read-only NetBox token (user netoss-reader): the one in portal.json."""
         return self.machine_token("reader")
+
+    def netbox_web_token(self) -> str:
+        """NetBox token of the portal's web tier (user netoss-web): read, and add journal entries
+        (a ticket opened or changed through the API is journalled on its devices)."""
+        return self.machine_token("web")
 
     def netbox_faults_token(self) -> str:
         """NetBox token of the fault processor (user netoss-faults): read, and add journal entries."""

@@ -117,12 +117,11 @@ print("machine users ok")
 
 # What each machine user may do (see MACHINE_USERS in stack.config).
 VIEW_ALL = {"name": "view", "actions": ["view"]}
+JOURNAL = {"name": "journal", "actions": ["add"], "only": ["extras.journalentry"]}
 MACHINE_GRANTS = {
     "reader": {"write": False, "grants": [VIEW_ALL]},
-    "faults": {
-        "write": True,
-        "grants": [VIEW_ALL, {"name": "journal", "actions": ["add"], "only": ["extras.journalentry"]}],
-    },
+    "web": {"write": True, "grants": [VIEW_ALL, JOURNAL]},
+    "faults": {"write": True, "grants": [VIEW_ALL, JOURNAL]},
     "writer": {
         "write": True,
         "grants": [
@@ -252,9 +251,9 @@ def ensure_admin(stack: Stack) -> None:
 
 
 def machine_users(stack: Stack) -> list[dict]:
-    """NetBox's machine users as ENSURE_MACHINE_USERS takes them: the portal's web tier reads only;
-    the fault processor reads and adds journal entries; jobs write the network's objects (never
-    users, tokens or permissions)."""
+    """NetBox's machine users as ENSURE_MACHINE_USERS takes them: portal.json's reads only; the
+    portal's web tier and the fault processor read and add journal entries (ticket events); jobs
+    write the network's objects (never users, tokens, permissions or NetBox's core)."""
     s = stack.load_secrets()
     return [
         {"user": user, "key": s[f"{prefix}_key"], "secret": s[f"{prefix}_secret"], **MACHINE_GRANTS[role]}

@@ -26,8 +26,8 @@ def python(stack: Stack) -> Path:
 
 def configure(stack: Stack, owner: str = "root") -> Path:
     """Write the portal's configuration (database URL with its password, secret key): mode 0600,
-    owned by ``owner``, the portal's account. Its NetBox token is the read-only one (the web
-    tier's); daemons that need more get their own token in their environment (see programs)."""
+    owned by ``owner``, the portal's account. Its NetBox token is the read-only one; each
+    daemon that needs more gets its own token in its environment (daemon_env)."""
     s = stack.load_secrets(create=True)
     values = {
         "SQLALCHEMY_DATABASE_URI": (
@@ -140,8 +140,8 @@ def healthy(stack: Stack) -> bool:
 def daemon_env(stack: Stack, name: str) -> dict[str, str]:
     """The credentials a portal daemon gets in its environment, only its own:
     the worker (and the jobs it runs) the writer NetBox token and the `automation` portal token;
-    the fault processor its NetBox token (read, add journal entries); the web tier and the fault
-    receiver nothing beyond portal.json (whose NetBox token is read-only)."""
+    the fault processor and the web tier each its NetBox token (read, add journal entries: ticket
+    events); the fault receiver nothing beyond portal.json (whose NetBox token is read-only)."""
     if name == "portal-worker":
         return {
             "NETBOX_TOKEN": stack.netbox_writer_token(),
@@ -149,6 +149,8 @@ def daemon_env(stack: Stack, name: str) -> dict[str, str]:
         }
     if name == "fault-processor":
         return {"NETOSS_PORTAL_NETBOX_TOKEN": stack.netbox_faults_token()}
+    if name == "portal-web":
+        return {"NETOSS_PORTAL_NETBOX_TOKEN": stack.netbox_web_token()}
     return {}
 
 
@@ -162,7 +164,7 @@ def programs(stack: Stack, user: str = "root") -> list[Program]:
             priority=300,
             startsecs=2,
             directory=stack.repo,
-            environment=env(stack),
+            environment={**env(stack), **daemon_env(stack, "portal-web")},
             command=[
                 str(stack.venv / "bin" / "gunicorn"),
                 "--bind",

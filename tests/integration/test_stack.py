@@ -108,7 +108,7 @@ def _environ(pid: int) -> dict[str, str]:
 
 def test_each_daemon_env_holds_only_its_own_credentials(stack):
     """Issue 13, 14: the worker has the writer's NetBox token and the automation portal token,
-    the fault processor its own NetBox token, the web tier and the receiver none; no daemon
+    the fault processor and the web tier each its own NetBox token, the receiver none; no daemon
     holds the admin's NetBox or portal token."""
     s = stack.load_secrets()
     names = {
@@ -116,12 +116,13 @@ def test_each_daemon_env_holds_only_its_own_credentials(stack):
         s["portal_admin_token"]: "portal admin",
         s["admin_password"]: "netbox admin password",
         stack.netbox_reader_token(): "netbox reader",
+        stack.netbox_web_token(): "netbox web",
         stack.netbox_faults_token(): "netbox faults",
         stack.netbox_writer_token(): "netbox writer",
         s["portal_automation_token"]: "portal automation",
     }
     expected = {
-        "portal-web": set(),
+        "portal-web": {"netbox web"},
         "fault-receiver": set(),
         "fault-processor": {"netbox faults"},
         "portal-worker": {"netbox writer", "portal automation"},
@@ -149,7 +150,7 @@ def test_netbox_machine_users_have_only_their_permissions(stack):
     import uuid
 
     reader, faults, writer = stack.netbox_reader_token(), stack.netbox_faults_token(), stack.netbox_writer_token()
-    for token in (reader, faults, writer):
+    for token in (reader, faults, writer, stack.netbox_web_token()):
         assert _nb(stack, token, "GET", "dcim/sites/").status_code == 200
         assert _nb(stack, token, "GET", "users/tokens/").status_code == 403
         made = _nb(stack, token, "POST", "users/users/", json={"username": f"x{uuid.uuid4().hex[:8]}", "password": "x"})

@@ -141,16 +141,17 @@ def test_older_secrets_gain_the_machine_tokens(tmp_path):
     from portal.stack.config import MACHINE_USERS
 
     s = Stack(state_dir=tmp_path)
-    old = {k: v for k, v in new_secrets().items() if "reader" not in k and "writer" not in k and "faults" not in k}
+    old = {k: v for k, v in new_secrets().items() if not any(r in k for r in ("reader", "web_", "writer", "faults"))}
     s.state_dir.mkdir(exist_ok=True)
     s.secrets_file.write_text(json.dumps(old))
     with pytest.raises(StackError, match="make up"):
         s.netbox_writer_token()
     values = s.load_secrets(create=True)
     tokens = {s.netbox_token(), s.netbox_reader_token(), s.netbox_faults_token(), s.netbox_writer_token()}
-    assert len(tokens) == 4 and all(t.startswith("nbt_") for t in tokens)
+    tokens.add(s.netbox_web_token())
+    assert len(tokens) == 5 and all(t.startswith("nbt_") for t in tokens)
     assert {k: values[k] for k in old} == old  # nothing that existed changed
-    assert set(MACHINE_USERS) == {"reader", "faults", "writer"}
+    assert set(MACHINE_USERS) == {"reader", "web", "faults", "writer"}
 
 
 def test_each_daemon_gets_only_its_own_credentials(tmp_path, monkeypatch):
@@ -162,17 +163,18 @@ def test_each_daemon_gets_only_its_own_credentials(tmp_path, monkeypatch):
     secrets = s.load_secrets(create=True)
     portal_app.configure(s)
     config = json.loads(portal_app.config_file(s).read_text())
-    assert config["NETBOX_TOKEN"] == s.netbox_reader_token()  # the web tier reads only
+    assert config["NETBOX_TOKEN"] == s.netbox_reader_token()  # the file every daemon reads: view only
     admin_creds = [s.netbox_token(), secrets["portal_admin_token"], secrets["admin_password"]]
     progs = {p.name: p for p in programs(s)}
     expected = {
-        "portal-web": {},
+        "portal-web": {"NETOSS_PORTAL_NETBOX_TOKEN": s.netbox_web_token()},
         "fault-receiver": {},
         "fault-processor": {"NETOSS_PORTAL_NETBOX_TOKEN": s.netbox_faults_token()},
         "portal-worker": {"NETBOX_TOKEN": s.netbox_writer_token(), "PORTAL_TOKEN": secrets["portal_automation_token"]},
         "lab-helper": {},
     }
     token_values = {s.netbox_reader_token(), s.netbox_faults_token(), s.netbox_writer_token(), *admin_creds}
+    token_values.add(s.netbox_web_token())
     token_values.add(secrets["portal_automation_token"])
     for name, own in expected.items():
         env = progs[name].environment
@@ -190,8 +192,9 @@ def test_machine_users_grant_no_more_than_their_role(tmp_path):
     s = Stack(state_dir=tmp_path)
     s.load_secrets(create=True)
     users = {u["user"]: u for u in netbox.machine_users(s)}
-    assert set(users) == {"netoss-reader", "netoss-faults", "netoss-writer"}
+    assert set(users) == {"netoss-reader", "netoss-web", "netoss-faults", "netoss-writer"}
     reader, faults, writer = users["netoss-reader"], users["netoss-faults"], users["netoss-writer"]
+    assert users["netoss-web"]["grants"] == faults["grants"]
     assert not reader["write"] and [g["actions"] for g in reader["grants"]] == [["view"]]
     assert {tuple(g["actions"]) for g in faults["grants"]} == {("view",), ("add",)}
     assert [g.get("only") for g in faults["grants"] if g["actions"] == ["add"]] == [["extras.journalentry"]]
