@@ -374,7 +374,7 @@ def _nb_api(stack: Stack):
     from ansible_collections.netoss.core.plugins.module_utils.netbox_client import NetboxError, connect
 
     try:
-        api, _status = connect(stack.netbox_url, stack.netbox_token())
+        api, _status = connect(stack.netbox_url, stack.netbox_reader_token())  # the lab only reads NetBox
     except (NetboxError, StackError) as exc:
         raise click.ClickException(f"{exc} (is the stack up? `make up`)") from None
     return api
