@@ -233,7 +233,7 @@ def up(stack: Stack, *, seed_intent: bool = True, log: Callable[[str], None] = p
         sup.start_program(name)
     wait_for(
         lambda: netbox.api_status(stack) is not None,
-        120,
+        300,  # about 6 s on an idle machine; minutes on a loaded one
         f"NetBox API at {stack.netbox_url} (see {stack.logs / 'netbox-web.log'})",
         interval=0.5,
     )

@@ -133,8 +133,12 @@ MACHINE_GRANTS = {
 
 
 def env(stack: Stack) -> dict[str, str]:
-    """Environment every NetBox process needs."""
-    return {"NETBOX_ROOT": str(stack.netbox_root), "PYTHONPATH": str(stack.netbox_root)}
+    """Environment every NetBox process needs (HOME: its account's, not the caller's /root)."""
+    return {
+        "NETBOX_ROOT": str(stack.netbox_root),
+        "PYTHONPATH": str(stack.netbox_root),
+        "HOME": str(stack.netbox_root / "home"),
+    }
 
 
 def netbox_cmd(
@@ -164,13 +168,13 @@ def configure(stack: Stack, owner: str = "root") -> None:
         pepper=s["netbox_pepper"],
     )
     root = stack.netbox_root
-    for sub in ("conf", "media", "scripts", "reports", "static"):
+    for sub in ("conf", "media", "scripts", "reports", "static", "home"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     write_private(root / "conf" / "configuration.py", text)
     (root / "conf" / "__init__.py").touch()
     (root / "netoss_wsgi.py").write_text(WSGI)
     # NetBox's account reads its configuration and writes uploads; static files stay root's.
-    for sub in ("conf", "media", "scripts", "reports"):
+    for sub in ("conf", "media", "scripts", "reports", "home"):
         accounts.give(root / sub, owner, recursive=True)
 
 

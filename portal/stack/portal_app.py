@@ -87,6 +87,8 @@ def env(stack: Stack) -> dict[str, str]:
         "NETOSS_STATE": str(stack.state_dir),
         "NETOSS_PORT_BASE": str(stack.port_base),
         "PATH": f"{stack.venv / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin",
+        # The account's HOME (gunicorn's control socket, Ansible's files), not the caller's /root.
+        "HOME": str(stack.ansible_home),
     }
 
 
