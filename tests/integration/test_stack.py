@@ -146,13 +146,16 @@ def _nb(stack, token: str, method: str, path: str, **kw) -> requests.Response:
 
 def test_netbox_machine_users_have_only_their_permissions(stack):
     """Issue 13, 14: the read-only token cannot write (403), the writer can; none of them can
-    read or make users and tokens; the fault processor adds journal entries only."""
+    read or make users or permissions, nor see other users' tokens; the fault processor and the
+    web tier add journal entries only."""
     import uuid
 
     reader, faults, writer = stack.netbox_reader_token(), stack.netbox_faults_token(), stack.netbox_writer_token()
     for token in (reader, faults, writer, stack.netbox_web_token()):
         assert _nb(stack, token, "GET", "dcim/sites/").status_code == 200
-        assert _nb(stack, token, "GET", "users/tokens/").status_code == 403
+        assert _nb(stack, token, "GET", "users/users/").status_code == 403
+        assert _nb(stack, token, "GET", "users/permissions/").status_code == 403
+        assert _nb(stack, token, "GET", "users/tokens/").json()["count"] == 1  # its own only (NetBox's rule)
         made = _nb(stack, token, "POST", "users/users/", json={"username": f"x{uuid.uuid4().hex[:8]}", "password": "x"})
         assert made.status_code == 403
     tag = {"name": f"lp-{uuid.uuid4().hex[:8]}", "slug": f"lp-{uuid.uuid4().hex[:8]}"}
