@@ -1,5 +1,7 @@
 # netoss: the two commands are `make up` and `make test`; see README.md.
 # PYTHON=/path/to/python3.12 overrides the interpreter search (scripts/find-python.sh).
+# NetBox and the portal run as the account `netoss`; NETOSS_ALLOW_ROOT=1 lets `make up` run as root
+# whatever that account cannot reach (it stops and says which directory, without it).
 SHELL := /bin/bash
 export PYTHON
 VENV := .venv

@@ -12,7 +12,7 @@ import sys
 import click
 
 from . import lab
-from .stack import HINTS, Stack, StackError, client_env, describe, down, service_status, summary, up
+from .stack import HINTS, Stack, StackError, describe, down, service_status, summary, up
 
 
 def _stack() -> Stack:
@@ -139,6 +139,7 @@ def worker_cmd(burst: bool, name: str | None) -> None:
     More workers, on this host or others sharing the stack's Redis and PostgreSQL, run more
     jobs at once. Each job gets the stack's NetBox token and the lab's device login.
     """
+    import getpass
     import os
     import socket
 
@@ -148,24 +149,33 @@ def worker_cmd(burst: bool, name: str | None) -> None:
     from .jobs.queue import connection, rq_queue, start_heartbeat
 
     stack = _stack()
+    # Ansible's own files (temp dirs, persistent connections) go to a directory of this account:
+    # playbooks run by root with the same HOME must not leave the worker unable to write there.
+    own = stack.state_dir / "ansible-tmp" / getpass.getuser()
     try:
         os.environ.update(
             {
-                **client_env(stack),
+                # The credentials `netoss up` gave this worker in its environment (the writer NetBox
+                # token, the automation portal token); a worker started by hand reads the stack's.
+                "NETBOX_API": stack.netbox_url,
+                "NETBOX_TOKEN": os.environ.get("NETBOX_TOKEN") or stack.netbox_writer_token(),
                 # The lab's device login is read at each job (portal.jobs.queue.job_environment).
                 "NETOSS_STATE": str(stack.state_dir),
                 # Jobs report unreachable hosts and failed tasks (netoss.core.fault_report) and
                 # raise alarms as the automation account (operator), never as the admin.
                 "PORTAL_URL": stack.portal_url,
-                "PORTAL_TOKEN": stack.load_secrets()["portal_automation_token"],
+                "PORTAL_TOKEN": os.environ.get("PORTAL_TOKEN") or stack.load_secrets()["portal_automation_token"],
                 # network_cli checks the lab routers' host keys against <state>/home/.ssh/known_hosts.
                 "HOME": str(stack.ansible_home),
-                "ANSIBLE_LOCAL_TEMP": str(stack.state_dir / "ansible-tmp"),
+                "ANSIBLE_LOCAL_TEMP": str(own / "local"),
+                "ANSIBLE_REMOTE_TEMP": str(own / "remote"),
+                "ANSIBLE_PERSISTENT_CONTROL_PATH_DIR": str(own / "pc"),
             }
         )
     except StackError as exc:
         raise click.ClickException(str(exc)) from None
     stack.ansible_home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    own.mkdir(mode=0o700, parents=True, exist_ok=True)
     app = create_app()
     name = name or f"{socket.gethostname()}:{os.getpid()}"
     os.environ["NETOSS_WORKER_NAME"] = name  # the jobs it runs record it
@@ -364,7 +374,7 @@ def _nb_api(stack: Stack):
     from ansible_collections.netoss.core.plugins.module_utils.netbox_client import NetboxError, connect
 
     try:
-        api, _status = connect(stack.netbox_url, stack.netbox_token())
+        api, _status = connect(stack.netbox_url, stack.netbox_reader_token())  # the lab only reads NetBox
     except (NetboxError, StackError) as exc:
         raise click.ClickException(f"{exc} (is the stack up? `make up`)") from None
     return api
@@ -424,3 +434,24 @@ def lab_status_cmd(as_json: bool) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+@lab_group.command("helper")
+def lab_helper_cmd() -> None:
+    """Serve the lab's privileged operations to the portal's jobs (as root; `make up` starts it).
+
+    Patching a circuit into the lab and pinging from inside a router need root; the jobs run
+    as `netoss` and ask this helper over <state>/lab-helper/helper.sock (group netoss).
+    """
+    import logging
+    import os
+
+    from .lab import helper
+    from .stack import accounts
+
+    if os.geteuid() != 0:
+        raise click.ClickException("the lab helper acts on network namespaces: it must run as root")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stack = _stack()
+    group = accounts.SERVICE_USER if accounts.exists(accounts.SERVICE_USER) else None
+    helper.serve(stack.state_dir, group)

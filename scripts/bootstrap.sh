@@ -3,11 +3,14 @@
 #   - Debian packages (only those missing),
 #   - the app virtualenv (.venv): ansible, ansible-runner, the portal and the tools, pinned,
 #   - the NetBox virtualenv (.venv-netbox): netbox==4.7.3, pinned.
+# Both virtualenvs run as the unprivileged `netoss` account, so their base Python must be one
+# that account can run: a Python inside a private directory (pyenv's under /root, mode 0700) is
+# first copied to /opt/netoss/python/<version> (root's, world-readable; see place_python).
 # A stamp holding the hash of the pin files makes a second run take well under a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-log() { printf '[bootstrap] %s\n' "$*"; }
+log() { printf "[bootstrap] %s\n" "$*" >&2; }
 # pip, without the warnings this machine's pip.conf causes for index folders it lacks.
 quiet_pip() {
   local rc
@@ -18,7 +21,7 @@ quiet_pip() {
   return "$rc"
 }
 
-DEBS="postgresql redis-server frr openssh-server iproute2 iputils-ping git libpq-dev gcc"
+DEBS="postgresql redis-server frr openssh-server iproute2 iputils-ping git libpq-dev gcc patchelf"
 [ "${NETOSS_WITH_BROWSER:-0}" = 1 ] && DEBS="$DEBS chromium"
 missing=$(for p in $DEBS; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || echo "$p"; done)
 if [ -n "$missing" ]; then
@@ -34,14 +37,65 @@ if [ -n "$missing" ]; then
   [ $had_prc = 1 ] || rm -f $prc
 fi
 
-PY=$(scripts/find-python.sh)
-stamp_ok() { [ -f "$1/.netoss-stamp" ] && [ "$(cat "$1/.netoss-stamp")" = "$2" ] && [ -x "$1/bin/python" ]; }
+# True if an unprivileged account (nobody) can start this Python.
+runs_unprivileged() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$1" -c pass >/dev/null 2>&1; }
 
-# App virtualenv.
-app_hash=$( (cat pyproject.toml requirements/app.txt; $PY -V) | sha256sum | cut -c1-16)
+# place_python PY: print a Python the service accounts can run, the same build as PY.
+# PY itself if they can run it; else a copy of its install in /opt/netoss/python/<version>,
+# root's and world-readable, with the ELF run paths that named the old prefix made relative
+# ($ORIGIN), so libpython and the extension modules load from the copy.
+place_python() {
+  local py=$1 prefix version dest tmp f
+  if runs_unprivileged "$py"; then echo "$py"; return; fi
+  prefix=$("$py" -c 'import sys; print(sys.base_prefix)')
+  version=$("$py" -c 'import platform; print(platform.python_version())')
+  dest=${NETOSS_PYTHON_HOME:-/opt/netoss/python}/$version
+  if [ -x "$dest/bin/python3" ] && runs_unprivileged "$dest/bin/python3"; then echo "$dest/bin/python3"; return; fi
+  if [ "$(id -u)" != 0 ]; then
+    echo "bootstrap: $py cannot be run by other accounts (a directory above $prefix is private) and only root can place a copy in $dest: run bootstrap as root, or set PYTHON to a Python >= 3.12 outside private directories" >&2
+    exit 1
+  fi
+  log "placing a copy of $prefix in $dest (the service accounts cannot run Python from a private directory)"
+  tmp="$dest.tmp$$"
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  # The base install without its own site-packages and test suite (the virtualenvs use neither).
+  tar -C "$prefix" --exclude="./lib/python*/test" --exclude="./lib/python*/site-packages/*" -cf - . | tar -C "$tmp" -xf -
+  while IFS= read -r -d '' f; do
+    rp=$(patchelf --print-rpath "$f" 2>/dev/null) || continue
+    case "$rp" in *"$prefix"*) ;; *) continue ;; esac
+    rel=$(realpath --relative-to="$(dirname "$f")" "$tmp/lib")
+    patchelf --set-rpath "\$ORIGIN/$rel" "$f"
+  done < <(find "$tmp/bin" "$tmp/lib" -type f \( -name 'python3*' -o -name '*.so*' \) -print0)
+  # Build settings (C extensions, python3-config) name the new prefix.
+  grep -rlZ --include='_sysconfigdata*.py' --include=Makefile --include='*.pc' --include='python*-config' \
+    -F "$prefix" "$tmp/lib" "$tmp/bin" | xargs -0 -r sed -i "s|$prefix|$dest|g" || true
+  chown -R root:root "$tmp"; chmod -R u+rwX,go+rX,go-w "$tmp"
+  chmod 755 "$(dirname "$dest")" "$(dirname "$(dirname "$dest")")"
+  rm -rf "$dest"; mv "$tmp" "$dest"
+  if ! runs_unprivileged "$dest/bin/python3"; then
+    echo "bootstrap: the copy in $dest does not run as an unprivileged account:" >&2
+    setpriv --reuid=65534 --regid=65534 --clear-groups -- "$dest/bin/python3" -c pass >&2 || true
+    exit 1
+  fi
+  echo "$dest/bin/python3"
+}
+
+PY=$(place_python "$(scripts/find-python.sh)")
+stamp_ok() { [ -f "$1/.netoss-stamp" ] && [ "$(cat "$1/.netoss-stamp")" = "$2" ] && [ -x "$1/bin/python" ]; }
+# A virtualenv made from another base Python is made again (its interpreter links to that base).
+venv_for() {
+  local home
+  home=$(sed -n 's/^home = //p' "$1/pyvenv.cfg" 2>/dev/null || true)
+  if [ -x "$1/bin/python" ] && [ "$home" = "$(dirname "$PY")" ]; then return; fi
+  [ -e "$1" ] && log "$1 was made from another Python ($home): making it again with $PY"
+  "$PY" -m venv --clear "$1"
+}
+
+# App virtualenv. The stamp names the interpreter's path too: a new base Python rebuilds it.
+app_hash=$( (cat pyproject.toml requirements/app.txt; echo "$PY"; $PY -V) | sha256sum | cut -c1-16)
 if ! stamp_ok .venv "$app_hash"; then
   log "building .venv with $PY ($($PY -V))"
-  [ -x .venv/bin/python ] || $PY -m venv .venv
+  venv_for .venv
   quiet_pip .venv/bin/python -m pip install -q -c requirements/app.txt -e ".[dev]"
   echo "$app_hash" > .venv/.netoss-stamp
 fi
@@ -52,10 +106,10 @@ purelib=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["pu
 echo "$ROOT/.collections" > "$purelib/netoss-collections.pth"
 
 # NetBox virtualenv.
-nb_hash=$( (cat requirements/netbox.txt; $PY -V) | sha256sum | cut -c1-16)
+nb_hash=$( (cat requirements/netbox.txt; echo "$PY"; $PY -V) | sha256sum | cut -c1-16)
 if ! stamp_ok .venv-netbox "$nb_hash"; then
   log "building .venv-netbox with $PY"
-  [ -x .venv-netbox/bin/python ] || $PY -m venv .venv-netbox
+  venv_for .venv-netbox
   quiet_pip .venv-netbox/bin/python -m pip install -q -r requirements/netbox.txt
   echo "$nb_hash" > .venv-netbox/.netoss-stamp
 fi

@@ -8,6 +8,9 @@ own probes. Nothing here ever runs in the host's own namespace.
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 import subprocess
 import time
 
@@ -19,6 +22,48 @@ class LabError(RuntimeError):
 def _run(args, timeout=20):
     proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
     return proc.returncode, (proc.stdout + proc.stderr).strip()
+
+
+def helper_socket():
+    """The lab helper's socket when this process cannot act on namespaces itself (not root):
+    NETOSS_LAB_HELPER, else <NETOSS_STATE>/lab-helper/helper.sock; None when root."""
+    if os.geteuid() == 0:
+        return None
+    path = os.environ.get("NETOSS_LAB_HELPER")
+    if not path and os.environ.get("NETOSS_STATE"):
+        path = os.path.join(os.environ["NETOSS_STATE"], "lab-helper", "helper.sock")
+    if not path or not os.path.exists(path):
+        raise LabError(
+            "the lab needs root (network namespaces) and no lab helper answers here (%s): "
+            "run `netoss up` as root, which starts it" % (path or "NETOSS_STATE is not set")
+        )
+    return path
+
+
+def ask_helper(path, request, timeout):
+    """Send one request to the lab helper (portal/lab/helper.py); its result, or LabError."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(path)
+        sock.sendall(json.dumps(request).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except OSError as exc:
+        raise LabError("the lab helper at %s: %s" % (path, exc)) from None
+    finally:
+        sock.close()
+    try:
+        resp = json.loads(data)
+    except ValueError:
+        raise LabError("the lab helper at %s gave no answer" % path) from None
+    if not resp.get("ok"):
+        raise LabError(resp.get("error") or "the lab helper refused")
+    return resp["result"]
 
 
 def namespaces():
@@ -46,6 +91,9 @@ def link_exists(ns, interface):
 
 def patch(a, b, prefix, check_mode=False):
     """Connect a and b (device:interface) with a veth pair; returns whether it changed anything."""
+    helper = helper_socket()
+    if helper:
+        return ask_helper(helper, {"op": "patch", "a": a, "b": b, "prefix": prefix, "check_mode": check_mode}, 120)
     known = namespaces()
     (ns_a, if_a), (ns_b, if_b) = endpoint(a, prefix, known), endpoint(b, prefix, known)
     there_a, there_b = link_exists(ns_a, if_a), link_exists(ns_b, if_b)
@@ -68,6 +116,9 @@ def patch(a, b, prefix, check_mode=False):
 
 def unpatch(a, b, prefix, check_mode=False):
     """Remove the veth pair between a and b; returns whether it changed anything."""
+    helper = helper_socket()
+    if helper:
+        return ask_helper(helper, {"op": "unpatch", "a": a, "b": b, "prefix": prefix, "check_mode": check_mode}, 120)
     known = namespaces()
     (ns_a, if_a), (ns_b, if_b) = endpoint(a, prefix, known), endpoint(b, prefix, known)
     changed = False
@@ -84,6 +135,12 @@ def unpatch(a, b, prefix, check_mode=False):
 def ping(device, source, destination, prefix, timeout=30, count=3, clock=time.monotonic, sleep=time.sleep):
     """Ping ``destination`` from ``source`` inside router ``device`` until it answers or
     ``timeout`` seconds pass; returns (ok, attempts, last output)."""
+    helper = helper_socket()
+    if helper:
+        request = {"op": "ping", "device": device, "source": source, "destination": destination, "prefix": prefix}
+        request.update({"timeout": int(timeout), "count": int(count)})
+        ok, attempts, out = ask_helper(helper, request, timeout + count + 30)
+        return ok, attempts, out
     ns = prefix + device
     if ns not in namespaces():
         raise LabError("the lab has no router %s (namespace %s): is this the lab?" % (device, ns))

@@ -92,6 +92,21 @@ def bridge_address(stack: Stack) -> str | None:
     return str(data.get("bridge_ip") or "").split("/")[0] or None
 
 
+def shared_files(stack: Stack) -> list[Path]:
+    """The lab's files the portal's jobs read (the device login and the lab's record): readable by
+    the service account's group, still root's (portal.stack.accounts.share)."""
+    paths = _paths(stack)
+    return [paths.secrets, paths.root / "built.json"]
+
+
+def _share(stack: Stack) -> None:
+    from portal.stack import accounts
+
+    for path in shared_files(stack):
+        if path.exists():
+            accounts.share(path, accounts.SERVICE_USER)
+
+
 def device_env(stack: Stack) -> dict[str, str]:
     """NETOSS_DEVICE_USER / NETOSS_DEVICE_PASSWORD for the lab's routers, once the lab has credentials,
     and NETOSS_LAB_PREFIX (its namespaces' prefix) once it is built.
@@ -127,6 +142,7 @@ def up(stack: Stack, api, config: LabConfig = MAIN, log: Callable[[str], None] =
     creds = runtime.credentials(paths, config.user)
     runtime.ensure_user(config.user, creds["password"])
     _record(stack, spec)  # before building, so a half-built lab can still be taken down
+    _share(stack)
     runtime.build_network(spec)
     runtime.start_relay(paths, str(spec.bridge_ip.ip), stack.port("syslog"))
     for r in spec.routers:

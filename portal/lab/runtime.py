@@ -201,6 +201,12 @@ def write_known_hosts(spec: LabSpec, paths: LabPaths, *targets: Path) -> None:
         if target.parent.name == ".ssh":
             os.chmod(target.parent, 0o700)
         write_private(target, text)
+        if target.parent.name == ".ssh":
+            # The playbooks' HOME belongs to the account that runs them (the portal's, see
+            # portal.stack.prepare_state): .ssh and known_hosts are that account's too.
+            home = target.parent.parent.stat()
+            for path in (target.parent, target):
+                os.chown(path, home.st_uid, home.st_gid)
 
 
 def merge_known_hosts(lines: list[str], target: Path) -> int:

@@ -51,27 +51,65 @@ def _redis_program(stack: Stack, user: str) -> Program:
 
 DEFAULT_USERS = {"netbox": accounts.SERVICE_USER, "portal": accounts.SERVICE_USER, "redis": "redis"}
 
+# What the portal's account writes in the state directory: jobs (ansible-runner's private data),
+# the playbooks' HOME (known_hosts, ~/.ansible), Ansible's temp files and the playbooks' outputs.
+PORTAL_WRITES = ("jobs", "home", "ansible-tmp", "backups", "rendered", "pre-push", "compliance", "service-orders")
+
 
 def service_users(stack: Stack, log: Callable[[str], None]) -> dict[str, str]:
-    """The account each service runs as: its own, or root where that account cannot reach its files."""
+    """The account each service runs as: its own. Where that account cannot reach what the
+    service needs, StackError says which directory is in the way, unless NETOSS_ALLOW_ROOT=1,
+    with which that service runs as root (with a warning)."""
     accounts.ensure_service_user()
     users = dict(DEFAULT_USERS)
     pythons = {"netbox": stack.netbox_venv / "bin" / "python", "portal": stack.venv / "bin" / "python"}
-    checks = {
-        "netbox": lambda user: accounts.can_reach(user, stack.state_dir) and accounts.can_run(user, pythons["netbox"]),
-        "portal": lambda user: accounts.can_reach(user, stack.state_dir) and accounts.can_run(user, pythons["portal"]),
-        "redis": lambda user: accounts.can_reach(user, stack.state_dir),
-    }
+    problems = []
     for service, user in DEFAULT_USERS.items():
-        if not (accounts.exists(user) and checks[service](user)):
+        if not accounts.exists(user):
+            why = f"account {user!r} does not exist"
+        else:
+            paths = [stack.state_dir] + ([stack.repo, pythons[service].parent] if service in pythons else [])
+            why = next((b for b in (accounts.blocker(user, p) for p in paths) if b), None)
+            if why is None and service in pythons:
+                why = accounts.run_blocker(user, pythons[service])
+        if why is None:
+            continue
+        problems.append(f"{service} cannot run as {user}: {why}")
+        if accounts.allow_root():
             users[service] = "root"
-            what = f"run {pythons[service].resolve()}" if service in pythons else "reach the state directory"
-            log(
-                f"warning: {service} runs as root: account {user!r} cannot {what}; keep the checkout, "
-                "NETOSS_STATE and Python outside private directories such as /root to run it unprivileged "
-                "(README: Security)"
-            )
+            log(f"warning: {service} runs as root ({accounts.ALLOW_ROOT_ENV}=1): {why}")
+    if problems and not accounts.allow_root():
+        raise StackError(
+            "the services would run as root:\n  "
+            + "\n  ".join(problems)
+            + "\nMake those directories searchable (chmod o+x), or keep the checkout and NETOSS_STATE outside "
+            "private directories such as /root; a Python in a private directory is placed in /opt/netoss/python "
+            "by `scripts/bootstrap.sh` (run as root). To run these services as root anyway, set "
+            f"{accounts.ALLOW_ROOT_ENV}=1 (README: Security)."
+        )
     return users
+
+
+def prepare_state(stack: Stack, users: dict[str, str]) -> None:
+    """Owners of the state directory's parts: the portal's account owns what it writes, reads its
+    configuration and the lab's device login; secrets.json stays root's alone (mode 0600)."""
+    portal = users["portal"]
+    if portal == "root" or not accounts.exists(portal):
+        return
+    for name in PORTAL_WRITES:
+        path = stack.state_dir / name
+        path.mkdir(mode=0o700 if name == "home" else 0o755, parents=True, exist_ok=True)
+        # A stack first run as root: give the whole tree; afterwards only new top levels.
+        accounts.give(path, portal, recursive=path.stat().st_uid != accounts.uid(portal))
+        # What root's playbooks (`ansible-playbook` by hand, a test) create there later stays
+        # writable by the portal's jobs: a default ACL, set once on the whole tree.
+        if not accounts.has_default_acl(path):
+            accounts.grant_tree(path, portal)
+    from portal import lab  # the lab's record and device login, which jobs read
+
+    for path in lab.shared_files(stack):
+        if path.exists():
+            accounts.share(path, portal)
 
 
 def programs(stack: Stack, users: dict[str, str] | None = None) -> list[Program]:
@@ -133,7 +171,7 @@ def run_playbook(
         [stack.venv / "bin" / "ansible-playbook", f"playbooks/{playbook}", *args],
         cwd=stack.repo,
         env={
-            **client_env(stack),
+            **client_env(stack, stack.netbox_writer_token()),
             "NETOSS_STATE": str(stack.state_dir),
             # network_cli checks the lab routers' host keys against <state>/home/.ssh/known_hosts.
             "HOME": str(stack.ansible_home),
@@ -160,9 +198,10 @@ def code_stamp(repo: Path) -> str:
     return digest.hexdigest()
 
 
-def client_env(stack: Stack) -> dict[str, str]:
-    """What a client (Ansible, pynetbox, curl) needs to reach this stack."""
-    return {"NETBOX_API": stack.netbox_url, "NETBOX_TOKEN": stack.netbox_token()}
+def client_env(stack: Stack, token: str | None = None) -> dict[str, str]:
+    """What a client (Ansible, pynetbox, curl) needs to reach this stack: ``token``, else the
+    admin's (netoss env); the stack's own playbooks and jobs use the writer's."""
+    return {"NETBOX_API": stack.netbox_url, "NETBOX_TOKEN": token or stack.netbox_token()}
 
 
 def up(stack: Stack, *, seed_intent: bool = True, log: Callable[[str], None] = print) -> None:
@@ -177,7 +216,8 @@ def up(stack: Stack, *, seed_intent: bool = True, log: Callable[[str], None] = p
     postgres.initdb(stack, secrets["postgres_password"])
     users = service_users(stack, log)
     netbox.configure(stack, users["netbox"])
-    portal_app.configure(stack)
+    portal_app.configure(stack, users["portal"])
+    prepare_state(stack, users)
     progs = programs(stack, users)
     _check_ports_free(stack, progs, running)
     if sup.write_config(progs) or not running:
@@ -193,7 +233,7 @@ def up(stack: Stack, *, seed_intent: bool = True, log: Callable[[str], None] = p
         sup.start_program(name)
     wait_for(
         lambda: netbox.api_status(stack) is not None,
-        120,
+        300,  # about 6 s on an idle machine; minutes on a loaded one
         f"NetBox API at {stack.netbox_url} (see {stack.logs / 'netbox-web.log'})",
         interval=0.5,
     )
@@ -314,6 +354,7 @@ def _static_programs(stack: Stack) -> list[Program]:
         Program(name="netbox-web", command=[], port=stack.port("netbox")),
         Program(name="netbox-worker", command=[]),
         Program(name="portal-web", command=[], port=stack.port("portal")),
+        Program(name="lab-helper", command=[]),
         Program(name="portal-worker", command=[]),
         Program(name="fault-receiver", command=[]),
         Program(name="fault-processor", command=[]),

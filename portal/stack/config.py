@@ -51,7 +51,27 @@ def new_secrets() -> dict[str, str]:
         "netbox_token_key": _token(12),
         "netbox_token_secret": _token(40),
         **new_portal_secrets(),
+        **new_machine_secrets(),
     }
+
+
+# NetBox's machine users (each with only the object permissions it needs, see stack.netbox):
+# user name, and the secrets.json prefix of its v2 token (<prefix>_key, <prefix>_secret).
+MACHINE_USERS = {
+    "reader": ("netoss-reader", "netbox_reader_token"),  # portal.json, the portal's CLI tools: view only
+    "web": ("netoss-web", "netbox_web_token"),  # the portal's web tier: view, add journal entries
+    "faults": ("netoss-faults", "netbox_faults_token"),  # the fault processor: view, add journal entries
+    "writer": ("netoss-writer", "netbox_writer_token"),  # jobs and seeding: the network's objects
+}
+
+
+def new_machine_secrets() -> dict[str, str]:
+    """The v2 tokens of NetBox's machine users (added to the secrets of a stack made before them)."""
+    values = {}
+    for _user, prefix in MACHINE_USERS.values():
+        values[f"{prefix}_key"] = _token(12)
+        values[f"{prefix}_secret"] = _token(40)
+    return values
 
 
 def new_portal_secrets() -> dict[str, str]:
@@ -156,7 +176,8 @@ class Stack:
         """The stack's credentials; created on first use when ``create`` is true."""
         if self.secrets_file.exists():
             values = json.loads(self.secrets_file.read_text())
-            missing = {k: v for k, v in new_portal_secrets().items() if k not in values}
+            added = {**new_portal_secrets(), **new_machine_secrets()}
+            missing = {k: v for k, v in added.items() if k not in values}
             if missing and create:
                 values.update(missing)
                 write_private(self.secrets_file, json.dumps(values, indent=2) + "\n")
@@ -169,8 +190,34 @@ class Stack:
         return values
 
     def netbox_token(self) -> str:
+        """The NetBox admin's token (a superuser): for `netoss env` and administration only."""
         s = self.load_secrets()
         return f"nbt_{s['netbox_token_key']}.{s['netbox_token_secret']}"
+
+    def machine_token(self, role: str) -> str:
+        """The v2 token of NetBox's machine user ``role`` (a key of MACHINE_USERS)."""
+        s = self.load_secrets()
+        prefix = MACHINE_USERS[role][1]
+        if f"{prefix}_key" not in s:
+            raise StackError(f"{self.secrets_file} has no {prefix}_key: run `make up` to add the machine users")
+        return f"nbt_{s[f'{prefix}_key']}.{s[f'{prefix}_secret']}"
+
+    def netbox_reader_token(self) -> str:
+        """Read-only NetBox token (user netoss-reader): the one in portal.json."""
+        return self.machine_token("reader")
+
+    def netbox_web_token(self) -> str:
+        """NetBox token of the portal's web tier (user netoss-web): read, and add journal entries
+        (a ticket opened or changed through the API is journalled on its devices)."""
+        return self.machine_token("web")
+
+    def netbox_faults_token(self) -> str:
+        """NetBox token of the fault processor (user netoss-faults): read, and add journal entries."""
+        return self.machine_token("faults")
+
+    def netbox_writer_token(self) -> str:
+        """NetBox token of the jobs that write (user netoss-writer): sot_sync, service orders, journal."""
+        return self.machine_token("writer")
 
 
 def write_private(path: Path, text: str) -> None:

@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 
 from . import accounts, postgres
-from .config import NETBOX_VERSION, Stack, StackError, write_private
+from .config import MACHINE_USERS, NETBOX_VERSION, Stack, StackError, write_private
 from .proc import run
 from .supervisor import Program
 
@@ -73,10 +73,72 @@ if not Token.objects.filter(key=key).exists():
 print("admin ok")
 """
 
+# NetBox's machine users: no password, no superuser; each gets only the object permissions of
+# its role (NETOSS_MACHINE_USERS, JSON: name, actions and whether its token may write) and
+# its v2 token. The permissions are set again on every run (a NetBox upgrade adds models).
+ENSURE_MACHINE_USERS = """
+import json, os
+from core.models import ObjectType
+from users.constants import OBJECTPERMISSION_OBJECT_TYPES
+from users.models import ObjectPermission, Token, User
+types = ObjectType.objects.filter(OBJECTPERMISSION_OBJECT_TYPES).exclude(app_label="users")
+for spec in json.loads(os.environ["NETOSS_MACHINE_USERS"]):
+    user, _ = User.objects.get_or_create(username=spec["user"])
+    user.is_superuser = user.is_staff = False
+    user.is_active = True
+    user.set_unusable_password()
+    user.save()
+    wanted = set()
+    for grant in spec["grants"]:
+        name = f"{spec['user']}: {grant['name']}"
+        wanted.add(name)
+        perm, _ = ObjectPermission.objects.get_or_create(name=name, defaults={"actions": grant["actions"]})
+        perm.actions, perm.enabled, perm.constraints = grant["actions"], True, None
+        perm.description = "netoss machine user (make up); rewritten by every `netoss up`"
+        perm.save()
+        chosen = types
+        if grant.get("only"):
+            chosen = ObjectType.objects.none()
+            for label in grant["only"]:
+                app, model = label.split(".")
+                chosen = chosen | ObjectType.objects.filter(app_label=app, model=model)
+        if grant.get("exclude_apps"):
+            chosen = chosen.exclude(app_label__in=grant["exclude_apps"])
+        perm.object_types.set(chosen)
+        perm.users.set([user])
+    ObjectPermission.objects.filter(users=user).exclude(name__in=wanted).delete()
+    token = Token.objects.filter(key=spec["key"]).first()
+    if token is None:
+        token = Token(user=user, key=spec["key"], token=spec["secret"], description=f"netoss {spec['user']}")
+    token.user, token.write_enabled = user, spec["write"]
+    token.save()
+print("machine users ok")
+"""
+
+# What each machine user may do (see MACHINE_USERS in stack.config).
+VIEW_ALL = {"name": "view", "actions": ["view"]}
+JOURNAL = {"name": "journal", "actions": ["add"], "only": ["extras.journalentry"]}
+MACHINE_GRANTS = {
+    "reader": {"write": False, "grants": [VIEW_ALL]},
+    "web": {"write": True, "grants": [VIEW_ALL, JOURNAL]},
+    "faults": {"write": True, "grants": [VIEW_ALL, JOURNAL]},
+    "writer": {
+        "write": True,
+        "grants": [
+            VIEW_ALL,
+            {"name": "write", "actions": ["add", "change", "delete"], "exclude_apps": ["core"]},
+        ],
+    },
+}
+
 
 def env(stack: Stack) -> dict[str, str]:
-    """Environment every NetBox process needs."""
-    return {"NETBOX_ROOT": str(stack.netbox_root), "PYTHONPATH": str(stack.netbox_root)}
+    """Environment every NetBox process needs (HOME: its account's, not the caller's /root)."""
+    return {
+        "NETBOX_ROOT": str(stack.netbox_root),
+        "PYTHONPATH": str(stack.netbox_root),
+        "HOME": str(stack.netbox_root / "home"),
+    }
 
 
 def netbox_cmd(
@@ -106,13 +168,13 @@ def configure(stack: Stack, owner: str = "root") -> None:
         pepper=s["netbox_pepper"],
     )
     root = stack.netbox_root
-    for sub in ("conf", "media", "scripts", "reports", "static"):
+    for sub in ("conf", "media", "scripts", "reports", "static", "home"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     write_private(root / "conf" / "configuration.py", text)
     (root / "conf" / "__init__.py").touch()
     (root / "netoss_wsgi.py").write_text(WSGI)
     # NetBox's account reads its configuration and writes uploads; static files stay root's.
-    for sub in ("conf", "media", "scripts", "reports"):
+    for sub in ("conf", "media", "scripts", "reports", "home"):
         accounts.give(root / sub, owner, recursive=True)
 
 
@@ -173,21 +235,34 @@ def ensure_static(stack: Stack, log) -> None:
 
 
 def ensure_admin(stack: Stack) -> None:
-    """The admin user (superuser, password set only when created) and the stack's API token."""
+    """The admin user (superuser, password set only when created) and the stack's API token;
+    the machine users with their permissions and tokens (one `netbox shell`: each costs seconds)."""
     s = stack.load_secrets()
     netbox_cmd(
         stack,
         "shell",
         "-c",
-        ENSURE_ADMIN,
-        what="netbox shell (admin user and token)",
+        ENSURE_ADMIN + ENSURE_MACHINE_USERS,
+        what="netbox shell (admin, machine users, permissions and tokens)",
         extra_env={
+            "NETOSS_MACHINE_USERS": json.dumps(machine_users(stack)),
             "NETOSS_ADMIN_USER": s["admin_user"],
             "NETOSS_ADMIN_PASSWORD": s["admin_password"],
             "NETOSS_TOKEN_KEY": s["netbox_token_key"],
             "NETOSS_TOKEN_SECRET": s["netbox_token_secret"],
         },
     )
+
+
+def machine_users(stack: Stack) -> list[dict]:
+    """NetBox's machine users as ENSURE_MACHINE_USERS takes them: portal.json's reads only; the
+    portal's web tier and the fault processor read and add journal entries (ticket events); jobs
+    write the network's objects (never users, tokens, permissions or NetBox's core)."""
+    s = stack.load_secrets()
+    return [
+        {"user": user, "key": s[f"{prefix}_key"], "secret": s[f"{prefix}_secret"], **MACHINE_GRANTS[role]}
+        for role, (user, prefix) in MACHINE_USERS.items()
+    ]
 
 
 def api_status(stack: Stack, token: str | None = None, timeout: float = 5) -> dict | None:

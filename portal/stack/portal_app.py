@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import postgres
+from . import accounts, postgres
 from .config import Stack, write_private
 from .proc import run
 from .supervisor import Program
@@ -24,8 +24,10 @@ def python(stack: Stack) -> Path:
     return stack.venv / "bin" / "python"
 
 
-def configure(stack: Stack) -> Path:
-    """Write the portal's configuration (database URL with its password, secret key): mode 0600."""
+def configure(stack: Stack, owner: str = "root") -> Path:
+    """Write the portal's configuration (database URL with its password, secret key): mode 0600,
+    owned by ``owner``, the portal's account. Its NetBox token is the read-only one; each
+    daemon that needs more gets its own token in its environment (daemon_env)."""
     s = stack.load_secrets(create=True)
     values = {
         "SQLALCHEMY_DATABASE_URI": (
@@ -36,7 +38,7 @@ def configure(stack: Stack) -> Path:
         # Database 2 of the stack's Redis (NetBox uses 0 and 1): the job queue.
         "REDIS_URL": f"redis://:{s['redis_password']}@127.0.0.1:{stack.port('redis')}/2",
         "NETBOX_URL": stack.netbox_url,
-        "NETBOX_TOKEN": stack.netbox_token(),
+        "NETBOX_TOKEN": stack.netbox_reader_token(),
         "JOBS_DIR": str(stack.state_dir / "jobs"),
         # Links in ticket notifications and NetBox journal entries.
         "PORTAL_URL": stack.portal_url,
@@ -48,6 +50,9 @@ def configure(stack: Stack) -> Path:
     text = json.dumps(values, indent=2) + "\n"
     if not path.exists() or path.read_text() != text:
         write_private(path, text)
+    if owner != "root" and accounts.exists(owner):
+        accounts.give(path.parent, owner)
+        accounts.give(path, owner)
     return path
 
 
@@ -82,6 +87,8 @@ def env(stack: Stack) -> dict[str, str]:
         "NETOSS_STATE": str(stack.state_dir),
         "NETOSS_PORT_BASE": str(stack.port_base),
         "PATH": f"{stack.venv / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin",
+        # The account's HOME (gunicorn's control socket, Ansible's files), not the caller's /root.
+        "HOME": str(stack.ansible_home),
     }
 
 
@@ -132,6 +139,23 @@ def healthy(stack: Stack) -> bool:
         return False
 
 
+def daemon_env(stack: Stack, name: str) -> dict[str, str]:
+    """The credentials a portal daemon gets in its environment, only its own:
+    the worker (and the jobs it runs) the writer NetBox token and the `automation` portal token;
+    the fault processor and the web tier each its NetBox token (read, add journal entries: ticket
+    events); the fault receiver nothing beyond portal.json (whose NetBox token is read-only)."""
+    if name == "portal-worker":
+        return {
+            "NETBOX_TOKEN": stack.netbox_writer_token(),
+            "PORTAL_TOKEN": stack.load_secrets()["portal_automation_token"],
+        }
+    if name == "fault-processor":
+        return {"NETOSS_PORTAL_NETBOX_TOKEN": stack.netbox_faults_token()}
+    if name == "portal-web":
+        return {"NETOSS_PORTAL_NETBOX_TOKEN": stack.netbox_web_token()}
+    return {}
+
+
 def programs(stack: Stack, user: str = "root") -> list[Program]:
     return [
         Program(
@@ -142,7 +166,7 @@ def programs(stack: Stack, user: str = "root") -> list[Program]:
             priority=300,
             startsecs=2,
             directory=stack.repo,
-            environment=env(stack),
+            environment={**env(stack), **daemon_env(stack, "portal-web")},
             command=[
                 str(stack.venv / "bin" / "gunicorn"),
                 "--bind",
@@ -160,6 +184,18 @@ def programs(stack: Stack, user: str = "root") -> list[Program]:
                 "portal.app:create_app()",
             ],
         ),
+        # The lab's privileged helper (root): the jobs' only way to patch and probe the lab.
+        Program(
+            name="lab-helper",
+            user="root",
+            autostart=False,
+            priority=305,
+            startsecs=1,
+            stopwaitsecs=10,
+            directory=stack.repo,
+            environment=env(stack),
+            command=[str(stack.venv / "bin" / "netoss"), "lab", "helper"],
+        ),
         # The netoss daemons of the portal, each `netoss <args>` in the checkout.
         *(
             Program(
@@ -170,7 +206,7 @@ def programs(stack: Stack, user: str = "root") -> list[Program]:
                 startsecs=2,
                 stopwaitsecs=stopwait,
                 directory=stack.repo,
-                environment=env(stack),
+                environment={**env(stack), **daemon_env(stack, name)},
                 command=[str(stack.venv / "bin" / "netoss"), *args],
             )
             for name, priority, stopwait, args in (

@@ -63,6 +63,7 @@ def test_up_seeds_builds_the_lab_and_prints_where_to_go(env):
     assert f"http://127.0.0.1:{BASE + 80}/" in proc.stdout
     assert "password" in proc.stdout and "netoss env" in proc.stdout
     assert "seeding NetBox" in proc.stderr
+    assert "runs as root" not in proc.stderr  # a default machine runs the services unprivileged
     assert "8 FRR routers" in proc.stdout and f"ssh netopse@{MGMT}." in proc.stdout
     # The lab runs the configurations rendered from NetBox, verified (OSPF and BGP up).
     assert "lab: configured and verified" in proc.stderr
@@ -103,8 +104,13 @@ def test_up_again_only_verifies(env):
 def test_status_then_down_stops_every_process_by_pid(env):
     status = netoss(env, "status", "--json")
     assert status.returncode == 0, status.stdout
-    pids = [s["pid"] for s in json.loads(status.stdout)["services"]]
+    services = json.loads(status.stdout)["services"]
+    pids = [s["pid"] for s in services]
     assert all(pids)
+    # `netoss status` shows each service's account: root only for supervisord and the lab helper.
+    root = {s["name"] for s in services if s["user"] == "root"}
+    assert root == {"supervisord", "lab-helper"}, root
+    assert {s["user"] for s in services if s["name"].startswith(("netbox-", "portal-", "fault-"))} == {"netoss"}
     assert netoss(env, "down").returncode == 0
     assert not [p for p in pids if pid_alive(p)]
     # The lab went down first and left nothing behind.

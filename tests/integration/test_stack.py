@@ -33,11 +33,25 @@ def test_status_lists_every_service_up(nb_env, stack):
         "netbox-web",
         "netbox-worker",
         "portal-web",
+        "lab-helper",
         "portal-worker",
         "fault-receiver",
         "fault-processor",
     }
     assert all(s["healthy"] and s["pid"] for s in services.values())
+    # Each service's account (issue 13, 12): root only where root is needed.
+    assert {n: s["user"] for n, s in services.items()} == {
+        "supervisord": "root",
+        "postgres": "postgres",
+        "redis": "redis",
+        "netbox-web": "netoss",
+        "netbox-worker": "netoss",
+        "portal-web": "netoss",
+        "lab-helper": "root",
+        "portal-worker": "netoss",
+        "fault-receiver": "netoss",
+        "fault-processor": "netoss",
+    }
     assert services["netbox-web"]["port"] == stack.port("netbox")
     text = _netoss(nb_env, "status")
     assert text.returncode == 0 and "netbox-web" in text.stdout
@@ -51,31 +65,137 @@ def _uid(pid: int) -> int:
 
 
 def test_services_run_unprivileged(stack):
+    """On a default machine (Python under /root) NetBox and the portal run as `netoss`: no
+    fallback to root without NETOSS_ALLOW_ROOT=1 (issue 13, 12)."""
     import pwd
 
-    from portal.stack import accounts
-
-    # NetBox runs as `netoss` unless that account cannot start the virtualenv's Python (pyenv
-    # under /root, as on the CI machines); then it runs as root and `up` says so.
-    netbox_user = "netoss" if accounts.can_run("netoss", stack.netbox_venv / "bin" / "python") else "root"
-    portal_user = "netoss" if accounts.can_run("netoss", stack.venv / "bin" / "python") else "root"
     procs = Supervisor(stack).processes()
     expected = {
         "postgres": "postgres",
         "redis": "redis",
-        "netbox-web": netbox_user,
-        "netbox-worker": netbox_user,
-        "portal-web": portal_user,
-        "portal-worker": portal_user,
-        "fault-receiver": portal_user,
-        "fault-processor": portal_user,
+        "netbox-web": "netoss",
+        "netbox-worker": "netoss",
+        "portal-web": "netoss",
+        "portal-worker": "netoss",
+        "fault-receiver": "netoss",
+        "fault-processor": "netoss",
+        "lab-helper": "root",
     }
     for name, user in expected.items():
         assert _uid(procs[name]["pid"]) == pwd.getpwnam(user).pw_uid, f"{name} does not run as {user}"
+    netoss = pwd.getpwnam("netoss").pw_uid
     conf = stack.netbox_root / "conf" / "configuration.py"
-    assert conf.stat().st_mode & 0o077 == 0 and conf.stat().st_uid == pwd.getpwnam(netbox_user).pw_uid
+    assert conf.stat().st_mode & 0o077 == 0 and conf.stat().st_uid == netoss
     portal_conf = stack.state_dir / "portal" / "portal.json"
-    assert portal_conf.stat().st_mode & 0o077 == 0
+    assert portal_conf.stat().st_mode & 0o077 == 0 and portal_conf.stat().st_uid == netoss
+    # The services never read the stack's secrets file; `netoss` cannot.
+    secrets = stack.state_dir / "secrets.json"
+    assert secrets.stat().st_uid == 0 and secrets.stat().st_mode & 0o077 == 0
+    denied = subprocess.run(["runuser", "-u", "netoss", "--", "cat", str(secrets)], capture_output=True, check=False)
+    assert denied.returncode != 0
+    for name in ("jobs", "home", "ansible-tmp"):
+        assert (stack.state_dir / name).stat().st_uid == netoss, f"{name} is not the portal account's"
+    # The lab helper's socket: root's, for group netoss only.
+    sock = stack.state_dir / "lab-helper" / "helper.sock"
+    st = sock.stat()
+    assert st.st_uid == 0 and st.st_gid == pwd.getpwnam("netoss").pw_gid and st.st_mode & 0o777 == 0o660
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def test_each_daemon_env_holds_only_its_own_credentials(stack):
+    """Issue 13, 14: the worker has the writer's NetBox token and the automation portal token,
+    the fault processor and the web tier each its own NetBox token, the receiver none; no daemon
+    holds the admin's NetBox or portal token."""
+    s = stack.load_secrets()
+    names = {
+        stack.netbox_token(): "netbox admin",
+        s["portal_admin_token"]: "portal admin",
+        s["admin_password"]: "netbox admin password",
+        stack.netbox_reader_token(): "netbox reader",
+        stack.netbox_web_token(): "netbox web",
+        stack.netbox_faults_token(): "netbox faults",
+        stack.netbox_writer_token(): "netbox writer",
+        s["portal_automation_token"]: "portal automation",
+    }
+    expected = {
+        "portal-web": {"netbox web"},
+        "fault-receiver": set(),
+        "fault-processor": {"netbox faults"},
+        "portal-worker": {"netbox writer", "portal automation"},
+        "lab-helper": set(),
+        "netbox-web": set(),
+    }
+    procs = Supervisor(stack).processes()
+    for name, own in expected.items():
+        env = _environ(procs[name]["pid"])
+        held = {names[v] for v in env.values() if v in names}
+        assert held == own, f"{name} holds {sorted(held)}"
+    portal_conf = json.loads((stack.state_dir / "portal" / "portal.json").read_text())
+    assert portal_conf["NETBOX_TOKEN"] == stack.netbox_reader_token()
+
+
+def _nb(stack, token: str, method: str, path: str, **kw) -> requests.Response:
+    return requests.request(
+        method, f"{stack.netbox_url}/api/{path}", headers={"Authorization": f"Bearer {token}"}, timeout=30, **kw
+    )
+
+
+def test_netbox_machine_users_have_only_their_permissions(stack):
+    """Issue 13, 14: the read-only token cannot write (403), the writer can; none of them can
+    read or make users or permissions, nor see other users' tokens; the fault processor and the
+    web tier add journal entries only."""
+    import uuid
+
+    reader, faults, writer = stack.netbox_reader_token(), stack.netbox_faults_token(), stack.netbox_writer_token()
+    for token in (reader, faults, writer, stack.netbox_web_token()):
+        assert _nb(stack, token, "GET", "dcim/sites/").status_code == 200
+        assert _nb(stack, token, "GET", "users/users/").status_code == 403
+        assert _nb(stack, token, "GET", "users/permissions/").status_code == 403
+        assert _nb(stack, token, "GET", "users/tokens/").json()["count"] == 1  # its own only (NetBox's rule)
+        made = _nb(stack, token, "POST", "users/users/", json={"username": f"x{uuid.uuid4().hex[:8]}", "password": "x"})
+        assert made.status_code == 403
+    tag = {"name": f"lp-{uuid.uuid4().hex[:8]}", "slug": f"lp-{uuid.uuid4().hex[:8]}"}
+    assert _nb(stack, reader, "POST", "extras/tags/", json=tag).status_code == 403
+    assert _nb(stack, faults, "POST", "extras/tags/", json=tag).status_code == 403
+    created = _nb(stack, writer, "POST", "extras/tags/", json=tag)
+    assert created.status_code == 201, created.text[:300]
+    tag_id = created.json()["id"]
+    assert _nb(stack, reader, "DELETE", f"extras/tags/{tag_id}/").status_code == 403
+    assert _nb(stack, writer, "DELETE", f"extras/tags/{tag_id}/").status_code == 204
+    # The fault processor's journal entry (what portal.faults.outbound writes) on a site.
+    site = _nb(stack, writer, "POST", "dcim/sites/", json={"name": tag["name"], "slug": tag["slug"]})
+    assert site.status_code == 201, site.text[:300]
+    entry = {"assigned_object_type": "dcim.site", "assigned_object_id": site.json()["id"], "comments": "lp test"}
+    assert _nb(stack, reader, "POST", "extras/journal-entries/", json=entry).status_code == 403
+    assert _nb(stack, faults, "POST", "extras/journal-entries/", json=entry).status_code == 201
+    assert _nb(stack, writer, "DELETE", f"dcim/sites/{site.json()['id']}/").status_code == 204
+
+
+def test_up_refuses_root_without_the_opt_in(stack, monkeypatch):
+    """A state directory the service account cannot reach: `up` stops and names the directory."""
+    import shutil
+
+    from portal.stack import StackError, service_users
+
+    monkeypatch.delenv("NETOSS_ALLOW_ROOT", raising=False)
+    private = stack.state_dir / "private-test"
+    private.mkdir(mode=0o700, exist_ok=True)
+    try:
+        other = type(stack)(state_dir=private / "state", port_base=stack.port_base, repo=stack.repo)
+        (private / "state").mkdir(exist_ok=True)
+        with pytest.raises(StackError) as err:
+            service_users(other, log=lambda m: None)
+        assert f"{private} (owner root, mode 0700) is not searchable by netoss" in str(err.value)
+        assert "NETOSS_ALLOW_ROOT=1" in str(err.value)
+        monkeypatch.setenv("NETOSS_ALLOW_ROOT", "1")
+        said = []
+        assert service_users(other, log=said.append)["portal"] == "root" and said
+    finally:
+        shutil.rmtree(private)
 
 
 def test_env_exports_work_with_eval(nb_env, stack):

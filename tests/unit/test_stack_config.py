@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 
 import pytest
@@ -75,7 +76,7 @@ def test_stack_programs_listen_on_loopback_only(tmp_path, monkeypatch):
     s.load_secrets(create=True)
     progs = {p.name: p for p in programs(s)}
     assert set(progs) == {
-        "postgres", "redis", "netbox-web", "netbox-worker", "portal-web", "portal-worker",
+        "postgres", "redis", "netbox-web", "netbox-worker", "portal-web", "lab-helper", "portal-worker",
         "fault-receiver", "fault-processor",
     }  # fmt: skip
     assert "127.0.0.1:27081" in progs["portal-web"].command
@@ -131,3 +132,193 @@ def test_the_code_stamp_changes_with_the_code_only(tmp_path):
     st = module.stat()
     os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
     assert code_stamp(tmp_path) != first
+
+
+# --- least privilege (issue 13: 12, 14) ------------------------------------------------------
+
+
+def test_older_secrets_gain_the_machine_tokens(tmp_path):
+    from portal.stack.config import MACHINE_USERS
+
+    s = Stack(state_dir=tmp_path)
+    old = {k: v for k, v in new_secrets().items() if not any(r in k for r in ("reader", "web_", "writer", "faults"))}
+    s.state_dir.mkdir(exist_ok=True)
+    s.secrets_file.write_text(json.dumps(old))
+    with pytest.raises(StackError, match="make up"):
+        s.netbox_writer_token()
+    values = s.load_secrets(create=True)
+    tokens = {s.netbox_token(), s.netbox_reader_token(), s.netbox_faults_token(), s.netbox_writer_token()}
+    tokens.add(s.netbox_web_token())
+    assert len(tokens) == 5 and all(t.startswith("nbt_") for t in tokens)
+    assert {k: values[k] for k in old} == old  # nothing that existed changed
+    assert set(MACHINE_USERS) == {"reader", "web", "faults", "writer"}
+
+
+def test_each_daemon_gets_only_its_own_credentials(tmp_path, monkeypatch):
+    monkeypatch.setattr("portal.stack.postgres.data_dir", lambda stack: tmp_path / "pg" / "data")
+    monkeypatch.setattr("portal.stack.postgres.bindir", lambda: tmp_path)
+    from portal.stack import portal_app
+
+    s = Stack(state_dir=tmp_path, port_base=27000)
+    secrets = s.load_secrets(create=True)
+    portal_app.configure(s)
+    config = json.loads(portal_app.config_file(s).read_text())
+    assert config["NETBOX_TOKEN"] == s.netbox_reader_token()  # the file every daemon reads: view only
+    admin_creds = [s.netbox_token(), secrets["portal_admin_token"], secrets["admin_password"]]
+    progs = {p.name: p for p in programs(s)}
+    expected = {
+        "portal-web": {"NETOSS_PORTAL_NETBOX_TOKEN": s.netbox_web_token()},
+        "fault-receiver": {},
+        "fault-processor": {"NETOSS_PORTAL_NETBOX_TOKEN": s.netbox_faults_token()},
+        "portal-worker": {"NETBOX_TOKEN": s.netbox_writer_token(), "PORTAL_TOKEN": secrets["portal_automation_token"]},
+        "lab-helper": {},
+    }
+    token_values = {s.netbox_reader_token(), s.netbox_faults_token(), s.netbox_writer_token(), *admin_creds}
+    token_values.add(s.netbox_web_token())
+    token_values.add(secrets["portal_automation_token"])
+    for name, own in expected.items():
+        env = progs[name].environment
+        held = {k: v for k, v in env.items() if v in token_values}
+        assert held == own, f"{name} holds {sorted(held)}"
+        assert not any(c in str(progs[name].command) for c in admin_creds)
+    assert progs["lab-helper"].user == "root"
+    assert all(progs[n].user == "netoss" for n in ("portal-web", "portal-worker", "fault-receiver", "fault-processor"))
+    assert all(progs[n].user == "netoss" for n in ("netbox-web", "netbox-worker"))
+
+
+def test_machine_users_grant_no_more_than_their_role(tmp_path):
+    from portal.stack import netbox
+
+    s = Stack(state_dir=tmp_path)
+    s.load_secrets(create=True)
+    users = {u["user"]: u for u in netbox.machine_users(s)}
+    assert set(users) == {"netoss-reader", "netoss-web", "netoss-faults", "netoss-writer"}
+    reader, faults, writer = users["netoss-reader"], users["netoss-faults"], users["netoss-writer"]
+    assert users["netoss-web"]["grants"] == faults["grants"]
+    assert not reader["write"] and [g["actions"] for g in reader["grants"]] == [["view"]]
+    assert {tuple(g["actions"]) for g in faults["grants"]} == {("view",), ("add",)}
+    assert [g.get("only") for g in faults["grants"] if g["actions"] == ["add"]] == [["extras.journalentry"]]
+    write = [g for g in writer["grants"] if g["actions"] != ["view"]]
+    assert write and all("core" in g["exclude_apps"] for g in write)
+    # users, tokens and permissions are never granted (ENSURE_MACHINE_USERS excludes the users app)
+    assert 'exclude(app_label="users")' in netbox.ENSURE_MACHINE_USERS
+    assert s.netbox_reader_token().endswith(reader["secret"])
+
+
+def _blocked(monkeypatch, why):
+    from portal import stack as stack_mod
+
+    monkeypatch.setattr(stack_mod.accounts, "ensure_service_user", lambda: None)
+    monkeypatch.setattr(stack_mod.accounts, "exists", lambda user: True)
+    monkeypatch.setattr(stack_mod.accounts, "blocker", lambda user, path: why if user == "netoss" else None)
+    monkeypatch.setattr(stack_mod.accounts, "run_blocker", lambda user, python: None)
+
+
+def test_up_refuses_to_run_services_as_root_without_the_opt_in(tmp_path, monkeypatch):
+    from portal.stack import service_users
+
+    monkeypatch.delenv("NETOSS_ALLOW_ROOT", raising=False)
+    _blocked(monkeypatch, "/root (owner root, mode 0700) is not searchable by netoss")
+    with pytest.raises(StackError) as err:
+        service_users(Stack(state_dir=tmp_path), log=lambda m: None)
+    text = str(err.value)
+    assert "netbox cannot run as netoss: /root (owner root, mode 0700)" in text
+    assert "portal cannot run as netoss" in text and "NETOSS_ALLOW_ROOT=1" in text
+
+
+def test_root_is_an_explicit_opt_in(tmp_path, monkeypatch):
+    from portal.stack import service_users
+
+    monkeypatch.setenv("NETOSS_ALLOW_ROOT", "1")
+    _blocked(monkeypatch, "/root (owner root, mode 0700) is not searchable by netoss")
+    said = []
+    users = service_users(Stack(state_dir=tmp_path), log=said.append)
+    assert users == {"netbox": "root", "portal": "root", "redis": "redis"}
+    assert len(said) == 2 and all("runs as root (NETOSS_ALLOW_ROOT=1)" in m for m in said)
+    monkeypatch.delenv("NETOSS_ALLOW_ROOT")
+    _blocked(monkeypatch, None)
+    assert service_users(Stack(state_dir=tmp_path), log=said.append) == {
+        "netbox": "netoss",
+        "portal": "netoss",
+        "redis": "redis",
+    }
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="switches accounts (runuser): needs root")
+
+
+@needs_root
+def test_blocker_names_the_private_directory():
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from portal.stack import accounts
+
+    base = Path(tempfile.mkdtemp(prefix="netoss-blocker-", dir="/tmp"))  # pytest's tmp_path is private
+    try:
+        os.chmod(base, 0o755)  # noqa: S103 (the test needs a directory others can enter)
+        private = base / "private"
+        (private / "checkout").mkdir(parents=True)
+        os.chmod(private, 0o700)
+        why = accounts.blocker("nobody", private / "checkout")
+        assert why == f"{private} (owner root, mode 0700) is not searchable by nobody"
+        os.chmod(private, 0o711)  # noqa: S103
+        assert accounts.blocker("nobody", private / "checkout") is None
+    finally:
+        shutil.rmtree(base)
+
+
+@needs_root
+@pytest.mark.parametrize("venv", [".venv", ".venv-netbox"])
+def test_the_virtualenvs_python_runs_as_an_unprivileged_account(venv):
+    """bootstrap builds the virtualenvs from a Python other accounts can run (issue 13, 12)."""
+    import subprocess
+
+    from portal.stack.config import REPO_ROOT
+
+    python = REPO_ROOT / venv / "bin" / "python"
+    if not python.exists():
+        pytest.skip(f"{venv} is not built")
+    proc = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", str(python), "-c", "import ssl, sqlite3"],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        check=False,
+    )
+    assert proc.returncode == 0, f"{python} (-> {python.resolve()}) does not run as nobody: {proc.stderr[-500:]}"
+
+
+@needs_root
+def test_what_root_creates_later_stays_writable_by_the_service_account():
+    """A playbook run by root in <state>/backups must not leave the portal's jobs unable to write there."""
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from portal.stack import accounts
+
+    if not accounts.exists("netoss"):
+        pytest.skip("no netoss account here (`netoss up` makes it)")
+    base = Path(tempfile.mkdtemp(prefix="netoss-acl-", dir="/tmp"))
+    try:
+        os.chmod(base, 0o755)  # noqa: S103 (the account must enter it)
+        tree = base / "backups"
+        (tree / "old").mkdir(parents=True)
+        if not accounts.grant_tree(tree, "netoss"):
+            pytest.skip("no POSIX ACLs on this file system")
+        (tree / "new" / "objects").mkdir(parents=True)  # as root, umask 022, after the grant
+        (tree / "new" / "index").write_text("x")
+        for target in (tree / "old" / "a", tree / "new" / "objects" / "b"):
+            proc = subprocess.run(
+                ["runuser", "-u", "netoss", "--", "touch", str(target)], capture_output=True, check=False
+            )
+            assert proc.returncode == 0, proc.stderr
+        proc = subprocess.run(
+            ["runuser", "-u", "netoss", "--", "sh", "-c", f"echo y > {tree / 'new' / 'index'}"], check=False
+        )
+        assert proc.returncode == 0
+    finally:
+        shutil.rmtree(base)
