@@ -248,7 +248,7 @@ def submit(client, app, body=None, user="otto"):
 
 def progress(client, app, order_id, body, user="otto"):
     """A report of the order's own job, as its run makes it: the job running, with its run's
-    token (only that job may report: tests/unit/test_job_safety.py)."""
+    token (only that job may report: tests/unit/test_job_safety_logic.py)."""
     headers = auth(app, user)
     with app.app_context():
         order = db.session.get(ServiceOrder, order_id)
