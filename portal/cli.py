@@ -226,7 +226,8 @@ def faults_receive_cmd(syslog_port: int | None, trap_port: int | None, rules_fil
         "snmp": (trap_port or stack.port("snmptrap"), trap_handler(communities)),
     }
     _log(f"syslog rules: {len(rules.rules)} from {path}")
-    asyncio.run(receive(connection(app), sources, lambda: lab.bridge_address(stack)))
+    maxlen = app.config.get("FAULTS_STREAM_MAXLEN")
+    asyncio.run(receive(connection(app), sources, lambda: lab.bridge_address(stack), maxlen=maxlen))
 
 
 @faults_group.command("process")
@@ -267,14 +268,16 @@ def faults_counters_cmd(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(c, indent=2, sort_keys=True))
         return
-    for source in sorted(set(c["received"]) | set(c["stored"]) | set(c["rejected"])):
+    for source in sorted(set(c["received"]) | set(c["stored"]) | set(c["rejected"]) | set(c["dead"])):
         rejected = c["rejected"].get(source, {})
         reasons = ", ".join(f"{r} {n}" for r, n in sorted(rejected.items()))
         click.echo(
             f"{source:13} received {c['received'].get(source, 0):>8}  stored {c['stored'].get(source, 0):>8}"
-            f"  rejected {sum(rejected.values()):>8}" + (f"  ({reasons})" if reasons else "")
+            f"  rejected {sum(rejected.values()):>8}  dead {c['dead'].get(source, 0):>6}"
+            + (f"  ({reasons})" if reasons else "")
         )
     click.echo(f"queued       {c['queued']:>8}")
+    click.echo(f"dead letters {c['dead_letters']:>8}  (kept for reading: GET /api/v1/faults/dead-letters)")
 
 
 @main.group("tickets")

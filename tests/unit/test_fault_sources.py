@@ -98,6 +98,18 @@ class Recorder:
         self.events.append(Event.from_json(fields["e"]))
         return self
 
+    def eval(self, script, nkeys, *args):
+        """publish's enqueue script: the events while under the bound, the others refused."""
+        maxlen, pairs = int(args[nkeys]), args[nkeys + 1 :]
+        refused = []
+        for source, entry in zip(pairs[::2], pairs[1::2], strict=True):
+            if len(self.events) < maxlen:
+                self.events.append(Event.from_json(entry))
+            else:
+                self.hincrby("c", f"rejected:{source}:queue_full")
+                refused.append(source)
+        return [len(pairs) // 2 - len(refused), refused]
+
     def execute(self):
         return []
 
@@ -156,3 +168,15 @@ def test_the_webhook_queues_good_alerts_and_counts_bad_payloads(app):
         "rejected:alertmanager:unknown_field": 1,
         "rejected:alertmanager:invalid_field": 1,
     }
+
+
+def test_a_full_queue_answers_503_with_retry_after_and_counts_the_refused(app):
+    """Past FAULTS_STREAM_MAXLEN the stream refuses: the webhook says 503 (Alertmanager sends
+    again), the refused alerts are counted as queue_full, nothing is trimmed unseen."""
+    rec = app.config["RECORDER"]
+    app.config["FAULTS_STREAM_MAXLEN"] = 1
+    resp = _post(app, FIRING, "otto")
+    assert resp.status_code == 503 and resp.headers["Retry-After"] == "10", resp.get_data(as_text=True)
+    assert "the fault queue is full: 1 events refused, 1 queued" in resp.get_json()["error"]
+    assert len(rec.events) == 1 and rec.counters["rejected:alertmanager:queue_full"] == 1
+    assert rec.counters["received:alertmanager"] == 2

@@ -605,6 +605,23 @@ def fault_queue():
         abort(503, str(exc).replace("the job queue", "the fault queue"))
 
 
+def publish_events(conn, events) -> int:
+    """Queue events for the fault processor; 503 with Retry-After when the queue is at its
+    bound (FAULTS_STREAM_MAXLEN): the refused ones are counted as queue_full, and a sender
+    that retries (Alertmanager does) loses nothing."""
+    from flask import current_app
+
+    from portal.faults.service import QueueFull, publish
+
+    try:
+        return publish(conn, events, current_app.config.get("FAULTS_STREAM_MAXLEN"))
+    except QueueFull as exc:
+        resp = jsonify({"error": f"{exc}; try again later", "status": 503, "queued": exc.queued})
+        resp.status_code = 503
+        resp.headers["Retry-After"] = "10"
+        abort(resp)
+
+
 @bp.post("/v1/faults/alertmanager")
 @require_role("operator")
 def alertmanager_webhook():
@@ -613,7 +630,7 @@ def alertmanager_webhook():
 
     from portal.faults import alertmanager
     from portal.faults.events import InvalidEvent, check
-    from portal.faults.service import count, publish
+    from portal.faults.service import count
 
     conn = fault_queue()
     payload = request.get_json(silent=True)
@@ -640,7 +657,7 @@ def alertmanager_webhook():
         count(pipe, "rejected", "alertmanager", r["reason"])
         current_app.logger.warning("alert %d rejected (%s): %s", r["alert"], r["reason"], r["detail"])
     pipe.execute()
-    publish(conn, good)
+    publish_events(conn, good)
     return jsonify({"accepted": len(good), "rejected": rejected})
 
 
@@ -649,7 +666,7 @@ def alertmanager_webhook():
 def fault_events():
     """A batch of raise and clear events from a playbook, a callback or a script."""
     from portal.faults.events import Event, InvalidEvent, check, now_iso
-    from portal.faults.service import count, publish
+    from portal.faults.service import count
 
     data = _body("FaultEvents")
     conn = fault_queue()
@@ -684,7 +701,7 @@ def fault_events():
         count(pipe, "received", "api")
         count(pipe, "rejected", "api", r["reason"])
     pipe.execute()
-    publish(conn, good)
+    publish_events(conn, good)
     return jsonify({"accepted": len(good), "rejected": rejected})
 
 
@@ -695,6 +712,15 @@ def fault_counters():
     from portal.faults.service import counters
 
     return jsonify(counters(fault_queue()))
+
+
+@bp.get("/v1/faults/dead-letters")
+@require_role("viewer")
+def fault_dead_letters():
+    """The newest entries the processor could not store, with why (the count is in counters)."""
+    from portal.faults.service import dead_letters
+
+    return jsonify(dead_letters(fault_queue(), _int_arg("limit", 50, 1, 1000)))
 
 
 # -- configuration compliance ---------------------------------------------------------------

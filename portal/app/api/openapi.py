@@ -861,6 +861,7 @@ def document() -> dict:
                         "Alertmanager webhook (payload version 4): firing alerts raise alarms, resolved ones clear",
                         "operator",
                         {"type": "object"},
+                        extra={"503": {"description": "No Redis, or the fault queue is full (Retry-After)"}},
                     ),
                     "requestBody": {"required": True, "content": {"application/json": {"schema": _alertmanager()}}},
                 },
@@ -871,14 +872,27 @@ def document() -> dict:
                     "operator",
                     {"type": "object"},
                     body="FaultEvents",
-                    extra={"503": {"description": "No Redis"}},
+                    extra={"503": {"description": "No Redis, or the fault queue is full (Retry-After)"}},
                 ),
             },
             "/api/v1/faults/counters": {
                 "get": _op(
-                    "Fault events received, stored and rejected (by reason) per source, and still queued",
+                    "Fault events received, stored, rejected (by reason) and dead-lettered per source, and still "
+                    "queued",
                     "viewer",
                     {"type": "object"},
+                    extra={"503": {"description": "No Redis"}},
+                ),
+            },
+            "/api/v1/faults/dead-letters": {
+                "get": _op(
+                    "The newest dead letters: queued entries the processor could not store, with the reason "
+                    "(unreadable, processing_failed) and the error",
+                    "viewer",
+                    {"type": "array", "items": {"type": "object"}},
+                    params=[
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
+                    ],
                     extra={"503": {"description": "No Redis"}},
                 ),
             },

@@ -34,6 +34,37 @@ def alarm_list():
     return render_template("faults/alarms.html", user=current_user())
 
 
+@bp.get("/alarms/pipeline")
+@require_role("viewer")
+def pipeline():
+    """The fault pipeline's accounting: per source received, stored, rejected by reason,
+    dead-lettered; what is queued; and the newest dead letters with their errors."""
+    from portal.faults.service import STREAM_MAXLEN, counters, dead_letters
+    from portal.jobs.queue import connection
+
+    try:
+        conn = connection(current_app)
+        c, dead = counters(conn), dead_letters(conn, 50)
+    except Exception as exc:  # no Redis: say so, not a 500
+        return render_template("faults/pipeline.html", user=current_user(), error=str(exc)[:300]), 503
+    sources = sorted(set(c["received"]) | set(c["stored"]) | set(c["rejected"]) | set(c["dead"]))
+    rows = [
+        {
+            "source": s,
+            "received": c["received"].get(s, 0),
+            "stored": c["stored"].get(s, 0),
+            "rejected": sum(c["rejected"].get(s, {}).values()),
+            "reasons": sorted(c["rejected"].get(s, {}).items()),
+            "dead": c["dead"].get(s, 0),
+        }
+        for s in sources
+    ]
+    bound = int(current_app.config.get("FAULTS_STREAM_MAXLEN") or STREAM_MAXLEN)
+    return render_template(
+        "faults/pipeline.html", user=current_user(), rows=rows, counters=c, dead=dead, bound=bound, error=None
+    )
+
+
 @bp.post("/alarms/<int(max=2147483647):alarm_id>/ack")
 @require_role("operator")
 def alarm_ack(alarm_id: int):

@@ -91,15 +91,15 @@ def get_alarm(alarm_id: int):
 
 
 def _queue(event) -> None:
-    from portal.faults.service import count, publish
+    from portal.faults.service import count
 
-    from ..api import fault_queue
+    from ..api import fault_queue, publish_events
 
     conn = fault_queue()
     pipe = conn.pipeline(transaction=False)
     count(pipe, "received", event.source)
     pipe.execute()
-    publish(conn, [event])
+    publish_events(conn, [event])
 
 
 def _wait_for(fingerprint: str, raised: bool, timeout: float = 5.0) -> Alarm | None:
