@@ -85,6 +85,12 @@ class _NoRedis:
     def hgetall(self, key):
         return {}
 
+    def xrevrange(self, key, count=None):
+        return []
+
+    def eval(self, script, nkeys, *args):
+        return [len(args[nkeys + 1 :]) // 2, []]
+
 
 class _EmptyNetbox:
     """Stands in for the shared order logic over a NetBox without devices or services."""
