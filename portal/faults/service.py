@@ -95,8 +95,9 @@ class DatagramReceiver(asyncio.DatagramProtocol):
         self.flush_every, self.batch = flush_every, batch
         self.limiter = LogLimiter()
         # Well-formed datagrams that are no fault netoss knows (a line no rule matches): logged
-        # too, at INFO and with their own budget, so routine chatter never hides a bad datagram.
-        self.unmatched = LogLimiter(level=logging.INFO)
+        # too, at INFO with a small budget of their own, so routine chatter never hides a bad
+        # datagram nor floods the log.
+        self.unmatched = LogLimiter(rate=5, level=logging.INFO)
         self.flusher: asyncio.TimerHandle | None = None
 
     def datagram_received(self, data: bytes, addr) -> None:
