@@ -21,7 +21,7 @@ quiet_pip() {
   return "$rc"
 }
 
-DEBS="postgresql redis-server frr openssh-server iproute2 iputils-ping git libpq-dev gcc patchelf"
+DEBS="postgresql redis-server frr openssh-server iproute2 iputils-ping snmp git libpq-dev gcc patchelf"
 [ "${NETOSS_WITH_BROWSER:-0}" = 1 ] && DEBS="$DEBS chromium"
 missing=$(for p in $DEBS; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || echo "$p"; done)
 if [ -n "$missing" ]; then

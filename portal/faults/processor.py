@@ -10,6 +10,9 @@ unit tests call them directly with a clock of their own.
   flapping: its clears wait ``flap_hold`` quiet seconds, so a flapping link is one alarm and
   one ticket, not a storm of them.
 - **Clearing** by the same fingerprint, from any source.
+- **Interfaces named by index.** An interface event that gives only the interface's SNMP
+  ifIndex (``details["if_index"]``: a standard linkDown trap) is named from the device's index
+  table in NetBox (``netoss_ifindex``), or rejected as ``unknown_ifindex``.
 - **Correlation** (``portal.faults.correlate``) picks the root cause of each problem.
 - **Changes.** A new alarm on a device that a job changed within ``change_window`` seconds
   names that job as its probable cause.
@@ -124,6 +127,7 @@ class Processor:
         if refresh is not None and any(not topo.has_device(e.device) for e in events):
             refresh()  # a device NetBox gained since the last read (rate-limited by the cache)
             topo = self.topology()
+        refreshed = False
         good: list[Event] = []
         for e in events:
             if not topo.has_device(e.device):
@@ -141,6 +145,23 @@ class Processor:
                     str(e.text)[:200],
                 )
                 continue
+            if e.object_type == "interface" and not e.object_name and "if_index" in (e.details or {}):
+                intf = topo.interface_by_index(e.device, e.details["if_index"])
+                if intf is None and refresh is not None and not refreshed:
+                    refresh()  # an index NetBox gained since the last read (the cache rate-limits it)
+                    topo, refreshed = self.topology(), True
+                    intf = topo.interface_by_index(e.device, e.details["if_index"])
+                if intf is None:
+                    out.reject(e.source if e.source in SOURCES else "unknown", "unknown_ifindex")
+                    log.warning(
+                        "event rejected (unknown_ifindex): %s has no interface with ifIndex %s in NetBox "
+                        "(custom field netoss_ifindex): %s",
+                        e.device,
+                        str(e.details["if_index"])[:20],
+                        str(e.text)[:200],
+                    )
+                    continue
+                e.object_name = intf.name  # a standard linkDown names its interface by index only
             try:
                 check(e)
             except InvalidEvent as exc:

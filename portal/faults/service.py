@@ -155,20 +155,20 @@ def dead_letters(conn, limit: int = 50) -> list[dict]:
 
 
 class LogLimiter:
-    """At most ``rate`` rejected-datagram lines per second in the log, then a count of the rest."""
+    """At most ``rate`` rejected-datagram lines per second in the log (at ``level``), then a count of the rest."""
 
-    def __init__(self, rate: int = 20):
-        self.rate, self.window, self.used, self.skipped = rate, 0, 0, 0
+    def __init__(self, rate: int = 20, level: int = logging.WARNING):
+        self.rate, self.level, self.window, self.used, self.skipped = rate, level, 0, 0, 0
 
     def __call__(self, message: str, *args) -> None:
         second = int(time.monotonic())
         if second != self.window:
             if self.skipped:
-                log.warning("... and %d more rejected datagrams in that second", self.skipped)
+                log.log(self.level, "... and %d more rejected datagrams in that second", self.skipped)
             self.window, self.used, self.skipped = second, 0, 0
         if self.used < self.rate:
             self.used += 1
-            log.warning(message, *args)
+            log.log(self.level, message, *args)
         else:
             self.skipped += 1
 
@@ -197,24 +197,34 @@ class DatagramReceiver(asyncio.DatagramProtocol):
         self.pending: list[tuple[str, object]] = []  # ("event", Event) or ("rejected", reason)
         self.flush_every, self.batch = flush_every, batch
         self.limiter = LogLimiter()
+        # Well-formed datagrams that are no fault netoss knows (a line no rule matches): logged
+        # too, at INFO with a small budget of their own, so routine chatter never hides a bad
+        # datagram nor floods the log.
+        self.unmatched = LogLimiter(rate=5, level=logging.INFO)
         self.flusher: asyncio.TimerHandle | None = None
 
     def datagram_received(self, data: bytes, addr) -> None:
         try:
             result = self.handle(data, addr[0])
         except Rejected as exc:
-            raw = _printable(data) if self.show_raw else f"({len(data)} bytes, not shown)"
-            self.limiter("%s from %s rejected (%s): %s: %s", self.source, addr[0], exc.reason, exc.detail, raw)
+            self.limiter(
+                "%s from %s rejected (%s): %s: %s", self.source, addr[0], exc.reason, exc.detail, self._raw(data)
+            )
             self._queue("rejected", exc.reason)
             return
         except Exception as exc:  # a decoder bug must not stop the receiver: count it, log it
-            self.limiter("%s from %s: cannot be decoded (%s): %s", self.source, addr[0], type(exc).__name__, exc)
+            why = str(exc)[:200] if self.show_raw else "message not shown: it may quote the datagram"
+            self.limiter("%s from %s rejected (undecodable): %s: %s", self.source, addr[0], type(exc).__name__, why)
             self._queue("rejected", "undecodable")
             return
-        if isinstance(result, str):
-            self._queue("rejected", result)  # no_rule, no_transition, unknown_trap: counted, not logged
+        if isinstance(result, str):  # no_rule, no_transition: counted and logged like any rejection
+            self.unmatched("%s from %s rejected (%s): %s", self.source, addr[0], result, self._raw(data))
+            self._queue("rejected", result)
         else:
             self._queue("event", result)
+
+    def _raw(self, data: bytes) -> str:
+        return _printable(data) if self.show_raw else f"({len(data)} bytes, not shown)"
 
     def _queue(self, kind: str, value) -> None:
         self.pending.append((kind, value))

@@ -1,7 +1,11 @@
 """SNMPv2c traps to events: decoding with pysnmp, community check, and the traps netoss knows.
 
-- IF-MIB linkDown / linkUp (1.3.6.1.6.3.1.1.5.3 / .4): ``interface-down`` on the interface
-  named by ifName (or ifDescr) in the trap, raised or cleared;
+- IF-MIB linkDown / linkUp (1.3.6.1.6.3.1.1.5.3 / .4): ``interface-down`` on the interface,
+  raised or cleared. The interface is named by ifName (or ifDescr) when the trap carries one;
+  a standard trap (RFC 2863: ifIndex, ifAdminStatus, ifOperStatus) gives only its ifIndex,
+  which the event carries in ``details["if_index"]`` with an empty object name: the processor,
+  which knows the device, maps it to the interface through that device's index table
+  (NetBox's ``netoss_ifindex``);
 - BGP4-MIB bgpBackwardTransition / bgpEstablished (1.3.6.1.2.1.15.7.2 / .1, and their
   RFC 4273 names bgpBackwardTransNotification / bgpEstablishedNotification, 1.3.6.1.2.1.15.0.2 / .1):
   ``bgp-session-down`` on the peer, raised or cleared.
@@ -9,7 +13,8 @@
 The same conditions as FRR's syslog, so a trap and a log line about one link make one alarm.
 The device is the trap's sender (snmpTrapAddress when the trap carries it), which the
 processor resolves to the NetBox device that has that address. Anything else is rejected
-with a reason: ``malformed``, ``not_v2c``, ``not_a_trap``, ``unknown_community``, ``unknown_trap``.
+(:class:`Rejected`) with a reason and what was wrong: ``malformed``, ``not_v2c``, ``not_a_trap``,
+``unknown_community``, ``unknown_trap``; never with the community, which is a secret.
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ SNMP_TRAP_ADDRESS = "1.3.6.1.6.3.18.1.3.0"
 IF_INDEX = "1.3.6.1.2.1.2.2.1.1."
 IF_DESCR = "1.3.6.1.2.1.2.2.1.2."
 IF_NAME = "1.3.6.1.2.1.31.1.1.1.1."
+IF_ADMIN_STATUS = "1.3.6.1.2.1.2.2.1.7."
+IF_OPER_STATUS = "1.3.6.1.2.1.2.2.1.8."
+IF_STATUS = {1: "up", 2: "down", 3: "testing", 4: "unknown", 5: "dormant", 6: "notPresent", 7: "lowerLayerDown"}
+MAX_IF_INDEX = 2147483647  # InterfaceIndex: 1..2147483647 (RFC 2863)
 BGP_PEER_STATE = "1.3.6.1.2.1.15.3.1.2."
 BGP_PEER_LAST_ERROR = "1.3.6.1.2.1.15.3.1.14."
 BGP_PEER_REMOTE_ADDR = "1.3.6.1.2.1.15.3.1.7."
@@ -107,11 +116,32 @@ def _suffix(varbinds: dict, prefix: str):
     return None, None
 
 
-def event(trap: Trap, source_address: str) -> Event | str:
-    """The Event of a known trap, or the reason (``unknown_trap``, ``malformed``) there is none."""
+def _if_index(varbinds: dict) -> int | None:
+    """The trap's ifIndex: the value of its ifIndex varbind, else the index of its ifAdminStatus,
+    ifOperStatus, ifName or ifDescr (the instance suffix); None when it has none."""
+    suffix, value = _suffix(varbinds, IF_INDEX)
+    if suffix is None:
+        for prefix in (IF_OPER_STATUS, IF_ADMIN_STATUS, IF_NAME, IF_DESCR):
+            value, _ = _suffix(varbinds, prefix)
+            if value is not None:
+                break
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int) or not 1 <= value <= MAX_IF_INDEX:
+        return None
+    return value
+
+
+def _status(varbinds: dict, prefix: str) -> str | None:
+    _, value = _suffix(varbinds, prefix)
+    return IF_STATUS.get(value, str(value)) if value is not None else None
+
+
+def event(trap: Trap, source_address: str) -> Event:
+    """The Event of a known trap; :class:`Rejected` (``unknown_trap``, ``malformed``) says why there is none."""
     known = TRAPS.get(trap.oid)
     if known is None:
-        return "unknown_trap"
+        raise Rejected("unknown_trap", f"trap {trap.oid[:120]} is not one netoss makes an alarm of")
     kind, action = known
     address = trap.varbinds.get(SNMP_TRAP_ADDRESS) or source_address
     common = {
@@ -123,21 +153,31 @@ def event(trap: Trap, source_address: str) -> Event | str:
     }
     details = {"source_address": str(address), "trap": trap.oid}
     if kind == "interface":
-        index, _ = _suffix(trap.varbinds, IF_INDEX)
+        verb = "linkDown" if action == "raise" else "linkUp"
+        index = _if_index(trap.varbinds)
         _, name = _suffix(trap.varbinds, IF_NAME)
-        if name is None:
-            _, name = _suffix(trap.varbinds, IF_DESCR)
         if not name:
-            return "malformed"  # without ifName or ifDescr the interface cannot be named
+            _, name = _suffix(trap.varbinds, IF_DESCR)
+        name = str(name or "")[:200]
+        if not name and index is None:
+            raise Rejected("malformed", f"a {verb} with no ifIndex (1 to {MAX_IF_INDEX}), ifName or ifDescr")
+        words = [verb] + ([f"ifIndex {index}"] if index is not None else []) + ([name] if name else [])
+        states = {"admin": _status(trap.varbinds, IF_ADMIN_STATUS), "oper": _status(trap.varbinds, IF_OPER_STATUS)}
+        if any(states.values()):
+            words.append("(" + ", ".join(f"{k} {v}" for k, v in states.items() if v) + ")")
+        if index is not None:
+            details["if_index"] = index
+        # Without a name, the processor names the interface from the device's index table.
+        what = f"Interface {name}" if name else f"Interface with ifIndex {index}"
         return Event(
             **common,
             object_type="interface",
-            object_name=str(name)[:200],
+            object_name=name,
             condition="interface-down",
             severity="major",
             probable_cause="lossOfSignal",
-            specific_problem=f"Interface {name} down (SNMP linkDown)" if action == "raise" else "",
-            text=f"{'linkDown' if action == 'raise' else 'linkUp'} ifIndex {index} {name}",
+            specific_problem=f"{what} down (SNMP linkDown)" if action == "raise" else "",
+            text=" ".join(words),
             details=details,
         )
     peer, _ = _suffix(trap.varbinds, BGP_PEER_STATE)
@@ -146,7 +186,7 @@ def event(trap: Trap, source_address: str) -> Event | str:
     if peer is None:
         _, peer = _suffix(trap.varbinds, BGP_PEER_REMOTE_ADDR)
     if not peer:
-        return "malformed"
+        raise Rejected("malformed", "a BGP trap with no bgpPeerState, bgpPeerLastError or bgpPeerRemoteAddr")
     _, state = _suffix(trap.varbinds, BGP_PEER_STATE)
     state_name = BGP_STATES.get(state, str(state)) if state is not None else "unknown"
     return Event(

@@ -7,6 +7,8 @@ Built from NetBox REST records (devices, interfaces, IP addresses, circuits) by
   ``connected_endpoints``), named ``link pe1:eth3 ce1:eth1``;
 - the interface a session to a peer address rides on (the interface whose subnet holds it);
 - the device an address belongs to, so both ends of a session are one problem;
+- the interface of a device that has an SNMP ifIndex (each device's index table: the custom
+  field ``netoss_ifindex`` of its interfaces), for traps that name the interface by index only;
 - the customer services (circuits, with their tenant) on an interface, a link or a device.
 """
 
@@ -16,6 +18,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 Endpoint = tuple[str, str]  # (device, interface)
+IFINDEX_FIELD = "netoss_ifindex"  # custom field of dcim.interface: the interface's SNMP ifIndex
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class Interface:
     peer: Endpoint | None = None
     circuit: int | None = None  # the circuit this interface's cable reaches
     networks: list = field(default_factory=list)  # ip_network of its addresses (not /32)
+    if_index: int | None = None  # its SNMP ifIndex on the device, when NetBox knows it
 
 
 def _value(v):
@@ -52,6 +56,7 @@ class Topology:
         self.interface_by_id: dict[int, Interface] = {}
         self.by_device: dict[str, list[Interface]] = {}
         self.by_address: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, Endpoint] = {}
+        self.by_if_index: dict[tuple[str, int], Interface] = {}  # (device, ifIndex): each device's table
         self.services: dict[int, Service] = {}
 
     @classmethod
@@ -69,6 +74,10 @@ class Topology:
             if not device:
                 continue
             intf = Interface(device, i["name"], i["id"], bool(i.get("enabled", True)))
+            index = (i.get("custom_fields") or {}).get(IFINDEX_FIELD)
+            if isinstance(index, int) and not isinstance(index, bool):
+                intf.if_index = index
+                t.by_if_index[(device, index)] = intf
             ends = i.get("connected_endpoints") or []
             if i.get("connected_endpoints_type") == "dcim.interface" and len(ends) == 1:
                 intf.peer = (ends[0]["device"]["name"], ends[0]["name"])
@@ -111,6 +120,12 @@ class Topology:
 
     def interface(self, device: str, name: str) -> Interface | None:
         return self.interfaces.get((device, name))
+
+    def interface_by_index(self, device: str, if_index: int) -> Interface | None:
+        """The interface of ``device`` whose SNMP ifIndex is ``if_index`` (NetBox's netoss_ifindex)."""
+        if not isinstance(if_index, int) or isinstance(if_index, bool):
+            return None
+        return self.by_if_index.get((device, if_index))
 
     def interface_to(self, device: str, peer_address: str) -> Interface | None:
         """The interface of ``device`` whose subnet holds ``peer_address`` (the session rides on it)."""

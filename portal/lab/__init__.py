@@ -28,6 +28,7 @@ __all__ = [
     "device_env",
     "down",
     "read_netbox",
+    "record_if_indexes",
     "status",
     "summary",
     "trust",
@@ -150,11 +151,45 @@ def up(stack: Stack, api, config: LabConfig = MAIN, log: Callable[[str], None] =
     # The routers' host keys, pinned: network_cli checks them (ansible.cfg) in every playbook
     # netoss runs (HOME=<state>/home), and refuses a router whose key differs.
     runtime.write_known_hosts(spec, paths, stack.ansible_home / ".ssh" / "known_hosts")
+    record_if_indexes(stack, spec, log)
     log(
         f"lab up: {len(spec.routers)} routers, {len(spec.links)} links, bridge {config.bridge} "
         f"{spec.bridge_ip}, syslog to udp/{spec.bridge_ip.ip}:{stack.port('syslog')} ({time.monotonic() - t0:.1f} s)"
     )
     return spec
+
+
+def record_if_indexes(stack: Stack, spec: LabSpec, log: Callable[[str], None] = print) -> int:
+    """Each router's ifIndex table in NetBox: the custom field netoss_ifindex of its interfaces
+    set to the kernel's ifindex in its namespace (what a trap from it gives), cleared on the
+    interfaces it does not have. Writes as the jobs' writer (the lab itself only reads NetBox);
+    returns the number of interfaces changed. The fault processor names the interface of a
+    standard linkDown/linkUp trap (ifIndex only) from this table."""
+    import pynetbox
+    import requests
+
+    from ansible_collections.netoss.core.plugins.module_utils.netbox_client import NetboxError, connect
+    from portal.faults.topology import IFINDEX_FIELD
+
+    tables = {r.name: runtime.if_indexes(r) for r in spec.routers}
+    if not tables:
+        return 0
+    try:
+        api, _status = connect(stack.netbox_url, stack.netbox_writer_token())
+        ids = [d.id for d in api.dcim.devices.filter(name=sorted(tables))]
+        changes = []
+        for intf in api.dcim.interfaces.filter(device_id=ids) if ids else []:
+            wanted = tables.get(intf.device.name, {}).get(intf.name)
+            if (intf.custom_fields or {}).get(IFINDEX_FIELD) != wanted:
+                changes.append({"id": intf.id, "custom_fields": {IFINDEX_FIELD: wanted}})
+        if changes:
+            api.dcim.interfaces.update(changes)
+    except (NetboxError, StackError, pynetbox.RequestError, requests.RequestException) as exc:
+        # The lab works without it; only traps that name their interface by ifIndex are refused.
+        log(f"lab: warning: the routers' ifIndex tables are not in NetBox ({IFINDEX_FIELD}): {exc}")
+        return 0
+    log(f"lab: ifIndex table in NetBox ({IFINDEX_FIELD}): {len(changes)} interfaces updated")
+    return len(changes)
 
 
 def converge(stack: Stack, spec: LabSpec, log: Callable[[str], None] = print, force: bool = False) -> bool:

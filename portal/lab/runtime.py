@@ -113,6 +113,12 @@ def _ip(*args: str, ns: str | None = None) -> str:
     return run(argv, what=" ".join(argv[:6]))
 
 
+def if_indexes(r: Router) -> dict[str, int]:
+    """The kernel's ifindex of each interface in the router's namespace: the ifIndex its SNMP
+    agent (net-snmp's IF-MIB on Linux) and its traps give, FRR's `show interface` too."""
+    return {link["ifname"]: int(link["ifindex"]) for link in json.loads(_ip("-j", "link", "show", ns=r.ns) or "[]")}
+
+
 def namespace_exists(ns: str) -> bool:
     return Path("/var/run/netns", ns).exists()
 

@@ -115,6 +115,30 @@ for spec in json.loads(os.environ["NETOSS_MACHINE_USERS"]):
 print("machine users ok")
 """
 
+# The custom fields netoss itself relies on, whatever the intent says (the intent's own custom
+# fields are the intent's business): created, or set back, on every run.
+# - netoss_ifindex on dcim.interface: each device's SNMP ifIndex table. The fault processor names
+#   the interface of a standard linkDown/linkUp trap (ifIndex only) from it; `netoss lab up`
+#   fills it for the lab's routers, discovery or an engineer for other devices.
+ENSURE_CUSTOM_FIELDS = """
+import os
+from core.models import ObjectType
+from dcim.models import Interface
+from extras.models import CustomField
+name = os.environ["NETOSS_IFINDEX_FIELD"]
+field, created = CustomField.objects.get_or_create(name=name, defaults={"type": "integer"})
+if field.type != "integer":
+    raise SystemExit(f"NetBox custom field {name} is of type {field.type}, netoss needs an integer (SNMP ifIndex)")
+field.label = "SNMP ifIndex"
+field.description = "The interface's SNMP ifIndex on its device: names the interface of a linkDown trap (netoss)"
+field.validation_minimum, field.validation_maximum = 1, 2147483647
+field.is_cloneable = False
+field.full_clean()
+field.save()
+field.object_types.add(ObjectType.objects.get_for_model(Interface))
+print("custom fields ok")
+"""
+
 # What each machine user may do (see MACHINE_USERS in stack.config).
 VIEW_ALL = {"name": "view", "actions": ["view"]}
 JOURNAL = {"name": "journal", "actions": ["add"], "only": ["extras.journalentry"]}
@@ -236,15 +260,19 @@ def ensure_static(stack: Stack, log) -> None:
 
 def ensure_admin(stack: Stack) -> None:
     """The admin user (superuser, password set only when created) and the stack's API token;
-    the machine users with their permissions and tokens (one `netbox shell`: each costs seconds)."""
+    the machine users with their permissions and tokens; the custom fields netoss relies on
+    (one `netbox shell`: each costs seconds)."""
+    from portal.faults.topology import IFINDEX_FIELD
+
     s = stack.load_secrets()
     netbox_cmd(
         stack,
         "shell",
         "-c",
-        ENSURE_ADMIN + ENSURE_MACHINE_USERS,
-        what="netbox shell (admin, machine users, permissions and tokens)",
+        ENSURE_ADMIN + ENSURE_MACHINE_USERS + ENSURE_CUSTOM_FIELDS,
+        what="netbox shell (admin, machine users, permissions and tokens, custom fields)",
         extra_env={
+            "NETOSS_IFINDEX_FIELD": IFINDEX_FIELD,
             "NETOSS_MACHINE_USERS": json.dumps(machine_users(stack)),
             "NETOSS_ADMIN_USER": s["admin_user"],
             "NETOSS_ADMIN_PASSWORD": s["admin_password"],

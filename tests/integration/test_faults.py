@@ -249,3 +249,80 @@ def test_bad_input_is_counted_as_rejected_and_the_receivers_keep_running(stack, 
     # A webhook without a valid token is 401.
     resp = requests.post(f"{stack.portal_url}/api/v1/faults/alertmanager", json={"version": "4"}, timeout=10)
     assert resp.status_code == 401
+
+
+IF_MIB_LINK_DOWN, IF_MIB_LINK_UP = "1.3.6.1.6.3.1.1.5.3", "1.3.6.1.6.3.1.1.5.4"
+
+
+def _snmptrap(spec, stack, router, trap_oid, if_index, oper, conf_dir):
+    """net-snmp's snmptrap, from inside ``router``'s namespace to the receiver on the lab's bridge:
+    RFC 2863's linkDown/linkUp (ifIndex, ifAdminStatus, ifOperStatus; no ifName), by number (Debian
+    ships no IF-MIB). The community comes from ``conf_dir``/snmp.conf, never the command line."""
+    import os
+
+    argv = ["ip", "netns", "exec", spec.router(router).ns, "snmptrap", "-v", "2c",
+            f"{spec.bridge_ip.ip}:{stack.port('snmptrap')}", "", trap_oid,
+            f"1.3.6.1.2.1.2.2.1.1.{if_index}", "i", str(if_index),
+            f"1.3.6.1.2.1.2.2.1.7.{if_index}", "i", "1",
+            f"1.3.6.1.2.1.2.2.1.8.{if_index}", "i", str(oper)]  # fmt: skip
+    env = {**os.environ, "SNMPCONFPATH": str(conf_dir), "SNMP_PERSISTENT_DIR": str(conf_dir / "persist"), "MIBS": ""}
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_standard_link_down_trap_from_net_snmp_is_an_alarm_on_the_interface_of_its_ifindex(
+    fault_lab, api, stack, nb, tmp_path
+):
+    import json
+
+    import redis
+
+    from portal.faults.service import counters
+    from portal.faults.topology import IFINDEX_FIELD
+
+    conf = tmp_path / "snmp"
+    conf.mkdir(mode=0o700)
+    (conf / "snmp.conf").touch(mode=0o600)
+    (conf / "snmp.conf").write_text(f"defCommunity {stack.load_secrets()['snmp_community']}\n")
+    # Any router with a cabled interface: its kernel ifindex is what its traps give.
+    router = next(r for r in fault_lab.routers if r.interfaces)
+    interface = router.interfaces[-1]
+    links = json.loads(subprocess.run(["ip", "-n", router.ns, "-j", "link", "show", "dev", interface],
+                                      capture_output=True, text=True, check=True).stdout)  # fmt: skip
+    if_index = links[0]["ifindex"]
+    # `netoss lab up` put each router's ifIndex table in NetBox.
+    record = nb.dcim.interfaces.get(device=router.name, name=interface)
+    assert record.custom_fields[IFINDEX_FIELD] == if_index, record.custom_fields
+    _clean_slate(api, stack, [router.name])
+    conn = redis.Redis.from_url(_redis_url(stack))
+    before = counters(conn)
+
+    def active_alarm():
+        params = {"device": router.name, "state": "active"}
+        alarms = api.get(f"{stack.portal_url}{ALARMS}", params=params, timeout=10).json()
+        about = ("interface-down", f"{router.name} {interface}")
+        found = [a for a in alarms if (a["netoss"]["condition"], a["alarmedObject"]["name"]) == about]
+        return found[0] if found else None
+
+    _snmptrap(fault_lab, stack, router.name, IF_MIB_LINK_DOWN, if_index, 2, conf)
+    raised = wait_for("the linkDown trap's alarm", active_alarm, timeout=30)
+    assert raised["netoss"]["source"] == "snmp", raised  # the link is up: only the trap says otherwise
+    assert raised["alarmedObjectType"] == "Interface" and raised["alarmedObject"]["id"] == str(record.id), raised
+    _snmptrap(fault_lab, stack, router.name, IF_MIB_LINK_UP, if_index, 1, conf)
+    wait_for(
+        "the linkUp trap clearing it",
+        lambda: api.get(f"{stack.portal_url}{ALARMS}/{raised['id']}", timeout=10).json()["state"] == "cleared",
+        timeout=30,
+    )
+    # An index the router's table does not have: rejected, counted and logged with device and index.
+    _snmptrap(fault_lab, stack, router.name, IF_MIB_LINK_DOWN, 2000000000, 2, conf)
+
+    def refused():
+        c = counters(conn)
+        n = c["rejected"].get("snmp", {}).get("unknown_ifindex", 0)
+        return n > before["rejected"].get("snmp", {}).get("unknown_ifindex", 0) and c
+
+    wait_for("the unknown ifIndex to be counted", refused, timeout=30)
+    log = (stack.logs / "fault-processor.log").read_text()
+    assert f"rejected (unknown_ifindex): {router.name} has no interface with ifIndex 2000000000" in log
+    assert "defCommunity" not in log and stack.load_secrets()["snmp_community"] not in log

@@ -1,11 +1,27 @@
-"""SNMPv2c traps: real BER from pysnmp's encoder, decoded and mapped; bad ones rejected with a reason."""
+"""SNMPv2c traps: real BER from pysnmp's encoder, decoded and mapped; bad ones rejected with a reason.
+A standard linkDown (RFC 2863: ifIndex, ifAdminStatus, ifOperStatus, no name) is mapped to the
+interface by the device's index table (NetBox's netoss_ifindex) in the processor."""
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+import datetime as dt
+import logging
 
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from portal.app import create_app
+from portal.app.extensions import db
+from portal.app.models import Alarm
 from portal.faults import snmp
+from portal.faults.events import Event
+from portal.faults.processor import Processor
+from portal.faults.rules import RuleSet
+from portal.faults.service import DatagramReceiver, syslog_handler, trap_handler
 from portal.faults.syslog import Rejected
+from portal.faults.topology import Topology
 
 LINK_DOWN = [
     ("1.3.6.1.2.1.2.2.1.1.3", 3),  # ifIndex
@@ -59,8 +75,152 @@ def test_bad_traps_are_rejected_with_a_reason(data, reason):
     assert "guess" not in str(err.value)  # a community is a secret: never in a message
 
 
-def test_unknown_traps_and_traps_without_an_interface_name_make_no_event():
+def test_unknown_traps_and_link_traps_naming_no_interface_are_rejected_with_why():
     cold = snmp.parse(snmp.build_trap("c0mm", "1.3.6.1.6.3.1.1.5.1", []), ["c0mm"])  # coldStart
-    assert snmp.event(cold, "x") == "unknown_trap"
-    nameless = snmp.parse(snmp.build_trap("c0mm", "1.3.6.1.6.3.1.1.5.3", LINK_DOWN[:3]), ["c0mm"])
-    assert snmp.event(nameless, "x") == "malformed"
+    with pytest.raises(Rejected) as err:
+        snmp.event(cold, "x")
+    assert err.value.reason == "unknown_trap" and "1.3.6.1.6.3.1.1.5.1" in err.value.detail
+    for binds in ([], [("1.3.6.1.2.1.2.2.1.1.3", "three")], [("1.3.6.1.2.1.2.2.1.1.0", 0)]):
+        anonymous = snmp.parse(snmp.build_trap("c0mm", "1.3.6.1.6.3.1.1.5.3", binds), ["c0mm"])
+        with pytest.raises(Rejected) as err:
+            snmp.event(anonymous, "x")
+        assert err.value.reason == "malformed" and "ifIndex" in err.value.detail, err.value.detail
+
+
+# -- a standard linkDown: ifIndex only, mapped through the device's index table -------------
+
+# RFC 2863's linkDown as net-snmp's `snmptrap -v 2c ... IF-MIB::linkDown ifIndex i 7 ...` sends it.
+RFC2863_DOWN = [
+    ("1.3.6.1.2.1.2.2.1.1.7", 7),  # ifIndex.7
+    ("1.3.6.1.2.1.2.2.1.7.7", 1),  # ifAdminStatus.7 up
+    ("1.3.6.1.2.1.2.2.1.8.7", 2),  # ifOperStatus.7 down
+]
+RFC2863_UP = [RFC2863_DOWN[0], RFC2863_DOWN[1], ("1.3.6.1.2.1.2.2.1.8.7", 1)]
+
+
+def _intf(ident, device, name, ifindex):
+    return {"id": ident, "name": name, "device": {"name": device}, "custom_fields": {"netoss_ifindex": ifindex}}
+
+
+# A device of its own shape: the index table is NetBox's custom field netoss_ifindex.
+TOPO = Topology.from_records(
+    devices=[{"id": 1, "name": "edge7"}, {"id": 2, "name": "edge8"}],
+    interfaces=[
+        _intf(11, "edge7", "mgmt0", 1),
+        _intf(12, "edge7", "xe-0/0/3", 7),
+        _intf(13, "edge7", "xe-0/0/4", None),  # no index known
+        _intf(21, "edge8", "et-1/0/0", 7),  # the same index on another device
+    ],
+    ip_addresses=[{"address": "192.0.2.7/24", "assigned_object_type": "dcim.interface", "assigned_object_id": 11}],
+    circuits=[],
+)
+T0 = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def proc(tmp_path):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}", "SECRET_KEY": "t", "TESTING": True})
+    with app.app_context():
+        upgrade()
+        yield Processor(lambda: TOPO)
+
+
+def _trap_event(trap_oid, binds, sender="192.0.2.7"):
+    return snmp.event(snmp.parse(snmp.build_trap("c0mm", trap_oid, binds), ["c0mm"]), sender)
+
+
+def test_a_standard_link_down_carries_its_ifindex_for_the_processor():
+    e = _trap_event("1.3.6.1.6.3.1.1.5.3", RFC2863_DOWN)
+    assert (e.action, e.object_type, e.object_name, e.condition) == ("raise", "interface", "", "interface-down")
+    assert e.details["if_index"] == 7 and e.details["source_address"] == "192.0.2.7"
+    assert "ifIndex 7" in e.text and "oper down" in e.text
+    assert Event.from_json(e.to_json()).details["if_index"] == 7  # through the stream as it is
+
+
+def test_a_standard_link_down_is_an_alarm_on_the_interface_of_that_index_and_link_up_clears_it(proc):
+    out = proc.ingest([_trap_event("1.3.6.1.6.3.1.1.5.3", RFC2863_DOWN)], now=T0)
+    assert out.stored == 1 and not out.rejected, out
+    (alarm,) = db.session.scalars(select(Alarm)).all()
+    assert (alarm.device, alarm.object_name, alarm.interface_id) == ("edge7", "xe-0/0/3", 12)
+    assert alarm.condition == "interface-down" and alarm.active_key == "edge7|interface:xe-0/0/3|interface-down"
+    # Any source that names the interface is the same alarm: FRR's syslog, a health check.
+    named = Event(source="syslog", action="raise", device="edge7", object_type="interface",
+                  object_name="xe-0/0/3", condition="interface-down")  # fmt: skip
+    proc.ingest([named], now=T0 + dt.timedelta(seconds=1))
+    assert db.session.get(Alarm, alarm.id).occurrences == 2
+    proc.ingest([_trap_event("1.3.6.1.6.3.1.1.5.4", RFC2863_UP)], now=T0 + dt.timedelta(seconds=2))
+    assert db.session.get(Alarm, alarm.id).state == "cleared"
+
+
+def test_an_ifindex_the_device_does_not_have_is_rejected_counted_and_logged(proc, caplog):
+    caplog.set_level(logging.INFO, logger="netoss.faults")
+    unknown = [("1.3.6.1.2.1.2.2.1.1.9", 9), ("1.3.6.1.2.1.2.2.1.8.9", 2)]
+    out = proc.ingest([_trap_event("1.3.6.1.6.3.1.1.5.3", unknown)], now=T0)
+    assert out.stored == 0 and out.rejected == {"unknown_ifindex": 1}
+    assert out.rejected_by_source == {("snmp", "unknown_ifindex"): 1}
+    assert not db.session.scalars(select(Alarm)).all()
+    assert "rejected (unknown_ifindex)" in caplog.text and "edge7" in caplog.text and "ifIndex 9" in caplog.text
+
+
+class Redis:
+    """The stack's Redis as far as a receiver uses it: counters and queued events."""
+
+    def __init__(self):
+        self.counters, self.events = {}, []
+
+    def pipeline(self, transaction=False):
+        return self
+
+    def hincrby(self, key, field, n=1):
+        self.counters[field] = self.counters.get(field, 0) + n
+
+    def xadd(self, key, fields):
+        self.events.append(Event.from_json(fields["e"]))
+
+    def eval(self, script, nkeys, *args):
+        """publish's enqueue script (the bound is not reached here)."""
+        pairs = args[nkeys + 1 :]
+        self.events += [Event.from_json(entry) for entry in pairs[1::2]]
+        return [len(pairs) // 2, []]
+
+    def execute(self):
+        return []
+
+
+def _receive(source, handle, datagrams, sender="192.0.2.7"):
+    conn = Redis()
+
+    async def run():
+        receiver = DatagramReceiver(conn, source, handle, show_raw=source != "snmp")
+        for data in datagrams:
+            receiver.datagram_received(data, (sender, 40000))
+        receiver.flush()
+
+    asyncio.run(run())
+    return conn
+
+
+def test_every_rejected_datagram_is_logged_with_its_reason_never_with_the_community(caplog):
+    caplog.set_level(logging.INFO, logger="netoss.faults")
+    traps = [
+        snmp.build_trap("c0mm", "1.3.6.1.6.3.1.1.5.1", []),  # coldStart: not a trap netoss maps
+        snmp.build_trap("c0mm", "1.3.6.1.6.3.1.1.5.3", []),  # linkDown naming no interface
+        snmp.build_trap("wrong", "1.3.6.1.6.3.1.1.5.3", RFC2863_DOWN),
+        snmp.build_trap("c0mm", "1.3.6.1.6.3.1.1.5.3", RFC2863_DOWN),  # good: queued for the processor
+    ]
+    conn = _receive("snmp", trap_handler(["c0mm"]), traps)
+    assert conn.counters == {
+        "received:snmp": 4,
+        "rejected:snmp:unknown_trap": 1,
+        "rejected:snmp:malformed": 1,
+        "rejected:snmp:unknown_community": 1,
+    }
+    assert [e.details["if_index"] for e in conn.events] == [7]
+    for reason in ("unknown_trap", "malformed", "unknown_community"):
+        assert f"snmp from 192.0.2.7 rejected ({reason})" in caplog.text, caplog.text
+    assert "c0mm" not in caplog.text and "wrong" not in caplog.text  # communities are secrets
+    # Syslog lines no rule knows are rejected too, and said so.
+    caplog.clear()
+    conn = _receive("syslog", syslog_handler(RuleSet([])), [b"<30>Dec  4 12:00:00 edge7 sshd[1]: hello"])
+    assert conn.counters == {"received:syslog": 1, "rejected:syslog:no_rule": 1}
+    assert "syslog from 192.0.2.7 rejected (no_rule)" in caplog.text and "sshd" in caplog.text
