@@ -40,11 +40,11 @@ def _git(repo, *args, check=True):
 
 @contextlib.contextmanager
 def locked(repo):
-    """Hold the repository's lock (a file beside it) so that two runs backing up at once
-    commit one after the other instead of failing on git's index.lock."""
-    parent = os.path.dirname(os.path.abspath(repo)) or "."
-    os.makedirs(parent, exist_ok=True)
-    fd = os.open(os.path.abspath(repo) + ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+    """Hold the repository's lock so that two runs backing up at once commit one after the
+    other instead of failing on git's index.lock. The lock is the repository directory itself
+    (flock on it): nothing is written beside it, where the job's account may not write."""
+    os.makedirs(repo, mode=0o750, exist_ok=True)
+    fd = os.open(repo, os.O_RDONLY | os.O_DIRECTORY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

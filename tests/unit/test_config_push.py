@@ -304,3 +304,38 @@ def test_an_interface_the_intended_configuration_leaves_out_stays_shut_down():
     lines = config_diff.remediation(running, "hostname r1\n", "ios")
     assert "no shutdown" not in [line.strip() for line in lines]
     assert "no description spare" in [line.strip() for line in lines]
+
+
+def test_the_backup_lock_needs_no_write_access_beside_the_repository():
+    """Jobs run as the service account, which may write the repository but not the state
+    directory around it (root's): the lock must live in what the job may use."""
+    import os
+    import pwd
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run a child as another account")
+    nobody = pwd.getpwnam("nobody")
+    parent = Path(tempfile.mkdtemp(prefix="netoss-state-"))  # root's, as a state directory is
+    try:
+        os.chmod(parent, 0o755)  # noqa: S103 - a state directory is 0755, as here
+        repo = parent / "backups"
+        repo.mkdir()
+        os.chown(repo, nobody.pw_uid, nobody.pw_gid)
+        pid = os.fork()
+        if pid == 0:  # the child: the service account, as a job
+            code = 1
+            try:
+                os.setgid(nobody.pw_gid)
+                os.setuid(nobody.pw_uid)
+                with backup_repo.locked(str(repo)):
+                    code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert sorted(p.name for p in parent.iterdir()) == ["backups"]  # nothing written beside it
+    finally:
+        shutil.rmtree(parent)
