@@ -52,6 +52,53 @@ def locked(repo):
         os.close(fd)  # releases the lock
 
 
+def as_owner(repo, work):
+    """``work()``, run as the account that owns ``repo`` when root calls it (a playbook from a
+    root terminal, on a stack whose jobs run as its service account): git refuses a repository
+    another account owns ("dubious ownership"), and trusting it (safe.directory) would let that
+    account's git configuration run commands as root. So root forks a child that becomes the
+    owner and does the work; files stay the owner's. ``work`` returns JSON-able data."""
+    import json
+    import pwd
+
+    if os.geteuid() != 0 or not os.path.isdir(repo) or os.stat(repo).st_uid == 0:
+        return work()
+    st = os.stat(repo)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: the owner's account, then out
+        code = 1
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(st.st_gid)
+            os.setuid(st.st_uid)
+            try:
+                os.environ["HOME"] = pwd.getpwuid(st.st_uid).pw_dir
+            except KeyError:
+                os.environ["HOME"] = repo
+            os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
+            try:
+                answer = {"ok": work()}
+            except Exception as exc:  # told to the parent, which raises it
+                answer = {"error": "%s" % exc}
+            with os.fdopen(write_end, "w") as out:
+                json.dump(answer, out)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end) as answer_in:
+        text = answer_in.read()
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0 or not text:
+        raise BackupRepoError("the backup as %s (the owner of %s) ended without an answer" % (st.st_uid, repo))
+    answer = json.loads(text)
+    if "error" in answer:
+        raise BackupRepoError(answer["error"])
+    return answer["ok"]
+
+
 def ensure(repo):
     """Create the repository if needed (a plain, private directory with its own git)."""
     if not os.path.isdir(os.path.join(repo, ".git")):

@@ -85,7 +85,13 @@ import datetime
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netoss.core.plugins.module_utils.backup_repo import BackupRepoError, ensure, locked, store
+from ansible_collections.netoss.core.plugins.module_utils.backup_repo import (
+    BackupRepoError,
+    as_owner,
+    ensure,
+    locked,
+    store,
+)
 from ansible_collections.netoss.core.plugins.module_utils.netbox_client import (
     NETBOX_ARG_SPEC,
     api_from_params,
@@ -132,12 +138,19 @@ def main():
         text = p["backups"][device]
         if not isinstance(text, str) or not text.strip():
             module.fail_json(msg="%s: no configuration to store (did its backup task fail?)" % device)
-    try:
+
+    def work():
+        done = {}
         with locked(p["repo"]) if not module.check_mode else contextlib.nullcontext():
             if not module.check_mode:
                 ensure(p["repo"])
             for device in sorted(p["backups"]):
-                results[device] = store(p["repo"], device, p["backups"][device], p["job"], stamp, module.check_mode)
+                done[device] = store(p["repo"], device, p["backups"][device], p["job"], stamp, module.check_mode)
+        return done
+
+    try:
+        # root's playbook on a repository of the jobs' account: git runs as its owner
+        results = as_owner(p["repo"], work)
     except (BackupRepoError, OSError) as exc:
         module.fail_json(msg=str(exc), devices=results)
     changed = [d for d, r in results.items() if r["changed"]]

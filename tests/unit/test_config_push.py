@@ -339,3 +339,45 @@ def test_the_backup_lock_needs_no_write_access_beside_the_repository():
         assert sorted(p.name for p in parent.iterdir()) == ["backups"]  # nothing written beside it
     finally:
         shutil.rmtree(parent)
+
+
+def test_a_root_backup_into_the_service_accounts_repository_runs_git_as_its_owner():
+    """A root terminal's backup on a stack whose jobs run as its service account: git refuses
+    another account's repository (dubious ownership), and trusting it would let that account's
+    git configuration run as root. The work runs as the owner; the files stay the owner's."""
+    import os
+    import pwd
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to own a repository by another account")
+    nobody = pwd.getpwnam("nobody")
+    parent = Path(tempfile.mkdtemp(prefix="netoss-state-"))
+    try:
+        os.chmod(parent, 0o755)  # noqa: S103 - a state directory is 0755, as here
+        repo = parent / "backups"
+        repo.mkdir()
+        os.chown(repo, nobody.pw_uid, nobody.pw_gid)
+
+        def work():
+            backup_repo.ensure(str(repo))
+            return backup_repo.store(str(repo), "edge-9", "hostname edge-9\n", "job-7", "now")
+
+        result = backup_repo.as_owner(str(repo), work)
+        assert result["changed"] and result["commit"], result
+        assert os.getuid() == 0  # the test's process is still root's
+        owners = {p.stat().st_uid for p in repo.rglob("*")}
+        assert owners == {nobody.pw_uid}, owners
+        log = subprocess.run(
+            ["git", "-c", f"safe.directory={repo}", "-C", str(repo), "log", "--format=%s"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert len(log.stdout.splitlines()) == 2
+        with pytest.raises(backup_repo.BackupRepoError, match="refused"):
+            backup_repo.as_owner(str(repo), lambda: (_ for _ in ()).throw(RuntimeError("refused")))
+    finally:
+        shutil.rmtree(parent)
