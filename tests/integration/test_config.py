@@ -253,9 +253,9 @@ def test_backup_then_hand_change_then_backup_shows_the_diff(configured_lab, env,
 
 def test_a_router_with_no_pinned_host_key_is_refused_and_not_learned(configured_lab, env, stack, tmp_path):
     """The inventory's connection (from NetBox) never trusts an SSH host on first use: with
-    pe1's key missing from the playbooks' known_hosts, a backup refuses pe1 with an error that
-    names its address and says how to pin the key, and the key is not added; p1, pinned, is
-    backed up in the same run."""
+    pe1's key missing from the playbooks' known_hosts, a read-only run (a push in check mode:
+    it reads each running configuration) refuses pe1 with an error that names its address and
+    says how to pin the key, and the key is not added; p1, pinned, is read in the same run."""
     pe1 = str(configured_lab.router("pe1").mgmt_ip.ip)
     pinned = (stack.ansible_home / ".ssh" / "known_hosts").read_text().splitlines()
     assert any(line.split()[0] == pe1 for line in pinned)
@@ -265,7 +265,7 @@ def test_a_router_with_no_pinned_host_key_is_refused_and_not_learned(configured_
     known_hosts = home / ".ssh" / "known_hosts"
     known_hosts.write_text(without_pe1)
 
-    rc, out = _run({**env, "HOME": str(home)}, "config_backup.yml", "--limit", "pe1,p1")
+    rc, out = _run({**env, "HOME": str(home)}, "config_push.yml", "--check", "--limit", "pe1,p1")
 
     assert rc != 0, out[-3000:]
     recap = _recap(out)
