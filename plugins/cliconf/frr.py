@@ -11,7 +11,7 @@ short_description: Cliconf plugin for FRRouting (vtysh)
 version_added: 0.1.0
 description:
   - Lets the ansible.netcommon modules (C(cli_command), C(cli_config)) and the netoss.core
-    modules talk to FRRouting over C(ansible.netcommon.network_cli).
+    modules talk to FRRouting over C(netoss.core.network_cli) (or C(ansible.netcommon.network_cli)).
   - C(get_config) returns C(show running-config); C(edit_config) enters C(configure terminal),
     sends each line and leaves with C(end); C(get_diff) compares a candidate with the running
     configuration line by line or by block.
@@ -24,7 +24,7 @@ EXAMPLES = r"""
 # pe1:
 #   ansible_host: 198.18.0.13
 #   ansible_network_os: netoss.core.frr
-#   ansible_connection: ansible.netcommon.network_cli
+#   ansible_connection: netoss.core.network_cli
 
 - name: Read the running configuration through the cliconf
   ansible.netcommon.cli_command:

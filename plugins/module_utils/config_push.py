@@ -167,7 +167,7 @@ class ConnectionDevice:
         from ansible.module_utils.connection import Connection
 
         if not module._socket_path:
-            module.fail_json(msg="this module needs ansible_connection=ansible.netcommon.network_cli")
+            module.fail_json(msg="this module needs ansible_connection=netoss.core.network_cli")
         self._conn = Connection(module._socket_path)
 
     def get_config(self):

@@ -218,7 +218,7 @@ KIND_SCHEMAS = {
         manufacturer=_ref("manufacturer"),
         description=_DESC,
         ansible_network_os=dict(_STR, description="FQCN of the Ansible network OS, e.g. netoss.core.frr"),
-        ansible_connection=dict(_STR, description="e.g. ansible.netcommon.network_cli"),
+        ansible_connection=dict(_STR, description="e.g. netoss.core.network_cli"),
     ),
     "device_types": _obj(
         ["model", "manufacturer"],

@@ -9,7 +9,7 @@ module: config_backup
 short_description: Read a device's running configuration and check that it is whole
 version_added: 0.2.0
 description:
-  - Reads the running configuration over C(ansible.netcommon.network_cli).
+  - Reads the running configuration over C(netoss.core.network_cli).
   - Refuses, as a failure of this device, a configuration that is empty, shorter than a few
     lines, cut off (it does not end with the platform's last line, C(end)) or an error
     message instead of a configuration. A refused configuration is never stored.
@@ -29,7 +29,7 @@ options:
     type: bool
     default: true
 notes:
-  - Needs C(ansible_connection=ansible.netcommon.network_cli).
+  - Needs C(ansible_connection=netoss.core.network_cli).
 attributes:
   check_mode:
     support: full

@@ -36,7 +36,7 @@ options:
       - File to save the pre-push running configuration to (mode 0600), when something changes.
     type: path
 notes:
-  - Needs C(ansible_connection=ansible.netcommon.network_cli).
+  - Needs C(ansible_connection=netoss.core.network_cli).
 attributes:
   check_mode:
     support: full

@@ -47,7 +47,7 @@ options:
     elements: str
     default: []
 notes:
-  - Needs C(ansible_connection=ansible.netcommon.network_cli).
+  - Needs C(ansible_connection=netoss.core.network_cli).
 attributes:
   check_mode:
     support: full

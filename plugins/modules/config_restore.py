@@ -26,7 +26,7 @@ options:
     type: str
     required: true
 notes:
-  - Needs C(ansible_connection=ansible.netcommon.network_cli).
+  - Needs C(ansible_connection=netoss.core.network_cli).
 attributes:
   check_mode:
     support: full

@@ -38,7 +38,7 @@ options:
     type: int
     default: 2
 notes:
-  - Needs C(ansible_connection=ansible.netcommon.network_cli).
+  - Needs C(ansible_connection=netoss.core.network_cli).
 attributes:
   check_mode:
     support: full

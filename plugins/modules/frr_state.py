@@ -9,7 +9,7 @@ module: frr_state
 short_description: Read an FRR router's interfaces, OSPF neighbours and BGP sessions as data
 version_added: 0.1.0
 description:
-  - Runs FRR's C(show ... json) commands over C(ansible.netcommon.network_cli) and returns
+  - Runs FRR's C(show ... json) commands over C(netoss.core.network_cli) and returns
     their content as lists of plain dictionaries with stable keys.
   - Used to verify a push (are the sessions NetBox expects up?) and by health checks.
 author: netoss contributors
@@ -22,7 +22,7 @@ options:
     choices: [interfaces, ospf, bgp]
     default: [interfaces, ospf, bgp]
 notes:
-  - Needs C(ansible_connection=ansible.netcommon.network_cli) and C(ansible_network_os=netoss.core.frr).
+  - Needs C(ansible_connection=netoss.core.network_cli) and C(ansible_network_os=netoss.core.frr).
 attributes:
   check_mode:
     support: full
@@ -84,7 +84,7 @@ def main():
         supports_check_mode=True,
     )
     if not module._socket_path:
-        module.fail_json(msg="netoss.core.frr_state needs ansible_connection=ansible.netcommon.network_cli")
+        module.fail_json(msg="netoss.core.frr_state needs ansible_connection=netoss.core.network_cli")
     connection = Connection(module._socket_path)
     result = {"changed": False, "taken_at": time.time()}
     try:

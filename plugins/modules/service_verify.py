@@ -50,7 +50,7 @@ options:
     type: int
     default: 60
 notes:
-  - Needs C(ansible_connection=ansible.netcommon.network_cli) and C(ansible_network_os=netoss.core.frr).
+  - Needs C(ansible_connection=netoss.core.network_cli) and C(ansible_network_os=netoss.core.frr).
 attributes:
   check_mode:
     support: full
@@ -96,7 +96,7 @@ def main():
         supports_check_mode=True,
     )
     if not module._socket_path:
-        module.fail_json(msg="netoss.core.service_verify needs ansible_connection=ansible.netcommon.network_cli")
+        module.fail_json(msg="netoss.core.service_verify needs ansible_connection=netoss.core.network_cli")
     p = module.params
     spec = {k: p[k] for k in ("role", "neighbor", "bgp", "prefixes", "removed")}
     baseline = (p["baseline"] or {}).get("bgp") or []

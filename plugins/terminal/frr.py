@@ -12,7 +12,7 @@ version_added: 0.1.0
 description:
   - Recognises vtysh prompts (C(pe1#), C(pe1(config-router)#)) and its error messages,
     and turns paging off when the session opens.
-  - Use with C(ansible_connection=ansible.netcommon.network_cli) and
+  - Use with C(ansible_connection=netoss.core.network_cli) and
     C(ansible_network_os=netoss.core.frr).
 """
 

@@ -251,6 +251,33 @@ def test_backup_then_hand_change_then_backup_shows_the_diff(configured_lab, env,
     assert "HANDMADE" not in runtime.vtysh(configured_lab.router("pe1"), "show running-config")
 
 
+def test_a_router_with_no_pinned_host_key_is_refused_and_not_learned(configured_lab, env, stack, tmp_path):
+    """The inventory's connection (from NetBox) never trusts an SSH host on first use: with
+    pe1's key missing from the playbooks' known_hosts, a read-only run (a push in check mode:
+    it reads each running configuration) refuses pe1 with an error that names its address and
+    says how to pin the key, and the key is not added; p1, pinned, is read in the same run."""
+    pe1 = str(configured_lab.router("pe1").mgmt_ip.ip)
+    pinned = (stack.ansible_home / ".ssh" / "known_hosts").read_text().splitlines()
+    assert any(line.split()[0] == pe1 for line in pinned)
+    without_pe1 = "".join(line + "\n" for line in pinned if line.split()[0] != pe1)
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True, mode=0o700)
+    known_hosts = home / ".ssh" / "known_hosts"
+    known_hosts.write_text(without_pe1)
+
+    rc, out = _run({**env, "HOME": str(home)}, "config_push.yml", "--check", "--limit", "pe1,p1")
+
+    assert rc != 0, out[-3000:]
+    recap = _recap(out)
+    assert recap["pe1"]["unreachable"] == 1 or recap["pe1"]["failed"] == 1, recap
+    assert recap["p1"]["unreachable"] == 0 and recap["p1"]["failed"] == 0, out[-3000:]
+    assert f"{pe1} is not a known SSH host" in out, out[-3000:]
+    assert str(known_hosts) in out and "netoss lab trust" in out and "ssh-keyscan" in out
+    assert "host_key_auto_add=True" not in out  # never advised
+    # Not learned: the file is as it was.
+    assert known_hosts.read_text() == without_pe1
+
+
 # --- bad input: a clear error per device, the others go on, nothing half-pushed --------------
 
 

@@ -65,7 +65,7 @@ def test_hostvars_come_from_netbox(nb_env, nb, demo_synced):
         hv = hostvars[device.name]
         assert hv["ansible_host"] == str(device.primary_ip4.address).split("/")[0]
         assert hv["ansible_network_os"] == "netoss.core.frr"
-        assert hv["ansible_connection"] == "ansible.netcommon.network_cli"
+        assert hv["ansible_connection"] == "netoss.core.network_cli"
         assert "netoss-managed" in hv["nb_tags"]
 
 

@@ -132,7 +132,7 @@ def test_down_leaves_nothing_behind_then_up_again(test_lab, stack, nb):
     assert all(r["healthy"] for r in lab.status(stack))
 
 
-# --- netoss.core.frr over ansible.netcommon.network_cli ------------------------------------
+# --- netoss.core.frr over netoss.core.network_cli (ansible.netcommon.network_cli, host keys checked) -
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +143,7 @@ def lab_inventory(test_lab, stack, tmp_path_factory) -> Path:
         "all": {
             "hosts": hosts,
             "vars": {
-                "ansible_connection": "ansible.netcommon.network_cli",
+                "ansible_connection": "netoss.core.network_cli",
                 "ansible_network_os": "netoss.core.frr",
                 "ansible_python_interpreter": "{{ ansible_playbook_python }}",
                 "ansible_user": creds["user"],
@@ -208,6 +208,24 @@ def test_a_router_whose_host_key_differs_from_the_pinned_one_is_refused(
     assert "host key" in results["pe1"]["msg"].lower() or "does not match" in results["pe1"]["msg"], results["pe1"]
     # The pinned keys stay as they were: a mismatch never replaces one.
     assert (home / ".ssh" / "known_hosts").read_text() == "\n".join(lines) + "\n"
+
+
+def test_a_router_with_no_pinned_host_key_is_refused(lab_inventory, nb_env, test_lab, stack, tmp_path):
+    """No trust on first use: with pe1's keys absent from known_hosts, pe1 is refused with an
+    error naming its address and how to pin the key, and nothing is added; p1 still answers."""
+    pe1 = str(test_lab.router("pe1").mgmt_ip.ip)
+    pinned = (stack.state_dir / "lab" / "known_hosts").read_text().splitlines()
+    without_pe1 = "".join(line + "\n" for line in pinned if line.split()[0] != pe1)
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True, mode=0o700)
+    (home / ".ssh" / "known_hosts").write_text(without_pe1)
+    env = {**nb_env, "HOME": str(home)}
+    results = _adhoc(env, lab_inventory, "pe1,p1", "ansible.netcommon.cli_command", "command='show version'")
+    assert "FRRouting 8.4" in results["p1"].get("stdout", ""), results["p1"]
+    assert (results["pe1"].get("unreachable") or results["pe1"].get("failed")) and "stdout" not in results["pe1"]
+    assert f"{pe1} is not a known SSH host" in results["pe1"]["msg"], results["pe1"]
+    assert "netoss lab trust" in results["pe1"]["msg"] and f"ssh-keyscan -t ssh-ed25519 {pe1}" in results["pe1"]["msg"]
+    assert (home / ".ssh" / "known_hosts").read_text() == without_pe1
 
 
 def test_cli_errors_fail_the_task(lab_inventory, nb_env):

@@ -98,7 +98,7 @@ def test_demo_payload_shapes(demo):
     assert frr["name"] == "netoss-platform-frr"
     assert frr["data"] == {
         "ansible_network_os": "netoss.core.frr",
-        "ansible_connection": "ansible.netcommon.network_cli",
+        "ansible_connection": "netoss.core.network_cli",
     }
     assert {"name": "ce1", "primary_ip4": "198.18.0.15/24"} in demo["device_primary_ips"]
     # PE-CE links in service: a /31 from the PE-CE pool on each end.
