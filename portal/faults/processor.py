@@ -14,6 +14,9 @@ unit tests call them directly with a clock of their own.
   ifIndex (``details["if_index"]``: a standard linkDown trap) is named from the device's index
   table in NetBox (``netoss_ifindex``), or rejected as ``unknown_ifindex``.
 - **Correlation** (``portal.faults.correlate``) picks the root cause of each problem.
+- **Gone.** An alarm whose object (an interface, a BGP session's peer address, a device) a
+  change removed from NetBox is cleared as gone, with the reason in its history
+  (``portal.faults.gone``), whichever end was pushed first and however late its event came.
 - **Changes.** A new alarm on a device that a job changed within ``change_window`` seconds
   names that job as its probable cause.
 - **Tickets.** A root cause at or above ``ticket_severity`` that stays active for
@@ -44,6 +47,7 @@ from portal.app.models import (
     iso,
 )
 
+from . import gone
 from .correlate import correlate
 from .events import SOURCES, Event, InvalidEvent, check, severity_rank
 from .tickets import PRIORITY
@@ -319,7 +323,7 @@ class Processor:
     # -- time -----------------------------------------------------------------------------
 
     def tick(self, now: dt.datetime | None = None) -> dict:
-        """Damped clears that are due, correlation, ticket opening and resolving."""
+        """Damped clears that are due, alarms of removed objects, correlation, ticket opening and resolving."""
         now = now or dt.datetime.now(dt.UTC)
         report = {"cleared": 0, "opened": 0, "reopened": 0, "resolved": 0}
         for alarm in db.session.scalars(
@@ -330,8 +334,9 @@ class Processor:
             self._clear(alarm, now)
             report["cleared"] += 1
         db.session.flush()
-        active = list(db.session.scalars(select(Alarm).where(Alarm.active_key.is_not(None))))
         topo = self.topology()
+        report["gone"] = self._sweep_gone(topo, now)
+        active = list(db.session.scalars(select(Alarm).where(Alarm.active_key.is_not(None))))
         verdicts = correlate(active, topo)
         by_id = {a.id: a for a in active}
         for a in active:
@@ -368,6 +373,16 @@ class Processor:
             except Exception:  # a notification must never stop fault processing
                 log.exception("ticket %s: %s notification failed", ticket.ref, kind)
         return report
+
+    def _sweep_gone(self, topo: Topology, now: dt.datetime) -> int:
+        """Active alarms whose object netoss's change removed are cleared as gone (``gone``)."""
+        active = list(db.session.scalars(select(Alarm).where(Alarm.active_key.is_not(None))))
+        refresh = getattr(self.topology, "refresh_soon", None)
+        if refresh is not None and gone.stale_topology(active, topo):
+            refresh()  # a job changed an alarm's device since NetBox was read: read it again soon
+        cleared = gone.sweep(active, topo, now, self.settings.change_window, self._clear)
+        db.session.flush()
+        return len(cleared)
 
     def _ticket_for(self, root: Alarm, members: list[Alarm], now, events, report) -> Ticket | None:
         tickets = {m.ticket_id for m in members if m.ticket_id is not None}

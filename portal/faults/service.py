@@ -481,20 +481,29 @@ class TopologyCache:
     def __init__(self, netbox_url: str, token: str, ttl: float = 60, min_gap: float = 10):
         import requests
 
+        from .gone import RemovalLog
+
         self.url, self.ttl, self.min_gap = netbox_url, ttl, min_gap
         self.session = requests.Session()
         self.session.headers.update({"Authorization": f"Token {token}", "Accept": "application/json"})
         self.topo = None
         self.loaded = 0.0
+        self.removals = RemovalLog()  # deletions from NetBox's change log (alarms cleared as gone)
 
     def __call__(self):
+        import datetime as dt
+
         from .topology import Topology, fetch
 
         age = time.monotonic() - self.loaded
         if self.topo is None or age >= self.ttl:
             try:
+                read_at = dt.datetime.now(dt.UTC)
                 records = fetch(self.session, self.url)
-                self.topo = Topology.from_records(**records)
+                topo = Topology.from_records(**records)
+                self.removals.update(self.session, self.url, read_at)
+                topo.removed, topo.read_at = self.removals.removals(topo), read_at
+                self.topo = topo
                 self.loaded = time.monotonic()
             except Exception as exc:
                 if self.topo is None:

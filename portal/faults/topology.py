@@ -58,6 +58,10 @@ class Topology:
         self.by_address: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, Endpoint] = {}
         self.by_if_index: dict[tuple[str, int], Interface] = {}  # (device, ifIndex): each device's table
         self.services: dict[int, Service] = {}
+        # What NetBox's change log says was deleted lately (portal.faults.gone), and when this
+        # topology was read (None: not read from NetBox, as in unit tests).
+        self.removed: dict[tuple, object] = {}
+        self.read_at = None
 
     @classmethod
     def from_records(cls, devices, interfaces, ip_addresses, circuits) -> Topology:
