@@ -5,7 +5,8 @@
 - Two orders submitted together (DIA on pe1/ce3, static access on pe2/ce4) go live with
   distinct /31s: BGP up with the customer prefixes received, reachable from the other site.
 - The DIA service is modified (a prefix added, the rate changed), then both are deleted: NetBox
-  and the routers are exactly as before (an empty diff).
+  and the routers are exactly as before (an empty diff), and no alarm of the deleted BGP session
+  stays raised, even for a "session down" line that comes after the order (its ticket resolves).
 - An order that fails verification (max_prefix below what the customer announces) is rolled
   back fully, and a ticket says why.
 
@@ -14,6 +15,7 @@ The lab has its own names here (s<device>, bridge netoss-sbr0, account netopss).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 
@@ -30,6 +32,7 @@ ORDERS_LAB = LabConfig(ns_prefix="s", bridge="netoss-sbr0", user="netopss")
 ORDERS = "/tmf-api/serviceOrdering/v4/serviceOrder"
 SERVICES = "/tmf-api/serviceInventory/v4/service"
 TICKETS = "/tmf-api/troubleTicket/v4/troubleTicket"
+ALARMS = "/tmf-api/alarmManagement/v4/alarm"
 FINAL = ("completed", "failed", "partial", "cancelled")
 ROUTERS = ("pe1", "pe2", "ce1", "ce2", "ce3", "ce4")
 
@@ -219,13 +222,67 @@ def test_orders_go_live_then_modify_then_delete_leaves_no_trace(orders_lab, port
     assert "64510" in _vtysh(spec, "pe1", "show bgp ipv4 unicast 203.0.113.48/29")
 
     # Delete both: NetBox and the routers are as before.
+    dia_link = ipaddress.ip_network(next(p for p, cid in links.items() if cid == dia_cid))
+    sessions = {("pe1", str(dia_link[1])), ("ce3", str(dia_link[0]))}  # each end's session to the other
     for cid in (dia_cid, static_cid):
         resp = _submit(portal_api, stack, _item(action="delete", service_id=cid))
         assert resp.status_code == 201, resp.text
         order = _wait(portal_api, stack, resp.json()["id"])
         assert order["state"] == "completed", _job_output(portal_api, stack, order)
+        if cid == dia_cid:
+            dia_delete_job = order["netoss"]["job"]
     assert _netbox(nb) == before_nb
     assert _configs(spec) == before_cfg
+
+    # No alarm of the deleted session stays: whichever router was pushed second logged its end
+    # down, and the lines may come late (sent here once more, as a router would after the order).
+    _late_session_down(stack, sessions)
+    alarms = _session_alarms_cleared(portal_api, stack, sessions)
+    for a in alarms:
+        assert a["state"] == "cleared", a
+        if a["netoss"]["clearedAsGone"]:
+            assert "removed from NetBox" in a["netoss"]["clearedAsGone"], a
+    late = [a for a in alarms if "late line" in a["specificProblem"]]
+    assert len(late) == 2 and all(f"job {dia_delete_job} " in a["netoss"]["clearedAsGone"] for a in late), late
+    for ref in {a["netoss"]["ticket"] for a in alarms} - {None}:
+        ticket = portal_api.get(f"{stack.portal_url}{TICKETS}/{ref}", timeout=10).json()
+        assert ticket["status"] == "resolved", ticket
+
+
+def _late_session_down(stack, sessions) -> None:
+    """Each end's "session down" line, as FRR's bgpd writes it, straight to the stack's receiver."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for device, peer in sorted(sessions):
+            line = (
+                f"<28>{time.strftime('%b %e %H:%M:%S')} {device} bgpd[999]: [PXVXG-TFNNT] %ADJCHANGE: "
+                f"neighbor {peer}(late line) in vrf default Down Peer closed the session"
+            )
+            s.sendto(line.encode(), ("127.0.0.1", stack.port("syslog")))
+
+
+def _session_alarms_cleared(portal_api, stack, sessions, timeout=150) -> list[dict]:
+    """The alarms of ``sessions`` once the late lines made theirs and all are cleared (bounded)."""
+
+    def alarms():
+        found = []
+        for device in {d for d, _p in sessions}:
+            resp = portal_api.get(f"{stack.portal_url}{ALARMS}", params={"device": device, "limit": 1000}, timeout=10)
+            found += [a for a in resp.json() if (device, a["alarmedObject"]["name"].split()[-1]) in sessions]
+        return found
+
+    def settled():
+        found = alarms()
+        late = [a for a in found if "late line" in a["specificProblem"]]
+        return len(late) == len(sessions) and all(a["state"] == "cleared" for a in found) and found
+
+    try:
+        return wait_for("the deleted session's alarms to clear", settled, timeout, interval=1)
+    except Exception:
+        print("alarms of the deleted session:", [(a["id"], a["state"], a["alarmedObject"]["name"],
+                                                  a["specificProblem"]) for a in alarms()])  # fmt: skip
+        raise
 
 
 def _fill(page, **values):

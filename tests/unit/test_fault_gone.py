@@ -19,6 +19,7 @@ from portal.app.models import Alarm, AlarmEvent, Job, ServiceOrder, Ticket, Tick
 from portal.faults import gone
 from portal.faults.events import Event
 from portal.faults.processor import Processor, Settings
+from portal.faults.tmf import alarm_json
 from portal.faults.topology import Topology
 
 RECORDS = json.loads((Path(__file__).parent / "test_data" / "netbox_demo_records.json").read_text())
@@ -186,7 +187,7 @@ def test_a_session_alarm_raised_before_its_removal_clears_as_gone_and_its_ticket
     assert "(BSS-77)" in clear.text and "cleared as gone" in clear.text
     if change_log:
         assert "(NetBox user netoss-writer)" in clear.text and "12:00:20" in clear.text
-    assert alarm.details["cleared_as_gone"] == clear.text
+    assert alarm.details["cleared_as_gone"] == clear.text == alarm_json(alarm)["netoss"]["clearedAsGone"]
     assert ticket.status == "resolved" and ticket.status_reason == "all its alarms cleared"
     (note,) = db.session.scalars(select(TicketNote).where(TicketNote.ticket_id == ticket.id)).all()
     assert f"Alarm {alarm.id}" in note.text and "cleared as gone" in note.text

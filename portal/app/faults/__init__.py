@@ -230,6 +230,8 @@ def ticket_page(ticket_id: int):
                          "by": a.source})  # fmt: skip
         if a.cleared_at:
             title = f"cleared: {a.alarmed_object}: {a.specific_problem}"
+            if (a.details or {}).get("cleared_as_gone"):
+                title += f" ({a.details['cleared_as_gone']})"
             timeline.append({"at": _utc(a.cleared_at), "what": "alarm", "link": link, "title": title, "by": a.source})
     for j in jobs:
         why = "launched from this ticket" if j.ticket_id == ticket.id else "related"
