@@ -246,25 +246,28 @@ def _present(alarm: Alarm, topo) -> tuple[bool | None, str, tuple | None]:
 
 
 def _job_at(devices: set[str], at: dt.datetime, window: float) -> Job | None:
-    """The job (not in check mode) on ``devices`` that ran at ``at``, else the latest that
-    ended within ``window`` seconds before it."""
-    slack = dt.timedelta(seconds=5)  # NetBox's clock and the portal's
-    since = at - dt.timedelta(seconds=window)
+    """The job (not in check mode) on ``devices`` that was running at ``at`` (one limited to
+    them before one on every device), else the latest that ended within ``window`` seconds
+    before it."""
+    slack = dt.timedelta(seconds=2)  # NetBox's clock and the portal's, and when each records a write
+    candidates = []
     for job in db.session.scalars(
         select(Job)
         .where(
             Job.check_mode.is_(False),
             Job.started_at.is_not(None),
             Job.started_at <= at + slack,
-            or_(Job.finished_at.is_(None), Job.finished_at >= since),
+            or_(Job.finished_at.is_(None), Job.finished_at >= at - dt.timedelta(seconds=window)),
         )
         .order_by(Job.started_at.desc())
         .limit(50)
     ):
         limit = {d for d in (job.limit or "").split(",") if d}
-        if not limit or limit & devices:
-            return job
-    return None
+        if limit and not limit & devices:
+            continue
+        running = job.finished_at is None or _utc(job.finished_at) >= at - slack
+        candidates.append((not running, not limit, -_utc(job.started_at).timestamp(), job.id, job))
+    return min(candidates)[-1] if candidates else None
 
 
 def _explain(alarm: Alarm, what: str, removal: Removal | None, now: dt.datetime, window: float) -> str:

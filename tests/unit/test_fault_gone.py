@@ -378,3 +378,22 @@ def test_the_removal_log_reads_incrementally_and_survives_a_change_log_it_cannot
     assert len([r for r in caplog.records if "change log not read" in r.getMessage()]) == 1
     log.update(Session([]), "http://netbox.example/", now=at(3600 + 2.5))
     assert sorted(log.changes) == [3]  # older than the horizon
+
+
+def test_the_removal_is_put_down_to_the_job_that_was_running_on_the_device(app):
+    jobs = [
+        Job(template="service-order", parameters={}, created_by="alice", limit=f"{CE},{PE}", status="successful",
+            started_at=at(0), finished_at=at(40)),  # the delete: NetBox changed at 20 s
+        Job(template="backup", parameters={}, created_by="bob", limit="", status="successful",
+            started_at=at(10), finished_at=at(30)),  # every device, at the same time
+        Job(template="config-push", parameters={}, created_by="carol", limit=PE, status="successful",
+            started_at=at(25), finished_at=at(35)),  # after the change
+        Job(template="config-push", parameters={}, created_by="dave", limit="p9", status="running",
+            started_at=at(15)),  # other devices
+    ]  # fmt: skip
+    db.session.add_all(jobs)
+    db.session.commit()
+    assert gone._job_at({PE, CE}, at(20), WINDOW) is jobs[0]
+    assert gone._job_at({PE}, at(32), WINDOW) is jobs[2]
+    assert gone._job_at({PE}, at(300), WINDOW) is jobs[2]  # none running: the latest before
+    assert gone._job_at({PE}, at(-10), WINDOW) is None
