@@ -20,7 +20,7 @@ from portal.faults import gone
 from portal.faults.events import Event
 from portal.faults.processor import Processor, Settings
 from portal.faults.tmf import alarm_json
-from portal.faults.topology import Topology
+from portal.faults.topology import ENDPOINTS, Topology
 
 RECORDS = json.loads((Path(__file__).parent / "test_data" / "netbox_demo_records.json").read_text())
 T0 = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
@@ -397,3 +397,40 @@ def test_the_removal_is_put_down_to_the_job_that_was_running_on_the_device(app):
     assert gone._job_at({PE}, at(32), WINDOW) is jobs[2]
     assert gone._job_at({PE}, at(300), WINDOW) is jobs[2]  # none running: the latest before
     assert gone._job_at({PE}, at(-10), WINDOW) is None
+
+
+class NetBoxApi:
+    """NetBox's REST API for the topology cache: the demo's records, and a change log (or 403)."""
+
+    def __init__(self, records, changes, change_log_status=200):
+        self.records, self.changes, self.status, self.paths = records, changes, change_log_status, []
+
+    def get(self, url, params=None, timeout=None):
+        path = url.split("/api/", 1)[1].split("?")[0].rstrip("/")
+        self.paths.append(path)
+        if path == "core/object-changes":
+            if self.status != 200:
+                return Response({}, self.status)
+            kinds = params["changed_object_type"]
+            kinds = [kinds] if isinstance(kinds, str) else kinds
+            return Response({"results": [c for c in self.changes if c["changed_object_type"] in kinds], "next": None})
+        key = {path: key for key, path in ENDPOINTS.items()}[path]
+        return Response({"results": self.records[key], "next": None})
+
+
+def test_the_topology_cache_gives_the_change_logs_removals_and_survives_without_it():
+    from portal.faults.service import TopologyCache
+
+    records = {**RECORDS, "ip_addresses": [a for a in RECORDS["ip_addresses"] if a["id"] != CE_ADDRESS["id"]]}
+    now = dt.datetime.now(dt.UTC)
+    cache = TopologyCache("http://netbox.example", "token")
+    cache.session = NetBoxApi(records, [deleted(CE_ADDRESS, "ipam.ipaddress", now - dt.timedelta(seconds=30), 1)])
+    topo = cache()
+    assert topo.removed[("address", CE_IP)].what.startswith(f"address {CE_ADDRESS['address']} ({CE}:")
+    assert topo.read_at is not None and abs((topo.read_at - now).total_seconds()) < 60
+    assert "core/object-changes" in cache.session.paths
+    # A NetBox user that may not read the change log: the topology still comes, with what was known.
+    cache.session = NetBoxApi(records, [], change_log_status=403)
+    cache.loaded = 0.0
+    again = cache()
+    assert again is not topo and again.has_device(PE) and ("address", CE_IP) in again.removed
