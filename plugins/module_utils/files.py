@@ -18,8 +18,13 @@ def read(path):
 
 
 def write_if_changed(path, text, check_mode=False, mode=0o640):
-    """Write ``text`` to ``path`` atomically unless it already holds it; returns (changed, before)."""
-    before = read(path)
+    """Write ``text`` to ``path`` atomically unless it already holds it; returns (changed, before).
+    A file this account may not read (another account's private file, such as a pre-push
+    backup root's playbook left in a shared directory) is replaced like a changed one."""
+    try:
+        before = read(path)
+    except PermissionError:
+        before = None
     if before == text:
         return False, before
     if not check_mode:
