@@ -326,8 +326,9 @@ def sweep(alarms: list[Alarm], topo, now: dt.datetime, window: float, clear) -> 
 
 
 def stale_topology(alarms: list[Alarm], topo) -> bool:
-    """Whether a job that changed an active alarm's device ran after the topology was read:
-    NetBox may have changed since, so the topology is worth reading again soon."""
+    """Whether a job that changed an active alarm's device ended after the topology was read:
+    NetBox may have changed since, so the topology is worth reading again soon. (While the job
+    runs, the regular refresh does: reading a large NetBox every few seconds would not do.)"""
     read_at = _utc(getattr(topo, "read_at", None))
     if read_at is None:
         return False
@@ -335,6 +336,6 @@ def stale_topology(alarms: list[Alarm], topo) -> bool:
     if not jobs:
         return False
     return any(
-        (_utc(j.finished_at) or _utc(j.started_at) or read_at) > read_at or j.finished_at is None
-        for j in db.session.scalars(select(Job).where(Job.id.in_(jobs)))
+        _utc(j.finished_at) > read_at
+        for j in db.session.scalars(select(Job).where(Job.id.in_(jobs), Job.finished_at.is_not(None)))
     )
