@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from fault_queue import FaultQueue
 from flask_migrate import upgrade
 from hypothesis import HealthCheck, seed, settings
 from schemathesis.checks import not_a_server_error
@@ -58,38 +59,10 @@ def no_queue(monkeypatch):
     monkeypatch.setattr("portal.app.tmf._wait_for", lambda fingerprint, raised, timeout=5.0: None)
     monkeypatch.setattr("portal.app.tmf._netbox_device_id", lambda name, field="relatedEntity": 1)
     monkeypatch.setattr("portal.app.tmf._notify", lambda kind, ticket: None)
-    monkeypatch.setattr("portal.app.api.fault_queue", lambda: _NoRedis())
+    monkeypatch.setattr("portal.app.api.fault_queue", lambda: FaultQueue())
     # Service orders and the inventory read NetBox through the shared order logic: an empty one.
     monkeypatch.setattr("portal.services.catalog.view", lambda: None)
     monkeypatch.setattr("portal.services.catalog.logic", lambda: _EmptyNetbox())
-
-
-class _NoRedis:
-    """Stands in for the stack's Redis in this fuzz of input handling: takes writes, holds nothing."""
-
-    def pipeline(self, transaction=False):
-        return self
-
-    def hincrby(self, *args):
-        return self
-
-    def xadd(self, *args, **kwargs):
-        return self
-
-    def execute(self):
-        return []
-
-    def xlen(self, key):
-        return 0
-
-    def hgetall(self, key):
-        return {}
-
-    def xrevrange(self, key, count=None):
-        return []
-
-    def eval(self, script, nkeys, *args):
-        return [len(args[nkeys + 1 :]) // 2, []]
 
 
 class _EmptyNetbox:

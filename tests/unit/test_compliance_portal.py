@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fault_queue import FaultQueue
 from sqlalchemy import func, select
 from test_fault_pages import TOPO
 from test_portal import app, bearer, client, sign_in, token_for  # noqa: F401 - app and client are fixtures
@@ -22,7 +23,6 @@ from portal import compliance
 from portal.app.extensions import db
 from portal.app.models import Alarm, AuditEvent, ComplianceDevice, ComplianceResult, ComplianceRun, Job, Ticket
 from portal.compliance.report import run_csv, text_report
-from portal.faults.events import Event
 from portal.faults.processor import Processor, Settings
 
 DRIFT = json.loads((Path(__file__).parent / "test_data" / "compliance" / "run-drift.json").read_text())
@@ -42,36 +42,9 @@ def fixed_run() -> dict:
     return run
 
 
-class FakeRedis:
-    """The fault queue: keeps what is queued (counters and stream entries)."""
-
-    def __init__(self):
-        self.entries, self.counters = [], {}
-
-    def pipeline(self, transaction=False):
-        return self
-
-    def hincrby(self, key, field, n=1):
-        self.counters[field] = self.counters.get(field, 0) + n
-        return self
-
-    def xadd(self, stream, fields):
-        self.entries.append(Event.from_json(fields["e"]))
-        return self
-
-    def eval(self, script, nkeys, *args):
-        """publish's enqueue script (the bound is not reached here)."""
-        pairs = args[nkeys + 1 :]
-        self.entries += [Event.from_json(entry) for entry in pairs[1::2]]
-        return [len(pairs) // 2, []]
-
-    def execute(self):
-        return []
-
-
 @pytest.fixture
 def queue(monkeypatch):
-    fake = FakeRedis()
+    fake = FaultQueue()
     monkeypatch.setattr("portal.app.api.fault_queue", lambda: fake)
     return fake
 

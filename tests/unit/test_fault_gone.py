@@ -10,10 +10,9 @@ import logging
 from pathlib import Path
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import select
+from test_fault_processor import app  # noqa: F401 - the fixture: a portal on a migrated SQLite database
 
-from portal.app import create_app
 from portal.app.extensions import db
 from portal.app.models import Alarm, AlarmEvent, Job, ServiceOrder, Ticket, TicketNote
 from portal.faults import gone
@@ -107,20 +106,12 @@ class NetBox:
 
 
 @pytest.fixture
-def app(tmp_path):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}", "SECRET_KEY": "t", "TESTING": True})
-    with app.app_context():
-        upgrade()
-        yield app
-
-
-@pytest.fixture
 def netbox():
     return NetBox(FULL)
 
 
 @pytest.fixture
-def proc(app, netbox):
+def proc(app, netbox):  # noqa: F811 - the app fixture
     return Processor(
         netbox,
         Settings(ticket_hold=2, reopen_window=600, change_window=WINDOW),
@@ -129,7 +120,7 @@ def proc(app, netbox):
 
 
 @pytest.fixture
-def delete_order(app):
+def delete_order(app):  # noqa: F811 - the app fixture
     """The service's delete: order 1, carried out by job 1 on both routers from 0 s to 40 s."""
     job = Job(template="service-order", parameters={"order": 1}, created_by="alice", limit=f"{CE},{PE}",
               status="successful", started_at=at(0), finished_at=at(40))  # fmt: skip
@@ -382,7 +373,7 @@ def test_the_removal_log_reads_incrementally_and_survives_a_change_log_it_cannot
     assert sorted(log.changes) == [3]  # older than the horizon
 
 
-def test_the_removal_is_put_down_to_the_job_that_was_running_on_the_device(app):
+def test_the_removal_is_put_down_to_the_job_that_was_running_on_the_device(app):  # noqa: F811
     jobs = [
         Job(template="service-order", parameters={}, created_by="alice", limit=f"{CE},{PE}", status="successful",
             started_at=at(0), finished_at=at(40)),  # the delete: NetBox changed at 20 s

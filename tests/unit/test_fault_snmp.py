@@ -9,6 +9,7 @@ import datetime as dt
 import logging
 
 import pytest
+from fault_queue import FaultQueue
 from flask_migrate import upgrade
 from sqlalchemy import select
 
@@ -162,33 +163,8 @@ def test_an_ifindex_the_device_does_not_have_is_rejected_counted_and_logged(proc
     assert "rejected (unknown_ifindex)" in caplog.text and "edge7" in caplog.text and "ifIndex 9" in caplog.text
 
 
-class Redis:
-    """The stack's Redis as far as a receiver uses it: counters and queued events."""
-
-    def __init__(self):
-        self.counters, self.events = {}, []
-
-    def pipeline(self, transaction=False):
-        return self
-
-    def hincrby(self, key, field, n=1):
-        self.counters[field] = self.counters.get(field, 0) + n
-
-    def xadd(self, key, fields):
-        self.events.append(Event.from_json(fields["e"]))
-
-    def eval(self, script, nkeys, *args):
-        """publish's enqueue script (the bound is not reached here)."""
-        pairs = args[nkeys + 1 :]
-        self.events += [Event.from_json(entry) for entry in pairs[1::2]]
-        return [len(pairs) // 2, []]
-
-    def execute(self):
-        return []
-
-
 def _receive(source, handle, datagrams, sender="192.0.2.7"):
-    conn = Redis()
+    conn = FaultQueue()
 
     async def run():
         receiver = DatagramReceiver(conn, source, handle, show_raw=source != "snmp")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from fault_queue import FaultQueue
 from flask_migrate import upgrade
 
 from portal.app import create_app
@@ -12,7 +13,6 @@ from portal.app.extensions import db
 from portal.app.models import User
 from portal.app.security import hash_password, new_token
 from portal.faults import alertmanager
-from portal.faults.events import Event
 
 FIRING = {
     "version": "4",
@@ -81,39 +81,6 @@ def test_bad_payloads_name_the_field(payload, reason, detail):
     assert err.value.reason == reason and detail in err.value.detail, err.value.detail
 
 
-class Recorder:
-    """The stack's Redis as far as the webhook uses it: counters and the queued events."""
-
-    def __init__(self):
-        self.counters, self.events = {}, []
-
-    def pipeline(self, transaction=False):
-        return self
-
-    def hincrby(self, key, field, n=1):
-        self.counters[field] = self.counters.get(field, 0) + n
-        return self
-
-    def xadd(self, key, fields):
-        self.events.append(Event.from_json(fields["e"]))
-        return self
-
-    def eval(self, script, nkeys, *args):
-        """publish's enqueue script: the events while under the bound, the others refused."""
-        maxlen, pairs = int(args[nkeys]), args[nkeys + 1 :]
-        refused = []
-        for source, entry in zip(pairs[::2], pairs[1::2], strict=True):
-            if len(self.events) < maxlen:
-                self.events.append(Event.from_json(entry))
-            else:
-                self.hincrby("c", f"rejected:{source}:queue_full")
-                refused.append(source)
-        return [len(pairs) // 2 - len(refused), refused]
-
-    def execute(self):
-        return []
-
-
 @pytest.fixture
 def app(tmp_path, monkeypatch):
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}", "SECRET_KEY": "t", "TESTING": True})
@@ -127,7 +94,7 @@ def app(tmp_path, monkeypatch):
         }
         db.session.commit()
     app.config["TOKENS"] = tokens
-    recorder = Recorder()
+    recorder = FaultQueue()
     monkeypatch.setattr("portal.app.api.fault_queue", lambda: recorder)
     app.config["RECORDER"] = recorder
     return app
