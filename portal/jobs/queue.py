@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 QUEUE = "netoss-jobs"
 
 
@@ -202,12 +204,17 @@ def clean_ended_runs(app) -> list[int]:
         return done
     with app.app_context():
         for path in sorted(root.iterdir()):
-            if not path.name.isdigit() or (path / CLEANED).exists() or not path.is_dir():
-                continue
-            job = db.session.get(Job, int(path.name))
-            if job is None or job.finished_at is not None:
-                clean(path, _credentials())
-                done.append(int(path.name))
+            try:
+                if not path.name.isdigit() or (path / CLEANED).exists() or not path.is_dir():
+                    continue
+                job = db.session.get(Job, int(path.name))
+                if job is None or job.finished_at is not None:
+                    clean(path, _credentials())
+                    done.append(int(path.name))
+            except PermissionError as exc:  # another account's run (a root terminal's): not ours to clean
+                logging.getLogger("netoss.jobs").warning(
+                    "job directory %s cannot be cleaned by this account: %s", path.name, exc.strerror
+                )
     return done
 
 

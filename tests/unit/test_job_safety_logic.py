@@ -397,6 +397,28 @@ def test_worker_start_cleans_what_dead_runs_left_and_releases_ended_jobs_locks(a
     _assert_clean(app, job_id, private)
 
 
+def test_a_run_directory_the_worker_may_not_read_is_skipped_not_a_crash(app, repo, monkeypatch, caplog):
+    """Another account's run directory (a root terminal's run in a shared JOBS_DIR) must not
+    stop the worker's start-up clean: it crashed on its 0700 directory, in a loop."""
+    from pathlib import Path
+
+    theirs = Path(app.config["JOBS_DIR"]) / "7"
+    (theirs / "artifacts").mkdir(parents=True)
+    ours = _job(app, {"text": "x"}, status="failed", finished_at=dt_now())
+    (Path(app.config["JOBS_DIR"]) / str(ours) / "env").mkdir(parents=True)
+    real_exists = Path.exists
+
+    def exists(self, *args, **kwargs):
+        if self.parent == theirs:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_exists(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "exists", exists)
+    with caplog.at_level("WARNING"):
+        assert queue.clean_ended_runs(app) == [ours]
+    assert "job directory 7 cannot be cleaned by this account" in caplog.text
+
+
 def test_a_lost_worker_whose_work_horse_still_runs_here_is_left_to_it(app, repo):
     job_id = _job(app, {"text": "x"}, status="running", worker="gone", host=socket.gethostname(), pid=os.getpid(),
                   pid_started=processes.started(os.getpid()), started_at=dt_now())  # fmt: skip
