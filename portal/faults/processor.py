@@ -119,11 +119,32 @@ class Processor:
         self.on_ticket = on_ticket or (lambda kind, ticket, info: None)
         self.changing_templates = changing_templates or (lambda: set())
         self.raises: dict[str, deque] = {}  # fingerprint -> times of recent raises (damping)
+        self._undo: list[tuple[str, dt.datetime | None]] = []  # what ingest added to it, to undo on failure
 
     # -- events ---------------------------------------------------------------------------
 
     def ingest(self, events: list[Event], now: dt.datetime | None = None) -> Outcome:
-        """Apply ``events`` in order; every one is stored or rejected with a reason."""
+        """Apply ``events`` in order; every one is stored or rejected with a reason.
+
+        All or nothing: when storing fails, the damping memory is put back as it was, so a
+        batch tried again (then entry by entry) is not taken for a flapping object."""
+        self._undo = []
+        try:
+            return self._ingest(events, now)
+        except BaseException:
+            for fingerprint, evicted in reversed(self._undo):
+                times = self.raises.get(fingerprint)
+                if times:
+                    times.pop()
+                    if evicted is not None:
+                        times.appendleft(evicted)
+                    if not times:
+                        del self.raises[fingerprint]
+            raise
+        finally:
+            self._undo = []
+
+    def _ingest(self, events: list[Event], now: dt.datetime | None) -> Outcome:
         now = now or dt.datetime.now(dt.UTC)
         out = Outcome()
         topo = self.topology()
@@ -238,6 +259,7 @@ class Processor:
 
     def _flapping(self, fingerprint: str, now: dt.datetime) -> bool:
         times = self.raises.setdefault(fingerprint, deque(maxlen=self.settings.flap_count))
+        self._undo.append((fingerprint, times[0] if len(times) == times.maxlen else None))
         times.append(now)
         if len(self.raises) > 100_000:  # bounded, whatever the sources send
             for key in list(self.raises)[:50_000]:

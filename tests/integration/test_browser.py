@@ -20,7 +20,7 @@ def test_an_engineer_launches_a_job_and_watches_it_live(browser, sign_in, stack,
     assert "(check mode)" in page.inner_text("h1")
     # The output streams in, the status ends successful, the host table fills.
     page.wait_for_selector("#output >> text=PLAY RECAP", timeout=180_000)
-    page.wait_for_function("document.getElementById('status').textContent === 'successful'", timeout=60_000)
+    page.wait_for_selector("#status:text-is('successful')", timeout=60_000)
     assert "Plan: " in page.inner_text("#output")
     assert "localhost" in page.inner_text("#hosts")
     assert page.eval_on_selector("#progress", "p => p.value === p.max")
@@ -135,7 +135,7 @@ def test_pages_and_the_live_job_page_work_under_the_content_security_policy(brow
             db.session.get(Job, job_id).status = "successful"
             db.session.commit()
         page.wait_for_selector("#output >> text=csp line 4", timeout=30_000)
-        page.wait_for_function("document.getElementById('status').textContent === 'successful'", timeout=30_000)
+        page.wait_for_selector("#status:text-is('successful')", timeout=30_000)
         assert page.inner_text("#output").count("csp line 3") == 1  # resumed, not replayed
         for path in ("/templates", "/jobs", "/schedules", "/alarms", "/tickets", "/compliance", "/orders"):
             page.goto(f"{base}{path}")

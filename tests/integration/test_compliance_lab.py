@@ -117,9 +117,8 @@ def test_drift_by_hand_is_found_remediated_and_its_ticket_resolves(
     page.wait_for_url(lambda url: not url.endswith(f"/jobs/{check['id']}"))
     assert "(check mode)" not in page.inner_text("h1")
     applied_id = int(page.url.rsplit("/", 1)[1])
-    page.wait_for_function(
-        "['successful', 'failed'].includes(document.getElementById('status').textContent)", timeout=300_000
-    )
+    # A selector, not a JavaScript predicate: the portal's CSP has no 'unsafe-eval'.
+    page.wait_for_selector("#status:text-matches('^(successful|failed)$')", timeout=300_000)
     applied = portal_api.get(f"{stack.portal_url}/api/v1/jobs/{applied_id}", timeout=10).json()
     output = _output(portal_api, stack, applied)
     assert applied["status"] == "successful" and not applied["check"], output[-3000:]

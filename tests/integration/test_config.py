@@ -228,7 +228,7 @@ def test_backup_then_hand_change_then_backup_shows_the_diff(configured_lab, env,
         rc, out = _run(env, "config_backup.yml", "-e", "config_backup_job=job-42")
         assert rc == 0, out[-3000:]
         log = subprocess.run(
-            ["git", "-C", str(repo), "log", "-1", "-p", "--format=%s", "--", "pe1.cfg"],
+            ["git", "-c", f"safe.directory={repo}", "-C", str(repo), "log", "-1", "-p", "--format=%s", "--", "pe1.cfg"],
             capture_output=True,
             text=True,
             check=True,
@@ -237,7 +237,10 @@ def test_backup_then_hand_change_then_backup_shows_the_diff(configured_lab, env,
         assert "+ip prefix-list HANDMADE seq 5 permit 192.0.2.0/24" in log
         # One commit per changed device: the others did not change.
         subjects = subprocess.run(
-            ["git", "-C", str(repo), "log", "--format=%s", "-3"], capture_output=True, text=True, check=True
+            ["git", "-c", f"safe.directory={repo}", "-C", str(repo), "log", "--format=%s", "-3"],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.splitlines()
         assert subjects[0].startswith("pe1: +1 -0") and not subjects[1].startswith("pe1:")
         entries = _journal(nb, "pe1", since)

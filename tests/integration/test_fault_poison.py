@@ -40,9 +40,15 @@ def conn(config):
 
 
 @pytest.fixture(scope="module")
-def device(nb, demo_synced) -> str:
-    """A device of the test NetBox, whichever the intent has."""
-    return next(iter(nb.dcim.devices.all())).name
+def device(nb, demo_synced, stack, portal_api):
+    """A device of the test NetBox, whichever the intent has. The alarms the module raised on
+    it are cleared at its end (by hand, as the admin), so that later modules start clean."""
+    name = next(iter(nb.dcim.devices.all())).name
+    yield name
+    active = portal_api.get(f"{stack.portal_url}{ALARMS}", params={"state": "active", "device": name}, timeout=10)
+    for alarm in active.json():
+        resp = portal_api.patch(f"{stack.portal_url}{ALARMS}/{alarm['id']}", json={"state": "cleared"}, timeout=30)
+        assert resp.status_code == 200, resp.text
 
 
 def _alarm_raised(api, stack, device, condition, timeout=30.0) -> dict:

@@ -131,6 +131,29 @@ def test_a_flapping_interface_is_one_alarm_until_it_stays_up(proc):
     assert db.session.get(Alarm, flapping[0].id).state == "cleared"
 
 
+def test_a_batch_tried_again_after_a_failure_is_not_taken_for_a_flap(proc, monkeypatch):
+    """The stream consumer tries a failing batch twice, then entry by entry: the raises of the
+    attempts that were rolled back must not count towards damping (the alarm was marked
+    flapping, and its clear by hand then waited the flap hold)."""
+    raise_ = ev("raise", "p1", "interface", "eth2", "interface-down")
+    real_commit = db.session.commit
+
+    def failing_commit():
+        raise RuntimeError("the database refused the batch")
+
+    monkeypatch.setattr(db.session, "commit", failing_commit)
+    for _attempt in range(3):
+        with pytest.raises(RuntimeError):
+            proc.ingest([raise_], now=at(0))
+        db.session.rollback()
+    monkeypatch.setattr(db.session, "commit", real_commit)
+    proc.ingest([raise_], now=at(1))
+    (alarm,) = db.session.scalars(select(Alarm)).all()
+    assert not alarm.flapping and alarm.occurrences == 1
+    proc.ingest([ev("clear", "p1", "interface", "eth2", "interface-down")], now=at(2))
+    assert db.session.get(Alarm, alarm.id).state == "cleared"  # at once: no damped clear
+
+
 def test_repeated_raises_of_an_active_alarm_are_occurrences_not_flaps(proc):
     for i in range(4):  # syslog, then a health check, then syslog again: the same condition, still down
         proc.ingest([ev("raise", "pe2", "interface", "eth3", "interface-down")], now=at(i))
