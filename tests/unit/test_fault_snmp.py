@@ -5,6 +5,7 @@ interface by the device's index table (NetBox's netoss_ifindex) in the processor
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import logging
 
@@ -172,7 +173,10 @@ def _receive(source, handle, datagrams, sender="192.0.2.7"):
             receiver.datagram_received(data, (sender, 40000))
         receiver.flush()
 
-    asyncio.run(run())
+    # Its own thread, so its own event loop: when the browser tests ran first in this session,
+    # Playwright's sync API keeps a loop running in the main thread.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
     return conn
 
 
