@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from pathlib import Path
 
 import click
 
@@ -66,12 +67,26 @@ def main() -> None:
 @click.option("--no-seed", is_flag=True, help="Do not apply the intent to NetBox.")
 @click.option("--no-lab", is_flag=True, help="Do not build the FRR lab.")
 @click.option("--no-push", is_flag=True, help="Build the lab but do not push the configurations rendered from NetBox.")
-def up_cmd(no_seed: bool, no_lab: bool, no_push: bool) -> None:
+@click.option(
+    "--intent",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The network's intent (a directory of YAML files, or one file); recorded for the stack, "
+    "so later commands, `netoss env` and the portal's jobs use it. Default: NETOSS_INTENT, else the "
+    "stack's recorded intent, else the demo (inventory/intent).",
+)
+@click.option(
+    "--confirm-prune",
+    is_flag=True,
+    help="Let the seeding delete more than half of the objects netoss manages in NetBox "
+    "(when the stack moves to another network's intent).",
+)
+def up_cmd(no_seed: bool, no_lab: bool, no_push: bool, intent: Path | None, confirm_prune: bool) -> None:
     """Start every service (idempotent), seed NetBox from the intent, build the lab from NetBox
     and push the configurations rendered from NetBox to it."""
     stack = _stack()
     try:
-        up(stack, seed_intent=not no_seed, log=_log)
+        up(stack, seed_intent=not no_seed, intent=intent, confirm_prune=confirm_prune, log=_log)
         if not no_lab:
             spec = lab.up(stack, _nb_api(stack), lab.config_from_env(), log=_log)
             if not no_push:
@@ -120,6 +135,8 @@ def env_cmd() -> None:
             "NETBOX_API": stack.netbox_url,
             "NETBOX_TOKEN": stack.netbox_token(),
             "NETOSS_STATE": str(stack.state_dir),
+            # The stack's intent: playbooks/sot_sync.yml applies it (never the demo by mistake).
+            "NETOSS_INTENT": str(stack.intent_dir),
             "PORTAL_URL": stack.portal_url,
             "PORTAL_TOKEN": stack.load_secrets()["portal_admin_token"],
         }

@@ -221,3 +221,26 @@ def fetch(api, managed_tag):
     for kind, endpoint in NETBOX_ENDPOINT_FOR_KIND.items():
         records[kind] = [dict(r) for r in netbox_endpoint(api, endpoint).filter(tag=managed_tag)] if tag_exists else []
     return records
+
+
+def managed_count(records_by_kind):
+    """How many objects NetBox holds with the managed tag (the kinds a prune may delete)."""
+    return sum(len(records_by_kind.get(kind, [])) for kind in NETBOX_ENDPOINT_FOR_KIND)
+
+
+def prune_refusal(counts, managed, limit_percent, confirmed):
+    """Why a plan must not run unconfirmed, or None when it may.
+
+    A plan that deletes more than ``limit_percent`` of the objects netoss manages in NetBox
+    (``managed``) is what applying the wrong intent looks like (another network's, an empty
+    directory, a checkout of the wrong branch); it runs only when ``confirmed``.
+    """
+    deleted = counts.get("delete", 0)
+    if confirmed or not deleted or not managed or deleted * 100 <= limit_percent * managed:
+        return None
+    return (
+        "refusing to prune: the plan deletes %d of the %d objects netoss manages in NetBox (%d%%, more than "
+        "the limit of %d%%). Is this the intent of this network? If the deletions are meant, confirm them "
+        "(sot_sync_confirm_prune=true, or confirm_prune on the module) or raise the limit (sot_sync_prune_limit)."
+        % (deleted, managed, deleted * 100 // managed, limit_percent)
+    )

@@ -51,7 +51,7 @@ seealso:
 EXAMPLES = r"""
 - name: Validate the intent and build the NetBox payloads
   netoss.core.sot_intent:
-    path: "{{ playbook_dir }}/../inventory/intent"
+    path: "{{ lookup('ansible.builtin.env', 'NETOSS_INTENT') }}"
   register: intent
   delegate_to: localhost
 
@@ -109,7 +109,7 @@ msg:
   description: A summary, or every problem found, one per line.
   returned: always
   type: str
-  sample: "intent OK (5 files): 2 sites, 6 devices, 26 interfaces, 22 ip_addresses, 6 prefixes, 7 cables"
+  sample: "intent OK (5 files in /srv/intent): 2 sites, 6 devices, 26 interfaces, 22 ip_addresses, 6 prefixes, 7 cables"
 problems:
   description: Every problem found in the intent.
   returned: failed
@@ -175,7 +175,7 @@ def main():
         kinds=list(objects),
         modules=MODULE_FOR_KIND,
         counts=counts,
-        msg="intent OK (%d files): %s" % (len(intent.files), summary),
+        msg="intent OK (%d files in %s): %s" % (len(intent.files), module.params["path"], summary),
     )
 
 

@@ -37,6 +37,19 @@ options:
       - Plan the deletion of managed objects that the intent no longer has.
     type: bool
     default: true
+  prune_limit:
+    description:
+      - The largest share (in percent) of the managed objects in NetBox that a plan may delete
+        without O(confirm_prune). A plan deleting more fails, in check mode too, naming what
+        it would delete, because that is what applying the wrong intent looks like (another
+        network's, an empty directory, the wrong branch).
+    type: int
+    default: 50
+  confirm_prune:
+    description:
+      - Allow a plan to delete more than O(prune_limit) percent of the managed objects.
+    type: bool
+    default: false
 requirements:
   - pynetbox
 attributes:
@@ -81,9 +94,19 @@ changes:
   sample: [{"action": "update", "kind": "devices", "object": "pe1", "fields": {"description": ["", "PE Amsterdam"]}}]
 counts:
   description: How many objects are created, updated, deleted and left unchanged.
-  returned: success
+  returned: always
   type: dict
   sample: {"create": 0, "update": 1, "delete": 0, "unchanged": 96}
+would_delete:
+  description: When the plan is refused for deleting too much, by kind, what it would delete (20 per kind at most).
+  returned: failed
+  type: dict
+  sample: {"devices": ["pe1", "pe2"]}
+managed:
+  description: How many objects carrying the managed tag NetBox holds (what O(prune_limit) is a share of).
+  returned: always
+  type: int
+  sample: 213
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -93,7 +116,13 @@ from ansible_collections.netoss.core.plugins.module_utils.netbox_client import (
     NetboxError,
     api_from_params,
 )
-from ansible_collections.netoss.core.plugins.module_utils.sot_plan import diffs, fetch, plan
+from ansible_collections.netoss.core.plugins.module_utils.sot_plan import (
+    diffs,
+    fetch,
+    managed_count,
+    plan,
+    prune_refusal,
+)
 
 
 def main():
@@ -102,8 +131,13 @@ def main():
         objects={"type": "dict", "required": True},
         managed_tag={"type": "str", "default": "netoss-managed"},
         prune={"type": "bool", "default": True},
+        prune_limit={"type": "int", "default": 50},
+        confirm_prune={"type": "bool", "default": False},
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    limit = module.params["prune_limit"]
+    if not 0 <= limit <= 100:
+        module.fail_json(msg="prune_limit must be a percentage from 0 to 100, got %d" % limit)
     try:
         api = api_from_params(module.params)
         records = fetch(api, module.params["managed_tag"])
@@ -123,7 +157,23 @@ def main():
         c["delete"],
         c["unchanged"],
     )
-    out = dict(result, msg=msg, changed=False)
+    managed = managed_count(records)
+    refusal = prune_refusal(c, managed, limit, module.params["confirm_prune"])
+    if refusal:
+        stale = {}
+        for change in result["changes"]:
+            if change["action"] == "delete":
+                stale.setdefault(change["kind"], []).append(change["object"])
+        module.fail_json(
+            msg="%s. %s" % (msg, refusal),
+            counts=c,
+            managed=managed,
+            would_delete={
+                kind: names[:20] + (["... and %d more" % (len(names) - 20)] if len(names) > 20 else [])
+                for kind, names in stale.items()
+            },
+        )
+    out = dict(result, msg=msg, changed=False, managed=managed)
     if module.check_mode:
         out["changed"] = bool(result["changes"])
         if module._diff:

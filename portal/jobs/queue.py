@@ -33,7 +33,11 @@ def job_environment() -> dict[str, str]:
         from portal import lab
         from portal.stack import Stack
 
-        env.update(lab.device_env(Stack.from_env()))
+        stack = Stack.from_env()
+        env.update(lab.device_env(stack))
+        # The stack's intent as recorded now (`netoss up --intent` may have changed it since the
+        # worker started): the sot-sync job reads it through playbooks/sot_sync.yml.
+        env["NETOSS_INTENT"] = str(stack.recorded_intent)
     return env
 
 

@@ -8,6 +8,7 @@ PID and keeps the data.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -142,24 +143,57 @@ def _check_ports_free(stack: Stack, progs: list[Program], running: dict[str, dic
 
 
 def intent_hash(stack: Stack) -> str:
-    h = hashlib.sha256()
-    for f in sorted(stack.intent_dir.glob("*.y*ml")):
+    """The intent's location and content (every intent file's name and bytes)."""
+    path = stack.intent_dir
+    h = hashlib.sha256(str(path).encode() + b"\0")
+    files = [path] if path.is_file() else sorted(path.glob("*.yml")) + sorted(path.glob("*.yaml"))
+    for f in files:
         h.update(f.name.encode() + b"\0" + f.read_bytes())
     return h.hexdigest()
 
 
-def seed(stack: Stack, log: Callable[[str], None], force: bool = False) -> bool:
-    """Apply the intent (stack.intent_dir) with playbooks/sot_sync.yml unless it is already applied."""
+def seed(stack: Stack, log: Callable[[str], None], force: bool = False, confirm_prune: bool = False) -> bool:
+    """Apply the intent (stack.intent_dir) with playbooks/sot_sync.yml unless it is already applied.
+
+    A seeding that would delete more than half of what netoss manages in NetBox (the stack moved
+    to another network's intent) stops with the plan, unless ``confirm_prune``.
+    """
     marker = stack.state_dir / "seeded-intent"
     digest = intent_hash(stack)
     if not force and marker.exists() and marker.read_text().strip() == digest:
         return False
     log(f"seeding NetBox from {stack.intent_dir} (playbooks/sot_sync.yml)")
     t0 = time.monotonic()
-    run_playbook(stack, "sot_sync.yml", "-e", f"sot_sync_intent_dir={stack.intent_dir}", log_name="sot-sync.log")
+    confirm = ["-e", '{"sot_sync_confirm_prune": true}'] if confirm_prune else []
+    try:
+        run_playbook(
+            stack,
+            "sot_sync.yml",
+            *confirm,
+            log_name="sot-sync.log",
+            env={"NETOSS_INTENT": str(stack.intent_dir)},
+        )
+    except StackError as exc:
+        if "refusing to prune" in str(exc):
+            raise StackError(
+                f"seeding NetBox from {stack.intent_dir} stopped: {refusal_line(exc)}\n"
+                "If this is the intent you mean (the stack moves to another network), run "
+                "`netoss up --confirm-prune`; the plan is in " + str(stack.logs / "sot-sync.log")
+            ) from None
+        raise
     marker.write_text(digest + "\n")
     log(f"seeded in {time.monotonic() - t0:.0f} s")
     return True
+
+
+def refusal_line(exc: Exception) -> str:
+    """The plan and refusal out of a failed sot_sync's output."""
+    for line in str(exc).splitlines():
+        if "refusing to prune" in line:
+            start = line.find("Plan: ")
+            text = line[start:] if start >= 0 else line
+            return text.split(" Is this the intent")[0].rstrip('",')
+    return str(exc)
 
 
 def run_playbook(
@@ -204,11 +238,26 @@ def client_env(stack: Stack, token: str | None = None) -> dict[str, str]:
     return {"NETBOX_API": stack.netbox_url, "NETBOX_TOKEN": token or stack.netbox_token()}
 
 
-def up(stack: Stack, *, seed_intent: bool = True, log: Callable[[str], None] = print) -> None:
-    """Start (or verify) every service of the stack; seed NetBox from the intent."""
+def up(
+    stack: Stack,
+    *,
+    seed_intent: bool = True,
+    intent: Path | None = None,
+    confirm_prune: bool = False,
+    log: Callable[[str], None] = print,
+) -> None:
+    """Start (or verify) every service of the stack; seed NetBox from the intent.
+
+    ``intent`` (else NETOSS_INTENT) is recorded as the stack's intent, which later commands,
+    `netoss env` and the workers' jobs use; without either, the recorded one (or the demo).
+    """
     t0 = time.monotonic()
     netbox.check_installed(stack)
     stack.record()
+    chosen = intent or (Path(os.environ["NETOSS_INTENT"]) if os.environ.get("NETOSS_INTENT") else None)
+    if chosen is not None:
+        stack.set_intent(chosen)
+    log(f"intent: {stack.recorded_intent}")
     stack.logs.mkdir(parents=True, exist_ok=True)
     secrets = stack.load_secrets(create=True)
     sup = Supervisor(stack)
@@ -258,8 +307,11 @@ def up(stack: Stack, *, seed_intent: bool = True, log: Callable[[str], None] = p
         f"the portal at {stack.portal_url} (see {stack.logs / 'portal-web.log'})",
         interval=0.5,
     )
+    why = accounts.blocker(users["portal"], stack.recorded_intent) if users["portal"] != "root" else None
+    if why:
+        log(f"warning: the portal's jobs run as {users['portal']} and cannot read the intent: {why}")
     if seed_intent:
-        seed(stack, log)
+        seed(stack, log, confirm_prune=confirm_prune)
     log(f"stack up in {time.monotonic() - t0:.0f} s")
 
 

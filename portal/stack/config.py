@@ -121,9 +121,48 @@ class Stack:
         return cls(state_dir=state, port_base=port_base)
 
     @property
+    def demo_intent(self) -> Path:
+        return self.repo / "inventory" / "intent"
+
+    @property
     def intent_dir(self) -> Path:
-        """The intent `up` seeds NetBox with: NETOSS_INTENT, else the repository's demo."""
-        return Path(os.environ.get("NETOSS_INTENT") or self.repo / "inventory" / "intent")
+        """Where this stack's intent is (a directory of YAML files, or one file): NETOSS_INTENT,
+        else what `netoss up --intent` recorded for the stack, else the repository's demo.
+
+        Everything that reads the intent takes it from here: `up`'s seeding, `netoss env` (which
+        exports it as NETOSS_INTENT for playbooks/sot_sync.yml) and the workers' jobs.
+        """
+        if os.environ.get("NETOSS_INTENT"):
+            return Path(os.environ["NETOSS_INTENT"]).expanduser().resolve()
+        return self.recorded_intent
+
+    @property
+    def recorded_intent(self) -> Path:
+        """The intent recorded for the stack (by `up`), else the demo; what its workers' jobs read
+        (not the NETOSS_INTENT the workers may have inherited when they started)."""
+        recorded = self._recorded().get("intent")
+        return Path(recorded) if recorded else self.demo_intent
+
+    def set_intent(self, path: Path) -> Path:
+        """Record ``path`` as this stack's intent; StackError when it holds no intent file."""
+        path = Path(path).expanduser().resolve()
+        if path.is_dir():
+            if not any(path.glob("*.yml")) and not any(path.glob("*.yaml")):
+                raise StackError(f"intent {path}: the directory has no *.yml or *.yaml file")
+        elif not path.is_file():
+            raise StackError(f"intent {path}: no such file or directory")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._write_record({**self._recorded(), "intent": str(path)})
+        return path
+
+    def _recorded(self) -> dict:
+        recorded = self.state_dir / "stack.json"
+        return json.loads(recorded.read_text()) if recorded.exists() else {}
+
+    def _write_record(self, values: dict) -> None:
+        tmp = self.state_dir / "stack.json.tmp"
+        tmp.write_text(json.dumps(values) + "\n")
+        tmp.replace(self.state_dir / "stack.json")
 
     # --- ports and addresses -------------------------------------------------
     def port(self, service: str) -> int:
@@ -170,7 +209,7 @@ class Stack:
     def record(self) -> None:
         """Remember the port base so later commands find the stack without env vars."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        (self.state_dir / "stack.json").write_text(json.dumps({"port_base": self.port_base}) + "\n")
+        self._write_record({**self._recorded(), "port_base": self.port_base})
 
     def load_secrets(self, create: bool = False) -> dict[str, str]:
         """The stack's credentials; created on first use when ``create`` is true."""

@@ -38,13 +38,15 @@ def stack():
 
 
 @pytest.fixture(scope="session")
-def test_intent(tmp_path_factory) -> Path:
-    """The demo intent, moved to the test management subnet (198.18.100.0/24) and syslog port."""
-    target = tmp_path_factory.mktemp("test-intent") / "intent"
+def test_intent(stack) -> Path:
+    """The demo intent, moved to the test management subnet (198.18.100.0/24) and syslog port;
+    recorded as the test stack's intent (its portal jobs read it), in its state directory."""
+    target = stack.state_dir / "intent"
     shutil.copytree(INTENT, target)
     for f in target.glob("*.yml"):
         text = f.read_text().replace("198.18.0.", TEST_MGMT + ".")
         f.write_text(text.replace("port: 17514", f"port: {TEST_PORT_BASE + 514}"))
+    stack.set_intent(target)
     return target
 
 

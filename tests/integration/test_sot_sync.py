@@ -150,6 +150,52 @@ def test_prune_deletes_only_owned_objects(playbook, nb, intent_copy):
         manual.delete()
 
 
+def test_the_playbook_applies_the_intent_netoss_env_names(stack, nb_env, intent_copy, nb, demo_synced):
+    """No -e: the intent comes from NETOSS_INTENT (what `netoss env` exports), never the demo."""
+    import subprocess
+
+    def describe_pe1(data):
+        for d in data["devices"]:
+            if d["name"] == "pe1":
+                d["description"] = "read from NETOSS_INTENT"
+
+    _edit(_devices_file(intent_copy), describe_pe1)
+    repo = Path(__file__).resolve().parents[2]
+    exported = subprocess.run(
+        [str(repo / ".venv/bin/netoss"), "env"],
+        env={**nb_env, "NETOSS_PORT_BASE": str(stack.port_base)},
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    assert f"export NETOSS_INTENT={stack.intent_dir}" in exported  # the test stack's recorded intent
+    run = subprocess.run(
+        [str(repo / ".venv/bin/ansible-playbook"), "playbooks/sot_sync.yml", "--check", "--diff"],
+        cwd=repo, env={**nb_env, "NETOSS_INTENT": str(intent_copy)}, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    assert f"files in {intent_copy})" in output
+    assert "Plan: 0 to create, 1 to update, 0 to delete" in output and "read from NETOSS_INTENT" in output
+
+
+def test_a_sync_that_would_delete_most_of_the_network_stops_even_in_check_mode(playbook, nb, intent_copy):
+    for f in list(intent_copy.glob("*.yml")):
+        if {"devices", "cables", "circuits"} & set(yaml.safe_load(f.read_text()) or {}):
+            f.unlink()
+    before = _count_objects(nb)
+    for mode in (["--check"], []):
+        run = playbook("sot_sync.yml", *mode, "-e", f"sot_sync_intent_dir={intent_copy}")
+        assert run.rc != 0, run.output[-3000:]
+        assert "refusing to prune: the plan deletes" in run.output and "sot_sync_confirm_prune" in run.output
+        assert '"devices": [' in run.output and '"pe1"' in run.output  # what it would delete, by name
+        assert _count_objects(nb) == before
+    # Confirmed, check mode plans the deletions (and still writes nothing).
+    run = playbook(
+        "sot_sync.yml", "--check", "-e", f"sot_sync_intent_dir={intent_copy}", "-e", "sot_sync_confirm_prune=true"
+    )
+    assert run.rc == 0, run.output[-3000:]
+    assert "to delete" in run.output and _count_objects(nb) == before
+
+
 def _count_objects(nb) -> tuple[int, int, int]:
     return (nb.dcim.devices.count(), nb.dcim.interfaces.count(), nb.ipam.ip_addresses.count())
 

@@ -15,7 +15,15 @@ from ansible_collections.netoss.core.plugins.module_utils.intent import (
     build_netbox_objects,
     load_intent,
 )
-from ansible_collections.netoss.core.plugins.module_utils.sot_plan import differences, diffs, label, normalize, plan
+from ansible_collections.netoss.core.plugins.module_utils.sot_plan import (
+    differences,
+    diffs,
+    label,
+    managed_count,
+    normalize,
+    plan,
+    prune_refusal,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 RECORDS = json.loads((Path(__file__).parent / "test_data" / "netbox_demo_records.json").read_text())
@@ -177,3 +185,35 @@ def test_fetch_reads_tagged_objects_once_the_tag_exists():
     records = fetch(api, "netoss-managed")
     assert ("dcim.devices", {"tag": "netoss-managed"}) in calls
     assert [d["name"] for d in records["devices"]] == [d["name"] for d in RECORDS["devices"]]
+
+
+@pytest.mark.parametrize(
+    "deleted, managed, limit, confirmed, refused",
+    [
+        (0, 0, 50, False, False),  # an empty NetBox
+        (1, 200, 50, False, False),  # a device removed from the intent
+        (100, 200, 50, False, False),  # exactly the limit
+        (101, 200, 50, False, True),  # more than half: another network's intent, an empty directory
+        (101, 200, 50, True, False),  # confirmed
+        (3, 4, 50, False, True),  # a small network is not exempt
+        (3, 4, 100, False, False),  # the check turned off
+        (1, 200, 0, False, True),  # no deletion without confirmation
+    ],
+)
+def test_a_plan_deleting_most_of_what_netoss_manages_needs_a_confirmation(deleted, managed, limit, confirmed, refused):
+    why = prune_refusal({"delete": deleted}, managed, limit, confirmed)
+    assert bool(why) is refused
+    if refused:
+        assert f"deletes {deleted} of the {managed} objects" in why and f"limit of {limit}%" in why
+        assert "sot_sync_confirm_prune" in why
+
+
+def test_the_wrong_intent_is_refused_and_counted_on_real_records(demo):
+    # Applying a one-site intent to the demo's NetBox: most of the managed objects would go.
+    small = {kind: payloads[:1] for kind, payloads in demo.items()}
+    result = plan(RECORDS, small)
+    managed = managed_count(RECORDS)
+    assert managed == sum(len(RECORDS.get(k, [])) for k in NETBOX_ENDPOINT_FOR_KIND) > 0
+    assert result["counts"]["delete"] > managed // 2
+    assert "refusing to prune" in prune_refusal(result["counts"], managed, 50, False)
+    assert prune_refusal(plan(RECORDS, demo)["counts"], managed, 50, False) is None

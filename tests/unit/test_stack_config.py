@@ -322,3 +322,67 @@ def test_what_root_creates_later_stays_writable_by_the_service_account():
         assert proc.returncode == 0
     finally:
         shutil.rmtree(base)
+
+
+def test_the_intent_is_one_setting_env_then_record_then_demo(tmp_path, monkeypatch):
+    monkeypatch.delenv("NETOSS_INTENT", raising=False)
+    s = Stack(state_dir=tmp_path / "state", port_base=31000)
+    assert s.intent_dir == s.demo_intent == s.repo / "inventory" / "intent"
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "network.yaml").write_text("sites: []\n")
+    s.record()
+    assert s.set_intent(mine) == mine.resolve()
+    assert s.intent_dir == s.recorded_intent == mine.resolve()
+    # The record keeps the port base, and the port base record keeps the intent.
+    s.record()
+    assert json.loads((s.state_dir / "stack.json").read_text()) == {"port_base": 31000, "intent": str(mine.resolve())}
+    other = tmp_path / "other.yml"
+    other.write_text("sites: []\n")
+    monkeypatch.setenv("NETOSS_INTENT", str(other))
+    assert s.intent_dir == other.resolve()  # the environment wins for this command
+    assert s.recorded_intent == mine.resolve()  # what the workers' jobs read
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda p: p, "no such file or directory"),
+        (lambda p: (p.mkdir(), (p / "notes.txt").write_text("x")) and p, "no *.yml or *.yaml file"),
+    ],
+)
+def test_an_intent_that_is_not_one_is_refused_by_name(tmp_path, make, expected):
+    s = Stack(state_dir=tmp_path / "state")
+    path = tmp_path / "nowhere"
+    make(path)
+    with pytest.raises(StackError, match=r"intent .*nowhere: .*" + expected.replace("*", r"\*")):
+        s.set_intent(path)
+    assert not (s.state_dir / "stack.json").exists()
+
+
+def test_a_workers_job_reads_the_recorded_intent_not_an_inherited_one(tmp_path, monkeypatch):
+    from portal.jobs.queue import job_environment
+
+    s = Stack(state_dir=tmp_path / "state", port_base=31000)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "a.yml").write_text("sites: []\n")
+    s.record()
+    s.set_intent(mine)
+    monkeypatch.setenv("NETOSS_STATE", str(s.state_dir))
+    monkeypatch.setenv("NETOSS_INTENT", str(tmp_path / "what-the-worker-started-with"))
+    assert job_environment()["NETOSS_INTENT"] == str(mine.resolve())
+
+
+def test_a_refused_seeding_quotes_the_plan_and_the_refusal():
+    from portal.stack import refusal_line
+
+    tail = (
+        'fatal: [localhost]: FAILED! => {"changed": false, "counts": {"create": 122, "delete": 76}, "managed": 90, '
+        '"msg": "Plan: 122 to create, 15 to update, 76 to delete (2 unchanged). refusing to prune: the plan deletes '
+        "76 of the 90 objects netoss manages in NetBox (84%, more than the limit of 50%). Is this the intent of "
+        'this network? If ..."}\nPLAY RECAP'
+    )
+    line = refusal_line(StackError(tail))
+    assert line.startswith("Plan: 122 to create, 15 to update, 76 to delete")
+    assert line.endswith("(84%, more than the limit of 50%).")
