@@ -254,6 +254,8 @@ def build(snapshot, name):
     data = {
         "hostname": name,
         "platform": platform,
+        # NetBox's status of the device: a health check only checks an active one.
+        "status": _status(device) or "active",
         "role": _slug(device.get("role")),
         "site": _slug(device.get("site")),
         "management": None,
@@ -301,7 +303,14 @@ def build(snapshot, name):
             "ospf": None,
             "peer": {"device": peer_device["name"], "interface": peer_interface["name"]} if peer_device else None,
             "circuit": _checked_circuit(snapshot, interface, where),
+            # What says whether the port is in service (health checks follow NetBox): a cable or
+            # "mark connected", the status of its circuit and of the device at its other end.
+            "cabled": bool(interface.get("cable") or interface.get("mark_connected")),
+            "peer_status": (_status(peer_device) or "active") if peer_device else None,
         }
+        entry["circuit_status"] = (
+            (_status(snapshot.circuits.get(entry["circuit"]) or {}) or "active") if entry["circuit"] else None
+        )
         if primary and any(str(a) == primary.get("address") for a in addresses):
             data["management"] = {"interface": interface["name"], "address": primary["address"]}
         if ospf_area is not None and not entry["mgmt_only"]:

@@ -18,6 +18,10 @@ description:
   - Reads again until everything is up or O(timeout) passes (right after a change, sessions
     take a few seconds).
   - A device that cannot be reached ends unreachable.
+  - Follows NetBox's status fields - a device that is not active is not checked, nor is an
+    interface that is disabled, unused (no cable, no address), on a circuit that is not active
+    or cabled to a device that is not active, nor the sessions over it. RV(skipped) says what
+    was left out and why, and RV(alarms) clears the alarms of those interfaces.
 author: netoss contributors
 options:
   device:
@@ -68,6 +72,12 @@ alarms:
   returned: always
   type: list
   elements: dict
+skipped:
+  description: What NetBox has out of service, so not checked - each with object_type, object_name and why.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"object_type": "interface", "object_name": "swp9", "why": "disabled in NetBox"}]
 problems:
   description: The problems of the failing checks.
   returned: always
@@ -82,7 +92,7 @@ from ansible.module_utils.connection import ConnectionError
 
 from ansible_collections.netoss.core.plugins.module_utils.config_push import ConnectionDevice
 from ansible_collections.netoss.core.plugins.module_utils.frr_state import COMMANDS, PARSERS, StateError
-from ansible_collections.netoss.core.plugins.module_utils.health import alarms, checks
+from ansible_collections.netoss.core.plugins.module_utils.health import alarms, checks, rested, skipped
 from ansible_collections.netoss.core.plugins.module_utils.reachability import fail_or_unreachable
 
 
@@ -98,9 +108,20 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    left_out = skipped(p["data"])
+    if left_out and left_out[0]["object_type"] == "device":
+        module.exit_json(
+            changed=False, checks=[], alarms=[], problems=[], skipped=left_out,
+            msg="%s is not checked: %s" % (p["device"], left_out[0]["why"]),
+        )  # fmt: skip
     if p["platform"] != "frr":
         module.exit_json(
-            changed=False, checks=[], alarms=[], problems=[], msg="no live state parser for %s" % p["platform"]
+            changed=False,
+            checks=[],
+            alarms=[],
+            problems=[],
+            skipped=left_out,
+            msg="no live state parser for %s" % p["platform"],
         )
     device = ConnectionDevice(module)
     start = time.monotonic()
@@ -117,7 +138,18 @@ def main():
             break
         time.sleep(p["interval"])
     msg = "%d of %d checks pass" % (len(result) - len(problems), len(result))
-    module.exit_json(changed=False, checks=result, alarms=alarms(p["device"], result), problems=problems, msg=msg)
+    if left_out:
+        msg += "; not checked (out of service in NetBox): %s" % ", ".join(
+            "%s (%s)" % (s["object_name"], s["why"]) for s in left_out
+        )
+    module.exit_json(
+        changed=False,
+        checks=result,
+        alarms=alarms(p["device"], result) + rested(p["device"], left_out),
+        problems=problems,
+        skipped=left_out,
+        msg=msg,
+    )
 
 
 if __name__ == "__main__":
