@@ -93,7 +93,10 @@ def up_cmd(no_seed: bool, no_lab: bool, no_push: bool, intent: Path | None, conf
                 lab.converge(stack, spec, log=_log)
     except (StackError, lab.LabError) as exc:
         raise click.ClickException(f"{exc}\n(logs: {stack.logs})") from None
+    from .services.free_ports import network_lines
+
     click.echo(summary(stack))
+    click.echo("\n".join(network_lines(_nb_api(stack), stack.intent_dir, stack.repo / "services" / "catalog.yml")))
     click.echo(lab.summary(stack))
     click.echo(HINTS)
 

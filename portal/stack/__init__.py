@@ -427,8 +427,7 @@ def summary(stack: Stack) -> str:
             f"  Faults      {stack.portal_url}/alarms  {stack.portal_url}/tickets   (syslog udp/{stack.port('syslog')},"
             f" SNMP traps udp/{stack.port('snmptrap')}, community in {stack.secrets_file.name})",
             f"  Compliance  {stack.portal_url}/compliance   (policy in compliance/*.yml)",
-            f"  Services    {stack.portal_url}/orders  {stack.portal_url}/services   (catalog in services/catalog.yml;"
-            " spare ports pe1:eth4, pe2:eth4 and routers ce3, ce4)",
+            f"  Services    {stack.portal_url}/orders  {stack.portal_url}/services   (catalog in services/catalog.yml)",
             f"  state dir   {stack.state_dir}   (logs in {stack.logs}, credentials in {stack.secrets_file})",
         ]
     )
@@ -438,12 +437,12 @@ HINTS = """
   eval "$(.venv/bin/netoss env)"       # NetBox URL and token, the lab's login, for ansible and pynetbox
   .venv/bin/netoss status              # services, pids, ports, accounts
   .venv/bin/netoss lab status          # routers, daemons, SSH
-  .venv/bin/ansible-inventory --graph  # the demo routers from NetBox
+  .venv/bin/ansible-inventory --graph  # the routers, from NetBox
   .venv/bin/ansible-playbook playbooks/config_push.yml --check --diff   # NetBox vs the routers, line by line
   .venv/bin/ansible-playbook playbooks/config_backup.yml               # running configs -> git (.state/backups)
   .venv/bin/netoss tickets list        # trouble tickets (a link down in the lab opens one within seconds)
   .venv/bin/netoss job run compliance  # check every router against the policy; then: netoss compliance report
-  # Order Internet access for a new customer on pe1:eth4 / ce3 (Orders page, or TMF641; docs/services.md)
+  # Order a service for a customer on a free port above (Orders page, or TMF641; docs/services.md)
   make down                            # stop everything, keep the data"""
 
 

@@ -65,6 +65,9 @@ def test_up_seeds_builds_the_lab_and_prints_where_to_go(env):
     assert "seeding NetBox" in proc.stderr and f"intent: {STATE / 'intent'}" in proc.stderr
     assert "cannot read the intent" not in proc.stderr
     assert "runs as root" not in proc.stderr  # a default machine runs the services unprivileged
+    # What the user's NetBox holds, not a text about the demo.
+    assert "8 devices in 2 sites, 9 cables in NetBox" in proc.stdout
+    assert "Free ports  ce3:eth1, ce4:eth1, pe1:eth4, pe2:eth4   (for service orders)" in proc.stdout
     assert "8 FRR routers" in proc.stdout and f"ssh netopse@{MGMT}." in proc.stdout
     # The lab runs the configurations rendered from NetBox, verified (OSPF and BGP up).
     assert "lab: configured and verified" in proc.stderr

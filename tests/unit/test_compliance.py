@@ -424,3 +424,20 @@ def test_forbidden_regexes_are_found_with_or_without_the_quick_search(tmp_path, 
     assert found.status == "non-compliant" and found.extra == line
     clean = compliance.check_device(policy, "pe1", "frr", RUNNING, INTENDED).rules[0]
     assert clean.status == "compliant"
+
+
+def test_the_collector_is_the_one_of_the_config_context_not_a_literal(policy):
+    """EOS and IOS log to the syslog servers NetBox's config context names (here not the demo's)."""
+    intended = "hostname osl-cr-01\nlogging trap informational\nlogging host 10.77.0.9 5514\n"
+    good = compliance.check_device(policy, "osl-cr-01", "eos", intended, intended, (), today=TODAY)
+    assert _rule(good, "logging", "collector").status == "compliant"
+    elsewhere = intended.replace("10.77.0.9", "10.77.0.10")
+    bad = compliance.check_device(policy, "osl-cr-01", "eos", elsewhere, intended, (), today=TODAY)
+    rule = _rule(bad, "logging", "collector")
+    assert rule.status == "non-compliant" and "10.77.0.9" in rule.missing and "10.77.0.10" in (rule.extra or "")
+
+
+def test_the_shipped_policy_holds_no_address_of_any_network():
+    """The policy is every network's: addresses come from NetBox (the intended configuration)."""
+    text = "\n".join(p.read_text() for p in sorted(POLICY.rglob("*")) if p.is_file())
+    assert not re.findall(r"\b\d{1,3}(?:\\?\.\d{1,3}){3}\b", text)
