@@ -129,6 +129,71 @@ def status_cmd(as_json: bool) -> None:
     sys.exit(0 if all(s.healthy for s in services) else 1)
 
 
+@main.command("init")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--operator", required=True, help="The operator's name (a NetBox tenant), e.g. 'Nordic Fibre AS'.")
+@click.option("--asn", type=int, required=True, help="The provider AS number.")
+@click.option("--site", required=True, help="The first site's name, e.g. osl1.")
+@click.option("--management", required=True, help="The management prefix (IPv4), where the devices' primary IPs are.")
+@click.option(
+    "--collector",
+    default=None,
+    help="Where the devices send syslog, HOST:PORT. Default: the first address of the management prefix "
+    "(the lab's management bridge) and this stack's syslog port.",
+)
+@click.option("--rir", default=None, help="The RIR of a public --asn (private and documentation ASNs need none).")
+def init_cmd(directory: Path, operator: str, asn: int, site: str, management: str, collector, rir) -> None:
+    """Write a minimal, valid intent for a new network into DIRECTORY (new or empty).
+
+    It holds what netoss needs in NetBox (tags, custom fields, platforms), the operator, its AS,
+    a site, the roles, the management prefix and the config contexts the templates read, with
+    comments, and no device yet. Then: add your devices, and `netoss up --intent DIRECTORY`.
+    """
+    import ipaddress
+
+    import yaml
+
+    from ansible_collections.netoss.core.plugins.module_utils.intent import IntentError, load_intent
+
+    from .starter import StarterError, starter_files, write_starter
+
+    stack = Stack.from_env()
+    if collector is None:
+        try:
+            first = next(ipaddress.ip_network(management).hosts())
+        except (ValueError, StopIteration):
+            first = "?"
+        collector = f"{first}:{stack.port('syslog')}"
+
+    def validate(path: Path) -> None:
+        try:
+            load_intent(path)
+        except IntentError as exc:
+            raise StarterError(f"the starter intent does not validate (a netoss bug):\n{exc}") from None
+
+    try:
+        catalog = yaml.safe_load((stack.repo / "services" / "catalog.yml").read_text())
+        files = starter_files(
+            stack.repo / "inventory" / "intent" / "00-netoss.yml",
+            catalog,
+            operator=operator,
+            asn=asn,
+            site=site,
+            management=management,
+            collector=collector,
+            rir=rir,
+        )
+        written = write_starter(directory, files, validate)
+    except StarterError as exc:
+        raise click.ClickException(str(exc)) from None
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(
+        f"\nNext: add your devices to {directory}/30-devices.yml (docs/intent.md: Your own network), then\n"
+        f"  .venv/bin/netoss up --intent {directory}"
+    )
+
+
 @main.command("env")
 def env_cmd() -> None:
     """Print `export` lines for the stack's endpoints and tokens: eval "$(netoss env)"."""

@@ -439,7 +439,7 @@ def test_module_returns_payloads(tmp_path, demo):
     assert result["objects"] == demo
     assert result["kinds"] == list(MODULE_FOR_KIND)
     assert result["modules"]["devices"] == "netbox.netbox.netbox_device"
-    assert result["msg"].startswith(f"intent OK (7 files in {DEMO}): 2 sites, 8 devices, 34 interfaces")
+    assert result["msg"].startswith(f"intent OK (8 files in {DEMO}): 2 sites, 8 devices, 34 interfaces")
 
 
 @needs_venv
