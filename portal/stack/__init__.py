@@ -142,9 +142,9 @@ def _check_ports_free(stack: Stack, progs: list[Program], running: dict[str, dic
             )
 
 
-def intent_hash(stack: Stack) -> str:
-    """The intent's location and content (every intent file's name and bytes)."""
-    path = stack.intent_dir
+def intent_hash(stack: Stack, path: Path | None = None) -> str:
+    """The intent's (``path``, else the stack's) location and content (every file's name and bytes)."""
+    path = path or stack.intent_dir
     h = hashlib.sha256(str(path).encode() + b"\0")
     files = [path] if path.is_file() else sorted(path.glob("*.yml")) + sorted(path.glob("*.yaml"))
     for f in files:
@@ -152,17 +152,25 @@ def intent_hash(stack: Stack) -> str:
     return h.hexdigest()
 
 
-def seed(stack: Stack, log: Callable[[str], None], force: bool = False, confirm_prune: bool = False) -> bool:
-    """Apply the intent (stack.intent_dir) with playbooks/sot_sync.yml unless it is already applied.
+def seed(
+    stack: Stack,
+    log: Callable[[str], None],
+    force: bool = False,
+    confirm_prune: bool = False,
+    intent: Path | None = None,
+) -> bool:
+    """Apply the intent (``intent``, else stack.intent_dir) with playbooks/sot_sync.yml unless it
+    is already applied.
 
     A seeding that would delete more than half of what netoss manages in NetBox (the stack moved
     to another network's intent) stops with the plan, unless ``confirm_prune``.
     """
+    intent = intent or stack.intent_dir
     marker = stack.state_dir / "seeded-intent"
-    digest = intent_hash(stack)
+    digest = intent_hash(stack, intent)
     if not force and marker.exists() and marker.read_text().strip() == digest:
         return False
-    log(f"seeding NetBox from {stack.intent_dir} (playbooks/sot_sync.yml)")
+    log(f"seeding NetBox from {intent} (playbooks/sot_sync.yml)")
     t0 = time.monotonic()
     confirm = ["-e", '{"sot_sync_confirm_prune": true}'] if confirm_prune else []
     try:
@@ -171,12 +179,12 @@ def seed(stack: Stack, log: Callable[[str], None], force: bool = False, confirm_
             "sot_sync.yml",
             *confirm,
             log_name="sot-sync.log",
-            env={"NETOSS_INTENT": str(stack.intent_dir)},
+            env={"NETOSS_INTENT": str(intent)},
         )
     except StackError as exc:
         if "refusing to prune" in str(exc):
             raise StackError(
-                f"seeding NetBox from {stack.intent_dir} stopped: {refusal_line(exc)}\n"
+                f"seeding NetBox from {intent} stopped: {refusal_line(exc)}\n"
                 "If this is the intent you mean (the stack moves to another network), run "
                 "`netoss up --confirm-prune`; the plan is in " + str(stack.logs / "sot-sync.log")
             ) from None
@@ -256,7 +264,13 @@ def up(
     stack.record()
     chosen = intent or (Path(os.environ["NETOSS_INTENT"]) if os.environ.get("NETOSS_INTENT") else None)
     if chosen is not None:
-        stack.set_intent(chosen)
+        recorded = stack.set_intent(chosen)
+        shell = os.environ.get("NETOSS_INTENT")
+        if shell and Path(shell).expanduser().resolve() != recorded:
+            log(
+                f"warning: NETOSS_INTENT in this shell names {shell}, the stack's intent is now {recorded}: "
+                'run eval "$(.venv/bin/netoss env)" so that the playbooks apply it'
+            )
     log(f"intent: {stack.recorded_intent}")
     stack.logs.mkdir(parents=True, exist_ok=True)
     secrets = stack.load_secrets(create=True)
@@ -311,7 +325,7 @@ def up(
     if why:
         log(f"warning: the portal's jobs run as {users['portal']} and cannot read the intent: {why}")
     if seed_intent:
-        seed(stack, log, confirm_prune=confirm_prune)
+        seed(stack, log, confirm_prune=confirm_prune, intent=stack.recorded_intent if chosen else None)
     log(f"stack up in {time.monotonic() - t0:.0f} s")
 
 

@@ -1,60 +1,18 @@
-"""End to end: what `make up` runs (`netoss up`), as a user would, on a stack of its own.
-
-State in <repo>/.state-e2e, port base 28000: it never touches the stack of `make up`
-(.state, 17000) nor the integration tests' (.state-test, 27000).
-"""
+"""End to end: what `make up` runs (`netoss up`) on the demo, as a user would, on the e2e
+stack of its own (tests/e2e/conftest.py)."""
 
 from __future__ import annotations
 
 import json
 import os
-import shlex
-import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
+from stack_e2e import BASE, MGMT, REPO, STATE, exports, netoss
 
-from portal.stack import Stack, wipe
 from portal.stack.proc import pid_alive
 
-REPO = Path(__file__).resolve().parents[2]
-STATE = REPO / ".state-e2e"
-BASE = 28000
-# Its own lab names and management subnet, apart from the `make up` lab and the integration tests'.
-LAB = {"NETOSS_LAB_PREFIX": "e", "NETOSS_LAB_BRIDGE": "netoss-ebr0", "NETOSS_LAB_USER": "netopse"}
-MGMT = "198.18.101"
-
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def env():
-    stack = Stack(state_dir=STATE, port_base=BASE)
-    wipe(stack)
-    intent = STATE / "intent"  # where the stack's account can read it (its jobs apply it)
-    shutil.copytree(REPO / "inventory" / "intent", intent)
-    for f in intent.glob("*.yml"):
-        text = f.read_text().replace("198.18.0.", MGMT + ".")
-        f.write_text(text.replace("port: 17514", f"port: {BASE + 514}"))
-    values = {
-        **os.environ,
-        **LAB,
-        "NETOSS_INTENT": str(intent),
-        "NETOSS_STATE": str(STATE),
-        "NETOSS_PORT_BASE": str(BASE),
-        "ANSIBLE_LOCAL_TEMP": str(STATE / "ansible-tmp"),
-        "PATH": f"{REPO / '.venv/bin'}:{os.environ['PATH']}",
-    }
-    yield values
-    netoss(values, "down")
-    wipe(stack)
-
-
-def netoss(env, *args, timeout=1800):
-    return subprocess.run(
-        [str(REPO / ".venv/bin/netoss"), *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout
-    )
 
 
 def test_up_seeds_builds_the_lab_and_prints_where_to_go(env):
@@ -87,7 +45,7 @@ def test_up_seeds_builds_the_lab_and_prints_where_to_go(env):
 
     graph = subprocess.run(
         [str(REPO / ".venv/bin/ansible-inventory"), "--graph"],
-        env={**env, **_exports(env)},
+        env={**env, **exports(env)},
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -134,9 +92,3 @@ def test_status_then_down_stops_every_process_by_pid(env):
     again = netoss(env, "up")
     assert again.returncode == 0 and "seeding" not in again.stderr and "restoring" not in again.stderr
     assert netoss(env, "lab", "status").returncode == 0
-
-
-def _exports(env) -> dict[str, str]:
-    out = netoss(env, "env").stdout
-    pairs = (line.removeprefix("export ").split("=", 1) for line in out.splitlines())
-    return {key: shlex.split(value)[0] for key, value in pairs}
