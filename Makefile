@@ -46,7 +46,7 @@ integration: bootstrap
 # The browser tests drive Debian's chromium (headless) with Playwright.
 test: export NETOSS_WITH_BROWSER=1
 test: bootstrap lint
-	$(BIN)/pytest tests
+	$(BIN)/pytest --durations=30 tests
 
 bench: bootstrap
 	$(BIN)/python bench/bench_sot.py
