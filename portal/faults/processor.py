@@ -255,11 +255,11 @@ class Processor:
             )
             for alarm, e in rows
         )
+        out.alarms = [a.id for a in changed.values()]  # before the commit expires them (a query each)
         db.session.commit()
         out.stored = len(rows)
         for _alarm, e in rows:
             out.stored_by_source[e.source] = out.stored_by_source.get(e.source, 0) + 1
-        out.alarms = [a.id for a in changed.values()]
         return out
 
     def _flapping(self, fingerprint: str, now: dt.datetime) -> bool:
