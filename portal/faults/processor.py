@@ -25,8 +25,8 @@ unit tests call them directly with a clock of their own.
 - **Tickets.** A root cause at or above ``ticket_severity`` that stays active for
   ``ticket_hold`` seconds (long enough for the rest of the problem to arrive and correlate)
   opens one ticket, or reopens the one its problem had if that was resolved less than
-  ``reopen_window`` seconds ago (the recurrence's root becomes the ticket's, the earlier one
-  correlated under it). The ticket is named after its problem (:func:`ticket_name`: the link,
+  ``reopen_window`` seconds ago (under the root cause it had, unless the recurrence brings a
+  more fundamental one). The ticket is named after its problem (:func:`ticket_name`: the link,
   the unreachable device, else the root alarm) and resolves by itself when all its alarms clear.
 """
 
