@@ -1,5 +1,5 @@
 """Which alarms are one problem, and which of them is its root cause: pure logic over the
-active alarms and the :class:`~portal.faults.topology.Topology`.
+active alarms, the roots of open tickets and the :class:`~portal.faults.topology.Topology`.
 
 - A device that cannot be reached is the root cause of every alarm that involves it: its
   own, and those of the links and sessions it is an end of.
@@ -8,6 +8,13 @@ active alarms and the :class:`~portal.faults.topology.Topology`.
   cause is the interface alarm raised first (else an OSPF or BFD alarm, else a BGP one).
 - Both ends of a session not riding on a link (iBGP between loopbacks) are one problem.
 - Anything else is a problem of its own.
+
+A root cause keeps its place. The caller passes the root alarms of the open tickets as
+*anchors*, cleared or not: an anchor stays the root of its problem, ahead of any alarm of the
+same rank, so neither a later alarm of the problem nor a symptom left active after the root
+cleared (the carrier came back, the OSPF adjacency is not Full yet) takes its place. Only a
+more fundamental alarm does (an interface alarm over a session's, an unreachable device over
+a link). A cleared unreachable device is the root only of what was raised before it cleared.
 """
 
 from __future__ import annotations
@@ -70,29 +77,59 @@ def group_of(alarm, topo: Topology) -> Group:
     return Group(alarm.fingerprint, frozenset([device]))
 
 
-def _order(alarm) -> tuple:
-    raised = alarm.raised_at
-    if raised is not None and raised.tzinfo is None:
-        raised = raised.replace(tzinfo=dt.UTC)
-    return (RANK.get(alarm.object_type, 4), raised or dt.datetime.max.replace(tzinfo=dt.UTC), alarm.id or 0)
+def _utc(t: dt.datetime | None) -> dt.datetime | None:
+    return t.replace(tzinfo=dt.UTC) if t is not None and t.tzinfo is None else t
 
 
-def correlate(alarms: list, topo: Topology) -> dict[int, Verdict]:
-    """A verdict for every active alarm of ``alarms`` (each with an ``id``)."""
+def _order(alarm, anchors: frozenset[int] | set[int] = frozenset()) -> tuple:
+    """Most fundamental first: by rank, an anchor (a ticket's root) before the others of its
+    rank, then the first raised."""
+    raised = _utc(alarm.raised_at) or dt.datetime.max.replace(tzinfo=dt.UTC)
+    return (RANK.get(alarm.object_type, 4), alarm.id not in anchors, raised, alarm.id or 0)
+
+
+def more_fundamental(alarm, than) -> bool:
+    """Whether ``alarm`` is of a lower rank than ``than`` (it may explain it: an unreachable
+    device explains an interface, an interface a session)."""
+    return RANK.get(alarm.object_type, 4) < RANK.get(than.object_type, 4)
+
+
+def _covers(root, alarm, unreachable: set[str]) -> bool:
+    """Whether the unreachable device ``root`` explains ``alarm``: it is still active, its
+    device is unreachable again (``unreachable``: devices with an active device-unreachable
+    alarm), or ``alarm`` was raised before it cleared (once the device answers again, what goes
+    wrong on it next is a problem of its own)."""
+    if getattr(root, "active_key", True) is not None or root.device in unreachable:
+        return True
+    cleared, raised = _utc(getattr(root, "cleared_at", None)), _utc(alarm.raised_at)
+    return cleared is None or raised is None or raised <= cleared
+
+
+def correlate(alarms: list, topo: Topology, anchors: set[int] | frozenset[int] = frozenset()) -> dict[int, Verdict]:
+    """A verdict for every alarm of ``alarms`` (each with an ``id``): the active alarms and the
+    root alarms of the open tickets (``anchors``: their ids), which keep their place as root
+    cause against anything but a more fundamental alarm."""
+    anchors = frozenset(anchors)
     groups = {a.id: group_of(a, topo) for a in alarms}
     verdicts: dict[int, Verdict] = {}
     # Unreachable devices first: each is the root cause of what involves it.
     device_roots: dict[str, object] = {}
-    for a in sorted(alarms, key=_order):
-        if a.object_type == "device" and a.condition == "device-unreachable" and a.device not in device_roots:
-            device_roots[a.device] = a
+    unreachable: set[str] = set()
+    for a in sorted(alarms, key=lambda a: _order(a, anchors)):
+        if a.object_type == "device" and a.condition == "device-unreachable":
+            device_roots.setdefault(a.device, a)
+            if getattr(a, "active_key", True) is not None:
+                unreachable.add(a.device)
     rest = []
     for a in alarms:
-        g = groups[a.id]
-        root = device_roots.get(a.device) if a.object_type != "device" else None
-        if root is None and a.object_type != "device":
-            root = next((device_roots[d] for d in sorted(g.devices) if d in device_roots), None)
-        if root is not None and root is not a:
+        root = None
+        if a.object_type != "device":  # its own device first, then the others it involves
+            devices = [a.device, *sorted(groups[a.id].devices - {a.device})]
+            root = next(
+                (device_roots[d] for d in devices if d in device_roots and _covers(device_roots[d], a, unreachable)),
+                None,
+            )
+        if root is not None:
             verdicts[a.id] = Verdict(False, root.id, groups[root.id].key, groups[root.id].services)
         else:
             rest.append(a)
@@ -100,7 +137,7 @@ def correlate(alarms: list, topo: Topology) -> dict[int, Verdict]:
     for a in rest:
         by_key.setdefault(groups[a.id].key, []).append(a)
     for key, members in by_key.items():
-        members.sort(key=_order)
+        members.sort(key=lambda a: _order(a, anchors))
         root = members[0]
         services = {s.id: s for m in members for s in groups[m.id].services}
         merged = sorted(services.values(), key=lambda s: s.name)

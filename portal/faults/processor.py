@@ -13,7 +13,10 @@ unit tests call them directly with a clock of their own.
 - **Interfaces named by index.** An interface event that gives only the interface's SNMP
   ifIndex (``details["if_index"]``: a standard linkDown trap) is named from the device's index
   table in NetBox (``netoss_ifindex``), or rejected as ``unknown_ifindex``.
-- **Correlation** (``portal.faults.correlate``) picks the root cause of each problem.
+- **Correlation** (``portal.faults.correlate``) picks the root cause of each problem. A
+  ticket's root alarm keeps its place while the ticket is open, cleared or not, so a symptom
+  that outlasts it is never promoted; only a more fundamental alarm takes over (with a note).
+  Exactly one alarm of a ticket is its root cause (``is_root_cause``, TMF621 role rootCause).
 - **Gone.** An alarm whose object (an interface, a BGP session's peer address, a device) a
   change removed from NetBox is cleared as gone, with the reason in its history
   (``portal.faults.gone``), whichever end was pushed first and however late its event came.
@@ -22,7 +25,9 @@ unit tests call them directly with a clock of their own.
 - **Tickets.** A root cause at or above ``ticket_severity`` that stays active for
   ``ticket_hold`` seconds (long enough for the rest of the problem to arrive and correlate)
   opens one ticket, or reopens the one its problem had if that was resolved less than
-  ``reopen_window`` seconds ago. The ticket resolves by itself when all its alarms clear.
+  ``reopen_window`` seconds ago (under the root cause it had, unless the recurrence brings a
+  more fundamental one). The ticket is named after its problem (:func:`ticket_name`: the link,
+  the unreachable device, else the root alarm) and resolves by itself when all its alarms clear.
 """
 
 from __future__ import annotations
@@ -48,10 +53,10 @@ from portal.app.models import (
 )
 
 from . import gone
-from .correlate import correlate
+from .correlate import correlate, more_fundamental
 from .events import SOURCES, Event, InvalidEvent, check, severity_rank
 from .tickets import PRIORITY
-from .topology import Topology
+from .topology import Topology, link_name
 
 log = logging.getLogger("netoss.faults")
 
@@ -250,11 +255,11 @@ class Processor:
             )
             for alarm, e in rows
         )
+        out.alarms = [a.id for a in changed.values()]  # before the commit expires them (a query each)
         db.session.commit()
         out.stored = len(rows)
         for _alarm, e in rows:
             out.stored_by_source[e.source] = out.stored_by_source.get(e.source, 0) + 1
-        out.alarms = [a.id for a in changed.values()]
         return out
 
     def _flapping(self, fingerprint: str, now: dt.datetime) -> bool:
@@ -359,9 +364,23 @@ class Processor:
         topo = self.topology()
         report["gone"] = self._sweep_gone(topo, now)
         active = list(db.session.scalars(select(Alarm).where(Alarm.active_key.is_not(None))))
-        verdicts = correlate(active, topo)
-        by_id = {a.id: a for a in active}
-        for a in active:
+        # The root alarms of the open tickets, cleared ones too: each stays the root of its
+        # problem (correlate's anchors), so a symptom still active is never promoted.
+        anchors = set(
+            db.session.scalars(
+                select(Ticket.root_alarm_id).where(Ticket.status.in_(TICKET_OPEN), Ticket.root_alarm_id.is_not(None))
+            )
+        )
+        active_ids = {a.id for a in active}
+        cleared_roots = (
+            list(db.session.scalars(select(Alarm).where(Alarm.id.in_(anchors - active_ids))))
+            if anchors - active_ids
+            else []
+        )
+        considered = active + cleared_roots
+        verdicts = correlate(considered, topo, anchors)
+        by_id = {a.id: a for a in considered}
+        for a in considered:
             v = verdicts[a.id]
             services = [s.to_dict() for s in v.services]
             if (a.is_root_cause, a.parent_id, a.correlation, a.affected_services) != (
@@ -374,12 +393,24 @@ class Processor:
                 a.affected_services, a.service_affecting = services, bool(services)
         events: list[tuple[str, Ticket, dict]] = []
         children: dict[int, list[Alarm]] = {}
-        for a in active:
+        for a in considered:
             if a.parent_id is not None and a.parent_id in by_id:
                 children.setdefault(a.parent_id, []).append(a)
-        for root in (a for a in active if a.is_root_cause):
+        # The open tickets of these alarms, read once (not once per problem on every tick).
+        ticket_ids = {a.ticket_id for a in considered if a.ticket_id is not None}
+        open_tickets = (
+            {
+                t.id: t
+                for t in db.session.scalars(
+                    select(Ticket).where(Ticket.id.in_(ticket_ids), Ticket.status.in_(TICKET_OPEN))
+                )
+            }
+            if ticket_ids
+            else {}
+        )
+        for root in (a for a in considered if a.is_root_cause):
             members = [root, *children.get(root.id, [])]
-            ticket = self._ticket_for(root, members, now, events, report)
+            ticket, root = self._ticket_for(root, members, open_tickets, topo, now, events, report)
             if ticket is None:
                 continue
             for m in members:
@@ -406,13 +437,15 @@ class Processor:
         db.session.flush()
         return len(cleared)
 
-    def _ticket_for(self, root: Alarm, members: list[Alarm], now, events, report) -> Ticket | None:
+    def _ticket_for(
+        self, root: Alarm, members: list[Alarm], known: dict[int, Ticket], topo: Topology, now, events, report
+    ) -> tuple[Ticket | None, Alarm]:
+        """The ticket of the problem ``root`` is the root cause of (None: none yet), and its root
+        cause: ``root``, or the root of the ticket a recurrence reopens (``members`` then holds
+        it too). ``known``: the open tickets of the alarms being correlated, by id, kept up to
+        date here."""
         tickets = {m.ticket_id for m in members if m.ticket_id is not None}
-        open_tickets = (
-            list(db.session.scalars(select(Ticket).where(Ticket.id.in_(tickets), Ticket.status.in_(TICKET_OPEN))))
-            if tickets
-            else []
-        )
+        open_tickets = [known[t] for t in tickets if t in known and known[t].status in TICKET_OPEN]
         if open_tickets:
             # The root's ticket if it has one, else the oldest; the others merge into it.
             open_tickets.sort(key=lambda t: (t.id != root.ticket_id, t.id))
@@ -428,13 +461,13 @@ class Processor:
                     )
                 keep.root_alarm_id = root.id
                 keep.correlation = root.correlation
-                keep.name = ticket_name(root, members)[:300]  # the name says the root cause
-            return keep
+                keep.name = ticket_name(root, members, topo)[:300]  # the name says the root cause
+            return keep, root
         worst = min(members, key=lambda m: severity_rank(m.severity)).severity
         if severity_rank(worst) > severity_rank(self.settings.ticket_severity):
-            return None
+            return None, root
         if (now - utc(root.raised_at)).total_seconds() < self.settings.ticket_hold:
-            return None  # the rest of the problem may still be arriving
+            return None, root  # the rest of the problem may still be arriving
         recent = now - dt.timedelta(seconds=self.settings.reopen_window)
         previous = db.session.scalars(
             select(Ticket)
@@ -445,14 +478,29 @@ class Processor:
         if previous is not None:
             previous.reopen_count += 1
             previous.resolved_at = None
-            previous.root_alarm_id = root.id
-            previous.name = ticket_name(root, members)[:300]
-            self._status(previous, "inProgress", f"the fault recurred: alarm {root.id}, {root.specific_problem}", now)
+            recurrence = root
+            earlier = db.session.get(Alarm, previous.root_alarm_id) if previous.root_alarm_id else None
+            if earlier is not None and earlier.id != root.id and not more_fundamental(root, earlier):
+                # The same problem again: its root cause stays, the recurrence is correlated under it.
+                for m in members:
+                    m.is_root_cause, m.parent_id = False, earlier.id
+                members.insert(0, earlier)
+                root = earlier
+            else:
+                if earlier is not None and earlier.id != root.id:
+                    earlier.is_root_cause, earlier.parent_id = False, root.id
+                    self._note(previous, f"Root cause is now alarm {root.id}: {root.alarmed_object}: "
+                                         f"{root.specific_problem}.")  # fmt: skip
+                previous.root_alarm_id = root.id
+                previous.name = ticket_name(root, members, topo)[:300]
+            reason = f"the fault recurred: alarm {recurrence.id}, {recurrence.specific_problem}"
+            self._status(previous, "inProgress", reason, now)
+            known[previous.id] = previous
             report["reopened"] += 1
             events.append(("reopened", previous, {}))
-            return previous
+            return previous, root
         ticket = Ticket(
-            name=ticket_name(root, members)[:300],
+            name=ticket_name(root, members, topo)[:300],
             description="",
             severity=worst,
             priority=PRIORITY.get(worst, 4),
@@ -475,9 +523,10 @@ class Processor:
                 ticket_id=ticket.id, at=now, status="acknowledged", reason="opened from an alarm", actor=SYSTEM
             )
         )
+        known[ticket.id] = ticket
         report["opened"] += 1
         events.append(("opened", ticket, {}))
-        return ticket
+        return ticket, root
 
     def _relate(self, ticket: Ticket, root: Alarm, members: list[Alarm], topo: Topology) -> None:
         """The ticket's related entities (TMF621 relatedEntity) and its description."""
@@ -491,8 +540,7 @@ class Processor:
             add("Device", topo.device_id(group_device) or group_device, group_device, "affected")
         sessions = []
         for m in members:
-            role = "rootCause" if m.id == root.id else "correlated"
-            add("Alarm", m.id, f"{m.alarmed_object}: {m.specific_problem}"[:200], role)
+            add("Alarm", m.id, f"{m.alarmed_object}: {m.specific_problem}"[:200], "correlated")
             if m.object_type == "interface" and m.interface_id:
                 add("Interface", m.interface_id, f"{m.device}:{m.object_name}", "affected")
             if m.object_type == "bgp_session":
@@ -509,6 +557,9 @@ class Processor:
         services = {s["id"]: s for m in members for s in (m.affected_services or [])}
         for s in sorted(services.values(), key=lambda s: s["name"]):
             add("Service", s["id"], s["name"], "affectedService", tenant=s.get("tenant"))
+        for r in related.values():  # one rootCause: the ticket's root alarm; every other alarm is correlated
+            if r["@referredType"] == "Alarm":
+                r["role"] = "rootCause" if r["id"] == str(ticket.root_alarm_id) else "correlated"
         new = sorted(related.values(), key=lambda r: (r["@referredType"], r["id"]))
         if new != ticket.related:
             ticket.related = new
@@ -555,14 +606,20 @@ class Processor:
         db.session.add(TicketNote(ticket_id=ticket.id, author=author, text=text[:4000]))
 
 
-def ticket_name(root: Alarm, members: list[Alarm]) -> str:
-    """ "Link down: ce1:eth1 - pe1:eth3 (ACME-AMS-0001)", "pe1 unreachable", "ce1 not compliant:
-    logging, aaa", else the root's problem."""
+def ticket_name(root: Alarm, members: list[Alarm], topo: Topology | None = None) -> str:
+    """What the problem is, after its root cause: "Link down: ce1:eth1 - pe1:eth3 (ACME-AMS-0001)"
+    (an interface alarm on a link: both ends, as ``topology.link_name`` orders them), "pe1
+    unreachable", "ce1 not compliant: logging, aaa", else the root's own problem. The root
+    cause stays while the problem lasts (``portal.faults.correlate``), so the name does too."""
     services = sorted({s["name"] for m in members for s in (m.affected_services or [])})
     suffix = f" ({', '.join(services)})" if services else ""
     correlation = root.correlation or ""
     if correlation.startswith("link ") and root.object_type == "interface":
-        a, _, b = correlation[len("link ") :].partition(" ")
+        link = topo.link(root.device, root.object_name) if topo is not None else None
+        if link is not None and link_name(link) == correlation:
+            (a, ai), (b, bi) = link
+            return f"Link down: {a}:{ai} - {b}:{bi}{suffix}"
+        a, _, b = correlation[len("link ") :].partition(" ")  # NetBox no longer has the link
         return f"Link down: {a} - {b}{suffix}"
     if root.object_type == "device" and root.condition == "device-unreachable":
         return f"{root.device} unreachable{suffix}"

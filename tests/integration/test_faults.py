@@ -22,10 +22,9 @@ pytestmark = pytest.mark.integration
 FAULT_LAB = LabConfig(ns_prefix="f", bridge="netoss-fbr0", user="netopsf")
 TICKETS = "/tmf-api/troubleTicket/v4/troubleTicket"
 ALARMS = "/tmf-api/alarmManagement/v4/alarm"
-# Tickets opened by the tests, by what they are about: later tests look them up by id, since a
-# ticket's name follows its root cause (a session that flaps after the link came back reopens
-# the link's ticket and renames it).
+# Tickets opened by the tests, by what they are about: later tests look them up by id.
 OPENED: dict[str, str] = {}
+LINK_NAME = "Link down: ce1:eth1 - pe1:eth3 (ACME-AMS-0001)"
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +84,7 @@ def test_a_link_down_is_one_ticket_with_its_sessions_and_services_and_up_resolve
         new = {k: v for k, v in _open_tickets(api, stack).items() if k not in before}
         assert len(new) == 1, list(new)
         ((ref, ticket),) = new.items()
-        assert ticket["name"] == "Link down: ce1:eth1 - pe1:eth3 (ACME-AMS-0001)", ticket["name"]
+        assert ticket["name"] == LINK_NAME, ticket["name"]
         OPENED["link"] = ref
         related = {(r["@referredType"], r["name"]) for r in ticket["relatedEntity"]}
         assert {("BgpSession", "pe1 -> 198.19.128.1 (ce1)"), ("BgpSession", "ce1 -> 198.19.128.0 (pe1)")} <= related
@@ -116,6 +115,14 @@ def test_a_link_down_is_one_ticket_with_its_sessions_and_services_and_up_resolve
     )
     alarms = api.get(f"{stack.portal_url}{ALARMS}", params={"ticket": ref}, timeout=10).json()
     assert all(a["state"] == "cleared" for a in alarms)
+    # Whatever cleared last (the BGP sessions come back after the carrier), the ticket is still
+    # the link's, with the interface alarm as its one root cause.
+    assert resolved["name"] == LINK_NAME, resolved["name"]
+    roots = [a for a in alarms if a["isRootCause"]]
+    assert len(roots) == 1 and roots[0]["alarmedObjectType"] == "Interface", alarms
+    assert resolved["netoss"]["rootAlarm"] == int(roots[0]["id"])
+    related = [r for r in resolved["relatedEntity"] if r["@referredType"] == "Alarm"]
+    assert [r["id"] for r in related if r["role"] == "rootCause"] == [roots[0]["id"]], related
     # Every datagram is accounted for.
     import redis
 

@@ -1,4 +1,5 @@
-"""Events to alarms to tickets, on the portal's tables (SQLite) and the demo's NetBox records."""
+"""Events to alarms to tickets, on the portal's tables (in PostgreSQL, the stack's engine: the
+session's own cluster, tests/unit/postgres_cluster.py) and the demo's NetBox records."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-from flask_migrate import upgrade
 from sqlalchemy import select
 
 from portal.app import create_app
@@ -27,11 +27,12 @@ def at(seconds: float) -> dt.datetime:
 
 
 @pytest.fixture
-def app(tmp_path):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}", "SECRET_KEY": "t", "TESTING": True})
+def app(postgres):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": postgres.database(), "SECRET_KEY": "t", "TESTING": True})
     with app.app_context():
-        upgrade()
         yield app
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture
