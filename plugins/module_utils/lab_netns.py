@@ -43,7 +43,7 @@ def namespace_name(prefix, device):
     The device's own name when it is plain (lowercase ASCII letters, digits and ``-``) and fits
     in 15 characters with the prefix; otherwise a readable stem of it (accents dropped,
     lowercased, other characters as ``-``) then ``_`` and the first 6 hex digits of the
-    SHA-256 of the whole name: ``ams-core-router-01.example.net`` -> ``ams-core_3b5c2e``.
+    SHA-256 of the whole name: ``ams-core-router-01.example.net`` -> ``ams-core_9fa77d``.
     Stable (the same name always gives the same namespace), ASCII, at most 15 characters, and
     a derived name never equals a plain one (only derived names hold ``_``). FRR's pathspace
     (``-N``), ``/etc/frr/<ns>`` and ``/var/run/frr/<ns>`` take it as it is.

@@ -150,6 +150,8 @@ def up(stack: Stack, api, config: LabConfig = MAIN, log: Callable[[str], None] =
     spec = build_spec(**read_netbox(api), config=config)
     for name, reason in sorted(spec.skipped.items()):
         log(f"lab: warning: no router for {name}: {reason}")
+    for warning in spec.warnings:
+        log(f"lab: warning: {warning}")
     previous = _load(stack)
     if previous and LabConfig(**previous["config"]) != config:
         raise LabError(

@@ -90,6 +90,7 @@ class LabSpec:
     mgmt_prefix: ipaddress.IPv4Network
     bridge_ip: ipaddress.IPv4Interface  # first address of the management prefix
     skipped: dict[str, str] = field(default_factory=dict)  # device -> why it has no router
+    warnings: list[str] = field(default_factory=list)  # built, but not all as NetBox says
 
     def router(self, name: str) -> Router:
         return next(r for r in self.routers if r.name == name)
@@ -224,7 +225,28 @@ def build_spec(devices, ip_addresses, cables, prefixes, config: LabConfig | None
             routers[link.b_router].interfaces.append(link.b_if)
     for r in routers.values():
         r.interfaces.sort(key=_natural)
-    return LabSpec(config, list(routers.values()), links, mgmt_prefix, bridge_ip, skipped)
+    return LabSpec(
+        config, list(routers.values()), links, mgmt_prefix, bridge_ip, skipped, _loopbacks(routers, ip_addresses)
+    )
+
+
+def _loopbacks(routers: dict[str, Router], ip_addresses) -> list[str]:
+    """A router's loopback addresses must be on `lo`, the one loopback its namespace has: an
+    address of role loopback on another interface (Loopback0, lo1) is configured by its
+    template but has no interface to live on in the lab."""
+    out = []
+    for ip in sorted(ip_addresses, key=lambda ip: ip["id"]):
+        role = ip.get("role")
+        assigned = ip.get("assigned_object") or {}
+        device = _name(assigned.get("device"))
+        if (role.get("value") if isinstance(role, dict) else role) != "loopback" or device not in routers:
+            continue
+        if assigned.get("name") != "lo":
+            out.append(
+                f"{device}: its loopback address {ip['address']} is on {assigned.get('name')!r}, which a lab "
+                "router does not have (its loopback is `lo`): that address is not reachable in the lab"
+            )
+    return out
 
 
 def _management_prefix(routers: dict[str, Router], prefixes, skip) -> ipaddress.IPv4Network | None:

@@ -261,6 +261,21 @@ def test_two_devices_on_one_namespace_name_keep_the_first(monkeypatch):
     }
 
 
+def test_a_loopback_address_off_lo_is_a_warning():
+    """A lab router's loopback is its namespace's `lo`: a loopback address elsewhere is said."""
+    assert _spec().warnings == []
+    records = copy.deepcopy(RECORDS)
+    ip = next(i for i in records["ip_addresses"] if (i.get("role") or {}).get("value") == "loopback")
+    ip["assigned_object"]["name"] = "Loopback0"
+    device = ip["assigned_object"]["device"]["name"]
+    spec = _spec(records)
+    assert device in [r.name for r in spec.routers]
+    assert spec.warnings == [
+        f"{device}: its loopback address {ip['address']} is on 'Loopback0', which a lab router does not have "
+        "(its loopback is `lo`): that address is not reachable in the lab"
+    ]
+
+
 def test_nothing_to_build_says_why_each_device_was_left_out():
     records = copy.deepcopy(RECORDS)
     for d in records["devices"]:
