@@ -292,6 +292,9 @@ def converge(
     configuration is left out with a warning naming it and why. ``api`` reads NetBox (the
     stack's read-only account by default). Returns the routers pushed to (none: nothing changed).
     """
+    import pynetbox
+    import requests
+
     from ansible_collections.netoss.core.plugins.module_utils.device_data import Snapshot, build_all, fetch
     from ansible_collections.netoss.core.plugins.module_utils.netbox_client import NetboxError, connect
     from portal.stack import run_playbook
@@ -300,7 +303,7 @@ def converge(
         if api is None:
             api, _status = connect(stack.netbox_url, stack.netbox_reader_token())
         data, errors = build_all(Snapshot(**fetch(api)), [r.name for r in spec.routers])
-    except (NetboxError, StackError) as exc:
+    except (NetboxError, StackError, pynetbox.RequestError, requests.RequestException) as exc:
         raise LabError(f"the lab cannot read NetBox to render its configurations: {exc}") from None
     for name, why in sorted(errors.items()):
         log(f"lab: warning: {name} is not configured: {why}")
