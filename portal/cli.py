@@ -504,17 +504,19 @@ def lab_trust_cmd() -> None:
 @lab_group.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def lab_status_cmd(as_json: bool) -> None:
-    """Each router: daemons, management IP, SSH. Exit status 1 if any is unhealthy."""
+    """Each router: its device, namespace, daemons, management IP, SSH. Exit status 1 if any is unhealthy."""
     routers = lab.status(_stack())
     if as_json:
-        click.echo(json.dumps(routers, indent=2))
+        click.echo(json.dumps(routers, indent=2, ensure_ascii=False))
     elif not routers:
         click.echo("no lab: `netoss lab up` builds it from NetBox")
     else:
-        click.echo(f"{'ROUTER':<10} {'MGMT IP':<18} {'SSH':<5} DAEMONS")
+        wide = max(len("DEVICE"), *(len(r["router"]) for r in routers))
+        click.echo(f"{'DEVICE':<{wide}} {'NAMESPACE':<15} {'MGMT IP':<18} {'SSH':<5} DAEMONS")
         for r in routers:
             daemons = " ".join(f"{d}:{pid or 'DOWN'}" for d, pid in r["daemons"].items())
-            click.echo(f"{r['router']:<10} {r['mgmt_ip']:<18} {'up' if r['ssh'] else 'DOWN':<5} {daemons}")
+            ssh = "up" if r["ssh"] else "DOWN"
+            click.echo(f"{r['router']:<{wide}} {r['namespace']:<15} {r['mgmt_ip']:<18} {ssh:<5} {daemons}")
         relay = routers[0]["syslog_relay"]
         click.echo(f"syslog relay: {'pid ' + str(relay) if relay else 'DOWN'} (routers' /dev/log -> UDP on the bridge)")
     sys.exit(0 if routers and all(r["healthy"] for r in routers) else 1)

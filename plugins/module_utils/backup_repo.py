@@ -14,6 +14,7 @@ import fcntl
 import os
 import subprocess
 
+from ansible_collections.netoss.core.plugins.module_utils.config_values import PATTERNS
 from ansible_collections.netoss.core.plugins.module_utils.files import write_if_changed
 
 AUTHOR = ("netoss", "netoss@localhost")
@@ -123,6 +124,13 @@ def store(repo, device, text, job, when, check_mode=False):
 
     Returns {changed, first, added, removed, commit, diff}.
     """
+    pattern, allowed = PATTERNS["hostname"]
+    if not isinstance(device, str) or not pattern.fullmatch(device):
+        # A name from NetBox (which allows '/', '..', spaces) must not place a file elsewhere.
+        raise BackupRepoError(
+            "device %r: its name cannot be a file name in the backup repository (%s)"
+            % (device[:70] if isinstance(device, str) else device, allowed)
+        )
     path = "%s.cfg" % device
     full = os.path.join(repo, path)
     existed = os.path.exists(full)

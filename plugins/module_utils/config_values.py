@@ -40,9 +40,11 @@ _TEXT = re.compile(r"[%s]*" % TEXT_CHARS)
 
 # kind -> (compiled pattern, what it allows: said in errors)
 PATTERNS = {
+    # A device's name as a configuration's hostname (and a file name: <device>.cfg): NetBox's
+    # names of network gear, up to its 64 characters.
     "hostname": (
-        re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"),
-        "a letter or digit then up to 62 of letters, digits, _ . -",
+        re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"),
+        "a letter or digit then up to 63 of letters, digits, _ . -",
     ),
     "interface": (
         re.compile(r"[A-Za-z][A-Za-z0-9/._:-]{0,63}"),

@@ -164,8 +164,10 @@ _INTERFACE = _obj(
     ["name", "type"],
     name={
         "type": "string",
-        "pattern": r"^[A-Za-z][A-Za-z0-9./-]{0,14}$",
-        "description": "a letter then up to 14 of letters, digits, . / -",
+        "pattern": r"^[A-Za-z][A-Za-z0-9./_-]{0,63}$",
+        "description": "a letter then up to 63 of letters, digits, . / _ -, as the vendor names it "
+        "(eth1, GigabitEthernet0/0/0/12); the lab builds only devices whose management and cabled "
+        "interfaces are Linux names: at most 15 characters, no /",
     },
     type={"enum": ["virtual", "1000base-t", "10gbase-x-sfpp", "25gbase-x-sfp28", "100gbase-x-qsfp28", "other"]},
     description=_CONFIG_TEXT,
@@ -251,8 +253,10 @@ KIND_SCHEMAS = {
         ["name", "site", "role", "platform", "device_type"],
         name={
             "type": "string",
-            "pattern": r"^[a-z][a-z0-9-]{0,14}$",
-            "description": "a lowercase letter then up to 14 of [a-z0-9-]: it becomes a Linux netns name",
+            "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+            "description": "a letter or digit then up to 63 of letters, digits, . _ - (NetBox's limit is 64), "
+            "e.g. an FQDN: safe in file names and configuration lines; the lab gives its routers "
+            "namespace names of their own",
         },
         site=_ref("site"),
         role=_ref("device role"),

@@ -2,17 +2,60 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The lab's wiring and probes: veth pairs between routers' network namespaces, and pings
 from inside one. Only for the lab `netoss lab up` builds (a router is the namespace
-``<prefix><device>``); a real network's last mile is patched by people, and probed by its
-own probes. Nothing here ever runs in the host's own namespace.
+:func:`namespace_name` gives its device); a real network's last mile is patched by people,
+and probed by its own probes. Nothing here ever runs in the host's own namespace.
+
+The lab's names are decided here, for `netoss lab up` (portal/lab) and for these modules alike:
+the namespace of each device, and which interface names the lab can create.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import socket
 import subprocess
 import time
+import unicodedata
+
+# Linux limits a network namespace's name (by the lab's rule, as its interfaces' names) to
+# IFNAMSIZ - 1 characters.
+NAME_MAX = 15
+# A namespace prefix keeps two labs apart on one machine (NETOSS_LAB_PREFIX); short, so that a
+# derived name keeps a readable stem.
+PREFIX = re.compile(r"[a-z0-9-]{0,6}\Z")
+HASH_LEN = 6
+# A device name the lab uses as its namespace name as it is (with the prefix, when that fits).
+_PLAIN = re.compile(r"[a-z0-9][a-z0-9-]*\Z")
+# Interface names the lab can create in a namespace (veth ends): Linux's rules (no '/', no
+# space, no ':', at most 15 characters), kept to a plain set.
+IFNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,14}\Z")
+IFNAME_ALLOWED = "a letter or digit then up to 14 of letters, digits, . _ -"
+# A device name in a request to the lab: letters (any script), digits, . _ - up to NetBox's 64.
+DEVICE = re.compile(r"[\w.-]{1,64}\Z")
+
+
+def namespace_name(prefix, device):
+    """The network namespace of ``device`` in the lab whose namespaces start with ``prefix``.
+
+    The device's own name when it is plain (lowercase ASCII letters, digits and ``-``) and fits
+    in 15 characters with the prefix; otherwise a readable stem of it (accents dropped,
+    lowercased, other characters as ``-``) then ``_`` and the first 6 hex digits of the
+    SHA-256 of the whole name: ``ams-core-router-01.example.net`` -> ``ams-core_9fa77d``.
+    Stable (the same name always gives the same namespace), ASCII, at most 15 characters, and
+    a derived name never equals a plain one (only derived names hold ``_``). FRR's pathspace
+    (``-N``), ``/etc/frr/<ns>`` and ``/var/run/frr/<ns>`` take it as it is.
+    """
+    if not PREFIX.match(prefix):
+        raise LabError("namespace prefix %r is not up to 6 of a-z 0-9 -" % prefix)
+    if _PLAIN.match(device) and len(prefix) + len(device) <= NAME_MAX:
+        return prefix + device
+    folded = unicodedata.normalize("NFKD", device).encode("ascii", "ignore").decode("ascii").lower()
+    room = NAME_MAX - len(prefix) - 1 - HASH_LEN
+    stem = re.sub(r"[^a-z0-9]+", "-", folded).strip("-")[:room].rstrip("-") or "r"
+    return "%s%s_%s" % (prefix, stem, hashlib.sha256(device.encode("utf-8")).hexdigest()[:HASH_LEN])
 
 
 class LabError(RuntimeError):
@@ -78,7 +121,7 @@ def endpoint(text, prefix, known):
     device, sep, interface = text.partition(":")
     if not sep or not device or not interface:
         raise LabError("%r is not device:interface" % text)
-    ns = prefix + device
+    ns = namespace_name(prefix, device)
     if ns not in known:
         raise LabError("the lab has no router %s (namespace %s): is this the lab?" % (device, ns))
     return ns, interface
@@ -141,7 +184,7 @@ def ping(device, source, destination, prefix, timeout=30, count=3, clock=time.mo
         request.update({"timeout": int(timeout), "count": int(count)})
         ok, attempts, out = ask_helper(helper, request, timeout + count + 30)
         return ok, attempts, out
-    ns = prefix + device
+    ns = namespace_name(prefix, device)
     if ns not in namespaces():
         raise LabError("the lab has no router %s (namespace %s): is this the lab?" % (device, ns))
     deadline = clock() + timeout

@@ -14,7 +14,9 @@ description:
     C(netoss lab up), this patches that link as a veth pair, or removes it when the service
     is deleted. On a real network people patch the last mile, and this module is not used.
   - Runs on the controller as root; it touches only the lab's namespaces
-    (C(<namespace_prefix><device>)) and fails when a router is not one of them.
+    (each device's namespace as C(netoss lab up) names it, C(<namespace_prefix><device>) when the
+    device's name is short and plain, else a safe stem and a hash of it) and fails when a router is
+    not one of them.
 author: netoss contributors
 options:
   links:

@@ -13,8 +13,9 @@ description:
     another site by pinging it from a router there, from that router's own customer address,
     so that both directions are routed.
   - Runs on the controller as root, inside the router's network namespace
-    (C(<namespace_prefix><device>)), never in the host's; it fails when the router is not
-    one of the lab's.
+    (the device's namespace as C(netoss lab up) names it, C(<namespace_prefix><device>) when the
+    device's name is short and plain, else a safe stem and a hash of it), never in the host's;
+    it fails when the router is not one of the lab's.
   - Pings again until an answer comes or O(timeout) seconds pass (routes take a moment to
     propagate).
 author: netoss contributors

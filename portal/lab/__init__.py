@@ -1,7 +1,8 @@
 """The lab: one FRR router per NetBox device of platform FRR, in Linux network namespaces.
 
 `up` reads NetBox, builds the spec (spec.py) and the routers (runtime.py), and records what
-it built in <state>/lab/built.json, so `down` and `status` need neither NetBox nor guesses.
+it makes in <state>/lab/built.json as it makes it (record.py), so `down` and `status` need
+neither NetBox nor guesses, and `up` removes what belongs to a router NetBox no longer has.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from portal.stack.config import Stack, StackError, write_private
 
-from . import runtime
+from . import record, runtime
 from .spec import LabConfig, LabError, LabSpec, Router, build_spec
 
 __all__ = [
@@ -65,20 +66,28 @@ def read_netbox(api) -> dict[str, list[dict]]:
     }
 
 
-def _record(stack: Stack, spec: LabSpec) -> None:
+def _record(stack: Stack, spec: LabSpec, resources: dict) -> None:
+    """built.json: the lab's names, its routers as built (status, the syslog relay, the jobs and
+    the lab helper read them) and every resource it holds (``resources``, see record.py)."""
     data = {
         "config": asdict(spec.config),
         "bridge_ip": str(spec.bridge_ip),
         "routers": [dict(asdict(r), mgmt_ip=str(r.mgmt_ip)) for r in spec.routers],
+        "resources": resources,
     }
     write_private(_paths(stack).root / "built.json", json.dumps(data, indent=2) + "\n")
+    _share(stack)
+
+
+def _load(stack: Stack) -> dict | None:
+    f = _paths(stack).root / "built.json"
+    return json.loads(f.read_text()) if f.exists() else None
 
 
 def _built(stack: Stack) -> tuple[LabConfig, list[Router]] | None:
-    f = _paths(stack).root / "built.json"
-    if not f.exists():
+    data = _load(stack)
+    if data is None:
         return None
-    data = json.loads(f.read_text())
     routers = [Router(**dict(r, mgmt_ip=ipaddress.ip_interface(r["mgmt_ip"]))) for r in data["routers"]]
     return LabConfig(**data["config"]), routers
 
@@ -131,32 +140,91 @@ def device_env(stack: Stack) -> dict[str, str]:
 
 
 def up(stack: Stack, api, config: LabConfig = MAIN, log: Callable[[str], None] = print) -> LabSpec:
-    """Build (or complete) the lab that NetBox describes; idempotent."""
+    """Build (or complete) the lab that NetBox describes; idempotent.
+
+    A device the lab cannot build, or a router that does not start, is left out with a
+    warning naming it and why; the others are built. What belongs to a router the lab no
+    longer has (NetBox removed it, or it is now skipped) is removed first.
+    """
     t0 = time.monotonic()
     spec = build_spec(**read_netbox(api), config=config)
     for name, reason in sorted(spec.skipped.items()):
         log(f"lab: warning: no router for {name}: {reason}")
-    built = _built(stack)
-    if built and built[0] != config:
-        raise LabError(f"a lab with other names ({built[0]}) is recorded in {stack.state_dir}: run `netoss lab down`")
+    for warning in spec.warnings:
+        log(f"lab: warning: {warning}")
+    previous = _load(stack)
+    if previous and LabConfig(**previous["config"]) != config:
+        raise LabError(
+            f"a lab with other names ({LabConfig(**previous['config'])}) is recorded in {stack.state_dir}: "
+            "run `netoss lab down`"
+        )
     paths = _paths(stack)
     creds = runtime.credentials(paths, config.user)
     runtime.ensure_user(config.user, creds["password"])
-    _record(stack, spec)  # before building, so a half-built lab can still be taken down
-    _share(stack)
-    runtime.build_network(spec)
+    recorded = record.resources(previous)
+    # Before anything is made: what was made before and what is about to be, so a lab that
+    # stops half-built can still be taken down whole.
+    _record(stack, spec, record.merge(recorded, record.of_spec(spec)))
+    removed, _pids = _remove(record.stale(recorded, record.of_spec(spec)), log)
+    runtime.build_bridge(spec)
+    failed: dict[str, str] = {}
+    for r in spec.routers:
+        try:
+            runtime.build_router_network(spec, r)
+        except (StackError, LabError, OSError) as exc:
+            failed[r.name] = str(exc)
+    for link in spec.links:
+        if link.a_router in failed or link.b_router in failed:
+            continue
+        try:
+            runtime.build_link(spec, link)
+        except (StackError, LabError, OSError) as exc:
+            log(f"lab: warning: no link {link.a_router}:{link.a_if} - {link.b_router}:{link.b_if}: {exc}")
     runtime.start_relay(paths, str(spec.bridge_ip.ip), stack.port("syslog"))
     for r in spec.routers:
-        runtime.start_router(r, paths, config.user)
+        if r.name in failed:
+            continue
+        try:
+            runtime.start_router(r, paths, config.user)
+        except (StackError, LabError, OSError) as exc:
+            failed[r.name] = str(exc)
+    for name, why in sorted(failed.items()):
+        r = spec.router(name)
+        log(f"lab: warning: router {name} (namespace {r.ns}) did not start and is taken out: {why}")
+        runtime.stop_router(r)
+        runtime.remove_router(r)
+        spec.skipped[name] = f"it did not start: {why}"
+    spec.routers = [r for r in spec.routers if r.name not in failed]
+    spec.links = [link for link in spec.links if not {link.a_router, link.b_router} & set(failed)]
+    # The lab as built: what it holds now, nothing else.
+    _record(stack, spec, record.of_spec(spec))
     # The routers' host keys, pinned: network_cli checks them (ansible.cfg) in every playbook
     # netoss runs (HOME=<state>/home), and refuses a router whose key differs.
     runtime.write_known_hosts(spec, paths, stack.ansible_home / ".ssh" / "known_hosts")
     record_if_indexes(stack, spec, log)
+    extra = f", {len(spec.skipped)} devices left out" if spec.skipped else ""
+    extra += f", {removed} routers removed" if removed else ""
     log(
-        f"lab up: {len(spec.routers)} routers, {len(spec.links)} links, bridge {config.bridge} "
+        f"lab up: {len(spec.routers)} routers, {len(spec.links)} links{extra}, bridge {config.bridge} "
         f"{spec.bridge_ip}, syslog to udp/{spec.bridge_ip.ip}:{stack.port('syslog')} ({time.monotonic() - t0:.1f} s)"
     )
     return spec
+
+
+def _remove(resources: dict, log: Callable[[str], None]) -> tuple[int, int]:
+    """Remove recorded routers (every process in the namespace first, by PID, then the
+    namespace, its veths and FRR's directories) and links; returns (routers, processes)."""
+    stopped = {ns: runtime.stop_namespace(ns) for ns in resources["routers"] if record.SAFE_NAME.match(ns)}
+    for ns, res in resources["routers"].items():
+        if ns not in stopped:
+            log(f"lab: warning: recorded namespace {ns!r} is not a lab name: left alone")
+            continue
+        runtime.remove_namespace(ns, res["bridge_port"], record.checked_dirs(res, ns))
+        log(f"lab: router {res.get('device')} (namespace {ns}) removed, {len(stopped[ns])} processes stopped")
+    for a_ns, a_if, b_ns, b_if in resources["links"]:
+        if record.SAFE_NAME.match(a_ns) and record.SAFE_NAME.match(a_if) and runtime.remove_link(a_ns, a_if):
+            log(f"lab: link {a_ns}:{a_if} - {b_ns}:{b_if} removed (no cable in NetBox any more)")
+    return len(stopped), sum(len(p) for p in stopped.values())
 
 
 def record_if_indexes(stack: Stack, spec: LabSpec, log: Callable[[str], None] = print) -> int:
@@ -192,29 +260,74 @@ def record_if_indexes(stack: Stack, spec: LabSpec, log: Callable[[str], None] = 
     return len(changes)
 
 
-def converge(stack: Stack, spec: LabSpec, log: Callable[[str], None] = print, force: bool = False) -> bool:
+TEMPLATES = Path(__file__).resolve().parents[2] / "roles" / "config_render" / "templates"
+
+
+def push_digests(spec: LabSpec, data: dict[str, dict], alive: dict[str, dict], templates: Path = TEMPLATES) -> dict:
+    """Per router, a digest of what a push to it depends on: its structured data built from
+    NetBox (device_data.build: everything its rendered configuration holds, peers included),
+    the templates of its platform, its namespace and management address, and its daemons'
+    pids (a restarted router is pushed again). Routers without data are left out."""
+    digests = {}
+    for r in spec.routers:
+        if r.name not in data:
+            continue
+        platform = str(data[r.name].get("platform") or "")
+        h = hashlib.sha256()
+        for f in sorted((templates / platform).glob("*")) if platform else []:
+            h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+        h.update(json.dumps(data[r.name], sort_keys=True, default=str).encode())
+        h.update(json.dumps([r.ns, r.mgmt_if, str(r.mgmt_ip), alive.get(r.name)], default=str).encode())
+        digests[r.name] = h.hexdigest()
+    return digests
+
+
+def converge(
+    stack: Stack, spec: LabSpec, log: Callable[[str], None] = print, force: bool = False, api=None
+) -> list[str]:
     """Push the configurations rendered from NetBox to the lab's routers (playbooks/config_push.yml).
 
-    Skipped when the routers and NetBox's intent are those of the last successful push.
+    Only to the routers whose inputs (push_digests) differ from those of their last
+    successful push; every router with ``force``. A router whose NetBox data cannot make a
+    configuration is left out with a warning naming it and why. ``api`` reads NetBox (the
+    stack's read-only account by default). Returns the routers pushed to (none: nothing changed).
     """
-    from portal.stack import intent_hash, run_playbook
+    import pynetbox
+    import requests
 
-    state = [intent_hash(stack)] + [f"{r.name}:{runtime.daemons_alive(r)}" for r in spec.routers]
-    digest = hashlib.sha256("\n".join(state).encode()).hexdigest()
-    marker = _paths(stack).root / "converged"
-    if not force and marker.exists() and marker.read_text().strip() == digest:
-        return False
+    from ansible_collections.netoss.core.plugins.module_utils.device_data import Snapshot, build_all, fetch
+    from ansible_collections.netoss.core.plugins.module_utils.netbox_client import NetboxError, connect
+    from portal.stack import run_playbook
+
+    try:
+        if api is None:
+            api, _status = connect(stack.netbox_url, stack.netbox_reader_token())
+        data, errors = build_all(Snapshot(**fetch(api)), [r.name for r in spec.routers])
+    except (NetboxError, StackError, pynetbox.RequestError, requests.RequestException) as exc:
+        raise LabError(f"the lab cannot read NetBox to render its configurations: {exc}") from None
+    for name, why in sorted(errors.items()):
+        log(f"lab: warning: {name} is not configured: {why}")
+    digests = push_digests(spec, data, {r.name: runtime.daemons_alive(r) for r in spec.routers})
+    marker = _paths(stack).root / "converged.json"
+    try:
+        pushed = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        pushed = {}
+    todo = [name for name, digest in digests.items() if force or pushed.get(name) != digest]
+    if not todo:
+        return []
     t0 = time.monotonic()
-    names = ",".join(r.name for r in spec.routers)
+    names = ",".join(todo)
     log(f"lab: pushing the configurations rendered from NetBox to {names} (playbooks/config_push.yml)")
-    marker.unlink(missing_ok=True)
+    kept = {name: digest for name, digest in pushed.items() if name in digests and name not in todo}
+    write_private(marker, json.dumps(kept, indent=2) + "\n")
     try:
         run_playbook(stack, "config_push.yml", "--limit", names, log_name="config-push.log", env=device_env(stack))
     except StackError as exc:
         raise LabError(f"the lab did not converge: {exc}") from None
-    marker.write_text(digest + "\n")
+    write_private(marker, json.dumps(dict(kept, **{name: digests[name] for name in todo}), indent=2) + "\n")
     log(f"lab: configured and verified in {time.monotonic() - t0:.0f} s (OSPF and BGP up)")
-    return True
+    return todo
 
 
 def trust(stack: Stack, target: Path | None = None) -> int:
@@ -229,28 +342,28 @@ def trust(stack: Stack, target: Path | None = None) -> int:
 
 
 def down(stack: Stack, log: Callable[[str], None] = print) -> int:
-    """Stop every router by PID and remove namespaces, links, the bridge, FRR's files and the account."""
-    built = _built(stack)
-    if built is None:
+    """Stop every router by PID and remove namespaces, links, the bridge, FRR's files and the
+    account: everything recorded in built.json, whatever NetBox holds now (it is not read)."""
+    data = _load(stack)
+    if data is None:
         log("lab: nothing to take down")
         return 0
-    config, routers = built
+    config = LabConfig(**data["config"])
+    resources = record.resources(data)
     t0 = time.monotonic()
-    pids = 0
-    for r in routers:
-        pids += len(runtime.stop_router(r))
-    for r in routers:
-        runtime.remove_router(r)
+    routers, pids = _remove(dict(resources, links=[]), lambda _m: None)
     runtime.stop_relay(_paths(stack))
-    runtime.remove_bridge(config.bridge)
+    bridge = resources.get("bridge") or config.bridge
+    if record.SAFE_NAME.match(bridge):
+        runtime.remove_bridge(bridge)
     runtime.remove_user(config.user)
     (_paths(stack).root / "built.json").unlink()
-    log(f"lab down: {len(routers)} routers, {pids} processes stopped ({time.monotonic() - t0:.1f} s)")
+    log(f"lab down: {routers} routers, {pids} processes stopped ({time.monotonic() - t0:.1f} s)")
     return pids
 
 
 def status(stack: Stack) -> list[dict]:
-    """Each router: namespace, daemons with pids, management IP, SSH reachability."""
+    """Each router: its device, namespace and hostname, daemons with pids, management IP, SSH reachability."""
     built = _built(stack)
     if built is None:
         return []
@@ -264,6 +377,7 @@ def status(stack: Stack) -> list[dict]:
             {
                 "router": r.name,
                 "namespace": r.ns,
+                "hostname": r.hostname,
                 "namespace_exists": runtime.namespace_exists(r.ns),
                 "mgmt_ip": str(r.mgmt_ip),
                 "daemons": daemons,

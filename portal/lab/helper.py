@@ -7,6 +7,8 @@ operations of plugins/module_utils/lab_netns.py for whoever can open its socket:
 <state>/lab-helper/helper.sock, mode 0660, group `netoss` (the directory 0750). Each request
 is one JSON line, checked strictly before anything runs: the namespace prefix must be the
 built lab's, names must be plain device and interface names, addresses must be addresses.
+A device name reaches nothing but lab_netns.namespace_name, whose result is always a safe
+namespace name; an interface name must be one the lab can create (lab_netns.IFNAME).
 """
 
 from __future__ import annotations
@@ -16,17 +18,18 @@ import json
 import logging
 import os
 import pwd
-import re
 import socket
 import socketserver
 import struct
 from pathlib import Path
 
+from ansible_collections.netoss.core.plugins.module_utils import lab_netns
+
 log = logging.getLogger("netoss.lab.helper")
 
 MAX_REQUEST = 16 * 1024
-DEVICE = re.compile(r"[a-z][a-z0-9-]{0,14}\Z")
-INTERFACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,14}\Z")
+DEVICE = lab_netns.DEVICE  # letters (any script), digits, . _ - up to 64: NetBox's device names
+INTERFACE = lab_netns.IFNAME
 
 
 class RequestError(ValueError):
@@ -108,8 +111,6 @@ def check(request, lab_prefix: str | None) -> dict:
 
 def perform(req: dict):
     """Run a checked request with lab_netns (as root)."""
-    from ansible_collections.netoss.core.plugins.module_utils import lab_netns
-
     if req["op"] == "patch":
         return lab_netns.patch(req["a"], req["b"], req["prefix"], req["check_mode"])
     if req["op"] == "unpatch":

@@ -26,12 +26,11 @@ from pathlib import Path
 from portal.stack.config import write_private
 from portal.stack.proc import read_pid, run
 
-from .spec import LabError, LabSpec, Router
+from .record import FRR_ETC, FRR_RUN
+from .spec import LabError, LabSpec, Link, Router
 
 DAEMONS = ("zebra", "bgpd", "ospfd", "staticd", "bfdd")
 DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty", "ptmx")
-FRR_ETC = Path("/etc/frr")
-FRR_RUN = Path("/var/run/frr")
 VTYSH = "/usr/bin/vtysh"
 
 DAEMONS_FILE = """\
@@ -231,28 +230,51 @@ def merge_known_hosts(lines: list[str], target: Path) -> int:
     return len(lines)
 
 
-def build_network(spec: LabSpec) -> None:
-    """Namespaces, the management bridge, management veths and one veth pair per cable."""
+def build_bridge(spec: LabSpec) -> None:
+    """The management bridge in the root namespace, holding the first address of the management prefix."""
     br = spec.config.bridge
     if not _link_exists(br):
         _ip("link", "add", br, "type", "bridge")
         _ip("addr", "add", str(spec.bridge_ip), "dev", br)
     _ip("link", "set", br, "up")
+
+
+def build_router_network(spec: LabSpec, r: Router) -> None:
+    """The router's namespace and its management veth to the bridge."""
+    if not namespace_exists(r.ns):
+        _ip("netns", "add", r.ns)
+    _ip("link", "set", "lo", "up", ns=r.ns)
+    if not _link_exists(r.mgmt_if, r.ns):
+        _ip("link", "add", r.bridge_port, "type", "veth", "peer", "name", r.mgmt_if, "netns", r.ns)
+        _ip("addr", "add", str(r.mgmt_ip), "dev", r.mgmt_if, ns=r.ns)
+    _ip("link", "set", r.bridge_port, "master", spec.config.bridge, "up")
+    _ip("link", "set", r.mgmt_if, "up", ns=r.ns)
+
+
+def build_link(spec: LabSpec, link: Link) -> None:
+    """One veth pair for a NetBox cable, each end named as its interface."""
+    a, b = spec.router(link.a_router), spec.router(link.b_router)
+    if not _link_exists(link.a_if, a.ns):
+        _ip("link", "add", link.a_if, "netns", a.ns, "type", "veth", "peer", "name", link.b_if, "netns", b.ns)
+    _ip("link", "set", link.a_if, "up", ns=a.ns)
+    _ip("link", "set", link.b_if, "up", ns=b.ns)
+
+
+def build_network(spec: LabSpec) -> None:
+    """Namespaces, the management bridge, management veths and one veth pair per cable."""
+    build_bridge(spec)
     for r in spec.routers:
-        if not namespace_exists(r.ns):
-            _ip("netns", "add", r.ns)
-        _ip("link", "set", "lo", "up", ns=r.ns)
-        if not _link_exists(r.mgmt_if, r.ns):
-            _ip("link", "add", r.bridge_port, "type", "veth", "peer", "name", r.mgmt_if, "netns", r.ns)
-            _ip("addr", "add", str(r.mgmt_ip), "dev", r.mgmt_if, ns=r.ns)
-        _ip("link", "set", r.bridge_port, "master", br, "up")
-        _ip("link", "set", r.mgmt_if, "up", ns=r.ns)
+        build_router_network(spec, r)
     for link in spec.links:
-        a, b = spec.router(link.a_router), spec.router(link.b_router)
-        if not _link_exists(link.a_if, a.ns):
-            _ip("link", "add", link.a_if, "netns", a.ns, "type", "veth", "peer", "name", link.b_if, "netns", b.ns)
-        _ip("link", "set", link.a_if, "up", ns=a.ns)
-        _ip("link", "set", link.b_if, "up", ns=b.ns)
+        build_link(spec, link)
+
+
+def remove_link(ns: str, interface: str) -> bool:
+    """Delete a veth pair by one end (its peer goes with it); False when it was not there."""
+    if not namespace_exists(ns) or not _link_exists(interface, ns):
+        return False
+    _ip("link", "del", interface, ns=ns)
+    return True
 
 
 def start_router(r: Router, paths: LabPaths, user: str) -> None:
@@ -265,7 +287,7 @@ def start_router(r: Router, paths: LabPaths, user: str) -> None:
     (etc / "vtysh.conf").write_text("service integrated-vtysh-config\n")
     conf = etc / "frr.conf"
     if not conf.exists():
-        conf.write_text(BASE_CONFIG.format(name=r.name))
+        conf.write_text(BASE_CONFIG.format(name=r.hostname))
     shutil.chown(etc, "frr", "frr")
     for f in etc.iterdir():
         shutil.chown(f, "frr", "frr")
@@ -286,7 +308,7 @@ def start_router(r: Router, paths: LabPaths, user: str) -> None:
     write_private(
         sshd_conf,
         SSHD_CONFIG.format(
-            name=r.name, address=r.mgmt_ip.ip, keys=keys, run=ssh_run, user=user, force_command=force_command
+            name=r.ns, address=r.mgmt_ip.ip, keys=keys, run=ssh_run, user=user, force_command=force_command
         ),
     )
     dev = home / "dev"
@@ -303,20 +325,26 @@ def start_router(r: Router, paths: LabPaths, user: str) -> None:
         f"exec /usr/lib/frr/frrinit.sh start {r.ns} >/dev/null"
     )
     # FRR in a private mount namespace (its /dev/log); sshd beside it in the same network and
-    # UTS namespaces but with the real /dev, which its ptys need.
+    # UTS namespaces but with the real /dev, which its ptys need. The hostname is written to
+    # the UTS namespace's /proc entry: hostname(1) refuses '_', which a configuration allows.
     script = (
-        f"set -e; hostname {r.name}; "
+        f"set -e; printf %s {shlex.quote(r.hostname)} > /proc/sys/kernel/hostname; "
         f"unshare --mount --propagation private sh -c {shlex.quote(frr)}; "
         f"/usr/sbin/sshd -f {sshd_conf} -E {home / 'sshd.log'}"
     )
-    run(["ip", "netns", "exec", r.ns, "unshare", "--uts", "sh", "-c", script], what=f"start router {r.name}")
+    run(["ip", "netns", "exec", r.ns, "unshare", "--uts", "sh", "-c", script], what=f"start router {r.name} ({r.ns})")
 
 
 def router_pids(r: Router) -> list[int]:
     """Every process in the router's namespace."""
-    if not namespace_exists(r.ns):
+    return namespace_pids(r.ns)
+
+
+def namespace_pids(ns: str) -> list[int]:
+    """Every process in network namespace ``ns``."""
+    if not namespace_exists(ns):
         return []
-    out = subprocess.run(["ip", "netns", "pids", r.ns], capture_output=True, text=True, check=False).stdout
+    out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, check=False).stdout
     return [int(p) for p in out.split()]
 
 
@@ -330,7 +358,12 @@ def _gone(pid: int) -> bool:
 
 def stop_router(r: Router, timeout: float = 10) -> list[int]:
     """Stop every process of the router by PID (TERM, then KILL); return their pids."""
-    pids = router_pids(r)
+    return stop_namespace(r.ns, timeout)
+
+
+def stop_namespace(ns: str, timeout: float = 10) -> list[int]:
+    """Stop every process in network namespace ``ns`` by PID (TERM, then KILL); return their pids."""
+    pids = namespace_pids(ns)
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
@@ -345,12 +378,19 @@ def stop_router(r: Router, timeout: float = 10) -> list[int]:
 
 
 def remove_router(r: Router) -> None:
-    if namespace_exists(r.ns):
-        _ip("netns", "del", r.ns)
-    shutil.rmtree(FRR_ETC / r.ns, ignore_errors=True)
-    shutil.rmtree(FRR_RUN / r.ns, ignore_errors=True)
+    remove_namespace(r.ns, r.bridge_port)
+
+
+def remove_namespace(ns: str, bridge_port: str, dirs: list[Path] | None = None) -> None:
+    """The namespace (with the veth ends in it), FRR's directories (``dirs``, by default
+    /etc/frr/<ns> and /var/run/frr/<ns>), and the management veth's end on the bridge. Its
+    processes must be stopped first."""
+    if namespace_exists(ns):
+        _ip("netns", "del", ns)
+    for path in [FRR_ETC / ns, FRR_RUN / ns] if dirs is None else dirs:
+        shutil.rmtree(path, ignore_errors=True)
     # Deleting the namespace deletes the veth's peer too, asynchronously: it may be gone already.
-    subprocess.run(["ip", "link", "del", r.bridge_port], capture_output=True, check=False)
+    subprocess.run(["ip", "link", "del", bridge_port], capture_output=True, check=False)
 
 
 def remove_bridge(bridge: str) -> None:

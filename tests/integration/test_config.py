@@ -168,6 +168,37 @@ def test_push_again_changes_nothing(configured_lab, env):
     assert all(r["changed"] == 0 and r["failed"] == 0 for r in recap.values()), recap
 
 
+def test_a_second_lab_up_with_nothing_changed_in_netbox_pushes_nothing(
+    configured_lab, stack, nb, test_intent, intent_copy
+):
+    """Whether `lab up` pushes follows what the lab builds from NetBox, not the intent's files:
+    the stack's intent moved to another directory and edited, not synced, is no reason to push."""
+    first = sorted(intent_copy.glob("*.yml"))[0]
+    first.write_text(first.read_text() + "# edited, not synced\n")
+    stack.set_intent(intent_copy)
+    try:
+        spec = lab.up(stack, nb, CONFIG_LAB, log=print)
+        assert lab.converge(stack, spec, log=print) == []
+    finally:
+        stack.set_intent(test_intent)
+
+
+def test_a_netbox_change_is_pushed_to_the_router_it_concerns_only(configured_lab, stack, nb):
+    """An interface description changed in NetBox (not in the intent): `lab up` pushes that
+    router, and only it; set back, it pushes it again."""
+    router = next(r for r in configured_lab.routers if r.interfaces)
+    intf = nb.dcim.interfaces.get(device=router.name, name=router.interfaces[0])
+    before = intf.description
+    try:
+        intf.update({"description": "changed in NetBox by test_config"})
+        assert lab.converge(stack, configured_lab, log=print) == [router.name]
+        assert " description changed in NetBox by test_config\n" in runtime.vtysh(router, "show running-config")
+    finally:
+        intf.update({"description": before})
+        assert lab.converge(stack, configured_lab, log=print) == [router.name]
+    assert " description changed in NetBox by test_config" not in runtime.vtysh(router, "show running-config")
+
+
 def test_check_diff_shows_the_lines_then_push_applies_and_records(configured_lab, env, nb):
     pe1 = configured_lab.router("pe1")
     runtime.vtysh(pe1, "configure terminal", "router bgp 64500", "no neighbor 198.19.255.2 description p2")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -12,7 +13,9 @@ from pathlib import Path
 import paramiko
 import pytest
 import yaml
+from waiting import wait_for
 
+from ansible_collections.netoss.core.plugins.module_utils.lab_netns import namespace_name
 from portal import lab
 from portal.lab import runtime
 from portal.lab.spec import LabConfig
@@ -110,9 +113,128 @@ def test_up_again_changes_nothing(test_lab, stack, nb):
     assert {r.name: sorted(runtime.router_pids(r)) for r in test_lab.routers} == before
 
 
-def test_down_leaves_nothing_behind_then_up_again(test_lab, stack, nb):
+# --- any network's names, devices the lab cannot build, devices NetBox no longer has (issue 14) ---
+
+
+@pytest.fixture(scope="module")
+def extra_devices(test_lab, nb):
+    """Add FRR devices to the test NetBox, like the first of the lab's, with a management
+    interface and a primary IPv4 (the lab's subnet, from its end); every one is deleted, with
+    its addresses, when the module ends. ``add(name, mgmt_if) -> (device, address)``,
+    ``remove(device)``."""
+    template = nb.dcim.devices.get(name=test_lab.routers[0].name)
+    free = [ip for ip in reversed(list(test_lab.mgmt_prefix.hosts()))
+            if ip not in {r.mgmt_ip.ip for r in test_lab.routers}]  # fmt: skip
+    made = {}
+
+    def add(name: str, mgmt_if: str = "mgmt0"):
+        device = nb.dcim.devices.create(
+            name=name,
+            site=template.site.id,
+            role=template.role.id,
+            device_type=template.device_type.id,
+            platform=template.platform.id,
+            status="active",
+        )
+        made[device.id] = device
+        intf = nb.dcim.interfaces.create(device=device.id, name=mgmt_if, type="1000base-t")
+        address = f"{free.pop(0)}/{test_lab.mgmt_prefix.prefixlen}"
+        ip = nb.ipam.ip_addresses.create(
+            address=address, assigned_object_type="dcim.interface", assigned_object_id=intf.id
+        )
+        device.update({"primary_ip4": ip.id})
+        return device, address
+
+    def remove(device) -> None:
+        device.update({"primary_ip4": None})
+        for ip in nb.ipam.ip_addresses.filter(device_id=device.id):
+            ip.delete()
+        device.delete()
+        made.pop(device.id, None)
+
+    yield type("Devices", (), {"add": staticmethod(add), "remove": staticmethod(remove)})
+    for device in list(made.values()):
+        remove(device)
+
+
+FQDN = "ams-core-router-01.example.net"  # 30 characters, dotted
+ACCENTED = "köln-pe1"  # non-ASCII
+BAD_PORTS = "bad-ports-1"  # its management interface cannot be a Linux interface
+BAD_IF = "GigabitEthernet0/0/0/12"
+
+
+def test_devices_of_any_name_are_built_under_safe_namespace_names(test_lab, stack, nb, nb_env, extra_devices):
+    """A long dotted name and a non-ASCII one get routers under safe namespace names, reachable
+    and shown by `netoss lab status`; a device the lab cannot build is skipped with a warning
+    naming it and why, and every other router is built (and left running as it was)."""
+    before = {r.name: sorted(runtime.router_pids(r)) for r in test_lab.routers}
+    extra_devices.add(FQDN)
+    extra_devices.add(ACCENTED)
+    extra_devices.add(BAD_PORTS, mgmt_if=BAD_IF)
+    logs: list[str] = []
+    spec = lab.up(stack, nb, TEST_LAB, log=logs.append)
+    assert sorted(r.name for r in spec.routers) == sorted([*ROUTERS, FQDN, ACCENTED])
+    assert any(
+        line.startswith(f"lab: warning: no router for {BAD_PORTS}: its management interface '{BAD_IF}' cannot be")
+        for line in logs
+    ), logs
+    assert {r.name: sorted(runtime.router_pids(r)) for r in test_lab.routers} == before
+    rows = {row["router"]: row for row in lab.status(stack)}
+    for name in (FQDN, ACCENTED):
+        r = spec.router(name)
+        assert r.ns == namespace_name(TEST_LAB.ns_prefix, name) and r.ns.isascii() and len(r.ns) <= 15, r.ns
+        assert runtime.namespace_exists(r.ns) and all(runtime.daemons_alive(r).values()), runtime.daemons_alive(r)
+        assert runtime.ssh_answers(r), f"{name}: no SSH on {r.mgmt_ip.ip}"
+        assert f"hostname {r.hostname}\n" in runtime.vtysh(r, "show running-config")
+        assert rows[name]["namespace"] == r.ns and rows[name]["healthy"], rows[name]
+        # Its syslog socket: the running relay follows the lab's record.
+        wait_for(
+            f"{name}'s syslog socket", lambda r=r: (stack.state_dir / "lab/routers" / r.ns / "log.sock").exists(), 10
+        )
+    assert spec.router(FQDN).hostname == FQDN  # a configuration's hostname: the device's name
+    assert spec.router(ACCENTED).hostname == spec.router(ACCENTED).ns  # not one: its namespace's
+    text = subprocess.run(
+        [str(REPO / ".venv/bin/netoss"), "lab", "status"], env=nb_env, capture_output=True, text=True, timeout=120
+    ).stdout
+    for name in (FQDN, ACCENTED):
+        assert re.search(rf"^{re.escape(name)} +{spec.router(name).ns} ", text, re.M), text
+
+
+def test_a_device_netbox_no_longer_has_is_removed_by_lab_up(test_lab, stack, nb, extra_devices):
+    """Its processes, namespace, management veth and FRR directories go; the rest stays."""
+    gone = runtime_router(stack, FQDN)
+    pids = runtime.router_pids(gone)
+    extra_devices.remove(nb.dcim.devices.get(name=FQDN))
+    logs: list[str] = []
+    spec = lab.up(stack, nb, TEST_LAB, log=logs.append)
+    assert FQDN not in [r.name for r in spec.routers] and ACCENTED in [r.name for r in spec.routers]
+    assert any(f"router {FQDN} (namespace {gone.ns}) removed" in line for line in logs), logs
+    _assert_removed(gone, pids)
+    assert all(r["healthy"] for r in lab.status(stack))
+    assert gone.ns not in json.loads((stack.state_dir / "lab" / "built.json").read_text())["resources"]["routers"]
+
+
+def runtime_router(stack, name):
+    """The router of device ``name`` as the lab's record holds it."""
+    return next(r for r in lab._built(stack)[1] if r.name == name)
+
+
+def _assert_removed(router, pids) -> None:
+    wait_for(f"{router.name}'s processes to end", lambda: all(runtime._gone(p) for p in pids), 10)
+    assert not runtime.namespace_exists(router.ns)
+    assert not Path("/etc/frr", router.ns).exists() and not Path("/var/run/frr", router.ns).exists()
+    assert subprocess.run(["ip", "link", "show", router.bridge_port], capture_output=True).returncode != 0
+
+
+def test_down_leaves_nothing_behind_then_up_again(test_lab, stack, nb, extra_devices):
+    """Everything the lab recorded goes, also a router whose device NetBox no longer has
+    (lab down reads only the lab's record)."""
+    removed = runtime_router(stack, ACCENTED)
+    removed_pids = runtime.router_pids(removed)
+    extra_devices.remove(nb.dcim.devices.get(name=ACCENTED))
     pids = [p for r in test_lab.routers for p in runtime.router_pids(r)]
     lab.down(stack, log=print)
+    _assert_removed(removed, removed_pids)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not all(runtime._gone(p) for p in pids):
         time.sleep(0.1)

@@ -282,6 +282,17 @@ def _store_many(repo, worker, count):
             backup_repo.store(repo, f"r{worker}-{i}", f"hostname r{worker}-{i}\n", f"job-{worker}", "now")
 
 
+def test_backup_repo_refuses_a_device_name_that_is_not_a_file_name(tmp_path):
+    """Device names come from NetBox, which allows '/' and '..': a backup stays in the repository."""
+    repo = str(tmp_path / "backups")
+    backup_repo.ensure(repo)
+    assert backup_repo.store(repo, "ams-core-router-01.example.net", RUNNING, "job-1", "now")["changed"]
+    for name in ("../outside", "a/b", "pe 1", ".hidden", "köln"):
+        with pytest.raises(backup_repo.BackupRepoError, match="cannot be a file name in the backup repository"):
+            backup_repo.store(repo, name, RUNNING, "job-1", "now")
+    assert not (tmp_path / "outside.cfg").exists()
+
+
 def test_backup_runs_at_once_commit_one_after_the_other(tmp_path):
     """Two runs backing up into one repository at the same time: without the lock, git's
     index.lock makes one of them fail."""

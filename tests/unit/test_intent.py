@@ -181,6 +181,45 @@ def test_bad_intent(case, tmp_path, monkeypatch):
     assert message.splitlines()[0] == header
 
 
+def test_device_and_interface_names_as_real_networks_have_them(tmp_path):
+    """Device names as NetBox holds them for network gear (FQDNs, capitals, _), interface names
+    as vendors spell them: the lab's limits are the lab's own (portal/lab), not the intent's."""
+    target = tmp_path / "intent"
+    shutil.copytree(DATA / "base", target)
+    for f in target.glob("*.yml"):
+        text = f.read_text().replace("r1", "ams-core-router-01.example.net").replace("r2", "FRA_PE-2")
+        f.write_text(text.replace("eth1", "GigabitEthernet0/0/0/12"))
+    intent = load_intent(target)
+    assert [d["name"] for d in intent.items("devices")] == ["ams-core-router-01.example.net", "FRA_PE-2"]
+    cable = build_netbox_objects(intent)["cables"][0]
+    assert cable["termination_a"] == {"device": "ams-core-router-01.example.net", "name": "GigabitEthernet0/0/0/12"}
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("r1/core", "device"),
+        ("../r1", "device"),
+        ("-r1", "device"),
+        ("r1 core", "device"),
+        ("köln-pe1", "device"),
+        ("r" * 65, "device"),
+        ("Gi0/0 ", "interface"),
+        ("eth1:1", "interface"),
+        ("1/1/1", "interface"),
+        ("e" * 65, "interface"),
+    ],
+)
+def test_names_that_are_not_safe_in_files_and_configurations_are_refused(name, kind, tmp_path):
+    target = tmp_path / "intent"
+    shutil.copytree(DATA / "base", target)
+    devices = target / "30-devices.yml"
+    old = "name: r1" if kind == "device" else "name: mgmt0"
+    devices.write_text(devices.read_text().replace(old, f"name: {json.dumps(name)}", 1))
+    with pytest.raises(IntentError, match=r"name: .* does not match"):
+        load_intent(target)
+
+
 def test_problem_str():
     problem = Problem("inventory/intent/30-devices.yml", "devices[2] 'pe1'", "site: no site 'x'")
     assert str(problem) == "inventory/intent/30-devices.yml: devices[2] 'pe1': site: no site 'x'"

@@ -96,3 +96,36 @@ def test_lab_netns_asks_the_helper_when_not_root(tmp_path, monkeypatch):
     monkeypatch.setenv("NETOSS_LAB_HELPER", str(tmp_path / "none.sock"))
     with pytest.raises(lab_netns.LabError, match="no lab helper answers"):
         lab_netns.unpatch("pe1:eth4", "ce3:eth0", PREFIX)
+
+
+def test_any_netbox_device_name_is_accepted_and_acts_on_its_own_namespace(monkeypatch):
+    """Device names as NetBox holds them (FQDNs, non-ASCII) reach the lab's namespace of that
+    device (lab_netns.namespace_name), never a path or a command line of their own (issue 14)."""
+    from ansible_collections.netoss.core.plugins.module_utils import lab_netns
+
+    fqdn, koln = "ams-core-router-01.example.net", "köln-pe1"
+    req = helper.check({"op": "patch", "a": f"{fqdn}:eth4", "b": f"{koln}:eth0", "prefix": PREFIX}, PREFIX)
+    assert (req["a"], req["b"]) == (f"{fqdn}:eth4", f"{koln}:eth0")
+    assert helper.check({"op": "ping", "device": fqdn, "source": "lo", "destination": "203.0.113.1", "prefix": PREFIX},
+                        PREFIX)["device"] == fqdn  # fmt: skip
+    known = {lab_netns.namespace_name(PREFIX, fqdn), lab_netns.namespace_name(PREFIX, koln)}
+    assert lab_netns.endpoint(f"{fqdn}:eth4", PREFIX, known) == (lab_netns.namespace_name(PREFIX, fqdn), "eth4")
+    assert lab_netns.namespace_name(PREFIX, koln).startswith("nt-koln_")
+    with pytest.raises(lab_netns.LabError, match="the lab has no router pe1 \\(namespace nt-pe1\\)"):
+        lab_netns.endpoint("pe1:eth4", PREFIX, known)
+
+
+@pytest.mark.parametrize(
+    "device",
+    ["a b", "a/b", "../x", "x" * 65, "pe1\n", "pe1;reboot", "", "pe1:eth0"],
+)
+def test_device_names_outside_netbox_names_are_refused(device):
+    ping = {"op": "ping", "device": device, "source": "lo", "destination": "10.0.0.1", "prefix": PREFIX}
+    with pytest.raises(helper.RequestError, match=r"^device:"):
+        helper.check(ping, PREFIX)
+
+
+def test_interface_names_the_lab_cannot_create_are_refused():
+    for interface in ("GigabitEthernet0/0/0/12", "eth 1", "a" * 16):
+        with pytest.raises(helper.RequestError, match=r"^a:"):
+            helper.check({"op": "patch", "a": f"pe1:{interface}", "b": "ce3:eth0", "prefix": PREFIX}, PREFIX)

@@ -561,7 +561,7 @@ class RecordingView(FakeView):
         ({"customer": "Init\x00ech"}, "item 1: customer: 'Init\\x00ech' contains a control character (0x00)"),
         ({"customer": "Initech ! comment"}, "item 1: customer: 'Initech ! comment' contains '!'"),
         ({"ce_interface": "eth1\nshutdown"}, "item 1: ce_interface: 'eth1\\nshutdown' contains a line break"),
-        ({"pe": "pe1 extra"}, "item 1: pe: 'pe1 extra' is not a letter or digit then up to 62"),
+        ({"pe": "pe1 extra"}, "item 1: pe: 'pe1 extra' is not a letter or digit then up to 63"),
     ],
 )
 def test_a_value_that_could_inject_configuration_is_refused_before_netbox(catalog, changes, problem):

@@ -18,3 +18,31 @@ def test_single_digit_days_keep_their_padding():
 
 def test_lines_without_a_header_pass_unchanged():
     assert with_hostname(b"garbage", "p1") == b"garbage"
+
+
+def test_the_relay_follows_the_lab_record(tmp_path, monkeypatch):
+    """A router that `lab up` adds gets its socket, a removed one loses it, and each line
+    carries the router's hostname (issue 14: the set of routers changes without a restart)."""
+    import json
+    import shutil
+
+    from portal.lab import syslog_relay
+
+    monkeypatch.setattr(shutil, "chown", lambda *a, **k: None)  # group frr: root's business
+
+    def write(routers):
+        (tmp_path / "built.json").write_text(json.dumps({"routers": routers}))
+
+    sockets = {}
+    write([{"name": "pe1", "ns": "pe1", "hostname": "pe1"}])
+    syslog_relay.sync(tmp_path, sockets)
+    assert set(sockets) == {"pe1"} and syslog_relay.socket_path(tmp_path, "pe1").exists()
+    write([{"name": "köln-pe1", "ns": "koln-pe_1a2b3c", "hostname": "koln-pe_1a2b3c"}])
+    syslog_relay.sync(tmp_path, sockets)
+    assert {ns: hostname for ns, (_s, hostname) in sockets.items()} == {"koln-pe_1a2b3c": "koln-pe_1a2b3c"}
+    assert not syslog_relay.socket_path(tmp_path, "pe1").exists()
+    (tmp_path / "built.json").write_text("{")  # being written: what is bound stays
+    syslog_relay.sync(tmp_path, sockets)
+    assert set(sockets) == {"koln-pe_1a2b3c"}
+    for s, _hostname in sockets.values():
+        s.close()
