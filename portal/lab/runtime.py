@@ -235,6 +235,16 @@ def build_bridge(spec: LabSpec) -> None:
     br = spec.config.bridge
     if not _link_exists(br):
         _ip("link", "add", br, "type", "bridge")
+    # Exactly that address: the management prefix may have changed since the bridge was made
+    # (the stack moved to another network's intent).
+    held = [
+        f"{a['local']}/{a['prefixlen']}"
+        for link in json.loads(_ip("-j", "-4", "addr", "show", "dev", br) or "[]")
+        for a in link.get("addr_info", [])
+    ]
+    if held != [str(spec.bridge_ip)]:
+        if held:
+            _ip("-4", "addr", "flush", "dev", br)
         _ip("addr", "add", str(spec.bridge_ip), "dev", br)
     _ip("link", "set", br, "up")
 
