@@ -52,7 +52,7 @@ def out_of_service(intf):
     return None
 
 
-def skipped(data):
+def not_checked(data):
     """What a health check of the device leaves out, and why: [{object_type, object_name, why}]."""
     status = data.get("status") or IN_SERVICE
     if status != IN_SERVICE:
@@ -76,7 +76,7 @@ def _subnets_out_of_service(data):
 def checks(data, interfaces, bgp, ospf):
     """Every check of one device: ``data`` its structured data (config_data), the others the
     parsed live state (frr_state: interfaces, BGP summary, OSPF neighbours). Nothing of what
-    NetBox has out of service (see skipped) is checked."""
+    NetBox has out of service (see not_checked) is checked."""
     out = []
     if (data.get("status") or IN_SERVICE) != IN_SERVICE:
         return out

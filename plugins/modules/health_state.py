@@ -20,7 +20,7 @@ description:
   - A device that cannot be reached ends unreachable.
   - Follows NetBox's status fields - a device that is not active is not checked, nor is an
     interface that is disabled, unused (no cable, no address), on a circuit that is not active
-    or cabled to a device that is not active, nor the sessions over it. RV(skipped) says what
+    or cabled to a device that is not active, nor the sessions over it. RV(not_checked) says what
     was left out and why, and RV(alarms) clears the alarms of those interfaces.
 author: netoss contributors
 options:
@@ -72,7 +72,7 @@ alarms:
   returned: always
   type: list
   elements: dict
-skipped:
+not_checked:
   description: What NetBox has out of service, so not checked - each with object_type, object_name and why.
   returned: always
   type: list
@@ -92,7 +92,7 @@ from ansible.module_utils.connection import ConnectionError
 
 from ansible_collections.netoss.core.plugins.module_utils.config_push import ConnectionDevice
 from ansible_collections.netoss.core.plugins.module_utils.frr_state import COMMANDS, PARSERS, StateError
-from ansible_collections.netoss.core.plugins.module_utils.health import alarms, checks, rested, skipped
+from ansible_collections.netoss.core.plugins.module_utils.health import alarms, checks, not_checked, rested
 from ansible_collections.netoss.core.plugins.module_utils.reachability import fail_or_unreachable
 
 
@@ -108,10 +108,10 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    left_out = skipped(p["data"])
+    left_out = not_checked(p["data"])
     if left_out and left_out[0]["object_type"] == "device":
         module.exit_json(
-            changed=False, checks=[], alarms=[], problems=[], skipped=left_out,
+            changed=False, checks=[], alarms=[], problems=[], not_checked=left_out,
             msg="%s is not checked: %s" % (p["device"], left_out[0]["why"]),
         )  # fmt: skip
     if p["platform"] != "frr":
@@ -120,7 +120,7 @@ def main():
             checks=[],
             alarms=[],
             problems=[],
-            skipped=left_out,
+            not_checked=left_out,
             msg="no live state parser for %s" % p["platform"],
         )
     device = ConnectionDevice(module)
@@ -147,7 +147,7 @@ def main():
         checks=result,
         alarms=alarms(p["device"], result) + rested(p["device"], left_out),
         problems=problems,
-        skipped=left_out,
+        not_checked=left_out,
         msg=msg,
     )
 

@@ -10,7 +10,7 @@ import copy
 
 import pytest
 
-from ansible_collections.netoss.core.plugins.module_utils.health import checks, out_of_service, rested, skipped
+from ansible_collections.netoss.core.plugins.module_utils.health import checks, not_checked, out_of_service, rested
 
 
 def _intf(name, addresses=(), **extra):
@@ -73,10 +73,10 @@ def _failing(data, down=()):
 
 def test_a_spare_port_is_not_a_fault_and_is_said_to_be_left_out():
     assert _failing(DATA) == []
-    assert skipped(DATA) == [
+    assert not_checked(DATA) == [
         {"object_type": "interface", "object_name": "swp7", "why": out_of_service(DATA["interfaces"][4])}
     ]
-    assert "spare port" in skipped(DATA)[0]["why"]
+    assert "spare port" in not_checked(DATA)[0]["why"]
 
 
 def test_what_is_in_service_and_down_is_still_a_fault():
@@ -99,11 +99,11 @@ def test_a_port_netbox_has_out_of_service_is_not_checked_nor_are_its_sessions(in
     name = data["interfaces"][index]["name"]
     # Down on the router, as a port out of service is: no fault for it or what runs over it.
     assert _failing(data, down=(name,)) == []
-    assert {"object_type": "interface", "object_name": name, "why": why} in skipped(data)
+    assert {"object_type": "interface", "object_name": name, "why": why} in not_checked(data)
     checked = {(c["object_type"], c["object_name"]) for c in checks(data, *_live(down=(name,)))}
     assert ("interface", name) not in checked
     # Its interface alarm is cleared: a port taken out of service is no longer a fault.
-    clears = rested(data["hostname"], skipped(data))
+    clears = rested(data["hostname"], not_checked(data))
     assert {(a["object_name"], a["condition"], a["state"]) for a in clears} >= {(name, "interface-down", "cleared")}
 
 
@@ -111,7 +111,7 @@ def test_a_port_netbox_has_out_of_service_is_not_checked_nor_are_its_sessions(in
 def test_a_device_that_is_not_active_is_not_checked(status):
     data = dict(DATA, status=status)
     assert checks(data, *_live(down=("swp1", "swp2"))) == []
-    assert skipped(data) == [
+    assert not_checked(data) == [
         {"object_type": "device", "object_name": "osl-cr-01.example.net", "why": f"{status} in NetBox"}
     ]
 
