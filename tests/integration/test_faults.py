@@ -139,6 +139,49 @@ def _redis_url(stack) -> str:
     return json.loads(portal_app.config_file(stack).read_text())["REDIS_URL"]
 
 
+def test_a_core_link_keeps_its_name_and_root_cause_while_ospf_outlasts_the_carrier(fault_lab, api, stack):
+    """A link between two routers with OSPF over it (the lab's first cable, not a circuit): when it
+    comes back the interfaces clear at once and the OSPF adjacency only once it is Full again.
+    The ticket stays the link's, with the interface alarm its one root cause, to its resolution."""
+    link = fault_lab.links[0]  # cables come before circuits in the lab's links
+    (d1, i1), (d2, i2) = sorted([(link.a_router, link.a_if), (link.b_router, link.b_if)])
+    name = f"Link down: {d1}:{i1} - {d2}:{i2}"
+    _clean_slate(api, stack, [link.a_router, link.b_router])
+    before = set(_open_tickets(api, stack))
+    _link(fault_lab, link.a_router, link.a_if, "down")
+    try:
+        found = wait_for(
+            "a ticket for the core link",
+            lambda: [t for k, t in _open_tickets(api, stack).items() if k not in before and t["name"] == name],
+            timeout=60,
+        )
+        ref = found[0]["id"]
+        wait_for(
+            "the OSPF adjacency's alarm on the link's ticket",
+            lambda: any(
+                a["netoss"]["condition"] == "ospf-adjacency-down"
+                for a in api.get(f"{stack.portal_url}{ALARMS}", params={"ticket": ref}, timeout=10).json()
+            ),
+            timeout=60,
+        )
+    finally:
+        _link(fault_lab, link.a_router, link.a_if, "up")
+    resolved = wait_for(
+        "the core link's ticket resolving itself",
+        lambda: (t := api.get(f"{stack.portal_url}{TICKETS}/{ref}", timeout=10).json())["status"] == "resolved" and t,
+        timeout=180,
+    )
+    alarms = api.get(f"{stack.portal_url}{ALARMS}", params={"ticket": ref}, timeout=10).json()
+    for a in sorted(alarms, key=lambda a: a["alarmClearedTime"] or ""):
+        print(f"cleared {a['alarmClearedTime']}: {a['alarmedObject']['name']} {a['netoss']['condition']}")
+    assert resolved["name"] == name, resolved["name"]
+    roots = [a for a in alarms if a["isRootCause"]]
+    assert len(roots) == 1 and roots[0]["netoss"]["condition"] == "interface-down", alarms
+    assert resolved["netoss"]["rootAlarm"] == int(roots[0]["id"])
+    related = [r for r in resolved["relatedEntity"] if r["@referredType"] == "Alarm"]
+    assert [r["id"] for r in related if r["role"] == "rootCause"] == [roots[0]["id"]], related
+
+
 def test_a_job_that_cannot_reach_a_router_opens_a_ticket_naming_it_and_the_job(fault_lab, api, stack, run_job):
     router = fault_lab.router("ce2")
     address = str(router.mgmt_ip)
