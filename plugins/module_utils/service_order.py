@@ -1050,7 +1050,8 @@ class Reservation:
                 return 0 if scope_id == site else None
             return 1 if scope_type is None else 2
 
-        ranked = sorted((rank(p), ipaddress.ip_network(p.prefix), p) for p in pools if rank(p) is not None)
+        usable = [p for p in pools if rank(p) is not None]
+        ranked = sorted(usable, key=lambda p: (rank(p), ipaddress.ip_network(p.prefix)))
         if not ranked:
             raise OrderError(
                 [
@@ -1059,7 +1060,7 @@ class Reservation:
                                                           pe["name"])
                 ]
             )  # fmt: skip
-        return [p for _rank, _network, p in ranked]
+        return ranked
 
     def _link(self, service, cid, pe):
         """A /31 from a prefix of the catalog's link pool role, allocated by NetBox (no two orders
