@@ -111,6 +111,20 @@ def _catalog_needs(catalog: dict) -> tuple[list[str], list[str], list[str], list
     return sorted(roles), sorted(providers), sorted(types), sorted(rirs)
 
 
+def _catalog_prefix_roles(catalog: dict) -> dict[str, str]:
+    """The NetBox prefix roles the service catalog takes addresses from: {slug: what for}."""
+    out = {}
+    for service in (catalog or {}).get("services") or []:
+        pool = (service.get("link_pool") or {}).get("role") if isinstance(service.get("link_pool"), dict) else None
+        if pool:
+            out.setdefault(pool, "Pools of the links between PE and customer routers (service orders take theirs here)")
+        for c in service.get("characteristics") or []:
+            within = c.get("within") if isinstance(c.get("within"), dict) else {}
+            if within.get("role"):
+                out.setdefault(within["role"], "The space customers' prefixes are assigned from")
+    return dict(sorted(out.items()))
+
+
 def starter_files(
     netoss_file: Path,
     catalog: dict,
@@ -153,11 +167,18 @@ def starter_files(
             }),
         ],
     )  # fmt: skip
+    prefix_roles = _catalog_prefix_roles(catalog)
     files["20-ipam.yml"] = _dump(
         "IPAM: every address of the intent must fall inside one of these prefixes. Add your\n"
         "loopbacks (/32s, each with role loopback on a virtual interface named lo...), your links\n"
-        "(/31s or /30s), and, for service orders, the prefixes the catalog names.",
+        "(/31s or /30s), and, for service orders, a prefix of each role below (`role: <slug>`).",
         [
+            *(
+                [("The prefix roles the service catalog takes addresses from: give one to your pool of\n"
+                  "PE-CE links, the other to the space your customers' prefixes come from.", {
+                    "prefix_roles": [{"name": r, "slug": r, "description": why} for r, why in prefix_roles.items()]
+                })] if prefix_roles else []
+            ),
             ("The management prefix: each device's primary_ip4 is in it. In the lab, its first\n"
              "address is the management bridge (the syslog collector's address in the lab).", {
                 "prefixes": [{"prefix": str(net), "description": "Management", "tenant": operator}]

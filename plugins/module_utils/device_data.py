@@ -14,12 +14,16 @@ Everything comes from NetBox alone:
   any device of that ASN has ``netoss.bgp.route_reflector`` in its config context, else as
   a full mesh;
 - eBGP: each interface whose peer device has another ASN; the import policy of a provider
-  device accepts the prefixes NetBox gives the customer's tenant, a customer device
-  (``netoss.bgp.policy: customer``) announces only its own tenant's prefixes;
+  device accepts the prefixes NetBox gives the customer's tenant, and the provider device
+  sends the customer a default route (``default-originate``) and nothing else, or with the
+  circuit's ``netoss_announce: default+aggregates`` the provider's aggregates too (NetBox IPAM
+  aggregates of its tenant, or of none; each held up by a blackhole route and announced); a
+  customer device (``netoss.bgp.policy: customer``) announces only its own tenant's prefixes
+  and accepts what its provider sends;
 - a circuit made by a service order (custom field ``netoss_service``): its eBGP session on the
-  provider side accepts at most ``netoss_max_prefix`` prefixes; a ``static-access`` circuit
-  has no BGP: the PE routes the circuit's prefixes to the CE's address and announces them,
-  the CE has a default route to the PE;
+  provider side accepts at most ``netoss_max_prefix`` prefixes; a circuit with
+  ``netoss_routing: static`` has no BGP: the PE routes the circuit's prefixes to the CE's
+  address and announces them, the CE has a default route to the PE;
 - OSPF: devices whose config context has ``netoss.ospf.area`` run it on their loopback
   (passive) and on every link to another OSPF device (point-to-point on /31s);
 - logging, banner and users from the ``netoss`` key of the config context.
@@ -39,6 +43,11 @@ import ipaddress
 import re
 
 from ansible_collections.netoss.core.plugins.module_utils import config_values
+
+ROUTING = ("ebgp", "static")
+# What a provider device announces to a customer's router over eBGP (the catalog's `announce`).
+ANNOUNCE = ("default", "default+aggregates")
+DEFAULT_ROUTE = ipaddress.ip_network("0.0.0.0/0")
 
 
 class DeviceDataError(ValueError):
@@ -85,7 +94,7 @@ class Snapshot:
     Each argument is a list of NetBox 4.7 REST records (dicts) of that endpoint.
     """
 
-    def __init__(self, devices, interfaces, ip_addresses, asns, sites, prefixes, circuits=()):
+    def __init__(self, devices, interfaces, ip_addresses, asns, sites, prefixes, circuits=(), aggregates=()):
         self.devices = {d["name"]: d for d in devices if d.get("name")}
         self.device_by_id = {d["id"]: d for d in devices}
         self.interfaces = {}
@@ -113,6 +122,12 @@ class Snapshot:
                 if cid:
                     self.prefixes_by_circuit.setdefault(cid, []).append(ipaddress.ip_network(p["prefix"]))
         self.circuits = {c["cid"]: c for c in circuits}
+        # The provider's aggregates (IPv4), by tenant id (None: no tenant).
+        self.aggregates_by_tenant = {}
+        for a in aggregates:
+            network = ipaddress.ip_network(a["prefix"])
+            if network.version == 4:
+                self.aggregates_by_tenant.setdefault((a.get("tenant") or {}).get("id"), []).append(network)
 
     # -- lookups -------------------------------------------------------------------------
 
@@ -182,9 +197,36 @@ class Snapshot:
         return None
 
     def service(self, cid):
-        """(catalog service, maximum prefixes) of a circuit made by a service order; (None, None) otherwise."""
+        """How the circuit ``cid`` routes, from its custom fields (set by the service order that
+        made it): ``routing`` (ebgp or static; None: eBGP when both ends have an AS number),
+        ``announce`` (what the provider sends the customer over eBGP: default, the default),
+        ``max_prefix`` (None: no limit). A circuit of the intent has none of them."""
         fields = (self.circuits.get(cid) or {}).get("custom_fields") or {}
-        return fields.get("netoss_service"), fields.get("netoss_max_prefix")
+        where = "circuits.circuit %s" % _shown(cid)
+        routing, announce = fields.get("netoss_routing"), fields.get("netoss_announce")
+        if routing not in (None, "", *ROUTING):
+            raise DeviceDataError(
+                "NetBox %s, custom field netoss_routing: %s is not one of %s"
+                % (where, config_values.excerpt(routing), ", ".join(ROUTING))
+            )
+        if announce not in (None, "", *ANNOUNCE):
+            raise DeviceDataError(
+                "NetBox %s, custom field netoss_announce: %s is not one of %s"
+                % (where, config_values.excerpt(announce), ", ".join(ANNOUNCE))
+            )
+        return {
+            "service": fields.get("netoss_service"),
+            "routing": routing or None,
+            "announce": announce or "default",
+            "max_prefix": fields.get("netoss_max_prefix"),
+        }
+
+    def aggregates(self, device):
+        """The provider's IPv4 aggregates as ``device`` announces them: NetBox's aggregates of its
+        tenant (else its site's), and those without a tenant."""
+        tenant = self.tenant_id(device)
+        mine = self.aggregates_by_tenant.get(None, []) + (self.aggregates_by_tenant.get(tenant, []) if tenant else [])
+        return sorted(set(mine))
 
     def loopbacks(self, device):
         out = []
@@ -325,7 +367,8 @@ def build(snapshot, name):
                     )
                 p2p = all(a.network.prefixlen >= 30 for a in addresses if a.version == 4)
                 entry["ospf"] = {"area": ospf_area, "passive": False, "network": "point-to-point" if p2p else None}
-        service, max_prefix = snapshot.service(entry["circuit"])
+        service = snapshot.service(entry["circuit"])
+        max_prefix = service["max_prefix"]
         if max_prefix is not None:
             _netbox_value(
                 config_values.integer,
@@ -335,7 +378,7 @@ def build(snapshot, name):
                 1,
                 4294967295,
             )
-        if service == "static-access" and peer_device is not None:
+        if service["routing"] == "static" and peer_device is not None:
             _static_routes(snapshot, data, entry, addresses, peer_interface, asn)
         elif peer_device is not None and asn is not None and not entry["mgmt_only"]:
             peer_asn = snapshot.asn(peer_device)
@@ -349,7 +392,7 @@ def build(snapshot, name):
                         "%s:%s faces %s (AS%s) but the two ends have no addresses in a common subnet"
                         % (name, interface["name"], peer_device["name"], peer_asn)
                     )
-                ebgp.append((entry["circuit"], peer_device, peer_asn, theirs, max_prefix))
+                ebgp.append((entry["circuit"], peer_device, peer_asn, theirs, max_prefix, service["announce"]))
         data["interfaces"].append(entry)
 
     if ospf_area is not None:
@@ -420,6 +463,7 @@ def _bgp(snapshot, device, asn, router_id, ebgp, data):
                 "route_map_in": None,
                 "route_map_out": None,
                 "max_prefix": None,
+                "default_originate": False,
             }
         )
     networks = []
@@ -437,8 +481,10 @@ def _bgp(snapshot, device, asn, router_id, ebgp, data):
         _prefix_list(data, name, own_prefixes or [ipaddress.ip_network(n) for n in networks])
         _route_map(data, "RM-UPSTREAM-OUT", name)
         _route_map(data, "RM-UPSTREAM-IN", None)
+    if not customer and any(announce == "default+aggregates" for *_rest, announce in ebgp):
+        _aggregates(snapshot, device, data, [c for c, *_rest, a in ebgp if a == "default+aggregates"])
     networks.extend(r["prefix"] for r in data["static_routes"] if r["announce"])
-    for circuit, peer, peer_asn, theirs, max_prefix in ebgp:
+    for circuit, peer, peer_asn, theirs, max_prefix, announce in ebgp:
         tenant = snapshot.tenant(peer)
         peer_tenant = tenant.get("name") or "AS%s" % peer_asn
         if tenant.get("name"):
@@ -455,10 +501,10 @@ def _bgp(snapshot, device, asn, router_id, ebgp, data):
         else:
             tag = policy_name(peer_tenant)
             pl = "PL-%s-IN" % tag
-            rm_in, rm_out = "RM-%s-IN" % tag, "RM-%s-OUT" % tag
+            rm_in = "RM-%s-IN" % tag
             _prefix_list(data, pl, sorted(snapshot.prefixes_by_tenant.get(snapshot.tenant_id(peer), [])))
             _route_map(data, rm_in, pl)
-            _route_map(data, rm_out, None)
+            rm_out = _customer_out(snapshot, device, data, announce)
         neighbors.append(
             {
                 "address": str(theirs.ip),
@@ -473,6 +519,8 @@ def _bgp(snapshot, device, asn, router_id, ebgp, data):
                 "route_map_in": rm_in,
                 "route_map_out": rm_out,
                 "max_prefix": None if customer else max_prefix,
+                # The provider sends its customer a default route, whatever its RIB holds.
+                "default_originate": not customer,
             }
         )
     neighbors.sort(key=lambda n: ipaddress.ip_address(n["address"]))
@@ -508,11 +556,48 @@ def _static_routes(snapshot, data, entry, addresses, peer_interface, asn):
         )
 
 
-def _prefix_list(data, name, networks):
+def _customer_out(snapshot, device, data, announce):
+    """The export policy of a provider device to a customer: the default route (sent by
+    default-originate, listed too for the platforms that filter it), and with
+    ``default+aggregates`` the provider's aggregates, each exactly; nothing else."""
+    networks = [DEFAULT_ROUTE]
+    suffix = "DEFAULT"
+    if announce == "default+aggregates":
+        networks += snapshot.aggregates(device)
+        suffix = "AGGREGATES"
+    _prefix_list(data, "PL-CUSTOMER-OUT-%s" % suffix, networks, exact=True)
+    _route_map(data, "RM-CUSTOMER-OUT-%s" % suffix, "PL-CUSTOMER-OUT-%s" % suffix)
+    return "RM-CUSTOMER-OUT-%s" % suffix
+
+
+def _aggregates(snapshot, device, data, circuits):
+    """The provider's aggregates, announced by a device that sends them to a customer: each held
+    up by a blackhole route (``network`` announces only what the routing table has; the
+    longer routes of the IGP and of BGP still win)."""
+    aggregates = snapshot.aggregates(device)
+    if not aggregates:
+        raise DeviceDataError(
+            "%s announces the provider's aggregates to %s (netoss_announce: default+aggregates), but NetBox has "
+            "no IPv4 aggregate (IPAM > Aggregates) of its tenant %s, nor one without a tenant"
+            % (device["name"], ", ".join(sorted(c or "?" for c in circuits)), snapshot.tenant_name(device) or "(none)")
+        )
+    for network in aggregates:
+        data["static_routes"].append(
+            {"prefix": str(network), "next_hop": "blackhole", "description": "provider aggregate", "announce": True}
+        )
+
+
+def _prefix_list(data, name, networks, exact=False):
+    """``permit`` each network, with ``le 32`` (the network and anything inside it) unless ``exact``."""
     if any(p["name"] == name for p in data["prefix_lists"]):
         return
     entries = [
-        {"seq": 5 * (i + 1), "action": "permit", "prefix": str(n), "le": 32 if n.prefixlen < 32 else None}
+        {
+            "seq": 5 * (i + 1),
+            "action": "permit",
+            "prefix": str(n),
+            "le": 32 if n.prefixlen < 32 and not exact else None,
+        }
         for i, n in enumerate(networks)
     ]
     data["prefix_lists"].append({"name": name, "entries": entries})
@@ -551,6 +636,7 @@ ENDPOINTS = {
     "sites": "dcim/sites",
     "prefixes": "ipam/prefixes",
     "circuits": "circuits/circuits",
+    "aggregates": "ipam/aggregates",
 }
 
 

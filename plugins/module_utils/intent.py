@@ -43,6 +43,8 @@ MODULE_FOR_KIND = {
     "device_types": "netbox.netbox.netbox_device_type",
     "device_roles": "netbox.netbox.netbox_device_role",
     "sites": "netbox.netbox.netbox_site",
+    "prefix_roles": "netbox.netbox.netbox_ipam_role",
+    "aggregates": "netbox.netbox.netbox_aggregate",
     "prefixes": "netbox.netbox.netbox_prefix",
     "devices": "netbox.netbox.netbox_device",
     "interfaces": "netbox.netbox.netbox_device_interface",
@@ -67,6 +69,8 @@ NETBOX_ENDPOINT_FOR_KIND = {
     "device_types": "dcim.device_types",
     "device_roles": "dcim.device_roles",
     "sites": "dcim.sites",
+    "prefix_roles": "ipam.roles",
+    "aggregates": "ipam.aggregates",
     "prefixes": "ipam.prefixes",
     "devices": "dcim.devices",
     "interfaces": "dcim.interfaces",
@@ -87,6 +91,7 @@ _SLUGGED_KINDS = (
     "device_types",
     "device_roles",
     "sites",
+    "prefix_roles",
     "providers",
     "circuit_types",
 )
@@ -240,12 +245,27 @@ KIND_SCHEMAS = {
         description=_DESC,
         time_zone={"type": "string", "pattern": r"^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$"},
     ),
+    "prefix_roles": _obj(
+        ["name"],
+        name=_STR,
+        slug=_SLUG,
+        weight={"type": "integer", "minimum": 0, "maximum": 32767},
+        description=dict(_DESC, description="what the prefixes of the role are for"),
+    ),
+    "aggregates": _obj(
+        ["prefix", "rir"],
+        prefix=dict(_STR, description="the provider's own address space, e.g. from its RIR"),
+        rir=_ref("RIR"),
+        tenant=_ref("tenant"),
+        description=_DESC,
+    ),
     "prefixes": _obj(
         ["prefix"],
         prefix=_STR,
         status={"enum": ["active", "container", "reserved", "deprecated"]},
         site=_ref("site"),
         tenant=_ref("tenant"),
+        role=_ref("prefix role"),
         is_pool=_BOOL,
         description=_DESC,
     ),
@@ -375,7 +395,7 @@ def _schema_problems(doc, name):
 
 def _shorter(message):
     """A schema message that quotes no more than a short excerpt of the value."""
-    if len(message) > 300:
+    if len(message) > 400:  # the list of allowed kinds fits whole
         message = message[:120] + " [...] " + message[-170:]
     return message
 
@@ -484,6 +504,7 @@ _REFERENCE_LABEL = {
     "device_types": "device type",
     "device_roles": "device role",
     "sites": "site",
+    "prefix_roles": "prefix role",
     "providers": "provider",
     "circuit_types": "circuit type",
 }
@@ -578,6 +599,14 @@ class _Checker:
                     config_values.check_context(entry.data["data"]["netoss"], "data.netoss")
                 except config_values.ConfigValueError as exc:
                     self.report(entry, str(exc))
+        for entry in entries["aggregates"]:
+            self.reference(entry, "rir", "rirs")
+            self.reference(entry, "tenant", "tenants")
+            try:
+                ipaddress.ip_network(entry.data["prefix"])
+            except ValueError as exc:
+                self.report(entry, "invalid prefix: %s" % exc)
+        self.unique(entries["aggregates"], "aggregate", lambda e: _net(e.data["prefix"]) if _valid(e) else id(e))
         networks = self.check_prefixes(entries["prefixes"])
         self.check_devices(entries["devices"], networks)
         self.unique(entries["circuits"], "circuit ID", lambda e: e.data["cid"])
@@ -593,6 +622,7 @@ class _Checker:
         for entry in prefixes:
             self.reference(entry, "site", "sites")
             self.reference(entry, "tenant", "tenants")
+            self.reference(entry, "role", "prefix_roles")
             try:
                 network = ipaddress.ip_network(entry.data["prefix"])
             except ValueError as exc:
@@ -786,6 +816,14 @@ def build_netbox_objects(intent, managed_tag=MANAGED_TAG):
         if "tenant" in data:
             payload["tenant"] = slug("tenants", data["tenant"])
         out["sites"].append(dict(payload, **_copy(data, "time_zone", "description"), tags=tags))
+    for data in intent.items("prefix_roles"):
+        payload = {"name": data["name"], "slug": _slug_of("prefix_roles", data)}
+        out["prefix_roles"].append(dict(payload, **_copy(data, "weight", "description"), tags=tags))
+    for data in intent.items("aggregates"):
+        payload = {"prefix": str(ipaddress.ip_network(data["prefix"])), "rir": slug("rirs", data["rir"])}
+        if "tenant" in data:
+            payload["tenant"] = slug("tenants", data["tenant"])
+        out["aggregates"].append(dict(payload, **_copy(data, "description"), tags=tags))
     for data in intent.items("prefixes"):
         payload = {
             "prefix": str(ipaddress.ip_network(data["prefix"])),
@@ -796,6 +834,8 @@ def build_netbox_objects(intent, managed_tag=MANAGED_TAG):
             payload.update(scope_type="dcim.site", scope=slug("sites", data["site"]))
         if "tenant" in data:
             payload["tenant"] = slug("tenants", data["tenant"])
+        if "role" in data:
+            payload["prefix_role"] = slug("prefix_roles", data["role"])
         out["prefixes"].append(dict(payload, **_copy(data, "is_pool", "description"), tags=tags))
 
     for data in intent.items("devices"):
@@ -912,6 +952,14 @@ def _net(text):
     return str(ipaddress.ip_network(text, strict=False))
 
 
+def _valid(entry):
+    try:
+        ipaddress.ip_network(entry.data["prefix"])
+    except ValueError:
+        return False
+    return True
+
+
 def _ip(text):
     return str(ipaddress.ip_interface(text))
 
@@ -928,7 +976,7 @@ def identity(kind, payload):
         return (payload["name"],)
     if kind == "asns":
         return (int(payload["asn"]),)
-    if kind == "prefixes":
+    if kind in ("prefixes", "aggregates"):
         return (_net(payload["prefix"]),)
     if kind == "interfaces":
         return (payload["device"], payload["name"])
@@ -985,6 +1033,8 @@ def absent_payload(kind, record):
         return {"name": record["name"]}
     if kind == "asns":
         return {"asn": record["asn"]}
+    if kind == "aggregates":
+        return {"prefix": record["prefix"], "rir": _slug_ref(record.get("rir"))}
     if kind in ("prefixes", "ip_addresses"):
         key = "prefix" if kind == "prefixes" else "address"
         payload = {key: record[key]}

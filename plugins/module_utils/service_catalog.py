@@ -3,7 +3,12 @@
 """The service catalog, as code: what customers can order, and what an order must say.
 
 ``services/catalog.yml`` lists the services (Dedicated Internet Access with eBGP, static-routed
-access) with their characteristics, each typed. :func:`load_catalog` checks the file against
+access) with their characteristics, each typed, how each routes (``routing``: eBGP or static),
+what the PE announces to the customer over eBGP (``announce``: a default route, or a default
+route and the provider's aggregates), and the NetBox prefix roles its addresses come from: the
+PE-CE /31s from the prefixes of the ``link_pool`` role, the customer's prefixes inside those of a
+``prefixes`` characteristic's ``within`` role. The catalog holds no address: the pools are
+NetBox's. :func:`load_catalog` checks the file against
 :data:`SCHEMA` and reports every problem with its file and key. :func:`check_values` checks the
 characteristics of one order item without touching anything: types, ranges, AS numbers and
 prefixes, and customer, device and interface names against the strict patterns of
@@ -29,6 +34,21 @@ from ansible_collections.netoss.core.plugins.module_utils.schema_files import (
 
 TYPES = ("tenant", "device", "interface", "integer", "asn", "prefixes")
 NAME = r"^[a-z][a-z0-9_-]{0,62}$"
+ROUTING = ("ebgp", "static")
+# What the PE announces to the customer's router over eBGP.
+ANNOUNCE = ("default", "default+aggregates")
+
+
+def _role_ref(what):
+    """A NetBox prefix role, named by its slug: ``{role: pe-ce-links}``."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["role"],
+        "properties": {"role": {"type": "string", "pattern": r"^[a-z0-9_]+(-[a-z0-9_]+)*$"}},
+        "description": "a NetBox prefix role, {role: <slug>}: %s (the catalog names no address)" % what,
+    }
+
 
 _CHARACTERISTIC = {
     "type": "object",
@@ -44,7 +64,7 @@ _CHARACTERISTIC = {
         "maximum": {"type": "integer"},
         "role": {"type": "string", "description": "device: the NetBox role slug it must have"},
         "device": {"type": "string", "pattern": NAME, "description": "interface: the device characteristic"},
-        "within": {"type": "string", "description": "prefixes: the prefix they must lie in"},
+        "within": _role_ref("each prefix ordered lies inside a prefix of that role"),
     },
 }
 
@@ -67,13 +87,19 @@ SCHEMA = {
                     "circuit_type",
                     "link_pool",
                     "provider",
+                    "routing",
                 ],
                 "properties": {
                     "name": {"type": "string", "pattern": NAME},
                     "label": {"type": "string", "minLength": 1},
                     "description": {"type": "string", "minLength": 1},
                     "circuit_type": {"type": "string", "minLength": 1},
-                    "link_pool": {"type": "string", "description": "the prefix the PE-CE /31s come from"},
+                    "link_pool": _role_ref("the PE-CE /31s come from the prefixes of that role"),
+                    "routing": {"enum": list(ROUTING), "description": "eBGP with the customer's router, or static"},
+                    "announce": {
+                        "enum": list(ANNOUNCE),
+                        "description": "eBGP: what the PE announces to the customer (default: a default route)",
+                    },
                     "provider": {"type": "string", "minLength": 1, "description": "the circuits' provider in NetBox"},
                     "asn_rir": {"type": "string", "minLength": 1, "description": "the RIR of new customers' ASNs"},
                     "characteristics": {"type": "array", "minItems": 1, "items": _CHARACTERISTIC},
@@ -105,7 +131,12 @@ class Characteristic:
     maximum: int | None = None
     role: str | None = None
     device: str | None = None
-    within: str | None = None
+    within: dict | None = None
+
+    @property
+    def within_role(self):
+        """The NetBox prefix role the ordered prefixes must lie in (None: anywhere)."""
+        return (self.within or {}).get("role")
 
 
 @dataclass
@@ -115,9 +146,16 @@ class Service:
     description: str
     characteristics: list = field(default_factory=list)
     circuit_type: str | None = None
-    link_pool: str | None = None
+    link_pool: dict | None = None
     provider: str | None = None
     asn_rir: str | None = None
+    routing: str = "ebgp"
+    announce: str | None = None
+
+    @property
+    def link_pool_role(self):
+        """The NetBox prefix role whose prefixes the PE-CE /31s come from."""
+        return (self.link_pool or {}).get("role")
 
     def characteristic(self, name):
         return next((c for c in self.characteristics if c.name == name), None)
@@ -146,12 +184,7 @@ def load_catalog(path):
             seen.add(c["name"])
             problems.extend(Problem(name, cat, p) for p in _characteristic_problems(c, s["characteristics"][:j]))
             chars.append(Characteristic(**c))
-        for key in ("link_pool",):
-            if s.get(key):
-                try:
-                    ipaddress.ip_network(s[key])
-                except ValueError as exc:
-                    problems.append(Problem(name, "%s: %s" % (at, key), str(exc)))
+        problems.extend(Problem(name, at, p) for p in _routing_problems(s))
         services[s["name"]] = Service(
             s["name"],
             s["label"],
@@ -161,10 +194,23 @@ def load_catalog(path):
             s.get("link_pool"),
             s.get("provider"),
             s.get("asn_rir"),
+            s["routing"],
+            s.get("announce", "default") if s["routing"] == "ebgp" else None,
         )
     if problems:
         raise CatalogError(problems)
     return services
+
+
+def _routing_problems(s):
+    """eBGP needs the customer's AS number; only eBGP announces anything to the customer."""
+    out = []
+    types = [c["type"] for c in s["characteristics"]]
+    if s["routing"] == "ebgp" and "asn" not in types:
+        out.append("routing: ebgp needs a characteristic of type asn (the customer's AS number)")
+    if s["routing"] == "static" and "announce" in s:
+        out.append("announce: only an ebgp service announces routes (a static customer router has a default route)")
+    return out
 
 
 def _characteristic_problems(c, earlier):
@@ -182,11 +228,6 @@ def _characteristic_problems(c, earlier):
         devices = [e["name"] for e in earlier if e["type"] == "device"]
         if c.get("device") not in devices:
             out.append("device: an interface names an earlier device characteristic (here: %s)" % (devices or "none"))
-    if kind == "prefixes" and c.get("within"):
-        try:
-            ipaddress.ip_network(c["within"])
-        except ValueError as exc:
-            out.append("within: %s" % exc)
     if kind == "integer" and "default" in c:
         problem = _integer_problem(Characteristic(**c), c["default"])
         if problem:
@@ -218,10 +259,11 @@ def asn_problem(value, provider_asns=()):
 
 
 def _prefixes(c, value):
-    """(networks, problem) for a prefixes value: a list of IPv4 prefixes (or one string)."""
+    """(networks, problem) for a prefixes value: a list of IPv4 prefixes (or one string). Whether
+    they lie in a prefix of the ``within`` role is NetBox's to say (the order's check)."""
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items or not all(isinstance(v, str) for v in items):
-        return None, "must be a list of prefixes like 203.0.113.32/28"
+        return None, "must be a list of IPv4 prefixes (address/length)"
     networks = []
     for text in items:
         try:
@@ -233,8 +275,6 @@ def _prefixes(c, value):
             )
         if network.version != 4:
             return None, "%s: only IPv4 prefixes" % network
-        if c.within and not network.subnet_of(ipaddress.ip_network(c.within)):
-            return None, "%s is not inside %s" % (network, c.within)
         networks.append(network)
     for i, a in enumerate(networks):
         for b in networks[i + 1 :]:

@@ -4,11 +4,13 @@
 
 A service is a NetBox circuit of the access provider with the records the renderer already
 reads (see device_data): the circuit's two terminations cabled to the PE and CE interfaces,
-a /31 from the catalog's link pool with one address on each end, the customer's tenant, AS
-number and prefixes, and the CE's tenant and loopback. The circuit's custom fields say which
-catalog service it is (``netoss_service``), its maximum prefixes (``netoss_max_prefix``), the
-order that last changed it (``netoss_order``) and what its add changed that its delete must
-put back (``netoss_prior``); addresses and prefixes made for it carry ``netoss_circuit``.
+a /31 from a NetBox prefix of the catalog's ``link_pool`` role with one address on each end,
+the customer's tenant, AS number and prefixes (each inside a NetBox prefix of the ``within``
+role), and the CE's tenant and loopback. The circuit's custom fields say which catalog service
+it is (``netoss_service``), how it routes (``netoss_routing``: ebgp or static) and what the PE
+announces to the customer (``netoss_announce``), its maximum prefixes (``netoss_max_prefix``),
+the order that last changed it (``netoss_order``) and what its add changed that its delete
+must put back (``netoss_prior``); addresses and prefixes made for it carry ``netoss_circuit``.
 Everything an order creates is tagged ``netoss-ordered`` (sot-sync prunes only what is
 tagged ``netoss-managed``).
 
@@ -39,13 +41,16 @@ ACTIONS = ("add", "modify", "delete")
 # What a modify may change; anything else is a delete and a new add.
 MUTABLE = ("prefixes", "bandwidth", "max_prefix")
 LIVE = ("active", "offline")  # circuit statuses a modify or delete applies to
-CF_SERVICE, CF_MAX_PREFIX, CF_ORDER, CF_PRIOR, CF_CIRCUIT = (
+CF_SERVICE, CF_MAX_PREFIX, CF_ORDER, CF_PRIOR, CF_CIRCUIT, CF_ROUTING, CF_ANNOUNCE = (
     "netoss_service",
     "netoss_max_prefix",
     "netoss_order",
     "netoss_prior",
     "netoss_circuit",
+    "netoss_routing",
+    "netoss_announce",
 )
+DEFAULT_ROUTE = "0.0.0.0/0"
 
 
 class OrderError(Exception):
@@ -113,12 +118,7 @@ class NetboxView:
 
     def device_asns(self, device):
         """The AS numbers of the device's tenant, else of its site's tenant."""
-        tenant = _id(device.get("tenant"))
-        if tenant is None:
-            site = self._one(
-                ("site", _id(device.get("site"))), lambda: self.api.dcim.sites.get(_id(device.get("site")))
-            )
-            tenant = _id((site or {}).get("tenant"))
+        tenant = self.device_tenant_id(device)
         return sorted(a["asn"] for a in self.asns(tenant_id=tenant)) if tenant else []
 
     def prefixes_overlapping(self, network):
@@ -139,6 +139,29 @@ class NetboxView:
         return self._list(
             ("prefixes_of", tenant_id), lambda: self.api.ipam.prefixes.filter(tenant_id=tenant_id, status="active")
         )
+
+    def device_tenant_id(self, device):
+        """The id of the device's tenant, else of its site's (whose AS number it has)."""
+        tenant = _id(device.get("tenant"))
+        if tenant is None:
+            site = self._one(
+                ("site", _id(device.get("site"))), lambda: self.api.dcim.sites.get(_id(device.get("site")))
+            )
+            tenant = _id((site or {}).get("tenant"))
+        return tenant
+
+    def prefixes_of_role(self, role):
+        """The NetBox prefixes of the prefix role ``role`` (a slug), smallest address first."""
+        found = self._list(("role", role), lambda: self.api.ipam.prefixes.filter(role=role))
+        return sorted(found, key=lambda p: ipaddress.ip_network(p["prefix"]))
+
+    def aggregates_of(self, device):
+        """The provider's IPv4 aggregates (NetBox IPAM aggregates) as ``device`` announces them:
+        those of its tenant (else its site's), and those without a tenant."""
+        tenant = self.device_tenant_id(device)
+        found = self._list(("aggregates",), lambda: self.api.ipam.aggregates.filter(family=4))
+        mine = [a["prefix"] for a in found if _id(a.get("tenant")) in (None, tenant)]
+        return sorted(mine, key=ipaddress.ip_network)
 
     def circuit(self, cid):
         found = self._list(("circuit", cid), lambda: self.api.circuits.circuits.filter(cid=cid))
@@ -246,11 +269,11 @@ def _check_add(catalog, item, view):
     service = _service(catalog, item, problems)
     if service is None:
         return problems
-    # The provider's AS numbers: those of the item's routers that are not the customer's.
+    # The provider's AS numbers: those of the item's routers other than the customer's (ce).
     provider = []
-    for name in (c.name for c in service.characteristics if c.type == "device"):
+    for name in (c.name for c in service.characteristics if c.type == "device" and c.name != "ce"):
         device = view.device(item["values"][name]) if _device_name(item["values"].get(name)) else None
-        if device and _slug(device.get("role")) != "ce":
+        if device:
             provider.extend(view.device_asns(device))
     values, value_problems = check_values(service, item["values"], provider_asns=provider)
     problems.extend(value_problems)
@@ -309,6 +332,9 @@ def _netbox_problems(service, values, view, own_cid=None):
             problems.append("ce: %s is the router of %s, not of %s" % (ce["name"], ce_tenant, customer))
         if not _loopback(view, ce["name"]):
             problems.append("ce: %s has no loopback interface (lo) for the customer's address" % ce["name"])
+    problems.extend(_within_problems(service, values, view))
+    if own_cid is None:
+        problems.extend(_pool_problems(service, view, devices.get("pe")))
     for prefix in values.get("prefixes") or []:
         for other in view.prefixes_overlapping(ipaddress.ip_network(prefix)):
             if _value(other.get("status")) == "container" or other.get("is_pool"):
@@ -320,6 +346,45 @@ def _netbox_problems(service, values, view, own_cid=None):
                 "prefixes: %s overlaps %s in NetBox (%s)"
                 % (prefix, other["prefix"], owner or other.get("description") or "no tenant")
             )
+    return problems
+
+
+def _needs_role(service, role, what):
+    return "the catalog's %s needs a prefix with role %r in NetBox for %s (none has it)" % (service.name, role, what)
+
+
+def _within_problems(service, values, view):
+    """Each ordered prefix lies inside a NetBox prefix of its characteristic's ``within`` role."""
+    problems = []
+    for c in service.characteristics:
+        if c.type != "prefixes" or not c.within_role or not values.get(c.name):
+            continue
+        spaces = view.prefixes_of_role(c.within_role)
+        if not spaces:
+            problems.append("%s: %s" % (c.name, _needs_role(service, c.within_role, "its customers' prefixes")))
+            continue
+        networks = [ipaddress.ip_network(p["prefix"]) for p in spaces]
+        for prefix in values[c.name]:
+            network = ipaddress.ip_network(prefix)
+            if not any(network.version == n.version and network.subnet_of(n) for n in networks):
+                problems.append(
+                    "%s: %s is not inside a prefix of role %r in NetBox (%s)"
+                    % (c.name, network, c.within_role, ", ".join(str(n) for n in networks))
+                )
+    return problems
+
+
+def _pool_problems(service, view, pe):
+    """What a new service needs from NetBox besides its characteristics: a pool of the
+    ``link_pool`` role, and the provider's aggregates when it announces them."""
+    problems = []
+    if service.link_pool_role and not view.prefixes_of_role(service.link_pool_role):
+        problems.append(_needs_role(service, service.link_pool_role, "its PE-CE links"))
+    if service.announce == "default+aggregates" and pe is not None and not view.aggregates_of(pe):
+        problems.append(
+            "the catalog's %s announces the provider's aggregates to the customer, but NetBox has no IPv4 "
+            "aggregate (IPAM > Aggregates) of %s's provider (its tenant, else its site's)" % (service.name, pe["name"])
+        )
     return problems
 
 
@@ -455,33 +520,55 @@ def _cross_item_problems(items):
 
 
 def probe_for(view, pe_name, exclude=()):
-    """Where to check a new service's reachability from: a customer router at another site
-    than the PE, with a loopback address (its source), whose customer's services are all
-    settled (active or offline; none being ordered, changed or deleted right now); None when
-    the network has none."""
-    pe = view.device(pe_name) or {}
-    site = _slug(pe.get("site"))
-    for device in sorted(view.api.dcim.devices.filter(role="ce", status="active"), key=lambda d: d.name):
-        record = dict(device)
-        tenant = _id(record.get("tenant"))
-        if device.name in exclude or _slug(record.get("site")) == site or tenant is None:
+    """Where to check a service's reachability from: a provider router cabled to the PE (a core
+    router, never a customer's), preferably at another site, with a loopback address (the
+    probe's source, and what the customer's router pings back); None when the PE has none.
+
+    Provider routers have the PE's AS number and are not customer routers (config context
+    ``netoss.bgp.policy: customer``); ``exclude`` are routers the order is changing."""
+    pe = view.device(pe_name)
+    if pe is None:
+        return None
+    asns = set(view.device_asns(pe))
+    neighbours = set()
+    for interface in view.interfaces(pe_name):
+        for end in interface.get("connected_endpoints") or []:
+            name = ((end or {}).get("device") or {}).get("name") if isinstance(end, dict) else None
+            if name and name != pe_name and name not in exclude:
+                neighbours.add(name)
+    candidates = []
+    for name in neighbours:
+        device = view.device(name)
+        if device is None or _value(device.get("status")) != "active":
             continue
-        statuses = {_value(c.get("status")) for c in view.circuits(tenant_id=tenant)}
-        if "active" not in statuses or statuses - set(LIVE):
+        context = ((device.get("config_context") or {}).get("netoss") or {}).get("bgp") or {}
+        if context.get("policy") == "customer" or not asns or not asns & set(view.device_asns(device)):
             continue
-        for address in view.api.ipam.ip_addresses.filter(device=device.name, role="loopback"):
-            return {"device": device.name, "source": str(ipaddress.ip_interface(address.address).ip)}
+        same_site = _slug(device.get("site")) == _slug(pe.get("site"))
+        candidates.append((same_site, name))
+    for _same_site, name in sorted(candidates):
+        for address in view.api.ipam.ip_addresses.filter(device=name, role="loopback"):
+            ip = ipaddress.ip_interface(address.address)
+            if ip.version == 4:
+                return {"device": name, "source": str(ip.ip)}
     return None
 
 
-def verification(view, item, result):
+def verification(view, item, result, service=None):
     """What the playbook verifies for an item: the PE and CE, the session's addresses, the
-    prefixes the PE must receive (eBGP) or route (static), and the reachability probe.
+    prefixes the PE must receive (eBGP) or route (static), what the CE must receive from the PE
+    (eBGP: the default route, and the provider's aggregates when the service announces them),
+    and the reachability probes: from a core router (not the PE, never another customer's) to
+    the customer's loopback, and from the customer's loopback back to that core router.
+    ``service`` is the item's catalog service (its routing, for a circuit that has none recorded).
     For a delete, call it before :meth:`Reservation.begin` removes the addresses."""
     v = item["values"]
     out = {"pe": v.get("pe"), "ce": v.get("ce"), "service": item["service"], "removed": item["action"] == "delete"}
     out["prefixes"] = [] if item["action"] == "delete" else list(v.get("prefixes") or [])
-    out["bgp"] = item["service"] != "static-access"
+    fields = (view.circuit(item["service_id"]) or {}).get("custom_fields") or {} if item.get("service_id") else {}
+    routing = fields.get(CF_ROUTING) or (service.routing if service is not None else "ebgp")
+    announce = fields.get(CF_ANNOUNCE) or (service.announce if service is not None else None) or "default"
+    out["bgp"] = routing != "static"
     pe_address = result.get("pe_address")
     ce_address = result.get("ce_address")
     loopback = result.get("loopback")
@@ -496,13 +583,21 @@ def verification(view, item, result):
             elif device == v.get("ce"):
                 ce_address = ce_address or ip
     out.update(pe_address=pe_address, ce_address=ce_address, loopback=loopback)
+    out["ce_receives"] = []
+    out["probes"] = []
     if item["action"] == "delete":  # read before its records go: the session that must be gone
-        out["probe"] = None
         return out
-    probe = probe_for(view, v.get("pe"), exclude=(v.get("ce"),))
+    if out["bgp"]:
+        pe = view.device(v.get("pe") or "")
+        aggregates = view.aggregates_of(pe) if pe is not None and announce == "default+aggregates" else []
+        out["ce_receives"] = [DEFAULT_ROUTE, *aggregates]
+    probe = probe_for(view, v.get("pe"), exclude=tuple(devices_of([item])))
     if probe and loopback:
-        probe["destination"] = str(ipaddress.ip_interface(loopback).ip)
-    out["probe"] = probe if probe and loopback else None
+        customer = str(ipaddress.ip_interface(loopback).ip)
+        out["probes"] = [
+            dict(probe, destination=customer),
+            {"device": v.get("ce"), "source": customer, "destination": probe["source"]},
+        ]
     return out
 
 
@@ -537,7 +632,7 @@ def describe(view, cid):
             resources.append(_resource("dcim.interface", peer, "%s:%s" % (device, name)))
     tenant = circuit.get("tenant") or {}
     asns = [a["asn"] for a in view.asns(tenant_id=tenant["id"])] if tenant.get("id") else []
-    if asns and fields.get(CF_SERVICE) != "static-access":
+    if asns and fields.get(CF_ROUTING) != "static":
         values["customer_asn"] = asns[0]
     prefixes = []
     for p in view.tagged("ipam.prefixes", cid):
@@ -553,7 +648,7 @@ def describe(view, cid):
         values["prefixes"] = sorted(prefixes, key=ipaddress.ip_network)
     if circuit.get("commit_rate") is not None:
         values["bandwidth"] = circuit["commit_rate"]
-    if fields.get(CF_MAX_PREFIX) is not None and fields.get(CF_SERVICE) != "static-access":
+    if fields.get(CF_MAX_PREFIX) is not None and fields.get(CF_ROUTING) != "static":
         values["max_prefix"] = fields[CF_MAX_PREFIX]
     site = None
     if "A" in ends:
@@ -848,7 +943,9 @@ class Reservation:
             "circuits.providers", "provider %r (the catalog's provider)" % service.provider, name=service.provider
         )
         ctype = self._get("circuits.circuit_types", "circuit type %r" % service.circuit_type, name=service.circuit_type)
-        fields = {CF_SERVICE: service.name, CF_ORDER: self.order_id, CF_PRIOR: prior}
+        fields = {CF_SERVICE: service.name, CF_ROUTING: service.routing, CF_ORDER: self.order_id, CF_PRIOR: prior}
+        if service.announce:
+            fields[CF_ANNOUNCE] = service.announce
         if service.characteristic("max_prefix"):
             fields[CF_MAX_PREFIX] = v.get("max_prefix")
         circuit = self._create_circuit(
@@ -889,7 +986,7 @@ class Reservation:
                 },
                 "cable %s:%s to %s/%s" % (device["name"], interface["name"], cid, side),
             )
-        link = self._link(service, cid)
+        link = self._link(service, cid, pe)
         first, second = list(link.hosts())[:2]
         marked = {"custom_fields": {CF_CIRCUIT: cid}, "tags": self.tag(), "status": "active"}
         for address, device, interface in ((first, pe, pe_if), (second, ce, ce_if)):
@@ -937,36 +1034,69 @@ class Reservation:
                 self.view.forget()
         raise OrderError(["no free circuit ID after %s-0001: too many concurrent orders for %s" % (stem, customer)])
 
-    def _link(self, service, cid):
-        """A /31 from the catalog's link pool, allocated by NetBox (no two orders get the same)."""
-        pool = self.api.ipam.prefixes.get(prefix=service.link_pool)
-        if pool is None:
-            raise OrderError(["NetBox has no prefix %s (the catalog's link_pool)" % service.link_pool])
-        payload = {
-            "prefix_length": 31,
-            "status": "active",
-            "tenant": pool.tenant.id if pool.tenant else None,
-            "description": "%s PE-CE link" % cid,
-            "custom_fields": {CF_CIRCUIT: cid},
-            "tags": self.tag(),
-        }
-        try:
-            created = pool.available_prefixes.create(payload)
-        except Exception as exc:  # pynetbox.RequestError: the pool is full
-            raise OrderError(
-                ["link pool %s: NetBox allocated no /31: %s" % (service.link_pool, str(exc)[:200])]
-            ) from None
-        created = created[0] if isinstance(created, list) else created
-        self.write.created("ipam.prefixes", created, "link %s" % created.prefix)
-        used = [a.address for a in self.api.ipam.ip_addresses.filter(parent=created.prefix)]
-        if used:
+    def _pools(self, service, pe):
+        """The NetBox prefixes of the catalog's ``link_pool`` role a link for ``pe`` may come
+        from: those scoped to the PE's site first, then the unscoped ones, then those of a wider
+        scope (region, site group); never one scoped to another site."""
+        role = service.link_pool_role
+        pools = [p for p in self.api.ipam.prefixes.filter(role=role)]
+        if not pools:
+            raise OrderError([_needs_role(service, role, "its PE-CE links")])
+        site = _id(pe.get("site"))
+
+        def rank(pool):
+            scope_type, scope_id = getattr(pool, "scope_type", None), getattr(pool, "scope_id", None)
+            if scope_type == "dcim.site":
+                return 0 if scope_id == site else None
+            return 1 if scope_type is None else 2
+
+        usable = [p for p in pools if rank(p) is not None]
+        ranked = sorted(usable, key=lambda p: (rank(p), ipaddress.ip_network(p.prefix)))
+        if not ranked:
             raise OrderError(
                 [
-                    "link pool %s: NetBox gave %s, whose addresses %s are in use without a prefix: record "
-                    "each link taken from the pool as a prefix" % (service.link_pool, created.prefix, ", ".join(used))
+                    "the catalog's %s takes its PE-CE links from the prefixes of role %r, but each of them (%s) is "
+                    "scoped to another site than %s's" % (service.name, role, ", ".join(p.prefix for p in pools),
+                                                          pe["name"])
                 ]
-            )
-        return ipaddress.ip_network(created.prefix)
+            )  # fmt: skip
+        return ranked
+
+    def _link(self, service, cid, pe):
+        """A /31 from a prefix of the catalog's link pool role, allocated by NetBox (no two orders
+        get the same): the first of :meth:`_pools` with room."""
+        full = []
+        for pool in self._pools(service, pe):
+            payload = {
+                "prefix_length": 31,
+                "status": "active",
+                "tenant": pool.tenant.id if pool.tenant else None,
+                "description": "%s PE-CE link" % cid,
+                "custom_fields": {CF_CIRCUIT: cid},
+                "tags": self.tag(),
+            }
+            try:
+                created = pool.available_prefixes.create(payload)
+            except Exception as exc:  # pynetbox.RequestError: the pool is full
+                full.append("%s: %s" % (pool.prefix, str(exc)[:200]))
+                continue
+            created = created[0] if isinstance(created, list) else created
+            self.write.created("ipam.prefixes", created, "link %s" % created.prefix)
+            used = [a.address for a in self.api.ipam.ip_addresses.filter(parent=created.prefix)]
+            if used:
+                raise OrderError(
+                    [
+                        "link pool %s: NetBox gave %s, whose addresses %s are in use without a prefix: record "
+                        "each link taken from the pool as a prefix" % (pool.prefix, created.prefix, ", ".join(used))
+                    ]
+                )
+            return ipaddress.ip_network(created.prefix)
+        raise OrderError(
+            [
+                "no /31 left in the prefixes of role %r (the catalog's %s link pool): %s"
+                % (service.link_pool_role, service.name, "; ".join(full))
+            ]
+        )
 
     def _customer_prefix(self, prefix, tenant_id, customer, asn, cid):
         self.write.create(

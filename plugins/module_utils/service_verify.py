@@ -9,6 +9,8 @@ unit tests). ``spec`` says what the service needs on this router:
 - ``bgp``: the service runs eBGP (else static routes);
 - ``prefixes``: on the PE, the customer prefixes it must receive from the CE (eBGP) or route
   to it (static);
+- ``receives``: on the CE with eBGP, the routes it must receive from the PE (the default route,
+  and the provider's aggregates when the service announces them);
 - ``removed``: the service was deleted: the session must be gone;
 - ``role``: ``pe`` or ``ce``.
 
@@ -56,6 +58,21 @@ def disturbed(baseline, sessions, elapsed, skip=()):
     return out
 
 
+def _not_received(device, neighbor, wanted):
+    """The routes of ``wanted`` that ``neighbor`` has not sent (accepted by the import policy)."""
+    command = "show bgp ipv4 unicast neighbors %s routes json" % neighbor
+    data, error = _json(device.get(command), command)
+    if error:
+        return [error]
+    received = set((data.get("routes") or {}).keys())
+    missing = [p for p in wanted if p not in received]
+    if not missing:
+        return []
+    return [
+        "%s has not sent %s (received: %s)" % (neighbor, ", ".join(missing), ", ".join(sorted(received)) or "nothing")
+    ]
+
+
 def problems(device, spec, baseline=(), elapsed=0.0):
     """What is not right yet (an empty list when the service is right)."""
     out = []
@@ -72,19 +89,10 @@ def problems(device, spec, baseline=(), elapsed=0.0):
             out.append("no BGP session to %s is configured" % neighbor)
         elif not mine[0]["established"]:
             out.append("the BGP session to %s is %s, not Established" % (neighbor, session_state(mine[0]["state"])))
-        elif spec.get("role") == "pe" and spec.get("prefixes"):
-            command = "show bgp ipv4 unicast neighbors %s routes json" % neighbor
-            data, error = _json(device.get(command), command)
-            if error:
-                out.append(error)
-            else:
-                received = set((data.get("routes") or {}).keys())
-                missing = [p for p in spec["prefixes"] if p not in received]
-                if missing:
-                    out.append(
-                        "%s has not sent %s (received: %s)"
-                        % (neighbor, ", ".join(missing), ", ".join(sorted(received)) or "nothing")
-                    )
+        else:
+            wanted = spec.get("prefixes") if spec.get("role") == "pe" else spec.get("receives")
+            if wanted:
+                out.extend(_not_received(device, neighbor, wanted))
     else:
         routes = spec.get("prefixes") if spec.get("role") == "pe" else ["0.0.0.0/0"]
         for prefix in routes or []:

@@ -66,7 +66,7 @@ def normalize(kind, record):
     for key in ("color", "is_private", "is_pool", "is_active", "required", "enabled", "mgmt_only", "mtu"):
         if key in r:
             out[key] = r[key]
-    for key in ("u_height", "time_zone", "dns_name", "data", "object_types", "extra_choices", "commit_rate"):
+    for key in ("u_height", "time_zone", "dns_name", "data", "object_types", "extra_choices", "commit_rate", "weight"):
         if key in r:
             out[key] = r[key]
     for key in ("status", "type"):
@@ -86,6 +86,7 @@ def normalize(kind, record):
     elif kind == "prefixes":
         out["scope_type"] = r.get("scope_type")
         out["scope"] = _ref(r.get("scope"))
+        out["prefix_role"] = _ref(r.get("role"))
     elif kind == "devices":
         out["device_role"] = _ref(r.get("role"))
         primary = r.get("primary_ip4")

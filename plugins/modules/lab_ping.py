@@ -9,9 +9,10 @@ module: lab_ping
 short_description: Ping from inside one of the lab's routers
 version_added: 0.7.0
 description:
-  - The lab's probe. A service order checks that a new customer prefix is reachable from
-    another site by pinging it from a router there, from that router's own customer address,
-    so that both directions are routed.
+  - The lab's probe. A service order checks that a new customer's loopback is reachable from
+    the core by pinging it from a provider router next to the PE, from that router's loopback,
+    and that the core is reachable from the customer by pinging back from the customer's
+    loopback, so that both directions are routed (by the provider and that customer alone).
   - Runs on the controller as root, inside the router's network namespace
     (the device's namespace as C(netoss lab up) names it, C(<namespace_prefix><device>) when the
     device's name is short and plain, else a safe stem and a hash of it), never in the host's;
@@ -46,10 +47,10 @@ attributes:
 """
 
 EXAMPLES = r"""
-- name: The customer's prefix answers from the other site
+- name: The customer's loopback answers from the core
   netoss.core.lab_ping:
-    device: ce2
-    source: 203.0.113.17
+    device: p2
+    source: 198.19.255.2
     destination: 203.0.113.33
   delegate_to: localhost
 """

@@ -13,8 +13,8 @@ description:
     and pushes the configurations in between.
   - O(step=check) checks every item against the service catalog and NetBox and writes nothing.
   - O(step=reserve) checks again, then writes each item's records (an add reserves the circuit,
-    its terminations and cables, a /31 from the catalog's link pool through NetBox's
-    available-prefixes, the addresses, the customer's tenant, AS number and prefixes, and the
+    its terminations and cables, a /31 from a NetBox prefix of the catalog's link pool role
+    through NetBox's available-prefixes, the addresses, the customer's tenant, AS number and prefixes, and the
     CE's tenant and loopback; a modify changes prefixes, rate and limits; a delete sets the
     circuit deprovisioning and removes its records). Every write goes to the O(journal) as it
     is made; when one fails, what was written is undone before the module fails.
@@ -111,7 +111,9 @@ devices:
 results:
   description: >-
     Per item (O(step=reserve)): C(service_id), C(link), C(pe_address), C(ce_address), C(loopback),
-    and what verification checks (C(pe), C(ce), C(prefixes), C(probe) from another site).
+    and what verification checks (C(pe), C(ce), C(bgp), C(prefixes) the PE receives or routes,
+    C(ce_receives) the routes the CE receives from the PE, and C(probes), pings between a core
+    router next to the PE and the customer's loopback, each way).
   returned: when reserved
   type: list
   elements: dict
@@ -279,9 +281,10 @@ def main():
     results = []
     try:
         for item in items:
-            before = verification(reservation.view, item, {}) if item["action"] == "delete" else None
+            service = catalog.get(item["service"])
+            before = verification(reservation.view, item, {}, service) if item["action"] == "delete" else None
             result = reservation.begin(item)
-            result.update(before or verification(reservation.view, item, result))
+            result.update(before or verification(reservation.view, item, result, service))
             results.append(dict(result, item=item["id"], action=item["action"]))
     except Exception as exc:  # OrderError, pynetbox.RequestError, connection errors: undo, then fail
         reason = "reserving in NetBox failed: %s" % (exc if isinstance(exc, OrderError) else str(exc)[:500])

@@ -12,7 +12,8 @@ description:
   - Waits up to O(timeout) seconds until the service is right on this router (FRR), then
     fails naming what is not.
   - With eBGP, the session to O(neighbor) is established and, on the PE, every prefix of
-    O(prefixes) is received from it; with static routing, the PE routes each prefix to
+    O(prefixes) is received from it; on the CE, every route of O(receives) (the default
+    route the PE sends, and the provider's aggregates); with static routing, the PE routes each prefix to
     O(neighbor) and the CE has a default route to it; for a deleted service
     (O(removed=true)), the session is gone.
   - No other session was disturbed. Each session established in O(baseline), read before the
@@ -35,6 +36,11 @@ options:
     default: true
   prefixes:
     description: The customer's prefixes (the PE must receive or route them).
+    type: list
+    elements: str
+    default: []
+  receives:
+    description: With eBGP on the CE, the routes the PE must send it (accepted by its import policy).
     type: list
     elements: str
     default: []
@@ -64,6 +70,13 @@ EXAMPLES = r"""
     neighbor: 198.19.128.5
     prefixes: [203.0.113.32/28]
     baseline: "{{ before_push }}"
+
+- name: The customer's router has its default route from the PE
+  netoss.core.service_verify:
+    role: ce
+    neighbor: 198.19.128.4
+    receives: [0.0.0.0/0]
+    baseline: "{{ before_push }}"
 """
 
 RETURN = r"""
@@ -89,6 +102,7 @@ def main():
             "neighbor": {"type": "str", "required": True},
             "bgp": {"type": "bool", "default": True},
             "prefixes": {"type": "list", "elements": "str", "default": []},
+            "receives": {"type": "list", "elements": "str", "default": []},
             "removed": {"type": "bool", "default": False},
             "baseline": {"type": "dict"},
             "timeout": {"type": "int", "default": 60},
@@ -98,7 +112,7 @@ def main():
     if not module._socket_path:
         module.fail_json(msg="netoss.core.service_verify needs ansible_connection=netoss.core.network_cli")
     p = module.params
-    spec = {k: p[k] for k in ("role", "neighbor", "bgp", "prefixes", "removed")}
+    spec = {k: p[k] for k in ("role", "neighbor", "bgp", "prefixes", "receives", "removed")}
     baseline = (p["baseline"] or {}).get("bgp") or []
     taken_at = (p["baseline"] or {}).get("taken_at")
     try:

@@ -3,7 +3,11 @@
 - Bad orders (a port in use, an unknown device, an overlapping prefix, a bad AS number) are
   refused with the problem named, and nothing is touched.
 - Two orders submitted together (DIA on pe1/ce3, static access on pe2/ce4) go live with
-  distinct /31s: BGP up with the customer prefixes received, reachable from the other site.
+  distinct /31s from the NetBox prefix of role pe-ce-links: BGP up with the customer prefixes
+  received. Each is verified as a single customer's would be: from the core (a P router pings
+  the customer's loopback), and the customer's router reaches a provider address through the
+  route the PE gives it (DIA: a default route and the provider's aggregates, and nothing else;
+  static: a static default), never through another customer.
 - The DIA service is modified (a prefix added, the rate changed), then both are deleted: NetBox
   and the routers are exactly as before (an empty diff), and no alarm of the deleted BGP session
   stays raised, even for a "session down" line that comes after the order (its ticket resolves).
@@ -16,6 +20,7 @@ The lab has its own names here (s<device>, bridge netoss-sbr0, account netopss).
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 import time
 
@@ -99,12 +104,13 @@ def _wait(portal_api, stack, order_id, timeout=240) -> dict:
     )
 
 
-def _job_output(portal_api, stack, order) -> str:
+def _job_output(portal_api, stack, order, tail=4000) -> str:
     job = (order.get("netoss") or {}).get("job")
     if not job:
         return "(no job)"
     events = portal_api.get(f"{stack.portal_url}/api/v1/jobs/{job}/events?limit=5000", timeout=10).json()
-    return "\n".join(e["stdout"] or "" for e in events)[-4000:]
+    text = "\n".join(e["stdout"] or "" for e in events)
+    return text[-tail:] if tail else text
 
 
 def _netbox(nb) -> dict:
@@ -160,6 +166,10 @@ def test_bad_orders_are_refused_and_touch_nothing(orders_lab, portal_api, stack,
         (_dia(prefixes=["203.0.113.0/29"]), "prefixes: 203.0.113.0/29 overlaps 203.0.113.0/28 in NetBox (Acme Corp)"),
         (_dia(customer_asn=23456), "customer_asn: 23456 is AS_TRANS"),
         (_dia(customer_asn=64501), "customer_asn: AS64501 belongs to Acme Corp in NetBox"),
+        (
+            _dia(prefixes=["198.51.100.0/28"]),
+            "prefixes: 198.51.100.0/28 is not inside a prefix of role 'customer-space' in NetBox (203.0.113.0/24)",
+        ),
     ]
     for item, problem in cases:
         resp = _submit(portal_api, stack, item)
@@ -193,15 +203,33 @@ def test_orders_go_live_then_modify_then_delete_leaves_no_trace(orders_lab, port
     assert sorted(links.values()) == sorted([dia_cid, static_cid]) and len(links) == 2
 
     # DIA: BGP up, the customer prefix received on the PE, reachable from the other site.
-    assert nb.circuits.circuits.get(cid=dia_cid).status.value == "active"
+    circuit = nb.circuits.circuits.get(cid=dia_cid)
+    assert circuit.status.value == "active"
+    assert (circuit.custom_fields["netoss_routing"], circuit.custom_fields["netoss_announce"]) == (
+        "ebgp",
+        "default+aggregates",
+    )
     summary = _vtysh(spec, "pe1", "show bgp summary")
     assert "ce3 (Initech" in summary
     routes = _vtysh(spec, "pe1", "show bgp ipv4 unicast 203.0.113.32/28")
     assert "64510" in routes
     assert _ping(spec, "ce2", "203.0.113.17", "203.0.113.33")
-    # Static access: routed by pe2, reachable from the other site.
+    # ... and as a single customer's: the order verified it from the core (pe1's neighbour at the
+    # other site, p2), both ways; ce3 has from pe1 a default route and the provider's aggregates
+    # (NetBox's), nothing else, and reaches the core's addresses through them.
+    output = _job_output(portal_api, stack, orders[0], tail=None)
+    assert f"{dia_cid}: p2 to 203.0.113.33" in output and f"{dia_cid}: ce3 to 198.19.255.2" in output, output
+    dia_pe_end = str(ipaddress.ip_network(next(p for p, cid in links.items() if cid == dia_cid))[0])
+    received = json.loads(_vtysh(spec, "ce3", f"show bgp ipv4 unicast neighbors {dia_pe_end} routes json"))
+    assert set(received["routes"]) == {"0.0.0.0/0", "198.19.0.0/16", "203.0.113.0/24"}, received
+    assert _ping(spec, "ce3", "203.0.113.33", "198.19.255.1")  # p1's loopback: a provider address
+    assert _ping(spec, "p1", "198.19.255.1", "203.0.113.33")
+    # Static access: routed by pe2, reachable from the other site and from the core; ce4's
+    # static default reaches the core.
     assert "203.0.113.64/28" in _vtysh(spec, "pe2", "show ip route static")
     assert _ping(spec, "ce1", "203.0.113.1", "203.0.113.65")
+    assert f"{static_cid}: ce4 to 198.19.255." in _job_output(portal_api, stack, orders[1], tail=None)
+    assert _ping(spec, "ce4", "203.0.113.65", "198.19.255.1")
 
     # The service inventory (TMF638) shows them active, with their characteristics.
     service = portal_api.get(f"{stack.portal_url}{SERVICES}/{dia_cid}", timeout=30).json()

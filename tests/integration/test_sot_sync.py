@@ -53,7 +53,15 @@ def test_first_sync_creates_the_demo_network(demo_synced, nb):
         "203.0.113.0/24",
     }
     fields = {cf.name for cf in nb.extras.custom_fields.all()}
-    assert {"netoss_last_backup", "netoss_compliance_status"} <= fields
+    assert {"netoss_last_backup", "netoss_compliance_status", "netoss_routing", "netoss_announce"} <= fields
+    # Where service orders take addresses (prefixes by role), and the provider's aggregates.
+    roles = {str(p.prefix): p.role.slug for p in nb.ipam.prefixes.filter(role=["pe-ce-links", "customer-space"])}
+    assert roles == {"198.19.128.0/24": "pe-ce-links", "203.0.113.0/24": "customer-space"}
+    aggregates = sorted((str(a.prefix), a.rir.slug, a.tenant.slug) for a in nb.ipam.aggregates.all())
+    assert aggregates == [
+        ("198.19.0.0/16", "rfc-2544", "netoss-demo-carrier"),
+        ("203.0.113.0/24", "rfc-5737", "netoss-demo-carrier"),
+    ]
 
 
 def test_second_sync_changes_nothing(demo_synced, playbook):

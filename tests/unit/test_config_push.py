@@ -260,16 +260,16 @@ def test_backup_repo_commits_one_device_per_change(tmp_path):
 
 
 def test_a_policy_removed_in_one_direction_is_negated_and_the_other_kept():
-    intended = INTENDED.replace("  neighbor 198.19.128.1 route-map RM-ACME-CORP-OUT out\n", "")
+    intended = INTENDED.replace("  neighbor 198.19.128.1 route-map RM-CUSTOMER-OUT-DEFAULT out\n", "")
     assert config_diff.remediation(RUNNING, intended, "frr") == [
         "router bgp 64500",
         " address-family ipv4 unicast",
-        "  no neighbor 198.19.128.1 route-map RM-ACME-CORP-OUT out",
+        "  no neighbor 198.19.128.1 route-map RM-CUSTOMER-OUT-DEFAULT out",
         "  exit-address-family",
         " exit",
     ]
     # A new route-map in the same direction replaces the old one: no negation needed.
-    renamed = INTENDED.replace("route-map RM-ACME-CORP-OUT out", "route-map RM-OTHER out")
+    renamed = INTENDED.replace("route-map RM-CUSTOMER-OUT-DEFAULT out", "route-map RM-OTHER out")
     lines = config_diff.remediation(RUNNING, renamed, "frr")
     assert "  neighbor 198.19.128.1 route-map RM-OTHER out" in lines
     assert not any("no neighbor 198.19.128.1 route-map" in line for line in lines)

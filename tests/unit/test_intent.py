@@ -45,9 +45,9 @@ def test_demo_counts(demo):
     assert {kind: len(payloads) for kind, payloads in demo.items()} == {
         "tags": 2,  # netoss-managed, and netoss-ordered for what service orders make
         "custom_field_choice_sets": 1,
-        "custom_fields": 8,
+        "custom_fields": 10,
         "tenants": 3,
-        "rirs": 1,
+        "rirs": 3,  # AS numbers, and the two address blocks of the aggregates
         "asns": 3,
         "manufacturers": 3,
         "platforms": 3,
@@ -55,6 +55,8 @@ def test_demo_counts(demo):
         "device_types": 1,
         "device_roles": 3,
         "sites": 2,
+        "prefix_roles": 2,  # pe-ce-links and customer-space: where service orders take addresses
+        "aggregates": 2,
         "prefixes": 10,  # with the two PE-CE links the pool has given
         "devices": 8,  # with the spare CEs ce3 and ce4
         "interfaces": 34,
@@ -266,6 +268,14 @@ RECORDS = {
         "asns": [{"id": 1, "asn": 64500}],
         "tags": [TAG],
     },
+    "prefix_roles": {"id": 1, "name": "PE-CE links", "slug": "pe-ce-links", "weight": 1000, "tags": [TAG]},
+    "aggregates": {
+        "id": 1,
+        "prefix": "198.19.0.0/16",
+        "rir": {"id": 2, "name": "RFC 2544", "slug": "rfc-2544"},
+        "tenant": {"id": 1, "name": "netoss Demo Carrier", "slug": "netoss-demo-carrier"},
+        "tags": [TAG],
+    },
     "prefixes": {
         "id": 3,
         "family": {"value": 4, "label": "IPv4"},
@@ -352,6 +362,8 @@ EXPECTED_IDENTITY = {
     "device_types": ("frr-router",),
     "device_roles": ("pe",),
     "sites": ("ams1",),
+    "prefix_roles": ("pe-ce-links",),
+    "aggregates": ("198.19.0.0/16",),
     "prefixes": ("198.19.0.0/24",),
     "devices": ("pe1",),
     "interfaces": ("pe1", "eth1"),
@@ -366,6 +378,7 @@ EXPECTED_ABSENT = {
     "tenants": {"name": "Acme Corp", "slug": "acme-corp"},
     "asns": {"asn": 64501},
     "device_types": {"model": "FRR router", "slug": "frr-router"},
+    "aggregates": {"prefix": "198.19.0.0/16", "rir": "rfc-2544"},
     "prefixes": {"prefix": "198.19.0.0/24"},
     "devices": {"name": "pe1"},
     "interfaces": {"device": "pe1", "name": "eth1"},

@@ -87,8 +87,14 @@ def test_ebgp_to_the_customer_from_asns_and_cables(snapshot):
     ebgp = [n for n in pe1["bgp"]["neighbors"] if n["type"] == "ebgp"]
     assert [(n["address"], n["remote_as"]) for n in ebgp] == [("198.19.128.1", 64501)]
     assert pe1["prefix_lists"] == [
-        {"name": "PL-ACME-CORP-IN", "entries": [{"seq": 5, "action": "permit", "prefix": "203.0.113.0/28", "le": 32}]}
+        {"name": "PL-ACME-CORP-IN", "entries": [{"seq": 5, "action": "permit", "prefix": "203.0.113.0/28", "le": 32}]},
+        {
+            "name": "PL-CUSTOMER-OUT-DEFAULT",
+            "entries": [{"seq": 5, "action": "permit", "prefix": "0.0.0.0/0", "le": None}],
+        },
     ]
+    # The PE sends its customer a default route and nothing else (a circuit of the intent).
+    assert ebgp[0]["default_originate"] and ebgp[0]["route_map_out"] == "RM-CUSTOMER-OUT-DEFAULT"
     # The customer announces its aggregate (held by a blackhole route) and its loopback.
     assert ce1["bgp"]["asn"] == 64501 and ce1["bgp"]["networks"] == ["203.0.113.0/28", "203.0.113.1/32"]
     assert ce1["static_routes"] == [

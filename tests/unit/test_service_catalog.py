@@ -35,7 +35,11 @@ def catalog():
 def test_the_shipped_catalog_loads(catalog):
     assert sorted(catalog) == ["dia-ebgp", "static-access"]
     dia = catalog["dia-ebgp"]
-    assert dia.link_pool == "198.19.128.0/24" and dia.circuit_type == "IP transit"
+    # No address in the catalog: the pools are NetBox prefixes of a role.
+    assert dia.link_pool_role == "pe-ce-links" and dia.circuit_type == "IP transit"
+    assert dia.characteristic("prefixes").within_role == "customer-space"
+    assert (dia.routing, dia.announce) == ("ebgp", "default+aggregates")
+    assert (catalog["static-access"].routing, catalog["static-access"].announce) == ("static", None)
     assert dia.characteristic("pe_interface").device == "pe"
     assert dia.characteristic("max_prefix").default == 100
 
@@ -54,7 +58,6 @@ def test_a_good_item_gets_its_defaults(catalog):
         ({"customer_asn": 0}, "customer_asn: 0 is reserved (RFC 7607)"),
         ({"customer_asn": 4294967296}, "customer_asn: 4294967296 is not an AS number"),
         ({"customer_asn": "sixty"}, "customer_asn: must be an AS number (an integer)"),
-        ({"prefixes": ["198.51.100.0/24"]}, "prefixes: 198.51.100.0/24 is not inside 203.0.113.0/24"),
         (
             {"prefixes": ["203.0.113.33/28"]},
             "prefixes: '203.0.113.33/28' is not a prefix (203.0.113.33/28 has host bits set)",
@@ -79,8 +82,10 @@ def test_asn_rules():
 
 
 # A service x, then its characteristics.
-S = "services:\n  - {name: x, label: X, description: d, circuit_type: t, link_pool: 198.19.0.0/24, provider: p,"
-S += " characteristics: ["
+S = "services:\n  - {name: x, label: X, description: d, circuit_type: t, link_pool: {role: links}, provider: p,"
+S += " routing: static, characteristics: ["
+# A service y with eBGP: its `link_pool` and `announce`, then its characteristics.
+Y = "services:\n  - {name: y, label: Y, description: d, circuit_type: t, provider: p, routing: ebgp,"
 
 
 @pytest.mark.parametrize(
@@ -94,7 +99,18 @@ S += " characteristics: ["
         (S + "{name: n, type: integer, minimum: 5, default: 1}]}\n",
          "services[0] 'x': characteristics[0] 'n': default: must be at least 5"),
         (S + "{name: p, type: prefixes, within: nope}]}\n",
-         "services[0] 'x': characteristics[0] 'p': within: "),
+         "services[0] 'x': characteristics[0] 'p': within: 'nope' is not of type 'object' (a NetBox prefix role"),
+        (S + "{name: p, type: prefixes, within: 192.0.2.0/24}]}\n",
+         "within: '192.0.2.0/24' is not of type 'object' (a NetBox prefix role, {role: <slug>}: each prefix"),
+        (Y + " link_pool: 192.0.2.0/24, characteristics: [{name: a, type: asn}]}\n",
+         "services[0] 'y': link_pool: '192.0.2.0/24' is not of type 'object' (a NetBox prefix role, {role: <slug>}:"
+         " the PE-CE /31s come from the prefixes of that role (the catalog names no address))"),
+        (Y + " link_pool: {role: l}, characteristics: [{name: n, type: integer}]}\n",
+         "services[0] 'y': routing: ebgp needs a characteristic of type asn"),
+        (Y + " link_pool: {role: l}, announce: everything, characteristics: [{name: a, type: asn}]}\n",
+         "services[0] 'y': announce: 'everything' is not one of ['default', 'default+aggregates']"),
+        (S + "{name: n, type: integer}], announce: default}\n",
+         "services[0] 'x': announce: only an ebgp service announces routes"),
     ],
 )  # fmt: skip
 def test_a_bad_catalog_names_the_file_and_key(tmp_path, text, problem):

@@ -108,6 +108,13 @@ class FakeView:
 
         return [p for p in self.prefixes if ipaddress.ip_network(p["prefix"]).overlaps(network)]
 
+    def prefixes_of_role(self, role):
+        pools = {"customer-space": "203.0.113.0/24", "pe-ce-links": "198.19.128.0/24"}
+        return [{"prefix": pools[role]}] if role in pools else []
+
+    def aggregates_of(self, device):
+        return ["198.19.0.0/16", "203.0.113.0/24"]
+
     def circuit(self, cid):
         return None
 
@@ -440,55 +447,16 @@ def test_static_access_needs_the_routes():
     assert service_verify.problems(router, spec) == ["no active route to 203.0.113.32/28 via 198.19.128.5"]
 
 
-# -- where the reachability probe starts -------------------------------------------------------
-
-
-class _Record(dict):
-    """A pynetbox record as far as probe_for reads it: attributes and dict()."""
-
-    def __getattr__(self, name):
-        return self[name]
-
-
-def _probe_view(circuit_status):
-    view = FakeView()
-    view.devices["ce2"] = _device("ce2", "ce", site="fra1", tenant="Globex", device_id=6)
-    ces = [
-        _Record(name="c01", site={"slug": "fra1"}, tenant={"id": 31}),  # its order is running
-        _Record(name="ce1", site={"slug": "ams1"}, tenant={"id": 9}),
-        _Record(name="ce2", site={"slug": "fra1"}, tenant={"id": 30}),
-    ]
-    circuits = {9: ["active"], 30: ["active"], 31: [circuit_status]}
-    loopbacks = {"c01": "203.0.113.193/32", "ce1": "203.0.113.1/32", "ce2": "203.0.113.17/32"}
-    view.circuits = lambda tenant_id: [{"status": {"value": s}} for s in circuits[tenant_id]]
-    view.api = type(
-        "Api",
-        (),
-        {
-            "dcim": type("Dcim", (), {"devices": type("D", (), {"filter": staticmethod(lambda **f: ces)})()})(),
-            "ipam": type(
-                "Ipam",
-                (),
-                {
-                    "ip_addresses": type(
-                        "I", (), {"filter": staticmethod(lambda device, role: [_Record(address=loopbacks[device])])}
-                    )()
-                },
-            )(),
-        },
-    )()
-    return view
-
-
-def test_the_probe_starts_at_another_site_from_a_settled_customer():
-    from ansible_collections.netoss.core.plugins.module_utils.service_order import probe_for
-
-    # c01 sorts first, but its customer's order is still being carried out: not a probe.
-    assert probe_for(_probe_view("provisioning"), "pe1", exclude=("ce3",)) == {
-        "device": "ce2",
-        "source": "203.0.113.17",
-    }
-    assert probe_for(_probe_view("active"), "pe1", exclude=("ce3",)) == {"device": "c01", "source": "203.0.113.193"}
+def test_the_customer_router_must_receive_the_default_route_and_the_aggregates():
+    """On the CE (any addressing: its session to the PE at 100.64.9.0), eBGP is right only once
+    the PE's default route, and the aggregates it announces, are in."""
+    spec = {"role": "ce", "neighbor": "100.64.9.0", "bgp": True, "prefixes": [], "removed": False}
+    spec["receives"] = ["0.0.0.0/0", "10.0.0.0/8"]
+    routes = "show bgp ipv4 unicast neighbors 100.64.9.0 routes json"
+    router = FakeRouter({BGP: _summary({"100.64.9.0": _peer()}), routes: '{"routes": {"10.0.0.0/8": []}}'})
+    assert service_verify.problems(router, spec) == ["100.64.9.0 has not sent 0.0.0.0/0 (received: 10.0.0.0/8)"]
+    router.answers[routes] = '{"routes": {"0.0.0.0/0": [], "10.0.0.0/8": []}}'
+    assert service_verify.problems(router, spec) == []
 
 
 class SequenceRouter:

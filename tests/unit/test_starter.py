@@ -43,8 +43,9 @@ def test_the_starter_is_a_valid_intent_with_what_netoss_needs(tmp_path):
     text = "".join(p.read_text() for p in written if p.name != "00-netoss.yml")
     for demo in ("198.18.0.", "198.19.", "203.0.113.", "ams1", "fra1", "Acme", "Globex", "pe1", "Demo Carrier"):
         assert demo not in text, demo
-    # The catalog's roles exist for its orders to find devices by.
+    # The catalog's roles exist for its orders to find devices by, and addresses in.
     assert {r["slug"] for r in objects["device_roles"]} >= {"pe", "ce"}
+    assert {r["slug"] for r in objects["prefix_roles"]} == {"pe-ce-links", "customer-space"}
     assert oct((tmp_path / "intent").stat().st_mode & 0o777) == "0o755"
     assert subprocess.run([str(REPO / ".venv/bin/yamllint"), "-s", str(tmp_path / "intent")]).returncode == 0
 
