@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -182,11 +183,13 @@ def seed(
             env={"NETOSS_INTENT": str(intent)},
         )
     except StackError as exc:
-        if "refusing to prune" in str(exc):
+        log_file = stack.logs / "sot-sync.log"
+        refusal = refusal_line(log_file.read_text() if log_file.exists() else str(exc))
+        if refusal:
             raise StackError(
-                f"seeding NetBox from {intent} stopped: {refusal_line(exc)}\n"
+                f"seeding NetBox from {intent} stopped: {refusal}\n"
                 "If this is the intent you mean (the stack moves to another network), run "
-                "`netoss up --confirm-prune`; the plan is in " + str(stack.logs / "sot-sync.log")
+                f"`netoss up --confirm-prune`; the whole plan is in {log_file}"
             ) from None
         raise
     marker.write_text(digest + "\n")
@@ -194,14 +197,12 @@ def seed(
     return True
 
 
-def refusal_line(exc: Exception) -> str:
-    """The plan and refusal out of a failed sot_sync's output."""
-    for line in str(exc).splitlines():
-        if "refusing to prune" in line:
-            start = line.find("Plan: ")
-            text = line[start:] if start >= 0 else line
-            return text.split(" Is this the intent")[0].rstrip('",')
-    return str(exc)
+def refusal_line(output: str) -> str | None:
+    """The plan and the refusal out of a refused sot_sync's output (Ansible may fold the message
+    over several lines, as YAML or JSON), or None when the run was not refused for pruning."""
+    text = " ".join(output.replace("\\n", " ").split())
+    found = re.search(r"(Plan: \d+ to create.{0,200}?)?refusing to prune: .*?limit of \d+%\)\.?", text)
+    return found.group(0) if found else None
 
 
 def run_playbook(

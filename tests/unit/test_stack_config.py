@@ -377,12 +377,20 @@ def test_a_workers_job_reads_the_recorded_intent_not_an_inherited_one(tmp_path, 
 def test_a_refused_seeding_quotes_the_plan_and_the_refusal():
     from portal.stack import refusal_line
 
-    tail = (
+    json_tail = (
         'fatal: [localhost]: FAILED! => {"changed": false, "counts": {"create": 122, "delete": 76}, "managed": 90, '
         '"msg": "Plan: 122 to create, 15 to update, 76 to delete (2 unchanged). refusing to prune: the plan deletes '
         "76 of the 90 objects netoss manages in NetBox (84%, more than the limit of 50%). Is this the intent of "
         'this network? If ..."}\nPLAY RECAP'
     )
-    line = refusal_line(StackError(tail))
-    assert line.startswith("Plan: 122 to create, 15 to update, 76 to delete")
-    assert line.endswith("(84%, more than the limit of 50%).")
+    yaml_tail = (
+        "fatal: [localhost]: FAILED! =>\n    changed: false\n    msg: 'Plan: 122 to create, 15 to update, 76 to\n"
+        "        delete (2 unchanged). refusing to prune: the plan deletes 76 of the 90 objects\n"
+        "        netoss manages in NetBox (84%, more than the limit of 50%). Is this the intent'\n"
+        "    would_delete:\n        devices:\n        - pe1\n"
+    )
+    for tail in (json_tail, yaml_tail):
+        line = refusal_line(tail)
+        assert line.startswith("Plan: 122 to create, 15 to update, 76 to delete"), line
+        assert line.endswith("(84%, more than the limit of 50%)."), line
+    assert refusal_line("fatal: [localhost]: FAILED! => msg: NetBox at http://127.0.0.1:9 is unreachable") is None
