@@ -448,10 +448,15 @@ def relay_pid(paths: LabPaths) -> int | None:
 
 
 def start_relay(paths: LabPaths, host: str, port: int) -> int:
-    """Start the syslog relay (routers' /dev/log -> UDP host:port) unless it runs; return its pid."""
+    """Start the syslog relay (routers' /dev/log -> UDP host:port) unless it runs to that very
+    collector; one sending elsewhere (the management prefix changed) is restarted. Its pid."""
     pid = relay_pid(paths)
-    if pid:
+    target = paths.root / "syslog-relay.target"
+    wanted = f"{host}:{port}"
+    if pid and target.exists() and target.read_text().strip() == wanted:
         return pid
+    if pid:
+        stop_relay(paths)
     log = open(paths.root / "syslog-relay.log", "ab")  # noqa: SIM115 (handed to the child)
     proc = subprocess.Popen(
         [sys.executable, "-m", "portal.lab.syslog_relay", str(paths.root), host, str(port)],
@@ -463,6 +468,7 @@ def start_relay(paths: LabPaths, host: str, port: int) -> int:
     )
     log.close()
     relay_pidfile(paths).write_text(f"{proc.pid}\n")
+    target.write_text(wanted + "\n")
     return proc.pid
 
 

@@ -46,3 +46,20 @@ def test_the_relay_follows_the_lab_record(tmp_path, monkeypatch):
     assert set(sockets) == {"koln-pe_1a2b3c"}
     for s, _hostname in sockets.values():
         s.close()
+
+
+def test_a_relay_sending_to_another_collector_is_restarted(tmp_path):
+    """The stack moved to a network with another management prefix: the lab's bridge, hence its
+    collector address, changed, and the relay must send there, not to the old address."""
+    from portal.lab import runtime
+
+    paths = runtime.LabPaths(root=tmp_path)
+    first = runtime.start_relay(paths, "127.0.0.1", 40514)
+    try:
+        assert runtime.start_relay(paths, "127.0.0.1", 40514) == first  # the same collector: kept
+        second = runtime.start_relay(paths, "127.0.0.2", 40514)
+        assert second != first and runtime.relay_pid(paths) == second
+        assert (tmp_path / "syslog-relay.target").read_text().strip() == "127.0.0.2:40514"
+        assert runtime._gone(first)  # stopped (stop_relay waited for it)
+    finally:
+        runtime.stop_relay(paths)
