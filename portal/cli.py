@@ -73,7 +73,7 @@ def main() -> None:
     default=None,
     help="The network's intent (a directory of YAML files, or one file); recorded for the stack, "
     "so later commands, `netoss env` and the portal's jobs use it. Default: NETOSS_INTENT, else the "
-    "stack's recorded intent, else the demo (inventory/intent).",
+    "stack's recorded intent, else the checkout's demo network.",
 )
 @click.option(
     "--confirm-prune",

@@ -1,7 +1,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Source of truth as code: the netoss intent model.
 
-The intent is a directory of YAML files (``inventory/intent/*.yml``). Each file maps a kind
+The intent is a directory of YAML files (``*.yml``, ``*.yaml``). Each file maps a kind
 (``devices``, ``prefixes``…) to a list of entries. :func:`load_intent` checks every file against
 a JSON Schema, merges the kinds, then runs the semantic checks (references, addressing, cabling)
 and reports every problem at once. :func:`build_netbox_objects` turns a valid intent into the

@@ -54,3 +54,20 @@ def test_every_plugin_has_documentation(tmp_path, kind, folder):
     if kind == "module":
         assert "RETURN VALUES" in proc.stdout
     assert "[WARNING]" not in proc.stderr, proc.stderr
+
+
+def test_a_sync_without_a_chosen_intent_stops_before_reading_anything(tmp_path):
+    """No NETOSS_INTENT and no -e: the run names what to set, it never falls back to a network."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k != "NETOSS_INTENT"}
+    env.update(NETBOX_API="http://127.0.0.1:9", NETBOX_TOKEN="x", ANSIBLE_LOCAL_TEMP=str(tmp_path))
+    run = subprocess.run(
+        [str(repo / ".venv/bin/ansible-playbook"), "playbooks/sot_sync.yml", "--check"],
+        cwd=repo, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert run.returncode != 0
+    assert "no intent to apply: set NETOSS_INTENT" in run.stdout + run.stderr
