@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(1, str(Path(__file__).parents[1] / "integration"))  # waiting.wait_for, shared
 
 from stack_e2e import BASE, LAB, MGMT, REPO, STATE, netoss
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 from stack_e2e import BASE, REPO, STATE, exports, netoss
+from waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -39,16 +40,6 @@ def own(env):
     if up.returncode != 0:
         pytest.fail("the e2e stack is not up (test_netoss_up runs first)")
     return values
-
-
-def _wait(what, predicate, timeout, interval=0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"{what}: not after {timeout} s")
 
 
 def _namespaces(env) -> dict[str, str]:
@@ -143,7 +134,9 @@ def test_a_failed_core_link_is_one_ticket_named_after_it_and_its_recovery_resolv
     ns = _namespaces(own)
     subprocess.run(["ip", "-n", ns["lis-cr1"], "link", "set", "ge-0-0-1", "down"], check=True)
     try:
-        new = _wait("a ticket for the link", lambda: {k: v for k, v in open_tickets().items() if k not in before}, 90)
+        new = wait_for(
+            "a ticket for the link", lambda: {k: v for k, v in open_tickets().items() if k not in before}, 90
+        )
         time.sleep(5)  # the rest of the problem (OSPF, BGP over the link) has arrived: still one ticket
         new = {k: v for k, v in open_tickets().items() if k not in before}
         assert len(new) == 1, [t["name"] for t in new.values()]
@@ -154,7 +147,7 @@ def test_a_failed_core_link_is_one_ticket_named_after_it_and_its_recovery_resolv
         assert ping.returncode == 0, ping.stdout
     finally:
         subprocess.run(["ip", "-n", ns["lis-cr1"], "link", "set", "ge-0-0-1", "up"], check=True)
-    resolved = _wait(
+    resolved = wait_for(
         "the ticket resolving itself",
         lambda: (t := api.get(f"{url}{TICKETS}/{ref}", timeout=10).json())["status"] == "resolved" and t,
         180,
