@@ -6,7 +6,7 @@ SHELL := /bin/bash
 export PYTHON
 VENV := .venv
 BIN := $(VENV)/bin
-PY_SOURCES := portal plugins tests bench scripts
+PY_SOURCES := netoss plugins tests bench scripts
 
 .PHONY: up down test bootstrap lint unit integration status bench clean help
 
@@ -34,7 +34,7 @@ lint: bootstrap
 	$(BIN)/ruff format --check $(PY_SOURCES)
 	$(BIN)/yamllint --strict .
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ansible-lint --profile production
-	@if command -v node >/dev/null; then for f in portal/app/static/*.js; do node --check $$f || exit 1; done; \
+	@if command -v node >/dev/null; then for f in netoss/web/static/*.js; do node --check $$f || exit 1; done; \
 	else echo "lint: no node here, the portal's JavaScript is checked by the browser tests only"; fi
 
 unit: bootstrap

@@ -24,8 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from portal.lab import runtime  # noqa: E402
-from portal.lab.spec import LabConfig, build_spec  # noqa: E402
+from netoss.embedded.lab import runtime  # noqa: E402
+from netoss.embedded.lab.spec import LabConfig, build_spec  # noqa: E402
 
 CONFIG = LabConfig(ns_prefix="b", bridge="netoss-bbr0", user="netopsb")
 MGMT = "198.18.102"

@@ -55,12 +55,12 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from portal import lab  # noqa: E402
-from portal.lab import runtime  # noqa: E402
-from portal.lab.spec import LabConfig  # noqa: E402
-from portal.stack import Stack, down, portal_app, run_playbook, up, wipe  # noqa: E402
-from portal.stack.accounts import owner_of_process  # noqa: E402
-from portal.stack.supervisor import Supervisor  # noqa: E402
+from netoss.embedded import lab  # noqa: E402
+from netoss.embedded.lab import runtime  # noqa: E402
+from netoss.embedded.lab.spec import LabConfig  # noqa: E402
+from netoss.embedded.stack import Stack, down, portal_app, run_playbook, up, wipe  # noqa: E402
+from netoss.embedded.stack.accounts import owner_of_process  # noqa: E402
+from netoss.embedded.stack.supervisor import Supervisor  # noqa: E402
 
 STATE = REPO / ".state-bench-orders"
 PORT_BASE = 39000

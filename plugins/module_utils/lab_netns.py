@@ -5,7 +5,7 @@ from inside one. Only for the lab `netoss lab up` builds (a router is the namesp
 :func:`namespace_name` gives its device); a real network's last mile is patched by people,
 and probed by its own probes. Nothing here ever runs in the host's own namespace.
 
-The lab's names are decided here, for `netoss lab up` (portal/lab) and for these modules alike:
+The lab's names are decided here, for `netoss lab up` (netoss/embedded/lab) and for these modules alike:
 the namespace of each device, and which interface names the lab can create.
 """
 
@@ -84,7 +84,7 @@ def helper_socket():
 
 
 def ask_helper(path, request, timeout):
-    """Send one request to the lab helper (portal/lab/helper.py); its result, or LabError."""
+    """Send one request to the lab helper (netoss/embedded/lab/helper.py); its result, or LabError."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:

@@ -17,7 +17,7 @@ sys.path.insert(1, str(Path(__file__).parents[1] / "integration"))  # waiting.wa
 
 from stack_e2e import BASE, LAB, MGMT, REPO, STATE, netoss
 
-from portal.stack import Stack, wipe
+from netoss.embedded.stack import Stack, wipe
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from stack_e2e import BASE, MGMT, REPO, STATE, exports, netoss
 
-from portal.stack.proc import pid_alive
+from netoss.embedded.stack.proc import pid_alive
 
 pytestmark = pytest.mark.integration
 

@@ -95,10 +95,10 @@ def test_pages_and_the_live_job_page_work_under_the_content_security_policy(brow
     from flask_migrate import upgrade
     from werkzeug.serving import make_server
 
-    from portal.app import create_app
-    from portal.app.extensions import db
-    from portal.app.models import Job, JobEvent, User, utcnow
-    from portal.app.security import hash_password
+    from netoss.data.db import db
+    from netoss.data.models import Job, JobEvent, User, utcnow
+    from netoss.web import create_app
+    from netoss.web.security import hash_password
 
     app = create_app(
         {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'portal.db'}", "SECRET_KEY": "csp", "STREAM_SECONDS": 1}

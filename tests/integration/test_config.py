@@ -1,7 +1,7 @@
 """Configuration management on the real lab: render from NetBox, push, verify, roll back, back up.
 
 The lab has its own names here (c<device>, bridge netoss-cbr0, account netopsc) on the test
-management subnet; it is configured the way `make up` does it (portal.lab.converge, which
+management subnet; it is configured the way `make up` does it (netoss.embedded.lab.converge, which
 runs playbooks/config_push.yml), then each test works through the playbooks as a user would.
 """
 
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from portal import lab
-from portal.lab import runtime
-from portal.lab.spec import LabConfig
+from netoss.embedded import lab
+from netoss.embedded.lab import runtime
+from netoss.embedded.lab.spec import LabConfig
 
 pytestmark = pytest.mark.integration
 

@@ -17,10 +17,10 @@ import pytest
 import redis
 from waiting import wait_for
 
-from portal.faults import snmp
-from portal.faults.events import Event, now_iso
-from portal.faults.service import DEAD, STREAM, QueueFull, counters, publish
-from portal.stack import portal_app
+from netoss.domain.faults import snmp
+from netoss.domain.faults.events import Event, now_iso
+from netoss.domain.faults.service import DEAD, STREAM, QueueFull, counters, publish
+from netoss.embedded.stack import portal_app
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ import pytest
 import requests
 from waiting import wait_for
 
-from portal import lab
-from portal.lab.spec import LabConfig
+from netoss.embedded import lab
+from netoss.embedded.lab.spec import LabConfig
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +67,7 @@ def _clean_slate(api, stack, devices):
 
 
 def test_a_link_down_is_one_ticket_with_its_sessions_and_services_and_up_resolves_it(fault_lab, api, stack):
-    from portal.faults.service import counters
+    from netoss.domain.faults.service import counters
 
     _clean_slate(api, stack, ["pe1", "ce1"])
     before = set(_open_tickets(api, stack))
@@ -134,7 +134,7 @@ def test_a_link_down_is_one_ticket_with_its_sessions_and_services_and_up_resolve
 def _redis_url(stack) -> str:
     import json
 
-    from portal.stack import portal_app
+    from netoss.embedded.stack import portal_app
 
     return json.loads(portal_app.config_file(stack).read_text())["REDIS_URL"]
 
@@ -244,9 +244,9 @@ def test_bad_input_is_counted_as_rejected_and_the_receivers_keep_running(stack, 
 
     import redis
 
-    from portal.faults import snmp
-    from portal.faults.service import counters
-    from portal.stack.supervisor import Supervisor
+    from netoss.domain.faults import snmp
+    from netoss.domain.faults.service import counters
+    from netoss.embedded.stack.supervisor import Supervisor
 
     conn = redis.Redis.from_url(_redis_url(stack))
     pid = Supervisor(stack).processes()["fault-receiver"]["pid"]
@@ -327,8 +327,8 @@ def test_a_standard_link_down_trap_from_net_snmp_is_an_alarm_on_the_interface_of
 
     import redis
 
-    from portal.faults.service import counters
-    from portal.faults.topology import IFINDEX_FIELD
+    from netoss.domain.faults.service import counters
+    from netoss.domain.faults.topology import IFINDEX_FIELD
 
     conf = tmp_path / "snmp"
     conf.mkdir(mode=0o700)

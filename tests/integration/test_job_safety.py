@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from portal.jobs import processes
+from netoss.domain.jobs import processes
 
 pytestmark = pytest.mark.integration
 
@@ -54,8 +54,8 @@ PLAYBOOK = """
 @pytest.fixture(scope="module")
 def safety(stack, tmp_path_factory):
     """A templates directory of its own, a worker on a queue of its own, and the portal app."""
-    from portal.app import create_app
-    from portal.stack import portal_app
+    from netoss.embedded.stack import portal_app
+    from netoss.web import create_app
 
     repo = tmp_path_factory.mktemp("safety-repo")
     (repo / "jobs").mkdir()
@@ -123,8 +123,8 @@ def _wait(what, predicate, timeout):
 
 
 def _job_row(app, job_id):
-    from portal.app.extensions import db
-    from portal.app.models import Job
+    from netoss.data.db import db
+    from netoss.data.models import Job
 
     with app.app_context():
         job = db.session.get(Job, job_id)
@@ -135,8 +135,8 @@ def _job_row(app, job_id):
 def _locks(app, job_id):
     from sqlalchemy import select
 
-    from portal.app.extensions import db
-    from portal.app.models import DeviceLock
+    from netoss.data.db import db
+    from netoss.data.models import DeviceLock
 
     with app.app_context():
         return list(db.session.scalars(select(DeviceLock.device).where(DeviceLock.job_id == job_id)))

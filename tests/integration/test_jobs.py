@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from portal.stack import postgres
+from netoss.embedded.stack import postgres
 
 pytestmark = pytest.mark.integration
 
@@ -50,8 +50,8 @@ def test_a_check_mode_sot_sync_runs_through_the_queue(stack, demo_synced):
 @pytest.fixture(scope="module")
 def jobs_lab(stack, nb, demo_synced):
     """A lab of this module's own names (j*), not configured: enough to log in to its routers."""
-    from portal import lab
-    from portal.lab.spec import LabConfig
+    from netoss.embedded import lab
+    from netoss.embedded.lab.spec import LabConfig
 
     spec = lab.up(stack, nb, LabConfig(ns_prefix="j", bridge="netoss-jbr0", user="netopsj"), log=print)
     yield spec
@@ -149,7 +149,7 @@ def test_a_job_whose_worker_is_killed_fails_and_a_relaunch_works(stack, demo_syn
     import os
     import signal
 
-    from portal.stack.supervisor import Supervisor
+    from netoss.embedded.stack.supervisor import Supervisor
 
     api = _api(stack)
     url = f"{stack.portal_url}/api/v1/jobs"
@@ -200,7 +200,7 @@ def test_netoss_job_run_prints_the_live_output_and_exits_by_the_result(stack, nb
 
 
 def test_restarting_the_portal_mid_job_loses_nothing(stack, demo_synced):
-    from portal.stack.supervisor import Supervisor
+    from netoss.embedded.stack.supervisor import Supervisor
 
     api = _api(stack)
     url = f"{stack.portal_url}/api/v1/jobs"
@@ -212,7 +212,7 @@ def test_restarting_the_portal_mid_job_loses_nothing(stack, demo_synced):
     sup = Supervisor(stack)
     sup.stop_program("portal-web")  # the workers keep running and writing
     sup.start_program("portal-web")
-    from portal.stack import portal_app
+    from netoss.embedded.stack import portal_app
 
     deadline = time.monotonic() + 60
     while not portal_app.healthy(stack):

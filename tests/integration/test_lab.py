@@ -16,9 +16,9 @@ import yaml
 from waiting import wait_for
 
 from ansible_collections.netoss.core.plugins.module_utils.lab_netns import namespace_name
-from portal import lab
-from portal.lab import runtime
-from portal.lab.spec import LabConfig
+from netoss.embedded import lab
+from netoss.embedded.lab import runtime
+from netoss.embedded.lab.spec import LabConfig
 
 pytestmark = pytest.mark.integration
 
@@ -385,8 +385,8 @@ def test_router_logs_reach_the_fault_receiver_on_the_bridge_over_udp(test_lab, s
 
     import redis
 
-    from portal.faults.service import counters
-    from portal.stack import portal_app
+    from netoss.domain.faults.service import counters
+    from netoss.embedded.stack import portal_app
 
     conn = redis.Redis.from_url(json.loads(portal_app.config_file(stack).read_text())["REDIS_URL"])
     before = counters(conn)["received"].get("syslog", 0)

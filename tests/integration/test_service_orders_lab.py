@@ -27,9 +27,9 @@ import time
 import pytest
 from waiting import wait_for
 
-from portal import lab
-from portal.lab import runtime
-from portal.lab.spec import LabConfig
+from netoss.embedded import lab
+from netoss.embedded.lab import runtime
+from netoss.embedded.lab.spec import LabConfig
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from portal.stack import up
-from portal.stack.supervisor import Supervisor
+from netoss.embedded.stack import up
+from netoss.embedded.stack.supervisor import Supervisor
 
 REPO = Path(__file__).resolve().parents[2]
 NETOSS = str(REPO / ".venv/bin/netoss")
@@ -166,7 +166,7 @@ def test_netbox_machine_users_have_only_their_permissions(stack):
     tag_id = created.json()["id"]
     assert _nb(stack, reader, "DELETE", f"extras/tags/{tag_id}/").status_code == 403
     assert _nb(stack, writer, "DELETE", f"extras/tags/{tag_id}/").status_code == 204
-    # The fault processor's journal entry (what portal.faults.outbound writes) on a site.
+    # The fault processor's journal entry (what netoss.domain.faults.outbound writes) on a site.
     site = _nb(stack, writer, "POST", "dcim/sites/", json={"name": tag["name"], "slug": tag["slug"]})
     assert site.status_code == 201, site.text[:300]
     entry = {"assigned_object_type": "dcim.site", "assigned_object_id": site.json()["id"], "comments": "lp test"}
@@ -179,7 +179,7 @@ def test_up_refuses_root_without_the_opt_in(stack, monkeypatch):
     """A state directory the service account cannot reach: `up` stops and names the directory."""
     import shutil
 
-    from portal.stack import StackError, service_users
+    from netoss.embedded.stack import StackError, service_users
 
     monkeypatch.delenv("NETOSS_ALLOW_ROOT", raising=False)
     private = stack.state_dir / "private-test"
@@ -245,7 +245,7 @@ def test_portal_answers_with_the_env_token_and_refuses_without(nb_env, stack):
     bad = requests.get(f"{url}/api/v1/me", headers={"Authorization": "Bearer nto_00000000_x"}, timeout=10)
     assert bad.status_code == 401
     # The token is stored hashed: not in the portal's database.
-    from portal.stack import postgres
+    from netoss.embedded.stack import postgres
 
     dump = postgres.psql(stack, "SELECT token_hash || prefix FROM api_tokens", database="netoss_portal")
     assert token not in dump and token.split("_")[1] in dump

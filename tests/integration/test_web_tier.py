@@ -25,9 +25,9 @@ STREAMS = 20
 @pytest.fixture
 def running_job(stack):
     """A job row that stays running (no worker takes it), with three events; ended afterwards."""
-    from portal.app import create_app
-    from portal.app.extensions import db
-    from portal.app.models import Job, JobEvent, utcnow
+    from netoss.data.db import db
+    from netoss.data.models import Job, JobEvent, utcnow
+    from netoss.web import create_app
 
     config = json.loads((stack.state_dir / "portal" / "portal.json").read_text())
     app = create_app({"SQLALCHEMY_DATABASE_URI": config["SQLALCHEMY_DATABASE_URI"], "SECRET_KEY": "x"})

@@ -4,7 +4,7 @@ the dead letters. The real Redis is in tests/integration/test_fault_poison.py.""
 
 from __future__ import annotations
 
-from portal.faults.events import Event
+from netoss.domain.faults.events import Event
 
 
 class FaultQueue:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psycopg
 
-from portal.stack.postgres import SUPERUSER, bindir
+from netoss.embedded.stack.postgres import SUPERUSER, bindir
 
 TEMPLATE = "portal_template"
 
@@ -89,8 +89,8 @@ class Cluster:
             return
         from flask_migrate import upgrade
 
-        from portal.app import create_app
-        from portal.app.extensions import db
+        from netoss.data.db import db
+        from netoss.web import create_app
 
         self._sql(f"CREATE DATABASE {TEMPLATE}")
         app = create_app({"SQLALCHEMY_DATABASE_URI": self.url(TEMPLATE), "SECRET_KEY": "t", "TESTING": True})

@@ -20,10 +20,10 @@ from flask_migrate import upgrade
 from hypothesis import HealthCheck, seed, settings
 from schemathesis.checks import not_a_server_error
 
-from portal.app import create_app
-from portal.app.extensions import db
-from portal.app.models import User
-from portal.app.security import hash_password, new_token
+from netoss.data.db import db
+from netoss.data.models import User
+from netoss.web import create_app
+from netoss.web.security import hash_password, new_token
 
 
 def _app(tmp_path_factory):
@@ -51,18 +51,18 @@ def app(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def no_queue(monkeypatch):
-    monkeypatch.setattr("portal.jobs.queue.enqueuer", lambda app: lambda job, sealed: None)
+    monkeypatch.setattr("netoss.domain.jobs.queue.enqueuer", lambda app: lambda job, sealed: None)
     # NetBox is not there: parameters with NetBox choices answer 503 by design; give them none.
-    monkeypatch.setattr("portal.jobs.launch.netbox_choices", lambda param, values: [])
+    monkeypatch.setattr("netoss.domain.jobs.launch.netbox_choices", lambda param, values: [])
     # Alarms go to the fault processor through Redis, absent here: queued, never applied (202).
-    monkeypatch.setattr("portal.app.tmf._queue", lambda event: None)
-    monkeypatch.setattr("portal.app.tmf._wait_for", lambda fingerprint, raised, timeout=5.0: None)
-    monkeypatch.setattr("portal.app.tmf._netbox_device_id", lambda name, field="relatedEntity": 1)
-    monkeypatch.setattr("portal.app.tmf._notify", lambda kind, ticket: None)
-    monkeypatch.setattr("portal.app.api.fault_queue", lambda: FaultQueue())
+    monkeypatch.setattr("netoss.web.tmf._queue", lambda event: None)
+    monkeypatch.setattr("netoss.web.tmf._wait_for", lambda fingerprint, raised, timeout=5.0: None)
+    monkeypatch.setattr("netoss.web.tmf._netbox_device_id", lambda name, field="relatedEntity": 1)
+    monkeypatch.setattr("netoss.web.tmf._notify", lambda kind, ticket: None)
+    monkeypatch.setattr("netoss.web.api.fault_queue", lambda: FaultQueue())
     # Service orders and the inventory read NetBox through the shared order logic: an empty one.
-    monkeypatch.setattr("portal.services.catalog.view", lambda: None)
-    monkeypatch.setattr("portal.services.catalog.logic", lambda: _EmptyNetbox())
+    monkeypatch.setattr("netoss.domain.provisioning.catalog.view", lambda: None)
+    monkeypatch.setattr("netoss.domain.provisioning.catalog.logic", lambda: _EmptyNetbox())
 
 
 class _EmptyNetbox:

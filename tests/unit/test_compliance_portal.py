@@ -19,11 +19,11 @@ from sqlalchemy import func, select
 from test_fault_pages import TOPO
 from test_portal import app, bearer, client, sign_in, token_for  # noqa: F401 - app and client are fixtures
 
-from portal import compliance
-from portal.app.extensions import db
-from portal.app.models import Alarm, AuditEvent, ComplianceDevice, ComplianceResult, ComplianceRun, Job, Ticket
-from portal.compliance.report import run_csv, text_report
-from portal.faults.processor import Processor, Settings
+from netoss.domain import compliance
+from netoss.data.db import db
+from netoss.data.models import Alarm, AuditEvent, ComplianceDevice, ComplianceResult, ComplianceRun, Job, Ticket
+from netoss.domain.compliance.report import run_csv, text_report
+from netoss.domain.faults.processor import Processor, Settings
 
 DRIFT = json.loads((Path(__file__).parent / "test_data" / "compliance" / "run-drift.json").read_text())
 FEATURES = ["logging", "aaa", "services", "interfaces", "routing-policy", "ospf", "bgp"]  # checked on FRR
@@ -45,7 +45,7 @@ def fixed_run() -> dict:
 @pytest.fixture
 def queue(monkeypatch):
     fake = FaultQueue()
-    monkeypatch.setattr("portal.app.api.fault_queue", lambda: fake)
+    monkeypatch.setattr("netoss.web.api.fault_queue", lambda: fake)
     return fake
 
 
@@ -418,8 +418,8 @@ def test_the_cli_report_marks_each_device_feature_and_says_what_is_wrong(app, cl
 
 
 def test_the_cli_command_prints_the_report_or_why_it_cannot(app, client, monkeypatch):  # noqa: F811
-    from portal.cli import main
-    from portal.jobs.client import ClientError, PortalClient
+    from netoss.cli import main
+    from netoss.data.portal_client import ClientError, PortalClient
 
     overview = _overview(app, client)
     calls = []

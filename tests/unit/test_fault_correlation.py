@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from portal.faults.correlate import correlate, group_of
-from portal.faults.topology import Topology
+from netoss.domain.faults.correlate import correlate, group_of
+from netoss.domain.faults.topology import Topology
 
 RECORDS = json.loads((Path(__file__).parent / "test_data" / "netbox_demo_records.json").read_text())
 T0 = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)

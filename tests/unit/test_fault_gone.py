@@ -1,4 +1,4 @@
-"""Alarms about objects that a change removed from NetBox are cleared as gone (portal.faults.gone):
+"""Alarms about objects that a change removed from NetBox are cleared as gone (netoss.domain.faults.gone):
 a service delete's session-down, whichever end was pushed first and however late its syslog came;
 never an external peer's. On the portal's tables (SQLite) and the demo's NetBox records."""
 
@@ -13,13 +13,13 @@ import pytest
 from sqlalchemy import select
 from test_fault_processor import app  # noqa: F401 - the fixture: a portal on a migrated SQLite database
 
-from portal.app.extensions import db
-from portal.app.models import Alarm, AlarmEvent, Job, ServiceOrder, Ticket, TicketNote
-from portal.faults import gone
-from portal.faults.events import Event
-from portal.faults.processor import Processor, Settings
-from portal.faults.tmf import alarm_json
-from portal.faults.topology import ENDPOINTS, Topology
+from netoss.data.db import db
+from netoss.data.models import Alarm, AlarmEvent, Job, ServiceOrder, Ticket, TicketNote
+from netoss.domain.faults import gone
+from netoss.domain.faults.events import Event
+from netoss.domain.faults.processor import Processor, Settings
+from netoss.domain.faults.tmf import alarm_json
+from netoss.domain.faults.topology import ENDPOINTS, Topology
 
 RECORDS = json.loads((Path(__file__).parent / "test_data" / "netbox_demo_records.json").read_text())
 T0 = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
@@ -412,7 +412,7 @@ class NetBoxApi:
 
 
 def test_the_topology_cache_gives_the_change_logs_removals_and_survives_without_it():
-    from portal.faults.service import TopologyCache
+    from netoss.domain.faults.service import TopologyCache
 
     records = {**RECORDS, "ip_addresses": [a for a in RECORDS["ip_addresses"] if a["id"] != CE_ADDRESS["id"]]}
     now = dt.datetime.now(dt.UTC)

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from portal.faults.outbound import Outbound, signature
+from netoss.domain.faults.outbound import Outbound, signature
 
 
 class FakeTicket:

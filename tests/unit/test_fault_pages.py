@@ -12,13 +12,13 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import select
 
-from portal.app import create_app
-from portal.app.extensions import db
-from portal.app.models import Job, Ticket, TicketNote, User
-from portal.app.security import hash_password, new_token
-from portal.faults.events import Event
-from portal.faults.processor import Processor, Settings
-from portal.faults.topology import Topology
+from netoss.data.db import db
+from netoss.data.models import Job, Ticket, TicketNote, User
+from netoss.domain.faults.events import Event
+from netoss.domain.faults.processor import Processor, Settings
+from netoss.domain.faults.topology import Topology
+from netoss.web import create_app
+from netoss.web.security import hash_password, new_token
 
 REPO = Path(__file__).resolve().parents[2]
 RECORDS = json.loads((Path(__file__).parent / "test_data" / "netbox_demo_records.json").read_text())
@@ -30,7 +30,7 @@ PASSWORD = "correct horse battery"
 def app(tmp_path, monkeypatch):
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}", "SECRET_KEY": "t", "TESTING": True,
                       "JOB_TEMPLATES_DIR": str(REPO / "jobs")})  # fmt: skip
-    monkeypatch.setattr("portal.app.tmf._notify", lambda kind, ticket: None)
+    monkeypatch.setattr("netoss.web.tmf._notify", lambda kind, ticket: None)
     with app.app_context():
         upgrade()
         for name, role in (("vera", "viewer"), ("otto", "operator"), ("erin", "engineer")):
@@ -108,8 +108,8 @@ def test_an_operator_works_the_ticket_and_launches_a_remediation_from_it(app):
 
 
 def test_the_ticket_api_follows_the_life_cycle_and_links_launched_jobs(app, monkeypatch):
-    monkeypatch.setattr("portal.jobs.queue.enqueuer", lambda app: lambda job, sealed: None)
-    monkeypatch.setattr("portal.jobs.launch.netbox_choices", lambda param, values: ["pe1", "ce1"])
+    monkeypatch.setattr("netoss.domain.jobs.queue.enqueuer", lambda app: lambda job, sealed: None)
+    monkeypatch.setattr("netoss.domain.jobs.launch.netbox_choices", lambda param, values: ["pe1", "ce1"])
     with app.app_context():
         token = new_token(db.session.scalar(select(User).where(User.username == "erin")), "t")[1]
         db.session.commit()
@@ -134,7 +134,7 @@ def test_the_ticket_api_follows_the_life_cycle_and_links_launched_jobs(app, monk
 
 
 def test_a_ticket_opened_by_hand_from_the_queue_page(app, monkeypatch):
-    monkeypatch.setattr("portal.app.tmf._netbox_device_id", lambda name, field="relatedEntity": 3)
+    monkeypatch.setattr("netoss.web.tmf._netbox_device_id", lambda name, field="relatedEntity": 3)
     client = _sign_in(app.test_client(), "otto")
     csrf = _csrf(client, "/tickets")
     form = {

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from portal.app import create_app
-from portal.app.extensions import db
-from portal.app.models import Alarm, AlarmEvent, Job, Ticket, TicketStatusChange
-from portal.faults.events import Event
-from portal.faults.processor import Processor, Settings
-from portal.faults.topology import Topology
+from netoss.data.db import db
+from netoss.data.models import Alarm, AlarmEvent, Job, Ticket, TicketStatusChange
+from netoss.domain.faults.events import Event
+from netoss.domain.faults.processor import Processor, Settings
+from netoss.domain.faults.topology import Topology
+from netoss.web import create_app
 
 RECORDS = json.loads((Path(__file__).parent / "test_data" / "netbox_demo_records.json").read_text())
 T0 = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select, text
 
-from portal.app import create_app
-from portal.app.extensions import db
-from portal.app.models import Alarm, Ticket, TicketNote
-from portal.faults.correlate import RANK, correlate, group_of
-from portal.faults.events import Event
-from portal.faults.processor import Processor, Settings, ticket_name
-from portal.faults.topology import Topology, link_name
+from netoss.data.db import db
+from netoss.data.models import Alarm, Ticket, TicketNote
+from netoss.domain.faults.correlate import RANK, correlate, group_of
+from netoss.domain.faults.events import Event
+from netoss.domain.faults.processor import Processor, Settings, ticket_name
+from netoss.domain.faults.topology import Topology, link_name
+from netoss.web import create_app
 
 T0 = dt.datetime(2026, 12, 5, 9, 0, tzinfo=dt.UTC)
 SITES = ["osl", "bgo", "trd", "svg", "cph"]

@@ -14,16 +14,16 @@ from fault_queue import FaultQueue
 from flask_migrate import upgrade
 from sqlalchemy import select
 
-from portal.app import create_app
-from portal.app.extensions import db
-from portal.app.models import Alarm
-from portal.faults import snmp
-from portal.faults.events import Event
-from portal.faults.processor import Processor
-from portal.faults.rules import RuleSet
-from portal.faults.service import DatagramReceiver, syslog_handler, trap_handler
-from portal.faults.syslog import Rejected
-from portal.faults.topology import Topology
+from netoss.data.db import db
+from netoss.data.models import Alarm
+from netoss.domain.faults import snmp
+from netoss.domain.faults.events import Event
+from netoss.domain.faults.processor import Processor
+from netoss.domain.faults.rules import RuleSet
+from netoss.domain.faults.service import DatagramReceiver, syslog_handler, trap_handler
+from netoss.domain.faults.syslog import Rejected
+from netoss.domain.faults.topology import Topology
+from netoss.web import create_app
 
 LINK_DOWN = [
     ("1.3.6.1.2.1.2.2.1.1.3", 3),  # ifIndex

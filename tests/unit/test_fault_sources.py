@@ -8,11 +8,11 @@ import pytest
 from fault_queue import FaultQueue
 from flask_migrate import upgrade
 
-from portal.app import create_app
-from portal.app.extensions import db
-from portal.app.models import User
-from portal.app.security import hash_password, new_token
-from portal.faults import alertmanager
+from netoss.data.db import db
+from netoss.data.models import User
+from netoss.domain.faults import alertmanager
+from netoss.web import create_app
+from netoss.web.security import hash_password, new_token
 
 FIRING = {
     "version": "4",
@@ -95,7 +95,7 @@ def app(tmp_path, monkeypatch):
         db.session.commit()
     app.config["TOKENS"] = tokens
     recorder = FaultQueue()
-    monkeypatch.setattr("portal.app.api.fault_queue", lambda: recorder)
+    monkeypatch.setattr("netoss.web.api.fault_queue", lambda: recorder)
     app.config["RECORDER"] = recorder
     return app
 

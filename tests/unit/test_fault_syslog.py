@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from portal.faults.rules import RuleError, load_rules
-from portal.faults.syslog import MAX_DATAGRAM, Rejected, parse
+from netoss.domain.faults.rules import RuleError, load_rules
+from netoss.domain.faults.syslog import MAX_DATAGRAM, Rejected, parse
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)

@@ -185,7 +185,7 @@ def test_bad_intent(case, tmp_path, monkeypatch):
 
 def test_device_and_interface_names_as_real_networks_have_them(tmp_path):
     """Device names as NetBox holds them for network gear (FQDNs, capitals, _), interface names
-    as vendors spell them: the lab's limits are the lab's own (portal/lab), not the intent's."""
+    as vendors spell them: the lab's limits are the lab's own (netoss/embedded/lab), not the intent's."""
     target = tmp_path / "intent"
     shutil.copytree(DATA / "base", target)
     for f in target.glob("*.yml"):

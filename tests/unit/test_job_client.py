@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.jobs.client import ClientError, parse_parameters
+from netoss.data.portal_client import ClientError, parse_parameters
 
 TEMPLATE = {
     "name": "t",
@@ -52,7 +52,7 @@ class _Answer:
 
 
 def test_a_stream_that_ends_or_is_refused_is_resumed_after_the_last_event():
-    from portal.jobs.client import PortalClient
+    from netoss.data.portal_client import PortalClient
 
     answers = [
         _Answer(200, ["retry: 1000", "", "id: 1", "event: job-event", 'data: {"seq": 1}', ""]),  # ends early

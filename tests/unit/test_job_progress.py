@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from portal.jobs.progress import summarize
-from portal.jobs.runner import parse_plan
+from netoss.domain.jobs.progress import summarize
+from netoss.domain.jobs.runner import parse_plan
 
 PLAYBOOK = {
     "kind": "playbook",

@@ -12,12 +12,12 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import select
 
-from portal.app import create_app
-from portal.app.extensions import db
-from portal.app.models import DeviceLock, Job, JobEvent, User
-from portal.app.security import hash_password, new_token
-from portal.jobs import runner
-from portal.jobs.launch import LaunchError, launch
+from netoss.data.db import db
+from netoss.data.models import DeviceLock, Job, JobEvent, User
+from netoss.domain.jobs import runner
+from netoss.domain.jobs.launch import LaunchError, launch
+from netoss.web import create_app
+from netoss.web.security import hash_password, new_token
 
 SECRET = "Sup3r-Secret-Value-42"
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,7 +108,7 @@ def test_a_job_runs_with_its_events_stored_and_secrets_masked(app, tmp_path):
         assert job.parameters == {"greeting": "good morning", "devices": ["localhost"], "api_password": "********"}
         # netoss.core.job_plan told the totals: one play, one host, one task; all done.
         assert job.plan == [{"play": "Echo", "hosts": ["localhost"], "tasks": 1}]
-        from portal.app.api import job_progress
+        from netoss.web.api import job_progress
 
         progress = job_progress(job)
         assert progress["tasks_total"] == 1 and progress["hosts_total"] == 1 and progress["hosts_finished"] == 1
@@ -314,8 +314,8 @@ parameters:
 def test_schedules_are_checked_then_fired_by_a_worker(app, repo):
     import datetime as dt
 
-    from portal.app.models import Schedule
-    from portal.jobs.schedules import fire_due
+    from netoss.data.models import Schedule
+    from netoss.domain.jobs.schedules import fire_due
 
     (repo / "jobs" / "hello.yml").write_text(HELLO_TEMPLATE)
     client = app.test_client()
@@ -362,7 +362,7 @@ def test_schedules_are_checked_then_fired_by_a_worker(app, repo):
 def test_dashboard_figures(app):
     import datetime as dt
 
-    from portal.jobs import dashboard
+    from netoss.domain.jobs import dashboard
 
     now = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC)
     with app.app_context():
@@ -400,7 +400,7 @@ def test_dashboard_figures(app):
 def test_the_launch_form_creates_a_schedule_with_a_cron(app, repo):
     import re
 
-    from portal.app.models import Schedule
+    from netoss.data.models import Schedule
 
     (repo / "jobs" / "hello.yml").write_text(HELLO_TEMPLATE)
     client = app.test_client()

@@ -25,12 +25,12 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import select
 
-from portal.app import create_app
-from portal.app.extensions import db
-from portal.app.models import DeviceLock, Job, ServiceOrder, User
-from portal.app.security import hash_password, new_token
-from portal.jobs import processes, queue, runner
-from portal.jobs.job_templates import load_templates, validate_launch
+from netoss.data.db import db
+from netoss.data.models import DeviceLock, Job, ServiceOrder, User
+from netoss.domain.jobs import processes, queue, runner
+from netoss.domain.jobs.job_templates import load_templates, validate_launch
+from netoss.web import create_app
+from netoss.web.security import hash_password, new_token
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "Sup3r-Secret-Value-42"
@@ -336,7 +336,7 @@ def _dead_run(app, repo, status="running"):
 
 
 def dt_now():
-    from portal.app.models import utcnow
+    from netoss.data.models import utcnow
 
     return utcnow()
 

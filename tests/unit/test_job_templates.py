@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from portal.jobs.job_templates import TemplateError, load_templates, netbox_filter, validate_launch
+from netoss.domain.jobs.job_templates import TemplateError, load_templates, netbox_filter, validate_launch
 
 REPO = Path(__file__).resolve().parents[2]
 

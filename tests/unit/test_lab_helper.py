@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from portal.lab import helper
+from netoss.embedded.lab import helper
 
 PREFIX = "nt-"
 

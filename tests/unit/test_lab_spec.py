@@ -12,7 +12,7 @@ import pytest
 
 from ansible_collections.netoss.core.plugins.module_utils import lab_netns
 from ansible_collections.netoss.core.plugins.module_utils.lab_netns import namespace_name
-from portal.lab.spec import LabConfig, LabError, Link, build_spec
+from netoss.embedded.lab.spec import LabConfig, LabError, Link, build_spec
 
 RECORDS = json.loads((Path(__file__).parent / "test_data" / "netbox_demo_records.json").read_text())
 
@@ -74,7 +74,7 @@ def test_no_frr_device_is_an_error():
 
 
 def _fake_keys(tmp_path, spec):
-    from portal.lab import runtime
+    from netoss.embedded.lab import runtime
 
     paths = runtime.LabPaths(tmp_path / "lab")
     for n, r in enumerate(spec.routers):
@@ -85,7 +85,7 @@ def _fake_keys(tmp_path, spec):
 
 
 def test_lab_up_pins_one_line_per_router_key(tmp_path):
-    from portal.lab import runtime
+    from netoss.embedded.lab import runtime
 
     spec = _spec()
     paths = _fake_keys(tmp_path, spec)
@@ -99,7 +99,7 @@ def test_lab_up_pins_one_line_per_router_key(tmp_path):
 
 
 def test_trust_replaces_the_lab_addresses_and_keeps_other_lines(tmp_path):
-    from portal.lab import runtime
+    from netoss.embedded.lab import runtime
 
     mine = tmp_path / "known_hosts"
     mine.write_text("# mine\ngit.example ssh-ed25519 AAAAother\n198.18.0.11 ssh-ed25519 AAAAstale\n")
@@ -288,7 +288,7 @@ def test_nothing_to_build_says_why_each_device_was_left_out():
 
 
 def test_the_record_lists_every_resource_a_router_holds():
-    from portal.lab import record
+    from netoss.embedded.lab import record
 
     spec = _spec(config=LabConfig(ns_prefix="t", bridge="netoss-tbr0"))
     res = record.of_spec(spec)
@@ -304,7 +304,7 @@ def test_the_record_lists_every_resource_a_router_holds():
 
 
 def test_a_router_netbox_no_longer_has_is_stale_and_stays_on_record_until_removed():
-    from portal.lab import record
+    from netoss.embedded.lab import record
 
     before = record.of_spec(_spec())
     records = copy.deepcopy(RECORDS)
@@ -319,7 +319,7 @@ def test_a_router_netbox_no_longer_has_is_stale_and_stays_on_record_until_remove
 
 
 def test_a_cable_removed_or_a_management_change_is_stale():
-    from portal.lab import record
+    from netoss.embedded.lab import record
 
     before = record.of_spec(_spec())
     records = copy.deepcopy(RECORDS)
@@ -335,7 +335,7 @@ def test_a_cable_removed_or_a_management_change_is_stale():
 
 
 def test_a_record_of_an_older_version_still_lists_its_routers():
-    from portal.lab import record
+    from netoss.embedded.lab import record
 
     old = {
         "config": {"ns_prefix": "", "bridge": "netoss-br0", "user": "netops"},
@@ -346,7 +346,7 @@ def test_a_record_of_an_older_version_still_lists_its_routers():
 
 
 def test_recorded_directories_are_only_frr_directories_of_their_namespace():
-    from portal.lab import record
+    from netoss.embedded.lab import record
 
     res = {"frr_dirs": ["/etc/frr/pe1", "/var/run/frr/pe1", "/etc", "/etc/frr/pe1/../..", "/var/run/frr/other"]}
     assert [str(p) for p in record.checked_dirs(res, "pe1")] == ["/etc/frr/pe1", "/var/run/frr/pe1"]
@@ -367,7 +367,7 @@ def _snapshot(records):
 
 def test_push_digests_follow_netbox_not_the_intent_files(tmp_path):
     from ansible_collections.netoss.core.plugins.module_utils.device_data import build_all
-    from portal.lab import push_digests
+    from netoss.embedded.lab import push_digests
 
     snapshot = _snapshot(RECORDS)
     spec = _spec()

@@ -9,10 +9,10 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import select
 
-from portal.app import create_app
-from portal.app.extensions import db
-from portal.app.models import ApiToken, AuditEvent, User
-from portal.app.security import LOGIN_MAX_FAILURES, hash_password, new_token
+from netoss.data.db import db
+from netoss.data.models import ApiToken, AuditEvent, User
+from netoss.web import create_app
+from netoss.web.security import LOGIN_MAX_FAILURES, hash_password, new_token
 
 PASSWORD = "correct horse battery"
 
@@ -226,7 +226,7 @@ def test_an_anonymous_api_write_is_401_not_a_csrf_error(client):
 
 
 def test_remediate_applies_only_for_engineers_and_an_approval_needs_a_successful_check(app, client):
-    from portal.app.models import Job
+    from netoss.data.models import Job
 
     otto = bearer(token_for(app, "otto"))
     resp = client.post("/api/v1/jobs", json={"template": "remediate", "parameters": {"devices": ["ce1"]}}, headers=otto)
@@ -302,7 +302,7 @@ def test_a_local_next_is_followed(client, target):
 def test_job_supplied_urls_become_links_only_when_http_to_a_known_host(app):
     from flask import render_template
 
-    from portal.app.security import safe_link
+    from netoss.web.security import safe_link
 
     app.config.update(NETBOX_URL="http://127.0.0.1:8000", PORTAL_URL="http://127.0.0.1:8001")
     with app.test_request_context("/orders/1", base_url="http://portal.test"):
@@ -452,7 +452,7 @@ def test_proxy_fix_is_opt_in_and_counts_the_forwarded_address(tmp_path):
 
 @pytest.fixture
 def a_job(app):
-    from portal.app.models import Job, JobEvent
+    from netoss.data.models import Job, JobEvent
 
     with app.app_context():
         job = Job(template="backup", parameters={}, status="running", created_by="vera")
@@ -517,7 +517,7 @@ def _events(resp) -> list[str]:
 
 
 def test_live_streams_are_bounded_in_number_and_time_and_resume(app, client, a_job):
-    from portal.app.api import STREAM_SLOTS
+    from netoss.web.api import STREAM_SLOTS
 
     app.config.update(STREAM_MAX_PER_PROCESS=1, STREAM_SECONDS=0)
     auth = bearer(token_for(app, "vera"))

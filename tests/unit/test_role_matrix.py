@@ -15,10 +15,10 @@ import re
 import pytest
 from flask_migrate import upgrade
 
-from portal.app import create_app
-from portal.app.extensions import db
-from portal.app.models import ROLES, User
-from portal.app.security import hash_password, new_token
+from netoss.data.db import db
+from netoss.data.models import ROLES, User
+from netoss.web import create_app
+from netoss.web.security import hash_password, new_token
 
 PASSWORD = "correct horse battery"
 IDENTITIES = ("anonymous", *ROLES)
@@ -128,13 +128,13 @@ def app(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def no_outside_world(monkeypatch):
     """No Redis, NetBox or job queue here: stand-ins that take everything and hold nothing."""
-    monkeypatch.setattr("portal.jobs.queue.enqueuer", lambda app: lambda job, sealed: None)
-    monkeypatch.setattr("portal.jobs.launch.netbox_choices", lambda param, values: [])
-    monkeypatch.setattr("portal.app.tmf._queue", lambda event: None)
-    monkeypatch.setattr("portal.app.tmf._wait_for", lambda fingerprint, raised, timeout=5.0: None)
-    monkeypatch.setattr("portal.app.tmf._netbox_device_id", lambda name, field="relatedEntity": 1)
-    monkeypatch.setattr("portal.app.tmf._notify", lambda kind, ticket: None)
-    monkeypatch.setattr("portal.services.catalog.view", lambda: None)
+    monkeypatch.setattr("netoss.domain.jobs.queue.enqueuer", lambda app: lambda job, sealed: None)
+    monkeypatch.setattr("netoss.domain.jobs.launch.netbox_choices", lambda param, values: [])
+    monkeypatch.setattr("netoss.web.tmf._queue", lambda event: None)
+    monkeypatch.setattr("netoss.web.tmf._wait_for", lambda fingerprint, raised, timeout=5.0: None)
+    monkeypatch.setattr("netoss.web.tmf._netbox_device_id", lambda name, field="relatedEntity": 1)
+    monkeypatch.setattr("netoss.web.tmf._notify", lambda kind, ticket: None)
+    monkeypatch.setattr("netoss.domain.provisioning.catalog.view", lambda: None)
 
 
 def _url(rule) -> str:

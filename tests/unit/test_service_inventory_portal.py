@@ -9,9 +9,9 @@ import copy
 import pytest
 from test_service_orders_portal import SERVICE, app, auth, netbox, repo, sign_in  # noqa: F401 - fixtures
 
-from portal.app.extensions import db
-from portal.app.models import Alarm, ServiceOrder, Ticket, utcnow
-from portal.services import inventory
+from netoss.data.db import db
+from netoss.data.models import Alarm, ServiceOrder, Ticket, utcnow
+from netoss.domain.provisioning import inventory
 
 SERVICES = "/tmf-api/serviceInventory/v4/service"
 

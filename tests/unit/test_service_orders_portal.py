@@ -20,13 +20,13 @@ from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from ansible_collections.netoss.core.plugins.module_utils.service_catalog import check_values, load_catalog
-from portal.app import create_app
-from portal.app.extensions import db
-from portal.app.models import AuditEvent, Job, ServiceOrder, Ticket, TicketStatusChange, User
-from portal.app.security import hash_password, new_token
-from portal.app.services.forms import form_order, problems_by_field
-from portal.jobs import runner
-from portal.services import catalog, orders
+from netoss.data.db import db
+from netoss.data.models import AuditEvent, Job, ServiceOrder, Ticket, TicketStatusChange, User
+from netoss.domain.jobs import runner
+from netoss.domain.provisioning import catalog, orders
+from netoss.web import create_app
+from netoss.web.security import hash_password, new_token
+from netoss.web.services.forms import form_order, problems_by_field
 
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
@@ -194,8 +194,8 @@ def app(tmp_path, repo, monkeypatch):
             "LINK_HOSTS": ["nb"],  # the stand-in NetBox's links (http://nb/...) are shown as links
         }
     )
-    monkeypatch.setattr("portal.app.tmf._notify", lambda kind, ticket: None)
-    monkeypatch.setattr("portal.jobs.launch.netbox_choices", lambda param, values: sorted(ROLES))
+    monkeypatch.setattr("netoss.web.tmf._notify", lambda kind, ticket: None)
+    monkeypatch.setattr("netoss.domain.jobs.launch.netbox_choices", lambda param, values: sorted(ROLES))
     with app.app_context():
         upgrade()
         for name, role in (("vera", "viewer"), ("otto", "operator"), ("erin", "engineer")):
@@ -217,7 +217,7 @@ def netbox(monkeypatch):
 def queued(monkeypatch):
     """The jobs handed to the queue (none runs)."""
     jobs = []
-    monkeypatch.setattr("portal.jobs.queue.enqueuer", lambda app: lambda job, sealed: jobs.append(job.id))
+    monkeypatch.setattr("netoss.domain.jobs.queue.enqueuer", lambda app: lambda job, sealed: jobs.append(job.id))
     return jobs
 
 
@@ -395,7 +395,7 @@ def test_an_order_whose_job_cannot_be_queued_fails_saying_so(app, netbox, monkey
 
         return enqueue
 
-    monkeypatch.setattr("portal.jobs.queue.enqueuer", no_queue)
+    monkeypatch.setattr("netoss.domain.jobs.queue.enqueuer", no_queue)
     resp = submit(app.test_client(), app)
     assert resp.status_code == 503
     assert resp.get_json()["error"].startswith("service order 1 failed: its job could not be launched: the job queue")

@@ -8,9 +8,9 @@ import stat
 
 import pytest
 
-from portal.stack import programs
-from portal.stack.config import PORT_OFFSETS, Stack, StackError, new_secrets
-from portal.stack.supervisor import Program, render
+from netoss.embedded.stack import programs
+from netoss.embedded.stack.config import PORT_OFFSETS, Stack, StackError, new_secrets
+from netoss.embedded.stack.supervisor import Program, render
 
 
 def test_ports_follow_the_base(tmp_path):
@@ -70,8 +70,8 @@ def test_supervisor_config_has_every_program_with_logs(tmp_path):
 
 
 def test_stack_programs_listen_on_loopback_only(tmp_path, monkeypatch):
-    monkeypatch.setattr("portal.stack.postgres.data_dir", lambda stack: tmp_path / "pg" / "data")
-    monkeypatch.setattr("portal.stack.postgres.bindir", lambda: tmp_path)
+    monkeypatch.setattr("netoss.embedded.stack.postgres.data_dir", lambda stack: tmp_path / "pg" / "data")
+    monkeypatch.setattr("netoss.embedded.stack.postgres.bindir", lambda: tmp_path)
     s = Stack(state_dir=tmp_path, port_base=27000)
     s.load_secrets(create=True)
     progs = {p.name: p for p in programs(s)}
@@ -95,8 +95,8 @@ def test_stack_programs_listen_on_loopback_only(tmp_path, monkeypatch):
 def test_operator_settings_join_the_portal_config_and_are_checked(tmp_path):
     import json
 
-    from portal.stack import portal_app
-    from portal.stack.config import StackError
+    from netoss.embedded.stack import portal_app
+    from netoss.embedded.stack.config import StackError
 
     s = Stack(state_dir=tmp_path, port_base=27000)
     s.load_secrets(create=True)
@@ -118,7 +118,7 @@ def test_operator_settings_join_the_portal_config_and_are_checked(tmp_path):
 def test_the_code_stamp_changes_with_the_code_only(tmp_path):
     import os
 
-    from portal.stack import code_stamp
+    from netoss.embedded.stack import code_stamp
 
     for folder, name in (("portal", "a.py"), ("plugins/modules", "m.py"), ("faults", "syslog.yml"), ("docs", "x.md")):
         (tmp_path / folder).mkdir(parents=True, exist_ok=True)
@@ -138,7 +138,7 @@ def test_the_code_stamp_changes_with_the_code_only(tmp_path):
 
 
 def test_older_secrets_gain_the_machine_tokens(tmp_path):
-    from portal.stack.config import MACHINE_USERS
+    from netoss.embedded.stack.config import MACHINE_USERS
 
     s = Stack(state_dir=tmp_path)
     old = {k: v for k, v in new_secrets().items() if not any(r in k for r in ("reader", "web_", "writer", "faults"))}
@@ -155,9 +155,9 @@ def test_older_secrets_gain_the_machine_tokens(tmp_path):
 
 
 def test_each_daemon_gets_only_its_own_credentials(tmp_path, monkeypatch):
-    monkeypatch.setattr("portal.stack.postgres.data_dir", lambda stack: tmp_path / "pg" / "data")
-    monkeypatch.setattr("portal.stack.postgres.bindir", lambda: tmp_path)
-    from portal.stack import portal_app
+    monkeypatch.setattr("netoss.embedded.stack.postgres.data_dir", lambda stack: tmp_path / "pg" / "data")
+    monkeypatch.setattr("netoss.embedded.stack.postgres.bindir", lambda: tmp_path)
+    from netoss.embedded.stack import portal_app
 
     s = Stack(state_dir=tmp_path, port_base=27000)
     secrets = s.load_secrets(create=True)
@@ -187,7 +187,7 @@ def test_each_daemon_gets_only_its_own_credentials(tmp_path, monkeypatch):
 
 
 def test_machine_users_grant_no_more_than_their_role(tmp_path):
-    from portal.stack import netbox
+    from netoss.embedded.stack import netbox
 
     s = Stack(state_dir=tmp_path)
     s.load_secrets(create=True)
@@ -206,7 +206,7 @@ def test_machine_users_grant_no_more_than_their_role(tmp_path):
 
 
 def _blocked(monkeypatch, why):
-    from portal import stack as stack_mod
+    from netoss.embedded import stack as stack_mod
 
     monkeypatch.setattr(stack_mod.accounts, "ensure_service_user", lambda: None)
     monkeypatch.setattr(stack_mod.accounts, "exists", lambda user: True)
@@ -215,7 +215,7 @@ def _blocked(monkeypatch, why):
 
 
 def test_up_refuses_to_run_services_as_root_without_the_opt_in(tmp_path, monkeypatch):
-    from portal.stack import service_users
+    from netoss.embedded.stack import service_users
 
     monkeypatch.delenv("NETOSS_ALLOW_ROOT", raising=False)
     _blocked(monkeypatch, "/root (owner root, mode 0700) is not searchable by netoss")
@@ -227,7 +227,7 @@ def test_up_refuses_to_run_services_as_root_without_the_opt_in(tmp_path, monkeyp
 
 
 def test_root_is_an_explicit_opt_in(tmp_path, monkeypatch):
-    from portal.stack import service_users
+    from netoss.embedded.stack import service_users
 
     monkeypatch.setenv("NETOSS_ALLOW_ROOT", "1")
     _blocked(monkeypatch, "/root (owner root, mode 0700) is not searchable by netoss")
@@ -253,7 +253,7 @@ def test_blocker_names_the_private_directory():
     import tempfile
     from pathlib import Path
 
-    from portal.stack import accounts
+    from netoss.embedded.stack import accounts
 
     base = Path(tempfile.mkdtemp(prefix="netoss-blocker-", dir="/tmp"))  # pytest's tmp_path is private
     try:
@@ -275,7 +275,7 @@ def test_the_virtualenvs_python_runs_as_an_unprivileged_account(venv):
     """bootstrap builds the virtualenvs from a Python other accounts can run (issue 13, 12)."""
     import subprocess
 
-    from portal.stack.config import REPO_ROOT
+    from netoss.embedded.stack.config import REPO_ROOT
 
     python = REPO_ROOT / venv / "bin" / "python"
     if not python.exists():
@@ -298,7 +298,7 @@ def test_what_root_creates_later_stays_writable_by_the_service_account():
     import tempfile
     from pathlib import Path
 
-    from portal.stack import accounts
+    from netoss.embedded.stack import accounts
 
     if not accounts.exists("netoss"):
         pytest.skip("no netoss account here (`netoss up` makes it)")
@@ -361,7 +361,7 @@ def test_an_intent_that_is_not_one_is_refused_by_name(tmp_path, make, expected):
 
 
 def test_a_workers_job_reads_the_recorded_intent_not_an_inherited_one(tmp_path, monkeypatch):
-    from portal.jobs.queue import job_environment
+    from netoss.domain.jobs.queue import job_environment
 
     s = Stack(state_dir=tmp_path / "state", port_base=31000)
     mine = tmp_path / "mine"
@@ -375,7 +375,7 @@ def test_a_workers_job_reads_the_recorded_intent_not_an_inherited_one(tmp_path, 
 
 
 def test_a_refused_seeding_quotes_the_plan_and_the_refusal():
-    from portal.stack import refusal_line
+    from netoss.embedded.stack import refusal_line
 
     json_tail = (
         'fatal: [localhost]: FAILED! => {"changed": false, "counts": {"create": 122, "delete": 76}, "managed": 90, '

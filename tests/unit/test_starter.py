@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from ansible_collections.netoss.core.plugins.module_utils.intent import build_netbox_objects, load_intent
-from portal.starter import StarterError, starter_files, write_starter
+from netoss.cli.starter import StarterError, starter_files, write_starter
 
 REPO = Path(__file__).resolve().parents[2]
 NETOSS_FILE = REPO / "inventory" / "intent" / "00-netoss.yml"

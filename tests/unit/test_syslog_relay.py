@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portal.lab.syslog_relay import with_hostname
+from netoss.embedded.lab.syslog_relay import with_hostname
 
 
 def test_hostname_goes_after_the_timestamp():
@@ -26,7 +26,7 @@ def test_the_relay_follows_the_lab_record(tmp_path, monkeypatch):
     import json
     import shutil
 
-    from portal.lab import syslog_relay
+    from netoss.embedded.lab import syslog_relay
 
     monkeypatch.setattr(shutil, "chown", lambda *a, **k: None)  # group frr: root's business
 
@@ -51,7 +51,7 @@ def test_the_relay_follows_the_lab_record(tmp_path, monkeypatch):
 def test_a_relay_sending_to_another_collector_is_restarted(tmp_path):
     """The stack moved to a network with another management prefix: the lab's bridge, hence its
     collector address, changed, and the relay must send there, not to the old address."""
-    from portal.lab import runtime
+    from netoss.embedded.lab import runtime
 
     paths = runtime.LabPaths(root=tmp_path)
     first = runtime.start_relay(paths, "127.0.0.1", 40514)

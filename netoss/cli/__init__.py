@@ -1,0 +1,546 @@
+"""The `netoss` command: stack control and, as the project grows, jobs, tickets and compliance.
+
+Installed as a console script in the app virtualenv: `.venv/bin/netoss`.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from netoss.embedded import lab
+from netoss.embedded.stack import HINTS, Stack, StackError, describe, down, service_status, summary, up
+
+
+def _stack() -> Stack:
+    try:
+        return Stack.from_env()
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _portal_login() -> tuple[str, str]:
+    """PORTAL_URL and PORTAL_TOKEN from the environment, else this stack's URL and admin token."""
+    import os
+
+    url, token = os.environ.get("PORTAL_URL"), os.environ.get("PORTAL_TOKEN")
+    if not (url and token):
+        stack = _stack()
+        try:
+            url, token = stack.portal_url, stack.load_secrets()["portal_admin_token"]
+        except (StackError, KeyError) as exc:
+            raise click.ClickException(f"no PORTAL_URL / PORTAL_TOKEN and no stack here: {exc}") from None
+    return url, token
+
+
+def _portal_app():
+    """The portal's Flask app with this stack's configuration (for the stack's own daemons)."""
+    import os
+
+    from netoss.embedded.stack import portal_app
+    from netoss.web import create_app
+
+    if not os.environ.get("NETOSS_PORTAL_CONFIG"):
+        os.environ["NETOSS_PORTAL_CONFIG"] = str(portal_app.config_file(_stack()))
+    return create_app()
+
+
+def _log(msg: str) -> None:
+    click.echo(f"[netoss] {msg}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="netoss")
+def main() -> None:
+    """netoss: an Operational Support System on NetBox, Ansible and FRR.
+
+    The stack is chosen by NETOSS_STATE (default: .state in the checkout) and
+    NETOSS_PORT_BASE (default 17000: NetBox on 17080, PostgreSQL 17432, Redis 17379).
+    """
+
+
+@main.command("up")
+@click.option("--no-seed", is_flag=True, help="Do not apply the intent to NetBox.")
+@click.option("--no-lab", is_flag=True, help="Do not build the FRR lab.")
+@click.option("--no-push", is_flag=True, help="Build the lab but do not push the configurations rendered from NetBox.")
+@click.option(
+    "--intent",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="The network's intent (a directory of YAML files, or one file); recorded for the stack, "
+    "so later commands, `netoss env` and the portal's jobs use it. Default: NETOSS_INTENT, else the "
+    "stack's recorded intent, else the checkout's demo network.",
+)
+@click.option(
+    "--confirm-prune",
+    is_flag=True,
+    help="Let the seeding delete more than half of the objects netoss manages in NetBox "
+    "(when the stack moves to another network's intent).",
+)
+def up_cmd(no_seed: bool, no_lab: bool, no_push: bool, intent: Path | None, confirm_prune: bool) -> None:
+    """Start every service (idempotent), seed NetBox from the intent, build the lab from NetBox
+    and push the configurations rendered from NetBox to it."""
+    stack = _stack()
+    try:
+        up(stack, seed_intent=not no_seed, intent=intent, confirm_prune=confirm_prune, log=_log)
+        if not no_lab:
+            spec = lab.up(stack, _nb_api(stack), lab.config_from_env(), log=_log)
+            if not no_push:
+                lab.converge(stack, spec, log=_log)
+    except (StackError, lab.LabError) as exc:
+        raise click.ClickException(f"{exc}\n(logs: {stack.logs})") from None
+    from netoss.domain.provisioning.free_ports import network_lines
+
+    click.echo(summary(stack))
+    click.echo("\n".join(network_lines(_nb_api(stack), stack.intent_dir, stack.repo / "services" / "catalog.yml")))
+    click.echo(lab.summary(stack))
+    click.echo(HINTS)
+
+
+@main.command("down")
+def down_cmd() -> None:
+    """Take the lab down, then stop every process of the stack by PID; the data stays."""
+    stack = _stack()
+    try:
+        lab.down(stack, log=_log)
+        down(stack, log=_log)
+    except (StackError, lab.LabError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status_cmd(as_json: bool) -> None:
+    """Each service: up or down, pid and port. Exit status 1 if any is down."""
+    stack = _stack()
+    services = service_status(stack)
+    if as_json:
+        click.echo(json.dumps(describe(stack), indent=2))
+    else:
+        click.echo(f"stack {stack.state_dir} (port base {stack.port_base})")
+        click.echo(f"{'SERVICE':<15} {'STATE':<6} {'PID':>8} {'PORT':>6}  {'USER':<9} DETAIL")
+        for s in services:
+            mark = "up" if s.healthy else "DOWN"
+            click.echo(f"{s.name:<15} {mark:<6} {s.pid or '-':>8} {s.port or '-':>6}  {s.user or '-':<9} {s.detail}")
+    sys.exit(0 if all(s.healthy for s in services) else 1)
+
+
+@main.command("init")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--operator", required=True, help="The operator's name (a NetBox tenant), e.g. 'Nordic Fibre AS'.")
+@click.option("--asn", type=int, required=True, help="The provider AS number.")
+@click.option("--site", required=True, help="The first site's name, e.g. osl1.")
+@click.option("--management", required=True, help="The management prefix (IPv4), where the devices' primary IPs are.")
+@click.option(
+    "--collector",
+    default=None,
+    help="Where the devices send syslog, HOST:PORT. Default: the first address of the management prefix "
+    "(the lab's management bridge) and this stack's syslog port.",
+)
+@click.option("--rir", default=None, help="The RIR of a public --asn (private and documentation ASNs need none).")
+def init_cmd(directory: Path, operator: str, asn: int, site: str, management: str, collector, rir) -> None:
+    """Write a minimal, valid intent for a new network into DIRECTORY (new or empty).
+
+    It holds what netoss needs in NetBox (tags, custom fields, platforms), the operator, its AS,
+    a site, the roles, the management prefix and the config contexts the templates read, with
+    comments, and no device yet. Then: add your devices, and `netoss up --intent DIRECTORY`.
+    """
+    import ipaddress
+
+    import yaml
+
+    from ansible_collections.netoss.core.plugins.module_utils.intent import IntentError, load_intent
+    from netoss.cli.starter import StarterError, starter_files, write_starter
+
+    stack = Stack.from_env()
+    if collector is None:
+        try:
+            first = next(ipaddress.ip_network(management).hosts())
+        except (ValueError, StopIteration):
+            first = "?"
+        collector = f"{first}:{stack.port('syslog')}"
+
+    def validate(path: Path) -> None:
+        try:
+            load_intent(path)
+        except IntentError as exc:
+            raise StarterError(f"the starter intent does not validate (a netoss bug):\n{exc}") from None
+
+    try:
+        catalog = yaml.safe_load((stack.repo / "services" / "catalog.yml").read_text())
+        files = starter_files(
+            stack.repo / "inventory" / "intent" / "00-netoss.yml",
+            catalog,
+            operator=operator,
+            asn=asn,
+            site=site,
+            management=management,
+            collector=collector,
+            rir=rir,
+        )
+        written = write_starter(directory, files, validate)
+    except StarterError as exc:
+        raise click.ClickException(str(exc)) from None
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(
+        f"\nNext: add your devices to {directory}/30-devices.yml (docs/intent.md: Your own network), then\n"
+        f"  .venv/bin/netoss up --intent {directory}"
+    )
+
+
+@main.command("env")
+def env_cmd() -> None:
+    """Print `export` lines for the stack's endpoints and tokens: eval "$(netoss env)"."""
+    stack = _stack()
+    try:
+        values = {
+            "NETBOX_API": stack.netbox_url,
+            "NETBOX_TOKEN": stack.netbox_token(),
+            "NETOSS_STATE": str(stack.state_dir),
+            # The stack's intent: playbooks/sot_sync.yml applies it (never the demo by mistake).
+            "NETOSS_INTENT": str(stack.intent_dir),
+            "PORTAL_URL": stack.portal_url,
+            "PORTAL_TOKEN": stack.load_secrets()["portal_admin_token"],
+        }
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from None
+    values.update(lab.device_env(stack))
+    for key, value in values.items():
+        click.echo(f"export {key}={shlex.quote(value)}")
+
+
+@main.command("worker")
+@click.option("--burst", is_flag=True, help="Run the queued jobs, then exit.")
+@click.option("--name", default=None, help="Worker name (default: host:pid).")
+def worker_cmd(burst: bool, name: str | None) -> None:
+    """Run portal jobs from the queue (RQ on the stack's Redis); `make up` starts one.
+
+    More workers, on this host or others sharing the stack's Redis and PostgreSQL, run more
+    jobs at once. Each job gets the stack's NetBox token and the lab's device login.
+    """
+    import getpass
+    import os
+    import socket
+
+    from rq import Worker
+
+    from netoss.domain.jobs.queue import connection, rq_queue, start_heartbeat
+    from netoss.web import create_app
+
+    stack = _stack()
+    # Ansible's own files (temp dirs, persistent connections) go to a directory of this account:
+    # playbooks run by root with the same HOME must not leave the worker unable to write there.
+    own = stack.state_dir / "ansible-tmp" / getpass.getuser()
+    try:
+        os.environ.update(
+            {
+                # The credentials `netoss up` gave this worker in its environment (the writer NetBox
+                # token, the automation portal token); a worker started by hand reads the stack's.
+                "NETBOX_API": stack.netbox_url,
+                "NETBOX_TOKEN": os.environ.get("NETBOX_TOKEN") or stack.netbox_writer_token(),
+                # The lab's device login is read at each job (netoss.domain.jobs.queue.job_environment).
+                "NETOSS_STATE": str(stack.state_dir),
+                # Jobs report unreachable hosts and failed tasks (netoss.core.fault_report) and
+                # raise alarms as the automation account (operator), never as the admin.
+                "PORTAL_URL": stack.portal_url,
+                "PORTAL_TOKEN": os.environ.get("PORTAL_TOKEN") or stack.load_secrets()["portal_automation_token"],
+                # network_cli checks the lab routers' host keys against <state>/home/.ssh/known_hosts.
+                "HOME": str(stack.ansible_home),
+                "ANSIBLE_LOCAL_TEMP": str(own / "local"),
+                "ANSIBLE_REMOTE_TEMP": str(own / "remote"),
+                "ANSIBLE_PERSISTENT_CONTROL_PATH_DIR": str(own / "pc"),
+            }
+        )
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from None
+    stack.ansible_home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    own.mkdir(mode=0o700, parents=True, exist_ok=True)
+    app = create_app()
+    name = name or f"{socket.gethostname()}:{os.getpid()}"
+    os.environ["NETOSS_WORKER_NAME"] = name  # the jobs it runs record it
+    worker = Worker([rq_queue(app)], connection=connection(app), name=name)
+    start_heartbeat(app, name, _log)
+    _log(f"worker {worker.name} takes jobs from {rq_queue(app).name}")
+    worker.work(burst=burst, with_scheduler=False)
+
+
+@main.group("faults")
+def faults_group() -> None:
+    """Fault management: the receivers and the processor `make up` runs, and their counters."""
+
+
+def _fault_logging() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+@faults_group.command("receive")
+@click.option("--syslog-port", type=int, default=None, help="UDP port (default: the stack's port base + 514).")
+@click.option("--trap-port", type=int, default=None, help="UDP port (default: the stack's port base + 162).")
+@click.option("--rules", "rules_file", type=click.Path(dir_okay=False), default=None, help="Syslog rules file.")
+def faults_receive_cmd(syslog_port: int | None, trap_port: int | None, rules_file: str | None) -> None:
+    """Receive syslog (RFC 3164 and 5424) and SNMPv2c traps on loopback and the lab's bridge."""
+    import asyncio
+    from pathlib import Path
+
+    from netoss.domain.faults.rules import RuleError, load_rules
+    from netoss.domain.faults.service import receive, syslog_handler, trap_handler
+    from netoss.domain.jobs.queue import connection
+
+    _fault_logging()
+    stack = _stack()
+    path = Path(rules_file) if rules_file else stack.repo / "faults" / "syslog.yml"
+    try:
+        rules = load_rules(path)
+    except RuleError as exc:
+        raise click.ClickException(str(exc)) from None
+    app = _portal_app()
+    communities = list(app.config.get("FAULTS_SNMP_COMMUNITIES") or [])
+    if not communities:
+        _log("no FAULTS_SNMP_COMMUNITIES in the portal's configuration: every trap will be rejected")
+    sources = {
+        "syslog": (syslog_port or stack.port("syslog"), syslog_handler(rules)),
+        "snmp": (trap_port or stack.port("snmptrap"), trap_handler(communities)),
+    }
+    _log(f"syslog rules: {len(rules.rules)} from {path}")
+    maxlen = app.config.get("FAULTS_STREAM_MAXLEN")
+    asyncio.run(receive(connection(app), sources, lambda: lab.bridge_address(stack), maxlen=maxlen))
+
+
+@faults_group.command("process")
+def faults_process_cmd() -> None:
+    """Turn queued events into alarms, correlate them, and open and resolve tickets."""
+    from netoss.domain.faults.outbound import Outbound
+    from netoss.domain.faults.processor import Processor, Settings
+    from netoss.domain.faults.service import TopologyCache, process_forever
+    from netoss.domain.jobs.queue import connection
+    from netoss.domain.jobs.runner import templates
+
+    _fault_logging()
+    app = _portal_app()
+    if not (app.config.get("NETBOX_URL") and app.config.get("NETBOX_TOKEN")):
+        raise click.ClickException("the portal's configuration has no NETBOX_URL and NETBOX_TOKEN")
+    outbound = Outbound(dict(app.config))
+    outbound.start()
+    processor = Processor(
+        TopologyCache(app.config["NETBOX_URL"], app.config["NETBOX_TOKEN"]),
+        Settings.from_config(app.config),
+        on_ticket=outbound,
+        changing_templates=lambda: {n for n, t in templates(app).items() if t.changes_devices},
+    )
+    _log("fault processor: reading the event stream")
+    process_forever(app, processor, connection(app))
+
+
+@faults_group.command("counters")
+@click.option("--json", "as_json", is_flag=True)
+def faults_counters_cmd(as_json: bool) -> None:
+    """Events received, stored and rejected (by reason), per source; and still queued."""
+    import json
+
+    from netoss.domain.faults.service import counters
+    from netoss.domain.jobs.queue import connection
+
+    c = counters(connection(_portal_app()))
+    if as_json:
+        click.echo(json.dumps(c, indent=2, sort_keys=True))
+        return
+    for source in sorted(set(c["received"]) | set(c["stored"]) | set(c["rejected"]) | set(c["dead"])):
+        rejected = c["rejected"].get(source, {})
+        reasons = ", ".join(f"{r} {n}" for r, n in sorted(rejected.items()))
+        click.echo(
+            f"{source:13} received {c['received'].get(source, 0):>8}  stored {c['stored'].get(source, 0):>8}"
+            f"  rejected {sum(rejected.values()):>8}  dead {c['dead'].get(source, 0):>6}"
+            + (f"  ({reasons})" if reasons else "")
+        )
+    click.echo(f"queued       {c['queued']:>8}")
+    click.echo(f"dead letters {c['dead_letters']:>8}  (kept for reading: GET /api/v1/faults/dead-letters)")
+
+
+@main.group("tickets")
+def tickets_group() -> None:
+    """Trouble tickets."""
+
+
+@tickets_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="The TMF621 JSON of each ticket.")
+@click.option("--status", default=None, help="Only this TMF621 status, or 'open' for every open one.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+def tickets_list_cmd(as_json: bool, status: str | None, limit: int) -> None:
+    """The tickets, most recently changed first (through the portal's TMF621 API: PORTAL_URL and PORTAL_TOKEN)."""
+    import json
+
+    from netoss.data.portal_client import ClientError, PortalClient
+
+    url, token = _portal_login()
+    params = {"limit": limit, **({"status": status} if status else {})}
+    try:
+        tickets = PortalClient(url, token)._call("GET", "/tmf-api/troubleTicket/v4/troubleTicket", params=params)
+    except ClientError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(tickets, indent=2))
+        return
+    if not tickets:
+        click.echo("no tickets")
+    for t in tickets:
+        devices = ",".join(r["name"] for r in t.get("relatedEntity", []) if r.get("@referredType") == "Device")
+        click.echo(
+            f"{t['id']}  {t['status']:12} {t['severity']:9} P{t['priority']}  {t['creationDate'][:16]}  "
+            f"{devices or '-':12} {t['name']}"
+        )
+
+
+@main.group("compliance")
+def compliance_group() -> None:
+    """Configuration compliance (through the portal's API: PORTAL_URL and PORTAL_TOKEN)."""
+
+
+@compliance_group.command("report")
+@click.option("--json", "as_json", is_flag=True, help="The overview JSON of the portal's API.")
+@click.option("--device", default=None, help="Only this device.")
+@click.option(
+    "--days", type=click.IntRange(1, 3660), default=30, show_default=True, help="Days of the series over time."
+)
+def compliance_report_cmd(as_json: bool, device: str | None, days: int) -> None:
+    """Each device's latest compliance, feature by feature, and what is wrong where it is not
+    compliant. Exit 0 whenever the report could be read, compliant or not."""
+    from netoss.data.portal_client import ClientError, PortalClient
+    from netoss.domain.compliance.report import text_report
+
+    url, token = _portal_login()
+    params = {"days": days, **({"device": device} if device else {})}
+    try:
+        overview = PortalClient(url, token)._call("GET", "/api/v1/compliance/overview", params=params)
+    except ClientError as exc:
+        raise click.ClickException(f"cannot read the compliance report: {exc}") from None
+    if as_json:
+        click.echo(json.dumps(overview, indent=2))
+    elif device and not overview["devices"]:
+        click.echo(f"no compliance result for {device}")
+    else:
+        click.echo(text_report(overview))
+
+
+@main.group("job")
+def job_group() -> None:
+    """Portal jobs from a terminal (PORTAL_URL and PORTAL_TOKEN, else this stack's admin token)."""
+
+
+@job_group.command("run")
+@click.argument("template")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="A parameter (repeatable).")
+@click.option("--check", is_flag=True, help="Check mode: show what would change, change nothing.")
+@click.option("--wait/--no-wait", default=True, help="Follow the live output; exit 0 only on success.")
+def job_run_cmd(template: str, params: tuple[str, ...], check: bool, wait: bool) -> None:
+    """Launch TEMPLATE, print its live output, exit 0 only if it succeeded."""
+
+    from netoss.data.portal_client import ClientError, PortalClient, run
+
+    url, token = _portal_login()
+    try:
+        code = run(PortalClient(url, token), template, list(params), check, wait, click.echo)
+    except ClientError as exc:
+        raise click.ClickException(str(exc)) from None
+    sys.exit(code)
+
+
+@main.group("lab")
+def lab_group() -> None:
+    """The FRR lab built from NetBox: one namespace per router."""
+
+
+def _nb_api(stack: Stack):
+    from ansible_collections.netoss.core.plugins.module_utils.netbox_client import NetboxError, connect
+
+    try:
+        api, _status = connect(stack.netbox_url, stack.netbox_reader_token())  # the lab only reads NetBox
+    except (NetboxError, StackError) as exc:
+        raise click.ClickException(f"{exc} (is the stack up? `make up`)") from None
+    return api
+
+
+@lab_group.command("up")
+@click.option("--no-push", is_flag=True, help="Do not push the configurations rendered from NetBox.")
+@click.option("--force-push", is_flag=True, help="Push even if nothing changed since the last push.")
+def lab_up_cmd(no_push: bool, force_push: bool) -> None:
+    """Build the lab NetBox describes, start its routers and push their configurations (idempotent)."""
+    stack = _stack()
+    try:
+        spec = lab.up(stack, _nb_api(stack), lab.config_from_env(), log=_log)
+        if not no_push:
+            lab.converge(stack, spec, log=_log, force=force_push)
+    except (lab.LabError, StackError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@lab_group.command("down")
+def lab_down_cmd() -> None:
+    """Stop every router by PID and remove everything the lab made."""
+    try:
+        lab.down(_stack(), log=_log)
+    except (lab.LabError, StackError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@lab_group.command("trust")
+def lab_trust_cmd() -> None:
+    """Add the lab routers' pinned host keys to ~/.ssh/known_hosts (for Ansible from a terminal)."""
+    try:
+        count = lab.trust(_stack())
+    except (lab.LabError, StackError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{count} host keys of the lab's routers in ~/.ssh/known_hosts (old lines of their addresses replaced)")
+
+
+@lab_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def lab_status_cmd(as_json: bool) -> None:
+    """Each router: its device, namespace, daemons, management IP, SSH. Exit status 1 if any is unhealthy."""
+    routers = lab.status(_stack())
+    if as_json:
+        click.echo(json.dumps(routers, indent=2, ensure_ascii=False))
+    elif not routers:
+        click.echo("no lab: `netoss lab up` builds it from NetBox")
+    else:
+        wide = max(len("DEVICE"), *(len(r["router"]) for r in routers))
+        click.echo(f"{'DEVICE':<{wide}} {'NAMESPACE':<15} {'MGMT IP':<18} {'SSH':<5} DAEMONS")
+        for r in routers:
+            daemons = " ".join(f"{d}:{pid or 'DOWN'}" for d, pid in r["daemons"].items())
+            ssh = "up" if r["ssh"] else "DOWN"
+            click.echo(f"{r['router']:<{wide}} {r['namespace']:<15} {r['mgmt_ip']:<18} {ssh:<5} {daemons}")
+        relay = routers[0]["syslog_relay"]
+        click.echo(f"syslog relay: {'pid ' + str(relay) if relay else 'DOWN'} (routers' /dev/log -> UDP on the bridge)")
+    sys.exit(0 if routers and all(r["healthy"] for r in routers) else 1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
+
+@lab_group.command("helper")
+def lab_helper_cmd() -> None:
+    """Serve the lab's privileged operations to the portal's jobs (as root; `make up` starts it).
+
+    Patching a circuit into the lab and pinging from inside a router need root; the jobs run
+    as `netoss` and ask this helper over <state>/lab-helper/helper.sock (group netoss).
+    """
+    import logging
+    import os
+
+    from netoss.embedded.lab import helper
+    from netoss.embedded.stack import accounts
+
+    if os.geteuid() != 0:
+        raise click.ClickException("the lab helper acts on network namespaces: it must run as root")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stack = _stack()
+    group = accounts.SERVICE_USER if accounts.exists(accounts.SERVICE_USER) else None
+    helper.serve(stack.state_dir, group)

@@ -1,0 +1,532 @@
+"""Compliance runs in the portal's database: recording them, and the views the API, the pages
+and the CLI share (each device's latest results, a feature's history, the heat map, the
+percentage over time, a run's report).
+
+- A run has one row per device and feature (``compliance_results``) holding the rules that
+  are not plainly compliant; a device that could not be checked has one row, feature ''.
+- ``compliance_devices`` points at each device's latest run, so "the fleet now" is one
+  indexed join however long the history is.
+- Rows go in with one multi-row insert per table: a run of 10,000 devices x 8 features is
+  80,000 rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import jsonschema
+from sqlalchemy import and_, delete, func, insert, select
+
+from netoss.data.db import db
+from netoss.data.models import Alarm, ComplianceDevice, ComplianceResult, ComplianceRun, Job, iso, utcnow
+from netoss.domain.compliance.alarms import CONDITION, alarm_events
+from netoss.domain.compliance.schema import SCHEMA, STATUSES
+from netoss.domain.faults.events import Event
+
+MAX_ERRORS = 10  # validation problems listed in one answer
+
+
+class InvalidRun(ValueError):
+    """A run that cannot be recorded; the message names each field that is wrong."""
+
+
+@dataclass
+class Recorded:
+    """A recorded run and the alarm events it calls for (queued by the caller, after the commit)."""
+
+    run: ComplianceRun
+    events: list[Event] = field(default_factory=list)
+
+
+_validator = jsonschema.Draft202012Validator(SCHEMA)
+
+
+def _path_key(error) -> list:
+    return [(0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in error.path]
+
+
+def _where(path: Iterable) -> str:
+    return ".".join(str(p) for p in path) or "body"
+
+
+def _time(value: str, name: str) -> dt.datetime:
+    try:
+        t = dt.datetime.fromisoformat(value)
+        return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        raise InvalidRun(f"{name}: {value[:40]!r} is not an ISO 8601 date and time") from None
+
+
+def device_status(device: dict) -> str:
+    """A device's status from its features (as the engine derives it), else the one it was given."""
+    statuses = set((device.get("features") or {}).values())
+    if not statuses:
+        return device["status"]
+    if "error" in statuses:
+        return "error"
+    if "non-compliant" in statuses:
+        return "non-compliant"
+    return "exempt" if statuses == {"exempt"} else "compliant"
+
+
+def _unstorable(value, path=()) -> str | None:
+    """The first string (or key) of ``value`` PostgreSQL cannot store: a NUL, or half a surrogate pair."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return f"{_where(path)}: holds a NUL character"
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return f"{_where(path)}: is not valid Unicode (a lone surrogate)"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found = _unstorable(key, (*path, key)) or _unstorable(item, (*path, key))
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _unstorable(item, (*path, i))
+            if found:
+                return found
+    return None
+
+
+def validate(payload) -> None:
+    """Raise InvalidRun naming every field (up to 10) that makes ``payload`` not a run."""
+    if not isinstance(payload, dict):
+        raise InvalidRun("body: a JSON object is needed (Content-Type: application/json)")
+    errors = sorted(_validator.iter_errors(payload), key=_path_key)
+    problems = [f"{_where(e.path)}: {e.message[:300]}" for e in errors]
+    if not problems:
+        try:
+            text = json.dumps(payload, ensure_ascii=False)
+            text.encode()  # a lone surrogate raises here
+            suspect = "\\u0000" in text
+        except UnicodeEncodeError:
+            suspect = True
+        unstorable = _unstorable(payload) if suspect else None  # the slow walk only to say where
+        if unstorable:
+            raise InvalidRun(unstorable)
+    if not problems:
+        for name in ("started_at", "finished_at"):
+            try:
+                _time(payload[name], name)
+            except InvalidRun as exc:
+                problems.append(str(exc))
+        features: dict[str, int] = {}
+        for i, feature in enumerate(payload["policy"]["features"]):
+            if feature["name"] in features:
+                problems.append(
+                    f"policy.features.{i}.name: {feature['name']!r} is also policy.features.{features[feature['name']]}"
+                )
+            features.setdefault(feature["name"], i)
+        seen: dict[str, int] = {}
+        for i, device in enumerate(payload["devices"]):
+            name = device["device"]
+            if name in seen:
+                problems.append(f"devices.{i}.device: {name!r} is also devices.{seen[name]}")
+            seen.setdefault(name, i)
+            checked = device.get("features") or {}
+            for feature in checked:
+                if feature not in features:
+                    problems.append(f"devices.{i}.features.{feature}: not a feature of the policy (policy.features)")
+            for j, rule in enumerate(device.get("rules") or []):
+                if rule["feature"] not in checked:
+                    problems.append(
+                        f"devices.{i}.rules.{j}.feature: {rule['feature']!r} is not in the device's features"
+                    )
+            if checked and device_status(device) != device["status"]:
+                problems.append(
+                    f"devices.{i}.status: {device['status']!r}, but its features make it {device_status(device)!r}"
+                )
+            if len(problems) > MAX_ERRORS:
+                break
+    if problems:
+        more = len(problems) - MAX_ERRORS
+        raise InvalidRun("; ".join(problems[:MAX_ERRORS]) + (f"; and {more} more" if more > 0 else ""))
+
+
+def summarize(devices: list[dict], expired_exceptions: list[str] | None = None) -> dict:
+    """The counts of a run (as the engine's ``summarize``): devices and (device, feature) pairs
+    by status, per feature, and the percentage of checked pairs that are compliant (exempt
+    pairs and errors are not counted in it)."""
+    by_status = dict.fromkeys(STATUSES, 0)
+    pairs = dict.fromkeys(STATUSES, 0)
+    features: dict[str, dict] = {}
+    for device in devices:
+        by_status[device_status(device)] += 1
+        for feature, status in (device.get("features") or {}).items():
+            pairs[status] += 1
+            features.setdefault(feature, dict.fromkeys(STATUSES, 0))[status] += 1
+    return {
+        "devices": len(devices),
+        "by_status": by_status,
+        "pairs": pairs,
+        "features": features,
+        "percent": percent(pairs),
+        "expired_exceptions": list(expired_exceptions or []),
+    }
+
+
+def percent(pairs: dict) -> float:
+    """The compliant share of the checked pairs, in percent (100.0 when none was checked)."""
+    checked = pairs.get("compliant", 0) + pairs.get("non-compliant", 0)
+    return round(100.0 * pairs.get("compliant", 0) / checked, 2) if checked else 100.0
+
+
+def _alarmed(names: set[str]) -> set[tuple[str, str]]:
+    """(device, feature) pairs of ``names`` whose compliance alarm may be active: it is, or the
+    device's latest run found the feature not compliant (its raise may still be queued)."""
+    pairs = set()
+    active = select(Alarm.device, Alarm.condition).where(
+        Alarm.active_key.is_not(None), Alarm.condition.like(f"{CONDITION}%")
+    )
+    for device, condition in db.session.execute(active):
+        if device in names:
+            pairs.add((device, condition[len(CONDITION) :]))
+    failing = (
+        select(ComplianceResult.device, ComplianceResult.feature)
+        .join(ComplianceDevice, _latest_join())
+        .where(ComplianceResult.status == "non-compliant")
+    )
+    pairs.update((d, f) for d, f in db.session.execute(failing) if d in names)
+    return pairs
+
+
+def _latest_join():
+    return and_(ComplianceDevice.run_id == ComplianceResult.run_id, ComplianceDevice.device == ComplianceResult.device)
+
+
+def _point_at(rows: list[dict]) -> None:
+    """Make ``rows`` each device's latest run (an upsert where the database has one)."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        stmt = upsert(ComplianceDevice)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["device"], set_={c: stmt.excluded[c] for c in ("run_id", "platform", "status", "error")}
+        )
+        db.session.execute(stmt, rows)
+        return
+    names = [r["device"] for r in rows]
+    for i in range(0, len(names), 1000):
+        db.session.execute(delete(ComplianceDevice).where(ComplianceDevice.device.in_(names[i : i + 1000])))
+    db.session.execute(insert(ComplianceDevice), rows)
+
+
+def record_run(payload: dict, user) -> Recorded:
+    """Validate ``payload`` (InvalidRun says what is wrong), store it as ``user`` and commit.
+
+    Returns the run and the alarm events it calls for (:func:`~netoss.domain.compliance.alarms.alarm_events`;
+    clears only for the features whose alarm may be active), for the caller to queue: the run
+    is kept even when the fault queue is away.
+    """
+    validate(payload)
+    job_id = payload.get("job_id")
+    if job_id is not None and db.session.get(Job, job_id) is None:
+        raise InvalidRun(f"job_id: no job {job_id}")
+    devices = payload["devices"]
+    alarmed = _alarmed({d["device"] for d in devices})  # before this run becomes the latest
+    summary = summarize(devices, (payload.get("summary") or {}).get("expired_exceptions"))
+    run = ComplianceRun(
+        job_id=job_id,
+        source=payload["source"],
+        started_at=_time(payload["started_at"], "started_at"),
+        finished_at=_time(payload["finished_at"], "finished_at"),
+        recorded_at=utcnow(),
+        recorded_by=user.username,
+        percent=summary["percent"],
+        summary=summary,
+        policy=payload["policy"],
+        device_count=len(devices),
+    )
+    db.session.add(run)
+    db.session.flush()
+    results, pointers = [], []
+    for d in devices:
+        common = {"run_id": run.id, "device": d["device"], "platform": d.get("platform") or ""}
+        error = d.get("error") or None
+        rules: dict[str, list] = {}
+        for rule in d.get("rules") or []:
+            rules.setdefault(rule["feature"], []).append(rule)
+        features = d.get("features") or {"": d["status"]}
+        for feature, status in features.items():
+            results.append({**common, "feature": feature, "status": status, "details": rules.get(feature, []),
+                            "error": error})  # fmt: skip
+        pointers.append({**common, "status": device_status(d), "error": error})
+    db.session.execute(insert(ComplianceResult), results)
+    _point_at(pointers)
+    db.session.commit()
+    return Recorded(run, alarm_events(payload, run.id, alarmed))
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def natural(name: str) -> list:
+    """Sort key: pe2 before pe10."""
+    return [int(part) if i % 2 else part for i, part in enumerate(re.split(r"(\d+)", name))]
+
+
+def _feature_order(run_ids: Iterable[int]) -> list[str]:
+    """The features of these runs' policies: the newest run's in its order, then the others'."""
+    ids = sorted(set(run_ids), reverse=True)
+    if not ids:
+        return []
+    order: list[str] = []
+    found = db.session.execute(select(ComplianceRun.id, ComplianceRun.policy).where(ComplianceRun.id.in_(ids)))
+    policies = {run_id: policy for run_id, policy in found}
+    for run_id in ids:
+        for f in (policies.get(run_id) or {}).get("features", []):
+            if f["name"] not in order:
+                order.append(f["name"])
+    return order
+
+
+def _sort_features(names: Iterable[str], order: list[str]) -> list[str]:
+    rank = {name: i for i, name in enumerate(order)}
+    return sorted(set(names), key=lambda n: (rank.get(n, len(rank)), n))
+
+
+_RESULT = (
+    ComplianceResult.device,
+    ComplianceResult.platform,
+    ComplianceResult.feature,
+    ComplianceResult.status,
+    ComplianceResult.details,
+    ComplianceResult.error,
+)
+
+
+def _device_dict(rows: list, order: list[str], status: str | None = None) -> dict:
+    """A device's rows of one run (with the _RESULT columns) as the run's JSON has it."""
+    rank = {name: i for i, name in enumerate(order)}
+    rows = sorted(rows, key=lambda r: (rank.get(r.feature, len(rank)), r.feature))
+    features = {r.feature: r.status for r in rows if r.feature}
+    first = rows[0]
+    return {
+        "device": first.device,
+        "platform": first.platform,
+        "status": status or device_status({"features": features, "status": first.status}),
+        "error": first.error or "",
+        "features": features,
+        "rules": [rule for r in rows for rule in r.details or []],
+    }
+
+
+def latest(device: str | None = None) -> list[dict]:
+    """Each device's results in the latest run that included it (only ``device``'s when given):
+    [{device, platform, status, error, features: {feature: status}, rules, run, started_at}],
+    devices in natural order, features in the policy's order."""
+    query = (
+        select(
+            *_RESULT, ComplianceDevice.status.label("device_status"), ComplianceDevice.run_id, ComplianceRun.started_at
+        )
+        .select_from(ComplianceDevice)
+        .join(ComplianceResult, _latest_join())
+        .join(ComplianceRun, ComplianceRun.id == ComplianceDevice.run_id)
+    )
+    if device is not None:
+        query = query.where(ComplianceDevice.device == device)
+    by_device: dict[str, list] = {}
+    for row in db.session.execute(query):
+        by_device.setdefault(row.device, []).append(row)
+    order = _feature_order(rows[0].run_id for rows in by_device.values())
+    out = []
+    for name in sorted(by_device, key=natural):
+        rows = by_device[name]
+        first = rows[0]
+        out.append({**_device_dict(rows, order, first.device_status), "run": first.run_id,
+                    "started_at": iso(first.started_at)})  # fmt: skip
+    return out
+
+
+def _pairs(devices: Iterable[dict]) -> dict:
+    pairs = dict.fromkeys(STATUSES, 0)
+    for d in devices:
+        for status in d["features"].values():
+            pairs[status] += 1
+    return pairs
+
+
+def heatmap(query: str = "", problems: bool = False, offset: int = 0, limit: int = 200) -> dict:
+    """Devices x features of the latest results, a page of devices at a time (natural order):
+    {features, rows: [{device, platform, status, error, run, cells: {feature: status}}], total}.
+    ``query`` keeps the devices whose name holds it; ``problems`` those not compliant."""
+    pointers = select(ComplianceDevice)
+    if query:
+        pointers = pointers.where(ComplianceDevice.device.icontains(query, autoescape=True))
+    if problems:
+        pointers = pointers.where(ComplianceDevice.status.in_(("non-compliant", "error")))
+    devices = sorted(db.session.scalars(pointers), key=lambda p: natural(p.device))
+    page = devices[offset : offset + limit]
+    cells: dict[str, dict] = {p.device: {} for p in page}
+    if page:
+        rows = (
+            select(ComplianceResult.device, ComplianceResult.feature, ComplianceResult.status)
+            .join(ComplianceDevice, _latest_join())
+            .where(ComplianceDevice.device.in_(list(cells)))
+        )
+        for device, feature, status in db.session.execute(rows):
+            if feature:
+                cells[device][feature] = status
+    order = _feature_order({p.run_id for p in page})
+    features = _sort_features({f for c in cells.values() for f in c}, order)
+    return {
+        "features": features,
+        "rows": [
+            {
+                "device": p.device,
+                "platform": p.platform,
+                "status": p.status,
+                "error": p.error or "",
+                "run": p.run_id,
+                "cells": cells[p.device],
+            }
+            for p in page
+        ],
+        "total": len(devices),
+        "offset": offset,
+        "limit": limit,
+    }
+
+
+def over_time(days: int = 30, limit: int = 100, now: dt.datetime | None = None) -> list[dict]:
+    """The compliance percentage of each run of the last ``days`` days (the last ``limit`` of
+    them), oldest first: [{run, started_at, percent, device_count, source}]."""
+    since = (now or utcnow()) - dt.timedelta(days=days)
+    runs = db.session.execute(
+        select(ComplianceRun.id, ComplianceRun.started_at, ComplianceRun.percent, ComplianceRun.device_count,
+               ComplianceRun.source)
+        .where(ComplianceRun.started_at >= since)
+        .order_by(ComplianceRun.started_at.desc(), ComplianceRun.id.desc())
+        .limit(limit)
+    ).all()  # fmt: skip
+    return [
+        {"run": i, "started_at": iso(s), "percent": p, "device_count": n, "source": src}
+        for i, s, p, n, src in reversed(runs)
+    ]
+
+
+def history(device: str, feature: str | None = None, runs: int = 20) -> list[dict]:
+    """``device``'s results (of ``feature``, or all) in its last ``runs`` runs, newest first:
+    [{run, started_at, source, job_id, feature, status, rules, error}]."""
+    recent = select(ComplianceResult.run_id).where(ComplianceResult.device == device)
+    if feature is not None:
+        recent = recent.where(ComplianceResult.feature == feature)
+    ids = list(db.session.scalars(recent.distinct().order_by(ComplianceResult.run_id.desc()).limit(runs)))
+    if not ids:
+        return []
+    query = (
+        select(ComplianceResult, ComplianceRun)
+        .join(ComplianceRun, ComplianceRun.id == ComplianceResult.run_id)
+        .where(ComplianceResult.device == device, ComplianceResult.run_id.in_(ids))
+    )
+    if feature is not None:
+        query = query.where(ComplianceResult.feature == feature)
+    rows = db.session.execute(query).all()
+    order = _feature_order(ids)
+    rows.sort(key=lambda rr: (-rr[0].run_id, order.index(rr[0].feature) if rr[0].feature in order else len(order)))
+    return [
+        {"run": run.id, "started_at": iso(run.started_at), "source": run.source, "job_id": run.job_id,
+         "feature": r.feature, "status": r.status, "rules": r.details or [], "error": r.error or ""}
+        for r, run in rows
+    ]  # fmt: skip
+
+
+def list_runs(limit: int = 50, offset: int = 0) -> list[ComplianceRun]:
+    """Runs, newest first."""
+    query = select(ComplianceRun).order_by(ComplianceRun.id.desc()).offset(offset).limit(limit)
+    return list(db.session.scalars(query))
+
+
+PROBLEMS = ("non-compliant", "error")
+
+
+def run_report(run_id: int, problems: bool = False, offset: int = 0, limit: int | None = None) -> dict | None:
+    """A run's report: the run, its summary and policy, and every device with the status of
+    each feature and the rules that are not plainly compliant (devices in natural order).
+
+    ``problems`` keeps the devices that are not compliant (or could not be checked);
+    ``offset`` and ``limit`` take a page of the devices, and ``page`` says which of how many.
+    """
+    run = db.session.get(ComplianceRun, run_id)
+    if run is None:
+        return None
+    rows = select(*_RESULT).where(ComplianceResult.run_id == run_id)
+    by_device: dict[str, list] = {}
+    if not problems and offset == 0 and limit is None:
+        for r in db.session.execute(rows):
+            by_device.setdefault(r.device, []).append(r)
+        names, total = sorted(by_device, key=natural), len(by_device)
+    else:
+        matching = select(ComplianceResult.device).where(ComplianceResult.run_id == run_id).distinct()
+        if problems:
+            matching = matching.where(ComplianceResult.status.in_(PROBLEMS))
+        every = sorted(db.session.scalars(matching), key=natural)
+        names, total = every[offset : None if limit is None else offset + limit], len(every)
+        for i in range(0, len(names), 1000):
+            for r in db.session.execute(rows.where(ComplianceResult.device.in_(names[i : i + 1000]))):
+                by_device.setdefault(r.device, []).append(r)
+    order = [f["name"] for f in (run.policy or {}).get("features", [])]
+    report = {
+        **run.to_dict(),
+        "summary": run.summary,
+        "policy": run.policy,
+        "devices": [_device_dict(by_device[name], order) for name in names],
+    }
+    if problems or offset or limit is not None:
+        report["page"] = {"offset": offset, "limit": limit, "total": total}
+    return report
+
+
+def fleet() -> dict:
+    """The counts of the latest results: devices and (device, feature) pairs by status, and the
+    percentage of checked pairs that are compliant (None before any run)."""
+    pairs = dict.fromkeys(STATUSES, 0)
+    by_status = dict.fromkeys(STATUSES, 0)
+    counted = (
+        select(ComplianceResult.status, func.count(ComplianceResult.id))
+        .join(ComplianceDevice, _latest_join())
+        .where(ComplianceResult.feature != "")
+        .group_by(ComplianceResult.status)
+    )
+    for status, n in db.session.execute(counted):
+        pairs[status] = n
+    for status, n in db.session.execute(
+        select(ComplianceDevice.status, func.count(ComplianceDevice.device)).group_by(ComplianceDevice.status)
+    ):
+        by_status[status] = n
+    total = sum(by_status.values())
+    return {"percent": percent(pairs) if total else None, "devices_total": total, "by_status": by_status,
+            "pairs": pairs}  # fmt: skip
+
+
+def overview(days: int = 30, device: str | None = None) -> dict:
+    """The fleet now (each device's latest results), its percentage, the latest run, and the
+    percentage of each run over the last ``days`` days."""
+    devices = latest(device)
+    pairs = _pairs(devices)
+    last = db.session.scalars(select(ComplianceRun).order_by(ComplianceRun.id.desc()).limit(1)).first()
+    by_status = dict.fromkeys(STATUSES, 0)
+    for d in devices:
+        by_status[d["status"]] += 1
+    return {
+        "percent": percent(pairs) if devices else None,
+        "devices_total": len(devices),
+        "by_status": by_status,
+        "pairs": pairs,
+        "features": _sort_features(
+            {f for d in devices for f in d["features"]}, _feature_order(d["run"] for d in devices)
+        ),
+        "latest_run": last.to_dict() if last else None,
+        "devices": devices,
+        "over_time": over_time(days),
+    }

@@ -1,0 +1,140 @@
+"""The service inventory (TMF638): NetBox circuits as services, as the shared order logic
+describes them, with their live health from the portal's open alarms and tickets.
+
+The mappings are pure functions: a NetBox circuit status to a TMF638 state
+(:func:`tmf_state`), the open alarms that affect a service to its health (:func:`health`), and
+a described service to its TMF638 JSON (:func:`service_json`). :func:`faults` reads the open
+alarms and tickets once, indexed by circuit ID, for one service or a whole list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from netoss.data.db import db
+from netoss.data.models import TICKET_OPEN, Alarm, Ticket
+from netoss.domain.provisioning import catalog
+from netoss.domain.provisioning.catalog import reading_netbox
+from netoss.domain.provisioning.orders import SERVICE_PATH
+
+# NetBox circuit status -> TMF638 service state.
+STATES = {
+    "planned": "designed",
+    "provisioning": "reserved",
+    "active": "active",
+    "offline": "inactive",
+    "deprovisioning": "inactive",
+    "decommissioned": "terminated",
+}
+DOWN = ("critical", "major")  # an open alarm this severe takes the service down
+RESOURCE_TYPES = {
+    "dcim.device": "Device",
+    "dcim.interface": "Interface",
+    "ipam.prefix": "Prefix",
+    "ipam.ipaddress": "IpAddress",
+    "circuits.circuit": "Circuit",
+}
+
+
+def tmf_state(status: str | None) -> str:
+    """The TMF638 state of a circuit status (a status NetBox may add later: inactive)."""
+    return STATES.get(status or "", "inactive")
+
+
+def health(severities) -> str:
+    """ok without an open alarm; down with a critical or major one; else degraded."""
+    severities = list(severities)
+    if any(s in DOWN for s in severities):
+        return "down"
+    return "degraded" if severities else "ok"
+
+
+@dataclass
+class Faults:
+    """Open alarms and tickets by the circuit IDs they affect."""
+
+    alarms: dict[str, list[dict]] = field(default_factory=dict)
+    tickets: dict[str, list[dict]] = field(default_factory=dict)
+
+
+def faults() -> Faults:
+    """The open alarms (by their affectedService) and open tickets (by their related Service
+    entities) of every service: what is open is a short list, read once."""
+    out = Faults()
+    alarms = select(Alarm).where(Alarm.active_key.is_not(None), Alarm.service_affecting.is_(True))
+    for a in db.session.scalars(alarms.order_by(Alarm.id)):
+        entry = {"id": str(a.id), "severity": a.severity, "specificProblem": a.specific_problem}
+        for s in a.affected_services or []:
+            out.alarms.setdefault(str(s.get("name")), []).append(entry)
+    for t in db.session.scalars(select(Ticket).where(Ticket.status.in_(TICKET_OPEN)).order_by(Ticket.id)):
+        entry = {"id": t.ref, "name": t.name, "status": t.status}
+        for cid in {str(r.get("name")) for r in t.related or [] if r.get("@referredType") == "Service"}:
+            out.tickets.setdefault(cid, []).append(entry)
+    return out
+
+
+def _resource(r: dict) -> dict:
+    return {
+        "id": str(r["id"]),
+        "name": r.get("name"),
+        "@referredType": RESOURCE_TYPES.get(r.get("type"), r.get("type")),
+        "href": r.get("url"),
+    }
+
+
+def service_json(service: dict, found: Faults) -> dict:
+    """The TMF638 Service of a described circuit (service_order.describe); what TMF638 has no
+    field for (health, the open alarms and tickets, the order that made it) is under ``netoss``."""
+    cid = service["id"]
+    alarms = found.alarms.get(cid, [])
+    out = {
+        "id": cid,
+        "href": f"{SERVICE_PATH}/{cid}",
+        "@type": "Service",
+        "name": cid,
+        "description": service.get("description") or "",
+        "state": tmf_state(service.get("status")),
+        "serviceCharacteristic": [{"name": k, "value": v} for k, v in (service.get("values") or {}).items()],
+        "supportingResource": [_resource(r) for r in service.get("resources") or []],
+        "relatedParty": [{"role": "customer", "name": service["customer"], "@referredType": "Organization"}]
+        if service.get("customer")
+        else [],
+        "place": [{"role": "site", "name": service["site"]}] if service.get("site") else [],
+        "netoss": {
+            "status": service.get("status"),
+            "health": health(a["severity"] for a in alarms),
+            "alarms": alarms,
+            "tickets": found.tickets.get(cid, []),
+            "order": service.get("order"),
+        },
+    }
+    if service.get("service"):
+        out["serviceSpecification"] = {"name": service["service"]}
+    return out
+
+
+def matches(service: dict, state: str | None, customer: str | None, specification: str | None) -> bool:
+    """Whether a TMF638 service passes the list's filters (each one only when given)."""
+    return (
+        (not state or service["state"] == state)
+        and (not customer or any(p["name"] == customer for p in service["relatedParty"]))
+        and (not specification or (service.get("serviceSpecification") or {}).get("name") == specification)
+    )
+
+
+def services(state: str | None = None, customer: str | None = None, specification: str | None = None) -> list[dict]:
+    """Every service NetBox has (TMF638 JSON), with the filters given."""
+    with reading_netbox("the service inventory"):
+        described = list(catalog.logic().list_services(catalog.view()))
+    found = faults()
+    out = [service_json(s, found) for s in described]
+    return [s for s in out if matches(s, state, customer, specification)]
+
+
+def service(cid: str) -> dict | None:
+    """One service (TMF638 JSON), None when NetBox has no circuit ``cid``."""
+    with reading_netbox(f"service {cid}"):
+        described = catalog.logic().describe(catalog.view(), cid)
+    return service_json(described, faults()) if described else None

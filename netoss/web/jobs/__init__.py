@@ -1,0 +1,166 @@
+"""Job pages: templates, the launch form, the job list and the live job page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from netoss.data.db import db
+from netoss.data.models import Job
+from netoss.domain.jobs import queue
+from netoss.domain.jobs.launch import LaunchError, launch, netbox_choices
+from netoss.domain.jobs.runner import templates
+from netoss.web.security import audit, current_user, require_role
+
+bp = Blueprint("jobs", __name__)
+
+
+@bp.get("/templates")
+@require_role("viewer")
+def template_list():
+    user = current_user()
+    return render_template(
+        "jobs/templates.html", templates=sorted(templates(current_app).values(), key=lambda t: t.name), user=user
+    )
+
+
+def _form_values(template) -> dict:
+    values = {}
+    for p in template.parameters:
+        if p.type == "boolean":
+            values[p.name] = p.name in request.form
+        elif p.type == "multichoice":
+            chosen = [v for v in request.form.getlist(p.name) if v]
+            if chosen:
+                values[p.name] = chosen
+        else:
+            raw = request.form.get(p.name, "")
+            if raw == "":
+                continue
+            if p.type == "integer":
+                try:
+                    values[p.name] = int(raw)
+                except ValueError:
+                    values[p.name] = raw  # refused by validation, with the parameter's name
+            else:
+                values[p.name] = raw
+    return values
+
+
+def _choices(template) -> dict:
+    out = {}
+    for p in template.parameters:
+        if p.choices is not None:
+            out[p.name] = p.choices
+        elif p.choices_from is not None:
+            try:
+                out[p.name] = netbox_choices(p, {})
+            except Exception as exc:  # NetBox away: the form still shows, the choice says why
+                current_app.logger.warning("choices of %s: %s", p.name, exc)
+                out[p.name] = []
+    return out
+
+
+@bp.route("/jobs/new/<name>", methods=["GET", "POST"])
+@require_role("viewer")
+def new(name: str):
+    user = current_user()
+    template = templates(current_app).get(name) or abort(404, f"no job template {name!r}")
+    if not template.allowed(user.role):
+        audit("job.launch", target=name, outcome="denied", detail={"needs": template.roles})
+        abort(403, f"template {name!r} is not allowed for the {user.role} role")
+    problems, status = [], 200
+    ticket_id = None
+    if request.values.get("ticket"):
+        if not request.values["ticket"].isdigit() or len(request.values["ticket"]) > 9:
+            abort(400, "ticket must be a ticket number")
+        ticket_id = int(request.values["ticket"])
+    if request.method == "POST" and request.form.get("cron", "").strip():
+        from netoss.domain.jobs.schedules import create
+
+        try:
+            schedule = create(
+                user,
+                request.form.get("schedule_name", "") or f"{name} ({request.form['cron'].strip()})",
+                name,
+                _form_values(template),
+                "check" in request.form,
+                request.form["cron"],
+            )
+        except LaunchError as exc:
+            problems, status = exc.problems or [str(exc)], exc.status
+        else:
+            audit("schedule.create", target=f"schedule {schedule.id} ({schedule.template}, {schedule.cron})")
+            return redirect(url_for("jobs.schedule_list"))
+    elif request.method == "POST":
+        try:
+            job = launch(
+                user,
+                name,
+                _form_values(template),
+                "check" in request.form,
+                queue.enqueuer(current_app._get_current_object()),
+                ticket_id=ticket_id,
+            )
+        except LaunchError as exc:
+            problems, status = exc.problems or [str(exc)], exc.status
+            audit("job.launch", target=name, outcome="refused", detail={"reason": str(exc)[:500]})
+        else:
+            audit("job.launch", target=f"job {job.id} ({job.template})", detail={"check": job.check_mode})
+            return redirect(url_for("jobs.detail", job_id=job.id))
+    return (
+        render_template(
+            "jobs/new.html",
+            template=template,
+            choices=_choices(template),
+            problems=problems,
+            # A GET may prefill the form (?devices=pe1&devices=ce1&ticket=4: a remediation from a ticket).
+            form=request.form if request.method == "POST" else request.args,
+            ticket_id=ticket_id,
+            can_apply=template.may_apply(user.role),
+        ),
+        status,
+    )
+
+
+@bp.get("/jobs")
+@require_role("viewer")
+def job_list():
+    query = select(Job).order_by(Job.id.desc()).limit(100)
+    for key, column in (("status", Job.status), ("template", Job.template), ("created_by", Job.created_by)):
+        if request.args.get(key):
+            query = query.where(column == request.args[key])
+    return render_template("jobs/list.html", jobs=db.session.scalars(query).all(), filters=request.args)
+
+
+@bp.get("/schedules")
+@require_role("viewer")
+def schedule_list():
+    from netoss.data.models import Schedule
+
+    rows = db.session.scalars(select(Schedule).order_by(Schedule.id)).all()
+    return render_template("jobs/schedules.html", schedules=rows, user=current_user())
+
+
+@bp.get("/jobs/<int(max=2147483647):job_id>")
+@require_role("viewer")
+def detail(job_id: int):
+    job = db.session.get(Job, job_id) or abort(404, f"no job {job_id}")
+    template = _templates_or_none().get(job.template)
+    approvable = (
+        job.check_mode
+        and job.status == "successful"
+        and template is not None
+        and template.check_mode == "allowed"
+        and template.may_apply(current_user().role)
+    )
+    return render_template("jobs/detail.html", job=job, approvable=approvable)
+
+
+def _templates_or_none() -> dict:
+    from netoss.domain.jobs.job_templates import TemplateError
+
+    try:
+        return templates(current_app)
+    except TemplateError:
+        return {}

@@ -1,0 +1,349 @@
+"""TM Forum Open APIs: alarms (TMF642 v4) and trouble tickets (TMF621 v4), the subset netoss
+implements; described in /api/openapi.json. Same authentication, roles, CSRF and audit as
+/api/v1.
+
+Alarm state belongs to the fault processor: raising or clearing an alarm through this API
+queues an event for it (as every other source does) and waits up to a few seconds for the
+result (201 with the alarm, or 202 when the processor has not answered yet).
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, abort, current_app, jsonify, request
+from sqlalchemy import select
+
+from netoss.data.db import db
+from netoss.data.models import (
+    ALARM_STATES,
+    TICKET_OPEN,
+    TICKET_STATES,
+    Alarm,
+    AlarmEvent,
+    Ticket,
+    TicketNote,
+    TicketStatusChange,
+    iso,
+    utcnow,
+)
+from netoss.domain.faults.tickets import PRIORITY
+from netoss.domain.faults.tmf import ALARM_PATH, TICKET_PATH, alarm_json, parse_ticket_id, ticket_json
+from netoss.web.api import _body, _int_arg
+from netoss.web.security import audit, current_user, require_csrf_unless_token, require_role
+
+bp = Blueprint("tmf", __name__)
+
+
+@bp.before_request
+def _csrf():
+    require_csrf_unless_token()
+
+
+# -- alarms ---------------------------------------------------------------------------------
+
+
+def _alarm_out(alarm: Alarm) -> dict:
+    children = list(db.session.scalars(select(Alarm.id).where(Alarm.parent_id == alarm.id).order_by(Alarm.id)))
+    comments = [
+        {"comment": e.text, "userId": e.actor, "time": iso(e.received_at), "systemId": "netoss"}
+        for e in db.session.scalars(
+            select(AlarmEvent)
+            .where(AlarmEvent.alarm_id == alarm.id, AlarmEvent.action == "comment")
+            .order_by(AlarmEvent.id)
+        )
+    ]
+    return alarm_json(alarm, children, comments)
+
+
+@bp.get("/alarmManagement/v4/alarm")
+@require_role("viewer")
+def list_alarms():
+    query = select(Alarm).order_by(Alarm.id.desc())
+    state = request.args.get("state")
+    if state:
+        if state not in (*ALARM_STATES, "active"):
+            abort(400, f"state must be one of active, {', '.join(ALARM_STATES)}")
+        query = query.where(Alarm.active_key.is_not(None) if state == "active" else Alarm.state == state)
+    for arg, column in (
+        ("perceivedSeverity", Alarm.severity),
+        ("ackState", Alarm.ack_state),
+        ("device", Alarm.device),
+        ("alarmType", Alarm.alarm_type),
+    ):
+        if request.args.get(arg):
+            query = query.where(column == request.args[arg])
+    if request.args.get("isRootCause") in ("true", "false"):
+        query = query.where(Alarm.is_root_cause.is_(request.args["isRootCause"] == "true"))
+    if request.args.get("ticket"):
+        ticket_id = parse_ticket_id(request.args["ticket"]) or abort(400, "ticket must be like TT-000042")
+        query = query.where(Alarm.ticket_id == ticket_id)
+    query = query.offset(_int_arg("offset", 0, 0, 10_000_000)).limit(_int_arg("limit", 100, 1, 1000))
+    return jsonify([_alarm_out(a) for a in db.session.scalars(query)])
+
+
+@bp.get("/alarmManagement/v4/alarm/<int(max=2147483647):alarm_id>")
+@require_role("viewer")
+def get_alarm(alarm_id: int):
+    alarm = db.session.get(Alarm, alarm_id) or abort(404, f"no alarm {alarm_id}")
+    return jsonify(_alarm_out(alarm))
+
+
+def _queue(event) -> None:
+    from netoss.domain.faults.service import count
+    from netoss.web.api import fault_queue, publish_events
+
+    conn = fault_queue()
+    pipe = conn.pipeline(transaction=False)
+    count(pipe, "received", event.source)
+    pipe.execute()
+    publish_events(conn, [event])
+
+
+def _wait_for(fingerprint: str, raised: bool, timeout: float = 5.0) -> Alarm | None:
+    """The alarm once the processor applied the event (None after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        db.session.rollback()  # a fresh snapshot
+        if raised:
+            found = db.session.scalar(select(Alarm).where(Alarm.active_key == fingerprint))
+        else:
+            found = db.session.scalar(
+                select(Alarm)
+                .where(Alarm.fingerprint == fingerprint, Alarm.active_key.is_(None))
+                .order_by(Alarm.id.desc())
+            )
+        if found is not None:
+            return found
+        time.sleep(0.1)
+    return None
+
+
+@bp.post("/alarmManagement/v4/alarm")
+@require_role("operator")
+def create_alarm():
+    """Raise (or clear) an alarm from outside: a playbook, a script, another system."""
+    from netoss.domain.faults.events import Event, InvalidEvent, check, now_iso
+
+    data = _body("AlarmCreate")
+    user = current_user()
+    obj = data["alarmedObject"]
+    event = Event(
+        source="api" if data.get("sourceSystemId") in (None, "api") else data["sourceSystemId"],
+        action="clear" if data.get("state") == "cleared" else "raise",
+        device=obj["device"],
+        object_type=obj.get("type", "device"),
+        object_name=obj.get("name", ""),
+        condition=data["condition"],
+        alarm_type=data.get("alarmType", "communicationsAlarm"),
+        severity=data.get("perceivedSeverity", "major"),
+        probable_cause=data.get("probableCause", "unspecified"),
+        specific_problem=data.get("specificProblem", ""),
+        time=data.get("alarmRaisedTime"),
+        received=now_iso(),
+        text=data.get("specificProblem", ""),
+        details={"user": user.username, **({"job": str(data["job"])} if data.get("job") else {})},
+    )
+    try:
+        check(event)
+    except InvalidEvent as exc:
+        abort(400, exc.detail)
+    _netbox_device_id(event.device, "alarmedObject.device")  # 400 now, rather than a rejection the caller never sees
+    _queue(event)
+    audit("alarm." + event.action, target=event.fingerprint)
+    alarm = _wait_for(event.fingerprint, raised=event.action == "raise")
+    if alarm is None:
+        return jsonify({"status": "queued", "fingerprint": event.fingerprint}), 202
+    return jsonify(_alarm_out(alarm)), 201 if event.action == "raise" else 200
+
+
+@bp.patch("/alarmManagement/v4/alarm/<int(max=2147483647):alarm_id>")
+@require_role("operator")
+def update_alarm(alarm_id: int):
+    """Acknowledge or unacknowledge, comment, or clear (engineer) an alarm."""
+    from netoss.domain.faults.events import Event, now_iso
+
+    data = _body("AlarmUpdate")
+    alarm = db.session.get(Alarm, alarm_id) or abort(404, f"no alarm {alarm_id}")
+    user = current_user()
+    if data.get("state") == "cleared" and not user.at_least("engineer"):
+        abort(403, "clearing an alarm by hand needs the engineer role")
+    now = utcnow()
+    if "ackState" in data and data["ackState"] != alarm.ack_state:
+        alarm.ack_state = data["ackState"]
+        alarm.ack_user = user.username if data["ackState"] == "acknowledged" else None
+        alarm.ack_at = now if data["ackState"] == "acknowledged" else None
+        db.session.add(AlarmEvent(alarm_id=alarm.id, source="api", action="ack", actor=user.username,
+                                  text=data["ackState"]))  # fmt: skip
+    for c in data.get("comment", []):
+        db.session.add(AlarmEvent(alarm_id=alarm.id, source="api", action="comment", actor=user.username,
+                                  text=c["comment"]))  # fmt: skip
+    db.session.commit()
+    audit("alarm.update", target=f"alarm {alarm.id}", detail={k: data[k] for k in data if k != "comment"})
+    if data.get("state") == "cleared" and alarm.active_key:
+        _queue(
+            Event(
+                source="api",
+                action="clear",
+                device=alarm.device,
+                object_type=alarm.object_type,
+                object_name=alarm.object_name,
+                condition=alarm.condition,
+                received=now_iso(),
+                text=f"cleared by hand by {user.username}",
+            )
+        )
+        _wait_for(alarm.fingerprint, raised=False)
+        db.session.refresh(alarm)
+    return jsonify(_alarm_out(alarm))
+
+
+# -- tickets --------------------------------------------------------------------------------
+
+
+def _ticket(ref: str) -> Ticket:
+    ticket_id = parse_ticket_id(ref)
+    ticket = db.session.get(Ticket, ticket_id) if ticket_id else None
+    return ticket or abort(404, f"no ticket {ref}")
+
+
+def _ticket_out(ticket: Ticket) -> dict:
+    changes = db.session.scalars(
+        select(TicketStatusChange).where(TicketStatusChange.ticket_id == ticket.id).order_by(TicketStatusChange.id)
+    )
+    notes = db.session.scalars(select(TicketNote).where(TicketNote.ticket_id == ticket.id).order_by(TicketNote.id))
+    return ticket_json(ticket, list(changes), list(notes))
+
+
+@bp.get("/troubleTicket/v4/troubleTicket")
+@require_role("viewer")
+def list_tickets():
+    query = select(Ticket).order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+    status = request.args.get("status")
+    if status:
+        if status != "open" and status not in TICKET_STATES:
+            abort(400, f"status must be one of open, {', '.join(TICKET_STATES)}")
+        query = query.where(Ticket.status.in_(TICKET_OPEN if status == "open" else (status,)))
+    for arg, column in (("severity", Ticket.severity), ("assignee", Ticket.assignee), ("device", Ticket.device),
+                        ("ticketType", Ticket.ticket_type)):  # fmt: skip
+        if request.args.get(arg):
+            query = query.where(column == request.args[arg])
+    query = query.offset(_int_arg("offset", 0, 0, 10_000_000)).limit(_int_arg("limit", 100, 1, 1000))
+    return jsonify([_ticket_out(t) for t in db.session.scalars(query)])
+
+
+@bp.get("/troubleTicket/v4/troubleTicket/<ticket_id>")
+@require_role("viewer")
+def get_ticket(ticket_id: str):
+    return jsonify(_ticket_out(_ticket(ticket_id)))
+
+
+def _related_by_hand(entities: list[dict]) -> list[dict]:
+    """Related entities of a ticket opened by hand; a Device must exist in NetBox (by name)."""
+    out = []
+    for e in entities:
+        kind, name, ident = e["@referredType"], e["name"], str(e.get("id") or e["name"])
+        if kind == "Device":
+            ident = str(_netbox_device_id(name))
+        out.append({"@referredType": kind, "id": ident, "name": name, "role": e.get("role", "affected")})
+    return out
+
+
+def _netbox_device_id(name: str, field: str = "relatedEntity") -> int:
+    import pynetbox
+
+    url, token = current_app.config.get("NETBOX_URL"), current_app.config.get("NETBOX_TOKEN")
+    if not (url and token):
+        abort(503, "the portal has no NetBox (NETBOX_URL, NETBOX_TOKEN) to check related devices against")
+    try:
+        found = list(pynetbox.api(url, token=token).dcim.devices.filter(name=name))
+    except Exception as exc:  # NetBox away: say so rather than record an unchecked name
+        abort(503, f"NetBox cannot be asked whether device {name!r} exists: {exc}")
+    if not found:
+        abort(400, f"{field}: no device {name!r} in NetBox")
+    return found[0].id
+
+
+@bp.post("/troubleTicket/v4/troubleTicket")
+@require_role("operator")
+def create_ticket():
+    """Open a ticket by hand (a customer complaint, a request), linked to devices or services."""
+    data = _body("TicketCreate")
+    ticket = open_by_hand(current_user(), data, _related_by_hand(data.get("relatedEntity", [])))
+    return jsonify(_ticket_out(ticket)), 201
+
+
+def open_by_hand(user, data: dict, related: list[dict], reason: str = "opened by hand") -> Ticket:
+    """Record a ticket opened by a person (API or page), or by netoss for a reason of its own (a
+    failed service order): SLA from its severity, audit, notify."""
+    import datetime as dt
+
+    from netoss.domain.faults.processor import Settings
+
+    now = utcnow()
+    severity = data.get("severity", "minor")
+    settings = Settings.from_config(current_app.config)
+    ticket = Ticket(
+        name=data["name"],
+        description=data.get("description", ""),
+        severity=severity,
+        priority=int(data.get("priority") or PRIORITY[severity]),
+        ticket_type=data.get("ticketType", "complaint"),
+        status="acknowledged",
+        status_reason=reason,
+        created_at=now,
+        updated_at=now,
+        expected_resolution_at=now + dt.timedelta(hours=float(settings.sla_hours.get(severity, 72))),
+        created_by=user.username,
+        device=next((r["name"] for r in related if r["@referredType"] == "Device"), None),
+        related=related,
+    )
+    db.session.add(ticket)
+    db.session.flush()
+    db.session.add(
+        TicketStatusChange(ticket_id=ticket.id, at=now, status="acknowledged", reason=reason, actor=user.username)
+    )
+    for n in data.get("note", []):
+        db.session.add(TicketNote(ticket_id=ticket.id, at=now, author=user.username, text=n["text"]))
+    db.session.commit()
+    audit("ticket.create", target=ticket.ref)
+    _notify("opened", ticket)
+    return ticket
+
+
+def _notify(kind: str, ticket: Ticket) -> None:
+    """Ticket events made through the API go out the way the processor's do."""
+    from netoss.domain.faults.outbound import Outbound
+
+    outbound = current_app.extensions.get("netoss_outbound")
+    if outbound is None:
+        outbound = Outbound(dict(current_app.config))
+        outbound.start()
+        current_app.extensions["netoss_outbound"] = outbound
+    outbound(kind, ticket, {})
+
+
+@bp.patch("/troubleTicket/v4/troubleTicket/<ticket_id>")
+@require_role("operator")
+def update_ticket(ticket_id: str):
+    """Change a ticket's status (with a reason), assignee, severity; add notes."""
+    from netoss.domain.faults.tickets import TicketError, update
+
+    data = _body("TicketUpdate")
+    ticket = _ticket(ticket_id)
+    try:
+        kind = update(ticket, current_user(), data, utcnow())
+    except TicketError as exc:
+        db.session.rollback()
+        abort(exc.status, str(exc))
+    db.session.commit()
+    audit("ticket.update", target=ticket.ref, detail={k: v for k, v in data.items() if k != "note"})
+    if kind:
+        _notify(kind, ticket)
+    return jsonify(_ticket_out(ticket))
+
+
+PATHS = (ALARM_PATH, TICKET_PATH)
+
+
+from netoss.web.tmf import services  # noqa: E402, F401 - the TMF641 and TMF638 routes, on this blueprint
