@@ -15,8 +15,6 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ansible.module_utils.basic import missing_required_lib
-
 # jsonschema and PyYAML are not part of the Python that runs a module: without them the modules
 # fail with Ansible's usual "Failed to import the required Python library" message (through
 # require_schema_libraries), not with a traceback.
@@ -47,19 +45,27 @@ def _missing():
     return None, None
 
 
+def _message(library):
+    # Imported here, when a library is missing: ansible.module_utils.basic takes about 0.1 s
+    # to import, which the netoss CLI and portal (they use this file too) should not pay.
+    from ansible.module_utils.basic import missing_required_lib
+
+    return missing_required_lib(library)
+
+
 def require_schema_libraries(module):
     """Fail ``module`` (an AnsibleModule) with Ansible's missing-library message when PyYAML or
     jsonschema cannot be imported; modules that read files checked against a schema call this
     before reading any."""
     library, error = _missing()
     if library:
-        module.fail_json(msg=missing_required_lib(library), exception=error)
+        module.fail_json(msg=_message(library), exception=error)
 
 
 def _require():
     library, _error = _missing()
     if library:
-        raise RuntimeError(missing_required_lib(library))
+        raise RuntimeError(_message(library))
 
 
 @dataclass(frozen=True)
