@@ -27,7 +27,8 @@ purelib=$("$BIN/python" -c 'import sysconfig; print(sysconfig.get_paths()["purel
 pip_version=$(sed -n "s/^ *pip='\([0-9.]*\)',$/\1/p" "$purelib/ansible_test/_internal/python_requirements.py" | head -1)
 [ -n "$pip_version" ] || { echo "sanity: cannot read the pip version ansible-test pins (ansible_test/_internal/python_requirements.py)" >&2; exit 1; }
 get_pip=$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py
-if [ ! -s "$get_pip" ]; then
+# (A real one that ansible-test downloaded is kept; an older copy of ours is refreshed.)
+if [ ! -s "$get_pip" ] || { grep -q "Stand-in for the pip bootstrap script" "$get_pip" && ! cmp -s scripts/ansible_test_get_pip.py "$get_pip"; }; then
   mkdir -p "$(dirname "$get_pip")"
   cp scripts/ansible_test_get_pip.py "$get_pip"
 fi
