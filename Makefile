@@ -34,6 +34,7 @@ lint: bootstrap
 	$(BIN)/ruff format --check $(PY_SOURCES)
 	$(BIN)/yamllint --strict .
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ansible-lint --profile production
+	scripts/sanity.sh
 	@if command -v node >/dev/null; then for f in netoss/web/static/*.js; do node --check $$f || exit 1; done; \
 	else echo "lint: no node here, the portal's JavaScript is checked by the browser tests only"; fi
 

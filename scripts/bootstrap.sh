@@ -2,7 +2,8 @@
 # Install what netoss needs on this machine, idempotently:
 #   - Debian packages (only those missing),
 #   - the app virtualenv (.venv): ansible, ansible-runner, the portal and the tools, pinned,
-#   - the NetBox virtualenv (.venv-netbox): netbox==4.7.3, pinned.
+#   - the NetBox virtualenv (.venv-netbox): netbox==4.7.3, pinned,
+#   - ansible-test sanity's tools, in ansible-test's own virtualenvs (~/.ansible/test/venv).
 # Both virtualenvs run as the unprivileged `netoss` account, so their base Python must be one
 # that account can run: a Python inside a private directory (pyenv's under /root, mode 0700) is
 # first copied to /opt/netoss/python/<version> (root's, world-readable; see place_python).
@@ -112,5 +113,23 @@ if ! stamp_ok .venv-netbox "$nb_hash"; then
   venv_for .venv-netbox
   quiet_pip .venv-netbox/bin/python -m pip install -q -r requirements/netbox.txt
   echo "$nb_hash" > .venv-netbox/.netoss-stamp
+fi
+# ansible-test sanity's tools (make lint, scripts/sanity.sh): ansible-test installs them into
+# virtualenvs of its own (~/.ansible/test/venv) at the versions the pinned ansible-core fixes;
+# done here once per ansible-core version and Python, from PyPI, so that lint installs nothing.
+core=$(.venv/bin/python -c 'import ansible.release as r; print(r.__version__)')
+sanity_hash=$( (echo "$core"; echo "$PY"; $PY -V; cat scripts/ansible_test_get_pip.py) | sha256sum | cut -c1-16)
+sanity_stamp=$HOME/.ansible/test/venv/.netoss-primed-$sanity_hash
+if [ ! -f "$sanity_stamp" ]; then
+  log "installing the tools of ansible-test sanity (ansible-core $core) into ~/.ansible/test/venv"
+  prime_log=$(mktemp)
+  if ! scripts/sanity.sh --prime-venvs >"$prime_log" 2>&1; then
+    tail -40 "$prime_log" >&2
+    rm -f "$prime_log"
+    echo "bootstrap: ansible-test could not install its sanity tools (above)" >&2
+    exit 1
+  fi
+  rm -f "$prime_log"
+  touch "$sanity_stamp"
 fi
 log "ready: .venv ($(.venv/bin/python -V)), .venv-netbox (netbox $(.venv-netbox/bin/python -c 'import importlib.metadata as m; print(m.version("netbox"))'))"

@@ -1,93 +1,101 @@
-"""A client of the portal's job API, for `netoss job run` (and scripts)."""
+"""The portal's job API for `netoss job run`, `netoss tickets list` and `netoss compliance
+report` (and scripts): a thin layer over the collection's portal client
+(``plugins/module_utils/portal_client.py``, on Ansible's ``open_url``), the one HTTP client of
+the portal. It adds the job calls, the live event stream and the CLI's error wording."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import time
 from collections.abc import Callable, Iterator
 
-import requests
+from ansible_collections.netoss.core.plugins.module_utils import portal_client as _http
+from ansible_collections.netoss.core.plugins.module_utils.portal_client import PortalError
+
+JOBS = "/api/v1/jobs"
+JOB_TEMPLATES = "/api/v1/job-templates"
 
 
 class ClientError(RuntimeError):
     """The portal refused or could not be reached; the message is the portal's."""
 
 
-class PortalClient:
-    def __init__(self, url: str, token: str, timeout: float = 30):
-        self.url = url.rstrip("/")
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {token}"
-        self.timeout = timeout
+def _client_error(url: str, exc: PortalError) -> ClientError:
+    """The CLI's wording of a PortalError: ``HTTP <status>: <the portal's error>`` and its
+    problems one per line, or ``the portal at <url> is unreachable: <why>``."""
+    if exc.status is None:
+        return ClientError(f"the portal at {url} is unreachable: {exc.reason or exc}")
+    body = exc.body
+    problems = body.get("problems") if isinstance(body, dict) else None
+    message = body.get("error", exc.reason) if isinstance(body, dict) else exc.reason
+    if problems:
+        message += "\n  " + "\n  ".join(problems)
+    return ClientError(f"HTTP {exc.status}: {message}")
 
-    def _call(self, method: str, path: str, **kwargs):
+
+class PortalClient(_http.PortalClient):
+    def __init__(self, url: str, token: str, timeout: float = 30):
         try:
-            resp = self.session.request(method, f"{self.url}{path}", timeout=self.timeout, **kwargs)
-        except requests.RequestException as exc:
-            raise ClientError(f"the portal at {self.url} is unreachable: {exc}") from None
+            super().__init__(url, token, timeout=timeout)
+        except PortalError as exc:
+            raise ClientError(str(exc)) from None
+
+    def _call(self, method: str, path: str, params: dict | None = None, json: dict | None = None):
+        """The JSON answer to a request (``params``: the query, ``json``: the body)."""
         try:
-            body = resp.json()
-        except ValueError:
-            body = {"error": resp.text[:300]}
-        if resp.status_code >= 400:
-            problems = body.get("problems") if isinstance(body, dict) else None
-            message = body.get("error", resp.reason) if isinstance(body, dict) else resp.reason
-            if problems:
-                message += "\n  " + "\n  ".join(problems)
-            raise ClientError(f"HTTP {resp.status_code}: {message}")
-        return body
+            return self.call(method, path, body=json, query=params)[1]
+        except PortalError as exc:
+            raise _client_error(self.url, exc) from None
 
     def template(self, name: str) -> dict:
-        for t in self._call("GET", "/api/v1/job-templates"):
+        for t in self._call("GET", JOB_TEMPLATES):
             if t["name"] == name:
                 return t
         raise ClientError(f"no job template {name!r}")
 
     def launch(self, name: str, parameters: dict, check: bool) -> dict:
-        return self._call("POST", "/api/v1/jobs", json={"template": name, "parameters": parameters, "check": check})
+        return self._call("POST", JOBS, json={"template": name, "parameters": parameters, "check": check})
 
     def job(self, job_id: int) -> dict:
-        return self._call("GET", f"/api/v1/jobs/{job_id}")
+        return self._call("GET", f"{JOBS}/{job_id}")
 
     def stream(self, job_id: int, after: int = 0) -> Iterator[tuple[str, dict]]:
         """(event name, data) of the job's server-sent events until its end. The portal ends
         each stream after a while, or refuses one when too many are open (503, Retry-After):
         it is resumed after the last event received, as a browser's EventSource does."""
-        import time
-
         while True:
             try:
-                resp = self.session.get(
-                    f"{self.url}/api/v1/jobs/{job_id}/stream", params={"after": after}, stream=True, timeout=(10, 120)
+                resp = self.open(
+                    "GET",
+                    f"{JOBS}/{job_id}/stream",
+                    query={"after": after},
+                    timeout=120,
+                    headers={"Accept": "text/event-stream"},
                 )
-            except requests.RequestException as exc:
-                raise ClientError(f"the portal at {self.url} is unreachable: {exc}") from None
-            if resp.status_code == 503:
-                time.sleep(min(int(resp.headers.get("Retry-After", "5") or 5), 30))
-                continue
-            if resp.status_code != 200:
-                try:
-                    message = resp.json().get("error", resp.reason)
-                except ValueError:
-                    message = resp.reason
-                raise ClientError(f"HTTP {resp.status_code}: {message}")
+            except PortalError as exc:
+                if exc.status == 503:
+                    time.sleep(min(int(exc.headers.get("Retry-After", "5") or 5), 30))
+                    continue
+                raise _client_error(self.url, exc) from None
             event, data = "message", []
             try:
-                for raw in resp.iter_lines(decode_unicode=True):
-                    if raw is None:
-                        continue
-                    if raw == "":
-                        if data:
-                            yield event, json.loads("\n".join(data))
-                            if event == "end":
-                                return
-                        event, data = "message", []
-                    elif raw.startswith("id:") and raw[3:].strip().isdigit():
-                        after = int(raw[3:].strip())
-                    elif raw.startswith("event:"):
-                        event = raw[6:].strip()
-                    elif raw.startswith("data:"):
-                        data.append(raw[5:].strip())
-            except requests.RequestException:
+                with resp:
+                    for line in resp:
+                        raw = line.decode("utf-8").rstrip("\r\n")
+                        if raw == "":
+                            if data:
+                                yield event, json.loads("\n".join(data))
+                                if event == "end":
+                                    return
+                            event, data = "message", []
+                        elif raw.startswith("id:") and raw[3:].strip().isdigit():
+                            after = int(raw[3:].strip())
+                        elif raw.startswith("event:"):
+                            event = raw[6:].strip()
+                        elif raw.startswith("data:"):
+                            data.append(raw[5:].strip())
+            except (OSError, http.client.HTTPException):
                 pass  # the stream broke off: resume it after the last event received
 
 

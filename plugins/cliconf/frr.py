@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-author: netoss contributors
+author: netoss contributors (!UNKNOWN)
 name: frr
 short_description: Cliconf plugin for FRRouting (vtysh)
 version_added: 0.1.0

@@ -14,7 +14,7 @@ refuses unknown hosts, and a refusal that says how to pin the host's key.
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-author: netoss contributors
+author: netoss contributors (!UNKNOWN)
 name: network_cli
 short_description: ansible.netcommon.network_cli that refuses SSH hosts with no known key
 version_added: 0.1.0

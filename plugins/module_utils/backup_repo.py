@@ -33,7 +33,7 @@ def _git(repo, *args, check=True):
         GIT_COMMITTER_EMAIL=AUTHOR[1],
         GIT_TERMINAL_PROMPT="0",
     )
-    proc = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True, env=env)
+    proc = subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True, env=env, check=False)
     if check and proc.returncode != 0:
         raise BackupRepoError("git %s failed in %s: %s" % (args[0], repo, (proc.stderr or proc.stdout).strip()))
     return proc
@@ -91,7 +91,7 @@ def as_owner(repo, work):
     os.close(write_end)
     with os.fdopen(read_end) as answer_in:
         text = answer_in.read()
-    _, status = os.waitpid(pid, 0)
+    _pid, status = os.waitpid(pid, 0)
     if os.waitstatus_to_exitcode(status) != 0 or not text:
         raise BackupRepoError("the backup as %s (the owner of %s) ended without an answer" % (st.st_uid, repo))
     answer = json.loads(text)

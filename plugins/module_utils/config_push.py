@@ -22,10 +22,6 @@ from ansible_collections.netoss.core.plugins.module_utils.frr_state import (
     parse_ospf_neighbors,
     session_state,
 )
-from ansible_collections.netoss.core.plugins.module_utils.reachability import (  # noqa: F401 - used by the modules
-    fail_or_unreachable,
-    is_unreachable,
-)
 
 
 class PushError(Exception):

@@ -1,18 +1,24 @@
 # Copyright: netoss contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The netoss portal's fault API, for the collection's modules and callback (standard library only).
+"""The netoss portal's HTTP API: the one client of it, over Ansible's ``open_url``.
 
-Alarms: POST /api/v1/faults/events (a batch of raise and clear events), the TMF642 alarm
-list; tickets: the TMF621 paths. The token goes in an Authorization header, never in a URL
-or a message.
+The collection's modules and callback use it for the fault API (alarms: POST
+/api/v1/faults/events, a batch of raise and clear events, and the TMF642 alarm list; tickets:
+the TMF621 paths), compliance runs and service orders; the ``netoss`` CLI uses it through
+``netoss.data.portal_client`` (jobs, tickets, the compliance report). The token goes in an
+Authorization header, never in a URL or a message.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
+import os
 import urllib.error
 import urllib.parse
-import urllib.request
+
+from ansible.module_utils.urls import ConnectionError as UrlConnectionError
+from ansible.module_utils.urls import open_url
 
 EVENTS = "/api/v1/faults/events"
 ALARMS = "/tmf-api/alarmManagement/v4/alarm"
@@ -23,11 +29,31 @@ ORDER_PROGRESS = "/api/v1/service-orders/%d/progress"
 
 
 class PortalError(RuntimeError):
-    """The portal refused or could not be reached; the message says which and why."""
+    """The portal refused or could not be reached; the message says which and why.
 
-    def __init__(self, message, status=None):
+    ``status`` is the HTTP status of a refusal (None when the portal was not reached),
+    ``body`` the refusal's JSON (or ``{"error": <its first 300 characters>}`` when it is not
+    JSON), ``reason`` the HTTP reason phrase, or why the portal could not be reached, and
+    ``headers`` the refusal's headers (Retry-After)."""
+
+    def __init__(self, message, status=None, body=None, reason=None, headers=None):
         super().__init__(message)
         self.status = status
+        self.body = body
+        self.reason = reason
+        self.headers = headers or {}
+
+
+def _refusal_body(exc):
+    """The JSON body of an HTTPError, or ``{"error": text}`` when it is not JSON."""
+    try:
+        text = exc.read().decode("utf-8", "replace")
+    except (OSError, AttributeError):
+        return {}
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"error": text[:300]}
 
 
 class PortalClient:
@@ -41,29 +67,47 @@ class PortalClient:
         self.token = token
         self.timeout = timeout
 
-    def call(self, method, path, body=None, query=None, timeout=None, headers=None):
+    def open(self, method, path, body=None, query=None, timeout=None, headers=None):
+        """The portal's answer to a request, as an open response (read it, iterate its lines,
+        close it); a refusal (HTTP 4xx/5xx) or an unreachable portal raises PortalError."""
         url = self.url + path + ("?" + urllib.parse.urlencode(query) if query else "")
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - scheme checked: http(s)
-        request.add_header("Authorization", "Bearer " + self.token)
-        request.add_header("Accept", "application/json")
+        sent = {"Authorization": "Bearer " + self.token, "Accept": "application/json"}
         if data is not None:
-            request.add_header("Content-Type", "application/json")
-        for name, value in (headers or {}).items():
-            request.add_header(name, value)
+            sent["Content-Type"] = "application/json"
+        sent.update(headers or {})
         try:
-            with urllib.request.urlopen(request, timeout=timeout or self.timeout) as resp:  # noqa: S310 - http(s) only, checked
+            return open_url(
+                url,
+                data=data,
+                method=method,
+                headers=sent,
+                timeout=timeout or self.timeout,
+                use_netrc=False,  # the token is the only credential: ~/.netrc must not replace it
+            )
+        except urllib.error.HTTPError as exc:
+            answer = _refusal_body(exc)
+            message = (answer.get("error") if isinstance(answer, dict) else None) or exc.reason
+            raise PortalError(
+                "HTTP %s from the portal: %s" % (exc.code, message),
+                exc.code,
+                body=answer,
+                reason=exc.reason,
+                headers=dict(exc.headers or {}),
+            ) from None
+        except (urllib.error.URLError, UrlConnectionError, http.client.HTTPException, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise PortalError("the portal at %s cannot be reached: %s" % (self.url, reason), reason=reason) from None
+
+    def call(self, method, path, body=None, query=None, timeout=None, headers=None):
+        """(HTTP status, JSON answer) of a request; PortalError when refused or unreachable."""
+        resp = self.open(method, path, body=body, query=query, timeout=timeout, headers=headers)
+        try:
+            with resp:
                 text = resp.read().decode() or "null"
                 return resp.status, json.loads(text)
-        except urllib.error.HTTPError as exc:
-            try:
-                message = json.loads(exc.read().decode()).get("error") or exc.reason
-            except (ValueError, AttributeError):
-                message = exc.reason
-            raise PortalError("HTTP %s from the portal: %s" % (exc.code, message), exc.code) from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise PortalError("the portal at %s cannot be reached: %s" % (self.url, reason)) from None
+        except (http.client.HTTPException, OSError, ValueError) as exc:
+            raise PortalError("the portal at %s cannot be reached: %s" % (self.url, exc), reason=exc) from None
 
     def events(self, events):
         """Queue raise/clear events (dicts of the portal's event fields); {accepted, rejected}."""
@@ -99,8 +143,6 @@ class PortalClient:
         """Tell the portal how a service order goes: {state, step, reason, items}. Only the
         order's own portal job may: the portal gives its run a token (NETOSS_JOB_TOKEN), sent in
         the X-Netoss-Job-Token header."""
-        import os
-
         token = os.environ.get("NETOSS_JOB_TOKEN")
         headers = {"X-Netoss-Job-Token": token} if token else None
         return self.call("POST", ORDER_PROGRESS % order_id, body, headers=headers)[1]
@@ -116,8 +158,6 @@ PORTAL_ARG_SPEC = {
 
 
 def client_from_params(params):
-    import os
-
     return PortalClient(
         params.get("portal_url") or os.environ.get("PORTAL_URL"),
         params.get("portal_token") or os.environ.get("PORTAL_TOKEN"),

@@ -10,12 +10,62 @@ problem is reported at once, in the order of the document, as ``file: where: wha
 from __future__ import annotations
 
 import difflib
+import traceback
 from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 
-import jsonschema
-import yaml
+# jsonschema and PyYAML are not part of the Python that runs a module: without them the modules
+# fail with Ansible's usual "Failed to import the required Python library" message (through
+# require_schema_libraries), not with a traceback.
+try:
+    import jsonschema
+except ImportError:
+    jsonschema = None
+    JSONSCHEMA_IMPORT_ERROR = traceback.format_exc()
+else:
+    JSONSCHEMA_IMPORT_ERROR = None
+try:
+    import yaml
+except ImportError:
+    yaml = None
+    YAML_IMPORT_ERROR = traceback.format_exc()
+else:
+    YAML_IMPORT_ERROR = None
+HAS_JSONSCHEMA = JSONSCHEMA_IMPORT_ERROR is None
+HAS_YAML = YAML_IMPORT_ERROR is None
+
+
+def _missing():
+    """(library, import traceback) of the first library this file needs and cannot import."""
+    if not HAS_YAML:
+        return "PyYAML", YAML_IMPORT_ERROR
+    if not HAS_JSONSCHEMA:
+        return "jsonschema", JSONSCHEMA_IMPORT_ERROR
+    return None, None
+
+
+def _message(library):
+    # Imported here, when a library is missing: ansible.module_utils.basic takes about 0.1 s
+    # to import, which the netoss CLI and portal (they use this file too) should not pay.
+    from ansible.module_utils.basic import missing_required_lib
+
+    return missing_required_lib(library)
+
+
+def require_schema_libraries(module):
+    """Fail ``module`` (an AnsibleModule) with Ansible's missing-library message when PyYAML or
+    jsonschema cannot be imported; modules that read files checked against a schema call this
+    before reading any."""
+    library, error = _missing()
+    if library:
+        module.fail_json(msg=_message(library), exception=error)
+
+
+def _require():
+    library, _error = _missing()
+    if library:
+        raise RuntimeError(_message(library))
 
 
 @dataclass(frozen=True)
@@ -66,10 +116,6 @@ def display(path):
     return str(path)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys, which PyYAML would silently collapse to the last."""
-
-
 def _construct_unique_mapping(loader, node, deep=False):
     seen = set()
     for key_node, _value_node in node.value:
@@ -81,14 +127,20 @@ def _construct_unique_mapping(loader, node, deep=False):
     return loader.construct_mapping(node, deep=deep)
 
 
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+if HAS_YAML:
+
+    class _UniqueKeyLoader(yaml.SafeLoader):
+        """SafeLoader that rejects duplicate keys, which PyYAML would silently collapse to the last."""
+
+    _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
 
 
 def read_yaml(path, name, problems):
     """The document in ``path``, or None with the reason appended to ``problems``."""
+    _require()
     try:
         with open(path, encoding="utf-8") as stream:
-            return yaml.load(stream, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+            return yaml.load(stream, Loader=_UniqueKeyLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = "line %d" % (mark.line + 1) if mark else ""
@@ -128,6 +180,7 @@ def schema_problems(doc, name, schema, expected="a mapping"):
     """Every way ``doc`` (read from file ``name``) breaks ``schema``, as :class:`Problem` s."""
     if not isinstance(doc, dict):
         return [Problem(name, "", "expected %s, got %s" % (expected, type(doc).__name__))]
+    _require()
     problems = []
     validator = jsonschema.Draft202012Validator(schema)
     for error in sorted(validator.iter_errors(doc), key=lambda e: _document_order(doc, e.absolute_path)):

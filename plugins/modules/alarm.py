@@ -16,7 +16,7 @@ description:
   - Raising an alarm that is already active counts one more occurrence of it (not a change).
     Clearing one that is not active does nothing.
   - With O(alarms), raises and clears many at once (a health check's results) in one call.
-author: netoss contributors
+author: netoss contributors (!UNKNOWN)
 extends_documentation_fragment:
   - netoss.core.portal
 options:

@@ -16,7 +16,7 @@ description:
     a journal entry on each device whose configuration changed (with the commit and the
     diff). NetBox writes are bulk requests.
   - Run it once per play (C(run_once)) on the controller, after M(netoss.core.config_backup).
-author: netoss contributors
+author: netoss contributors (!UNKNOWN)
 extends_documentation_fragment:
   - netoss.core.netbox
 options:
@@ -54,6 +54,7 @@ attributes:
     description: Reports which devices changed; writes and commits nothing.
   diff_mode:
     support: none
+    description: Returns no diff.
 """
 
 EXAMPLES = r"""

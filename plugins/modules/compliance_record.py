@@ -14,7 +14,7 @@ description:
   - The portal raises an alarm for each device and feature that is not compliant (condition
     C(compliance:<feature>), the feature's severity), which opens a ticket as any alarm does,
     and clears the alarms of the features that are compliant again, which resolves the ticket.
-author: netoss contributors
+author: netoss contributors (!UNKNOWN)
 extends_documentation_fragment:
   - netoss.core.portal
 options:

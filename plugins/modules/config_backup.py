@@ -16,7 +16,7 @@ description:
   - Returns it without the lines that change on every read (C(Building configuration...))
     and with secret values replaced by C(<removed>), ready for
     M(netoss.core.backup_commit).
-author: netoss contributors
+author: netoss contributors (!UNKNOWN)
 options:
   platform:
     description:
@@ -58,10 +58,10 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netoss.core.plugins.module_utils.config_push import (
     ConnectionDevice,
-    fail_or_unreachable,
     read_running,
 )
 from ansible_collections.netoss.core.plugins.module_utils.config_text import ConfigTextError, sanitize, stable
+from ansible_collections.netoss.core.plugins.module_utils.reachability import fail_or_unreachable
 
 
 def main():

@@ -22,7 +22,7 @@ description:
   - Writes the run as JSON into O(report_dir) and, with O(record), the compliance status and
     check time of every device into NetBox's custom fields.
   - Runs on the controller, once for all the devices (C(run_once), delegated to localhost).
-author: netoss contributors
+author: netoss contributors (!UNKNOWN)
 extends_documentation_fragment:
   - netoss.core.netbox
 options:
@@ -137,6 +137,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netoss.core.plugins.module_utils.files import read, write_if_changed
 from ansible_collections.netoss.core.plugins.module_utils.netbox_client import NETBOX_ARG_SPEC, api_from_params
+from ansible_collections.netoss.core.plugins.module_utils.schema_files import require_schema_libraries
 
 
 def _status_for_netbox(status):
@@ -164,6 +165,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    require_schema_libraries(module)
     try:
         from ansible_collections.netoss.core.plugins.module_utils import compliance
         from ansible_collections.netoss.core.plugins.module_utils.compliance_policy import PolicyError, load_policy

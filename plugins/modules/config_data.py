@@ -17,7 +17,7 @@ description:
     diffed, and returns it. Run it once per play (C(run_once)) on the controller.
   - A device whose data is inconsistent (no loopback for its router ID, no platform, no
     common subnet with an eBGP peer) is reported in C(errors) and the others go on.
-author: netoss contributors
+author: netoss contributors (!UNKNOWN)
 extends_documentation_fragment:
   - netoss.core.netbox
 options:
@@ -39,6 +39,7 @@ attributes:
     description: Builds the data and reports which files would change without writing them.
   diff_mode:
     support: none
+    description: Returns no diff.
 """
 
 EXAMPLES = r"""

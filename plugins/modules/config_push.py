@@ -19,7 +19,7 @@ description:
     to the configuration read before the push and the task fails with the reason.
   - The configuration read before the push is written to O(backup) so that
     M(netoss.core.config_restore) can roll back after a failed M(netoss.core.config_verify).
-author: netoss contributors
+author: netoss contributors (!UNKNOWN)
 options:
   intended:
     description:
@@ -90,11 +90,11 @@ from ansible_collections.netoss.core.plugins.module_utils.config_diff import Dif
 from ansible_collections.netoss.core.plugins.module_utils.config_push import (
     ConnectionDevice,
     PushError,
-    fail_or_unreachable,
     push,
 )
 from ansible_collections.netoss.core.plugins.module_utils.config_text import ConfigTextError
 from ansible_collections.netoss.core.plugins.module_utils.files import write_if_changed
+from ansible_collections.netoss.core.plugins.module_utils.reachability import fail_or_unreachable
 
 
 def main():

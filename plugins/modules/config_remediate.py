@@ -19,7 +19,7 @@ description:
     reason, so nothing is left half-applied.
   - Rules netoss cannot fix (a custom check without remediation, a regex) are listed in
     C(unfixable); they do not fail the task.
-author: netoss contributors
+author: netoss contributors (!UNKNOWN)
 options:
   policy:
     description: The policy directory.
@@ -98,10 +98,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.netoss.core.plugins.module_utils.config_push import (
     ConnectionDevice,
     PushError,
-    fail_or_unreachable,
     remediate,
 )
 from ansible_collections.netoss.core.plugins.module_utils.config_text import ConfigTextError
+from ansible_collections.netoss.core.plugins.module_utils.reachability import fail_or_unreachable
+from ansible_collections.netoss.core.plugins.module_utils.schema_files import require_schema_libraries
 
 
 def main():
@@ -117,6 +118,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    require_schema_libraries(module)
     from ansible_collections.netoss.core.plugins.module_utils.compliance_policy import PolicyError, load_policy
 
     try:

@@ -16,7 +16,7 @@ description:
   - Rendering is strict. An undefined variable, a syntax error or a platform without
     templates fails this device, with the template file and line in the message.
   - Writes the configuration to O(dest) when it changed and returns it.
-author: netoss contributors
+author: netoss contributors (!UNKNOWN)
 options:
   data:
     description:

@@ -13,7 +13,7 @@ description:
     running configuration to the saved one, and sends them.
   - Used by the C(netoss.core.config_push) role to roll back after a failed verification,
     from the configuration M(netoss.core.config_push) saved before the push.
-author: netoss contributors
+author: netoss contributors (!UNKNOWN)
 options:
   src:
     description:
@@ -33,6 +33,7 @@ attributes:
     description: Reports the lines it would send; sends nothing.
   diff_mode:
     support: none
+    description: Returns no diff.
 """
 
 EXAMPLES = r"""
@@ -55,11 +56,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.netoss.core.plugins.module_utils import config_diff
 from ansible_collections.netoss.core.plugins.module_utils.config_push import (
     ConnectionDevice,
-    fail_or_unreachable,
     restore,
 )
 from ansible_collections.netoss.core.plugins.module_utils.config_text import ConfigTextError, check
 from ansible_collections.netoss.core.plugins.module_utils.files import read
+from ansible_collections.netoss.core.plugins.module_utils.reachability import fail_or_unreachable
 
 
 def main():

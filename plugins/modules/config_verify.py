@@ -15,7 +15,7 @@ description:
   - Polls until all are up or O(timeout) passes, then fails listing what is not up.
   - Routing state is read on platforms with a state parser (C(frr)); on the others only
     that the device answers is checked.
-author: netoss contributors
+author: netoss contributors (!UNKNOWN)
 options:
   data:
     description:

@@ -22,7 +22,7 @@ description:
     interface that is disabled, unused (no cable, no address), on a circuit that is not active
     or cabled to a device that is not active, nor the sessions over it. RV(not_checked) says what
     was left out and why, and RV(alarms) clears the alarms of those interfaces.
-author: netoss contributors
+author: netoss contributors (!UNKNOWN)
 options:
   device:
     description: The device's name (the alarms in RV(alarms) are on it).

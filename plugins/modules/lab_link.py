@@ -17,7 +17,7 @@ description:
     (each device's namespace as C(netoss lab up) names it, C(<namespace_prefix><device>) when the
     device's name is short and plain, else a safe stem and a hash of it) and fails when a router is
     not one of them.
-author: netoss contributors
+author: netoss contributors (!UNKNOWN)
 options:
   links:
     description: The links, each C(a) and C(b) as C(device:interface).

@@ -19,7 +19,7 @@ description:
     it fails when the router is not one of the lab's.
   - Pings again until an answer comes or O(timeout) seconds pass (routes take a moment to
     propagate).
-author: netoss contributors
+author: netoss contributors (!UNKNOWN)
 options:
   device:
     description: The router to ping from.

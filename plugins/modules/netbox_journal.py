@@ -11,7 +11,7 @@ version_added: 0.2.0
 description:
   - Creates one NetBox journal entry per item of O(entries), all in one request.
   - Used to record pushes, rollbacks and backups on the device they changed.
-author: netoss contributors
+author: netoss contributors (!UNKNOWN)
 extends_documentation_fragment:
   - netoss.core.netbox
 options:
@@ -43,6 +43,7 @@ attributes:
     description: Writes nothing and reports C(changed) when entries would be written.
   diff_mode:
     support: none
+    description: Returns no diff.
 """
 
 EXAMPLES = r"""

@@ -12,7 +12,7 @@ description:
   - Calls NetBox's C(/api/status/) with the token and returns NetBox's version and status.
   - Fails with a message that says whether NetBox is unreachable or refused the token,
     so a playbook can stop before it writes anything.
-author: netoss contributors
+author: netoss contributors (!UNKNOWN)
 extends_documentation_fragment:
   - netoss.core.netbox
 options: {}

@@ -23,7 +23,7 @@ description:
   - O(step=rollback) undoes the journal's writes, newest first.
   - O(step=report) tells the portal the order's state (O(state), O(reason)).
   - With O(order), the items come from the portal's order and each step reports its progress.
-author: netoss contributors
+author: netoss contributors (!UNKNOWN)
 extends_documentation_fragment:
   - netoss.core.netbox
   - netoss.core.portal
@@ -141,6 +141,7 @@ from ansible_collections.netoss.core.plugins.module_utils.portal_client import (
     PortalError,
     client_from_params,
 )
+from ansible_collections.netoss.core.plugins.module_utils.schema_files import require_schema_libraries
 from ansible_collections.netoss.core.plugins.module_utils.service_catalog import CatalogError, load_catalog
 from ansible_collections.netoss.core.plugins.module_utils.service_order import (
     Journal,
@@ -221,6 +222,7 @@ def main():
             module.fail_json(msg="step report needs state")
         step.report(module.params["state"], "done", module.params["reason"])
         module.exit_json(changed=False, msg="order %s: %s" % (module.params["order"], module.params["state"]))
+    require_schema_libraries(module)
     try:
         catalog = load_catalog(module.params["catalog"])
     except CatalogError as exc:

@@ -19,7 +19,7 @@ description:
   - No other session was disturbed. Each session established in O(baseline), read before the
     push by M(netoss.core.frr_state), is still established and its uptime grew as time went
     by (a restart resets it). A disturbed session fails at once.
-author: netoss contributors
+author: netoss contributors (!UNKNOWN)
 options:
   role:
     description: This router's end of the service.

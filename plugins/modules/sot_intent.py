@@ -14,7 +14,7 @@ description:
   - Reads local files only; it never contacts NetBox. Run it on localhost.
 version_added: "0.1.0"
 author:
-  - netoss contributors
+  - netoss contributors (!UNKNOWN)
 options:
   path:
     description:
@@ -127,24 +127,15 @@ problems:
       type: str
 """
 
-import traceback
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-LIB_IMPORT_ERROR = None
-try:
-    import jsonschema  # noqa: F401
-    import yaml  # noqa: F401
-except ImportError as exc:
-    MISSING_LIB = {"yaml": "PyYAML"}.get(exc.name, exc.name)
-    LIB_IMPORT_ERROR = traceback.format_exc()
-else:
-    from ansible_collections.netoss.core.plugins.module_utils.intent import (
-        MODULE_FOR_KIND,
-        IntentError,
-        build_netbox_objects,
-        load_intent,
-    )
+from ansible_collections.netoss.core.plugins.module_utils.intent import (
+    MODULE_FOR_KIND,
+    IntentError,
+    build_netbox_objects,
+    load_intent,
+)
+from ansible_collections.netoss.core.plugins.module_utils.schema_files import require_schema_libraries
 
 SUMMARY_KINDS = ("sites", "devices", "interfaces", "ip_addresses", "prefixes", "cables")
 
@@ -157,8 +148,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if LIB_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib(MISSING_LIB), exception=LIB_IMPORT_ERROR)
+    require_schema_libraries(module)
 
     try:
         intent = load_intent(module.params["path"])

@@ -18,7 +18,7 @@ description:
     Objects without the tag are never deleted.
   - In check mode it reports C(changed) when anything would change, and with C(--diff) it
     shows each object's changed fields (before is NetBox, after is the intent).
-author: netoss contributors
+author: netoss contributors (!UNKNOWN)
 extends_documentation_fragment:
   - netoss.core.netbox
 options:

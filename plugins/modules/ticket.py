@@ -15,7 +15,7 @@ description:
   - With O(state=resolved) or O(state=closed), moves the ticket (O(id), or the open ticket
     named O(name)) to that status with O(reason).
   - O(note) adds a note; O(assignee) assigns it.
-author: netoss contributors
+author: netoss contributors (!UNKNOWN)
 extends_documentation_fragment:
   - netoss.core.portal
 options:

@@ -17,7 +17,7 @@ MODULES = sorted(p.stem for p in (REPO / "plugins" / "modules").glob("*.py") if 
 def test_galaxy_and_runtime_metadata():
     galaxy = yaml.safe_load((REPO / "galaxy.yml").read_text())
     assert (galaxy["namespace"], galaxy["name"]) == ("netoss", "core")
-    for private in ("portal", "tests", "bench", ".collections"):
+    for private in ("netoss", "tests", "bench", ".collections"):
         assert private in galaxy["build_ignore"]
     runtime = yaml.safe_load((REPO / "meta" / "runtime.yml").read_text())
     assert runtime["requires_ansible"].startswith(">=")

@@ -41,17 +41,26 @@ def test_bad_values_are_named(pairs, message):
 
 
 class _Answer:
+    """What the client's ``open`` gives back: an open response, or the refusal it raises."""
+
     def __init__(self, status: int, lines: list[str] = (), headers: dict | None = None):
         self.status_code, self.lines, self.headers, self.reason = status, list(lines), headers or {}, "x"
 
-    def iter_lines(self, decode_unicode=True):
-        return iter(self.lines)
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def __iter__(self):
+        return iter(f"{line}\r\n".encode() for line in self.lines)
 
     def json(self):
         return {"error": "refused"}
 
 
 def test_a_stream_that_ends_or_is_refused_is_resumed_after_the_last_event():
+    from ansible_collections.netoss.core.plugins.module_utils.portal_client import PortalError
     from netoss.data.portal_client import PortalClient
 
     answers = [
@@ -61,13 +70,15 @@ def test_a_stream_that_ends_or_is_refused_is_resumed_after_the_last_event():
     ]
     asked = []
 
-    class Session:
-        def get(self, url, params, **kwargs):
-            asked.append(params["after"])
-            return answers.pop(0)
+    def open_(method, path, query=None, **kwargs):
+        asked.append(query["after"])
+        answer = answers.pop(0)
+        if answer.status_code != 200:
+            raise PortalError("refused", answer.status_code, answer.json(), answer.reason, answer.headers)
+        return answer
 
     client = PortalClient("http://portal", "token")
-    client.session = Session()
+    client.open = open_
     events = list(client.stream(7))
     assert events == [("job-event", {"seq": 1}), ("job-event", {"seq": 2}), ("end", {"status": "ok"})]
     assert asked == [0, 1, 1]
