@@ -16,8 +16,9 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+from ansible_collections.netoss.core.plugins.module_utils.lab_netns import LabError
 from netoss.embedded.lab import record, runtime
-from netoss.embedded.lab.spec import LabConfig, LabError, LabSpec, Router, build_spec
+from netoss.embedded.lab.spec import LabConfig, LabSpec, Router, build_spec
 from netoss.embedded.stack.config import Stack, StackError, write_private
 
 __all__ = [
