@@ -11,8 +11,6 @@ import json
 import os
 import shutil
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from netoss.embedded.stack import accounts, postgres
@@ -294,15 +292,15 @@ def machine_users(stack: Stack) -> list[dict]:
 
 
 def api_status(stack: Stack, token: str | None = None, timeout: float = 5) -> dict | None:
-    """GET /api/status/ with the stack token; None when NetBox does not answer it."""
-    req = urllib.request.Request(  # noqa: S310 (an http URL on loopback that we built)
-        stack.netbox_url + "/api/status/",
-        headers={"Authorization": f"Bearer {token or stack.netbox_token()}", "Accept": "application/json"},
-    )
+    """NetBox's /api/status/ with the stack token (``token``, else the admin's); None when
+    NetBox does not answer it (or refuses the token)."""
+    from netoss.data.netbox import NetBox, NetboxError
+
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
-            return json.loads(resp.read())
-    except (urllib.error.URLError, OSError, ValueError):
+        if token:
+            return NetBox(stack.netbox_url, token, timeout=timeout).check()
+        return NetBox.from_stack(stack, "admin", timeout=timeout).check()
+    except NetboxError:
         return None
 
 

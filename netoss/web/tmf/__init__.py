@@ -250,13 +250,13 @@ def _related_by_hand(entities: list[dict]) -> list[dict]:
 
 
 def _netbox_device_id(name: str, field: str = "relatedEntity") -> int:
-    import pynetbox
+    from netoss.data.netbox import NetBox
 
-    url, token = current_app.config.get("NETBOX_URL"), current_app.config.get("NETBOX_TOKEN")
-    if not (url and token):
+    netbox = NetBox.from_config(current_app.config)
+    if netbox is None:
         abort(503, "the portal has no NetBox (NETBOX_URL, NETBOX_TOKEN) to check related devices against")
     try:
-        found = list(pynetbox.api(url, token=token).dcim.devices.filter(name=name))
+        found = list(netbox.api().dcim.devices.filter(name=name))
     except Exception as exc:  # NetBox away: say so rather than record an unchecked name
         abort(503, f"NetBox cannot be asked whether device {name!r} exists: {exc}")
     if not found:
