@@ -17,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ansible_collections.netoss.core.plugins.module_utils.lab_netns import LabError
+from netoss.data.netbox import NetBox, failures
 from netoss.embedded.lab import record, runtime
 from netoss.embedded.lab.spec import LabConfig, LabSpec, Router, build_spec
 from netoss.embedded.stack.config import Stack, StackError, write_private
@@ -233,7 +234,6 @@ def record_if_indexes(stack: Stack, spec: LabSpec, log: Callable[[str], None] = 
     interfaces it does not have. Writes as the jobs' writer (the lab itself only reads NetBox);
     returns the number of interfaces changed. The fault processor names the interface of a
     standard linkDown/linkUp trap (ifIndex only) from this table."""
-    from netoss.data.netbox import NetBox, failures
     from netoss.domain.faults.topology import IFINDEX_FIELD
 
     tables = {r.name: runtime.if_indexes(r) for r in spec.routers}
@@ -290,7 +290,6 @@ def converge(
     stack's read-only account by default). Returns the routers pushed to (none: nothing changed).
     """
     from ansible_collections.netoss.core.plugins.module_utils.device_data import Snapshot, build_all, fetch
-    from netoss.data.netbox import NetBox, failures
     from netoss.embedded.stack import run_playbook
 
     try:

@@ -13,6 +13,7 @@ import shutil
 import time
 from pathlib import Path
 
+from netoss.data.netbox import NetBox, NetboxError
 from netoss.embedded.stack import accounts, postgres
 from netoss.embedded.stack.config import MACHINE_USERS, NETBOX_VERSION, Stack, StackError, write_private
 from netoss.embedded.stack.proc import run
@@ -294,8 +295,6 @@ def machine_users(stack: Stack) -> list[dict]:
 def api_status(stack: Stack, token: str | None = None, timeout: float = 5) -> dict | None:
     """NetBox's /api/status/ with the stack token (``token``, else the admin's); None when
     NetBox does not answer it (or refuses the token)."""
-    from netoss.data.netbox import NetBox, NetboxError
-
     try:
         if token:
             return NetBox(stack.netbox_url, token, timeout=timeout).check()
