@@ -19,6 +19,7 @@ class FakeNetBox:
         self.requests: list[dict] = []  # {method, path, query, auth, body}
         self.created: list[dict] = []  # journal entries POSTed
         self.journal = []  # journal entries GET answers
+        self.refuse_reads: int | None = None  # an HTTP status (401) for every read but /api/status/
         self.release = threading.Event()  # a request to /api/dcim/slow/ waits for it (at most 10 s)
         fake = self
 
@@ -46,6 +47,8 @@ class FakeNetBox:
                     if fake.status_code != 200:
                         return self._answer(fake.status_code, {"detail": "Invalid v2 token"})
                     return self._answer(200, {"netbox-version": "4.7.3"})
+                if fake.refuse_reads:
+                    return self._answer(fake.refuse_reads, {"detail": "Invalid token"})
                 if path == "/api/dcim/devices/":
                     found = [d for d in DEVICES if "name" not in query or d["name"] in query["name"]]
                     limit = int(query.get("limit", ["50"])[0]) or 50
