@@ -317,6 +317,7 @@ def faults_receive_cmd(syslog_port: int | None, trap_port: int | None, rules_fil
 @faults_group.command("process")
 def faults_process_cmd() -> None:
     """Turn queued events into alarms, correlate them, and open and resolve tickets."""
+    from netoss.data.netbox import NetBox
     from netoss.domain.faults.outbound import Outbound
     from netoss.domain.faults.processor import Processor, Settings
     from netoss.domain.faults.service import TopologyCache, process_forever
@@ -325,12 +326,13 @@ def faults_process_cmd() -> None:
 
     _fault_logging()
     app = _portal_app()
-    if not (app.config.get("NETBOX_URL") and app.config.get("NETBOX_TOKEN")):
+    netbox = NetBox.from_config(app.config)
+    if netbox is None:
         raise click.ClickException("the portal's configuration has no NETBOX_URL and NETBOX_TOKEN")
     outbound = Outbound(dict(app.config))
     outbound.start()
     processor = Processor(
-        TopologyCache(app.config["NETBOX_URL"], app.config["NETBOX_TOKEN"]),
+        TopologyCache(netbox),
         Settings.from_config(app.config),
         on_ticket=outbound,
         changing_templates=lambda: {n for n, t in templates(app).items() if t.changes_devices},
@@ -458,10 +460,10 @@ def lab_group() -> None:
 
 
 def _nb_api(stack: Stack):
-    from ansible_collections.netoss.core.plugins.module_utils.netbox_client import NetboxError, connect
+    from netoss.data.netbox import NetBox, NetboxError
 
     try:
-        api, _status = connect(stack.netbox_url, stack.netbox_reader_token())  # the lab only reads NetBox
+        api = NetBox.from_stack(stack, "reader").api()  # the lab only reads NetBox
     except (NetboxError, StackError) as exc:
         raise click.ClickException(f"{exc} (is the stack up? `make up`)") from None
     return api

@@ -59,7 +59,8 @@ def namespace_name(prefix, device):
 
 
 class LabError(RuntimeError):
-    """The lab cannot do it; the message names the router or link."""
+    """The lab cannot do it, or cannot be built as NetBox describes it; the message names the
+    router, link, device or cable. The one lab error: netoss's lab runtime raises it too."""
 
 
 def _run(args, timeout=20):

@@ -40,27 +40,31 @@ def api_from_params(params: dict):
     return api
 
 
-def connect(url: str, token: str, validate_certs: bool = True, timeout: float = 30):
-    """Return (pynetbox.Api, status dict) after checking that NetBox answers and accepts the token."""
+def connect(url: str, token: str, validate_certs: bool = True, timeout: float = 30, session=None):
+    """Return (pynetbox.Api, status dict) after checking that NetBox answers and accepts the token.
+
+    ``session`` (a requests.Session) is the one pynetbox then uses, for callers that set more
+    on it (netoss's client: a default timeout on every request); a new one by default."""
     import pynetbox
     import requests
 
-    session = requests.Session()
+    if session is None:
+        session = requests.Session()
     session.verify = validate_certs
     api = pynetbox.api(url, token=token)
     api.http_session = session
     try:
         resp = session.get(
             f"{url}/api/status/",
-            headers={"Authorization": _auth_header(token), "Accept": "application/json"},
+            headers={"Authorization": auth_header(token), "Accept": "application/json"},
             timeout=timeout,
         )
     except requests.exceptions.RequestException as exc:
-        raise NetboxError(f"NetBox at {url} is unreachable: {_reason(exc)}") from None
+        raise NetboxError(f"NetBox at {url} is unreachable: {failure_reason(exc)}") from None
     if resp.status_code in (401, 403):
-        raise NetboxError(f"NetBox at {url} rejected the token (HTTP {resp.status_code}: {_detail(resp)})")
+        raise NetboxError(f"NetBox at {url} rejected the token (HTTP {resp.status_code}: {answer_detail(resp)})")
     if resp.status_code != 200:
-        raise NetboxError(f"NetBox at {url} answered HTTP {resp.status_code} to /api/status/: {_detail(resp)}")
+        raise NetboxError(f"NetBox at {url} answered HTTP {resp.status_code} to /api/status/: {answer_detail(resp)}")
     try:
         status = resp.json()
     except ValueError:
@@ -76,19 +80,26 @@ def endpoint(api, dotted: str):
     return getattr(getattr(api, app), name)
 
 
-def _auth_header(token: str) -> str:
-    # v2 tokens (nbt_<key>.<secret>) use Bearer; legacy v1 tokens use Token.
+def auth_header(token: str) -> str:
+    """The Authorization header of ``token``: v2 tokens (nbt_<key>.<secret>) use Bearer;
+    legacy v1 tokens use Token."""
     return f"Bearer {token}" if token.startswith("nbt_") else f"Token {token}"
 
 
-def _detail(resp) -> str:
+def answer_detail(resp) -> str:
+    """What NetBox said in a refusal: its JSON ``detail``, else the start of the body."""
+    text = getattr(resp, "text", "") or ""
     try:
-        return str(resp.json().get("detail", resp.text[:200]))
+        body = resp.json()
     except ValueError:
-        return resp.text[:200].strip() or resp.reason
+        return text[:200].strip() or getattr(resp, "reason", "") or ""
+    if isinstance(body, dict) and "detail" in body:
+        return str(body["detail"])
+    return text[:200]
 
 
-def _reason(exc) -> str:
+def failure_reason(exc) -> str:
+    """Why a request did not reach NetBox, in a few words when the cause is a common one."""
     text = str(exc)
     for hint in ("Connection refused", "Name or service not known", "timed out", "No route to host"):
         if hint in text:

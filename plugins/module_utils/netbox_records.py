@@ -30,10 +30,14 @@ def device_ids(api, names):
 
 
 def journal(api, entries):
-    """Create one journal entry per {device, kind, comments}; returns the ids created."""
+    """Create one NetBox journal entry per {device or device_id, kind, comments}, all in one
+    request; returns the ids created. ``device`` is a device's name (the names are looked up
+    together), ``device_id`` its id. The one writer of NetBox journal entries: the modules
+    and netoss (ticket events, through its NetBox client) both call it."""
     if not entries:
         return []
-    ids = device_ids(api, [e["device"] for e in entries])
+    names = [e["device"] for e in entries if e.get("device_id") is None]
+    ids = device_ids(api, names) if names else {}
     payload = []
     for e in entries:
         if e.get("kind", "info") not in KINDS:
@@ -44,7 +48,7 @@ def journal(api, entries):
         payload.append(
             {
                 "assigned_object_type": "dcim.device",
-                "assigned_object_id": ids[e["device"]],
+                "assigned_object_id": int(e["device_id"]) if e.get("device_id") is not None else ids[e["device"]],
                 "kind": e.get("kind", "info"),
                 "comments": comments,
             }

@@ -48,7 +48,9 @@ options:
     type: path
     required: true
   journal:
-    description: Where the writes of O(step=reserve) are kept until O(step=activate) or O(step=rollback).
+    description:
+      - Where the writes of O(step=reserve) are kept until O(step=activate) or O(step=rollback).
+      - A file of the order's own (its write log), not NetBox journal entries.
     type: path
   state:
     description: With O(step=report), the order's state.
@@ -195,7 +197,9 @@ class Step:
         self.module.fail_json(msg=message, log=self.log, **extra)
 
 
-def _journal(module):
+def _write_log(module):
+    """The order's write log (the file O(journal) names: the NetBox records its reservation
+    wrote, for activate or rollback); not NetBox journal entries."""
     if not module.params["journal"]:
         module.fail_json(msg="step %s needs journal (where the order's writes are kept)" % module.params["step"])
     return Journal.load(module.params["journal"])
@@ -233,7 +237,7 @@ def main():
         module.fail_json(msg=str(exc))
 
     if name == "rollback":
-        journal = _journal(module)
+        journal = _write_log(module)
         if module.check_mode or not journal.entries:
             module.exit_json(changed=False, undone=[], msg="nothing to roll back")
         try:
@@ -246,7 +250,7 @@ def main():
         items = module.params["items"] or []
         if module.check_mode:
             module.exit_json(changed=False, items=items, devices=devices_of(items))
-        reservation = Reservation(api, catalog, _journal(module), module.params["order"], step.log.append)
+        reservation = Reservation(api, catalog, _write_log(module), module.params["order"], step.log.append)
         try:
             for item in items:
                 reservation.finish(item)
@@ -273,7 +277,7 @@ def main():
             devices=devices,
             msg="the order is valid: %d item(s) on %s" % (len(items), ", ".join(devices)),
         )
-    journal = _journal(module)
+    journal = _write_log(module)
     if journal.entries:
         module.fail_json(
             msg="%s holds the writes of an unfinished run of this order: roll it back first (step rollback)"

@@ -15,6 +15,7 @@ from test_fault_processor import app  # noqa: F401 - the fixture: a portal on a 
 
 from netoss.data.db import db
 from netoss.data.models import Alarm, AlarmEvent, Job, ServiceOrder, Ticket, TicketNote
+from netoss.data.netbox import NetBox as NetBoxClient
 from netoss.domain.faults import gone
 from netoss.domain.faults.events import Event
 from netoss.domain.faults.processor import Processor, Settings
@@ -355,21 +356,21 @@ def test_the_removal_log_reads_incrementally_and_survives_a_change_log_it_cannot
     changes = [deleted(CE_ADDRESS, "ipam.ipaddress", at(i), i) for i in (1, 2, 3)]
     log = gone.RemovalLog(horizon=3600, overlap=300)
     session = Session(changes)
-    log.update(session, "http://netbox.example/", now=at(10))
+    log.update(NetBoxClient("http://netbox.example/", "token", session=session), now=at(10))
     first = [p for _u, p in session.calls if p]
     assert len(first) == 2
     assert all(p["action"] == "delete" and p["time_after"] == at(10 - 3600).isoformat() for p in first)
     assert first[0]["changed_object_type"] == "ipam.ipaddress" and first[0]["related_object_type"] == "dcim.interface"
     assert sorted(log.changes) == [1, 2, 3] and log.removals(FULL)[("address", CE_IP)].at == at(3)
     session.calls.clear()
-    log.update(session, "http://netbox.example/", now=at(70))
+    log.update(NetBoxClient("http://netbox.example/", "token", session=session), now=at(70))
     assert {p["time_after"] for _u, p in session.calls if p} == {at(70 - 60 - 300).isoformat()}
     with caplog.at_level(logging.WARNING, logger="netoss.faults"):
         for t in (80, 90):
-            log.update(Session([], status=403), "http://netbox.example/", now=at(t))
+            log.update(NetBoxClient("http://netbox.example/", "token", session=Session([], status=403)), now=at(t))
     assert sorted(log.changes) == [1, 2, 3] and log.read_at == at(70)  # kept, and asked again from there
     assert len([r for r in caplog.records if "change log not read" in r.getMessage()]) == 1
-    log.update(Session([]), "http://netbox.example/", now=at(3600 + 2.5))
+    log.update(NetBoxClient("http://netbox.example/", "token", session=Session([])), now=at(3600 + 2.5))
     assert sorted(log.changes) == [3]  # older than the horizon
 
 
@@ -416,14 +417,14 @@ def test_the_topology_cache_gives_the_change_logs_removals_and_survives_without_
 
     records = {**RECORDS, "ip_addresses": [a for a in RECORDS["ip_addresses"] if a["id"] != CE_ADDRESS["id"]]}
     now = dt.datetime.now(dt.UTC)
-    cache = TopologyCache("http://netbox.example", "token")
-    cache.session = NetBoxApi(records, [deleted(CE_ADDRESS, "ipam.ipaddress", now - dt.timedelta(seconds=30), 1)])
+    api = NetBoxApi(records, [deleted(CE_ADDRESS, "ipam.ipaddress", now - dt.timedelta(seconds=30), 1)])
+    cache = TopologyCache(NetBoxClient("http://netbox.example", "token", session=api))
     topo = cache()
     assert topo.removed[("address", CE_IP)].what.startswith(f"address {CE_ADDRESS['address']} ({CE}:")
     assert topo.read_at is not None and abs((topo.read_at - now).total_seconds()) < 60
-    assert "core/object-changes" in cache.session.paths
+    assert "core/object-changes" in api.paths
     # A NetBox user that may not read the change log: the topology still comes, with what was known.
-    cache.session = NetBoxApi(records, [], change_log_status=403)
+    cache.netbox = NetBoxClient("http://netbox.example", "token", session=NetBoxApi(records, [], change_log_status=403))
     cache.loaded = 0.0
     again = cache()
     assert again is not topo and again.has_device(PE) and ("address", CE_IP) in again.removed

@@ -131,3 +131,33 @@ def test_a_receiver_that_is_down_is_logged_and_nothing_stops(caplog):
     out.drain()
     assert "webhook of ticket.resolved for TT-000007 failed" in caplog.text
     assert "email of ticket.resolved for TT-000007 failed" in caplog.text
+
+
+def test_a_ticket_event_is_a_journal_entry_on_its_device_in_netbox():
+    """Written by the one NetBox journal writer (the collection's, through netoss's NetBox
+    client), on the device by the id its related entity gives: no lookup by name."""
+    from netbox_fake import FakeNetBox
+
+    with FakeNetBox() as fake:
+        out = Outbound({"NETBOX_URL": fake.url, "NETBOX_TOKEN": fake.token, "PORTAL_URL": "http://127.0.0.1:17081"})
+        out.start()
+        out("opened", FakeTicket(), {})
+        out("resolved", FakeTicket(), {})
+        out.drain()
+        assert [(e["assigned_object_id"], e["kind"]) for e in fake.created] == [(3, "warning"), (3, "success")]
+        assert fake.created[0]["comments"].startswith(f"**TT-000007** opened: {FakeTicket.name}\n\nStatus acknowledged")
+        assert fake.created[0]["comments"].endswith("\n\nhttp://127.0.0.1:17081/tickets/7")
+        assert not fake.asked("/api/dcim/devices/") and len(fake.asked("/api/status/")) == 1  # connected once
+        assert {r["auth"] for r in fake.requests} == {f"Bearer {fake.token}"}
+
+
+def test_a_netbox_that_refuses_the_token_is_logged_naming_it(caplog):
+    from netbox_fake import FakeNetBox
+
+    with FakeNetBox(status_code=403) as fake:
+        out = Outbound({"NETBOX_URL": fake.url, "NETBOX_TOKEN": fake.token})
+        out.start()
+        out("opened", FakeTicket(), {})
+        out.drain()
+    expected = f"NetBox journal of ticket.opened for TT-000007 failed: NetBox at {fake.url} rejected the token"
+    assert expected in caplog.text

@@ -156,3 +156,32 @@ def test_a_ticket_opened_by_hand_from_the_queue_page(app, monkeypatch):
     assert empty.status_code == 400 and "name" in empty.get_data(as_text=True)
     viewer = _sign_in(app.test_client(), "vera")
     assert viewer.post("/tickets", data={"csrf_token": _csrf(viewer, "/tickets"), "name": "x"}).status_code == 403
+
+
+def test_the_timeline_has_the_devices_netbox_journal_read_through_the_netbox_client(app):
+    """The ticket page reads its devices' NetBox journal around its time (a loopback NetBox),
+    leaves out the ticket's own entries, and says so when NetBox refuses."""
+    from netbox_fake import FakeNetBox
+
+    with app.app_context():
+        ticket = db.session.get(Ticket, 1)
+        ids = sorted(str(r["id"]) for r in ticket.related if r["@referredType"] == "Device")
+        first = next(r for r in ticket.related if r["@referredType"] == "Device")
+    at = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+    with FakeNetBox() as fake:
+        app.config.update(NETBOX_URL=fake.url, NETBOX_TOKEN=fake.token)
+        fake.journal = [
+            {"id": 9, "created": at, "assigned_object_id": int(first["id"]), "comments": "Configuration pushed\n+ line",
+             "display_url": f"{fake.url}/extras/journal-entries/9/"},
+            {"id": 10, "created": at, "assigned_object_id": int(first["id"]), "comments": "**TT-000001** opened: x"},
+        ]  # fmt: skip
+        page = _sign_in(app.test_client(), "vera").get("/tickets/1").get_data(as_text=True)
+        (asked,) = fake.asked("/api/extras/journal-entries/")
+    assert f"{first['name']}: Configuration pushed" in page and f"{fake.url}/extras/journal-entries/9/" in page
+    assert "**TT-000001** opened" not in page
+    assert sorted(asked["query"]["assigned_object_id"]) == ids and asked["auth"] == f"Bearer {fake.token}"
+    with FakeNetBox() as refusing:
+        refusing.refuse_reads = 401
+        app.config.update(NETBOX_URL=refusing.url, NETBOX_TOKEN=refusing.token)
+        page = _sign_in(app.test_client(), "vera").get("/tickets/1").get_data(as_text=True)
+    assert f"NetBox&#39;s journal could not be read: NetBox at {refusing.url} rejected the token" in page

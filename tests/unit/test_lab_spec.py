@@ -394,3 +394,13 @@ def test_push_digests_follow_netbox_not_the_intent_files(tmp_path):
     other = push_digests(spec, data, alive, templates)
     (templates / "frr" / "00-base.j2").write_text("hostname {{ hostname }}\n!\n")
     assert all(v != other[k] for k, v in push_digests(spec, data, alive, templates).items())
+
+
+def test_the_lab_has_one_error_class_the_collections():
+    """One LabError (issue 15): the lab runtime, its spec, the CLI and the collection's lab
+    modules raise and catch the same class, the one in module_utils (the collection stands alone)."""
+    from netoss.embedded import lab
+    from netoss.embedded.lab import runtime
+
+    assert LabError is lab_netns.LabError and lab.LabError is lab_netns.LabError
+    assert runtime.LabError is lab_netns.LabError

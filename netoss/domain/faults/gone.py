@@ -169,8 +169,9 @@ class RemovalLog:
         self.read_at: dt.datetime | None = None
         self.failing = False
 
-    def update(self, session, base_url: str, now: dt.datetime | None = None) -> None:
-        """Read what was deleted since the last read; on failure keep what is known (logged once)."""
+    def update(self, netbox, now: dt.datetime | None = None) -> None:
+        """Read what was deleted since the last read (``netbox``: a netoss.data.netbox.NetBox);
+        on failure keep what is known (logged once)."""
         now = now or dt.datetime.now(dt.UTC)
         since = (
             (self.read_at - dt.timedelta(seconds=self.overlap))
@@ -182,13 +183,7 @@ class RemovalLog:
             for query in CHANGE_QUERIES:
                 params = {**query, "action": "delete", "time_after": since.isoformat(), "limit": 1000}
                 params["fields"] = CHANGE_FIELDS
-                url = f"{base_url.rstrip('/')}/api/core/object-changes/"
-                while url:
-                    resp = session.get(url, params=params, timeout=self.timeout)
-                    resp.raise_for_status()
-                    body = resp.json()
-                    found.extend(body["results"])
-                    url, params = body.get("next"), None
+                found.extend(netbox.get_all("core/object-changes", params, timeout=self.timeout))
         except Exception as exc:
             if not self.failing:
                 log.warning(

@@ -14,6 +14,8 @@ import smtplib
 import threading
 from email.message import EmailMessage
 
+from netoss.data.netbox import NetBox
+
 log = logging.getLogger("netoss.faults")
 
 JOURNAL_KIND = {"opened": "warning", "reopened": "warning", "resolved": "success", "merged": "info"}
@@ -50,6 +52,7 @@ class Outbound:
         self.config = config
         self.queue: queue.Queue = queue.Queue(maxsize=maxsize)
         self.thread: threading.Thread | None = None
+        self.netbox = None  # the NetBox client, made on the first journal entry
 
     def start(self) -> None:
         self.thread = threading.Thread(target=self._run, name="netoss-outbound", daemon=True)
@@ -87,31 +90,27 @@ class Outbound:
                 log.error("%s of %s for %s failed: %s", name, payload["event"], payload["ticket"]["id"], exc)
 
     def _journal(self, kind: str, payload: dict) -> None:
-        import requests
-
-        url, token = self.config.get("NETBOX_URL"), self.config.get("NETBOX_TOKEN")
+        """The NetBox journal entry of a ticket event, on the ticket's device (by its NetBox id)."""
         t = payload["ticket"]
         device_id = next(
             (r["id"] for r in t["relatedEntity"] or [] if r["@referredType"] == "Device" and r["name"] == t["device"]),
             None,
         )
-        if not (url and token and device_id and str(device_id).isdigit()):
+        if not (device_id and str(device_id).isdigit()):
+            return
+        netbox = self._netbox()
+        if netbox is None:
             return
         comments = f"**{t['id']}** {kind}: {t['name']}\n\nStatus {t['status']}: {t['statusChangeReason'] or ''}"
         if t.get("href"):
             comments += f"\n\n{t['href']}"
-        resp = requests.post(
-            f"{url.rstrip('/')}/api/extras/journal-entries/",
-            headers={"Authorization": f"Token {token}", "Accept": "application/json"},
-            json={
-                "assigned_object_type": "dcim.device",
-                "assigned_object_id": int(device_id),
-                "kind": JOURNAL_KIND.get(kind, "info"),
-                "comments": comments,
-            },
-            timeout=10,
-        )
-        resp.raise_for_status()
+        netbox.journal([{"device_id": int(device_id), "kind": JOURNAL_KIND.get(kind, "info"), "comments": comments}])
+
+    def _netbox(self):
+        """The configuration's NetBox (None without one), one client for the thread's life."""
+        if self.netbox is None:
+            self.netbox = NetBox.from_config(self.config)
+        return self.netbox
 
     def _webhook(self, kind: str, payload: dict) -> None:
         import requests

@@ -478,14 +478,10 @@ class TopologyCache:
     """The NetBox topology for the processor: read at start, then every ``ttl`` seconds, and
     sooner (at most every ``min_gap`` s) when an event names a device it does not know."""
 
-    def __init__(self, netbox_url: str, token: str, ttl: float = 60, min_gap: float = 10):
-        import requests
-
+    def __init__(self, netbox, ttl: float = 60, min_gap: float = 10):
         from netoss.domain.faults.gone import RemovalLog
 
-        self.url, self.ttl, self.min_gap = netbox_url, ttl, min_gap
-        self.session = requests.Session()
-        self.session.headers.update({"Authorization": f"Token {token}", "Accept": "application/json"})
+        self.netbox, self.ttl, self.min_gap = netbox, ttl, min_gap  # a netoss.data.netbox.NetBox
         self.topo = None
         self.loaded = 0.0
         self.removals = RemovalLog()  # deletions from NetBox's change log (alarms cleared as gone)
@@ -499,9 +495,9 @@ class TopologyCache:
         if self.topo is None or age >= self.ttl:
             try:
                 read_at = dt.datetime.now(dt.UTC)
-                records = fetch(self.session, self.url)
+                records = fetch(self.netbox)
                 topo = Topology.from_records(**records)
-                self.removals.update(self.session, self.url, read_at)
+                self.removals.update(self.netbox, read_at)
                 topo.removed, topo.read_at = self.removals.removals(topo), read_at
                 self.topo = topo
                 self.loaded = time.monotonic()

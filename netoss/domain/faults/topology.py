@@ -180,17 +180,7 @@ ENDPOINTS = {
 }
 
 
-def fetch(session, base_url: str, timeout: float = 30) -> dict[str, list]:
-    """Every record :meth:`Topology.from_records` needs, through NetBox's REST API (``session``:
-    a requests.Session with the token), following pagination; brief fields keep it light."""
-    out = {}
-    for key, path in ENDPOINTS.items():
-        records, url = [], f"{base_url.rstrip('/')}/api/{path}/?limit=1000"
-        while url:
-            resp = session.get(url, timeout=timeout)
-            resp.raise_for_status()
-            body = resp.json()
-            records.extend(body["results"])
-            url = body.get("next")
-        out[key] = records
-    return out
+def fetch(netbox, timeout: float | None = None) -> dict[str, list]:
+    """Every record :meth:`Topology.from_records` needs, through NetBox's REST API (``netbox``:
+    a netoss.data.netbox.NetBox), every page."""
+    return {key: netbox.get_all(path, {"limit": 1000}, timeout=timeout) for key, path in ENDPOINTS.items()}

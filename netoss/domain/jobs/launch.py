@@ -6,6 +6,7 @@ from flask import current_app
 
 from netoss.data.db import db
 from netoss.data.models import Job, User
+from netoss.data.netbox import NetBox
 from netoss.domain.jobs.job_templates import JobTemplate, Parameter, netbox_filter, validate_launch
 from netoss.domain.jobs.runner import seal, templates
 
@@ -21,15 +22,11 @@ class LaunchError(Exception):
 
 def netbox_choices(param: Parameter, values: dict) -> list:
     """The allowed values of a parameter whose choices come from NetBox (dependent filters applied)."""
-    import pynetbox
-
-    url, token = current_app.config.get("NETBOX_URL"), current_app.config.get("NETBOX_TOKEN")
-    if not url or not token:
+    netbox = NetBox.from_config(current_app.config)
+    if netbox is None:
         raise LaunchError(503, f"{param.name}: its choices come from NetBox, which the portal is not configured for")
     spec = param.choices_from
-    from ansible_collections.netoss.core.plugins.module_utils.netbox_client import endpoint
-
-    records = endpoint(pynetbox.api(url, token=token), spec["netbox"]).filter(**netbox_filter(param, values))
+    records = netbox.endpoint(spec["netbox"]).filter(**netbox_filter(param, values))
     key = spec.get("value", "name")
     return [getattr(r, key) for r in records]
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from flask import current_app
 
+from netoss.data.netbox import NetBox
+
 LOGIC = "ansible_collections.netoss.core.plugins.module_utils.service_order"
 CATALOG = "ansible_collections.netoss.core.plugins.module_utils.service_catalog"
 log = logging.getLogger("netoss.services")
@@ -51,12 +53,12 @@ def logic():
 
 def view():
     """NetBox, as the shared logic reads it; ServiceError(503) when the portal has none."""
-    import pynetbox
-
-    url, token = current_app.config.get("NETBOX_URL"), current_app.config.get("NETBOX_TOKEN")
-    if not (url and token):
+    netbox = NetBox.from_config(current_app.config)
+    if netbox is None:
         raise ServiceError(503, "the portal has no NetBox (NETBOX_URL, NETBOX_TOKEN): services live there")
-    return logic().NetboxView(pynetbox.api(url, token=token))
+    with reading_netbox("the services"):
+        api = netbox.api()  # connected and checked: unreachable or refused is a 503 that says so
+    return logic().NetboxView(api)
 
 
 def catalog_path() -> Path:

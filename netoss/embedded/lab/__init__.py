@@ -16,8 +16,10 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+from ansible_collections.netoss.core.plugins.module_utils.lab_netns import LabError
+from netoss.data.netbox import NetBox, failures
 from netoss.embedded.lab import record, runtime
-from netoss.embedded.lab.spec import LabConfig, LabError, LabSpec, Router, build_spec
+from netoss.embedded.lab.spec import LabConfig, LabSpec, Router, build_spec
 from netoss.embedded.stack.config import Stack, StackError, write_private
 
 __all__ = [
@@ -232,17 +234,13 @@ def record_if_indexes(stack: Stack, spec: LabSpec, log: Callable[[str], None] = 
     interfaces it does not have. Writes as the jobs' writer (the lab itself only reads NetBox);
     returns the number of interfaces changed. The fault processor names the interface of a
     standard linkDown/linkUp trap (ifIndex only) from this table."""
-    import pynetbox
-    import requests
-
-    from ansible_collections.netoss.core.plugins.module_utils.netbox_client import NetboxError, connect
     from netoss.domain.faults.topology import IFINDEX_FIELD
 
     tables = {r.name: runtime.if_indexes(r) for r in spec.routers}
     if not tables:
         return 0
     try:
-        api, _status = connect(stack.netbox_url, stack.netbox_writer_token())
+        api = NetBox.from_stack(stack, "writer").api()
         ids = [d.id for d in api.dcim.devices.filter(name=sorted(tables))]
         changes = []
         for intf in api.dcim.interfaces.filter(device_id=ids) if ids else []:
@@ -251,7 +249,7 @@ def record_if_indexes(stack: Stack, spec: LabSpec, log: Callable[[str], None] = 
                 changes.append({"id": intf.id, "custom_fields": {IFINDEX_FIELD: wanted}})
         if changes:
             api.dcim.interfaces.update(changes)
-    except (NetboxError, StackError, pynetbox.RequestError, requests.RequestException) as exc:
+    except (StackError, *failures()) as exc:
         # The lab works without it; only traps that name their interface by ifIndex are refused.
         log(f"lab: warning: the routers' ifIndex tables are not in NetBox ({IFINDEX_FIELD}): {exc}")
         return 0
@@ -291,18 +289,14 @@ def converge(
     configuration is left out with a warning naming it and why. ``api`` reads NetBox (the
     stack's read-only account by default). Returns the routers pushed to (none: nothing changed).
     """
-    import pynetbox
-    import requests
-
     from ansible_collections.netoss.core.plugins.module_utils.device_data import Snapshot, build_all, fetch
-    from ansible_collections.netoss.core.plugins.module_utils.netbox_client import NetboxError, connect
     from netoss.embedded.stack import run_playbook
 
     try:
         if api is None:
-            api, _status = connect(stack.netbox_url, stack.netbox_reader_token())
+            api = NetBox.from_stack(stack, "reader").api()
         data, errors = build_all(Snapshot(**fetch(api)), [r.name for r in spec.routers])
-    except (NetboxError, StackError, pynetbox.RequestError, requests.RequestException) as exc:
+    except (StackError, *failures()) as exc:
         raise LabError(f"the lab cannot read NetBox to render its configurations: {exc}") from None
     for name, why in sorted(errors.items()):
         log(f"lab: warning: {name} is not configured: {why}")

@@ -23,8 +23,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ansible_collections.netoss.core.plugins.module_utils.lab_netns import LabError
 from netoss.embedded.lab.record import FRR_ETC, FRR_RUN
-from netoss.embedded.lab.spec import LabError, LabSpec, Link, Router
+from netoss.embedded.lab.spec import LabSpec, Link, Router
 from netoss.embedded.stack.config import write_private
 from netoss.embedded.stack.proc import read_pid, run
 

@@ -18,14 +18,11 @@ from dataclasses import dataclass, field
 
 from ansible_collections.netoss.core.plugins.module_utils import lab_netns
 from ansible_collections.netoss.core.plugins.module_utils.config_values import PATTERNS
+from ansible_collections.netoss.core.plugins.module_utils.lab_netns import LabError
 
 LAB_PLATFORM = "frr"
 IFNAMSIZ = lab_netns.NAME_MAX  # Linux interface and (by our rule) namespace names
 _HOSTNAME = PATTERNS["hostname"][0]
-
-
-class LabError(RuntimeError):
-    """The lab cannot be built as NetBox describes it; the message names the device or cable."""
 
 
 @dataclass(frozen=True)

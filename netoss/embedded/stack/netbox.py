@@ -11,10 +11,9 @@ import json
 import os
 import shutil
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
+from netoss.data.netbox import NetBox, NetboxError
 from netoss.embedded.stack import accounts, postgres
 from netoss.embedded.stack.config import MACHINE_USERS, NETBOX_VERSION, Stack, StackError, write_private
 from netoss.embedded.stack.proc import run
@@ -294,15 +293,13 @@ def machine_users(stack: Stack) -> list[dict]:
 
 
 def api_status(stack: Stack, token: str | None = None, timeout: float = 5) -> dict | None:
-    """GET /api/status/ with the stack token; None when NetBox does not answer it."""
-    req = urllib.request.Request(  # noqa: S310 (an http URL on loopback that we built)
-        stack.netbox_url + "/api/status/",
-        headers={"Authorization": f"Bearer {token or stack.netbox_token()}", "Accept": "application/json"},
-    )
+    """NetBox's /api/status/ with the stack token (``token``, else the admin's); None when
+    NetBox does not answer it (or refuses the token)."""
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
-            return json.loads(resp.read())
-    except (urllib.error.URLError, OSError, ValueError):
+        if token:
+            return NetBox(stack.netbox_url, token, timeout=timeout).check()
+        return NetBox.from_stack(stack, "admin", timeout=timeout).check()
+    except NetboxError:
         return None
 
 

@@ -27,6 +27,7 @@ from netoss.data.models import (
     iso,
     utcnow,
 )
+from netoss.data.netbox import NetBox
 from netoss.domain.faults.tickets import PRIORITY
 from netoss.domain.faults.tmf import ALARM_PATH, TICKET_PATH, alarm_json, parse_ticket_id, ticket_json
 from netoss.web.api import _body, _int_arg
@@ -250,13 +251,11 @@ def _related_by_hand(entities: list[dict]) -> list[dict]:
 
 
 def _netbox_device_id(name: str, field: str = "relatedEntity") -> int:
-    import pynetbox
-
-    url, token = current_app.config.get("NETBOX_URL"), current_app.config.get("NETBOX_TOKEN")
-    if not (url and token):
+    netbox = NetBox.from_config(current_app.config)
+    if netbox is None:
         abort(503, "the portal has no NetBox (NETBOX_URL, NETBOX_TOKEN) to check related devices against")
     try:
-        found = list(pynetbox.api(url, token=token).dcim.devices.filter(name=name))
+        found = list(netbox.api().dcim.devices.filter(name=name))
     except Exception as exc:  # NetBox away: say so rather than record an unchecked name
         abort(503, f"NetBox cannot be asked whether device {name!r} exists: {exc}")
     if not found:
