@@ -11,15 +11,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / ".collections"))
 os.environ.pop("NETOSS_INTENT", None)
 
 
-def pytest_collection_modifyitems(config, items):
-    """`make test` runs two pytest-xdist workers with ``--dist loadgroup``: every integration test
-    goes to one worker (they share the session's test stack and lab), every end-to-end test to
-    another (they share the e2e stack, on its own ports, lab names and subnets), and the unit
-    tests fill in. The two stacks never meet, so they run side by side."""
-    import pytest
+def pytest_xdist_make_scheduler(config, log):
+    """`make test` runs two pytest-xdist workers: all integration tests go to one worker, in
+    order (they share the session's test stack and lab), all end-to-end tests to the other (they
+    share the e2e stack, on its own ports, lab names and subnets), and the unit tests, module by
+    module, to whichever worker is free. The two stacks never meet, so they run side by side."""
+    from xdist.scheduler import LoadScopeScheduling
 
-    for item in items:
-        parts = Path(str(item.fspath)).parts
-        for group in ("integration", "e2e"):
-            if group in parts and "tests" in parts:
-                item.add_marker(pytest.mark.xdist_group(group))
+    class StacksApart(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            parts = nodeid.split("/")
+            if len(parts) > 2 and parts[0] == "tests" and parts[1] in ("integration", "e2e"):
+                return parts[1]
+            return nodeid.split("::", 1)[0]
+
+    return StacksApart(config, log)
