@@ -44,10 +44,14 @@ unit: bootstrap
 integration: bootstrap
 	$(BIN)/pytest tests/integration tests/e2e
 
-# The browser tests drive Debian's chromium (headless) with Playwright.
+# The browser tests drive Debian's chromium (headless) with Playwright. Two pytest-xdist workers:
+# the integration tests (one stack and lab) on one, the end-to-end tests (their own stack, ports,
+# lab names and subnets) on the other, side by side; unit tests fill in (tests/conftest.py:
+# pytest_xdist_make_scheduler).
+TEST_WORKERS ?= 2
 test: export NETOSS_WITH_BROWSER=1
 test: bootstrap lint
-	$(BIN)/pytest --durations=30 tests
+	$(BIN)/pytest -n $(TEST_WORKERS) --durations=30 tests
 
 bench: bootstrap
 	$(BIN)/python bench/bench_sot.py

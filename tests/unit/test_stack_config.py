@@ -394,3 +394,49 @@ def test_a_refused_seeding_quotes_the_plan_and_the_refusal():
         assert line.startswith("Plan: 122 to create, 15 to update, 76 to delete"), line
         assert line.endswith("(84%, more than the limit of 50%)."), line
     assert refusal_line("fatal: [localhost]: FAILED! => msg: NetBox at http://127.0.0.1:9 is unreachable") is None
+
+
+def test_two_stacks_starting_at_once_migrate_netbox_once(tmp_path, monkeypatch):
+    """The test suite starts its two stacks side by side: one migrates and caches NetBox's empty
+    database, the other waits for that dump and restores it (never a half-written one)."""
+    import threading
+    import time
+
+    from netoss.embedded.stack import netbox, postgres
+
+    calls: list[tuple[str, str]] = []
+    cache = tmp_path / "cache"
+
+    def migrate(stack, *args, what):
+        calls.append((stack.state_dir.name, what))
+        if what == "netbox migrate":
+            time.sleep(0.3)  # long enough for the other stack to arrive meanwhile
+
+    def dump(stack, db, target):
+        target.write_text("dump")
+        calls.append((stack.state_dir.name, "dump"))
+
+    def restore(stack, db, owner, source):
+        assert source.read_text() == "dump"
+        calls.append((stack.state_dir.name, "restore"))
+
+    monkeypatch.setattr(postgres, "ensure_role", lambda *a: None)
+    monkeypatch.setattr(postgres, "database_exists", lambda *a: False)
+    monkeypatch.setattr(postgres, "create_database", lambda *a: None)
+    monkeypatch.setattr(postgres, "dump", dump)
+    monkeypatch.setattr(postgres, "restore", restore)
+    monkeypatch.setattr(netbox, "netbox_cmd", migrate)
+    stacks = []
+    for name in ("a", "b"):
+        stack = Stack(state_dir=tmp_path / name, port_base=20000, cache_dir=cache)
+        stack.netbox_root.mkdir(parents=True)
+        monkeypatch.setattr(Stack, "load_secrets", lambda self, create=False: {"netbox_db_password": "x"})
+        stacks.append(stack)
+    threads = [threading.Thread(target=netbox.ensure_database, args=(s, lambda msg: None)) for s in stacks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    whats = [what for _, what in calls]
+    assert whats.count("netbox migrate") == 1, calls
+    assert whats.count("dump") == 1 and whats.count("restore") == 1, calls

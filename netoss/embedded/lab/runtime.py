@@ -26,6 +26,7 @@ from pathlib import Path
 from ansible_collections.netoss.core.plugins.module_utils.lab_netns import LabError
 from netoss.embedded.lab.record import FRR_ETC, FRR_RUN
 from netoss.embedded.lab.spec import LabSpec, Link, Router
+from netoss.embedded.stack import accounts
 from netoss.embedded.stack.config import write_private
 from netoss.embedded.stack.proc import read_pid, run
 
@@ -141,6 +142,11 @@ def credentials(paths: LabPaths, user: str) -> dict[str, str]:
 
 def ensure_user(user: str, password: str) -> None:
     """The SSH account of the lab; its session is vtysh (sshd's ForceCommand)."""
+    with accounts.passwd_lock():
+        _ensure_user(user, password)
+
+
+def _ensure_user(user: str, password: str) -> None:
     exists = subprocess.run(["id", "-u", user], capture_output=True, check=False).returncode == 0
     if not exists:
         run(
@@ -163,8 +169,9 @@ def ensure_user(user: str, password: str) -> None:
 
 
 def remove_user(user: str) -> None:
-    if subprocess.run(["id", "-u", user], capture_output=True, check=False).returncode == 0:
-        run(["userdel", user], what=f"userdel {user}")
+    with accounts.passwd_lock():
+        if subprocess.run(["id", "-u", user], capture_output=True, check=False).returncode == 0:
+            run(["userdel", user], what=f"userdel {user}")
 
 
 def host_keys(keys: Path) -> None:

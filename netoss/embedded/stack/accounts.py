@@ -11,11 +11,14 @@ NETOSS_ALLOW_ROOT=1.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import os
 import pwd
 import struct
 import subprocess
+import tempfile
 from pathlib import Path
 
 from netoss.embedded.stack.proc import run
@@ -37,9 +40,21 @@ def exists(user: str) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def passwd_lock():
+    """Serialise this machine's account changes (useradd, chpasswd, userdel) between stacks that
+    start at once: shadow's tools refuse, rather than wait, when another holds /etc/passwd."""
+    path = Path("/run/lock") if Path("/run/lock").is_dir() else Path(tempfile.gettempdir())
+    with open(path / "netoss-accounts.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def ensure_service_user() -> None:
     """Create the `netoss` system account (no login shell, no home) if it is missing."""
-    if not exists(SERVICE_USER):
+    with passwd_lock():
+        if exists(SERVICE_USER):
+            return
         run(
             [
                 "useradd",

@@ -7,6 +7,7 @@ restored in about a second by every later stack.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -219,19 +220,25 @@ def ensure_database(stack: Stack, log) -> None:
         return
     postgres.create_database(stack, DB_NAME, DB_USER)
     dump = migrated_dump(stack)
-    if dump.exists():
+    # Two stacks starting at once (the test suite's, side by side) migrate once: the second
+    # waits for the first's dump instead of restoring a half-written one or migrating too.
+    stack.cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(dump.with_suffix(".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        migrated = not dump.exists()
+        if migrated:
+            log(
+                f"migrating an empty NetBox {NETBOX_VERSION} database: 5-6 minutes on 2 cores, once per "
+                f"NetBox version (then cached in {dump})"
+            )
+            t0 = time.monotonic()
+            netbox_cmd(stack, "migrate", "--no-input", what="netbox migrate")
+            log(f"migrated in {time.monotonic() - t0:.0f} s; caching the empty migrated database")
+            postgres.dump(stack, DB_NAME, dump)
+    if not migrated:
         log(f"restoring the migrated NetBox {NETBOX_VERSION} database from {dump}")
         postgres.restore(stack, DB_NAME, DB_USER, dump)
         netbox_cmd(stack, "migrate", "--no-input", what="netbox migrate (check)")
-    else:
-        log(
-            f"migrating an empty NetBox {NETBOX_VERSION} database: 5-6 minutes on 2 cores, once per "
-            f"NetBox version (then cached in {dump})"
-        )
-        t0 = time.monotonic()
-        netbox_cmd(stack, "migrate", "--no-input", what="netbox migrate")
-        log(f"migrated in {time.monotonic() - t0:.0f} s; caching the empty migrated database")
-        postgres.dump(stack, DB_NAME, dump)
     marker.touch()
 
 
