@@ -139,12 +139,12 @@ except ImportError as exc:
     MISSING_LIB = {"yaml": "PyYAML"}.get(exc.name, exc.name)
     LIB_IMPORT_ERROR = traceback.format_exc()
 else:
-    from ansible_collections.netoss.core.plugins.module_utils.intent import (
+    from ansible_collections.netoss.core.plugins.module_utils.intent_load import load_intent
+    from ansible_collections.netoss.core.plugins.module_utils.intent_payloads import (
         MODULE_FOR_KIND,
-        IntentError,
         build_netbox_objects,
-        load_intent,
     )
+    from ansible_collections.netoss.core.plugins.module_utils.intent_schema import IntentError
 
 SUMMARY_KINDS = ("sites", "devices", "interfaces", "ip_addresses", "prefixes", "cables")
 
