@@ -79,10 +79,11 @@ def _ref(what):
 _IP_STATUS = {"enum": ["active", "reserved", "deprecated", "dhcp", "slaac"]}
 
 
-def _obj(required=(), /, **properties):
+def _obj(required_keys=(), /, **properties):
+    """An entry's schema: its ``properties`` (one may be named ``required``), no other key."""
     return {
         "type": "object",
-        "required": list(required),
+        "required": list(required_keys),
         "additionalProperties": False,
         "properties": properties,
     }

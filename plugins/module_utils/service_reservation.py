@@ -266,7 +266,7 @@ class Reservation:
         from: those scoped to the PE's site first, then the unscoped ones, then those of a wider
         scope (region, site group); never one scoped to another site."""
         role = service.link_pool_role
-        pools = [p for p in self.api.ipam.prefixes.filter(role=role)]
+        pools = list(self.api.ipam.prefixes.filter(role=role))
         if not pools:
             raise OrderError([needs_role(service, role, "its PE-CE links")])
         site = _id(pe.get("site"))
