@@ -70,7 +70,7 @@ def load_intent(path):
 
     Files are read in name order. Every file is checked against the schema of its kinds; when
     all files are well-formed the semantic checks run (references, duplicates, addressing,
-    cabling). Returns an :class:`Intent`; raises :class:`IntentError` listing every problem.
+    cabling). Returns an intent_schema.Intent; raises intent_schema.IntentError listing every problem.
     """
     files = yaml_files(path)
     if files is None:

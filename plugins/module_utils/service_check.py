@@ -376,7 +376,7 @@ def verification(view, item, result, service=None):
     and the reachability probes: from a core router (not the PE, never another customer's) to
     the customer's loopback, and from the customer's loopback back to that core router.
     ``service`` is the item's catalog service (its routing, for a circuit that has none recorded).
-    For a delete, call it before :meth:`Reservation.begin` removes the addresses."""
+    For a delete, call it before service_reservation.Reservation.begin removes the addresses."""
     v = item["values"]
     out = {"pe": v.get("pe"), "ce": v.get("ce"), "service": item["service"], "removed": item["action"] == "delete"}
     out["prefixes"] = [] if item["action"] == "delete" else list(v.get("prefixes") or [])
