@@ -153,7 +153,8 @@ def init_cmd(directory: Path, operator: str, asn: int, site: str, management: st
 
     import yaml
 
-    from ansible_collections.netoss.core.plugins.module_utils.intent import IntentError, load_intent
+    from ansible_collections.netoss.core.plugins.module_utils.intent_load import load_intent
+    from ansible_collections.netoss.core.plugins.module_utils.intent_schema import IntentError
     from netoss.cli.starter import StarterError, starter_files, write_starter
 
     stack = Stack.from_env()

@@ -15,7 +15,7 @@ updates it and tags it). Objects without the tag are never deleted.
 
 from __future__ import annotations
 
-from ansible_collections.netoss.core.plugins.module_utils.intent import (
+from ansible_collections.netoss.core.plugins.module_utils.intent_payloads import (
     MODULE_FOR_KIND,
     NETBOX_ENDPOINT_FOR_KIND,
     absent_payload,

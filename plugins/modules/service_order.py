@@ -145,16 +145,11 @@ from ansible_collections.netoss.core.plugins.module_utils.portal_client import (
 )
 from ansible_collections.netoss.core.plugins.module_utils.schema_files import require_schema_libraries
 from ansible_collections.netoss.core.plugins.module_utils.service_catalog import CatalogError, load_catalog
-from ansible_collections.netoss.core.plugins.module_utils.service_order import (
-    Journal,
-    NetboxView,
-    OrderError,
-    Reservation,
-    check_order,
-    devices_of,
-    rollback,
-    verification,
-)
+from ansible_collections.netoss.core.plugins.module_utils.service_check import check_order, devices_of, verification
+from ansible_collections.netoss.core.plugins.module_utils.service_journal import Journal, rollback
+from ansible_collections.netoss.core.plugins.module_utils.service_model import OrderError
+from ansible_collections.netoss.core.plugins.module_utils.service_netbox_view import NetboxView
+from ansible_collections.netoss.core.plugins.module_utils.service_reservation import Reservation
 
 
 class Step:

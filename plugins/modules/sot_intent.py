@@ -129,12 +129,12 @@ problems:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netoss.core.plugins.module_utils.intent import (
+from ansible_collections.netoss.core.plugins.module_utils.intent_load import load_intent
+from ansible_collections.netoss.core.plugins.module_utils.intent_payloads import (
     MODULE_FOR_KIND,
-    IntentError,
     build_netbox_objects,
-    load_intent,
 )
+from ansible_collections.netoss.core.plugins.module_utils.intent_schema import IntentError
 from ansible_collections.netoss.core.plugins.module_utils.schema_files import require_schema_libraries
 
 SUMMARY_KINDS = ("sites", "devices", "interfaces", "ip_addresses", "prefixes", "cables")

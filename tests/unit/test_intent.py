@@ -12,18 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.netoss.core.plugins.module_utils.intent import (
+from ansible_collections.netoss.core.plugins.module_utils.intent_load import load_intent
+from ansible_collections.netoss.core.plugins.module_utils.intent_payloads import (
     MODULE_FOR_KIND,
     NETBOX_ENDPOINT_FOR_KIND,
-    IntentError,
-    Problem,
     absent_payload,
     build_netbox_objects,
     identity,
-    load_intent,
     netbox_identity,
-    slugify,
 )
+from ansible_collections.netoss.core.plugins.module_utils.intent_schema import IntentError, slugify
+from ansible_collections.netoss.core.plugins.module_utils.schema_files import Problem
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "inventory" / "intent"

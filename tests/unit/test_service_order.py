@@ -11,15 +11,10 @@ import pytest
 
 from ansible_collections.netoss.core.plugins.module_utils import config_diff, service_verify
 from ansible_collections.netoss.core.plugins.module_utils.service_catalog import load_catalog
-from ansible_collections.netoss.core.plugins.module_utils.service_order import (
-    Journal,
-    OrderError,
-    check_order,
-    circuit_id,
-    devices_of,
-    parse_items,
-    rollback,
-)
+from ansible_collections.netoss.core.plugins.module_utils.service_check import check_order, devices_of, parse_items
+from ansible_collections.netoss.core.plugins.module_utils.service_journal import Journal, rollback
+from ansible_collections.netoss.core.plugins.module_utils.service_model import OrderError
+from ansible_collections.netoss.core.plugins.module_utils.service_reservation import circuit_id
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -73,7 +73,7 @@ DIA = {
     "customer_asn": 64510,
     "prefixes": ["203.0.113.32/28"],
 }
-SERVICE = {  # INITECH-AMS-0001 as service_order.describe gives it
+SERVICE = {  # INITECH-AMS-0001 as service_inventory.describe gives it
     "id": "INITECH-AMS-0001",
     "service": "dia-ebgp",
     "status": "active",

@@ -15,14 +15,10 @@ import ipaddress
 import pytest
 
 from ansible_collections.netoss.core.plugins.module_utils.service_catalog import load_catalog
-from ansible_collections.netoss.core.plugins.module_utils.service_order import (
-    Journal,
-    OrderError,
-    Reservation,
-    check_order,
-    probe_for,
-    verification,
-)
+from ansible_collections.netoss.core.plugins.module_utils.service_check import check_order, probe_for, verification
+from ansible_collections.netoss.core.plugins.module_utils.service_journal import Journal
+from ansible_collections.netoss.core.plugins.module_utils.service_model import OrderError
+from ansible_collections.netoss.core.plugins.module_utils.service_reservation import Reservation
 
 CATALOG = """\
 services:
@@ -121,10 +117,10 @@ class Netbox:
 
 
 class View:
-    """service_order.NetboxView over the fake NetBox (the same methods, the same answers)."""
+    """service_netbox_view.NetboxView over the fake NetBox (the same methods, the same answers)."""
 
     def __init__(self, api, devices=None, interfaces=None, asns=None):
-        from ansible_collections.netoss.core.plugins.module_utils.service_order import NetboxView
+        from ansible_collections.netoss.core.plugins.module_utils.service_netbox_view import NetboxView
 
         self._real = NetboxView(api)
         self.api = api

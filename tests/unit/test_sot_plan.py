@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.netoss.core.plugins.module_utils.intent import (
+from ansible_collections.netoss.core.plugins.module_utils.intent_load import load_intent
+from ansible_collections.netoss.core.plugins.module_utils.intent_payloads import (
     MODULE_FOR_KIND,
     NETBOX_ENDPOINT_FOR_KIND,
     build_netbox_objects,
-    load_intent,
 )
 from ansible_collections.netoss.core.plugins.module_utils.sot_plan import (
     differences,

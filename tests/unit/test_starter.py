@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.netoss.core.plugins.module_utils.intent import build_netbox_objects, load_intent
+from ansible_collections.netoss.core.plugins.module_utils.intent_load import load_intent
+from ansible_collections.netoss.core.plugins.module_utils.intent_payloads import build_netbox_objects
 from netoss.cli.starter import StarterError, starter_files, write_starter
 
 REPO = Path(__file__).resolve().parents[2]

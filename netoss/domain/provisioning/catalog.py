@@ -1,6 +1,7 @@
 """What the portal's service views stand on: the service catalog (``services/catalog.yml``), the
-order logic the collection shares (``plugins/module_utils/service_order.py``), and NetBox as
-that logic reads it (a ``service_order.NetboxView``).
+order logic the collection shares (``plugins/module_utils/service_check.py``,
+``service_inventory.py``, ``service_netbox_view.py``), and NetBox as that logic reads it (a
+``service_netbox_view.NetboxView``).
 
 Everything that needs NetBox or the shared logic goes through :func:`logic` and :func:`view`,
 so one place says why it is unavailable (ServiceError 503), and unit tests replace the two.
@@ -11,14 +12,21 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import types
 from pathlib import Path
 
 from flask import current_app
 
 from netoss.data.netbox import NetBox
 
-LOGIC = "ansible_collections.netoss.core.plugins.module_utils.service_order"
-CATALOG = "ansible_collections.netoss.core.plugins.module_utils.service_catalog"
+MODULE_UTILS = "ansible_collections.netoss.core.plugins.module_utils"
+# What the portal calls of the shared order logic, by the module of the collection that holds it.
+LOGIC = {
+    "service_check": ("check_order", "devices_of"),
+    "service_inventory": ("describe", "list_services"),
+    "service_netbox_view": ("NetboxView", "choices"),
+}
+CATALOG = f"{MODULE_UTILS}.service_catalog"
 log = logging.getLogger("netoss.services")
 
 CHOICE_TYPES = ("tenant", "device", "interface")  # characteristics whose values NetBox lists
@@ -47,8 +55,13 @@ def reading_netbox(what: str):
 
 
 def logic():
-    """The shared order logic (check_order, devices_of, describe, list_services, choices)."""
-    return importlib.import_module(LOGIC)
+    """The shared order logic, as one namespace (check_order, devices_of, describe, list_services,
+    NetboxView, choices): see :data:`LOGIC`."""
+    found = {}
+    for module, names in LOGIC.items():
+        loaded = importlib.import_module(f"{MODULE_UTILS}.{module}")
+        found.update((name, getattr(loaded, name)) for name in names)
+    return types.SimpleNamespace(**found)
 
 
 def view():

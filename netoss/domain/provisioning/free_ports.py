@@ -14,7 +14,7 @@ def free_ports(api, catalog_path: Path, limit: int = 8) -> list[str]:
     """``device:interface`` of every port a service order could use, in name order (at most ``limit``,
     then "... N more"), across the catalog's services."""
     from ansible_collections.netoss.core.plugins.module_utils.service_catalog import load_catalog
-    from ansible_collections.netoss.core.plugins.module_utils.service_order import NetboxView, choices
+    from ansible_collections.netoss.core.plugins.module_utils.service_netbox_view import NetboxView, choices
 
     view = NetboxView(api)
     found: set[str] = set()

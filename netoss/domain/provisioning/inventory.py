@@ -85,7 +85,7 @@ def _resource(r: dict) -> dict:
 
 
 def service_json(service: dict, found: Faults) -> dict:
-    """The TMF638 Service of a described circuit (service_order.describe); what TMF638 has no
+    """The TMF638 Service of a described circuit (service_inventory.describe); what TMF638 has no
     field for (health, the open alarms and tickets, the order that made it) is under ``netoss``."""
     cid = service["id"]
     alarms = found.alarms.get(cid, [])

@@ -120,7 +120,7 @@ PROGRESS = {
                         "type": ["object", "array"],
                         "maxProperties": 50,
                         "maxItems": 50,
-                        "description": "what the item holds in NetBox (as service_order.describe lists them)",
+                        "description": "what the item holds in NetBox (as service_inventory.describe lists them)",
                     },
                 },
             },
