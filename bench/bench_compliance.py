@@ -43,7 +43,7 @@ devices are expected compliant, so the bench lists them as mismatches): --syslog
 (FRR 'log syslog informational') and --unused-ports (EOS and IOS list every port).
 
 Usage: .venv/bin/python bench/bench_compliance.py [--devices 10000] [--workers 2] [--profile 1000]
-                                                  [--seed 1] [--keep]
+                                                  [--seed 1] [--keep] [--smoke]
 """
 
 from __future__ import annotations
@@ -137,6 +137,17 @@ def _ip(base, offset):
     return str(ipaddress.IPv4Address(int(ipaddress.IPv4Address(base)) + offset))
 
 
+def _cabling(device, interface, circuit=None):
+    """An interface's cabling fields as device_data.build gives them: its peer, circuit and their status."""
+    return {
+        "peer": {"device": device, "interface": interface} if device else None,
+        "circuit": circuit,
+        "cabled": device is not None,
+        "peer_status": "active" if device else None,
+        "circuit_status": "active" if circuit else None,
+    }
+
+
 def device_data(i, plat, rng, interface_events=True):
     """Structured data as device_data.build gives it (see tests/unit/test_data/render/golden/data)."""
     site = rng.choice(SITES)
@@ -149,16 +160,18 @@ def device_data(i, plat, rng, interface_events=True):
     for k in range(n_core):
         base = (i * 64 + k) * 2
         peer = f"{rng.choice(SITES)}-p{rng.randint(1, 400):03d}"
+        peer_port = port.format(rng.randint(1, 48))
         interfaces.append(
             {
                 "name": port.format(k + 1),
-                "description": f"{peer}:{port.format(rng.randint(1, 48))}",
+                "description": f"{peer}:{peer_port}",
                 "enabled": rng.random() > 0.03,
                 "mtu": 9100 if rng.random() < 0.3 else None,
                 "mgmt_only": False,
                 "loopback": False,
                 "addresses": [f"{_ip('10.128.0.0', base)}/31"],
                 "ospf": {"area": area, "passive": False, "network": "point-to-point"},
+                **_cabling(peer, peer_port),
             }
         )
     bogons = [("0.0.0.0/8", 32), ("10.0.0.0/8", 32), ("127.0.0.0/8", 32), ("169.254.0.0/16", 32)]
@@ -192,6 +205,7 @@ def device_data(i, plat, rng, interface_events=True):
                 "loopback": False,
                 "addresses": [f"{_ip('100.64.0.0', base)}/31"],
                 "ospf": None,
+                **_cabling(ce, "eth1", circuit),
             }
         )
         nets = [f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.0/24"]
@@ -231,6 +245,9 @@ def device_data(i, plat, rng, interface_events=True):
                 "next_hop_self": False,
                 "route_map_in": f"RM-{slug}-IN",
                 "route_map_out": f"RM-{slug}-OUT",
+                # As the published figures' fleet: no maximum-prefix nor default-originate line.
+                "max_prefix": None,
+                "default_originate": False,
             }
         )
     for r in range(rng.randint(2, 4)):
@@ -246,6 +263,8 @@ def device_data(i, plat, rng, interface_events=True):
                 "next_hop_self": True,
                 "route_map_in": None,
                 "route_map_out": None,
+                "max_prefix": None,
+                "default_originate": False,
             },
         )
     interfaces.append(
@@ -258,6 +277,7 @@ def device_data(i, plat, rng, interface_events=True):
             "loopback": True,
             "addresses": [f"{router_id}/32"],
             "ospf": {"area": area, "passive": True, "network": None},
+            **_cabling(None, None),
         }
     )
     interfaces.append(
@@ -270,13 +290,16 @@ def device_data(i, plat, rng, interface_events=True):
             "loopback": False,
             "addresses": [f"{_ip('10.0.0.0', 256 + i)}/16"],
             "ospf": None,
+            **_cabling(None, None),
         }
     )
     return {
         "hostname": name,
         "platform": plat,
+        "status": "active",
         "role": "pe",
         "site": site,
+        "management": {"interface": mgmt, "address": f"{_ip('10.0.0.0', 256 + i)}/16"},
         "router_id": router_id,
         "banner": "Authorised access only. This device is managed by netoss; changes by hand are overwritten.",
         "users": [{"name": "netops", "privilege": 15, "role": "network-admin"}],
@@ -290,6 +313,7 @@ def device_data(i, plat, rng, interface_events=True):
         "bgp": {"asn": 64500, "router_id": router_id, "neighbors": neighbors, "networks": []},
         "prefix_lists": prefix_lists,
         "route_maps": route_maps,
+        "static_routes": [],  # none, as the published figures' fleet
         "warnings": [],
     }
 
@@ -813,6 +837,12 @@ def main() -> None:
     ap.add_argument("--profile", type=int, default=0, metavar="N", help="also cProfile N devices in one process")
     ap.add_argument("--keep", action="store_true", help="keep the generated directory and print its path")
     ap.add_argument("--repeat", type=int, default=3, help="measured runs; the median is the figure (default 3)")
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a smoke-size run (make test): 40 devices, 3 in another syntax, 1 worker, 1 run; figures "
+        "printed, goals meaningless",
+    )
     ap.add_argument("--run", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--profile-only", type=Path, help=argparse.SUPPRESS)
@@ -823,6 +853,8 @@ def main() -> None:
     if args.profile_only:
         profile(args.profile_only, args.profile)
         return
+    if args.smoke:
+        args.devices, args.errors, args.workers, args.repeat = 40, 3, 1, 1
     if args.devices < args.errors + 10:
         ap.error("--devices must be at least --errors + 10")
 

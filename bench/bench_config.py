@@ -12,7 +12,10 @@ user runs them:
   backup, again     nothing changed (no commit, only netoss_last_backup updated)
 
 Then the same on a generated ring of N routers (two route reflectors, the others clients).
-Run as root: .venv/bin/python bench/bench_config.py [--routers 20]
+
+With --stack and --lab (bench/on_stack.py) it times the same four steps on a stack and a lab
+already up (whatever NetBox holds; the lab is left up, the stack running), and no ring.
+Run as root: .venv/bin/python bench/bench_config.py [--routers 20] [--stack DIR --lab NAMES] [--smoke]
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+import on_stack  # noqa: E402  (bench/, on the path above)
 from bench_lab import pss_mib  # noqa: E402
 from bench_sot import timed  # noqa: E402
 
@@ -89,10 +93,14 @@ def ring_intent(target: Path, n: int) -> None:
     (target / "40-cables.yml").write_text(yaml.safe_dump({"cables": cables}, sort_keys=False))
 
 
-def run(stack: Stack, label: str, intent: Path) -> None:
-    wipe(stack)
+def run(stack: Stack, label: str, intent: Path | None, config: LabConfig = CONFIG) -> None:
+    """Time the four steps; on a stack of the bench's own (``intent`` given: wiped, started,
+    synced, lab built, everything stopped at the end), or on the stack and lab already up."""
+    own = intent is not None
     t0 = time.monotonic()
-    up(stack, seed_intent=False, log=lambda m: None)
+    if own:
+        wipe(stack)
+        up(stack, seed_intent=False, log=lambda m: None)
     env = {
         **os.environ,
         **client_env(stack),
@@ -103,12 +111,14 @@ def run(stack: Stack, label: str, intent: Path) -> None:
         "ANSIBLE_NOCOLOR": "1",
     }
     playbook = [str(REPO / ".venv/bin/ansible-playbook")]
-    timed([*playbook, "playbooks/sot_sync.yml", "-e", f"sot_sync_intent_dir={intent}"], env, "sync")
-    print(f"{label}: stack up and sot_sync {time.monotonic() - t0:.0f} s")
+    if own:
+        timed([*playbook, "playbooks/sot_sync.yml", "-e", f"sot_sync_intent_dir={intent}"], env, "sync")
+        print(f"{label}: stack up and sot_sync {time.monotonic() - t0:.0f} s")
     import pynetbox
 
-    spec = lab.up(stack, pynetbox.api(stack.netbox_url, token=stack.netbox_token()), CONFIG, log=lambda m: None)
+    spec = lab.up(stack, pynetbox.api(stack.netbox_url, token=stack.netbox_token()), config, log=lambda m: None)
     n = len(spec.routers)
+    label = label or f"lab {config.ns_prefix}* ({n})"
     env.update(lab.device_env(stack))
     limit = ["--limit", ",".join(r.name for r in spec.routers)]
     try:
@@ -125,19 +135,31 @@ def run(stack: Stack, label: str, intent: Path) -> None:
         mem = pss_mib(spec)
         print(f"{label}: {n} routers configured: {mem:.0f} MiB PSS ({mem / n:.1f} MiB/router)")
     finally:
-        lab.down(stack, log=lambda m: None)
-        down(stack, log=lambda m: None)
+        if own:
+            lab.down(stack, log=lambda m: None)
+            down(stack, log=lambda m: None)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--routers", type=int, default=20, help="routers in the generated ring (default 20, 4..60)")
+    ap.add_argument(
+        "--smoke", action="store_true", help="a smoke-size run (make test): with --stack/--lab only, no ring"
+    )
+    on_stack.add_options(ap, lab=True)
     args = ap.parse_args()
+    if bool(args.stack) != bool(args.lab):
+        ap.error("--stack and --lab go together")
+    if args.smoke and not args.stack:
+        ap.error("--smoke runs on a stack and lab already up: give --stack and --lab")
     if not 4 <= args.routers <= 60:
         ap.error("--routers must be 4..60 (addresses: one /24 of /31 links)")
     if os.geteuid() != 0:
         sys.exit("bench_config.py needs root (namespaces, veths, accounts)")
     print(f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}")
+    if args.stack:
+        run(on_stack.existing(args.stack), "", None, on_stack.lab_config(args.lab))
+        return
     stack = Stack(state_dir=REPO / ".state-bench", port_base=PORT_BASE)
     with tempfile.TemporaryDirectory() as tmp:
         demo_intent(Path(tmp) / "demo")

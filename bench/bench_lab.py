@@ -6,7 +6,7 @@ tests/unit/test_data, or a generated ring of N routers) moved to their own manag
 subnet (198.18.102.0/24) and names (b*, bridge netoss-bbr0, account netopsb), so it never
 touches the `make up` lab or a test run's. Run as root.
 
-Usage: .venv/bin/python bench/bench_lab.py [--routers 20] [--rounds 3]
+Usage: .venv/bin/python bench/bench_lab.py [--routers 20] [--rounds 3] [--smoke]
 """
 
 from __future__ import annotations
@@ -115,14 +115,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--routers", type=int, default=20, help="routers in the generated ring (default 20, max 200)")
     ap.add_argument("--rounds", type=int, default=3, help="up/down rounds per lab (default 3, max 20)")
+    ap.add_argument("--smoke", action="store_true", help="a smoke-size run (make test): a 2-router ring only, 1 round")
     args = ap.parse_args()
+    if args.smoke:
+        args.routers, args.rounds = 2, 1
     if not 2 <= args.routers <= 200 or not 1 <= args.rounds <= 20:
         ap.error("--routers must be 2..200 and --rounds 1..20")
     if subprocess.run(["id", "-u"], capture_output=True, text=True).stdout.strip() != "0":
         sys.exit("bench_lab.py needs root (namespaces, veths, accounts)")
     with tempfile.TemporaryDirectory() as tmp:
         paths = runtime.LabPaths(Path(tmp) / "lab")
-        bench("demo lab", demo_records(), args.rounds, paths)
+        if not args.smoke:
+            bench("demo lab", demo_records(), args.rounds, paths)
         bench("generated ring", ring_records(args.routers), args.rounds, paths)
 
 

@@ -25,7 +25,12 @@ wall time (first submit to last completion) and orders per minute (N / wall minu
 workers' peak memory. Jobs on one PE run one at a time (the device lock): N/2 orders per PE
 run in series on each PE whatever the number of workers.
 
+With --stack, --lab (bench/on_stack.py) and --spare PE:PORT:CE:PORT (once per order) it runs on
+a stack and a lab already up and configured: one order per spare CE named, no intent, no sync,
+no lab built; the deletes leave NetBox and the routers as they were, the lab stays up.
+
 Usage (root: the lab needs namespaces): .venv/bin/python bench/bench_service_orders.py [--orders 20] [--workers 2]
+       .venv/bin/python bench/bench_service_orders.py --stack DIR --lab NAMES --spare pe1:eth4:ce3:eth1 --smoke
 """
 
 from __future__ import annotations
@@ -62,6 +67,9 @@ from netoss.embedded.stack import Stack, down, portal_app, run_playbook, up, wip
 from netoss.embedded.stack.accounts import owner_of_process  # noqa: E402
 from netoss.embedded.stack.supervisor import Supervisor  # noqa: E402
 
+sys.path.insert(0, str(REPO / "bench"))
+import on_stack  # noqa: E402
+
 STATE = REPO / ".state-bench-orders"
 PORT_BASE = 39000
 MGMT = "198.18.103"
@@ -69,7 +77,6 @@ BENCH_LAB = LabConfig(ns_prefix="o", bridge="netoss-obr0", user="netopso")
 ORDERS = "/tmf-api/serviceOrdering/v4/serviceOrder"
 FINAL = ("completed", "failed", "partial", "cancelled")
 ORDER_TIMEOUT = 20 * 60  # an order that has not ended 20 minutes after its submit fails the bench
-LINK_POOL = "198.19.128.0/24"
 CUSTOMER = "Bench Customer"
 FIRST_PE_PORT = 11
 
@@ -127,14 +134,26 @@ def bench_intent(target: Path, n: int) -> Path:
     return target
 
 
-def add_item(i: int) -> dict:
-    pe, port = pe_of(i)
+def spares_of(n: int) -> list[tuple[str, str, str, str]]:
+    """The bench intent's attachments: order i's (PE, PE port, CE, CE port)."""
+    return [(*pe_of(i), ce_name(i), "eth1") for i in range(1, n + 1)]
+
+
+def parse_spare(text: str) -> tuple[str, str, str, str]:
+    parts = text.split(":")
+    if len(parts) != 4 or not all(parts):
+        raise SystemExit(f"--spare {text!r}: expected PE:PORT:CE:PORT (a free PE port and a spare CE's port)")
+    return tuple(parts)
+
+
+def add_item(i: int, spare: tuple[str, str, str, str]) -> dict:
+    pe, port, ce, ce_port = spare
     values = {
         "customer": f"{CUSTOMER} {i:02d}",
         "pe": pe,
         "pe_interface": port,
-        "ce": ce_name(i),
-        "ce_interface": "eth1",
+        "ce": ce,
+        "ce_interface": ce_port,
         "customer_asn": 65001 + i,
         "prefixes": [f"203.0.113.{32 + 8 * i}/29"],
         "bandwidth": 100000,
@@ -425,11 +444,11 @@ def check_sessions(spec, baseline: dict[str, dict[str, str]], expect_new: dict[s
 def check_links(nb, cids: list[str]) -> list[str]:
     links = [
         (str(p.prefix), p.custom_fields.get("netoss_circuit"))
-        for p in nb.ipam.prefixes.filter(within=LINK_POOL, mask_length=31)
-        if p.custom_fields.get("netoss_circuit")
+        for p in nb.ipam.prefixes.filter(mask_length=31)
+        if p.custom_fields.get("netoss_circuit") in cids
     ]
     prefixes = [p for p, _c in links]
-    print(f"  /31s from the pool with a circuit: {len(links)}, distinct: {len(set(prefixes))}")
+    print(f"  /31s given to the orders' circuits: {len(links)}, distinct: {len(set(prefixes))}")
     problems = []
     if len(set(prefixes)) != len(prefixes):
         problems.append(f"a /31 was given twice: {sorted(prefixes)}")
@@ -466,17 +485,51 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--orders", type=int, default=20, help="concurrent orders (default 20, 2..20)")
     ap.add_argument("--workers", type=int, default=2, help="job workers besides the stack's one (default 2, 0..6)")
+    ap.add_argument(
+        "--spare",
+        action="append",
+        default=[],
+        metavar="PE:PORT:CE:PORT",
+        help="with --stack: a free PE port and a spare CE's port for one order (repeat for more orders)",
+    )
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a smoke-size run (make test): no extra worker (with --stack, --lab, --spare)",
+    )
+    on_stack.add_options(ap, lab=True)
     args = ap.parse_args()
-    if not (2 <= args.orders <= 20 and 0 <= args.workers <= 6):
+    if args.stack:
+        if not args.lab or not args.spare:
+            ap.error("--stack needs --lab and at least one --spare")
+        spares = [parse_spare(text) for text in args.spare]
+        args.orders = len(spares)
+    elif args.smoke or args.lab or args.spare:
+        ap.error("--smoke, --lab and --spare go with --stack")
+    else:
+        spares = spares_of(args.orders)
+    if args.smoke:
+        args.workers = 0
+    if not ((args.stack or args.orders >= 2) and args.orders <= 20 and 0 <= args.workers <= 6):
         ap.error("--orders 2..20 (the prefixes 203.0.113.32-191), --workers 0..6")
     if os.geteuid() != 0:
         raise SystemExit("the lab needs root (network namespaces)")
     print(machine())
-    per_pe = {"pe1": (args.orders + 1) // 2, "pe2": args.orders // 2}
-    print(
-        f"orders: {args.orders} DIA orders at once ({per_pe['pe1']} on pe1, {per_pe['pe2']} on pe2), "
-        f"{1 + args.workers} job workers"
-    )
+    per_pe: dict[str, int] = {}
+    for pe, *_rest in spares:
+        per_pe[pe] = per_pe.get(pe, 0) + 1
+    on = ", ".join(f"{n} on {pe}" for pe, n in sorted(per_pe.items()))
+    print(f"orders: {args.orders} DIA orders at once ({on}), {1 + args.workers} job workers")
+    if args.stack:
+        stack = on_stack.existing(args.stack)
+        workers = Workers(stack)
+        try:
+            nb = pynetbox.api(stack.netbox_url, token=stack.netbox_token())
+            spec = lab.up(stack, nb, on_stack.lab_config(args.lab), log=lambda m: None)
+            run(stack, args, workers, spec, spares, per_pe)
+        finally:
+            workers.stop()
+        return
     stack = Stack(state_dir=STATE, port_base=PORT_BASE)
     wipe(stack)
     workers = Workers(stack)
@@ -485,7 +538,18 @@ def main() -> None:
     try:
         up(stack, seed_intent=False, log=lambda m: None)
         print(f"stack up: {time.monotonic() - t0:.0f} s")
-        run(stack, args, workers, bench_intent(tmp / "intent", args.orders), per_pe)
+        intent = bench_intent(tmp / "intent", args.orders)
+        t0 = time.monotonic()
+        run_playbook(
+            stack, "sot_sync.yml", "-e", f"sot_sync_intent_dir={intent}", log_name="sot-sync.log", timeout=1800
+        )
+        print(f"sot_sync of the intent (demo + {args.orders} CEs): {time.monotonic() - t0:.0f} s")
+        nb = pynetbox.api(stack.netbox_url, token=stack.netbox_token())
+        t0 = time.monotonic()
+        spec = lab.up(stack, nb, BENCH_LAB, log=lambda m: None)
+        lab.converge(stack, spec, log=lambda m: None, force=True)
+        print(f"lab up and converged: {len(spec.routers)} routers, {time.monotonic() - t0:.0f} s")
+        run(stack, args, workers, spec, spares, per_pe)
     finally:
         workers.stop()
         lab.down(stack, log=lambda m: None)
@@ -493,15 +557,8 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run(stack: Stack, args, workers: Workers, intent: Path, per_pe: dict[str, int]) -> None:
-    t0 = time.monotonic()
-    run_playbook(stack, "sot_sync.yml", "-e", f"sot_sync_intent_dir={intent}", log_name="sot-sync.log", timeout=1800)
-    print(f"sot_sync of the intent (demo + {args.orders} CEs): {time.monotonic() - t0:.0f} s")
+def run(stack: Stack, args, workers: Workers, spec, spares: list[tuple[str, str, str, str]], per_pe: dict) -> None:
     nb = pynetbox.api(stack.netbox_url, token=stack.netbox_token())
-    t0 = time.monotonic()
-    spec = lab.up(stack, nb, BENCH_LAB, log=lambda m: None)
-    lab.converge(stack, spec, log=lambda m: None, force=True)
-    print(f"lab up and converged: {len(spec.routers)} routers, {time.monotonic() - t0:.0f} s")
 
     stack_worker = Supervisor(stack).processes()["portal-worker"]["pid"]
     workers.start(args.workers, stack_worker)
@@ -513,7 +570,7 @@ def run(stack: Stack, args, workers: Workers, intent: Path, per_pe: dict[str, in
     adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, args.orders))
     api.mount("http://", adapter)
     base = stack.portal_url
-    baseline = {pe: bgp_peers(spec, pe) for pe in ("pe1", "pe2")}
+    baseline = {pe: bgp_peers(spec, pe) for pe in sorted(per_pe)}
     problems = [
         f"{pe}: before the orders, not Established: {p}"
         for pe, p in baseline.items()
@@ -522,7 +579,7 @@ def run(stack: Stack, args, workers: Workers, intent: Path, per_pe: dict[str, in
 
     # 1. Adds.
     adds = submit_together(
-        api, f"{base}{ORDERS}", [{"serviceOrderItem": [add_item(i)]} for i in range(1, args.orders + 1)]
+        api, f"{base}{ORDERS}", [{"serviceOrderItem": [add_item(i, spare)]} for i, spare in enumerate(spares, 1)]
     )
     wait_orders(api, base, adds)
     done = report("adds", api, base, adds, 1 + args.workers)

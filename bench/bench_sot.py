@@ -2,7 +2,9 @@
 """Benchmark: sot_sync and nb_inventory against a real NetBox, for N devices.
 
 It starts a stack of its own (.state-bench, port base 37000), so it never disturbs the
-stack of `make up` or a test run, and stops it at the end (--keep leaves it running).
+stack of `make up` or a test run, and stops it at the end (--keep leaves it running). With
+--stack (bench/on_stack.py) it runs on a stack already up, from that stack's intent instead of
+the demo, and syncs that intent again at the end (the bench's devices go).
 
   1. sot_sync of the demo intent plus N extra devices (each with a management interface,
      a loopback, two addresses and a primary IP): first run (creates), second run (must
@@ -11,7 +13,7 @@ stack of `make up` or a test run, and stops it at the end (--keep leaves it runn
      operator's existing NetBox would have them), then `ansible-inventory --list` through
      inventory/netbox.yml: wall time and peak memory.
 
-Usage: .venv/bin/python bench/bench_sot.py [--devices N] [--inventory-devices M] [--keep]
+Usage: .venv/bin/python bench/bench_sot.py [--devices N] [--inventory-devices M] [--keep] [--stack DIR] [--smoke]
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ sys.path.insert(0, str(REPO))
 
 from netoss.embedded.stack import Stack, client_env, down, up, wipe  # noqa: E402
 from netoss.embedded.stack.netbox import netbox_cmd  # noqa: E402
+
+sys.path.insert(0, str(REPO / "bench"))
+import on_stack  # noqa: E402
 
 ORM_LOAD = r"""
 import ipaddress, os
@@ -64,9 +69,23 @@ print(f"loaded {len(devices)} devices")
 """
 
 
-def bench_intent(target: Path, n: int) -> None:
-    """The demo intent plus n devices in a file of their own."""
-    shutil.copytree(REPO / "inventory" / "intent", target)
+def _first_device(intent: Path) -> dict:
+    for f in sorted(intent.glob("*.y*ml")):
+        devices = (yaml.safe_load(f.read_text()) or {}).get("devices") or []
+        if devices:
+            return devices[0]
+    raise SystemExit(f"bench: the intent {intent} has no device to model the bench's devices on")
+
+
+def bench_intent(target: Path, n: int, base: Path) -> None:
+    """The intent ``base`` plus n devices in a file of their own, placed like its first device
+    (site, role, platform, type)."""
+    if base.is_dir():
+        shutil.copytree(base, target)
+    else:
+        target.mkdir(parents=True)
+        shutil.copy(base, target / base.name)
+    model = _first_device(target)
     mgmt = ipaddress.ip_network("198.18.16.0/20")
     loops = ipaddress.ip_network("198.19.240.0/22")
     devices = []
@@ -74,10 +93,7 @@ def bench_intent(target: Path, n: int) -> None:
         devices.append(
             {
                 "name": f"bench{i:04d}",
-                "site": "ams1" if i % 2 == 0 else "fra1",
-                "role": "pe",
-                "platform": "frr",
-                "device_type": "frr-router",
+                **{k: model[k] for k in ("site", "role", "platform", "device_type") if k in model},
                 "primary_ip4": f"{mgmt[i + 1]}/20",
                 "interfaces": [
                     {
@@ -145,16 +161,28 @@ def main() -> None:
         help="devices loaded through the ORM before timing the inventory (default 1000)",
     )
     ap.add_argument("--keep", action="store_true", help="leave the bench stack running")
+    ap.add_argument("--smoke", action="store_true", help="a smoke-size run (make test): 1 extra device, no ORM load")
+    on_stack.add_options(ap)
     args = ap.parse_args()
+    if args.smoke:
+        args.devices, args.inventory_devices = 1, 0
+    if args.stack and args.inventory_devices:
+        ap.error("--stack needs --inventory-devices 0 (the ORM load is not undone)")
     if not 0 <= args.devices <= 4000 or not 0 <= args.inventory_devices <= 16000:
         ap.error("--devices must be 0..4000 and --inventory-devices 0..16000")
 
-    stack = Stack(state_dir=REPO / ".state-bench", port_base=37000)
-    wipe(stack)
     print(f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}")
-    t0 = time.monotonic()
-    up(stack, seed_intent=False, log=lambda m: print(f"  [stack] {m}"))
-    print(f"stack up (restore of migrated NetBox): {time.monotonic() - t0:.1f} s")
+    if args.stack:
+        stack = on_stack.existing(args.stack)
+        base = stack.recorded_intent
+        print(f"stack: {stack.state_dir} (already up), intent {base}")
+    else:
+        stack = Stack(state_dir=REPO / ".state-bench", port_base=37000)
+        wipe(stack)
+        t0 = time.monotonic()
+        up(stack, seed_intent=False, log=lambda m: print(f"  [stack] {m}"))
+        print(f"stack up (restore of migrated NetBox): {time.monotonic() - t0:.1f} s")
+        base = REPO / "inventory" / "intent"
     env = {
         **os.environ,
         **client_env(stack),
@@ -165,14 +193,14 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             intent = Path(tmp) / "intent"
-            bench_intent(intent, args.devices)
+            bench_intent(intent, args.devices, base)
             cmd = [
                 str(REPO / ".venv/bin/ansible-playbook"),
                 "playbooks/sot_sync.yml",
                 "-e",
                 f"sot_sync_intent_dir={intent}",
             ]
-            total = 6 + args.devices
+            total = sum(len((yaml.safe_load(f.read_text()) or {}).get("devices") or []) for f in intent.glob("*.y*ml"))
             wall, rss, out = timed(cmd, env, "first sot_sync")
             print(f"sot_sync, {total} devices, first run:  {wall:7.1f} s  peak {rss:4.0f} MiB  {plan_line(out)}")
             wall, rss, out = timed(cmd, env, "second sot_sync")
@@ -198,7 +226,12 @@ def main() -> None:
             hosts = len(json.loads(out[out.index("{") :])["_meta"]["hostvars"])
             print(f"nb_inventory --list, {hosts:5d} hosts: {wall:7.1f} s  peak {rss:4.0f} MiB")
     finally:
-        if not args.keep:
+        if args.stack:
+            # The stack's intent again: the bench's devices and prefixes go.
+            sync = [str(REPO / ".venv/bin/ansible-playbook"), "playbooks/sot_sync.yml"]
+            wall, _rss, out = timed([*sync, "-e", f"sot_sync_intent_dir={base}"], env, "sot_sync of the stack's intent")
+            print(f"sot_sync of the stack's intent again (bench devices removed): {wall:.1f} s  {plan_line(out)}")
+        elif not args.keep:
             down(stack, log=lambda m: None)
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what netoss needs on this machine, idempotently:
 #   - Debian packages (only those missing),
-#   - the app virtualenv (.venv): ansible, ansible-runner, the portal and the tools, pinned,
+#   - the app virtualenv (.venv): ansible, ansible-runner, the portal and the tools, pinned
+#     (requirements/runtime.txt and requirements/dev.txt),
 #   - the NetBox virtualenv (.venv-netbox): netbox==4.7.3, pinned,
 #   - ansible-test sanity's tools, in ansible-test's own virtualenvs (~/.ansible/test/venv).
 # Both virtualenvs run as the unprivileged `netoss` account, so their base Python must be one
@@ -93,11 +94,14 @@ venv_for() {
 }
 
 # App virtualenv. The stamp names the interpreter's path too: a new base Python rebuilds it.
-app_hash=$( (cat pyproject.toml requirements/app.txt; echo "$PY"; $PY -V) | sha256sum | cut -c1-16)
+# Pins: requirements/runtime.txt (what the runtime needs) and requirements/dev.txt (what the
+# dev tools need besides), applied together as constraints to the project with its dev extra.
+app_pins="requirements/runtime.txt requirements/dev.txt"
+app_hash=$( (cat pyproject.toml $app_pins; echo "$PY"; $PY -V) | sha256sum | cut -c1-16)
 if ! stamp_ok .venv "$app_hash"; then
   log "building .venv with $PY ($($PY -V))"
   venv_for .venv
-  quiet_pip .venv/bin/python -m pip install -q -c requirements/app.txt -e ".[dev]"
+  quiet_pip .venv/bin/python -m pip install -q -c requirements/runtime.txt -c requirements/dev.txt -e ".[dev]"
   echo "$app_hash" > .venv/.netoss-stamp
 fi
 

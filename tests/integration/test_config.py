@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from benches import assert_headings, lab_names, run_bench
 
 from netoss.embedded import lab
 from netoss.embedded.lab import runtime
@@ -401,3 +402,10 @@ def test_a_template_error_stops_before_anything_is_pushed(configured_lab, env, t
     assert runtime.vtysh(configured_lab.router("pe1"), "show running-config") == before
     rc, out = _run(env, "config_push.yml", "--limit", "pe1,p1")
     assert rc == 0 and _task(out, PUSH) == {"pe1": "ok", "p1": "ok"}, out[-3000:]
+
+
+def test_bench_config_smoke(configured_lab, stack):
+    """bench/bench_config.py at its smoke size on this module's lab (tests/integration/test_bench_smoke.py);
+    last in the module: its pushes change nothing, its backups follow the module's."""
+    out = run_bench("bench_config.py", "--smoke", "--stack", str(stack.state_dir), "--lab", lab_names(CONFIG_LAB))
+    assert_headings(out, "push, first", "push, again", "backup, first", "backup, again", "routers configured:")

@@ -25,6 +25,7 @@ import re
 import time
 
 import pytest
+from benches import assert_headings, lab_names, run_bench
 from waiting import wait_for
 
 from netoss.embedded import lab
@@ -356,3 +357,22 @@ def test_an_order_that_fails_verification_is_rolled_back_with_a_ticket(orders_la
     assert ticket_id, order
     ticket = portal_api.get(f"{stack.portal_url}{TICKETS}/{ticket_id}", timeout=10).json()
     assert "failed" in ticket["name"] and "maximum-prefix" in ticket["description"]
+
+
+def test_bench_service_orders_smoke(orders_lab, stack):
+    """bench/bench_service_orders.py at its smoke size on this module's lab (tests/integration/
+    test_bench_smoke.py): one order on the spare CE the module's orders used, added and deleted;
+    last in the module, and the bench checks that NetBox is left without its customer."""
+    out = run_bench(
+        "bench_service_orders.py",
+        "--smoke",
+        "--stack",
+        str(stack.state_dir),
+        "--lab",
+        lab_names(ORDERS_LAB),
+        "--spare",
+        "pe1:eth4:ce3:eth1",
+    )
+    assert_headings(
+        out, "adds: 1 orders, 1 completed", "deletes: 1 orders, 1 completed", "result: every order completed"
+    )

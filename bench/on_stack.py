@@ -1,0 +1,78 @@
+"""The benches' --stack and --lab options: run on a stack (and a lab) that is already up.
+
+Without them, a bench that needs a stack starts one of its own in its own state directory,
+wipes it first and stops it at the end. With ``--stack STATE_DIR`` it works on the stack already
+running in that directory (its port base is the one the stack recorded): it neither wipes nor
+stops it, and it puts back what it changed in it. ``--lab NS_PREFIX,BRIDGE,ACCOUNT`` names a lab
+already built on that stack, which the bench uses and leaves up. The smoke tests
+(tests/integration/test_bench_smoke.py and the test modules that own a lab) run the benches so,
+on the test stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from netoss.embedded.lab.spec import LabConfig
+from netoss.embedded.stack import Stack, down, portal_app, up, wipe
+
+
+def add_options(ap: argparse.ArgumentParser, lab: bool = False) -> None:
+    ap.add_argument(
+        "--stack",
+        type=Path,
+        metavar="STATE_DIR",
+        help="run on the stack already up in this state directory instead of one of the bench's own; "
+        "it is neither wiped nor stopped, and what the bench changes in it is put back",
+    )
+    if lab:
+        ap.add_argument(
+            "--lab",
+            metavar="NS_PREFIX,BRIDGE,ACCOUNT",
+            help="with --stack: the lab already built on that stack, with these names; the bench uses it "
+            "and leaves it up",
+        )
+
+
+def lab_config(text: str) -> LabConfig:
+    parts = text.split(",")
+    if len(parts) != 3 or not all(parts):
+        raise SystemExit(f"--lab {text!r}: expected NS_PREFIX,BRIDGE,ACCOUNT (three names separated by commas)")
+    return LabConfig(ns_prefix=parts[0], bridge=parts[1], user=parts[2])
+
+
+def existing(state: Path) -> Stack:
+    """The stack running in ``state`` (SystemExit naming what is wrong when there is none)."""
+    record = state / "stack.json"
+    if not record.is_file():
+        raise SystemExit(f"--stack {state}: no stack.json there: not the state directory of a stack")
+    stack = Stack(state_dir=state.resolve(), port_base=int(json.loads(record.read_text())["port_base"]))
+    if not portal_app.healthy(stack):
+        raise SystemExit(f"--stack {state}: its portal does not answer at {stack.portal_url}: is the stack up?")
+    return stack
+
+
+@contextlib.contextmanager
+def stack_for(
+    args: argparse.Namespace,
+    state: Path,
+    port_base: int,
+    seed_intent: bool,
+    log: Callable[[str], None] = lambda _m: None,
+) -> Iterator[tuple[Stack, bool]]:
+    """(stack, own): the stack of ``--stack``, else one of the bench's own in ``state`` (wiped,
+    started, stopped at the end). ``own`` says which."""
+    if args.stack is not None:
+        yield existing(args.stack), False
+        return
+    stack = Stack(state_dir=state, port_base=port_base)
+    wipe(stack)
+    up(stack, seed_intent=seed_intent, log=log)
+    try:
+        yield stack, True
+    finally:
+        down(stack, log=lambda _m: None)
