@@ -39,8 +39,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from netoss.domain.faults import snmp  # noqa: E402
-from netoss.domain.faults.service import counters  # noqa: E402
-from netoss.embedded.stack import Stack, down, portal_app, up, wipe  # noqa: E402
+from netoss.domain.faults.pipeline import counters  # noqa: E402
+from netoss.embedded.deployment import wipe  # noqa: E402
+from netoss.embedded.stack import Stack, down, portal_app, up  # noqa: E402
 from netoss.embedded.stack.supervisor import Supervisor  # noqa: E402
 
 # The demo's links: (device, interface) at each end, with the BGP sessions riding on it.

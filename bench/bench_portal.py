@@ -29,7 +29,8 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from netoss.embedded.stack import Stack, down, up, wipe  # noqa: E402
+from netoss.embedded.deployment import wipe  # noqa: E402
+from netoss.embedded.stack import Stack, down, up  # noqa: E402
 from netoss.embedded.stack.supervisor import Supervisor  # noqa: E402
 
 

@@ -1,23 +1,21 @@
 """The netoss portal: a Flask app factory with one blueprint per area.
 
-Configuration, in order: defaults, the JSON file named by NETOSS_PORTAL_CONFIG (the stack
-writes <state>/portal/portal.json, mode 0600), NETOSS_PORTAL_* environment variables, then
-``test_config``. The database is the portal's own PostgreSQL database on the stack's server
+Configuration comes from ``netoss.data.context.configure`` (defaults, the JSON file named by
+NETOSS_PORTAL_CONFIG, NETOSS_PORTAL_* environment variables, then ``test_config``), the one
+source the daemons read too. The database is the portal's own PostgreSQL database on the stack's server
 (SQLite only in unit tests); its schema is managed by Alembic migrations (Flask-Migrate,
 ``netoss/data/migrations``).
 """
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 from flask import Flask, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import IntegerConverter
 
+from netoss.data.context import MIGRATIONS, configure
 from netoss.data.db import db
+from netoss.domain import wiring
 from netoss.web.extensions import csrf, migrate
 from netoss.web.security import AuthError, check_request, safe_link, security_headers
 
@@ -37,54 +35,10 @@ class IdConverter(IntegerConverter):
         return number
 
 
-MIGRATIONS = str(Path(__file__).resolve().parent.parent / "data" / "migrations")
-
-
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.url_map.converters["int"] = IdConverter
-    app.config.from_mapping(
-        SQLALCHEMY_DATABASE_URI=None,
-        SECRET_KEY=None,
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        # The portal serves plain HTTP on loopback by default; set NETOSS_PORTAL_SESSION_COOKIE_SECURE=true
-        # behind TLS so the cookie never travels in clear.
-        SESSION_COOKIE_SECURE=False,
-        PERMANENT_SESSION_LIFETIME=8 * 3600,
-        WTF_CSRF_TIME_LIMIT=8 * 3600,
-        JSON_SORT_KEYS=False,
-        # Job templates as code (one YAML file per template), next to the playbooks they run.
-        JOB_TEMPLATES_DIR=str(Path(__file__).resolve().parents[2] / "jobs"),
-        # Private data directories of the jobs (the stack sets <state>/jobs).
-        JOBS_DIR=None,
-        REDIS_URL=None,
-        NETBOX_URL=None,
-        NETBOX_TOKEN=None,
-        # Any request body past this is refused with 413 before it is read.
-        MAX_CONTENT_LENGTH=8 * 1024 * 1024,
-        # Proxies in front of the portal whose X-Forwarded-For/-Proto/-Host are trusted (werkzeug's
-        # ProxyFix): 0 = none, the peer's address is the client's (sign-in limits, audit).
-        TRUSTED_PROXIES=0,
-        # Hosts that links on pages may point to, besides the portal and NETBOX_URL.
-        LINK_HOSTS=[],
-        # Live job output (/api/v1/jobs/<id>/stream): at most this many streams per gunicorn
-        # process (more get 503 with Retry-After), each ending after STREAM_SECONDS (the
-        # browser's EventSource resumes it with Last-Event-ID), so streams never take every thread.
-        STREAM_MAX_PER_PROCESS=12,
-        STREAM_SECONDS=60,
-    )
-    config_file = os.environ.get("NETOSS_PORTAL_CONFIG")
-    if config_file:
-        app.config.from_file(config_file, load=json.load)
-    app.config.from_prefixed_env(prefix="NETOSS_PORTAL")
-    if test_config:
-        app.config.from_mapping(test_config)
-    if not app.config["JOBS_DIR"]:
-        app.config["JOBS_DIR"] = str(Path(app.instance_path) / "jobs")
-    for key in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY"):
-        if not app.config.get(key):
-            raise RuntimeError(f"the portal needs {key}: set it in NETOSS_PORTAL_CONFIG or NETOSS_PORTAL_{key}")
+    configure(app, test_config)
 
     proxies = int(app.config["TRUSTED_PROXIES"] or 0)
     if proxies > 0:
@@ -95,6 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS)
     csrf.init_app(app)
+    wiring.connect()  # what happens when a job ends, the same here as in the worker
 
     from netoss.web.api import bp as api_bp
     from netoss.web.auth import bp as auth_bp

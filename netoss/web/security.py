@@ -30,6 +30,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import abort, current_app, g, request, session
 from sqlalchemy import func, select
 
+from netoss.data.audit import record as audit
 from netoss.data.db import db
 from netoss.data.models import ROLES, ApiToken, AuditEvent, User, utcnow
 
@@ -144,17 +145,6 @@ def require_role(role: str):
 def source_address() -> str | None:
     """The client's address: the peer's, or the one the trusted proxy saw (TRUSTED_PROXIES)."""
     return (request.remote_addr or "")[:64] or None
-
-
-def audit(action: str, target: str | None = None, outcome: str = "ok", detail: dict | None = None, actor=None):
-    """Record an action (committed at once, so a failed request still leaves its trace)."""
-    if actor is None:
-        user = g.get("user")
-        actor = user.username if user is not None else None
-    db.session.add(
-        AuditEvent(actor=actor, action=action, target=target, source=source_address(), outcome=outcome, detail=detail)
-    )
-    db.session.commit()
 
 
 def login_blocked(source: str | None, username: str | None = None) -> str | None:

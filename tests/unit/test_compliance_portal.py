@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 from test_fault_pages import TOPO
 from test_portal import app, bearer, client, sign_in, token_for  # noqa: F401 - app and client are fixtures
 
-from netoss.domain import compliance
 from netoss.data.db import db
 from netoss.data.models import Alarm, AuditEvent, ComplianceDevice, ComplianceResult, ComplianceRun, Job, Ticket
+from netoss.domain import compliance
 from netoss.domain.compliance.report import run_csv, text_report
 from netoss.domain.faults.processor import Processor, Settings
 

@@ -81,7 +81,7 @@ def alarm_events(run: dict, run_id: int, alarmed: set[tuple[str, str]] | None = 
 
 def queue(conn, events: list[Event]) -> int:
     """Count the events as received from the compliance source and queue them for the processor."""
-    from netoss.domain.faults.service import count, publish
+    from netoss.domain.faults.pipeline import count, publish
 
     if not events:
         return 0

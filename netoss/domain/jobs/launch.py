@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app
-
+from netoss.data import context
 from netoss.data.db import db
 from netoss.data.models import Job, User
 from netoss.domain.jobs.job_templates import JobTemplate, Parameter, netbox_filter, validate_launch
@@ -23,7 +22,7 @@ def netbox_choices(param: Parameter, values: dict) -> list:
     """The allowed values of a parameter whose choices come from NetBox (dependent filters applied)."""
     import pynetbox
 
-    url, token = current_app.config.get("NETBOX_URL"), current_app.config.get("NETBOX_TOKEN")
+    url, token = context.config().get("NETBOX_URL"), context.config().get("NETBOX_TOKEN")
     if not url or not token:
         raise LaunchError(503, f"{param.name}: its choices come from NetBox, which the portal is not configured for")
     spec = param.choices_from
@@ -53,7 +52,7 @@ def _limit(template: JobTemplate, clean: dict, resolve) -> str | None:
 def checked(user: User, name: str, values: dict, check: bool, resolve=None) -> tuple[JobTemplate, dict]:
     """The template and the clean values of a launch (or a schedule) that ``user`` may make;
     LaunchError, with the HTTP status to answer, says what is wrong."""
-    template = templates(current_app).get(name)
+    template = templates(context.current()).get(name)
     if template is None:
         raise LaunchError(404, f"no job template {name!r}")
     if not template.allowed(user.role):
@@ -107,7 +106,7 @@ def launch(
         )  # fmt: skip
     db.session.commit()
     try:
-        enqueue(job, seal(current_app, secrets))
+        enqueue(job, seal(context.current(), secrets))
     except Exception as exc:
         job.status, job.error = "error", f"the job queue is unavailable: {exc}"
         db.session.commit()

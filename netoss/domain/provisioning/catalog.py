@@ -13,7 +13,7 @@ import importlib
 import logging
 from pathlib import Path
 
-from flask import current_app
+from netoss.data import context
 
 LOGIC = "ansible_collections.netoss.core.plugins.module_utils.service_order"
 CATALOG = "ansible_collections.netoss.core.plugins.module_utils.service_catalog"
@@ -53,14 +53,14 @@ def view():
     """NetBox, as the shared logic reads it; ServiceError(503) when the portal has none."""
     import pynetbox
 
-    url, token = current_app.config.get("NETBOX_URL"), current_app.config.get("NETBOX_TOKEN")
+    url, token = context.config().get("NETBOX_URL"), context.config().get("NETBOX_TOKEN")
     if not (url and token):
         raise ServiceError(503, "the portal has no NetBox (NETBOX_URL, NETBOX_TOKEN): services live there")
     return logic().NetboxView(pynetbox.api(url, token=token))
 
 
 def catalog_path() -> Path:
-    return Path(current_app.config["JOB_TEMPLATES_DIR"]).parent / "services" / "catalog.yml"
+    return Path(context.config()["JOB_TEMPLATES_DIR"]).parent / "services" / "catalog.yml"
 
 
 def load() -> dict:
@@ -69,7 +69,7 @@ def load() -> dict:
     try:
         return module.load_catalog(catalog_path())
     except module.CatalogError as exc:
-        current_app.logger.error("the service catalog has problems:\n%s", exc)
+        context.logger().error("the service catalog has problems:\n%s", exc)
         raise ServiceError(500, "the service catalog has problems (each file and key is in the portal log)") from None
 
 

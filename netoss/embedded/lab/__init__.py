@@ -48,7 +48,7 @@ def config_from_env() -> LabConfig:
 
 
 def _paths(stack: Stack) -> runtime.LabPaths:
-    return runtime.LabPaths(stack.state_dir / "lab")
+    return runtime.LabPaths(stack.lab_dir)
 
 
 def read_netbox(api) -> dict[str, list[dict]]:
@@ -104,8 +104,7 @@ def bridge_address(stack: Stack) -> str | None:
 def shared_files(stack: Stack) -> list[Path]:
     """The lab's files the portal's jobs read (the device login and the lab's record): readable by
     the service account's group, still root's (netoss.embedded.stack.accounts.share)."""
-    paths = _paths(stack)
-    return [paths.secrets, paths.root / "built.json"]
+    return stack.lab_shared_files
 
 
 def _share(stack: Stack) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from netoss.embedded.lab.record import FRR_ETC, FRR_RUN
 from netoss.embedded.lab.spec import LabError, LabSpec, Link, Router
-from netoss.embedded.stack.config import write_private
+from netoss.embedded.stack.config import LAB_CREDENTIALS, write_private
 from netoss.embedded.stack.proc import read_pid, run
 
 DAEMONS = ("zebra", "bgpd", "ospfd", "staticd", "bfdd")
@@ -98,7 +98,7 @@ class LabPaths:
 
     @property
     def secrets(self) -> Path:
-        return self.root / "credentials.json"
+        return self.root / LAB_CREDENTIALS
 
     @property
     def known_hosts(self) -> Path:

@@ -38,7 +38,7 @@ def alarm_list():
 def pipeline():
     """The fault pipeline's accounting: per source received, stored, rejected by reason,
     dead-lettered; what is queued; and the newest dead letters with their errors."""
-    from netoss.domain.faults.service import STREAM_MAXLEN, counters, dead_letters
+    from netoss.domain.faults.pipeline import STREAM_MAXLEN, counters, dead_letters
     from netoss.domain.jobs.queue import connection
 
     try:
