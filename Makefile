@@ -32,6 +32,7 @@ status:
 lint: bootstrap
 	$(BIN)/ruff check $(PY_SOURCES)
 	$(BIN)/ruff format --check $(PY_SOURCES)
+	$(BIN)/lint-imports  # the floors and no cycles: [tool.importlinter] in pyproject.toml
 	$(BIN)/yamllint --strict .
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ansible-lint --profile production
 	@if command -v node >/dev/null; then for f in netoss/web/static/*.js; do node --check $$f || exit 1; done; \

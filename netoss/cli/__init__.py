@@ -5,7 +5,9 @@ Installed as a console script in the app virtualenv: `.venv/bin/netoss`.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import logging
 import os
 import shlex
 import socket
@@ -13,10 +15,24 @@ import sys
 from pathlib import Path
 
 import click
+import yaml
 
+from netoss.cli.starter import StarterError, starter_files, write_starter
 from netoss.embedded import jobs as embedded_jobs
 from netoss.embedded import lab
-from netoss.embedded.stack import HINTS, Stack, StackError, describe, down, portal_app, service_status, summary, up
+from netoss.embedded.lab import helper
+from netoss.embedded.stack import (
+    HINTS,
+    Stack,
+    StackError,
+    accounts,
+    describe,
+    down,
+    portal_app,
+    service_status,
+    summary,
+    up,
+)
 
 
 def _stack() -> Stack:
@@ -28,8 +44,6 @@ def _stack() -> Stack:
 
 def _portal_login() -> tuple[str, str]:
     """PORTAL_URL and PORTAL_TOKEN from the environment, else this stack's URL and admin token."""
-    import os
-
     url, token = os.environ.get("PORTAL_URL"), os.environ.get("PORTAL_TOKEN")
     if not (url and token):
         stack = _stack()
@@ -90,6 +104,7 @@ def up_cmd(no_seed: bool, no_lab: bool, no_push: bool, intent: Path | None, conf
                 lab.converge(stack, spec, log=_log)
     except (StackError, lab.LabError) as exc:
         raise click.ClickException(f"{exc}\n(logs: {stack.logs})") from None
+    # start-up time: the service order logic only for this command
     from netoss.domain.provisioning.free_ports import network_lines
 
     click.echo(summary(stack))
@@ -146,12 +161,8 @@ def init_cmd(directory: Path, operator: str, asn: int, site: str, management: st
     a site, the roles, the management prefix and the config contexts the templates read, with
     comments, and no device yet. Then: add your devices, and `netoss up --intent DIRECTORY`.
     """
-    import ipaddress
-
-    import yaml
-
+    # start-up time: jsonschema and the intent's schema only for this command
     from ansible_collections.netoss.core.plugins.module_utils.intent import IntentError, load_intent
-    from netoss.cli.starter import StarterError, starter_files, write_starter
 
     stack = Stack.from_env()
     if collector is None:
@@ -308,8 +319,7 @@ def tickets_group() -> None:
 @click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
 def tickets_list_cmd(as_json: bool, status: str | None, limit: int) -> None:
     """The tickets, most recently changed first (through the portal's TMF621 API: PORTAL_URL and PORTAL_TOKEN)."""
-    import json
-
+    # start-up time: requests only for the commands that call the portal
     from netoss.data.portal_client import ClientError, PortalClient
 
     url, token = _portal_login()
@@ -345,8 +355,9 @@ def compliance_group() -> None:
 def compliance_report_cmd(as_json: bool, device: str | None, days: int) -> None:
     """Each device's latest compliance, feature by feature, and what is wrong where it is not
     compliant. Exit 0 whenever the report could be read, compliant or not."""
+    # start-up time: requests only for the commands that call the portal
     from netoss.data.portal_client import ClientError, PortalClient
-    from netoss.domain.compliance.report import text_report
+    from netoss.domain.compliance.report import text_report  # start-up time: the compliance domain only here
 
     url, token = _portal_login()
     params = {"days": days, **({"device": device} if device else {})}
@@ -375,6 +386,7 @@ def job_group() -> None:
 def job_run_cmd(template: str, params: tuple[str, ...], check: bool, wait: bool) -> None:
     """Launch TEMPLATE, print its live output, exit 0 only if it succeeded."""
 
+    # start-up time: requests only for the commands that call the portal
     from netoss.data.portal_client import ClientError, PortalClient, run
 
     url, token = _portal_login()
@@ -391,6 +403,7 @@ def lab_group() -> None:
 
 
 def _nb_api(stack: Stack):
+    # start-up time: pynetbox only for the commands that read NetBox
     from ansible_collections.netoss.core.plugins.module_utils.netbox_client import NetboxError, connect
 
     try:
@@ -465,12 +478,6 @@ def lab_helper_cmd() -> None:
     Patching a circuit into the lab and pinging from inside a router need root; the jobs run
     as `netoss` and ask this helper over <state>/lab-helper/helper.sock (group netoss).
     """
-    import logging
-    import os
-
-    from netoss.embedded.lab import helper
-    from netoss.embedded.stack import accounts
-
     if os.geteuid() != 0:
         raise click.ClickException("the lab helper acts on network namespaces: it must run as root")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 
 import requests
@@ -52,8 +53,6 @@ class PortalClient:
         """(event name, data) of the job's server-sent events until its end. The portal ends
         each stream after a while, or refuses one when too many are open (503, Retry-After):
         it is resumed after the last event received, as a browser's EventSource does."""
-        import time
-
         while True:
             try:
                 resp = self.session.get(

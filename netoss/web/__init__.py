@@ -11,13 +11,24 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from netoss.data.context import MIGRATIONS, configure
 from netoss.data.db import db
 from netoss.domain import wiring
+from netoss.domain.jobs.job_templates import TemplateError
+from netoss.web.api import bp as api_bp
+from netoss.web.auth import bp as auth_bp
+from netoss.web.compliance import bp as compliance_bp
 from netoss.web.extensions import csrf, migrate
-from netoss.web.security import AuthError, check_request, safe_link, security_headers
+from netoss.web.faults import bp as faults_bp
+from netoss.web.jobs import bp as jobs_bp
+from netoss.web.main import bp as main_bp
+from netoss.web.security import AuthError, check_request, safe_link, security_headers, wants_json
+from netoss.web.services import bp as services_bp
+from netoss.web.services.api import bp as services_api_bp
+from netoss.web.tmf import bp as tmf_bp
 
 # Ids are PostgreSQL integers: one past this in a path is no such object (404).
 MAX_ID = 2**31 - 1
@@ -42,24 +53,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     proxies = int(app.config["TRUSTED_PROXIES"] or 0)
     if proxies > 0:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS)
     csrf.init_app(app)
     wiring.connect()  # what happens when a job ends, the same here as in the worker
-
-    from netoss.web.api import bp as api_bp
-    from netoss.web.auth import bp as auth_bp
-    from netoss.web.compliance import bp as compliance_bp
-    from netoss.web.faults import bp as faults_bp
-    from netoss.web.jobs import bp as jobs_bp
-    from netoss.web.main import bp as main_bp
-    from netoss.web.services import bp as services_bp
-    from netoss.web.services.api import bp as services_api_bp
-    from netoss.web.tmf import bp as tmf_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(main_bp)
@@ -89,10 +88,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
-def _wants_json() -> bool:
-    return request.path.startswith(("/api/", "/tmf-api/")) or request.accept_mimetypes.best == "application/json"
-
-
 def _short(message) -> str:
     """An error message bounded in size: it may quote input, which must never come back whole."""
     text = str(message)
@@ -102,7 +97,7 @@ def _short(message) -> str:
 def _error_handlers(app: Flask) -> None:
     @app.errorhandler(AuthError)
     def auth_error(exc: AuthError):
-        if _wants_json():
+        if wants_json():
             return jsonify(error=str(exc), status=exc.status), exc.status
         if exc.status == 401:
             return redirect(url_for("auth.login", next=request.full_path))
@@ -110,7 +105,7 @@ def _error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        if _wants_json():
+        if wants_json():
             response = jsonify(error=_short(exc.description), status=exc.code)
         else:
             response = app.make_response(
@@ -122,14 +117,12 @@ def _error_handlers(app: Flask) -> None:
                 response.headers[name] = value  # Retry-After, Allow, ...
         return response
 
-    from netoss.domain.jobs.job_templates import TemplateError
-
     @app.errorhandler(TemplateError)
     def template_error(exc: TemplateError):
         # A broken edit of jobs/*.yml: every problem, with its file and key, goes to the log.
         app.logger.error("the job templates have problems:\n%s", exc)
         message = "the job templates have problems (each file and key is in the portal log)"
-        if _wants_json():
+        if wants_json():
             return jsonify(error=message, status=500), 500
         return render_template("error.html", status=500, message=message), 500
 
@@ -137,6 +130,6 @@ def _error_handlers(app: Flask) -> None:
     def server_error(exc: Exception):
         db.session.rollback()
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
-        if _wants_json():
+        if wants_json():
             return jsonify(error="internal error (see the portal log)", status=500), 500
         return render_template("error.html", status=500, message="internal error (see the portal log)"), 500

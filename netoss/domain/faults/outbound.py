@@ -12,7 +12,12 @@ import logging
 import queue
 import smtplib
 import threading
+import time
 from email.message import EmailMessage
+
+import requests
+
+from netoss.data.models import iso
 
 log = logging.getLogger("netoss.faults")
 
@@ -25,8 +30,6 @@ def signature(secret: str, body: bytes) -> str:
 
 
 def ticket_payload(kind: str, ticket, info: dict, portal_url: str | None = None) -> dict:
-    from netoss.data.models import iso
-
     return {
         "event": f"ticket.{kind}",
         "ticket": {
@@ -65,8 +68,6 @@ class Outbound:
 
     def drain(self, timeout: float = 10) -> None:
         """Wait until everything queued was sent (tests)."""
-        import time
-
         deadline = time.monotonic() + timeout
         while self.queue.unfinished_tasks and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -87,8 +88,6 @@ class Outbound:
                 log.error("%s of %s for %s failed: %s", name, payload["event"], payload["ticket"]["id"], exc)
 
     def _journal(self, kind: str, payload: dict) -> None:
-        import requests
-
         url, token = self.config.get("NETBOX_URL"), self.config.get("NETBOX_TOKEN")
         t = payload["ticket"]
         device_id = next(
@@ -114,8 +113,6 @@ class Outbound:
         resp.raise_for_status()
 
     def _webhook(self, kind: str, payload: dict) -> None:
-        import requests
-
         url = self.config.get("FAULTS_WEBHOOK_URL")
         if not url:
             return

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pynetbox
+
+from ansible_collections.netoss.core.plugins.module_utils.netbox_client import endpoint
 from netoss.data import context
 from netoss.data.db import db
-from netoss.data.models import Job, User
+from netoss.data.models import Job, Ticket, TicketNote, User
 from netoss.domain.jobs.job_templates import JobTemplate, Parameter, netbox_filter, validate_launch
 from netoss.domain.jobs.runner import seal, templates
 
@@ -20,13 +23,10 @@ class LaunchError(Exception):
 
 def netbox_choices(param: Parameter, values: dict) -> list:
     """The allowed values of a parameter whose choices come from NetBox (dependent filters applied)."""
-    import pynetbox
-
     url, token = context.config().get("NETBOX_URL"), context.config().get("NETBOX_TOKEN")
     if not url or not token:
         raise LaunchError(503, f"{param.name}: its choices come from NetBox, which the portal is not configured for")
     spec = param.choices_from
-    from ansible_collections.netoss.core.plugins.module_utils.netbox_client import endpoint
 
     records = endpoint(pynetbox.api(url, token=token), spec["netbox"]).filter(**netbox_filter(param, values))
     key = spec.get("value", "name")
@@ -78,8 +78,6 @@ def launch(
 
     ``ticket_id`` links the job to the ticket it was launched from (a remediation): the job
     appears in the ticket's timeline, and the ticket gets a note."""
-    from netoss.data.models import Ticket, TicketNote
-
     ticket = None
     if ticket_id is not None:
         ticket = db.session.get(Ticket, ticket_id)

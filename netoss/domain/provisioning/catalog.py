@@ -13,6 +13,8 @@ import importlib
 import logging
 from pathlib import Path
 
+import pynetbox
+
 from netoss.data import context
 
 LOGIC = "ansible_collections.netoss.core.plugins.module_utils.service_order"
@@ -51,8 +53,6 @@ def logic():
 
 def view():
     """NetBox, as the shared logic reads it; ServiceError(503) when the portal has none."""
-    import pynetbox
-
     url, token = context.config().get("NETBOX_URL"), context.config().get("NETBOX_TOKEN")
     if not (url and token):
         raise ServiceError(503, "the portal has no NetBox (NETBOX_URL, NETBOX_TOKEN): services live there")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from netoss.embedded.lab import record, runtime
 from netoss.embedded.lab.spec import LabConfig, LabError, LabSpec, Router, build_spec
+from netoss.embedded.stack import accounts
 from netoss.embedded.stack.config import Stack, StackError, write_private
 
 __all__ = [
@@ -108,8 +109,6 @@ def shared_files(stack: Stack) -> list[Path]:
 
 
 def _share(stack: Stack) -> None:
-    from netoss.embedded.stack import accounts
-
     for path in shared_files(stack):
         if path.exists():
             accounts.share(path, accounts.SERVICE_USER)
@@ -235,7 +234,7 @@ def record_if_indexes(stack: Stack, spec: LabSpec, log: Callable[[str], None] = 
     import requests
 
     from ansible_collections.netoss.core.plugins.module_utils.netbox_client import NetboxError, connect
-    from netoss.domain.faults.topology import IFINDEX_FIELD
+    from netoss.domain.faults.topology import IFINDEX_FIELD  # start-up time: not the fault domain for every command
 
     tables = {r.name: runtime.if_indexes(r) for r in spec.routers}
     if not tables:
