@@ -32,8 +32,6 @@ import time
 from pathlib import Path
 
 import yaml
-from ansible_runner.config.runner import RunnerConfig
-from ansible_runner.runner import Runner
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -471,6 +469,8 @@ def _run(private: Path, repo: Path, template: JobTemplate, job: Job, env: dict, 
     kept out of its command line and its ``command`` artifact (see :func:`hide_credentials`)."""
     # Start-up time: ansible-runner is loaded by the work horse that runs a job, never by the
     # portal's web processes, which import this module for the templates.
+    from ansible_runner.config.runner import RunnerConfig
+    from ansible_runner.runner import Runner
 
     (private / "env").mkdir(mode=0o700, exist_ok=True)
     if extravars:
