@@ -32,6 +32,7 @@ status:
 lint: bootstrap
 	$(BIN)/ruff check $(PY_SOURCES)
 	$(BIN)/ruff format --check $(PY_SOURCES)
+	$(BIN)/lint-imports  # the floors and no cycles: [tool.importlinter] in pyproject.toml
 	$(BIN)/yamllint --strict .
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/ansible-lint --profile production
 	scripts/sanity.sh

@@ -40,8 +40,9 @@ from bench_lab import pss_mib  # noqa: E402
 from bench_sot import timed  # noqa: E402
 
 from netoss.embedded import lab  # noqa: E402
+from netoss.embedded.deployment import wipe  # noqa: E402
 from netoss.embedded.lab.spec import LabConfig  # noqa: E402
-from netoss.embedded.stack import Stack, client_env, down, up, wipe  # noqa: E402
+from netoss.embedded.stack import Stack, client_env, down, up  # noqa: E402
 
 CONFIG = LabConfig(ns_prefix="b", bridge="netoss-bbr0", user="netopsb")
 MGMT = "198.18.102"

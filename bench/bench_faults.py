@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from netoss.domain.faults import snmp  # noqa: E402
-from netoss.domain.faults.service import counters  # noqa: E402
+from netoss.domain.faults.pipeline import counters  # noqa: E402
 from netoss.embedded.stack import Stack, portal_app  # noqa: E402
 from netoss.embedded.stack.supervisor import Supervisor  # noqa: E402
 

@@ -61,9 +61,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from netoss.embedded import lab  # noqa: E402
+from netoss.embedded.deployment import wipe  # noqa: E402
 from netoss.embedded.lab import runtime  # noqa: E402
 from netoss.embedded.lab.spec import LabConfig  # noqa: E402
-from netoss.embedded.stack import Stack, down, portal_app, run_playbook, up, wipe  # noqa: E402
+from netoss.embedded.stack import Stack, down, portal_app, run_playbook, up  # noqa: E402
 from netoss.embedded.stack.accounts import owner_of_process  # noqa: E402
 from netoss.embedded.stack.supervisor import Supervisor  # noqa: E402
 

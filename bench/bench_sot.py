@@ -36,7 +36,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from netoss.embedded.stack import Stack, client_env, down, up, wipe  # noqa: E402
+from netoss.embedded.deployment import wipe  # noqa: E402
+from netoss.embedded.stack import Stack, client_env, down, up  # noqa: E402
 from netoss.embedded.stack.netbox import netbox_cmd  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))

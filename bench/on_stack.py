@@ -17,8 +17,9 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from netoss.embedded.deployment import wipe
 from netoss.embedded.lab.spec import LabConfig
-from netoss.embedded.stack import Stack, down, portal_app, up, wipe
+from netoss.embedded.stack import Stack, down, portal_app, up
 
 
 def add_options(ap: argparse.ArgumentParser, lab: bool = False) -> None:

@@ -1,1 +1,2 @@
-"""netoss portal: the Flask app, the stack manager and the netoss CLI."""
+"""netoss, in floors that import only downwards (docs/architecture.md): ``data`` <- ``domain`` <-
+(``web`` | ``daemons`` | ``embedded``) <- ``cli``."""

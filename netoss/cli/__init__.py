@@ -5,15 +5,34 @@ Installed as a console script in the app virtualenv: `.venv/bin/netoss`.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import logging
+import os
 import shlex
+import socket
 import sys
 from pathlib import Path
 
 import click
+import yaml
 
+from netoss.cli.starter import StarterError, starter_files, write_starter
+from netoss.embedded import jobs as embedded_jobs
 from netoss.embedded import lab
-from netoss.embedded.stack import HINTS, Stack, StackError, describe, down, service_status, summary, up
+from netoss.embedded.lab import helper
+from netoss.embedded.stack import (
+    HINTS,
+    Stack,
+    StackError,
+    accounts,
+    describe,
+    down,
+    portal_app,
+    service_status,
+    summary,
+    up,
+)
 
 
 def _stack() -> Stack:
@@ -25,8 +44,6 @@ def _stack() -> Stack:
 
 def _portal_login() -> tuple[str, str]:
     """PORTAL_URL and PORTAL_TOKEN from the environment, else this stack's URL and admin token."""
-    import os
-
     url, token = os.environ.get("PORTAL_URL"), os.environ.get("PORTAL_TOKEN")
     if not (url and token):
         stack = _stack()
@@ -37,16 +54,10 @@ def _portal_login() -> tuple[str, str]:
     return url, token
 
 
-def _portal_app():
-    """The portal's Flask app with this stack's configuration (for the stack's own daemons)."""
-    import os
-
-    from netoss.embedded.stack import portal_app
-    from netoss.web import create_app
-
+def _portal_config() -> None:
+    """Point the daemons at this stack's portal configuration, unless NETOSS_PORTAL_CONFIG names one."""
     if not os.environ.get("NETOSS_PORTAL_CONFIG"):
         os.environ["NETOSS_PORTAL_CONFIG"] = str(portal_app.config_file(_stack()))
-    return create_app()
 
 
 def _log(msg: str) -> None:
@@ -93,6 +104,7 @@ def up_cmd(no_seed: bool, no_lab: bool, no_push: bool, intent: Path | None, conf
                 lab.converge(stack, spec, log=_log)
     except (StackError, lab.LabError) as exc:
         raise click.ClickException(f"{exc}\n(logs: {stack.logs})") from None
+    # start-up time: the service order logic only for this command
     from netoss.domain.provisioning.free_ports import network_lines
 
     click.echo(summary(stack))
@@ -149,13 +161,9 @@ def init_cmd(directory: Path, operator: str, asn: int, site: str, management: st
     a site, the roles, the management prefix and the config contexts the templates read, with
     comments, and no device yet. Then: add your devices, and `netoss up --intent DIRECTORY`.
     """
-    import ipaddress
-
-    import yaml
-
+    # start-up time: jsonschema and the intent's schema only for this command
     from ansible_collections.netoss.core.plugins.module_utils.intent_load import load_intent
     from ansible_collections.netoss.core.plugins.module_utils.intent_schema import IntentError
-    from netoss.cli.starter import StarterError, starter_files, write_starter
 
     stack = Stack.from_env()
     if collector is None:
@@ -224,62 +232,21 @@ def worker_cmd(burst: bool, name: str | None) -> None:
     More workers, on this host or others sharing the stack's Redis and PostgreSQL, run more
     jobs at once. Each job gets the stack's NetBox token and the lab's device login.
     """
-    import getpass
-    import os
-    import socket
-
-    from rq import Worker
-
-    from netoss.domain.jobs.queue import connection, rq_queue, start_heartbeat
-    from netoss.web import create_app
+    from netoss.daemons import worker  # start-up time: RQ, Flask and SQLAlchemy only for this command
 
     stack = _stack()
-    # Ansible's own files (temp dirs, persistent connections) go to a directory of this account:
-    # playbooks run by root with the same HOME must not leave the worker unable to write there.
-    own = stack.state_dir / "ansible-tmp" / getpass.getuser()
     try:
-        os.environ.update(
-            {
-                # The credentials `netoss up` gave this worker in its environment (the writer NetBox
-                # token, the automation portal token); a worker started by hand reads the stack's.
-                "NETBOX_API": stack.netbox_url,
-                "NETBOX_TOKEN": os.environ.get("NETBOX_TOKEN") or stack.netbox_writer_token(),
-                # The lab's device login is read at each job (netoss.domain.jobs.queue.job_environment).
-                "NETOSS_STATE": str(stack.state_dir),
-                # Jobs report unreachable hosts and failed tasks (netoss.core.fault_report) and
-                # raise alarms as the automation account (operator), never as the admin.
-                "PORTAL_URL": stack.portal_url,
-                "PORTAL_TOKEN": os.environ.get("PORTAL_TOKEN") or stack.load_secrets()["portal_automation_token"],
-                # network_cli checks the lab routers' host keys against <state>/home/.ssh/known_hosts.
-                "HOME": str(stack.ansible_home),
-                "ANSIBLE_LOCAL_TEMP": str(own / "local"),
-                "ANSIBLE_REMOTE_TEMP": str(own / "remote"),
-                "ANSIBLE_PERSISTENT_CONTROL_PATH_DIR": str(own / "pc"),
-            }
-        )
+        # The credentials and directories of this stack's jobs; the lab's device login and the
+        # recorded intent are read at each job (netoss.embedded.jobs.environment).
+        os.environ.update(embedded_jobs.worker_environment(stack))
     except StackError as exc:
         raise click.ClickException(str(exc)) from None
-    stack.ansible_home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    own.mkdir(mode=0o700, parents=True, exist_ok=True)
-    app = create_app()
-    name = name or f"{socket.gethostname()}:{os.getpid()}"
-    os.environ["NETOSS_WORKER_NAME"] = name  # the jobs it runs record it
-    worker = Worker([rq_queue(app)], connection=connection(app), name=name)
-    start_heartbeat(app, name, _log)
-    _log(f"worker {worker.name} takes jobs from {rq_queue(app).name}")
-    worker.work(burst=burst, with_scheduler=False)
+    worker.run(name or f"{socket.gethostname()}:{os.getpid()}", burst, _log, embedded_jobs.environment)
 
 
 @main.group("faults")
 def faults_group() -> None:
     """Fault management: the receivers and the processor `make up` runs, and their counters."""
-
-
-def _fault_logging() -> None:
-    import logging
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @faults_group.command("receive")
@@ -288,70 +255,45 @@ def _fault_logging() -> None:
 @click.option("--rules", "rules_file", type=click.Path(dir_okay=False), default=None, help="Syslog rules file.")
 def faults_receive_cmd(syslog_port: int | None, trap_port: int | None, rules_file: str | None) -> None:
     """Receive syslog (RFC 3164 and 5424) and SNMPv2c traps on loopback and the lab's bridge."""
-    import asyncio
-    from pathlib import Path
+    from netoss.daemons import faults  # start-up time: Redis, Flask and SQLAlchemy only for this command
+    from netoss.domain.faults.rules import RuleError
 
-    from netoss.domain.faults.rules import RuleError, load_rules
-    from netoss.domain.faults.service import receive, syslog_handler, trap_handler
-    from netoss.domain.jobs.queue import connection
-
-    _fault_logging()
+    faults.setup_logging()
     stack = _stack()
-    path = Path(rules_file) if rules_file else stack.repo / "faults" / "syslog.yml"
+    _portal_config()
     try:
-        rules = load_rules(path)
+        faults.run_receivers(
+            Path(rules_file) if rules_file else stack.repo / "faults" / "syslog.yml",
+            syslog_port or stack.port("syslog"),
+            trap_port or stack.port("snmptrap"),
+            lambda: lab.bridge_address(stack),
+            _log,
+        )
     except RuleError as exc:
         raise click.ClickException(str(exc)) from None
-    app = _portal_app()
-    communities = list(app.config.get("FAULTS_SNMP_COMMUNITIES") or [])
-    if not communities:
-        _log("no FAULTS_SNMP_COMMUNITIES in the portal's configuration: every trap will be rejected")
-    sources = {
-        "syslog": (syslog_port or stack.port("syslog"), syslog_handler(rules)),
-        "snmp": (trap_port or stack.port("snmptrap"), trap_handler(communities)),
-    }
-    _log(f"syslog rules: {len(rules.rules)} from {path}")
-    maxlen = app.config.get("FAULTS_STREAM_MAXLEN")
-    asyncio.run(receive(connection(app), sources, lambda: lab.bridge_address(stack), maxlen=maxlen))
 
 
 @faults_group.command("process")
 def faults_process_cmd() -> None:
     """Turn queued events into alarms, correlate them, and open and resolve tickets."""
-    from netoss.data.netbox import NetBox
-    from netoss.domain.faults.outbound import Outbound
-    from netoss.domain.faults.processor import Processor, Settings
-    from netoss.domain.faults.service import TopologyCache, process_forever
-    from netoss.domain.jobs.queue import connection
-    from netoss.domain.jobs.runner import templates
+    from netoss.daemons import faults  # start-up time: the processor's modules only for this command
 
-    _fault_logging()
-    app = _portal_app()
-    netbox = NetBox.from_config(app.config)
-    if netbox is None:
-        raise click.ClickException("the portal's configuration has no NETBOX_URL and NETBOX_TOKEN")
-    outbound = Outbound(dict(app.config))
-    outbound.start()
-    processor = Processor(
-        TopologyCache(netbox),
-        Settings.from_config(app.config),
-        on_ticket=outbound,
-        changing_templates=lambda: {n for n, t in templates(app).items() if t.changes_devices},
-    )
-    _log("fault processor: reading the event stream")
-    process_forever(app, processor, connection(app))
+    faults.setup_logging()
+    _portal_config()
+    try:
+        faults.run_processor(_log)
+    except faults.DaemonError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @faults_group.command("counters")
 @click.option("--json", "as_json", is_flag=True)
 def faults_counters_cmd(as_json: bool) -> None:
     """Events received, stored and rejected (by reason), per source; and still queued."""
-    import json
+    from netoss.daemons import faults  # start-up time: Redis, Flask and SQLAlchemy only for this command
 
-    from netoss.domain.faults.service import counters
-    from netoss.domain.jobs.queue import connection
-
-    c = counters(connection(_portal_app()))
+    _portal_config()
+    c = faults.counters()
     if as_json:
         click.echo(json.dumps(c, indent=2, sort_keys=True))
         return
@@ -378,8 +320,7 @@ def tickets_group() -> None:
 @click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
 def tickets_list_cmd(as_json: bool, status: str | None, limit: int) -> None:
     """The tickets, most recently changed first (through the portal's TMF621 API: PORTAL_URL and PORTAL_TOKEN)."""
-    import json
-
+    # start-up time: requests only for the commands that call the portal
     from netoss.data.portal_client import ClientError, PortalClient
 
     url, token = _portal_login()
@@ -415,8 +356,9 @@ def compliance_group() -> None:
 def compliance_report_cmd(as_json: bool, device: str | None, days: int) -> None:
     """Each device's latest compliance, feature by feature, and what is wrong where it is not
     compliant. Exit 0 whenever the report could be read, compliant or not."""
+    # start-up time: requests only for the commands that call the portal
     from netoss.data.portal_client import ClientError, PortalClient
-    from netoss.domain.compliance.report import text_report
+    from netoss.domain.compliance.report import text_report  # start-up time: the compliance domain only here
 
     url, token = _portal_login()
     params = {"days": days, **({"device": device} if device else {})}
@@ -445,6 +387,7 @@ def job_group() -> None:
 def job_run_cmd(template: str, params: tuple[str, ...], check: bool, wait: bool) -> None:
     """Launch TEMPLATE, print its live output, exit 0 only if it succeeded."""
 
+    # start-up time: requests only for the commands that call the portal
     from netoss.data.portal_client import ClientError, PortalClient, run
 
     url, token = _portal_login()
@@ -461,6 +404,7 @@ def lab_group() -> None:
 
 
 def _nb_api(stack: Stack):
+    # start-up time: pynetbox only for the commands that read NetBox
     from netoss.data.netbox import NetBox, NetboxError
 
     try:
@@ -535,12 +479,6 @@ def lab_helper_cmd() -> None:
     Patching a circuit into the lab and pinging from inside a router need root; the jobs run
     as `netoss` and ask this helper over <state>/lab-helper/helper.sock (group netoss).
     """
-    import logging
-    import os
-
-    from netoss.embedded.lab import helper
-    from netoss.embedded.stack import accounts
-
     if os.geteuid() != 0:
         raise click.ClickException("the lab helper acts on network namespaces: it must run as root")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

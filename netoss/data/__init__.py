@@ -1,1 +1,2 @@
-"""Data floor: the portal database (models, session, migrations) and the clients of NetBox and of the portal."""
+"""Data floor: the portal database (models, session, migrations), the configuration and app
+context every process builds (``context``), the audit trail, and the portal's client."""

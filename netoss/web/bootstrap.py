@@ -8,6 +8,7 @@ the account is created; the token row is added when its hash is not there yet.
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 
 from sqlalchemy import select
@@ -40,8 +41,6 @@ AUTOMATION = "automation"
 def ensure_automation(token: str) -> list[str]:
     """The `automation` account (operator, no password that anyone knows: it signs in with
     its token only), used by playbooks and jobs to raise alarms and open tickets."""
-    import secrets
-
     done = []
     user = db.session.scalar(select(User).where(User.username == AUTOMATION))
     if user is None:

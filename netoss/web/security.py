@@ -30,8 +30,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import abort, current_app, g, request, session
 from sqlalchemy import func, select
 
+from netoss.data.audit import record as audit
 from netoss.data.db import db
 from netoss.data.models import ROLES, ApiToken, AuditEvent, User, utcnow
+from netoss.web.extensions import csrf
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "nto_"  # noqa: S105 - the marker of netoss tokens, not a secret
@@ -141,20 +143,14 @@ def require_role(role: str):
     return wrap
 
 
+def wants_json() -> bool:
+    """Whether the answer to this request is JSON (an API path, or a client that asks for it)."""
+    return request.path.startswith(("/api/", "/tmf-api/")) or request.accept_mimetypes.best == "application/json"
+
+
 def source_address() -> str | None:
     """The client's address: the peer's, or the one the trusted proxy saw (TRUSTED_PROXIES)."""
     return (request.remote_addr or "")[:64] or None
-
-
-def audit(action: str, target: str | None = None, outcome: str = "ok", detail: dict | None = None, actor=None):
-    """Record an action (committed at once, so a failed request still leaves its trace)."""
-    if actor is None:
-        user = g.get("user")
-        actor = user.username if user is not None else None
-    db.session.add(
-        AuditEvent(actor=actor, action=action, target=target, source=source_address(), outcome=outcome, detail=detail)
-    )
-    db.session.commit()
 
 
 def login_blocked(source: str | None, username: str | None = None) -> str | None:
@@ -175,8 +171,6 @@ def login_blocked(source: str | None, username: str | None = None) -> str | None
 def require_csrf_unless_token():
     """Browser requests are protected by CSRF tokens; API calls with a bearer token are not
     exposed to CSRF (browsers never add that header by themselves)."""
-    from netoss.web.extensions import csrf
-
     if request.headers.get("Authorization", "").startswith("Bearer "):
         return
     if not session.get("user_id"):

@@ -17,7 +17,8 @@ sys.path.insert(1, str(Path(__file__).parents[1] / "integration"))  # waiting.wa
 
 from stack_e2e import BASE, LAB, MGMT, REPO, STATE, netoss
 
-from netoss.embedded.stack import Stack, wipe
+from netoss.embedded.deployment import wipe
+from netoss.embedded.stack import Stack
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from waiting import wait_for
 
-from netoss.embedded.stack import Stack, client_env, down, up, wipe
+from netoss.embedded.deployment import wipe
+from netoss.embedded.stack import Stack, client_env, down, up
 
 REPO = Path(__file__).resolve().parents[2]
 INTENT = REPO / "inventory" / "intent"

@@ -19,7 +19,7 @@ from waiting import wait_for
 
 from netoss.domain.faults import snmp
 from netoss.domain.faults.events import Event, now_iso
-from netoss.domain.faults.service import DEAD, STREAM, QueueFull, counters, publish
+from netoss.domain.faults.pipeline import DEAD, STREAM, QueueFull, counters, publish
 from netoss.embedded.stack import portal_app
 
 pytestmark = pytest.mark.integration

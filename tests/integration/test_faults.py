@@ -67,7 +67,7 @@ def _clean_slate(api, stack, devices):
 
 
 def test_a_link_down_is_one_ticket_with_its_sessions_and_services_and_up_resolves_it(fault_lab, api, stack):
-    from netoss.domain.faults.service import counters
+    from netoss.domain.faults.pipeline import counters
 
     _clean_slate(api, stack, ["pe1", "ce1"])
     before = set(_open_tickets(api, stack))
@@ -245,7 +245,7 @@ def test_bad_input_is_counted_as_rejected_and_the_receivers_keep_running(stack, 
     import redis
 
     from netoss.domain.faults import snmp
-    from netoss.domain.faults.service import counters
+    from netoss.domain.faults.pipeline import counters
     from netoss.embedded.stack.supervisor import Supervisor
 
     conn = redis.Redis.from_url(_redis_url(stack))
@@ -327,7 +327,7 @@ def test_a_standard_link_down_trap_from_net_snmp_is_an_alarm_on_the_interface_of
 
     import redis
 
-    from netoss.domain.faults.service import counters
+    from netoss.domain.faults.pipeline import counters
     from netoss.domain.faults.topology import IFINDEX_FIELD
 
     conf = tmp_path / "snmp"

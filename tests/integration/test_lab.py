@@ -385,7 +385,7 @@ def test_router_logs_reach_the_fault_receiver_on_the_bridge_over_udp(test_lab, s
 
     import redis
 
-    from netoss.domain.faults.service import counters
+    from netoss.domain.faults.pipeline import counters
     from netoss.embedded.stack import portal_app
 
     conn = redis.Redis.from_url(json.loads(portal_app.config_file(stack).read_text())["REDIS_URL"])

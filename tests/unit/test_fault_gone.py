@@ -413,7 +413,7 @@ class NetBoxApi:
 
 
 def test_the_topology_cache_gives_the_change_logs_removals_and_survives_without_it():
-    from netoss.domain.faults.service import TopologyCache
+    from netoss.domain.faults.pipeline import TopologyCache
 
     records = {**RECORDS, "ip_addresses": [a for a in RECORDS["ip_addresses"] if a["id"] != CE_ADDRESS["id"]]}
     now = dt.datetime.now(dt.UTC)

@@ -11,8 +11,8 @@ import pytest
 
 from netoss.domain.faults import snmp
 from netoss.domain.faults.events import Event, InvalidEvent, check
+from netoss.domain.faults.pipeline import syslog_handler, trap_handler
 from netoss.domain.faults.rules import load_rules
-from netoss.domain.faults.service import syslog_handler, trap_handler
 from netoss.domain.faults.syslog import Rejected
 
 RULES = load_rules(__import__("pathlib").Path(__file__).resolve().parents[2] / "faults" / "syslog.yml")

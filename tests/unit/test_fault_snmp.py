@@ -18,9 +18,9 @@ from netoss.data.db import db
 from netoss.data.models import Alarm
 from netoss.domain.faults import snmp
 from netoss.domain.faults.events import Event
+from netoss.domain.faults.pipeline import DatagramReceiver, syslog_handler, trap_handler
 from netoss.domain.faults.processor import Processor
 from netoss.domain.faults.rules import RuleSet
-from netoss.domain.faults.service import DatagramReceiver, syslog_handler, trap_handler
 from netoss.domain.faults.syslog import Rejected
 from netoss.domain.faults.topology import Topology
 from netoss.web import create_app

@@ -361,8 +361,11 @@ def test_an_intent_that_is_not_one_is_refused_by_name(tmp_path, make, expected):
 
 
 def test_a_workers_job_reads_the_recorded_intent_not_an_inherited_one(tmp_path, monkeypatch):
-    from netoss.domain.jobs.queue import job_environment
+    from netoss.domain.jobs import environment
+    from netoss.embedded import jobs as embedded_jobs
 
+    # What `netoss worker` registers: the embedded deployment's provider of each job's environment.
+    monkeypatch.setattr(environment, "_providers", [embedded_jobs.environment])
     s = Stack(state_dir=tmp_path / "state", port_base=31000)
     mine = tmp_path / "mine"
     mine.mkdir()
@@ -371,7 +374,7 @@ def test_a_workers_job_reads_the_recorded_intent_not_an_inherited_one(tmp_path, 
     s.set_intent(mine)
     monkeypatch.setenv("NETOSS_STATE", str(s.state_dir))
     monkeypatch.setenv("NETOSS_INTENT", str(tmp_path / "what-the-worker-started-with"))
-    assert job_environment()["NETOSS_INTENT"] == str(mine.resolve())
+    assert environment.job_environment()["NETOSS_INTENT"] == str(mine.resolve())
 
 
 def test_a_refused_seeding_quotes_the_plan_and_the_refusal():

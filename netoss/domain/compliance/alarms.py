@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from netoss.domain.faults.events import Event, now_iso
+from netoss.domain.faults.pipeline import count, publish
 
 CONDITION = "compliance:"
 PROBLEM_LENGTH = 200
@@ -81,8 +82,6 @@ def alarm_events(run: dict, run_id: int, alarmed: set[tuple[str, str]] | None = 
 
 def queue(conn, events: list[Event]) -> int:
     """Count the events as received from the compliance source and queue them for the processor."""
-    from netoss.domain.faults.service import count, publish
-
     if not events:
         return 0
     pipe = conn.pipeline(transaction=False)

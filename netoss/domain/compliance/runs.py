@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import jsonschema
 from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from netoss.data.db import db
 from netoss.data.models import Alarm, ComplianceDevice, ComplianceResult, ComplianceRun, Job, iso, utcnow
@@ -205,10 +207,7 @@ def _point_at(rows: list[dict]) -> None:
     """Make ``rows`` each device's latest run (an upsert where the database has one)."""
     dialect = db.session.get_bind().dialect.name
     if dialect in ("postgresql", "sqlite"):
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as upsert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as upsert
+        upsert = postgresql_insert if dialect == "postgresql" else sqlite_insert
         stmt = upsert(ComplianceDevice)
         stmt = stmt.on_conflict_do_update(
             index_elements=["device"], set_={c: stmt.excluded[c] for c in ("run_id", "platform", "status", "error")}

@@ -12,8 +12,12 @@ import logging
 import queue
 import smtplib
 import threading
+import time
 from email.message import EmailMessage
 
+import requests
+
+from netoss.data.models import iso
 from netoss.data.netbox import NetBox
 
 log = logging.getLogger("netoss.faults")
@@ -27,8 +31,6 @@ def signature(secret: str, body: bytes) -> str:
 
 
 def ticket_payload(kind: str, ticket, info: dict, portal_url: str | None = None) -> dict:
-    from netoss.data.models import iso
-
     return {
         "event": f"ticket.{kind}",
         "ticket": {
@@ -68,8 +70,6 @@ class Outbound:
 
     def drain(self, timeout: float = 10) -> None:
         """Wait until everything queued was sent (tests)."""
-        import time
-
         deadline = time.monotonic() + timeout
         while self.queue.unfinished_tasks and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -113,8 +113,6 @@ class Outbound:
         return self.netbox
 
     def _webhook(self, kind: str, payload: dict) -> None:
-        import requests
-
         url = self.config.get("FAULTS_WEBHOOK_URL")
         if not url:
             return

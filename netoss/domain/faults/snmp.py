@@ -22,6 +22,10 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
+from pyasn1.codec.ber import decoder, encoder
+from pyasn1.error import PyAsn1Error
+from pysnmp.proto import api, rfc1902
+
 from netoss.domain.faults.events import Event, now_iso
 from netoss.domain.faults.syslog import MAX_DATAGRAM, Rejected
 
@@ -76,10 +80,6 @@ def _value(value):
 
 def parse(data: bytes, communities: list[str]) -> Trap:
     """One datagram to a :class:`Trap` whose community is one of ``communities``, or Rejected."""
-    from pyasn1.codec.ber import decoder
-    from pyasn1.error import PyAsn1Error
-    from pysnmp.proto import api
-
     if len(data) > MAX_DATAGRAM:
         raise Rejected("oversized", f"{len(data)} bytes (at most {MAX_DATAGRAM})")
     try:
@@ -206,9 +206,6 @@ def build_trap(community: str, trap_oid: str, varbinds: list[tuple[str, object]]
     """An SNMPv2c trap (``version`` 0 makes v1 framing, for tests of refusal), as a sender
     encodes it: sysUpTime.0 and snmpTrapOID.0 first, then ``varbinds`` (str, int, or
     ("ip", "a.b.c.d") values). For tests and the bench: what netoss receives is real BER."""
-    from pyasn1.codec.ber import encoder
-    from pysnmp.proto import api, rfc1902
-
     module = api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]
     pdu = module.SNMPv2TrapPDU()
     module.apiTrapPDU.set_defaults(pdu)

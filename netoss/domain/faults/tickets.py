@@ -1,5 +1,6 @@
-"""Changes people make to tickets (through the TMF621 API or the ticket page): one place for
-the rules of the life cycle, assignment and notes."""
+"""Tickets opened by hand (a person through the TMF621 API or the ticket page, or netoss for a
+reason of its own, such as a failed service order), and the changes people make to them: one
+place for the rules of the life cycle, assignment and notes, and for their notifications."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from netoss.data import audit, context
 from netoss.data.db import db
-from netoss.data.models import TICKET_OPEN, Ticket, TicketNote, TicketStatusChange, User
+from netoss.data.models import TICKET_OPEN, Ticket, TicketNote, TicketStatusChange, User, utcnow
+from netoss.domain.faults.outbound import Outbound
 
 PRIORITY = {"critical": 1, "major": 2, "minor": 3, "warning": 4, "indeterminate": 4}
 # Ticket status changes a person may make (TMF621's life cycle; resolved tickets reopen).
@@ -22,6 +25,10 @@ TRANSITIONS = {
     "cancelled": set(),
     "rejected": set(),
 }
+
+
+# The key of this process's notifier in its app's extensions (one per process, started once).
+OUTBOUND = "netoss_outbound"
 
 
 class TicketError(ValueError):
@@ -66,3 +73,50 @@ def update(ticket: Ticket, user: User, data: dict, now: dt.datetime) -> str | No
             db.session.add(TicketNote(ticket_id=ticket.id, at=now, author=user.username, text=text[:4000]))
     ticket.updated_at = now
     return kind
+
+
+def open_ticket(
+    creator: str, data: dict, related: list[dict], *, sla_hours: dict, reason: str = "opened by hand"
+) -> Ticket:
+    """Record a ticket opened by ``creator`` (a user name, or netoss's own): ``data`` is a checked
+    TMF621 TicketCreate (name, description, severity, priority, ticketType, note), ``related`` its
+    relatedEntity; the expected resolution is ``sla_hours`` of its severity (72 h if none). The
+    ticket is committed, audited (``ticket.create``) and notified (``opened``)."""
+    now = utcnow()
+    severity = data.get("severity", "minor")
+    ticket = Ticket(
+        name=data["name"],
+        description=data.get("description", ""),
+        severity=severity,
+        priority=int(data.get("priority") or PRIORITY[severity]),
+        ticket_type=data.get("ticketType", "complaint"),
+        status="acknowledged",
+        status_reason=reason,
+        created_at=now,
+        updated_at=now,
+        expected_resolution_at=now + dt.timedelta(hours=float(sla_hours.get(severity, 72))),
+        created_by=creator,
+        device=next((r["name"] for r in related if r["@referredType"] == "Device"), None),
+        related=related,
+    )
+    db.session.add(ticket)
+    db.session.flush()
+    db.session.add(TicketStatusChange(ticket_id=ticket.id, at=now, status="acknowledged", reason=reason, actor=creator))
+    for n in data.get("note", []):
+        db.session.add(TicketNote(ticket_id=ticket.id, at=now, author=creator, text=n["text"]))
+    db.session.commit()
+    audit.record("ticket.create", target=ticket.ref)
+    notify("opened", ticket)
+    return ticket
+
+
+def notify(kind: str, ticket: Ticket) -> None:
+    """Ticket events made by people go out the way the processor's do, through this process's
+    one notifier (started on first use)."""
+    extensions = context.extensions()
+    outbound = extensions.get(OUTBOUND)
+    if outbound is None:
+        outbound = Outbound(dict(context.config()))
+        outbound.start()
+        extensions[OUTBOUND] = outbound
+    outbound(kind, ticket, {})

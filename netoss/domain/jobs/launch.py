@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app
-
+from netoss.data import context
 from netoss.data.db import db
-from netoss.data.models import Job, User
+from netoss.data.models import Job, Ticket, TicketNote, User
 from netoss.data.netbox import NetBox
 from netoss.domain.jobs.job_templates import JobTemplate, Parameter, netbox_filter, validate_launch
 from netoss.domain.jobs.runner import seal, templates
@@ -22,7 +21,7 @@ class LaunchError(Exception):
 
 def netbox_choices(param: Parameter, values: dict) -> list:
     """The allowed values of a parameter whose choices come from NetBox (dependent filters applied)."""
-    netbox = NetBox.from_config(current_app.config)
+    netbox = NetBox.from_config(context.config())
     if netbox is None:
         raise LaunchError(503, f"{param.name}: its choices come from NetBox, which the portal is not configured for")
     spec = param.choices_from
@@ -50,7 +49,7 @@ def _limit(template: JobTemplate, clean: dict, resolve) -> str | None:
 def checked(user: User, name: str, values: dict, check: bool, resolve=None) -> tuple[JobTemplate, dict]:
     """The template and the clean values of a launch (or a schedule) that ``user`` may make;
     LaunchError, with the HTTP status to answer, says what is wrong."""
-    template = templates(current_app).get(name)
+    template = templates(context.current()).get(name)
     if template is None:
         raise LaunchError(404, f"no job template {name!r}")
     if not template.allowed(user.role):
@@ -76,8 +75,6 @@ def launch(
 
     ``ticket_id`` links the job to the ticket it was launched from (a remediation): the job
     appears in the ticket's timeline, and the ticket gets a note."""
-    from netoss.data.models import Ticket, TicketNote
-
     ticket = None
     if ticket_id is not None:
         ticket = db.session.get(Ticket, ticket_id)
@@ -104,7 +101,7 @@ def launch(
         )  # fmt: skip
     db.session.commit()
     try:
-        enqueue(job, seal(current_app, secrets))
+        enqueue(job, seal(context.current(), secrets))
     except Exception as exc:
         job.status, job.error = "error", f"the job queue is unavailable: {exc}"
         db.session.commit()

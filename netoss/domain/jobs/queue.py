@@ -1,15 +1,30 @@
-"""The job queue: RQ on the stack's Redis. Workers (`netoss worker`) take jobs from it."""
+"""The job queue: RQ on the stack's Redis. Workers (`netoss worker`, netoss.daemons.worker) take
+jobs from it, and reap the jobs whose worker or process was lost."""
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+from pathlib import Path
+
+from redis import Redis
+from rq import Queue
+from rq.job import Job as RQJob
+from sqlalchemy import and_, delete, or_, select
+
+from netoss.data.db import db
+from netoss.data.models import DeviceLock, Job, utcnow
+from netoss.domain.jobs import processes, signals
+from netoss.domain.jobs.runner import CLEANED, clean, finish, release_locks, sensitive_values, templates
 
 QUEUE = "netoss-jobs"
+# What a worker runs for each job (a module-level function RQ imports by this name): the worker's
+# entry point builds the job's app context, its environment and the job-ended wiring.
+RUN_QUEUED = "netoss.daemons.worker.run_queued"
 
 
 def connection(app):
-    from redis import Redis
-
     url = app.config.get("REDIS_URL")
     if not url:
         raise RuntimeError("the portal has no REDIS_URL: the job queue is not configured")
@@ -18,46 +33,12 @@ def connection(app):
 
 def rq_queue(app):
     """The job queue: ``netoss-jobs``, or the app's JOB_QUEUE (a test's own workers and jobs)."""
-    from rq import Queue
-
     return Queue(app.config.get("JOB_QUEUE") or QUEUE, connection=connection(app))
-
-
-def job_environment() -> dict[str, str]:
-    """The environment of a job: the worker's, plus the lab's device login as it is now (the lab
-    may have been built after the worker started)."""
-    import os
-
-    env = dict(os.environ)
-    if env.get("NETOSS_STATE"):
-        from netoss.embedded import lab
-        from netoss.embedded.stack import Stack
-
-        stack = Stack.from_env()
-        env.update(lab.device_env(stack))
-        # The stack's intent as recorded now (`netoss up --intent` may have changed it since the
-        # worker started): the sot-sync job reads it through playbooks/sot_sync.yml.
-        env["NETOSS_INTENT"] = str(stack.recorded_intent)
-    return env
-
-
-def run_queued(job_id: int, sealed: str | None) -> None:
-    """What the worker runs for each job (a module-level function, importable by RQ)."""
-    import os
-
-    from netoss.domain.jobs.runner import execute, unseal
-    from netoss.web import create_app
-
-    app = create_app()
-    # RQ runs this in a work horse forked by the worker: the run stops if the worker dies.
-    execute(job_id, app=app, secrets=unseal(app, sealed), env=job_environment(), parent=os.getppid())
 
 
 def drop(app, job_id: int) -> None:
     """Remove a canceled job from the queue (best effort: a worker skips it anyway)."""
     try:
-        from rq.job import Job as RQJob
-
         RQJob.fetch(f"netoss-job-{job_id}", connection=connection(app)).delete()
     except Exception:  # no queue configured, or already taken: the runner skips canceled jobs
         return
@@ -65,7 +46,6 @@ def drop(app, job_id: int) -> None:
 
 def enqueuer(app):
     """The ``enqueue(job, sealed)`` that launch() takes: onto this app's queue."""
-    from netoss.domain.jobs.runner import templates
 
     def enqueue_job(job, sealed):
         enqueue(app, job, sealed, templates(app)[job.template].timeout)
@@ -75,7 +55,7 @@ def enqueuer(app):
 
 def enqueue(app, job, sealed: str | None, timeout: int) -> None:
     rq_queue(app).enqueue_call(
-        run_queued,
+        RUN_QUEUED,
         args=(job.id, sealed),
         job_id=f"netoss-job-{job.id}",
         timeout=timeout + 120,
@@ -111,47 +91,28 @@ def live_workers(conn) -> set[str]:
 
 def _credentials() -> list[str]:
     """What a dead run's files may hold in clear: this worker's credentials (those of its runs)."""
-    import os
-
-    from netoss.domain.jobs.runner import sensitive_values
-
     return sensitive_values(dict(os.environ))
 
 
 def unfinished():
     """The query of jobs that started and have not ended (running, or canceled and stopping)."""
-    from sqlalchemy import and_, or_, select
-
-    from netoss.data.models import Job
-
     stopping = and_(Job.status == "canceled", Job.finished_at.is_(None), Job.started_at.is_not(None))
     return select(Job).where(or_(Job.status == "running", stopping)).order_by(Job.id)
 
 
 def process_gone(job) -> bool:
     """Whether ``job``'s work horse ran on this host and is gone."""
-    import socket
-
-    from netoss.domain.jobs import processes
-
     return bool(job.pid) and job.host == socket.gethostname() and not processes.alive(job.pid, job.pid_started)
 
 
 def end_lost(app, job, why: str) -> None:
     """End a job whose process is gone: its other processes stopped, its files cleaned, failed
     (a canceled one stays canceled) with ``why``, its locks released."""
-    from netoss.domain.jobs.runner import finish
-
     finish(app, job, "failed", why, _credentials())
 
 
 def release_ended_locks() -> int:
     """Release the device locks of jobs that have ended (whoever ended them)."""
-    from sqlalchemy import delete, select
-
-    from netoss.data.db import db
-    from netoss.data.models import DeviceLock, Job
-
     ended = select(Job.id).where(Job.finished_at.is_not(None))
     count = db.session.execute(delete(DeviceLock).where(DeviceLock.job_id.in_(ended))).rowcount
     db.session.commit()
@@ -160,14 +121,6 @@ def release_ended_locks() -> int:
 
 def reap_lost_jobs(app, conn) -> list[int]:
     """End the jobs whose work horse (on this host) or worker is gone; release their locks."""
-    import socket
-
-    from netoss.data.db import db
-    from netoss.data.models import utcnow
-    from netoss.domain.jobs import processes
-    from netoss.domain.jobs.runner import release_locks
-    from netoss.domain.provisioning import orders
-
     live = live_workers(conn)
     host = socket.gethostname()
     reaped = []
@@ -185,7 +138,7 @@ def reap_lost_jobs(app, conn) -> list[int]:
                 job.token_hash = None
                 db.session.commit()
                 release_locks(job.id)
-                orders.job_finished(job)  # its service order, if any, fails with the job
+                signals.ended(job)  # its service order, if any, fails with the job
                 reaped.append(job.id)
         release_ended_locks()
     return reaped
@@ -193,12 +146,6 @@ def reap_lost_jobs(app, conn) -> list[int]:
 
 def clean_ended_runs(app) -> list[int]:
     """Clean the directory of every ended job that was not cleaned (its run died)."""
-    from pathlib import Path
-
-    from netoss.data.db import db
-    from netoss.data.models import Job
-    from netoss.domain.jobs.runner import CLEANED, clean
-
     root = Path(app.config["JOBS_DIR"])
     done = []
     if not root.is_dir():
@@ -219,38 +166,9 @@ def clean_ended_runs(app) -> list[int]:
     return done
 
 
-def start_heartbeat(app, name: str, log) -> None:
-    """A daemon thread of the worker's main process: heartbeat, and reaping of lost jobs."""
-    import threading
-    import time
-
-    conn = connection(app)
-
-    from netoss.domain.jobs.launch import launch
-    from netoss.domain.jobs.schedules import fire_due
-
-    def launch_as(user, schedule):
-        return launch(user, schedule.template, dict(schedule.parameters), schedule.check_mode, enqueuer(app))
-
-    def loop():
-        last_reap = 0.0
-        while True:
-            try:
-                beat(conn, name)
-                if time.monotonic() - last_reap >= REAP:
-                    last_reap = time.monotonic()
-                    for job_id in reap_lost_jobs(app, conn):
-                        log(f"job {job_id}: its worker or process was lost; ended, locks released")
-                for schedule_id, outcome in fire_due(app, conn, launch_as):
-                    log(f"schedule {schedule_id}: {outcome}")
-            except Exception as exc:  # Redis or PostgreSQL away for a moment: try again
-                log(f"heartbeat: {exc}")
-            time.sleep(BEAT)
-
-    beat(conn, name)
-    # What a dead run left: the jobs it left unfinished, then the files of ended runs.
-    for job_id in reap_lost_jobs(app, conn):
-        log(f"job {job_id}: its worker or process was lost; ended, locks released")
-    for job_id in clean_ended_runs(app):
-        log(f"job {job_id}: the files its run left were cleaned")
-    threading.Thread(target=loop, name="netoss-heartbeat", daemon=True).start()
+def cancel_pending(app, job) -> None:
+    """End a job cancelled before any worker took it: it leaves the queue, and job_ended is sent."""
+    job.status, job.finished_at = "canceled", utcnow()
+    db.session.commit()
+    drop(app, job.id)  # no worker needs to pick it up
+    signals.ended(job)  # its service order, if it runs one, is cancelled with it

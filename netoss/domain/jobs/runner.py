@@ -19,6 +19,7 @@ artifacts are served only with it), marks it ended and frees its device locks, i
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -31,12 +32,14 @@ import time
 from pathlib import Path
 
 import yaml
+from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from netoss.data import context
 from netoss.data.db import db
 from netoss.data.models import DeviceLock, Job, JobEvent, utcnow
-from netoss.domain.jobs import processes
+from netoss.domain.jobs import processes, signals
 from netoss.domain.jobs.job_templates import JobTemplate, load_templates
 
 ALL_DEVICES = "*"
@@ -76,14 +79,12 @@ def _earlier_waiters(job: Job, names: list[str]) -> list[int]:
     the worker that frees a device takes the next queued job, which locks the device at once,
     while a job that has waited longer polls once a second and can lose every time.
     """
-    from flask import current_app
-
     holding = set(db.session.scalars(select(DeviceLock.job_id)))
     found = []
     for other in db.session.scalars(select(Job).where(Job.status == "running", Job.id < job.id)):
         if other.id in holding:
             continue
-        template = templates(current_app).get(other.template)
+        template = templates(context.current()).get(other.template)
         theirs = lock_names(other)
         overlap = ALL_DEVICES in theirs or ALL_DEVICES in names or set(theirs) & set(names)
         if template is not None and changes_devices(template, other) and overlap:
@@ -276,25 +277,16 @@ def seal(app, secrets: dict) -> str | None:
     the trip through the queue (Redis never holds them in clear)."""
     if not secrets:
         return None
-    import json
-
     return _fernet(app).encrypt(json.dumps(secrets).encode()).decode()
 
 
 def unseal(app, token: str | None) -> dict:
     if not token:
         return {}
-    import json
-
     return json.loads(_fernet(app).decrypt(token.encode()))
 
 
 def _fernet(app):
-    import base64
-    import hashlib
-
-    from cryptography.fernet import Fernet
-
     key = hashlib.sha256(b"netoss job secrets\0" + app.config["SECRET_KEY"].encode()).digest()
     return Fernet(base64.urlsafe_b64encode(key))
 
@@ -411,7 +403,7 @@ def job_dir(app, job_id: int) -> Path:
 def finish(app, job: Job, status: str | None, error: str | None, hidden: list[str] = (), roots=()) -> list[int]:
     """End ``job``: stop its processes (all gone, checked), clean its directory, mark it ended
     (``status`` and ``error`` unless it was canceled or ended meanwhile; ``finished_at``
-    always), free its device locks, and tell its service order. Returns the pids that
+    always), free its device locks, and send ``job_ended``. Returns the pids that
     could not be stopped (named in the job's error; none in practice: SIGKILL)."""
     private = job_dir(app, job.id)
     left = processes.stop(private, roots=tuple(roots))
@@ -427,9 +419,7 @@ def finish(app, job: Job, status: str | None, error: str | None, hidden: list[st
     job.token_hash = None
     db.session.commit()
     release_locks(job.id)
-    from netoss.domain.provisioning.orders import job_finished
-
-    job_finished(job)  # a service order its job left open fails (or is cancelled); never raises
+    signals.ended(job)  # its service order, if it left one open, fails with it; never raises
     return left
 
 
@@ -477,6 +467,8 @@ def run_environment(job: Job, base: dict[str, str]) -> dict[str, str]:
 def _run(private: Path, repo: Path, template: JobTemplate, job: Job, env: dict, extravars: dict, store, cancel):
     """ansible-runner's run, with the extra vars in a file of !unsafe values and the credentials
     kept out of its command line and its ``command`` artifact (see :func:`hide_credentials`)."""
+    # Start-up time: ansible-runner is loaded by the work horse that runs a job, never by the
+    # portal's web processes, which import this module for the templates.
     from ansible_runner.config.runner import RunnerConfig
     from ansible_runner.runner import Runner
 
@@ -510,7 +502,7 @@ def _run(private: Path, repo: Path, template: JobTemplate, job: Job, env: dict, 
 
 def execute(
     job_id: int,
-    app=None,
+    app,
     secrets: dict | None = None,
     env: dict | None = None,
     lock_wait: float = 300,
@@ -522,10 +514,6 @@ def execute(
     environment of the run (credentials); both default to what the worker was started with.
     ``parent`` is the pid of the worker that forked this process: the run stops if it dies.
     """
-    if app is None:
-        from netoss.web import create_app
-
-        app = create_app()
     with app.app_context():
         job = db.session.get(Job, job_id)
         if job is None or job.status != "pending":

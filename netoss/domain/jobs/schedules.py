@@ -13,8 +13,11 @@ import datetime as dt
 from croniter import croniter
 from sqlalchemy import select
 
+from netoss.data import context
 from netoss.data.db import db
 from netoss.data.models import Schedule, User, utcnow
+from netoss.domain.jobs.launch import LaunchError, checked
+from netoss.domain.jobs.runner import templates
 
 
 class ScheduleError(ValueError):
@@ -36,12 +39,7 @@ def next_time(expression: str, after: dt.datetime) -> dt.datetime:
 
 def checked_parameters(user, template_name: str, parameters: dict, check: bool) -> dict:
     """A schedule's parameters checked as a launch's would be; LaunchError (with its HTTP status) says why not."""
-    from flask import current_app
-
-    from netoss.domain.jobs.launch import LaunchError, checked
-    from netoss.domain.jobs.runner import templates
-
-    template = templates(current_app).get(template_name)
+    template = templates(context.current()).get(template_name)
     if template is not None and any(p.type == "secret" for p in template.parameters):
         raise LaunchError(400, f"template {template_name!r} takes secrets, which schedules never keep")
     return checked(user, template_name, parameters, check)[1]
@@ -49,8 +47,6 @@ def checked_parameters(user, template_name: str, parameters: dict, check: bool) 
 
 def create(user, name: str, template_name: str, parameters: dict, check: bool, cron: str, enabled: bool = True):
     """A new schedule, checked; LaunchError (status 400/403/404) says what is wrong."""
-    from netoss.domain.jobs.launch import LaunchError
-
     try:
         cron = check_cron(cron)
     except ScheduleError as exc:

@@ -15,8 +15,7 @@ import logging
 import types
 from pathlib import Path
 
-from flask import current_app
-
+from netoss.data import context
 from netoss.data.netbox import NetBox
 
 MODULE_UTILS = "ansible_collections.netoss.core.plugins.module_utils"
@@ -66,7 +65,7 @@ def logic():
 
 def view():
     """NetBox, as the shared logic reads it; ServiceError(503) when the portal has none."""
-    netbox = NetBox.from_config(current_app.config)
+    netbox = NetBox.from_config(context.config())
     if netbox is None:
         raise ServiceError(503, "the portal has no NetBox (NETBOX_URL, NETBOX_TOKEN): services live there")
     with reading_netbox("the services"):
@@ -75,7 +74,7 @@ def view():
 
 
 def catalog_path() -> Path:
-    return Path(current_app.config["JOB_TEMPLATES_DIR"]).parent / "services" / "catalog.yml"
+    return Path(context.config()["JOB_TEMPLATES_DIR"]).parent / "services" / "catalog.yml"
 
 
 def load() -> dict:
@@ -84,7 +83,7 @@ def load() -> dict:
     try:
         return module.load_catalog(catalog_path())
     except module.CatalogError as exc:
-        current_app.logger.error("the service catalog has problems:\n%s", exc)
+        context.logger().error("the service catalog has problems:\n%s", exc)
         raise ServiceError(500, "the service catalog has problems (each file and key is in the portal log)") from None
 
 

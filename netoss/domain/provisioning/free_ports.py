@@ -7,15 +7,16 @@ ports the order form offers. Nothing here knows any network's names.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+from ansible_collections.netoss.core.plugins.module_utils.service_catalog import load_catalog
+from ansible_collections.netoss.core.plugins.module_utils.service_netbox_view import NetboxView, choices
 
 
 def free_ports(api, catalog_path: Path, limit: int = 8) -> list[str]:
     """``device:interface`` of every port a service order could use, in name order (at most ``limit``,
     then "... N more"), across the catalog's services."""
-    from ansible_collections.netoss.core.plugins.module_utils.service_catalog import load_catalog
-    from ansible_collections.netoss.core.plugins.module_utils.service_netbox_view import NetboxView, choices
-
     view = NetboxView(api)
     found: set[str] = set()
     for service in load_catalog(catalog_path).values():
@@ -43,6 +44,4 @@ def network_lines(api, intent: Path, catalog_path: Path) -> list[str]:
 
 
 def _natural(text: str):
-    import re
-
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text)]

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from types import SimpleNamespace
 
 import jsonschema
-from flask import current_app, has_request_context, request
 from sqlalchemy import select
 
+from netoss.data import context
 from netoss.data.db import db
 from netoss.data.models import ORDER_OPEN, ORDER_STATES, Job, ServiceOrder, User, iso, utcnow
-from netoss.domain.faults.processor import SYSTEM
+from netoss.domain.faults import tickets
+from netoss.domain.faults.processor import SYSTEM, Settings
+from netoss.domain.jobs import signals
+from netoss.domain.jobs.launch import LaunchError, launch
+from netoss.domain.jobs.queue import drop
+from netoss.domain.jobs.runner import job_of_token
 from netoss.domain.provisioning import catalog
 from netoss.domain.provisioning.catalog import ServiceError, reading_netbox
 from netoss.domain.provisioning.schema import ORDER
@@ -102,8 +106,6 @@ def _change(state: str, at, reason: str | None, step: str | None) -> dict:
 def submit(user: User, data: dict, enqueue, netbox=None) -> ServiceOrder:
     """Check, store (acknowledged) and launch an order as ``user``. ServiceError says why not:
     400 with the problems (nothing stored), or the launch's status."""
-    from netoss.domain.jobs.launch import LaunchError, launch
-
     problems = body_problems(data)
     if problems:
         raise ServiceError(400, "; ".join(problems), problems)
@@ -256,8 +258,6 @@ def progress(order_id: int, data: dict, job_token: str | None = None) -> Service
     """What the job reports (a validated PROGRESS body). Only the order's own running job may:
     ``job_token`` is its run's token (NETOSS_JOB_TOKEN, sent as the X-Netoss-Job-Token header);
     ServiceError(403) otherwise, whoever the caller is."""
-    from netoss.domain.jobs.runner import job_of_token
-
     order = get(order_id)
     job = job_of_token(job_token)
     if job is None or order.job_id != job.id:
@@ -273,8 +273,6 @@ def progress(order_id: int, data: dict, job_token: str | None = None) -> Service
 def cancel(order_id: int, reason: str | None, user: User) -> ServiceOrder:
     """Cancel an acknowledged order whose job has not started: the job is cancelled as the jobs
     API does (never picked up), the order becomes cancelled. ServiceError(409) says why not."""
-    from netoss.domain.jobs.queue import drop
-
     order = _locked(order_id)
     job = db.session.scalars(select(Job).where(Job.id == order.job_id).with_for_update()).first()
     why = cancellable(order, job)
@@ -283,12 +281,13 @@ def cancel(order_id: int, reason: str | None, user: User) -> ServiceOrder:
         raise ServiceError(409, why)
     job.status, job.finished_at = "canceled", utcnow()
     order = transition(order_id, "cancelled", f"cancelled by {user.username}: {reason or 'no reason given'}")
-    drop(current_app._get_current_object(), job.id)
+    drop(context.current(), job.id)
+    signals.ended(job)  # its order is cancelled already: the receivers leave it so
     return order
 
 
 def job_finished(job: Job) -> None:
-    """The job runner's hook (and the jobs API's, for a job cancelled before it started): a
+    """Receiver of ``job_ended`` (connected in netoss.domain.wiring), whoever ended the job: a
     service order its job left open fails with the job's error, or is cancelled when its job
     never started. Never raises: a problem here is logged, the runner goes on."""
     if job.template != TEMPLATE:
@@ -317,8 +316,7 @@ def _job_finished(job: Job) -> None:
 
 
 def _link(path: str) -> str:
-    base = current_app.config.get("PORTAL_URL") or (request.host_url if has_request_context() else "")
-    return base.rstrip("/") + path
+    return context.portal_url().rstrip("/") + path
 
 
 def _resources(items: list[dict]) -> list[dict]:
@@ -381,24 +379,22 @@ def _devices(order: ServiceOrder) -> list[str]:
 def _open_ticket(order: ServiceOrder) -> None:
     """One TMF621 incident for a failed or partial order, opened the way tickets opened by hand
     are (SLA, audit, notifications). In a worker (the job runner's hook) there is no request:
-    the ticket code's audit gets one, and the notifications are sent before the worker exits."""
-    from netoss.web.tmf import open_by_hand
-
+    the notifications are sent before the worker exits."""
     if order.ticket_id is not None:
         return
     name, description = ticket_text(order)
     data = {"name": name, "description": description, "severity": "major", "ticketType": "incident"}
-    in_request = has_request_context()
-    context = contextlib.nullcontext() if in_request else current_app.test_request_context(
-        "/", environ_base={"REMOTE_ADDR": "worker"}
-    )  # fmt: skip
-    with context:
-        ticket = open_by_hand(SimpleNamespace(username=SYSTEM), data, ticket_related(order, _devices(order)),
-                              reason=f"opened by service order {order.id}")  # fmt: skip
+    ticket = tickets.open_ticket(
+        SYSTEM,
+        data,
+        ticket_related(order, _devices(order)),
+        sla_hours=Settings.from_config(context.config()).sla_hours,
+        reason=f"opened by service order {order.id}",
+    )
     order.ticket_id = ticket.id
     db.session.commit()
-    outbound = current_app.extensions.get("netoss_outbound")
-    if not in_request and outbound is not None:
+    outbound = context.extensions().get(tickets.OUTBOUND)
+    if not context.in_request() and outbound is not None:
         outbound.drain(10)
 
 

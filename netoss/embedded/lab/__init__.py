@@ -20,6 +20,7 @@ from ansible_collections.netoss.core.plugins.module_utils.lab_netns import LabEr
 from netoss.data.netbox import NetBox, failures
 from netoss.embedded.lab import record, runtime
 from netoss.embedded.lab.spec import LabConfig, LabSpec, Router, build_spec
+from netoss.embedded.stack import accounts
 from netoss.embedded.stack.config import Stack, StackError, write_private
 
 __all__ = [
@@ -50,7 +51,7 @@ def config_from_env() -> LabConfig:
 
 
 def _paths(stack: Stack) -> runtime.LabPaths:
-    return runtime.LabPaths(stack.state_dir / "lab")
+    return runtime.LabPaths(stack.lab_dir)
 
 
 def read_netbox(api) -> dict[str, list[dict]]:
@@ -106,13 +107,10 @@ def bridge_address(stack: Stack) -> str | None:
 def shared_files(stack: Stack) -> list[Path]:
     """The lab's files the portal's jobs read (the device login and the lab's record): readable by
     the service account's group, still root's (netoss.embedded.stack.accounts.share)."""
-    paths = _paths(stack)
-    return [paths.secrets, paths.root / "built.json"]
+    return stack.lab_shared_files
 
 
 def _share(stack: Stack) -> None:
-    from netoss.embedded.stack import accounts
-
     for path in shared_files(stack):
         if path.exists():
             accounts.share(path, accounts.SERVICE_USER)
@@ -234,7 +232,7 @@ def record_if_indexes(stack: Stack, spec: LabSpec, log: Callable[[str], None] = 
     interfaces it does not have. Writes as the jobs' writer (the lab itself only reads NetBox);
     returns the number of interfaces changed. The fault processor names the interface of a
     standard linkDown/linkUp trap (ifIndex only) from this table."""
-    from netoss.domain.faults.topology import IFINDEX_FIELD
+    from netoss.domain.faults.topology import IFINDEX_FIELD  # start-up time: not the fault domain for every command
 
     tables = {r.name: runtime.if_indexes(r) for r in spec.routers}
     if not tables:

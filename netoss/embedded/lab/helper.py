@@ -13,6 +13,7 @@ namespace name; an interface name must be one the lab can create (lab_netns.IFNA
 
 from __future__ import annotations
 
+import grp
 import ipaddress
 import json
 import logging
@@ -176,8 +177,6 @@ def serve(state_dir: Path, group: str | None) -> None:
     path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
     gid = None
     if group:
-        import grp
-
         gid = grp.getgrnam(group).gr_gid
         os.chown(path.parent, 0, gid)
     os.chmod(path.parent, 0o750 if gid is not None else 0o700)

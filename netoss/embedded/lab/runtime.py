@@ -27,7 +27,7 @@ from ansible_collections.netoss.core.plugins.module_utils.lab_netns import LabEr
 from netoss.embedded.lab.record import FRR_ETC, FRR_RUN
 from netoss.embedded.lab.spec import LabSpec, Link, Router
 from netoss.embedded.stack import accounts
-from netoss.embedded.stack.config import write_private
+from netoss.embedded.stack.config import LAB_CREDENTIALS, write_private
 from netoss.embedded.stack.proc import read_pid, run
 
 DAEMONS = ("zebra", "bgpd", "ospfd", "staticd", "bfdd")
@@ -100,7 +100,7 @@ class LabPaths:
 
     @property
     def secrets(self) -> Path:
-        return self.root / "credentials.json"
+        return self.root / LAB_CREDENTIALS
 
     @property
     def known_hosts(self) -> Path:

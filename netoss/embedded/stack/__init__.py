@@ -21,7 +21,7 @@ from netoss.embedded.stack.config import Stack, StackError, write_private
 from netoss.embedded.stack.proc import port_open, read_pid, run, wait_for
 from netoss.embedded.stack.supervisor import Program, Supervisor
 
-__all__ = ["Stack", "StackError", "down", "service_status", "up", "wipe"]
+__all__ = ["Stack", "StackError", "down", "service_status", "up"]
 
 
 def _redis_program(stack: Stack, user: str) -> Program:
@@ -107,9 +107,7 @@ def prepare_state(stack: Stack, users: dict[str, str]) -> None:
         # writable by the portal's jobs: a default ACL, set once on the whole tree.
         if not accounts.has_default_acl(path):
             accounts.grant_tree(path, portal)
-    from netoss.embedded import lab  # the lab's record and device login, which jobs read
-
-    for path in lab.shared_files(stack):
+    for path in stack.lab_shared_files:  # the lab's record and device login, which jobs read
         if path.exists():
             accounts.share(path, portal)
 
@@ -347,23 +345,6 @@ def down(stack: Stack, log: Callable[[str], None] = print) -> list[int]:
             stopped.append(pid)
     log(f"stopped {len(stopped)} processes" if stopped else "nothing was running")
     return stopped
-
-
-def wipe(stack: Stack) -> None:
-    """Take the lab down, stop the stack and delete everything it keeps (tests and benchmarks start clean).
-
-    The migrated-database cache is kept: it lives outside the state directory.
-    """
-    if not stack.state_dir.exists():
-        return
-    from netoss.embedded import lab  # the lab sits on top of the stack; its record lives in the state dir
-
-    lab.down(stack, log=lambda _msg: None)
-    down(stack, log=lambda _msg: None)
-    pg = stack.state_dir / "postgres"
-    if pg.is_symlink():  # the cluster lives outside the state directory (see postgres.data_dir)
-        shutil.rmtree(pg.resolve(), ignore_errors=True)
-    shutil.rmtree(stack.state_dir)
 
 
 @dataclass

@@ -30,6 +30,11 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "netoss"
 
 
+# The lab's files below Stack.lab_dir that the stack shares with the portal's account.
+LAB_CREDENTIALS = "credentials.json"
+LAB_RECORD = "built.json"
+
+
 class StackError(RuntimeError):
     """A stack operation failed; the message says what and how to fix it."""
 
@@ -184,6 +189,17 @@ class Stack:
     @property
     def netbox_venv(self) -> Path:
         return self.repo / ".venv-netbox"
+
+    @property
+    def lab_dir(self) -> Path:
+        """Where the lab (netoss.embedded.lab) keeps its files: its record, its device login."""
+        return self.state_dir / "lab"
+
+    @property
+    def lab_shared_files(self) -> list[Path]:
+        """The lab's files the portal's jobs read (the device login and the lab's record): readable by
+        the service account's group, still root's (netoss.embedded.stack.accounts.share)."""
+        return [self.lab_dir / LAB_CREDENTIALS, self.lab_dir / LAB_RECORD]
 
     @property
     def ansible_home(self) -> Path:

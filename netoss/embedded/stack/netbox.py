@@ -268,7 +268,7 @@ def ensure_admin(stack: Stack) -> None:
     """The admin user (superuser, password set only when created) and the stack's API token;
     the machine users with their permissions and tokens; the custom fields netoss relies on
     (one `netbox shell`: each costs seconds)."""
-    from netoss.domain.faults.topology import IFINDEX_FIELD
+    from netoss.domain.faults.topology import IFINDEX_FIELD  # start-up time: not the fault domain for every command
 
     s = stack.load_secrets()
     netbox_cmd(

@@ -4,10 +4,11 @@ admin account and gunicorn program."""
 from __future__ import annotations
 
 import json
+import urllib.request
 from pathlib import Path
 
 from netoss.embedded.stack import accounts, postgres
-from netoss.embedded.stack.config import Stack, write_private
+from netoss.embedded.stack.config import Stack, StackError, write_private
 from netoss.embedded.stack.proc import run
 from netoss.embedded.stack.supervisor import Program
 
@@ -64,8 +65,6 @@ LOCAL_PREFIXES = ("FAULTS_",)
 
 def local_settings(stack: Stack) -> dict:
     """The operator's settings file, checked: a JSON object of FAULTS_* keys (StackError otherwise)."""
-    from netoss.embedded.stack.config import StackError
-
     path = stack.state_dir / "portal" / "settings.json"
     if not path.exists():
         return {}
@@ -130,8 +129,6 @@ def ensure_admin(stack: Stack, log) -> None:
 
 def healthy(stack: Stack) -> bool:
     """The portal answers /healthz (which also reaches its database)."""
-    import urllib.request
-
     try:
         with urllib.request.urlopen(f"{stack.portal_url}/healthz", timeout=2) as resp:  # noqa: S310 - loopback URL
             return resp.status == 200

@@ -264,20 +264,13 @@ def cancel_job(job_id: int):
         if stopping:
             abort(409, f"job {job_id} is already being cancelled: its run is stopping")
         abort(409, f"job {job_id} already ended ({job.status})")
-    pending = job.started_at is None
-    job.status = "canceled"
-    if pending:
-        from netoss.data.models import utcnow
-
-        job.finished_at = utcnow()
-    db.session.commit()
     app = current_app._get_current_object()
-    if pending:
-        queue.drop(app, job.id)  # no worker needs to pick it up
-        from netoss.domain.provisioning.orders import job_finished
-
-        job_finished(job)  # its service order, if it runs one, is cancelled with it
-    elif queue.process_gone(job):
+    if job.started_at is None:
+        queue.cancel_pending(app, job)  # off the queue, ended: job_ended (its service order) follows
+    else:
+        job.status = "canceled"
+        db.session.commit()
+    if job.started_at is not None and queue.process_gone(job):
         # Its work horse died here: nobody else will stop what is left of the run. Stop it
         # (all its processes, checked), clean its files, end it and free its locks now.
         queue.end_lost(app, job, f"lost: its process {job.pid} was gone when it was cancelled")
@@ -607,7 +600,7 @@ def publish_events(conn, events) -> int:
     that retries (Alertmanager does) loses nothing."""
     from flask import current_app
 
-    from netoss.domain.faults.service import QueueFull, publish
+    from netoss.domain.faults.pipeline import QueueFull, publish
 
     try:
         return publish(conn, events, current_app.config.get("FAULTS_STREAM_MAXLEN"))
@@ -626,7 +619,7 @@ def alertmanager_webhook():
 
     from netoss.domain.faults import alertmanager
     from netoss.domain.faults.events import InvalidEvent, check
-    from netoss.domain.faults.service import count
+    from netoss.domain.faults.pipeline import count
 
     conn = fault_queue()
     payload = request.get_json(silent=True)
@@ -662,7 +655,7 @@ def alertmanager_webhook():
 def fault_events():
     """A batch of raise and clear events from a playbook, a callback or a script."""
     from netoss.domain.faults.events import Event, InvalidEvent, check, now_iso
-    from netoss.domain.faults.service import count
+    from netoss.domain.faults.pipeline import count
 
     data = _body("FaultEvents")
     conn = fault_queue()
@@ -705,7 +698,7 @@ def fault_events():
 @require_role("viewer")
 def fault_counters():
     """Events received, stored and rejected (by reason) per source, and still queued."""
-    from netoss.domain.faults.service import counters
+    from netoss.domain.faults.pipeline import counters
 
     return jsonify(counters(fault_queue()))
 
@@ -714,7 +707,7 @@ def fault_counters():
 @require_role("viewer")
 def fault_dead_letters():
     """The newest entries the processor could not store, with why (the count is in counters)."""
-    from netoss.domain.faults.service import dead_letters
+    from netoss.domain.faults.pipeline import dead_letters
 
     return jsonify(dead_letters(fault_queue(), _int_arg("limit", 50, 1, 1000)))
 

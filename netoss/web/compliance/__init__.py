@@ -6,6 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, render_template, request
 
 from netoss.domain import compliance
+from netoss.domain.jobs.job_templates import TemplateError
+from netoss.domain.jobs.runner import templates
 from netoss.web.security import current_user, require_role
 
 bp = Blueprint("compliance", __name__)
@@ -71,9 +73,6 @@ def run_page(run_id: int):
 def _remediation_link(device: str, feature: str | None) -> tuple[dict | None, str | None]:
     """The launch page of the remediate template for ``device`` (and ``feature`` when the
     template takes features) as url_for arguments, or why there is none."""
-    from netoss.domain.jobs.job_templates import TemplateError
-    from netoss.domain.jobs.runner import templates
-
     try:
         template = templates(current_app).get("remediate")
     except TemplateError as exc:

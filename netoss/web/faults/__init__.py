@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import jsonschema
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
 
@@ -21,8 +22,13 @@ from netoss.data.models import (
     utcnow,
 )
 from netoss.data.netbox import NetBox
-from netoss.domain.faults.tickets import TRANSITIONS, TicketError, update
+from netoss.domain.faults.pipeline import STREAM_MAXLEN, counters, dead_letters
+from netoss.domain.faults.tickets import TRANSITIONS, TicketError, notify, update
+from netoss.domain.jobs.queue import connection
+from netoss.domain.jobs.runner import templates
+from netoss.web.api.openapi import SCHEMAS
 from netoss.web.security import audit, current_user, require_role
+from netoss.web.tmf import _related_by_hand, open_by_hand
 
 bp = Blueprint("faults", __name__)
 
@@ -39,9 +45,6 @@ def alarm_list():
 def pipeline():
     """The fault pipeline's accounting: per source received, stored, rejected by reason,
     dead-lettered; what is queued; and the newest dead letters with their errors."""
-    from netoss.domain.faults.service import STREAM_MAXLEN, counters, dead_letters
-    from netoss.domain.jobs.queue import connection
-
     try:
         conn = connection(current_app)
         c, dead = counters(conn), dead_letters(conn, 50)
@@ -84,11 +87,6 @@ def alarm_ack(alarm_id: int):
 @require_role("operator")
 def ticket_create():
     """A ticket opened by hand from the queue page (a customer complaint, a request)."""
-    import jsonschema
-
-    from netoss.web.api.openapi import SCHEMAS
-    from netoss.web.tmf import _related_by_hand, open_by_hand
-
     form = request.form
     data = {
         "name": form.get("name", "").strip(),
@@ -194,9 +192,7 @@ def ticket_page(ticket_id: int):
             db.session.commit()
             audit("ticket.update", target=ticket.ref, detail={k: v for k, v in data.items() if k != "note"})
             if kind:
-                from netoss.web.tmf import _notify
-
-                _notify(kind, ticket)
+                notify(kind, ticket)
             return redirect(url_for("faults.ticket_page", ticket_id=ticket.id))
     alarms = db.session.scalars(select(Alarm).where(Alarm.ticket_id == ticket.id).order_by(Alarm.raised_at)).all()
     job_ids = {int(r["id"]) for r in ticket.related or [] if r["@referredType"] == "Job" and str(r["id"]).isdigit()}
@@ -228,7 +224,6 @@ def ticket_page(ticket_id: int):
     changes, journal_problem = _journal(ticket, devices)
     timeline.extend(changes)
     timeline.sort(key=lambda item: item["at"] or utcnow())
-    from netoss.domain.jobs.runner import templates
 
     remediations = [t for name, t in sorted(templates(current_app).items()) if t.allowed(user.role) and t.limit]
     return render_template(

@@ -6,10 +6,12 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from sqlalchemy import select
 
 from netoss.data.db import db
-from netoss.data.models import Job
+from netoss.data.models import Job, Schedule
 from netoss.domain.jobs import queue
+from netoss.domain.jobs.job_templates import TemplateError
 from netoss.domain.jobs.launch import LaunchError, launch, netbox_choices
 from netoss.domain.jobs.runner import templates
+from netoss.domain.jobs.schedules import create
 from netoss.web.security import audit, current_user, require_role
 
 bp = Blueprint("jobs", __name__)
@@ -76,8 +78,6 @@ def new(name: str):
             abort(400, "ticket must be a ticket number")
         ticket_id = int(request.values["ticket"])
     if request.method == "POST" and request.form.get("cron", "").strip():
-        from netoss.domain.jobs.schedules import create
-
         try:
             schedule = create(
                 user,
@@ -136,8 +136,6 @@ def job_list():
 @bp.get("/schedules")
 @require_role("viewer")
 def schedule_list():
-    from netoss.data.models import Schedule
-
     rows = db.session.scalars(select(Schedule).order_by(Schedule.id)).all()
     return render_template("jobs/schedules.html", schedules=rows, user=current_user())
 
@@ -158,8 +156,6 @@ def detail(job_id: int):
 
 
 def _templates_or_none() -> dict:
-    from netoss.domain.jobs.job_templates import TemplateError
-
     try:
         return templates(current_app)
     except TemplateError:

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from netoss.data.db import db
 from netoss.data.models import AuditEvent
+from netoss.domain.jobs import dashboard
 from netoss.web.security import current_user, require_role
 
 bp = Blueprint("main", __name__)
@@ -19,7 +20,6 @@ def home():
     recent = db.session.scalars(
         select(AuditEvent).where(AuditEvent.actor == user.username).order_by(AuditEvent.id.desc()).limit(10)
     ).all()
-    from netoss.domain.jobs import dashboard
 
     return render_template(
         "main/home.html",

@@ -12,7 +12,7 @@ from netoss.domain.jobs import queue
 from netoss.domain.provisioning import catalog, inventory, orders
 from netoss.domain.provisioning.catalog import ServiceError
 from netoss.domain.provisioning.schema import ACTIONS, SERVICE_STATES
-from netoss.web.security import audit, current_user, require_role
+from netoss.web.security import audit, current_user, require_role, wants_json
 from netoss.web.services.forms import SERVICE_FIELD, form_order, problems_by_field
 
 bp = Blueprint("services", __name__)
@@ -20,9 +20,7 @@ bp = Blueprint("services", __name__)
 
 def service_error(exc: ServiceError):
     """A ServiceError as the answer: JSON with its problems to API clients, else the error page."""
-    from netoss.web import _wants_json
-
-    if _wants_json():
+    if wants_json():
         body = {"error": str(exc), "status": exc.status, **({"problems": exc.problems} if exc.problems else {})}
         return jsonify(body), exc.status
     return render_template("error.html", status=exc.status, message=str(exc)), exc.status

@@ -28,7 +28,8 @@ from netoss.data.models import (
     utcnow,
 )
 from netoss.data.netbox import NetBox
-from netoss.domain.faults.tickets import PRIORITY
+from netoss.domain.faults.processor import Settings
+from netoss.domain.faults.tickets import notify, open_ticket
 from netoss.domain.faults.tmf import ALARM_PATH, TICKET_PATH, alarm_json, parse_ticket_id, ticket_json
 from netoss.web.api import _body, _int_arg
 from netoss.web.security import audit, current_user, require_csrf_unless_token, require_role
@@ -91,7 +92,7 @@ def get_alarm(alarm_id: int):
 
 
 def _queue(event) -> None:
-    from netoss.domain.faults.service import count
+    from netoss.domain.faults.pipeline import count
     from netoss.web.api import fault_queue, publish_events
 
     conn = fault_queue()
@@ -272,54 +273,14 @@ def create_ticket():
     return jsonify(_ticket_out(ticket)), 201
 
 
-def open_by_hand(user, data: dict, related: list[dict], reason: str = "opened by hand") -> Ticket:
-    """Record a ticket opened by a person (API or page), or by netoss for a reason of its own (a
-    failed service order): SLA from its severity, audit, notify."""
-    import datetime as dt
-
-    from netoss.domain.faults.processor import Settings
-
-    now = utcnow()
-    severity = data.get("severity", "minor")
-    settings = Settings.from_config(current_app.config)
-    ticket = Ticket(
-        name=data["name"],
-        description=data.get("description", ""),
-        severity=severity,
-        priority=int(data.get("priority") or PRIORITY[severity]),
-        ticket_type=data.get("ticketType", "complaint"),
-        status="acknowledged",
-        status_reason=reason,
-        created_at=now,
-        updated_at=now,
-        expected_resolution_at=now + dt.timedelta(hours=float(settings.sla_hours.get(severity, 72))),
-        created_by=user.username,
-        device=next((r["name"] for r in related if r["@referredType"] == "Device"), None),
-        related=related,
-    )
-    db.session.add(ticket)
-    db.session.flush()
-    db.session.add(
-        TicketStatusChange(ticket_id=ticket.id, at=now, status="acknowledged", reason=reason, actor=user.username)
-    )
-    for n in data.get("note", []):
-        db.session.add(TicketNote(ticket_id=ticket.id, at=now, author=user.username, text=n["text"]))
-    db.session.commit()
-    audit("ticket.create", target=ticket.ref)
-    _notify("opened", ticket)
-    return ticket
+def open_by_hand(user, data: dict, related: list[dict]) -> Ticket:
+    """Record a ticket opened by a person (API or page): SLA from its severity, audit, notify."""
+    return open_ticket(user.username, data, related, sla_hours=Settings.from_config(current_app.config).sla_hours)
 
 
 def _notify(kind: str, ticket: Ticket) -> None:
     """Ticket events made through the API go out the way the processor's do."""
-    from netoss.domain.faults.outbound import Outbound
-
-    outbound = current_app.extensions.get("netoss_outbound")
-    if outbound is None:
-        outbound = Outbound(dict(current_app.config))
-        outbound.start()
-        current_app.extensions["netoss_outbound"] = outbound
-    outbound(kind, ticket, {})
+    notify(kind, ticket)
 
 
 @bp.patch("/troubleTicket/v4/troubleTicket/<ticket_id>")

@@ -22,15 +22,22 @@ the dead-letter stream netoss:faults:dead with the error, where the portal shows
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import os
 import socket
 import time
 from collections.abc import Iterable
 
+from sqlalchemy import text
+
+from netoss.data.db import db
+from netoss.domain.faults import snmp
 from netoss.domain.faults.events import Event, InvalidEvent, check, now_iso
+from netoss.domain.faults.gone import RemovalLog
 from netoss.domain.faults.rules import RuleSet
 from netoss.domain.faults.syslog import Rejected, parse
+from netoss.domain.faults.topology import Topology, fetch
 
 STREAM = "netoss:faults:events"
 COUNTERS = "netoss:faults:counters"
@@ -282,8 +289,6 @@ def syslog_handler(rules: RuleSet):
 
 
 def trap_handler(communities: list[str]):
-    from netoss.domain.faults import snmp
-
     def handle(data: bytes, address: str):
         result = snmp.event(snmp.parse(data, communities), address)
         return result if isinstance(result, str) else _checked(result)
@@ -402,8 +407,6 @@ class Consumer:
         return len(ids)
 
     def _ingest(self, events: list[Event]):
-        from netoss.data.db import db
-
         try:
             return self.processor.ingest(events), None
         except Exception as exc:
@@ -439,10 +442,6 @@ class Consumer:
 
     @staticmethod
     def _database_up() -> bool:
-        from sqlalchemy import text
-
-        from netoss.data.db import db
-
         try:
             db.session.execute(text("SELECT 1"))
             db.session.rollback()
@@ -458,8 +457,6 @@ def _text(value) -> str:
 
 def process_forever(app, processor, conn, consumer: str | None = None, stop=None) -> None:
     """Consume the stream in batches: ingest, commit, acknowledge; tick at least twice a second."""
-    from netoss.data.db import db
-
     last_tick = 0.0
     with app.app_context():
         reader = Consumer(processor, conn, consumer)
@@ -479,18 +476,12 @@ class TopologyCache:
     sooner (at most every ``min_gap`` s) when an event names a device it does not know."""
 
     def __init__(self, netbox, ttl: float = 60, min_gap: float = 10):
-        from netoss.domain.faults.gone import RemovalLog
-
         self.netbox, self.ttl, self.min_gap = netbox, ttl, min_gap  # a netoss.data.netbox.NetBox
         self.topo = None
         self.loaded = 0.0
         self.removals = RemovalLog()  # deletions from NetBox's change log (alarms cleared as gone)
 
     def __call__(self):
-        import datetime as dt
-
-        from netoss.domain.faults.topology import Topology, fetch
-
         age = time.monotonic() - self.loaded
         if self.topo is None or age >= self.ttl:
             try:

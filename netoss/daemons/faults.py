@@ -1,0 +1,73 @@
+"""The fault pipeline's daemons: the receivers (`netoss faults receive`: syslog and SNMP traps onto
+the event stream) and the processor (`netoss faults process`: alarms, correlation, tickets).
+The machinery is the domain's (``netoss.domain.faults.pipeline``); this wires it to a process:
+the app context from ``netoss.data.context``, the configuration's settings, the log."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from netoss.data.context import build_app
+from netoss.data.netbox import NetBox
+from netoss.domain.faults import pipeline
+from netoss.domain.faults.outbound import Outbound
+from netoss.domain.faults.pipeline import TopologyCache, process_forever, receive, syslog_handler, trap_handler
+from netoss.domain.faults.processor import Processor, Settings
+from netoss.domain.faults.rules import load_rules
+from netoss.domain.jobs.queue import connection
+from netoss.domain.jobs.runner import templates
+
+
+class DaemonError(RuntimeError):
+    """A daemon cannot start: the message says what to set."""
+
+
+def setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def run_receivers(
+    rules_file: Path,
+    syslog_port: int,
+    trap_port: int,
+    bridge_address: Callable[[], str | None],
+    log: Callable[[str], None],
+) -> None:
+    """Receive syslog and traps on loopback and on ``bridge_address()`` (the devices' side, once
+    there is one) until stopped. RuleError: the rules file has problems."""
+    rules = load_rules(rules_file)
+    app = build_app()
+    communities = list(app.config.get("FAULTS_SNMP_COMMUNITIES") or [])
+    if not communities:
+        log("no FAULTS_SNMP_COMMUNITIES in the portal's configuration: every trap will be rejected")
+    sources = {"syslog": (syslog_port, syslog_handler(rules)), "snmp": (trap_port, trap_handler(communities))}
+    log(f"syslog rules: {len(rules.rules)} from {rules_file}")
+    maxlen = app.config.get("FAULTS_STREAM_MAXLEN")
+    asyncio.run(receive(connection(app), sources, bridge_address, maxlen=maxlen))
+
+
+def run_processor(log: Callable[[str], None]) -> None:
+    """Turn queued events into alarms, correlate them, open and resolve tickets, until stopped."""
+    app = build_app()
+    netbox = NetBox.from_config(app.config)
+    if netbox is None:
+        raise DaemonError("the portal's configuration has no NETBOX_URL and NETBOX_TOKEN")
+    outbound = Outbound(dict(app.config))
+    outbound.start()
+    processor = Processor(
+        TopologyCache(netbox),
+        Settings.from_config(app.config),
+        on_ticket=outbound,
+        changing_templates=lambda: {n for n, t in templates(app).items() if t.changes_devices},
+    )
+    log("fault processor: reading the event stream")
+    process_forever(app, processor, connection(app))
+
+
+def counters() -> dict:
+    """The pipeline's counters (see netoss.domain.faults.pipeline.counters)."""
+    return pipeline.counters(connection(build_app()))
