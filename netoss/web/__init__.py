@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import IntegerConverter
 
 from netoss.data.db import db
+from netoss.web import apidoc
 from netoss.web.extensions import csrf, migrate
 from netoss.web.security import AuthError, check_request, safe_link, security_headers
 
@@ -112,9 +113,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(faults_bp)
     app.register_blueprint(compliance_bp)
     app.register_blueprint(services_bp)
-    app.register_blueprint(api_bp, url_prefix="/api")
-    app.register_blueprint(services_api_bp, url_prefix="/api")
-    app.register_blueprint(tmf_bp, url_prefix="/tmf-api")
+    # The APIs, and the OpenAPI document generated from their routes (netoss.web.apidoc).
+    apidoc.init_app(app, [(api_bp, "/api"), (services_api_bp, "/api"), (tmf_bp, "/tmf-api")], IdConverter)
     csrf.exempt(api_bp)  # the APIs check CSRF themselves for cookie-authenticated calls
     csrf.exempt(services_api_bp)
     csrf.exempt(tmf_bp)

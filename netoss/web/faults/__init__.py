@@ -85,7 +85,7 @@ def ticket_create():
     """A ticket opened by hand from the queue page (a customer complaint, a request)."""
     import jsonschema
 
-    from netoss.web.api.openapi import SCHEMAS
+    from netoss.web.schemas import SCHEMAS
     from netoss.web.tmf import _related_by_hand, open_by_hand
 
     form = request.form
