@@ -262,6 +262,9 @@ def role_doc(view, role: str):
         view,
         **{"x-required-role": role},
         responses={
+            # Every request passes check_request (netoss.web.security) before its view: a NUL
+            # byte or an over-long argument or header is a 400 naming it.
+            "400": {"description": "Invalid input: the message names it", **json_content(ERROR)},
             "401": {"description": "No valid session or token", **json_content(ERROR)},
             "403": {"description": f"Needs the {role} role", **json_content(ERROR)},
         },
@@ -290,6 +293,9 @@ class Api(flask_smorest.Api):
 
     def _register_responses(self):
         pass
+
+    def _register_pagination_header(self):
+        pass  # the portal pages with limit and offset, not with flask-smorest's header
 
     def _register_error_handlers(self):
         pass  # netoss.web's handlers answer every error, in the portal's shape

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import collections
-import copy
 import datetime as dt
 import functools
 import hashlib
@@ -33,10 +32,7 @@ from sqlalchemy import func, select
 
 from netoss.data.db import db
 from netoss.data.models import ROLES, ApiToken, AuditEvent, User, utcnow
-from netoss.web.apidoc import (
-    bounded_int,  # noqa: F401 - the request boundary, also named here
-    role_doc,
-)
+from netoss.web.apidoc import role_doc
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "nto_"  # noqa: S105 - the marker of netoss tokens, not a secret
@@ -144,9 +140,7 @@ def require_role(role: str):
             return view(*args, **kwargs)
 
         inner.required_role = role  # read by the role matrix test
-        if hasattr(view, "_apidoc"):
-            inner._apidoc = copy.deepcopy(view._apidoc)  # wraps shared it: the view's stays as it was
-        return role_doc(inner, role)
+        return role_doc(inner, role)  # on a copy of the view's record (wraps shared it)
 
     return wrap
 
