@@ -18,6 +18,7 @@ from netoss.data.context import MIGRATIONS, configure
 from netoss.data.db import db
 from netoss.domain import wiring
 from netoss.domain.jobs.job_templates import TemplateError
+from netoss.web import apidoc
 from netoss.web.api import bp as api_bp
 from netoss.web.auth import bp as auth_bp
 from netoss.web.compliance import bp as compliance_bp
@@ -66,9 +67,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(faults_bp)
     app.register_blueprint(compliance_bp)
     app.register_blueprint(services_bp)
-    app.register_blueprint(api_bp, url_prefix="/api")
-    app.register_blueprint(services_api_bp, url_prefix="/api")
-    app.register_blueprint(tmf_bp, url_prefix="/tmf-api")
+    # The APIs, and the OpenAPI document generated from their routes (netoss.web.apidoc).
+    apidoc.init_app(app, [(api_bp, "/api"), (services_api_bp, "/api"), (tmf_bp, "/tmf-api")], IdConverter)
     csrf.exempt(api_bp)  # the APIs check CSRF themselves for cookie-authenticated calls
     csrf.exempt(services_api_bp)
     csrf.exempt(tmf_bp)

@@ -33,6 +33,7 @@ from sqlalchemy import func, select
 from netoss.data.audit import record as audit
 from netoss.data.db import db
 from netoss.data.models import ROLES, ApiToken, AuditEvent, User, utcnow
+from netoss.web.apidoc import role_doc
 from netoss.web.extensions import csrf
 
 _hasher = PasswordHasher()
@@ -123,7 +124,10 @@ def current_user() -> User | None:
 
 
 def require_role(role: str):
-    """Decorator: the request needs a signed-in user with at least ``role``."""
+    """Decorator: the request needs a signed-in user with at least ``role``. The same decorator
+    records the role on the view (``required_role``) and on its operation in the generated
+    OpenAPI document (``x-required-role``, with the 401 and 403 it answers), so the document says
+    what is enforced."""
     assert role in ROLES
 
     def wrap(view):
@@ -138,7 +142,7 @@ def require_role(role: str):
             return view(*args, **kwargs)
 
         inner.required_role = role  # read by the role matrix test
-        return inner
+        return role_doc(inner, role)  # on a copy of the view's record (wraps shared it)
 
     return wrap
 
@@ -255,17 +259,6 @@ def check_request() -> None:
     problems = [p for p in problems if p]
     if problems:
         abort(400, problems[0])
-
-
-def bounded_int(value, name: str, low: int, high: int) -> int:
-    """``value`` (text) as an integer in low..high, else 400 naming ``name`` (never 500 for a huge one)."""
-    text = str(value).strip()
-    if not (text.lstrip("-").isdigit() and len(text) <= 12 and text.isascii()):
-        abort(400, f"{name} must be an integer from {low} to {high}")
-    number = int(text)
-    if not low <= number <= high:
-        abort(400, f"{name} must be an integer from {low} to {high}")
-    return number
 
 
 # -- redirects and links -----------------------------------------------------------------------

@@ -59,7 +59,7 @@ def no_queue(monkeypatch):
     monkeypatch.setattr("netoss.web.tmf._wait_for", lambda fingerprint, raised, timeout=5.0: None)
     monkeypatch.setattr("netoss.web.tmf._netbox_device_id", lambda name, field="relatedEntity": 1)
     monkeypatch.setattr("netoss.web.tmf._notify", lambda kind, ticket: None)
-    monkeypatch.setattr("netoss.web.api.fault_queue", lambda: FaultQueue())
+    monkeypatch.setattr("netoss.web.api.faults.fault_queue", lambda: FaultQueue())
     # Service orders and the inventory read NetBox through the shared order logic: an empty one.
     monkeypatch.setattr("netoss.domain.provisioning.catalog.view", lambda: None)
     monkeypatch.setattr("netoss.domain.provisioning.catalog.logic", lambda: _EmptyNetbox())

@@ -45,7 +45,7 @@ def fixed_run() -> dict:
 @pytest.fixture
 def queue(monkeypatch):
     fake = FaultQueue()
-    monkeypatch.setattr("netoss.web.api.fault_queue", lambda: fake)
+    monkeypatch.setattr("netoss.web.api.faults.fault_queue", lambda: fake)
     return fake
 
 

@@ -95,7 +95,7 @@ def app(tmp_path, monkeypatch):
         db.session.commit()
     app.config["TOKENS"] = tokens
     recorder = FaultQueue()
-    monkeypatch.setattr("netoss.web.api.fault_queue", lambda: recorder)
+    monkeypatch.setattr("netoss.web.api.faults.fault_queue", lambda: recorder)
     app.config["RECORDER"] = recorder
     return app
 

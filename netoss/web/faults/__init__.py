@@ -26,7 +26,7 @@ from netoss.domain.faults.pipeline import STREAM_MAXLEN, counters, dead_letters
 from netoss.domain.faults.tickets import TRANSITIONS, TicketError, notify, update
 from netoss.domain.jobs.queue import connection
 from netoss.domain.jobs.runner import templates
-from netoss.web.api.openapi import SCHEMAS
+from netoss.web.schemas import SCHEMAS
 from netoss.web.security import audit, current_user, require_role
 from netoss.web.tmf import _related_by_hand, open_by_hand
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import abort, current_app, jsonify
+from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from netoss.data.db import db
@@ -31,10 +32,11 @@ from netoss.data.netbox import NetBox
 from netoss.domain.faults.processor import Settings
 from netoss.domain.faults.tickets import notify, open_ticket
 from netoss.domain.faults.tmf import ALARM_PATH, TICKET_PATH, alarm_json, parse_ticket_id, ticket_json
-from netoss.web.api import _body, _int_arg
+from netoss.web.apidoc import Choice, Int, Text, body, fails, many, query, responds
 from netoss.web.security import audit, current_user, require_csrf_unless_token, require_role
 
-bp = Blueprint("tmf", __name__)
+bp = Blueprint("tmf", __name__, description="TM Forum Open APIs (v4): TMF642, TMF621, TMF641, TMF638")
+LIMIT, OFFSET = Int(1, 1000, 100), Int(0, 10_000_000, 0)
 
 
 @bp.before_request
@@ -60,46 +62,60 @@ def _alarm_out(alarm: Alarm) -> dict:
 
 @bp.get("/alarmManagement/v4/alarm")
 @require_role("viewer")
-def list_alarms():
-    query = select(Alarm).order_by(Alarm.id.desc())
-    state = request.args.get("state")
+@query(
+    state=Choice(("active", *ALARM_STATES)),
+    perceivedSeverity=Text(),
+    ackState=Text(),
+    device=Text(),
+    alarmType=Text(),
+    isRootCause=Text(enum=("true", "false")),
+    ticket=Text(),
+    offset=OFFSET,
+    limit=LIMIT,
+)
+@responds(200, many("Alarm"))
+def list_alarms(args):
+    """Alarms, newest first (TMF642)"""
+    found = select(Alarm).order_by(Alarm.id.desc())
+    state = args["state"]
     if state:
-        if state not in (*ALARM_STATES, "active"):
-            abort(400, f"state must be one of active, {', '.join(ALARM_STATES)}")
-        query = query.where(Alarm.active_key.is_not(None) if state == "active" else Alarm.state == state)
+        found = found.where(Alarm.active_key.is_not(None) if state == "active" else Alarm.state == state)
     for arg, column in (
         ("perceivedSeverity", Alarm.severity),
         ("ackState", Alarm.ack_state),
         ("device", Alarm.device),
         ("alarmType", Alarm.alarm_type),
     ):
-        if request.args.get(arg):
-            query = query.where(column == request.args[arg])
-    if request.args.get("isRootCause") in ("true", "false"):
-        query = query.where(Alarm.is_root_cause.is_(request.args["isRootCause"] == "true"))
-    if request.args.get("ticket"):
-        ticket_id = parse_ticket_id(request.args["ticket"]) or abort(400, "ticket must be like TT-000042")
-        query = query.where(Alarm.ticket_id == ticket_id)
-    query = query.offset(_int_arg("offset", 0, 0, 10_000_000)).limit(_int_arg("limit", 100, 1, 1000))
-    return jsonify([_alarm_out(a) for a in db.session.scalars(query)])
+        if args[arg]:
+            found = found.where(column == args[arg])
+    if args["isRootCause"] in ("true", "false"):
+        found = found.where(Alarm.is_root_cause.is_(args["isRootCause"] == "true"))
+    if args["ticket"]:
+        ticket_id = parse_ticket_id(args["ticket"]) or abort(400, "ticket must be like TT-000042")
+        found = found.where(Alarm.ticket_id == ticket_id)
+    found = found.offset(args["offset"]).limit(args["limit"])
+    return jsonify([_alarm_out(a) for a in db.session.scalars(found)])
 
 
 @bp.get("/alarmManagement/v4/alarm/<int(max=2147483647):alarm_id>")
 @require_role("viewer")
+@responds(200, "Alarm")
+@fails(s404="No such alarm")
 def get_alarm(alarm_id: int):
+    """An alarm (TMF642)"""
     alarm = db.session.get(Alarm, alarm_id) or abort(404, f"no alarm {alarm_id}")
     return jsonify(_alarm_out(alarm))
 
 
 def _queue(event) -> None:
     from netoss.domain.faults.pipeline import count
-    from netoss.web.api import fault_queue, publish_events
+    from netoss.web.api import faults
 
-    conn = fault_queue()
+    conn = faults.fault_queue()
     pipe = conn.pipeline(transaction=False)
     count(pipe, "received", event.source)
     pipe.execute()
-    publish_events(conn, [event])
+    faults.publish_events(conn, [event])
 
 
 def _wait_for(fingerprint: str, raised: bool, timeout: float = 5.0) -> Alarm | None:
@@ -123,11 +139,16 @@ def _wait_for(fingerprint: str, raised: bool, timeout: float = 5.0) -> Alarm | N
 
 @bp.post("/alarmManagement/v4/alarm")
 @require_role("operator")
-def create_alarm():
-    """Raise (or clear) an alarm from outside: a playbook, a script, another system."""
+@body("AlarmCreate")
+@responds(201, "Alarm")
+@responds(202, description="Queued: the fault processor has not applied it within 5 s")
+@fails(s503="No Redis")
+def create_alarm(data):
+    """Raise (or clear) an alarm; 202 when the fault processor has not applied it within 5 s
+
+    From outside: a playbook, a script, another system."""
     from netoss.domain.faults.events import Event, InvalidEvent, check, now_iso
 
-    data = _body("AlarmCreate")
     user = current_user()
     obj = data["alarmedObject"]
     event = Event(
@@ -161,11 +182,13 @@ def create_alarm():
 
 @bp.patch("/alarmManagement/v4/alarm/<int(max=2147483647):alarm_id>")
 @require_role("operator")
-def update_alarm(alarm_id: int):
-    """Acknowledge or unacknowledge, comment, or clear (engineer) an alarm."""
+@body("AlarmUpdate")
+@responds(200, "Alarm")
+@fails(s404="No such alarm")
+def update_alarm(data, alarm_id: int):
+    """Acknowledge, comment, or clear (engineer) an alarm"""
     from netoss.domain.faults.events import Event, now_iso
 
-    data = _body("AlarmUpdate")
     alarm = db.session.get(Alarm, alarm_id) or abort(404, f"no alarm {alarm_id}")
     user = current_user()
     if data.get("state") == "cleared" and not user.at_least("engineer"):
@@ -219,24 +242,36 @@ def _ticket_out(ticket: Ticket) -> dict:
 
 @bp.get("/troubleTicket/v4/troubleTicket")
 @require_role("viewer")
-def list_tickets():
-    query = select(Ticket).order_by(Ticket.updated_at.desc(), Ticket.id.desc())
-    status = request.args.get("status")
+@query(
+    status=Choice(("open", *TICKET_STATES)),
+    severity=Text(),
+    assignee=Text(),
+    device=Text(),
+    ticketType=Text(),
+    offset=OFFSET,
+    limit=LIMIT,
+)
+@responds(200, many("TroubleTicket"))
+def list_tickets(args):
+    """Trouble tickets, newest first (TMF621)"""
+    found = select(Ticket).order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+    status = args["status"]
     if status:
-        if status != "open" and status not in TICKET_STATES:
-            abort(400, f"status must be one of open, {', '.join(TICKET_STATES)}")
-        query = query.where(Ticket.status.in_(TICKET_OPEN if status == "open" else (status,)))
+        found = found.where(Ticket.status.in_(TICKET_OPEN if status == "open" else (status,)))
     for arg, column in (("severity", Ticket.severity), ("assignee", Ticket.assignee), ("device", Ticket.device),
                         ("ticketType", Ticket.ticket_type)):  # fmt: skip
-        if request.args.get(arg):
-            query = query.where(column == request.args[arg])
-    query = query.offset(_int_arg("offset", 0, 0, 10_000_000)).limit(_int_arg("limit", 100, 1, 1000))
-    return jsonify([_ticket_out(t) for t in db.session.scalars(query)])
+        if args[arg]:
+            found = found.where(column == args[arg])
+    found = found.offset(args["offset"]).limit(args["limit"])
+    return jsonify([_ticket_out(t) for t in db.session.scalars(found)])
 
 
 @bp.get("/troubleTicket/v4/troubleTicket/<ticket_id>")
 @require_role("viewer")
+@responds(200, "TroubleTicket")
+@fails(s404="No such ticket")
 def get_ticket(ticket_id: str):
+    """A ticket (TMF621), with its status changes and notes"""
     return jsonify(_ticket_out(_ticket(ticket_id)))
 
 
@@ -266,9 +301,11 @@ def _netbox_device_id(name: str, field: str = "relatedEntity") -> int:
 
 @bp.post("/troubleTicket/v4/troubleTicket")
 @require_role("operator")
-def create_ticket():
-    """Open a ticket by hand (a customer complaint, a request), linked to devices or services."""
-    data = _body("TicketCreate")
+@body("TicketCreate")
+@responds(201, "TroubleTicket")
+@fails(s503="NetBox is unavailable (related devices are checked against it)")
+def create_ticket(data):
+    """Open a ticket by hand (a complaint, a request), linked to devices or services"""
     ticket = open_by_hand(current_user(), data, _related_by_hand(data.get("relatedEntity", [])))
     return jsonify(_ticket_out(ticket)), 201
 
@@ -285,11 +322,13 @@ def _notify(kind: str, ticket: Ticket) -> None:
 
 @bp.patch("/troubleTicket/v4/troubleTicket/<ticket_id>")
 @require_role("operator")
-def update_ticket(ticket_id: str):
-    """Change a ticket's status (with a reason), assignee, severity; add notes."""
+@body("TicketUpdate")
+@responds(200, "TroubleTicket")
+@fails(s404="No such ticket", s409="Not a status this ticket can move to")
+def update_ticket(data, ticket_id: str):
+    """Change status (with a reason), assignee or severity; add notes"""
     from netoss.domain.faults.tickets import TicketError, update
 
-    data = _body("TicketUpdate")
     ticket = _ticket(ticket_id)
     try:
         kind = update(ticket, current_user(), data, utcnow())

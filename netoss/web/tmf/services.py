@@ -10,48 +10,58 @@ from __future__ import annotations
 
 from flask import abort, jsonify, request
 
-from netoss.data.models import iso
+from netoss.data.models import ORDER_STATES, iso
 from netoss.domain.provisioning import inventory, orders
 from netoss.domain.provisioning.catalog import ServiceError
 from netoss.domain.provisioning.schema import SERVICE_STATES
-from netoss.web.api import _body, _int_arg
+from netoss.web.apidoc import Choice, Text, body, fails, many, query, responds
 from netoss.web.security import require_role
 from netoss.web.services import cancel_order, service_error, submit_order
-from netoss.web.tmf import bp
+from netoss.web.tmf import LIMIT, OFFSET, bp
 
 bp.register_error_handler(ServiceError, service_error)
 
 
 @bp.post("/serviceOrdering/v4/serviceOrder")
 @require_role("operator")
+@body("ServiceOrderCreate", check=False)  # the domain checks it (submit_order): the collection's schema, then NetBox
+@responds(201, "ServiceOrder")
+@responds(400, "OrderProblems", description="Invalid: nothing stored; each problem names the item and field")
+@fails(s503="NetBox or the job queue is unavailable")
 def create_service_order():
+    """Order services (TMF641), checked against the catalog and NetBox before anything is stored
+
+    Then acknowledged and run as a service-order job."""
     order = submit_order(request.get_json(silent=True))
     return jsonify(orders.order_json(order)), 201
 
 
 @bp.get("/serviceOrdering/v4/serviceOrder")
 @require_role("viewer")
-def list_service_orders():
-    found = orders.list_orders(
-        request.args.get("state"),
-        request.args.get("externalId"),
-        _int_arg("offset", 0, 0, 10_000_000),
-        _int_arg("limit", 100, 1, 1000),
-    )
+@query(state=Text(enum=ORDER_STATES), externalId=Text(), offset=OFFSET, limit=LIMIT)  # orders.list_orders checks
+@responds(200, many("ServiceOrder"))
+def list_service_orders(args):
+    """Service orders, newest first (TMF641)"""
+    found = orders.list_orders(args["state"], args["externalId"], args["offset"], args["limit"])
     return jsonify([orders.order_json(o) for o in found])
 
 
 @bp.get("/serviceOrdering/v4/serviceOrder/<int(max=2147483647):order_id>")
 @require_role("viewer")
+@responds(200, "ServiceOrder")
+@fails(s404="No such order")
 def get_service_order(order_id: int):
+    """A service order (TMF641), with its items, job, ticket and state history"""
     return jsonify(orders.order_json(orders.get(order_id)))
 
 
 @bp.post("/serviceOrdering/v4/cancelServiceOrder")
 @require_role("operator")
-def cancel_service_order():
-    """Cancel an order that is acknowledged and whose job has not started (else 409)."""
-    data = _body("ServiceOrderCancel")
+@body("ServiceOrderCancel")
+@responds(201, "CancelServiceOrder")
+@fails(s404="No such order", s409="Too late: says the state")
+def cancel_service_order(data):
+    """Cancel a service order while it is acknowledged and its job has not started"""
     reason = data.get("cancellationReason")
     order = cancel_order(int(data["serviceOrder"]["id"]), reason)
     return jsonify(
@@ -68,18 +78,28 @@ def cancel_service_order():
 
 @bp.get("/serviceInventory/v4/service")
 @require_role("viewer")
-def list_services():
-    state = request.args.get("state")
-    if state and state not in SERVICE_STATES:
-        abort(400, f"state must be one of {', '.join(SERVICE_STATES)}")
-    offset, limit = _int_arg("offset", 0, 0, 10_000_000), _int_arg("limit", 100, 1, 1000)
-    customer, specification = request.args.get("relatedParty.name"), request.args.get("serviceSpecification.name")
+@query(
+    state=Choice(SERVICE_STATES),
+    relatedParty__name=Text(),
+    serviceSpecification__name=Text(),
+    offset=OFFSET,
+    limit=LIMIT,
+)
+@responds(200, many("Service"))
+@fails(s503="NetBox is unavailable")
+def list_services(args):
+    """Services (TMF638): NetBox circuits with their state, resources and health"""
+    state, offset, limit = args["state"], args["offset"], args["limit"]
+    customer, specification = args["relatedParty.name"], args["serviceSpecification.name"]
     return jsonify(inventory.services(state, customer, specification)[offset : offset + limit])
 
 
 @bp.get("/serviceInventory/v4/service/<cid>")
 @require_role("viewer")
+@responds(200, "Service")
+@fails(s404="No such service", s503="NetBox is unavailable")
 def get_service(cid: str):
+    """A service (TMF638) by its circuit ID"""
     if len(cid) > 100:
         abort(400, "a service ID (circuit ID) has 100 characters at most")
     return jsonify(inventory.service(cid) or abort(404, f"no service {cid}"))
