@@ -11,7 +11,7 @@
 # pinned `ansible` package. No container: --local, on this virtualenv's Python.
 # ansible-test installs each test's requirements, at the versions ansible-core pins (in
 # ansible_test/_data/requirements/sanity.*.txt, fixed by ansible-core's pin in
-# requirements/app.txt), from PyPI into its own virtualenvs in ~/.ansible/test/venv, once;
+# requirements/runtime.txt), from PyPI into its own virtualenvs in ~/.ansible/test/venv, once;
 # bootstrap does that with --prime-venvs. The pip bootstrap script it would download from
 # elsewhere is replaced by scripts/ansible_test_get_pip.py (ensurepip, then pip from PyPI).
 set -euo pipefail
