@@ -1,7 +1,7 @@
 """Every bench of bench/ runs at a smoke size in `make test`, so that a change that breaks one
 fails the tests. No timing is asserted: each must run to its end, exit 0 and print its figures.
 
-- bench_compliance.py needs nothing: tests/unit/test_bench_smoke.py;
+- bench_compliance.py needs nothing: tests/unit/test_bench_compliance.py;
 - bench_lab.py needs root and no stack: its own names (b*), here;
 - bench_portal.py, bench_sot.py and bench_faults.py run here on the test stack (--stack), and
   put back what they changed in it (the worker restarted; the stack's intent synced again; the
