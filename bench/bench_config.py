@@ -94,9 +94,10 @@ def ring_intent(target: Path, n: int) -> None:
     (target / "40-cables.yml").write_text(yaml.safe_dump({"cables": cables}, sort_keys=False))
 
 
-def run(stack: Stack, label: str, intent: Path | None, config: LabConfig = CONFIG) -> None:
+def run(stack: Stack, label: str, intent: Path | None, config: LabConfig = CONFIG, smoke: bool = False) -> None:
     """Time the four steps; on a stack of the bench's own (``intent`` given: wiped, started,
-    synced, lab built, everything stopped at the end), or on the stack and lab already up."""
+    synced, lab built, everything stopped at the end), or on the stack and lab already up.
+    ``smoke``: one push and one backup (on a lab already configured, both a no-op's path)."""
     own = intent is not None
     t0 = time.monotonic()
     if own:
@@ -130,6 +131,8 @@ def run(stack: Stack, label: str, intent: Path | None, config: LabConfig = CONFI
             ("backup, first (new git repo)", "config_backup.yml", []),
             ("backup, again (no change)", "config_backup.yml", []),
         ]
+        if smoke:
+            steps = [("push (on a configured lab)", "config_push.yml", []), ("backup", "config_backup.yml", [])]
         for what, book, extra in steps:
             wall, rss, _out = timed([*playbook, f"playbooks/{book}", *limit, *extra], env, what)
             print(f"{label}: {what:<38} {wall:6.1f} s  {wall / n * 1000:5.0f} ms/router  ansible peak {rss:4.0f} MiB")
@@ -145,7 +148,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--routers", type=int, default=20, help="routers in the generated ring (default 20, 4..60)")
     ap.add_argument(
-        "--smoke", action="store_true", help="a smoke-size run (make test): with --stack/--lab only, no ring"
+        "--smoke",
+        action="store_true",
+        help="a smoke-size run (make test): with --stack/--lab only, no ring, one push and one backup",
     )
     on_stack.add_options(ap, lab=True)
     args = ap.parse_args()
@@ -159,7 +164,7 @@ def main() -> None:
         sys.exit("bench_config.py needs root (namespaces, veths, accounts)")
     print(f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}")
     if args.stack:
-        run(on_stack.existing(args.stack), "", None, on_stack.lab_config(args.lab))
+        run(on_stack.existing(args.stack), "", None, on_stack.lab_config(args.lab), smoke=args.smoke)
         return
     stack = Stack(state_dir=REPO / ".state-bench", port_base=PORT_BASE)
     with tempfile.TemporaryDirectory() as tmp:

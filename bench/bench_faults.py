@@ -2,19 +2,21 @@
 """Benchmark: an alert storm through the fault pipeline, and event-to-alarm-to-ticket time.
 
 It starts a stack of its own (.state-bench-faults, port base 38000) with the demo intent in
-NetBox (no lab: the events name the demo devices; their management addresses, which the traps
-carry, are read from NetBox), or runs on a stack already up whose NetBox holds the demo's
-devices and links (--stack, bench/on_stack.py: the alarms the bench raised are cleared by hand
-at its end, and their tickets resolve), then:
+NetBox (no lab: the events are made up, about the devices and links NetBox holds), or runs on
+a stack already up (--stack, bench/on_stack.py: there it keeps to the links that no active
+alarm and no open ticket is about, clears by hand the alarms it raised at its end, and waits
+for their tickets to resolve), then:
 
 1. **Latency.** R times, one interface goes down (a syslog line): the time until its alarm
    is in the API, and until its ticket is (which includes the 2 s hold that lets a problem's
    other alarms arrive before the ticket opens); then it comes back up.
 2. **Storm.** N events (default 10,000) in a burst, mixed: syslog lines (FRR interface and
-   BGP changes, noise no rule matches, malformed lines), SNMPv2c traps (linkDown, some with a
-   wrong community) and Alertmanager webhooks (batches of 100 alerts). Every "down" is about
-   one of the demo's 7 links (both interface ends, and the BGP sessions on the 2 access
-   circuits), so deduplication must give exactly 18 alarms and correlation 7 tickets (those of
+   BGP changes, noise no rule matches, malformed lines), SNMPv2c traps (linkDown, carrying the
+   device's management address, some with a wrong community) and Alertmanager webhooks
+   (batches of 100 alerts). Every "down" is about one of the network's links as NetBox has
+   them (cables and access circuits: both interface ends, and a BGP session from each end to
+   the other's address when they share a subnet), so deduplication must give exactly 4 alarms
+   per addressed link (2 per unaddressed one) and correlation one ticket per link (those of
    the latency rounds' links reopened: the same problem again within the reopen window).
    It prints events per second (from the first datagram until every event is stored or
    rejected), checks that received = sent = stored + rejected per source, the alarms and
@@ -36,34 +38,54 @@ import sys
 import time
 from pathlib import Path
 
-import pynetbox
 import redis
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from netoss.domain.faults import snmp  # noqa: E402
+from netoss.data.netbox import NetBox  # noqa: E402
+from netoss.domain.faults import snmp, topology  # noqa: E402
 from netoss.domain.faults.pipeline import counters  # noqa: E402
+from netoss.domain.faults.topology import Topology, link_name  # noqa: E402
 from netoss.embedded.stack import Stack, portal_app  # noqa: E402
 from netoss.embedded.stack.supervisor import Supervisor  # noqa: E402
 
 sys.path.insert(0, str(REPO / "bench"))
 import on_stack  # noqa: E402
 
-# The demo's links: (device, interface) at each end, with the BGP sessions riding on it.
-LINKS = [
-    (("p1", "eth1"), ("p2", "eth1"), []),
-    (("p1", "eth2"), ("pe1", "eth1"), []),
-    (("p1", "eth3"), ("pe2", "eth1"), []),
-    (("p2", "eth2"), ("pe1", "eth2"), []),
-    (("p2", "eth3"), ("pe2", "eth2"), []),
-    (("pe1", "eth3"), ("ce1", "eth1"), [("pe1", "198.19.128.1", "ce1"), ("ce1", "198.19.128.0", "pe1")]),
-    (("pe2", "eth3"), ("ce2", "eth1"), [("pe2", "198.19.128.3", "ce2"), ("ce2", "198.19.128.2", "pe2")]),
-]
-DEVICES = sorted({end[0] for a, b, _s in LINKS for end in (a, b)})
-ALARMS = sum(2 + len(sessions) for _a, _b, sessions in LINKS)  # 18
-TICKETS = len(LINKS)  # 7
+Link = tuple[tuple[str, str], tuple[str, str], list[tuple[str, str, str]]]
+
+
+def network_links(stack: Stack) -> tuple[list[Link], dict[str, str], Topology]:
+    """The links of the network in the stack's NetBox, as fault correlation sees them (cables
+    and access circuits between two interfaces), each with the BGP sessions that can ride on it
+    (one from each end to the other end's address when both are addressed in one subnet), and
+    each link device's management address (its primary IPv4, which its traps carry). Links with
+    an end on a device without a primary IPv4 are left out (no trap can name it)."""
+    topo = Topology.from_records(**topology.fetch(NetBox.from_stack(stack)))
+    mgmt = {name: d["primary_ip4"]["address"].split("/")[0] for name, d in topo.devices.items() if d.get("primary_ip4")}
+    addresses: dict[tuple[str, str], list[str]] = {}
+    for address, end in topo.by_address.items():
+        addresses.setdefault(end, []).append(str(address))
+    links, seen = [], set()
+    for device, interface in sorted(topo.interfaces):
+        pair = topo.link(device, interface)
+        if pair is None or pair in seen or not all(end[0] in mgmt for end in pair):
+            continue
+        seen.add(pair)
+        sessions = []
+        for end, other in (pair, pair[::-1]):
+            for address in sorted(addresses.get(other, [])):
+                on = topo.interface_to(end[0], address)
+                if on is not None and on.name == end[1]:
+                    sessions.append((end[0], address, other[0]))
+        links.append((pair[0], pair[1], sessions))
+    return links, mgmt, topo
+
+
+def link_key(link: Link) -> str:
+    return link_name((link[0], link[1]))
 
 
 def syslog_if(device: str, interface: str, state: str) -> bytes:
@@ -84,21 +106,13 @@ NOISE = b"<31>Nov 26 12:00:00 p1 zebra[100]: [QQWTF-ZKJDD] rib_update: Scheduled
 MALFORMED = b"<30>Nov 26 12:0"
 
 
-def management_addresses(stack: Stack) -> dict[str, str]:
-    """Each link device's management address (its primary IPv4 in NetBox), which its traps carry."""
-    nb = pynetbox.api(stack.netbox_url, token=stack.netbox_token())
-    found = {d.name: d.primary_ip4.address.split("/")[0] for d in nb.dcim.devices.filter(name=DEVICES) if d.primary_ip4}
-    missing = sorted(set(DEVICES) - set(found))
-    if missing:
-        raise SystemExit(f"bench: NetBox has no device with a primary IPv4 named {', '.join(missing)} (the demo's)")
-    return found
-
-
-def storm(n: int, community: str, mgmt: dict[str, str]) -> tuple[list[tuple[str, bytes]], list[dict], dict]:
+def storm(
+    n: int, community: str, mgmt: dict[str, str], links: list[Link]
+) -> tuple[list[tuple[str, bytes]], list[dict], dict]:
     """The burst: (port name, datagram) list, Alertmanager alerts, and what was sent per source."""
     rng = random.Random(42)  # noqa: S311 - a repeatable mix, not a secret
     downs = []
-    for a, b, sessions in LINKS:
+    for a, b, sessions in links:
         for device, interface in (a, b):
             downs.append(("syslog", syslog_if(device, interface, "DOWN")))
             downs.append(
@@ -127,7 +141,7 @@ def storm(n: int, community: str, mgmt: dict[str, str]) -> tuple[list[tuple[str,
             datagrams.append(rng.choice(downs))
     alerts = []
     for i in range(n_alerts):
-        (device, interface), _b, _s = LINKS[i % len(LINKS)]
+        (device, interface), _b, _s = links[i % len(links)]
         alerts.append(
             {
                 "status": "firing",
@@ -184,41 +198,73 @@ def main() -> None:
         ap.error("--events 1000..100000, --rounds 1..20")
     print(f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}")
     with on_stack.stack_for(args, REPO / ".state-bench-faults", 38000, seed_intent=True) as (stack, own):
-        if own:
-            run(stack, args)
-            return
         api = requests.Session()
         api.headers["Authorization"] = f"Bearer {stack.load_secrets()['portal_admin_token']}"
-        alarms = f"{stack.portal_url}/tmf-api/alarmManagement/v4/alarm"
-        before = {a["id"] for a in api.get(alarms, params={"state": "active", "limit": 1000}, timeout=30).json()}
+        links, mgmt, _topo = network_links(stack)
+        if own:
+            run(stack, api, args, links, mgmt)
+            return
+        # On a stack in use, the bench keeps to the links no alarm or open ticket is about (a
+        # pre-existing problem would take its events in), and puts back what it raised.
+        before = {a["id"] for a in get_all(api, f"{stack.portal_url}{ALARMS_API}", {"state": "active"})}
+        busy = {
+            a["netoss"]["correlation"] for a in get_all(api, f"{stack.portal_url}{ALARMS_API}", {"state": "active"})
+        }
+        open_before = get_all(api, f"{stack.portal_url}{TICKETS_API}", {"status": "open"})
+        busy |= {t["netoss"].get("correlation") for t in open_before}
+        free = [link for link in links if link_key(link) not in busy]
+        print(f"on the stack of {stack.state_dir}: {len(free)} of {len(links)} links free of alarms and open tickets")
         try:
-            run(stack, args)
-        finally:
-            clear_raised(api, stack, alarms, before)
+            run(stack, api, args, free, mgmt)
+        except BaseException:
+            try:
+                clear_raised(api, stack, before, {t["id"] for t in open_before})
+            except BaseException as e:  # the run's own error is the one to see; say the cleanup's too
+                print(f"cleanup failed as well: {e}", file=sys.stderr)
+            raise
+        clear_raised(api, stack, before, {t["id"] for t in open_before})
 
 
-def clear_raised(api: requests.Session, stack: Stack, alarms: str, before: set) -> None:
-    """Clear by hand the alarms the bench raised on a stack of --stack, and wait until their
-    tickets have resolved: the stack is left as the bench found it."""
-    raised = [a for a in api.get(alarms, params={"state": "active", "limit": 1000}, timeout=30).json()]
-    raised = [a for a in raised if a["id"] not in before]
+ALARMS_API = "/tmf-api/alarmManagement/v4/alarm"
+TICKETS_API = "/tmf-api/troubleTicket/v4/troubleTicket"
+
+
+def get_all(api: requests.Session, url: str, params: dict) -> list[dict]:
+    """Every item of a TMF list (offset/limit pages)."""
+    found, offset = [], 0
+    while True:
+        page = api.get(url, params={**params, "offset": offset, "limit": 1000}, timeout=30)
+        page.raise_for_status()
+        items = page.json()
+        found += items
+        if len(items) < 1000:
+            return found
+        offset += len(items)
+
+
+def clear_raised(api: requests.Session, stack: Stack, before: set, open_before: set) -> None:
+    """Clear by hand the alarms the bench raised on a stack of --stack, and wait until the
+    tickets they opened or reopened have resolved: the stack is left as the bench found it."""
+    alarms = f"{stack.portal_url}{ALARMS_API}"
+    raised = [a for a in get_all(api, alarms, {"state": "active"}) if a["id"] not in before]
     for alarm in raised:
         resp = api.patch(f"{alarms}/{alarm['id']}", json={"state": "cleared"}, timeout=30)
         resp.raise_for_status()
-    tickets = f"{stack.portal_url}/tmf-api/troubleTicket/v4/troubleTicket"
+    mine = {a["netoss"]["ticket"] for a in raised if a["netoss"].get("ticket")} - open_before
+    tickets = f"{stack.portal_url}{TICKETS_API}"
     wait(
-        "the bench's tickets to resolve",
-        lambda: not api.get(tickets, params={"status": "open"}, timeout=10).json(),
+        f"the bench's tickets ({', '.join(sorted(mine))}) to resolve",
+        lambda: not {t["id"] for t in get_all(api, tickets, {"status": "open"})} & mine,
         timeout=120,
         interval=0.5,
     )
-    print(f"cleanup: {len(raised)} alarms of the bench cleared by hand, no ticket open")
+    print(f"cleanup: {len(raised)} alarms of the bench cleared by hand, its {len(mine)} tickets resolved")
 
 
-def run(stack: Stack, args) -> None:
-    token = stack.load_secrets()["portal_admin_token"]
-    api = requests.Session()
-    api.headers["Authorization"] = f"Bearer {token}"
+def run(stack: Stack, api: requests.Session, args, links: list[Link], mgmt: dict[str, str]) -> None:
+    if not links:
+        raise SystemExit("bench: no link to take down (two cabled interfaces of devices with a primary IPv4)")
+    n_alarms = sum(2 + len(sessions) for _a, _b, sessions in links)
     base = stack.portal_url
     conn = redis.Redis.from_url(json.loads(portal_app.config_file(stack).read_text())["REDIS_URL"])
     community = stack.load_secrets()["snmp_community"]
@@ -229,57 +275,49 @@ def run(stack: Stack, args) -> None:
     time.sleep(3)  # the processor has read NetBox's topology
 
     # 1. Latency: one link down at a time.
-    to_alarm, to_ticket = [], []
+    to_alarm, to_ticket, latency_tickets = [], [], set()
     for i in range(args.rounds):
-        (device, interface), _b, _s = LINKS[i % len(LINKS)]
+        (device, interface), _b, _s = links[i % len(links)]
         t0 = time.monotonic()
         sock.sendto(syslog_if(device, interface, "DOWN"), syslog_addr)
         alarm = wait(
             "the alarm",
             lambda d=device, f=interface: [
                 a
-                for a in api.get(
-                    f"{base}/tmf-api/alarmManagement/v4/alarm", params={"state": "active", "device": d}, timeout=10
-                ).json()
-                if a["alarmedObject"]["name"] == f"{d} {f}"
+                for a in api.get(f"{base}{ALARMS_API}", params={"state": "active", "device": d}, timeout=10).json()
+                if a["alarmedObject"]["name"] == f"{d} {f}" and a["netoss"]["condition"] == "interface-down"
             ],
         )[0]
         to_alarm.append(time.monotonic() - t0)
-        wait(
+        ticket = wait(
             "the ticket",
-            lambda a=alarm: api.get(f"{base}/tmf-api/alarmManagement/v4/alarm/{a['id']}", timeout=10).json()["netoss"][
-                "ticket"
-            ],
+            lambda a=alarm: api.get(f"{base}{ALARMS_API}/{a['id']}", timeout=10).json()["netoss"]["ticket"],
         )
+        latency_tickets.add(ticket)
         to_ticket.append(time.monotonic() - t0)
         sock.sendto(syslog_if(device, interface, "UP"), syslog_addr)
         wait(
             "the clear",
-            lambda a=alarm: (
-                api.get(f"{base}/tmf-api/alarmManagement/v4/alarm/{a['id']}", timeout=10).json()["state"] == "cleared"
-            ),
+            lambda a=alarm: api.get(f"{base}{ALARMS_API}/{a['id']}", timeout=10).json()["state"] == "cleared",
         )
     print(
         f"event -> alarm in the API: median {statistics.median(to_alarm) * 1000:.0f} ms "
         f"(min {min(to_alarm) * 1000:.0f}, max {max(to_alarm) * 1000:.0f}) over {args.rounds} rounds"
     )
     print(f"event -> ticket: median {statistics.median(to_ticket):.2f} s (includes the 2.0 s correlation hold)")
-    # Their tickets resolve: the storm starts from no open ticket.
+    # Their tickets resolve: the storm starts from none of the bench's tickets open.
     wait(
-        "no open ticket",
-        lambda: (
-            not api.get(f"{base}/tmf-api/troubleTicket/v4/troubleTicket", params={"status": "open"}, timeout=10).json()
-        ),
+        "the latency rounds' tickets to resolve",
+        lambda: not {t["id"] for t in get_all(api, f"{base}{TICKETS_API}", {"status": "open"})} & latency_tickets,
         timeout=60,
     )
+    keys = {link_key(link) for link in links}
 
     # 2. The storm.
-    datagrams, alerts, sent = storm(args.events, community, management_addresses(stack))
+    datagrams, alerts, sent = storm(args.events, community, mgmt, links)
     before = counters(conn)
     drops_before = udp_rcvbuf_errors()
-    tickets_before = len(
-        api.get(f"{base}/tmf-api/troubleTicket/v4/troubleTicket", params={"limit": 1000}, timeout=10).json()
-    )
+    tickets_before = {t["id"] for t in get_all(api, f"{base}{TICKETS_API}", {})}
     t0 = time.monotonic()
     for port, data in datagrams:
         sock.sendto(data, syslog_addr if port == "syslog" else trap_addr)
@@ -319,24 +357,23 @@ def run(stack: Stack, args) -> None:
         )
     print(f"  kernel UDP receive-buffer drops during the storm: {drops}")
     time.sleep(3)  # the hold, then the tickets
-    alarms = api.get(
-        f"{base}/tmf-api/alarmManagement/v4/alarm", params={"state": "active", "limit": 1000}, timeout=30
-    ).json()
-    tickets = api.get(f"{base}/tmf-api/troubleTicket/v4/troubleTicket", params={"limit": 1000}, timeout=10).json()
-    opened = len(tickets) - tickets_before
+    # The storm's alarms: the active ones of its links (which had none when the bench began).
+    alarms = [a for a in get_all(api, f"{base}{ALARMS_API}", {"state": "active"}) if a["netoss"]["correlation"] in keys]
     roots = sum(1 for a in alarms if a["isRootCause"])
-    # The tickets of the active alarms: new ones, and those of the latency rounds' links, which
-    # the storm reopens (the same problem again within the processor's reopen window).
+    # Their tickets: new ones, and those of the latency rounds' links, which the storm reopens
+    # (the same problem again within the processor's reopen window).
     ticketed = {a["netoss"]["ticket"] for a in alarms if a["netoss"].get("ticket")}
+    opened = len(ticketed - tickets_before)
     untracked = sum(1 for a in alarms if not a["netoss"].get("ticket"))
     print(
-        f"  alarms active: {len(alarms)} (expected {ALARMS}), root causes {roots}, without a ticket {untracked}; "
-        f"tickets: {len(ticketed)} (expected {TICKETS}), {opened} opened, {len(ticketed) - opened} reopened"
+        f"  alarms active: {len(alarms)} (expected {n_alarms}: 2 interfaces and its sessions per link), "
+        f"root causes {roots}, without a ticket {untracked}; tickets: {len(ticketed)} (expected {len(links)}, "
+        f"one per link), {opened} opened, {len(ticketed) - opened} reopened"
     )
     print(f"memory (VmHWM): fault-receiver {vm_hwm(receiver)} MiB, fault-processor {vm_hwm(processor)} MiB")
     ok = (
-        len(alarms) == ALARMS
-        and len(ticketed) == TICKETS
+        len(alarms) == n_alarms
+        and len(ticketed) == len(links)
         and not untracked
         and drops == 0
         and all(received[s] == sent[s] for s in sent)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import pytest
 from benches import assert_headings, run_bench
+from waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -42,22 +43,47 @@ def test_bench_sot_smoke(stack, demo_synced, nb):
     assert sorted(d.name for d in nb.dcim.devices.all()) == devices, "the bench's devices were not removed"
 
 
+ALARMS = "/tmf-api/alarmManagement/v4/alarm"
+TICKETS = "/tmf-api/troubleTicket/v4/troubleTicket"
+
+
 def _active_alarms(stack, portal_api) -> set[int]:
-    resp = portal_api.get(
-        f"{stack.portal_url}/tmf-api/alarmManagement/v4/alarm", params={"state": "active", "limit": 1000}, timeout=10
-    )
+    resp = portal_api.get(f"{stack.portal_url}{ALARMS}", params={"state": "active", "limit": 1000}, timeout=10)
     return {a["id"] for a in resp.json()}
 
 
-def test_bench_faults_smoke(stack, demo_synced, portal_api):
-    before = _active_alarms(stack, portal_api)
+def _clear_fault_slate(stack, portal_api) -> None:
+    """What the lab tests left behind on the shared stack (the alarms of the routers stopped by
+    their labs' teardown, and those alarms' tickets) cleared by hand, as an operator would."""
+    for alarm in _active_alarms(stack, portal_api):
+        resp = portal_api.patch(f"{stack.portal_url}{ALARMS}/{alarm}", json={"state": "cleared"}, timeout=30)
+        assert resp.status_code == 200, resp.text
+    wait_for(
+        "the alarm tickets to resolve",
+        lambda: (
+            not portal_api.get(
+                f"{stack.portal_url}{TICKETS}", params={"status": "open", "ticketType": "alarm"}, timeout=10
+            ).json()
+        ),
+        timeout=60,
+    )
+
+
+def test_bench_faults_smoke(stack, demo_synced, portal_api, nb):
+    """On a stack in use the bench keeps to the links no alarm or open ticket is about: with the
+    slate clean it takes every link NetBox has, and leaves no alarm raised."""
+    _clear_fault_slate(stack, portal_api)
+    # Links: pairs of interfaces NetBox traces to each other (cables, and circuits end to end).
+    ends = sum(1 for i in nb.dcim.interfaces.all() if i.connected_endpoints_type == "dcim.interface")
+    links = range(ends // 2)
     out = run_bench("bench_faults.py", "--smoke", "--stack", str(stack.state_dir))
     assert_headings(
         out,
+        f"{len(links)} of {len(links)} links free of alarms and open tickets",
         "event -> alarm in the API: median",
         "event -> ticket: median",
         "storm: 1000 events",
         "result: every event accounted for",
         "cleanup: ",
     )
-    assert _active_alarms(stack, portal_api) <= before, "the bench left alarms raised"
+    assert not _active_alarms(stack, portal_api), "the bench left alarms raised"
