@@ -468,10 +468,6 @@ def lab_status_cmd(as_json: bool) -> None:
     sys.exit(0 if routers and all(r["healthy"] for r in routers) else 1)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
-
-
 @lab_group.command("helper")
 def lab_helper_cmd() -> None:
     """Serve the lab's privileged operations to the portal's jobs (as root; `make up` starts it).
@@ -485,3 +481,76 @@ def lab_helper_cmd() -> None:
     stack = _stack()
     group = accounts.SERVICE_USER if accounts.exists(accounts.SERVICE_USER) else None
     helper.serve(stack.state_dir, group)
+
+
+@main.group("gitops")
+def gitops_group() -> None:
+    """GitOps: a change is a commit of the intent repository (docs/gitops.md)."""
+
+
+@gitops_group.command("plan")
+@click.option("--ref", required=True, help="The commit to plan: a commit id, branch or tag of the repository.")
+@click.option("--base", default=None, help="The commit it is compared with (shown in the plan).")
+@click.option(
+    "--repo",
+    "repo_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="The intent repository (a clone or a bare repository).",
+)
+@click.option("--name", default=None, help="The NetBox branch's name (default gitops-<sha12>), e.g. mr-42.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@click.option("--inventory", default=None, help="Ansible inventory (default: the project's inventory/netbox.yml).")
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the plan to this file."
+)
+def gitops_plan_cmd(
+    ref: str, base: str | None, repo_dir: Path, name: str | None, fmt: str, inventory: str | None, output: Path | None
+) -> None:
+    """Plan a commit: validate it, apply its intent into a NetBox branch, show the NetBox plan
+    and the lines each device would get, run the compliance policy on them.
+
+    NetBox's URL and a token that may write and branch come from NETBOX_API and NETBOX_TOKEN
+    (eval "$(netoss env)"), the devices' login from the environment as for any playbook. Exit
+    status: 0 the change may merge, 1 it breaks something (conflicts, compliance, a device
+    that cannot be planned), 2 it is invalid or could not be planned.
+    """
+    import tempfile
+
+    from netoss.data.context import REPO
+    from netoss.data.netbox import NetBox, NetboxError
+    from netoss.domain.gitops.plan import plan
+    from netoss.domain.gitops.playbooks import run_playbook
+    from netoss.domain.gitops.repo import GitError, Repository
+    from netoss.domain.gitops.report import FORMATS
+
+    try:
+        netbox = NetBox(os.environ.get("NETBOX_API", ""), os.environ.get("NETBOX_TOKEN", ""), timeout=60)
+        netbox.check()
+        repo = Repository(repo_dir)
+        with tempfile.TemporaryDirectory(prefix="netoss-plan-") as work:
+            result = plan(
+                repo,
+                ref,
+                netbox,
+                run_playbook,
+                project=REPO,
+                workdir=Path(work),
+                env=dict(os.environ),
+                base=base,
+                name=name,
+                inventory=inventory,
+                log=_log,
+            )
+    except (GitError, NetboxError) as exc:
+        raise click.ClickException(str(exc)) from None
+    report = FORMATS[fmt](result)
+    if output is not None:
+        output.write_text(report)
+    click.echo(report, nl=False)
+    sys.exit(0 if result.ok else 2 if (result.problems or result.errors) else 1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

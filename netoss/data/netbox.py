@@ -14,6 +14,12 @@ timeout, taken from the portal's configuration (:meth:`NetBox.from_config`: ``NE
   ``fields`` queries, thousands of objects per refresh), with the same errors.
 - :meth:`NetBox.journal` writes NetBox journal entries with the collection's
   ``netbox_records.journal`` (the one writer), :meth:`NetBox.journal_entries` reads them.
+- NetBox Branching (the plugin ``netbox_branching``; GitOps' proposed state):
+  :meth:`NetBox.create_branch`, :meth:`NetBox.wait_branch`, :meth:`NetBox.branch_changes`,
+  :meth:`NetBox.branch_action` (sync, merge, revert: a NetBox background job, waited for; a
+  merge or sync refused for conflicts is a :class:`BranchConflict` that lists them), and
+  :meth:`NetBox.in_branch`: the same NetBox, every request of which (pynetbox's too) reads and
+  writes inside one branch (NetBox Branching's ``X-NetBox-Branch`` header).
 
 Every request, pynetbox's included, goes through one requests session that carries the
 token, the TLS setting and the timeout (a request that gives none gets the client's).
@@ -22,12 +28,14 @@ token, the TLS setting and the timeout (a request that gives none gets the clien
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterable, Mapping
 
 import requests
 
 from ansible_collections.netoss.core.plugins.module_utils import netbox_records
 from ansible_collections.netoss.core.plugins.module_utils.netbox_client import (
+    BRANCH_HEADER,
     NetboxError,
     answer_detail,
     auth_header,
@@ -36,10 +44,34 @@ from ansible_collections.netoss.core.plugins.module_utils.netbox_client import (
     failure_reason,
 )
 
-__all__ = ["DEFAULT_TIMEOUT", "NetBox", "NetboxError", "failures"]
+__all__ = ["BRANCH_HEADER", "DEFAULT_TIMEOUT", "BranchConflict", "NetBox", "NetboxError", "failures"]
 
 DEFAULT_TIMEOUT = 30.0  # seconds to connect, and to wait for each answer
 STACK_ACCOUNTS = ("admin", "reader", "web", "faults", "writer")
+
+
+BRANCHES = "plugins/branching/branches"
+BRANCH_ACTIONS = ("sync", "merge", "revert")
+BRANCH_BROKEN = ("failed", "pending-migrations", "archived")  # a branch in these never becomes ready
+JOB_FAILED = ("errored", "failed")
+
+
+class BranchConflict(NetboxError):
+    """NetBox Branching refused to sync or merge a branch: objects changed in main since the
+    branch was made, or synced, were changed in the branch too. ``conflicts``: NetBox's list
+    (object_type, object_id, object_repr, conflicts: the field names, conflicting_data)."""
+
+    def __init__(self, message: str, conflicts: list[dict]):
+        super().__init__(message)
+        self.conflicts = conflicts
+
+
+def conflict_summary(conflicts: list[dict]) -> str:
+    """``dcim.device 12 (pe1): description, status; ...``: what a BranchConflict is about."""
+    return "; ".join(
+        f"{c.get('object_type')} {c.get('object_id')} ({c.get('object_repr')}): {', '.join(c.get('conflicts') or [])}"
+        for c in conflicts
+    )
 
 
 def failures() -> tuple[type[BaseException], ...]:
@@ -93,6 +125,7 @@ class NetBox:
         self.session = session
         self._api = None
         self.status: dict | None = None  # NetBox's /api/status/ once connected
+        self.branch: str | None = None  # the NetBox Branching schema id it works in (in_branch); None: main
 
     def __repr__(self) -> str:
         return f"NetBox({self.url!r})"  # never the token
@@ -125,7 +158,7 @@ class NetBox:
         """pynetbox's API on this client's session, connected (checked) on first use."""
         if self._api is None:
             self._api, self.status = connect(
-                self.url, self.token, self.validate_certs, self.timeout, session=self.session
+                self.url, self.token, self.validate_certs, self.timeout, session=self.session, branch=self.branch
             )
         return self._api
 
@@ -141,25 +174,42 @@ class NetBox:
 
     # -- reads as JSON ----------------------------------------------------------------------
 
-    def get(self, path: str, params=None, timeout: float | None = None) -> dict:
-        """One answer of ``/api/<path>/`` (``path``: ``dcim/devices``, or a full URL NetBox gave,
-        such as a next page) as JSON; NetboxError names the URL and why it failed."""
+    def _request(self, method: str, path: str, params=None, body=None, timeout: float | None = None, ok=(200,)):
+        """One call of ``/api/<path>/`` (or a full URL NetBox gave); NetboxError names the URL
+        and why it failed unless the answer's status is in ``ok``."""
         url = path if "://" in path else f"{self.url}/api/{path.strip('/')}/"
         try:
-            resp = self.session.get(url, params=params, timeout=timeout or self.timeout)
+            if method == "GET":
+                resp = self.session.get(url, params=params, timeout=timeout or self.timeout)
+            else:
+                resp = self.session.request(method, url, params=params, json=body, timeout=timeout or self.timeout)
         except requests.RequestException as exc:
             raise NetboxError(f"NetBox at {self.url} is unreachable: {failure_reason(exc)}") from None
         shown, code = url.split("?", 1)[0].removeprefix(self.url), resp.status_code
+        if code in ok:
+            return resp
         if code == 401:
             raise NetboxError(f"NetBox at {self.url} rejected the token (HTTP 401: {answer_detail(resp)})")
         if code == 403:
             raise NetboxError(f"NetBox at {self.url} refused {shown} to this token (HTTP 403: {answer_detail(resp)})")
-        if code != 200:
-            raise NetboxError(f"NetBox at {self.url} answered HTTP {code} to {shown}: {answer_detail(resp)}")
+        what = shown if method == "GET" else f"{method} {shown}"
+        raise NetboxError(f"NetBox at {self.url} answered HTTP {code} to {what}: {answer_detail(resp)}")
+
+    def _json(self, resp) -> dict:
         try:
             return resp.json()
         except ValueError:
+            shown = resp.url.split("?", 1)[0].removeprefix(self.url)
             raise NetboxError(f"NetBox at {self.url} answered {shown} with something that is not JSON") from None
+
+    def get(self, path: str, params=None, timeout: float | None = None) -> dict:
+        """One answer of ``/api/<path>/`` (``path``: ``dcim/devices``, or a full URL NetBox gave,
+        such as a next page) as JSON; NetboxError names the URL and why it failed."""
+        return self._json(self._request("GET", path, params=params, timeout=timeout))
+
+    def post(self, path: str, body: dict | list, timeout: float | None = None) -> dict:
+        """POST ``body`` to ``/api/<path>/``; NetBox's answer as JSON."""
+        return self._json(self._request("POST", path, body=body, timeout=timeout, ok=(200, 201)))
 
     def get_all(self, path: str, params=None, timeout: float | None = None) -> list[dict]:
         """Every record of ``/api/<path>/`` with ``params`` (a filter, ``limit`` as the page
@@ -200,3 +250,96 @@ class NetBox:
             ("limit", str(limit)),
         ]
         return self.get("extras/journal-entries", params=params, timeout=timeout)["results"]
+
+    # -- NetBox Branching -------------------------------------------------------------------
+
+    def in_branch(self, schema_id: str) -> NetBox:
+        """This NetBox as seen inside the branch ``schema_id``: every request of the client it
+        returns, pynetbox's included, reads and writes in that branch, never in main."""
+        if not schema_id or not str(schema_id).isalnum():
+            raise ValueError(f"not a NetBox branch schema id: {schema_id!r}")
+        other = NetBox(self.url, self.token, self.validate_certs, self.timeout)
+        other.branch = str(schema_id)
+        other.check()  # NetBox runs the plugin and the branch is ready, or NetboxError says which not
+        return other
+
+    def branches(self, name: str | None = None) -> list[dict]:
+        """NetBox's branches (those named ``name``)."""
+        return self.get_all(BRANCHES, {"name": name, "limit": 1000} if name else {"limit": 1000})
+
+    def create_branch(self, name: str, description: str = "") -> dict:
+        """A new branch of main named ``name``; NetBox provisions it in the background
+        (:meth:`wait_branch`)."""
+        return self.post(BRANCHES, {"name": name, "description": description})
+
+    def delete_branch(self, branch_id: int) -> None:
+        """Delete a branch (and its schema)."""
+        self._request("DELETE", f"{BRANCHES}/{int(branch_id)}", ok=(204, 404))
+
+    def wait_branch(self, branch_id: int, statuses=("ready",), timeout: float = 300, interval: float = 0.25) -> dict:
+        """The branch once its status is one of ``statuses``; NetboxError when it fails (the
+        status says why) or is not there within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            branch = self.get(f"{BRANCHES}/{int(branch_id)}")
+            status = (branch.get("status") or {}).get("value")
+            if status in statuses:
+                return branch
+            if status in BRANCH_BROKEN:
+                raise NetboxError(f"NetBox branch {branch['name']!r} is {status}, not {' or '.join(statuses)}")
+            if time.monotonic() > deadline:
+                raise NetboxError(
+                    f"NetBox branch {branch['name']!r} is still {status} after {timeout:.0f} s "
+                    f"(waiting for {' or '.join(statuses)}): is NetBox's rqworker running?"
+                )
+            time.sleep(interval)
+
+    def branch_changes(self, branch_id: int) -> list[dict]:
+        """What the branch changed against main, one record per object (NetBox Branching's
+        ChangeDiff: object_type, object_id, object_repr, action, diff, conflicts)."""
+        return self.get_all("plugins/branching/changes", {"branch_id": int(branch_id), "limit": 1000})
+
+    def branch_action(
+        self,
+        branch_id: int,
+        action: str,
+        commit: bool = True,
+        acknowledge_conflicts: bool = False,
+        timeout: float = 600,
+        interval: float = 0.25,
+    ) -> dict:
+        """Run ``action`` (sync, merge or revert) on the branch and wait for NetBox's background
+        job: its record once completed. ``commit=False`` is NetBox Branching's dry run. A sync
+        or merge refused for conflicts raises BranchConflict; a job that fails, NetboxError with
+        the job's error."""
+        if action not in BRANCH_ACTIONS:
+            raise ValueError(f"branch action {action!r} is not one of {', '.join(BRANCH_ACTIONS)}")
+        resp = self._request(
+            "POST",
+            f"{BRANCHES}/{int(branch_id)}/{action}",
+            body={"commit": commit, "acknowledge_conflicts": acknowledge_conflicts},
+            ok=(200, 409),
+        )
+        answer = self._json(resp)
+        if resp.status_code == 409:
+            conflicts = answer.get("conflicts") or []
+            raise BranchConflict(
+                f"NetBox refused to {action} branch {branch_id}: main changed what the branch changes "
+                f"({conflict_summary(conflicts)})",
+                conflicts,
+            )
+        deadline = time.monotonic() + timeout
+        job = answer
+        while (job.get("status") or {}).get("value") not in ("completed", *JOB_FAILED):
+            if time.monotonic() > deadline:
+                raise NetboxError(
+                    f"NetBox's {action} job of branch {branch_id} is still {(job.get('status') or {}).get('value')} "
+                    f"after {timeout:.0f} s: is NetBox's rqworker running?"
+                )
+            time.sleep(interval)
+            job = self.get(f"core/jobs/{int(answer['id'])}")
+        if (job.get("status") or {}).get("value") in JOB_FAILED:
+            raise NetboxError(
+                f"NetBox's {action} job of branch {branch_id} failed: {job.get('error') or 'no reason given'}"
+            )
+        return job

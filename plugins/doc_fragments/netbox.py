@@ -23,4 +23,12 @@ options:
       - Verify the TLS certificate of an https NetBox.
     type: bool
     default: true
+  netbox_branch:
+    description:
+      - Work inside this NetBox branch (its schema id) instead of main; needs NetBox Branching
+        (the plugin C(netbox_branching)), and the branch ready. Every read and write goes to the
+        branch; the module fails when NetBox does not run the plugin, rather than write to main.
+      - Defaults to the E(NETBOX_BRANCH) environment variable (C(netoss gitops) sets it); unset is main.
+    type: str
+    required: false
 """

@@ -68,6 +68,33 @@ def _environment(directory):
     return env
 
 
+def check_templates(template_root):
+    """Every problem of the templates under ``template_root`` that shows before any data is
+    given (syntax, an unknown filter or test): a list of (``platform/file``, line, message),
+    empty when they all compile. A directory with no platform is a problem too."""
+    import jinja2
+
+    found = platforms(template_root)
+    if not found:
+        return [("", None, "no platform directory with templates (frr/, eos/, ios/...) in %s" % template_root)]
+    problems = []
+    for platform in found:
+        env = _environment(os.path.join(template_root, platform))
+        try:
+            files = feature_files(template_root, platform)
+        except RenderError as exc:
+            problems.append((platform, None, str(exc)))
+            continue
+        for filename in files:
+            try:
+                env.get_template(filename)
+            except jinja2.TemplateSyntaxError as exc:
+                problems.append(("%s/%s" % (platform, filename), exc.lineno, exc.message))
+            except (jinja2.TemplateError, UnicodeDecodeError) as exc:
+                problems.append(("%s/%s" % (platform, filename), None, str(exc)))
+    return problems
+
+
 def _template_line(exc, filename):
     """The line of ``filename`` where a runtime error was raised, from the traceback."""
     line = None

@@ -9,12 +9,19 @@ is written, with a message that says whether NetBox is unreachable or refused th
 from __future__ import annotations
 
 import os
+import re
 
 NETBOX_ARG_SPEC = {
     "netbox_url": {"type": "str", "required": False},
     "netbox_token": {"type": "str", "required": False, "no_log": True},
     "validate_certs": {"type": "bool", "default": True},
+    "netbox_branch": {"type": "str", "required": False},
 }
+# NetBox Branching (the plugin netbox_branching): a request carrying this header reads and
+# writes inside the branch whose schema id it names, never in main.
+BRANCH_HEADER = "X-NetBox-Branch"
+BRANCH_PLUGIN = "netbox_branching"
+_SCHEMA_ID = re.compile(r"[A-Za-z0-9]{1,32}")
 
 
 class NetboxError(Exception):
@@ -32,25 +39,41 @@ def settings_from_params(params: dict) -> tuple[str, str, bool]:
     return url.rstrip("/"), token, bool(params.get("validate_certs", True))
 
 
+def branch_from_params(params: dict) -> str | None:
+    """The NetBox branch (its schema id) a module works in: netbox_branch, else NETBOX_BRANCH;
+    None for main."""
+    branch = params.get("netbox_branch") or os.environ.get("NETBOX_BRANCH") or None
+    if branch is not None and not _SCHEMA_ID.fullmatch(branch):
+        raise NetboxError(f"netbox_branch {branch!r} is not a NetBox branch schema id (letters and digits)")
+    return branch
+
+
 def api_from_params(params: dict):
-    """A checked pynetbox API from a module's netbox_url / netbox_token / validate_certs (or the
-    environment); NetboxError says what is wrong."""
+    """A checked pynetbox API from a module's netbox_url / netbox_token / validate_certs /
+    netbox_branch (or the environment); NetboxError says what is wrong."""
     url, token, verify = settings_from_params(params)
-    api, _status = connect(url, token, verify)
+    api, _status = connect(url, token, verify, branch=branch_from_params(params))
     return api
 
 
-def connect(url: str, token: str, validate_certs: bool = True, timeout: float = 30, session=None):
+def connect(url: str, token: str, validate_certs: bool = True, timeout: float = 30, session=None, branch=None):
     """Return (pynetbox.Api, status dict) after checking that NetBox answers and accepts the token.
 
     ``session`` (a requests.Session) is the one pynetbox then uses, for callers that set more
-    on it (netoss's client: a default timeout on every request); a new one by default."""
+    on it (netoss's client: a default timeout on every request); a new one by default.
+    ``branch``: a NetBox Branching schema id; every request of the session then works in that
+    branch. NetBox must run the plugin (else the header would be ignored and writes would go to
+    main) and the branch must be ready: NetboxError otherwise."""
     import pynetbox
     import requests
 
     if session is None:
         session = requests.Session()
     session.verify = validate_certs
+    if branch is not None:
+        if not _SCHEMA_ID.fullmatch(str(branch)):
+            raise NetboxError(f"{branch!r} is not a NetBox branch schema id (letters and digits)")
+        session.headers[BRANCH_HEADER] = str(branch)
     api = pynetbox.api(url, token=token)
     api.http_session = session
     try:
@@ -63,6 +86,8 @@ def connect(url: str, token: str, validate_certs: bool = True, timeout: float = 
         raise NetboxError(f"NetBox at {url} is unreachable: {failure_reason(exc)}") from None
     if resp.status_code in (401, 403):
         raise NetboxError(f"NetBox at {url} rejected the token (HTTP {resp.status_code}: {answer_detail(resp)})")
+    if branch is not None and resp.status_code == 400:
+        raise NetboxError(f"NetBox at {url} has no branch ready with schema id {branch}: {answer_detail(resp)}")
     if resp.status_code != 200:
         raise NetboxError(f"NetBox at {url} answered HTTP {resp.status_code} to /api/status/: {answer_detail(resp)}")
     try:
@@ -71,6 +96,11 @@ def connect(url: str, token: str, validate_certs: bool = True, timeout: float = 
         raise NetboxError(f"{url} answered /api/status/ with something that is not NetBox's JSON") from None
     if "netbox-version" not in status:
         raise NetboxError(f"{url} does not look like NetBox (no netbox-version in /api/status/)")
+    if branch is not None and BRANCH_PLUGIN not in (status.get("plugins") or {}):
+        raise NetboxError(
+            f"NetBox at {url} does not run the NetBox Branching plugin ({BRANCH_PLUGIN}): it cannot work in "
+            f"branch {branch} (what would be written would go to main)"
+        )
     return api, status
 
 

@@ -60,6 +60,66 @@ def test_errors_name_the_url_and_reason(status, body, expected):
         server.shutdown()
 
 
+def _serve_recording(body: dict, status: int = 200):
+    """A NetBox status endpoint that records the X-NetBox-Branch header of each request."""
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append(self.headers.get("X-NetBox-Branch"))
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(json.dumps(body).encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}", seen
+
+
+def test_a_branch_is_refused_by_a_netbox_without_the_plugin_rather_than_written_to_main():
+    """Without NetBox Branching, NetBox ignores X-NetBox-Branch: a write meant for a branch
+    would land in main. connect() refuses first."""
+    server, url, seen = _serve_recording({"netbox-version": "4.7.3", "plugins": {}})
+    try:
+        with pytest.raises(NetboxError, match="does not run the NetBox Branching plugin"):
+            connect(url, "nbt_x.y", branch="abc123de")
+        assert seen == ["abc123de"]
+    finally:
+        server.shutdown()
+    server, url, seen = _serve_recording({"netbox-version": "4.7.3", "plugins": {"netbox_branching": "1.2.2"}})
+    try:
+        api, _status = connect(url, "nbt_x.y", branch="abc123de")
+        assert api.http_session.headers["X-NetBox-Branch"] == "abc123de"  # pynetbox's requests too
+        _api, _status = connect(url, "nbt_x.y")  # main: no header
+        assert seen == ["abc123de", None]
+    finally:
+        server.shutdown()
+    server, url, _seen = _serve_recording({"detail": "Invalid branch identifier"}, status=400)
+    try:
+        with pytest.raises(NetboxError, match="no branch ready with schema id abc123de: Invalid branch identifier"):
+            connect(url, "nbt_x.y", branch="abc123de")
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.parametrize("branch", ["", "x; DROP", "a" * 33, "ab-cd"])
+def test_a_branch_that_is_no_schema_id_is_refused_by_name(monkeypatch, branch):
+    from ansible_collections.netoss.core.plugins.module_utils.netbox_client import branch_from_params
+
+    monkeypatch.setenv("NETBOX_BRANCH", branch)
+    if branch:
+        for params in ({"netbox_branch": branch}, {}):  # the option, or the environment
+            with pytest.raises(NetboxError, match="not a NetBox branch schema id"):
+                branch_from_params(params)
+    else:
+        assert branch_from_params({}) is None  # empty: main
+    assert branch_from_params({"netbox_branch": "main0001"}) == "main0001"
+
+
 def test_unreachable():
     with pytest.raises(NetboxError, match=r"127\.0\.0\.1:9 is unreachable: Connection refused"):
         connect("http://127.0.0.1:9", "nbt_x.y", timeout=2)

@@ -199,7 +199,7 @@ def test_machine_users_grant_no_more_than_their_role(tmp_path):
     assert {tuple(g["actions"]) for g in faults["grants"]} == {("view",), ("add",)}
     assert [g.get("only") for g in faults["grants"] if g["actions"] == ["add"]] == [["extras.journalentry"]]
     write = [g for g in writer["grants"] if g["actions"] != ["view"]]
-    assert write and all("core" in g["exclude_apps"] for g in write)
+    assert write and all("core" in g.get("exclude_apps", []) or g.get("only") for g in write)
     # users, tokens and permissions are never granted (ENSURE_MACHINE_USERS excludes the users app)
     assert 'exclude(app_label="users")' in netbox.ENSURE_MACHINE_USERS
     assert s.netbox_reader_token().endswith(reader["secret"])
@@ -443,3 +443,38 @@ def test_two_stacks_starting_at_once_migrate_netbox_once(tmp_path, monkeypatch):
     whats = [what for _, what in calls]
     assert whats.count("netbox migrate") == 1, calls
     assert whats.count("dump") == 1 and whats.count("restore") == 1, calls
+
+
+def test_netbox_runs_the_branching_plugin_pinned_once(tmp_path):
+    """NetBox Branching (GitOps' proposed state) is enabled as its docs say: the plugin last in
+    PLUGINS, DATABASES wrapped in its DynamicSchemaDict, its router; the version the stack keys
+    its cached database by is the one requirements/netbox.txt installs; only the writer may
+    merge or revert a branch."""
+    import ast
+
+    from netoss.embedded.stack import netbox
+    from netoss.embedded.stack.config import NETBOX_BRANCHING_VERSION, NETBOX_SCHEMA, NETBOX_VERSION, REPO_ROOT
+
+    pins = dict(
+        line.split("==")
+        for line in (REPO_ROOT / "requirements" / "netbox.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    assert pins["netbox"] == NETBOX_VERSION and pins["netboxlabs-netbox-branching"] == NETBOX_BRANCHING_VERSION
+    s = Stack(state_dir=tmp_path)
+    s.load_secrets(create=True)
+    netbox.configure(s)
+    text = (s.netbox_root / "conf" / "configuration.py").read_text()
+    tree = ast.parse(text)  # valid Python
+    assigned = {t.id: node.value for node in tree.body if isinstance(node, ast.Assign) for t in node.targets}
+    assert ast.literal_eval(assigned["PLUGINS"])[-1] == "netbox_branching"
+    assert ast.literal_eval(assigned["DATABASE_ROUTERS"]) == ["netbox_branching.database.BranchAwareRouter"]
+    assert isinstance(assigned["DATABASES"], ast.Call) and assigned["DATABASES"].func.id == "DynamicSchemaDict"
+    assert "from netbox_branching.utilities import DynamicSchemaDict" in text
+    # A stack whose NetBox ran without the plugin migrates again (the marker names the plugin).
+    assert NETBOX_BRANCHING_VERSION in NETBOX_SCHEMA and NETBOX_SCHEMA in netbox.migrated_dump(s).name
+    users = {u["user"]: u for u in netbox.machine_users(s)}
+    merging = {u for u, spec in users.items() for g in spec["grants"] if "merge" in g["actions"]}
+    assert merging == {"netoss-writer"}
+    (branch_grant,) = [g for g in users["netoss-writer"]["grants"] if "merge" in g["actions"]]
+    assert branch_grant["only"] == ["netbox_branching.branch"] and "revert" in branch_grant["actions"]

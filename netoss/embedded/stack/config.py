@@ -18,6 +18,12 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_PORT_BASE = 17000
 NETBOX_VERSION = "4.7.3"
+# NetBox Labs' branching plugin (requirements/netbox.txt pins it; under NetBox Labs' own licence,
+# installed from PyPI into NetBox's virtualenv, never shipped with netoss): GitOps plans a change
+# in a NetBox branch, applies it by merging the branch, rolls it back by reverting the merge.
+NETBOX_BRANCHING_VERSION = "1.2.2"
+# What NetBox's database schema depends on: the key of the cached migrated database.
+NETBOX_SCHEMA = f"{NETBOX_VERSION}-branching-{NETBOX_BRANCHING_VERSION}"
 
 # Offsets from the port base, chosen so the last digits recall the usual ports.
 PORT_OFFSETS = {"postgres": 432, "redis": 379, "netbox": 80, "portal": 81, "syslog": 514, "snmptrap": 162}

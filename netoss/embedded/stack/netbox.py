@@ -16,7 +16,14 @@ from pathlib import Path
 
 from netoss.data.netbox import NetBox, NetboxError
 from netoss.embedded.stack import accounts, postgres
-from netoss.embedded.stack.config import MACHINE_USERS, NETBOX_VERSION, Stack, StackError, write_private
+from netoss.embedded.stack.config import (
+    MACHINE_USERS,
+    NETBOX_SCHEMA,
+    NETBOX_VERSION,
+    Stack,
+    StackError,
+    write_private,
+)
 from netoss.embedded.stack.proc import run
 from netoss.embedded.stack.supervisor import Program
 
@@ -25,14 +32,19 @@ DB_USER = "netbox"
 
 CONFIGURATION = """\
 # Written by `netoss up` for the stack in {state}; edits are overwritten.
+from netbox_branching.utilities import DynamicSchemaDict
+
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
-DATABASES = {{
+# NetBox Branching: each branch is a PostgreSQL schema, chosen per request by its router.
+DATABASES = DynamicSchemaDict({{
     "default": {{
         "ENGINE": "django.db.backends.postgresql",
         "NAME": "{db}", "USER": "{db_user}", "PASSWORD": {db_password!r},
         "HOST": "127.0.0.1", "PORT": "{pg_port}", "CONN_MAX_AGE": 300,
     }}
-}}
+}})
+DATABASE_ROUTERS = ["netbox_branching.database.BranchAwareRouter"]
+PLUGINS = ["netbox_branching"]  # it must be the last plugin listed
 REDIS = {{
     "tasks": {{"HOST": "127.0.0.1", "PORT": {redis_port}, "USERNAME": "", "PASSWORD": {redis_password!r},
               "DATABASE": 0, "SSL": False}},
@@ -142,6 +154,7 @@ print("custom fields ok")
 # What each machine user may do (see MACHINE_USERS in stack.config).
 VIEW_ALL = {"name": "view", "actions": ["view"]}
 JOURNAL = {"name": "journal", "actions": ["add"], "only": ["extras.journalentry"]}
+BRANCH = "netbox_branching.branch"
 MACHINE_GRANTS = {
     "reader": {"write": False, "grants": [VIEW_ALL]},
     "web": {"write": True, "grants": [VIEW_ALL, JOURNAL]},
@@ -151,6 +164,8 @@ MACHINE_GRANTS = {
         "grants": [
             VIEW_ALL,
             {"name": "write", "actions": ["add", "change", "delete"], "exclude_apps": ["core"]},
+            # NetBox Branching's own actions on a branch (GitOps: plan, apply, roll back).
+            {"name": "branches", "actions": ["sync", "merge", "migrate", "revert", "archive"], "only": [BRANCH]},
         ],
     },
 }
@@ -203,18 +218,18 @@ def configure(stack: Stack, owner: str = "root") -> None:
 
 
 def migrated_dump(stack: Stack) -> Path:
-    return stack.cache_dir / f"netbox-{NETBOX_VERSION}-migrated.dump"
+    return stack.cache_dir / f"netbox-{NETBOX_SCHEMA}-migrated.dump"
 
 
 def ensure_database(stack: Stack, log) -> None:
     """Create NetBox's database: restore the cached migrated dump, or migrate and cache it."""
     s = stack.load_secrets()
     postgres.ensure_role(stack, DB_USER, s["netbox_db_password"])
-    marker = stack.netbox_root / f".migrated-{NETBOX_VERSION}"
+    marker = stack.netbox_root / f".migrated-{NETBOX_SCHEMA}"
     if postgres.database_exists(stack, DB_NAME):
         if marker.exists():
             return
-        log("migrating NetBox's existing database (NetBox version changed)")
+        log("migrating NetBox's existing database (NetBox or its plugins changed)")
         netbox_cmd(stack, "migrate", "--no-input", what="netbox migrate")
         marker.touch()
         return
@@ -229,14 +244,14 @@ def ensure_database(stack: Stack, log) -> None:
         if migrated:
             log(
                 f"migrating an empty NetBox {NETBOX_VERSION} database: 5-6 minutes on 2 cores, once per "
-                f"NetBox version (then cached in {dump})"
+                f"NetBox and plugin version (then cached in {dump})"
             )
             t0 = time.monotonic()
             netbox_cmd(stack, "migrate", "--no-input", what="netbox migrate")
             log(f"migrated in {time.monotonic() - t0:.0f} s; caching the empty migrated database")
             postgres.dump(stack, DB_NAME, dump)
     if not migrated:
-        log(f"restoring the migrated NetBox {NETBOX_VERSION} database from {dump}")
+        log(f"restoring the migrated NetBox {NETBOX_SCHEMA} database from {dump}")
         postgres.restore(stack, DB_NAME, DB_USER, dump)
         netbox_cmd(stack, "migrate", "--no-input", what="netbox migrate (check)")
     marker.touch()

@@ -1,0 +1,246 @@
+"""A change is a commit: its plan.
+
+1. The commit's files, exported from the intent repository, are validated whole (settings,
+   intent, templates, policy, catalog): every problem at once, and nothing goes to NetBox when
+   there is one.
+2. Its intent is applied into a NetBox branch named after it (NetBox Branching): created and
+   provisioned the first time, synced with main when planned again, left in NetBox for
+   reviewers. NetBox's own record of what the branch changes is the NetBox plan, object by
+   object and field by field, with the conflicts where main changed the same fields since.
+3. Every device's configuration is rendered from the branch (the proposed state) and compared
+   with what it runs: the exact lines a push would send, nothing sent.
+4. The compliance policy of the commit runs on the proposed configurations.
+
+The caller gives the repository, the NetBox client (an account that may write and branch) and
+how playbooks run (:func:`netoss.domain.gitops.playbooks.run_playbook`'s signature), so tests
+and the portal's job run the same steps as the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ansible_collections.netoss.core.plugins.module_utils.schema_files import Problem
+from netoss.data.netbox import BRANCH_HEADER, NetBox, NetboxError
+from netoss.domain.gitops.playbooks import PlaybookRun
+from netoss.domain.gitops.repo import Commit, Repository
+from netoss.domain.gitops.settings import Settings
+from netoss.domain.gitops.validate import validate
+
+PUSH_TASK = "The lines a push would send"
+COMPLIANCE_TASK = "Check the proposed configurations against the compliance policy"
+# Fields of NetBox's serialized objects that every change touches: not part of a plan.
+NOISE = frozenset({"created", "last_updated", "id", "url", "display", "display_url"})
+
+Runner = Callable[..., PlaybookRun]
+
+
+@dataclass
+class Change:
+    """One NetBox object the branch changes: ``fields`` maps each changed field to (before, after)."""
+
+    kind: str  # dcim.device, ipam.prefix, ...
+    action: str  # create, update, delete
+    object: str  # NetBox's name of it
+    object_id: int
+    fields: dict[str, tuple]
+    conflicts: list[str]
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "action": self.action,
+            "object": self.object,
+            "id": self.object_id,
+            "fields": {k: list(v) for k, v in self.fields.items()},
+            "conflicts": self.conflicts,
+        }
+
+
+def change_of(record: dict) -> Change:
+    """A Change from NetBox Branching's ChangeDiff record."""
+    action = (record.get("action") or {}).get("value") or str(record.get("action"))
+    before = record.get("original_data") or {}
+    after = record.get("modified_data") or {}
+    if action == "create":
+        fields = {k: (None, v) for k, v in after.items() if k not in NOISE and v not in (None, "", [], {})}
+    elif action == "delete":
+        fields = {}
+    else:
+        fields = {k: (before.get(k), v) for k, v in after.items() if k not in NOISE and before.get(k) != v}
+    return Change(
+        kind=str(record.get("object_type")),
+        action=action,
+        object=str(record.get("object_repr") or ""),
+        object_id=int(record.get("object_id") or 0),
+        fields=dict(sorted(fields.items())),
+        conflicts=list(record.get("conflicts") or []),
+    )
+
+
+@dataclass
+class Plan:
+    commit: Commit
+    base: Commit | None = None
+    settings: Settings | None = None
+    problems: list[Problem] = field(default_factory=list)  # the commit is invalid
+    branch: dict | None = None  # NetBox's branch record (name, schema_id, status)
+    changes: list[Change] = field(default_factory=list)
+    lines: dict[str, list[str]] = field(default_factory=dict)  # device -> the lines a push would send
+    device_errors: dict[str, str] = field(default_factory=dict)  # device -> why it could not be planned
+    compliance: dict[str, list[dict]] = field(default_factory=dict)  # device -> its failing rules
+    errors: list[str] = field(default_factory=list)  # a step that failed
+    seconds: dict[str, float] = field(default_factory=dict)  # step -> time
+
+    @property
+    def conflicts(self) -> list[Change]:
+        return [c for c in self.changes if c.conflicts]
+
+    @property
+    def touched(self) -> list[str]:
+        return sorted(d for d, lines in self.lines.items() if lines)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the change may merge: valid, planned to its end, no conflict, compliant."""
+        return not (self.problems or self.errors or self.device_errors or self.conflicts or self.compliance)
+
+    def to_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "commit": self.commit.to_dict(),
+            "base": self.base.to_dict() if self.base else None,
+            "problems": [{"file": p.file, "where": p.where, "message": p.message} for p in self.problems],
+            "branch": (
+                {k: self.branch.get(k) for k in ("id", "name", "schema_id")}
+                | {"status": (self.branch.get("status") or {}).get("value")}
+                if self.branch
+                else None
+            ),
+            "netbox": [c.to_dict() for c in self.changes],
+            "conflicts": [c.to_dict() for c in self.conflicts],
+            "devices": {d: {"lines": self.lines.get(d, [])} for d in sorted(self.lines)},
+            "touched": self.touched,
+            "device_errors": self.device_errors,
+            "compliance": self.compliance,
+            "errors": self.errors,
+            "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
+        }
+
+
+def branch_name(commit: Commit, name: str | None = None) -> str:
+    """The NetBox branch of a change: ``name`` (a merge request's, say), else ``gitops-<sha12>``."""
+    return name or f"gitops-{commit.short}"
+
+
+def ensure_branch(netbox: NetBox, name: str, description: str, timeout: float = 600) -> dict:
+    """The ready branch ``name``: the existing one (synced with main, so the plan sees main as
+    it is now), or a new one provisioned from main."""
+    found = [b for b in netbox.branches(name) if b["name"] == name]
+    if found:
+        branch = found[0]
+        status = (branch.get("status") or {}).get("value")
+        if status == "merged":
+            raise NetboxError(f"NetBox branch {name!r} is already merged: this change was applied")
+        branch = netbox.wait_branch(branch["id"], timeout=timeout)
+        netbox.branch_action(branch["id"], "sync", timeout=timeout)
+        return netbox.wait_branch(branch["id"], timeout=timeout)
+    created = netbox.create_branch(name, description)
+    return netbox.wait_branch(created["id"], timeout=timeout)
+
+
+def branch_env(schema_id: str) -> dict[str, str]:
+    """What points the playbooks at a branch: netoss's modules (NETBOX_BRANCH) and netbox.netbox's
+    inventory and lookups (NETBOX_HEADERS)."""
+    return {"NETBOX_BRANCH": schema_id, "NETBOX_HEADERS": json.dumps({BRANCH_HEADER: schema_id})}
+
+
+def _failed_output(run: PlaybookRun) -> str:
+    failures = run.failures()
+    if failures:
+        return "; ".join(f"{host}: {msg}" for host, msg in sorted(failures.items()))
+    return run.output[-2000:] or f"{run.playbook} ended {run.status} (rc {run.rc})"
+
+
+def plan(
+    repo: Repository,
+    ref: str,
+    netbox: NetBox,
+    run: Runner,
+    *,
+    project: Path,
+    workdir: Path,
+    env: dict[str, str],
+    base: str | None = None,
+    name: str | None = None,
+    inventory: str | None = None,
+    log: Callable[[str], None] = lambda _m: None,
+) -> Plan:
+    """The plan of the commit ``ref`` (see the module's docstring). ``workdir``: an empty
+    directory of the caller's (the commit's files, the rendered configurations); ``env``: the
+    playbooks' environment (NetBox's URL and a token that may write, the devices' login)."""
+    commit = repo.commit(ref)
+    result = Plan(commit=commit, base=repo.commit(base) if base else None)
+    t0 = time.monotonic()
+    export = repo.export(commit.sha, workdir / "commit")
+    result.settings, result.problems = validate(export)
+    result.seconds["validate"] = time.monotonic() - t0
+    if result.problems:
+        log(f"{commit.short}: {len(result.problems)} problem(s); nothing planned in NetBox")
+        return result
+    settings = result.settings
+    t0 = time.monotonic()
+    description = f"netoss GitOps: {commit.short} {commit.subject} ({commit.author})"[:200]
+    result.branch = ensure_branch(netbox, branch_name(commit, name), description)
+    schema = result.branch["schema_id"]
+    result.seconds["branch"] = time.monotonic() - t0
+    log(f"{commit.short}: NetBox branch {result.branch['name']} ({schema}) ready")
+    t0 = time.monotonic()
+    sync = run(
+        project,
+        "playbooks/sot_sync.yml",
+        env={**env, **branch_env(schema)},
+        extravars={"sot_sync_intent_dir": str(export / settings.intent), "sot_sync_netbox_branch": schema},
+    )
+    result.seconds["sot_sync"] = time.monotonic() - t0
+    if sync.rc != 0:
+        result.errors.append(f"applying the intent into the branch failed: {_failed_output(sync)}")
+        return result
+    result.changes = [change_of(r) for r in netbox.branch_changes(result.branch["id"])]
+    result.changes.sort(key=lambda c: (c.kind, c.object, c.action))
+    log(f"{commit.short}: {len(result.changes)} NetBox object(s) change, {len(result.conflicts)} conflict(s)")
+    t0 = time.monotonic()
+    extravars = {
+        "gitops_plan_policy": str(export / settings.policy) if settings.policy else "",
+        "netoss_state_dir": str(workdir / "state"),
+    }
+    if settings.templates:
+        extravars["config_render_templates"] = str(export / settings.templates)
+    rendered = run(
+        project,
+        "playbooks/gitops_plan.yml",
+        env={**env, **branch_env(schema)},
+        extravars=extravars,
+        inventory=inventory or str(project / "inventory" / "netbox.yml"),
+    )
+    result.seconds["render"] = time.monotonic() - t0
+    for host, res in rendered.results(PUSH_TASK).items():
+        if res["_event"] == "runner_on_ok":
+            result.lines[host] = list(res.get("commands") or [])
+    result.device_errors = {h: m for h, m in rendered.failures().items() if h not in result.lines}
+    if rendered.rc != 0 and not result.device_errors:
+        result.errors.append(f"rendering from the branch failed: {_failed_output(rendered)}")
+    for res in rendered.results(COMPLIANCE_TASK).values():
+        if res["_event"] != "runner_on_ok":
+            continue
+        for device in res.get("devices") or []:
+            if device.get("status") not in ("compliant", "exempt"):
+                result.compliance[device["device"]] = [
+                    {"feature": r["feature"], "rule": r["rule"], "status": r["status"], "message": r.get("message", "")}
+                    for r in device.get("rules") or []
+                ] or [{"feature": "", "rule": "", "status": device.get("status"), "message": device.get("error", "")}]
+    return result
