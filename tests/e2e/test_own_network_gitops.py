@@ -122,7 +122,7 @@ def test_a_commit_adding_a_customer_prefix_is_planned_on_a_branch_and_nothing_el
     for device in plan["touched"]:
         assert any(NEW_PREFIX.split("/")[0] in line for line in plan["devices"][device]["lines"]), plan["devices"]
     assert set(plan["devices"]) == set(running)  # every router planned; the others get no line
-    assert plan["compliance"] == {}
+    assert plan["compliance"] == {} and plan["drift"] == []  # NetBox's main is main's intent
     # Nothing moved: NetBox's main has no such prefix, the routers run what they ran.
     assert _netbox(shell, "ipam/prefixes", prefix=NEW_PREFIX)["count"] == 0
     assert _running(shell) == running
@@ -154,6 +154,40 @@ def test_an_invalid_commit_is_refused_whole_and_reaches_no_netbox(intent_repo, s
     proc = netoss(shell, "gitops", "plan", "--repo", str(intent_repo), "--ref", "broken")
     assert proc.returncode == 2 and f"inventory/intent/{devices.name}" in proc.stdout, proc.stdout + proc.stderr
     assert _netbox(shell, "plugins/branching/branches")["count"] == before  # no branch for an invalid commit
+
+
+def test_a_change_made_by_hand_in_netbox_is_drift_refused_or_overwritten_as_the_repository_says(intent_repo, shell):
+    """A device's description changed in NetBox by hand, not from git: the next plan shows it as
+    drift against main's intent and breaks (drift: refuse, the default); with drift: overwrite
+    the plan may merge, and its branch puts the intent's value back."""
+    git(intent_repo, "checkout", "-q", "main")
+    (device,) = _netbox(shell, "dcim/devices", name="lis-cr1")["results"]
+    headers = {"Authorization": f"Bearer {shell['NETBOX_TOKEN']}"}
+    url = f"{shell['NETBOX_API']}/api/dcim/devices/{device['id']}/"
+    resp = requests.patch(url, json={"description": "changed by hand"}, headers=headers, timeout=30)
+    assert resp.status_code == 200, resp.text
+    try:
+        proc = netoss(shell, "gitops", "plan", "--repo", str(intent_repo), "--ref", "main", "--format", "json",
+                      timeout=900)  # fmt: skip
+        assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+        plan = json.loads(proc.stdout)
+        assert not plan["ok"] and plan["drift_setting"] == "refuse"
+        assert [(d["kind"], d["object"]) for d in plan["drift"]] == [("devices", "lis-cr1")], plan["drift"]
+        assert plan["drift"][0]["fields"]["description"][0] == "changed by hand"
+        git(intent_repo, "checkout", "-q", "-b", "overwrite-drift")
+        (intent_repo / "netoss-gitops.yml").write_text("drift: overwrite\n")
+        git(intent_repo, "add", "-A")
+        git(intent_repo, "commit", "-q", "-m", "the intent wins over hand changes")
+        proc = netoss(shell, "gitops", "plan", "--repo", str(intent_repo), "--ref", "overwrite-drift",
+                      "--format", "json", timeout=900)  # fmt: skip
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        plan = json.loads(proc.stdout)
+        assert plan["ok"] and plan["drift"] and plan["drift_setting"] == "overwrite"
+        undo = [c for c in plan["netbox"] if c["kind"] == "dcim.device" and c["object"] == "lis-cr1"]
+        assert undo and undo[0]["fields"]["description"][0] == "changed by hand", plan["netbox"]
+    finally:
+        resp = requests.patch(url, json={"description": device["description"]}, headers=headers, timeout=30)
+        assert resp.status_code == 200, resp.text
 
 
 def test_bench_gitops_smoke(shell):

@@ -105,3 +105,20 @@ def test_a_long_value_is_cut_in_a_line():
     change = change_of(record("update", "dcim.device", "edge-7", {"comments": ""}, {"comments": "x" * 500}))
     line = report.text(_plan(changes=[change])).splitlines()
     assert any(len(entry) < 120 and entry.strip().startswith("comments:") for entry in line)
+
+
+def test_drift_breaks_a_plan_unless_the_repository_lets_the_merge_overwrite_it():
+    from netoss.domain.gitops.settings import DEFAULTS, Settings
+
+    hand = [{"action": "update", "kind": "devices", "object": "edge-7", "fields": {"description": ["by hand", "edge"]}}]
+    refuse = _plan(drift=hand, settings=Settings(**DEFAULTS), base=COMMIT)
+    assert not refuse.ok and refuse.drift_refused
+    assert "1 NetBox object(s) changed by hand, which the repository refuses to overwrite" in report.verdict(refuse)
+    text = report.text(refuse)
+    assert "update devices edge-7: description: by hand (intent: edge)" in text and "drift: refuse" in text
+    overwrite = _plan(drift=hand, settings=Settings(**{**DEFAULTS, "drift": "overwrite"}), base=COMMIT)
+    assert overwrite.ok and "the merge overwrites it" in report.markdown(overwrite)
+    assert json.loads(report.as_json(overwrite))["drift"] == hand
+    assert _plan(drift=[], settings=Settings(**DEFAULTS)).ok  # compared, nothing drifted
+    unknown = _plan(drift=None, notes=["drift not checked: the base commit aaaa does not validate (2 problem(s))"])
+    assert unknown.ok and "drift not checked" in report.text(unknown)

@@ -10,6 +10,11 @@
 3. Every device's configuration is rendered from the branch (the proposed state) and compared
    with what it runs: the exact lines a push would send, nothing sent.
 4. The compliance policy of the commit runs on the proposed configurations.
+5. **Drift**: NetBox's main is compared with the intent of the base commit (``--base``, else the
+   head of the protected branch: what was merged last), as sot_sync's own plan in check mode;
+   what differs was changed in NetBox by hand, not from git. The branch undoes it like any
+   other difference; the repository's ``drift`` setting says whether that is allowed
+   (``overwrite``) or breaks the plan (``refuse``, the default).
 
 The caller gives the repository, the NetBox client (an account that may write and branch) and
 how playbooks run (:func:`netoss.domain.gitops.playbooks.run_playbook`'s signature), so tests
@@ -27,11 +32,12 @@ from pathlib import Path
 from ansible_collections.netoss.core.plugins.module_utils.schema_files import Problem
 from netoss.data.netbox import BRANCH_HEADER, NetBox, NetboxError
 from netoss.domain.gitops.playbooks import PlaybookRun
-from netoss.domain.gitops.repo import Commit, Repository
+from netoss.domain.gitops.repo import Commit, GitError, Repository
 from netoss.domain.gitops.settings import Settings
 from netoss.domain.gitops.validate import validate
 
 PUSH_TASK = "The lines a push would send"
+SOT_PLAN_TASK = "Plan the changes against NetBox"
 COMPLIANCE_TASK = "Check the proposed configurations against the compliance policy"
 # Fields of NetBox's serialized objects that every change touches: not part of a plan.
 NOISE = frozenset({"created", "last_updated", "id", "url", "display", "display_url"})
@@ -93,7 +99,9 @@ class Plan:
     lines: dict[str, list[str]] = field(default_factory=dict)  # device -> the lines a push would send
     device_errors: dict[str, str] = field(default_factory=dict)  # device -> why it could not be planned
     compliance: dict[str, list[dict]] = field(default_factory=dict)  # device -> its failing rules
+    drift: list[dict] | None = None  # NetBox's main against the base's intent (None: not compared)
     errors: list[str] = field(default_factory=list)  # a step that failed
+    notes: list[str] = field(default_factory=list)  # what was not checked, and why
     seconds: dict[str, float] = field(default_factory=dict)  # step -> time
 
     @property
@@ -105,9 +113,18 @@ class Plan:
         return sorted(d for d, lines in self.lines.items() if lines)
 
     @property
+    def drift_refused(self) -> bool:
+        """Drift the repository's setting does not allow the merge to overwrite."""
+        return bool(self.drift) and (self.settings is None or self.settings.drift == "refuse")
+
+    @property
     def ok(self) -> bool:
-        """Whether the change may merge: valid, planned to its end, no conflict, compliant."""
-        return not (self.problems or self.errors or self.device_errors or self.conflicts or self.compliance)
+        """Whether the change may merge: valid, planned to its end, no conflict, compliant, and
+        no drift the repository refuses to overwrite."""
+        return not (
+            self.problems or self.errors or self.device_errors or self.conflicts or self.compliance
+            or self.drift_refused
+        )  # fmt: skip
 
     def to_dict(self) -> dict:
         return {
@@ -127,7 +144,10 @@ class Plan:
             "touched": self.touched,
             "device_errors": self.device_errors,
             "compliance": self.compliance,
+            "drift": self.drift,
+            "drift_setting": self.settings.drift if self.settings else None,
             "errors": self.errors,
+            "notes": self.notes,
             "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
         }
 
@@ -157,6 +177,35 @@ def branch_env(schema_id: str) -> dict[str, str]:
     """What points the playbooks at a branch: netoss's modules (NETBOX_BRANCH) and netbox.netbox's
     inventory and lookups (NETBOX_HEADERS)."""
     return {"NETBOX_BRANCH": schema_id, "NETBOX_HEADERS": json.dumps({BRANCH_HEADER: schema_id})}
+
+
+def drift(
+    repo: Repository, base: Commit, *, netbox_env: dict, run: Runner, project: Path, workdir: Path
+) -> tuple[list[dict] | None, str | None]:
+    """What NetBox's main holds that the intent of ``base`` does not say: sot_sync's plan of
+    that intent against main, in check mode (nothing is written). Each entry: action, kind,
+    object, fields (NetBox's value, the intent's); an empty list is no drift. (None, why) when
+    it cannot be told: the base does not validate, or the comparison failed."""
+    export = repo.export(base.sha, workdir / "base")
+    settings, problems = validate(export)
+    if problems or settings is None:
+        return None, f"drift not checked: the base commit {base.short} does not validate ({len(problems)} problem(s))"
+    env = {k: v for k, v in netbox_env.items() if k not in ("NETBOX_BRANCH", "NETBOX_HEADERS")}  # main
+    checked = run(
+        project,
+        "playbooks/sot_sync.yml",
+        env=env,
+        extravars={"sot_sync_intent_dir": str(export / settings.intent)},
+        check=True,
+    )
+    results = [r for r in checked.results(SOT_PLAN_TASK).values() if r["_event"] == "runner_on_ok"]
+    if checked.rc != 0 or not results:
+        return None, f"drift not checked: comparing NetBox with {base.short}'s intent failed: {_failed_output(checked)}"
+    changes = results[0].get("changes") or []
+    return [
+        {"action": c.get("action"), "kind": c.get("kind"), "object": c.get("object"), "fields": c.get("fields") or {}}
+        for c in changes
+    ], None
 
 
 def _failed_output(run: PlaybookRun) -> str:
@@ -193,6 +242,19 @@ def plan(
         log(f"{commit.short}: {len(result.problems)} problem(s); nothing planned in NetBox")
         return result
     settings = result.settings
+    if result.base is None:
+        try:  # what was merged last: the protected branch's head
+            result.base = repo.commit(f"refs/heads/{settings.protected_branch}")
+        except GitError:
+            result.base = None
+    if result.base is not None:
+        t0 = time.monotonic()
+        result.drift = drift(repo, result.base, netbox_env=env, run=run, project=project, workdir=workdir)
+        result.seconds["drift"] = time.monotonic() - t0
+        if result.drift:
+            log(
+                f"{commit.short}: {len(result.drift)} NetBox object(s) differ from {result.base.short}'s intent (drift)"
+            )
     t0 = time.monotonic()
     description = f"netoss GitOps: {commit.short} {commit.subject} ({commit.author})"[:200]
     result.branch = ensure_branch(netbox, branch_name(commit, name), description)

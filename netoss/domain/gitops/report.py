@@ -32,6 +32,8 @@ def verdict(plan: Plan) -> str:
         bad.append(f"{len(plan.device_errors)} device(s) not planned")
     if plan.compliance:
         bad.append(f"{len(plan.compliance)} device(s) not compliant")
+    if plan.drift_refused:
+        bad.append(f"{len(plan.drift)} NetBox object(s) changed by hand, which the repository refuses to overwrite")
     state = "breaks: " + ", ".join(bad) if bad else "OK to merge"
     return f"{c.short} {state} ({', '.join(parts)})"
 
@@ -47,6 +49,23 @@ def _change_lines(change: Change) -> list[str]:
         else:
             lines.append(f"    {name}: {_value(before)} -> {_value(after)}")
     return lines
+
+
+def _drift_lines(plan: Plan) -> list[str]:
+    """The objects NetBox's main holds otherwise than the base commit's intent says."""
+    lines = []
+    for d in plan.drift or []:
+        fields = ", ".join(f"{k}: {_value(v[0])} (intent: {_value(v[1])})" for k, v in (d.get("fields") or {}).items())
+        lines.append(f"{d.get('action')} {d.get('kind')} {d.get('object')}" + (f": {fields}" if fields else ""))
+    return lines
+
+
+def _drift_heading(plan: Plan) -> str:
+    base = plan.base.short if plan.base else "the base"
+    setting = plan.settings.drift if plan.settings else "refuse"
+    what = "the merge overwrites it" if setting == "overwrite" else "the repository refuses to overwrite it"
+    count = len(plan.drift or [])
+    return f"drift: NetBox's main differs from {base}'s intent in {count} object(s) ({what}: drift: {setting})"
 
 
 def text(plan: Plan) -> str:
@@ -76,6 +95,10 @@ def text(plan: Plan) -> str:
         for device, rules in sorted(plan.compliance.items()):
             for r in rules:
                 out.append(f"  {device}: {r['feature']}/{r['rule']} {r['status']} {r['message']}".rstrip())
+    if plan.drift:
+        out += ["", _drift_heading(plan) + ":"] + [f"  {line}" for line in _drift_lines(plan)]
+    if plan.notes:
+        out += ["", "notes:"] + [f"  {n}" for n in plan.notes]
     return "\n".join(out) + "\n"
 
 
@@ -118,6 +141,10 @@ def markdown(plan: Plan) -> str:
         out += ["", "#### Compliance of the proposed configurations", "", "| device | rule | status |", "|---|---|---|"]
         for device, rules in sorted(plan.compliance.items()):
             out += [f"| `{device}` | {r['feature']}/{r['rule']} | {r['status']} |" for r in rules]
+    if plan.drift:
+        out += ["", "#### Drift", "", _drift_heading(plan) + ".", "", "```", *_drift_lines(plan), "```"]
+    if plan.notes:
+        out += ["", "#### Notes", ""] + [f"- {n}" for n in plan.notes]
     return "\n".join(out) + "\n"
 
 
