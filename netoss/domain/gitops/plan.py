@@ -11,7 +11,7 @@
    with what it runs: the exact lines a push would send, nothing sent.
 4. The compliance policy of the commit runs on the proposed configurations.
 5. **Drift**: NetBox's main is compared with the intent of the base commit (``--base``, else the
-   head of the protected branch: what was merged last), as sot_sync's own plan in check mode;
+   head of the protected branch: what was merged last), with sot_sync's own planning functions;
    what differs was changed in NetBox by hand, not from git. The branch undoes it like any
    other difference; the repository's ``drift`` setting says whether that is allowed
    (``overwrite``) or breaks the plan (``refuse``, the default).
@@ -29,15 +29,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ansible_collections.netoss.core.plugins.module_utils.schema_files import Problem
-from netoss.data.netbox import BRANCH_HEADER, NetBox, NetboxError
+from ansible_collections.netoss.core.plugins.module_utils.intent_load import load_intent
+from ansible_collections.netoss.core.plugins.module_utils.intent_payloads import MANAGED_TAG, build_netbox_objects
+from ansible_collections.netoss.core.plugins.module_utils.schema_files import Problem, ProblemsError
+from ansible_collections.netoss.core.plugins.module_utils.sot_plan import fetch as sot_fetch
+from ansible_collections.netoss.core.plugins.module_utils.sot_plan import plan as sot_plan
+from netoss.data.netbox import BRANCH_HEADER, NetBox, NetboxError, failures
 from netoss.domain.gitops.playbooks import PlaybookRun
 from netoss.domain.gitops.repo import Commit, GitError, Repository
 from netoss.domain.gitops.settings import Settings
 from netoss.domain.gitops.validate import validate
 
 PUSH_TASK = "The lines a push would send"
-SOT_PLAN_TASK = "Plan the changes against NetBox"
 COMPLIANCE_TASK = "Check the proposed configurations against the compliance policy"
 # Fields of NetBox's serialized objects that every change touches: not part of a plan.
 NOISE = frozenset({"created", "last_updated", "id", "url", "display", "display_url"})
@@ -179,32 +182,23 @@ def branch_env(schema_id: str) -> dict[str, str]:
     return {"NETBOX_BRANCH": schema_id, "NETBOX_HEADERS": json.dumps({BRANCH_HEADER: schema_id})}
 
 
-def drift(
-    repo: Repository, base: Commit, *, netbox_env: dict, run: Runner, project: Path, workdir: Path
-) -> tuple[list[dict] | None, str | None]:
-    """What NetBox's main holds that the intent of ``base`` does not say: sot_sync's plan of
-    that intent against main, in check mode (nothing is written). Each entry: action, kind,
+def drift(repo: Repository, base: Commit, netbox: NetBox, workdir: Path) -> tuple[list[dict] | None, str | None]:
+    """What NetBox's main holds that the intent of ``base`` does not say: sot_sync's own plan of
+    that intent against main (the collection's sot_plan, read only). Each entry: action, kind,
     object, fields (NetBox's value, the intent's); an empty list is no drift. (None, why) when
-    it cannot be told: the base does not validate, or the comparison failed."""
+    it cannot be told: the base does not validate, or NetBox could not be read."""
     export = repo.export(base.sha, workdir / "base")
     settings, problems = validate(export)
     if problems or settings is None:
         return None, f"drift not checked: the base commit {base.short} does not validate ({len(problems)} problem(s))"
-    env = {k: v for k, v in netbox_env.items() if k not in ("NETBOX_BRANCH", "NETBOX_HEADERS")}  # main
-    checked = run(
-        project,
-        "playbooks/sot_sync.yml",
-        env=env,
-        extravars={"sot_sync_intent_dir": str(export / settings.intent)},
-        check=True,
-    )
-    results = [r for r in checked.results(SOT_PLAN_TASK).values() if r["_event"] == "runner_on_ok"]
-    if checked.rc != 0 or not results:
-        return None, f"drift not checked: comparing NetBox with {base.short}'s intent failed: {_failed_output(checked)}"
-    changes = results[0].get("changes") or []
+    try:
+        objects = build_netbox_objects(load_intent(str(export / settings.intent)), managed_tag=MANAGED_TAG)
+        records = sot_fetch(netbox.api(), MANAGED_TAG)
+    except (ProblemsError, *failures()) as exc:
+        return None, f"drift not checked: comparing NetBox with {base.short}'s intent failed: {exc}"
     return [
         {"action": c.get("action"), "kind": c.get("kind"), "object": c.get("object"), "fields": c.get("fields") or {}}
-        for c in changes
+        for c in sot_plan(records, objects)["changes"]
     ], None
 
 
