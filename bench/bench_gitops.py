@@ -126,6 +126,7 @@ def main() -> None:
         git(repo, "add", "-A")
         git(repo, "commit", "-q", "-m", "the network as it is")
         new = add_customer_prefix(repo / "inventory" / "intent", writer)
+        git(repo, "checkout", "-q", "-b", "change")  # a merge request's branch: main stays the base
         git(repo, "commit", "-q", "-am", f"bench: {new}")
         sha = git(repo, "rev-parse", "--short=12", "HEAD").strip()
         print(f"change: a customer prefix {new} added to the intent ({sha})")

@@ -167,8 +167,8 @@ def test_a_change_made_by_hand_in_netbox_is_drift_refused_or_overwritten_as_the_
     resp = requests.patch(url, json={"description": "changed by hand"}, headers=headers, timeout=30)
     assert resp.status_code == 200, resp.text
     try:
-        proc = netoss(shell, "gitops", "plan", "--repo", str(intent_repo), "--ref", "main", "--format", "json",
-                      timeout=900)  # fmt: skip
+        proc = netoss(shell, "gitops", "plan", "--repo", str(intent_repo), "--ref", "main", "--base", "main",
+                      "--format", "json", timeout=900)  # fmt: skip
         assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
         plan = json.loads(proc.stdout)
         assert not plan["ok"] and plan["drift_setting"] == "refuse"

@@ -155,3 +155,21 @@ def test_a_settings_file_that_is_wrong_says_which_key(repo, text, key, message):
     (repo / "netoss-gitops.yml").write_text(text)
     settings, problems = validate(repo)
     assert settings is None and any(p.where == key and message in p.message for p in problems), problems
+
+
+def test_a_plan_compares_a_proposal_with_the_protected_head_and_a_merged_commit_with_its_parent(repo):
+    from netoss.domain.gitops.plan import default_base
+
+    r = Repository(repo)
+    first = r.commit("production")
+    assert default_base(r, first, "production") is None  # the first commit: nothing before it
+    git(repo, "checkout", "-q", "-b", "proposal")
+    (repo / "network" / "99-more.yml").write_text("tenants:\n  - name: Fjord Telecom\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a new customer")
+    proposal = r.commit("proposal")
+    assert default_base(r, proposal, "production") == first  # the protected head
+    git(repo, "checkout", "-q", "production")
+    git(repo, "merge", "-q", "--ff-only", "proposal")
+    assert default_base(r, proposal, "production") == first  # merged: its parent
+    assert r.parent(first.sha) is None and default_base(r, proposal, "nosuchbranch") is None

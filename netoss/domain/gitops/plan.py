@@ -10,8 +10,9 @@
 3. Every device's configuration is rendered from the branch (the proposed state) and compared
    with what it runs: the exact lines a push would send, nothing sent.
 4. The compliance policy of the commit runs on the proposed configurations.
-5. **Drift**: NetBox's main is compared with the intent of the base commit (``--base``, else the
-   head of the protected branch: what was merged last), with sot_sync's own planning functions;
+5. **Drift**: NetBox's main is compared with the intent of the base commit (``--base``; else the
+   head of the protected branch, what was merged last, or for a commit already on it its first
+   parent), with sot_sync's own planning functions;
    what differs was changed in NetBox by hand, not from git. The branch undoes it like any
    other difference; the repository's ``drift`` setting says whether that is allowed
    (``overwrite``) or breaks the plan (``refuse``, the default).
@@ -155,6 +156,19 @@ class Plan:
         }
 
 
+def default_base(repo: Repository, commit: Commit, protected_branch: str) -> Commit | None:
+    """What a commit is compared with when no base is given: the protected branch's head (what
+    was merged last) for a proposed commit; for a commit already on the protected branch, its
+    first parent (the state before it). None when there is neither."""
+    try:
+        head = repo.commit(f"refs/heads/{protected_branch}")
+    except GitError:
+        return None
+    if repo.is_ancestor(commit.sha, head.sha):
+        return repo.parent(commit.sha)
+    return head
+
+
 def branch_name(commit: Commit, name: str | None = None) -> str:
     """The NetBox branch of a change: ``name`` (a merge request's, say), else ``gitops-<sha12>``."""
     return name or f"gitops-{commit.short}"
@@ -237,18 +251,15 @@ def plan(
         return result
     settings = result.settings
     if result.base is None:
-        try:  # what was merged last: the protected branch's head
-            result.base = repo.commit(f"refs/heads/{settings.protected_branch}")
-        except GitError:
-            result.base = None
+        result.base = default_base(repo, commit, settings.protected_branch)
     if result.base is not None:
         t0 = time.monotonic()
-        result.drift = drift(repo, result.base, netbox_env=env, run=run, project=project, workdir=workdir)
+        result.drift, note = drift(repo, result.base, netbox, workdir)
         result.seconds["drift"] = time.monotonic() - t0
+        if note:
+            result.notes.append(note)
         if result.drift:
-            log(
-                f"{commit.short}: {len(result.drift)} NetBox object(s) differ from {result.base.short}'s intent (drift)"
-            )
+            log(f"{commit.short}: {len(result.drift)} NetBox object(s) differ from {result.base.short}'s intent")
     t0 = time.monotonic()
     description = f"netoss GitOps: {commit.short} {commit.subject} ({commit.author})"[:200]
     result.branch = ensure_branch(netbox, branch_name(commit, name), description)

@@ -94,6 +94,15 @@ class Repository:
         sha, author, email, date, subject = out.rstrip("\n").split("\x00", 4)
         return Commit(sha, author, email, dt.datetime.fromisoformat(date), subject)
 
+    def parent(self, sha: str) -> Commit | None:
+        """The first parent of commit ``sha`` (None for a root commit)."""
+        if not _SHA.fullmatch(sha):
+            raise GitError(f"{sha!r} is not a full commit id")
+        try:
+            return self.commit(f"{sha}^1")
+        except GitError:
+            return None
+
     def is_ancestor(self, older: str, newer: str) -> bool:
         """Whether commit ``older`` is ``newer`` or one of its ancestors."""
         for sha in (older, newer):
