@@ -1,8 +1,9 @@
 """Running the collection's playbooks for GitOps: sot_sync into a NetBox branch, the plan's
 render-and-diff, the apply's push.
 
-Through ansible-runner, as the portal's jobs run, with the same guards: the extra vars are a
-file of ``!unsafe`` values (a value from a commit is never a template), and the credentials
+Through :func:`netoss.domain.jobs.runner.run_ansible`, as the portal's jobs run, with the same
+guards: the extra vars are a file of ``!unsafe`` values (a value from a commit is never a
+template), and the credentials
 (the NetBox token, the lab's login) stay out of the command line, the environment of the
 ``ansible-playbook`` process as ansible-runner records it, and every artifact
 (:func:`netoss.domain.jobs.runner.hide_credentials`). The events come back to the caller,
@@ -16,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netoss.domain.jobs.runner import hide_credentials, unsafe_yaml, write_private
+from netoss.domain.jobs.runner import run_ansible
 
 HOST_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped")
 
@@ -64,10 +65,6 @@ def run_playbook(
     timeout: int = 3600,
 ) -> PlaybookRun:
     """Run ``playbook`` (relative to ``project``, the netoss checkout) and return its events."""
-    # Start-up time: ansible-runner loads only when a playbook runs, not with the CLI.
-    from ansible_runner.config.runner import RunnerConfig
-    from ansible_runner.runner import Runner
-
     events: list[dict] = []
 
     def keep(event: dict) -> bool:
@@ -76,30 +73,16 @@ def run_playbook(
 
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="netoss-gitops-") as tmp:
-        private = Path(tmp)
-        (private / "env").mkdir(mode=0o700)
-        if extravars:
-            write_private(private / "env" / "extravars", unsafe_yaml(extravars))
-        cmdline = []
-        if check:
-            cmdline += ["--check", "--diff"]
-        if limit:
-            cmdline += ["--limit", limit]
-        config = RunnerConfig(
-            private_data_dir=str(private),
-            project_dir=str(project),
-            playbook=playbook,
+        runner = run_ansible(
+            Path(tmp),
+            project,
+            playbook,
             inventory=inventory,
-            envvars={**env, "ANSIBLE_NOCOLOR": "1"},
-            cmdline=" ".join(cmdline) if cmdline else None,
-            quiet=True,
+            env={**env, "ANSIBLE_NOCOLOR": "1"},
+            extravars=extravars,
             timeout=timeout,
-            suppress_env_files=True,
-            suppress_output_file=True,
-            settings={"suppress_ansible_output": True},
+            event_handler=keep,
+            limit=limit,
+            check=check,
         )
-        config.prepare()
-        hide_credentials(config, private)
-        runner = Runner(config, event_handler=keep)
-        runner.run()
     return PlaybookRun(playbook, runner.rc, runner.status, time.monotonic() - t0, events)

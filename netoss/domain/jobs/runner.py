@@ -464,11 +464,27 @@ def run_environment(job: Job, base: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def _run(private: Path, repo: Path, template: JobTemplate, job: Job, env: dict, extravars: dict, store, cancel):
-    """ansible-runner's run, with the extra vars in a file of !unsafe values and the credentials
-    kept out of its command line and its ``command`` artifact (see :func:`hide_credentials`)."""
-    # Start-up time: ansible-runner is loaded by the work horse that runs a job, never by the
-    # portal's web processes, which import this module for the templates.
+def run_ansible(
+    private: Path,
+    project: Path,
+    playbook: str,
+    *,
+    inventory: str | None,
+    env: dict,
+    extravars: dict | None,
+    timeout: int,
+    event_handler,
+    limit: str | None = None,
+    check: bool = False,
+    cancel=None,
+):
+    """ansible-runner's run of ``playbook`` (relative to ``project``) in the private directory
+    ``private``, with the extra vars in a file of !unsafe values and the credentials kept out of
+    its command line and its ``command`` artifact (see :func:`hide_credentials`); the portal's
+    jobs and GitOps run their playbooks through it. Returns the finished Runner."""
+    # Start-up time: ansible-runner is loaded by the work horse that runs a job (or the command
+    # that runs a playbook), never by the portal's web processes, which import this module for
+    # the templates.
     from ansible_runner.config.runner import RunnerConfig
     from ansible_runner.runner import Runner
 
@@ -476,28 +492,45 @@ def _run(private: Path, repo: Path, template: JobTemplate, job: Job, env: dict, 
     if extravars:
         write_private(private / "env" / "extravars", unsafe_yaml(extravars))
     cmdline = []
-    if job.limit:
-        cmdline += ["--limit", job.limit]
-    if job.check_mode or template.check_mode == "always":
+    if limit:
+        cmdline += ["--limit", limit]
+    if check:
         cmdline += ["--check", "--diff"]
     config = RunnerConfig(
         private_data_dir=str(private),
-        project_dir=str(repo),
-        playbook=template.playbook,
-        inventory=str(repo / "inventory" / "netbox.yml"),
+        project_dir=str(project),
+        playbook=playbook,
+        inventory=inventory,
         envvars=env,
         cmdline=" ".join(cmdline) if cmdline else None,
         quiet=True,
-        timeout=template.timeout,
+        timeout=timeout,
         suppress_env_files=True,
-        suppress_output_file=True,  # the output is in the database, masked
+        suppress_output_file=True,  # the output goes to the event handler (a job's: the database, masked)
         settings={"suppress_ansible_output": True},
     )
     config.prepare()
     hide_credentials(config, private)
-    runner = Runner(config, event_handler=store, cancel_callback=cancel)
+    runner = Runner(config, event_handler=event_handler, cancel_callback=cancel)
     runner.run()
     return runner
+
+
+def _run(private: Path, repo: Path, template: JobTemplate, job: Job, env: dict, extravars: dict, store, cancel):
+    """A job's run of its template's playbook, on the project's NetBox inventory."""
+    return run_ansible(
+        private,
+        repo,
+        template.playbook,
+        inventory=str(repo / "inventory" / "netbox.yml"),
+        env=env,
+        extravars=extravars,
+        timeout=template.timeout,
+        event_handler=store,
+        limit=job.limit,
+        check=job.check_mode or template.check_mode == "always",
+        cancel=cancel,
+    )
 
 
 def execute(
