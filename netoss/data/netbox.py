@@ -42,6 +42,7 @@ from ansible_collections.netoss.core.plugins.module_utils.netbox_client import (
     connect,
     endpoint,
     failure_reason,
+    is_schema_id,
 )
 
 __all__ = ["BRANCH_HEADER", "DEFAULT_TIMEOUT", "BranchConflict", "NetBox", "NetboxError", "failures"]
@@ -256,7 +257,7 @@ class NetBox:
     def in_branch(self, schema_id: str) -> NetBox:
         """This NetBox as seen inside the branch ``schema_id``: every request of the client it
         returns, pynetbox's included, reads and writes in that branch, never in main."""
-        if not schema_id or not str(schema_id).isalnum():
+        if not is_schema_id(schema_id):
             raise ValueError(f"not a NetBox branch schema id: {schema_id!r}")
         other = NetBox(self.url, self.token, self.validate_certs, self.timeout)
         other.branch = str(schema_id)
@@ -276,23 +277,37 @@ class NetBox:
         """Delete a branch (and its schema)."""
         self._request("DELETE", f"{BRANCHES}/{int(branch_id)}", ok=(204, 404))
 
+    def _poll(self, path: str, settled, timeout: float, interval: float, late, first: dict | None = None) -> dict:
+        """GET ``path`` (a branch, a background job) until its status is one of ``settled``, and
+        return it; ``first``: its record as already read. NetboxError with ``late(record)`` when it
+        has not settled within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        record = first if first is not None else self.get(path)
+        while (record.get("status") or {}).get("value") not in settled:
+            if time.monotonic() > deadline:
+                raise NetboxError(late(record))
+            time.sleep(interval)
+            record = self.get(path)
+        return record
+
     def wait_branch(self, branch_id: int, statuses=("ready",), timeout: float = 300, interval: float = 0.25) -> dict:
         """The branch once its status is one of ``statuses``; NetboxError when it fails (the
         status says why) or is not there within ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            branch = self.get(f"{BRANCHES}/{int(branch_id)}")
-            status = (branch.get("status") or {}).get("value")
-            if status in statuses:
-                return branch
-            if status in BRANCH_BROKEN:
-                raise NetboxError(f"NetBox branch {branch['name']!r} is {status}, not {' or '.join(statuses)}")
-            if time.monotonic() > deadline:
-                raise NetboxError(
-                    f"NetBox branch {branch['name']!r} is still {status} after {timeout:.0f} s "
-                    f"(waiting for {' or '.join(statuses)}): is NetBox's rqworker running?"
-                )
-            time.sleep(interval)
+        wanted = " or ".join(statuses)
+        branch = self._poll(
+            f"{BRANCHES}/{int(branch_id)}",
+            (*statuses, *BRANCH_BROKEN),
+            timeout,
+            interval,
+            late=lambda b: (
+                f"NetBox branch {b['name']!r} is still {(b.get('status') or {}).get('value')} after {timeout:.0f} s "
+                f"(waiting for {wanted}): is NetBox's rqworker running?"
+            ),
+        )
+        status = branch["status"]["value"]
+        if status not in statuses:
+            raise NetboxError(f"NetBox branch {branch['name']!r} is {status}, not {wanted}")
+        return branch
 
     def branch_changes(self, branch_id: int) -> list[dict]:
         """What the branch changed against main, one record per object (NetBox Branching's
@@ -328,16 +343,17 @@ class NetBox:
                 f"({conflict_summary(conflicts)})",
                 conflicts,
             )
-        deadline = time.monotonic() + timeout
-        job = answer
-        while (job.get("status") or {}).get("value") not in ("completed", *JOB_FAILED):
-            if time.monotonic() > deadline:
-                raise NetboxError(
-                    f"NetBox's {action} job of branch {branch_id} is still {(job.get('status') or {}).get('value')} "
-                    f"after {timeout:.0f} s: is NetBox's rqworker running?"
-                )
-            time.sleep(interval)
-            job = self.get(f"core/jobs/{int(answer['id'])}")
+        job = self._poll(
+            f"core/jobs/{int(answer['id'])}",
+            ("completed", *JOB_FAILED),
+            timeout,
+            interval,
+            late=lambda j: (
+                f"NetBox's {action} job of branch {branch_id} is still {(j.get('status') or {}).get('value')} "
+                f"after {timeout:.0f} s: is NetBox's rqworker running?"
+            ),
+            first=answer,
+        )
         if (job.get("status") or {}).get("value") in JOB_FAILED:
             raise NetboxError(
                 f"NetBox's {action} job of branch {branch_id} failed: {job.get('error') or 'no reason given'}"

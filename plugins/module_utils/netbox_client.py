@@ -24,6 +24,11 @@ BRANCH_PLUGIN = "netbox_branching"
 _SCHEMA_ID = re.compile(r"[A-Za-z0-9]{1,32}")
 
 
+def is_schema_id(value) -> bool:
+    """Whether ``value`` can be a NetBox Branching schema id (letters and digits)."""
+    return isinstance(value, str) and bool(_SCHEMA_ID.fullmatch(value))
+
+
 class NetboxError(Exception):
     """NetBox could not be used; the message names the URL and the reason."""
 
@@ -43,7 +48,7 @@ def branch_from_params(params: dict) -> str | None:
     """The NetBox branch (its schema id) a module works in: netbox_branch, else NETBOX_BRANCH;
     None for main."""
     branch = params.get("netbox_branch") or os.environ.get("NETBOX_BRANCH") or None
-    if branch is not None and not _SCHEMA_ID.fullmatch(branch):
+    if branch is not None and not is_schema_id(branch):
         raise NetboxError(f"netbox_branch {branch!r} is not a NetBox branch schema id (letters and digits)")
     return branch
 
@@ -71,7 +76,7 @@ def connect(url: str, token: str, validate_certs: bool = True, timeout: float = 
         session = requests.Session()
     session.verify = validate_certs
     if branch is not None:
-        if not _SCHEMA_ID.fullmatch(str(branch)):
+        if not is_schema_id(str(branch)):
             raise NetboxError(f"{branch!r} is not a NetBox branch schema id (letters and digits)")
         session.headers[BRANCH_HEADER] = str(branch)
     api = pynetbox.api(url, token=token)
