@@ -521,7 +521,7 @@ def gitops_plan_cmd(
     from netoss.data.context import REPO
     from netoss.data.netbox import NetBox, NetboxError
     from netoss.domain.gitops.plan import plan
-    from netoss.domain.gitops.playbooks import run_playbook
+    from netoss.domain.jobs.playbooks import run_playbook
     from netoss.domain.gitops.repo import GitError, Repository
     from netoss.domain.gitops.report import FORMATS
 

@@ -495,3 +495,120 @@ class ServiceOrder(db.Model):
     items: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
     # [{state, at, reason, step}], oldest first
     state_changes: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+
+
+# -- GitOps ---------------------------------------------------------------------------------
+
+DEPLOYMENT_STATUSES = ("queued", "running", "succeeded", "failed", "rolled-back", "superseded", "refused")
+DEPLOYMENT_ACTIVE = ("queued", "running")
+
+
+class Deployment(db.Model):
+    """One commit of an intent repository applied to the network (netoss.domain.gitops.apply):
+    from queued to succeeded, rolled back, failed, refused (older than what was applied, off the
+    protected branch, a plan that breaks something) or superseded (a newer merge came first)."""
+
+    __tablename__ = "gitops_deployments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository: Mapped[str] = mapped_column(String(200), nullable=False, index=True)
+    sha: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    author: Mapped[str | None] = mapped_column(String(200))
+    author_email: Mapped[str | None] = mapped_column(String(200))
+    subject: Mapped[str | None] = mapped_column(String(500))
+    merge_request: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="queued", index=True)
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    delivery_id: Mapped[str | None] = mapped_column(String(100))  # the webhook delivery that queued it
+    netbox_branch: Mapped[str | None] = mapped_column(String(200))
+    plan: Mapped[dict | None] = mapped_column(JSON)  # the plan it was applied with (Plan.to_dict)
+    devices: Mapped[list] = mapped_column(JSON, nullable=False, default=list)  # the devices it changes
+    failed_devices: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    previous_sha: Mapped[str | None] = mapped_column(String(64))  # the last good commit before it
+    superseded_by: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def ref(self) -> str:
+        return f"deployment {self.id} ({self.sha[:12]})"
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return round((self.finished_at - self.started_at).total_seconds(), 1)
+
+    def to_dict(self, plan: bool = False) -> dict:
+        out = {
+            "id": self.id,
+            "repository": self.repository,
+            "sha": self.sha,
+            "author": self.author,
+            "author_email": self.author_email,
+            "subject": self.subject,
+            "merge_request": self.merge_request,
+            "status": self.status,
+            "created_by": self.created_by,
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "seconds": self.seconds,
+            "job_id": self.job_id,
+            "ticket_id": self.ticket_id,
+            "delivery_id": self.delivery_id,
+            "netbox_branch": self.netbox_branch,
+            "devices": list(self.devices or []),
+            "failed_devices": list(self.failed_devices or []),
+            "previous_sha": self.previous_sha,
+            "superseded_by": self.superseded_by,
+            "error": self.error,
+        }
+        if plan:
+            out["plan"] = self.plan
+        return out
+
+
+class WebhookDelivery(db.Model):
+    """A verified webhook delivery of a git host, kept so that a replay (the same delivery id)
+    is refused, with what netoss did with it."""
+
+    __tablename__ = "gitops_webhook_deliveries"
+    __table_args__ = (db.UniqueConstraint("provider", "delivery_id", name="uq_gitops_delivery"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16), nullable=False)
+    delivery_id: Mapped[str] = mapped_column(String(100), nullable=False)
+    repository: Mapped[str] = mapped_column(String(200), nullable=False)
+    event: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # push, merge_request, other
+    branch: Mapped[str | None] = mapped_column(String(200))
+    sha: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, default=utcnow, index=True
+    )
+    outcome: Mapped[str] = mapped_column(String(16), nullable=False)  # queued, ignored
+    reason: Mapped[str] = mapped_column(String(500), nullable=False, default="")
+    deployment_id: Mapped[int | None] = mapped_column(ForeignKey("gitops_deployments.id", ondelete="SET NULL"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "provider": self.provider,
+            "delivery_id": self.delivery_id,
+            "repository": self.repository,
+            "event": self.event,
+            "kind": self.kind,
+            "branch": self.branch,
+            "sha": self.sha,
+            "received_at": iso(self.received_at),
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "deployment_id": self.deployment_id,
+            "job_id": self.job_id,
+        }

@@ -243,7 +243,7 @@ def test_a_broken_template_edit_is_a_clear_500_and_logged_with_its_file(app, rep
     ):
         assert resp.status_code == 500
         assert resp.get_json()["error"].startswith("the job templates have problems")
-    assert "jobs/broken.yml: (top): 'playbook' is a required property" in caplog.text
+    assert "jobs/broken.yml: playbook, action: give one of them" in caplog.text
     with app.app_context():
         assert not db.session.scalars(select(Job)).all()  # nothing was queued
 

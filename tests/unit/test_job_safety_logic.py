@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from netoss.data.db import db
 from netoss.data.models import DeviceLock, Job, ServiceOrder, User
-from netoss.domain.jobs import processes, queue, runner
+from netoss.domain.jobs import ansible, processes, queue, runner
 from netoss.domain.jobs.job_templates import load_templates, validate_launch
 from netoss.web import create_app
 from netoss.web.security import hash_password, new_token
@@ -207,7 +207,7 @@ def test_the_refusal_of_template_syntax_catches_the_jinja2_header(repo):
 
 
 def test_extra_vars_are_written_unsafe():
-    text = runner.unsafe_yaml({"a": "{{ x }}", "b": ["{% raw %}", {"c": "#jinja2:x"}], "n": 3, "t": True})
+    text = ansible.unsafe_yaml({"a": "{{ x }}", "b": ["{% raw %}", {"c": "#jinja2:x"}], "n": 3, "t": True})
     assert text.count("!unsafe") == 3 and "n: 3" in text and "t: true" in text
 
 

@@ -18,7 +18,7 @@
    (``overwrite``) or breaks the plan (``refuse``, the default).
 
 The caller gives the repository, the NetBox client (an account that may write and branch) and
-how playbooks run (:func:`netoss.domain.gitops.playbooks.run_playbook`'s signature), so tests
+how playbooks run (:func:`netoss.domain.jobs.playbooks.run_playbook`'s signature), so tests
 and the portal's job run the same steps as the CLI.
 """
 
@@ -36,7 +36,7 @@ from ansible_collections.netoss.core.plugins.module_utils.schema_files import Pr
 from ansible_collections.netoss.core.plugins.module_utils.sot_plan import fetch as sot_fetch
 from ansible_collections.netoss.core.plugins.module_utils.sot_plan import plan as sot_plan
 from netoss.data.netbox import BRANCH_HEADER, NetBox, NetboxError, failures
-from netoss.domain.gitops.playbooks import PlaybookRun
+from netoss.domain.jobs.playbooks import PlaybookRun
 from netoss.domain.gitops.repo import Commit, GitError, Repository
 from netoss.domain.gitops.settings import Settings
 from netoss.domain.gitops.validate import validate

@@ -75,11 +75,19 @@ _PARAMETER = {
 SCHEMA = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["name", "description", "playbook", "roles"],
+    "required": ["name", "description", "roles"],
     "properties": {
         "name": {"type": "string", "pattern": NAME},
         "description": {"type": "string", "minLength": 1},
         "playbook": {"type": "string", "pattern": r"^playbooks/[A-Za-z0-9_.-]+\.ya?ml$"},
+        "action": {
+            "type": "string",
+            "pattern": NAME,
+            "description": (
+                "instead of a playbook, an action of netoss's own (netoss.domain.jobs.actions: "
+                "gitops-apply, gitops-plan) that runs the collection's playbooks itself"
+            ),
+        },
         "roles": {"type": "array", "items": {"enum": list(ROLES)}, "minItems": 1, "uniqueItems": True},
         "check_mode": {"enum": list(CHECK_POLICIES), "default": "allowed"},
         "apply_roles": {
@@ -153,8 +161,9 @@ class Parameter:
 class JobTemplate:
     name: str
     description: str
-    playbook: str
     roles: list[str]
+    playbook: str | None = None
+    action: str | None = None
     check_mode: str = "allowed"
     apply_roles: list[str] | None = None
     limit: dict | None = None
@@ -182,6 +191,7 @@ class JobTemplate:
             "name": self.name,
             "description": self.description,
             "playbook": self.playbook,
+            "action": self.action,
             "roles": self.roles,
             "check_mode": self.check_mode,
             "apply_roles": self.apply_roles or self.roles,
@@ -235,6 +245,8 @@ def _check(data: dict, where: str, repo: Path | None) -> list[str]:
     limit = (data.get("limit") or {}).get("parameter")
     if limit and limit not in names:
         problems.append(f"{where}: limit.parameter: no parameter {limit!r}")
+    if ("playbook" in data) == ("action" in data):
+        problems.append(f"{where}: playbook, action: give one of them (the playbook it runs, or netoss's action)")
     if repo is not None and data.get("playbook") and not (repo / data["playbook"]).is_file():
         problems.append(f"{where}: playbook: no file {data['playbook']} in the repository")
     return problems

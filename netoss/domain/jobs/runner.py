@@ -31,7 +31,6 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -39,7 +38,11 @@ from sqlalchemy.exc import IntegrityError
 from netoss.data import context
 from netoss.data.db import db
 from netoss.data.models import DeviceLock, Job, JobEvent, utcnow
-from netoss.domain.jobs import processes, signals
+from netoss.domain.jobs import actions, processes, signals
+from netoss.domain.jobs.ansible import (
+    run_ansible,
+    sensitive_values,
+)
 from netoss.domain.jobs.job_templates import JobTemplate, load_templates
 
 ALL_DEVICES = "*"
@@ -237,41 +240,6 @@ def extra_vars(template: JobTemplate, parameters: dict, secrets: dict) -> dict:
     return out
 
 
-class _Unsafe(str):
-    """A value Ansible must never template: dumped with the ``!unsafe`` tag."""
-
-
-class _UnsafeDumper(yaml.SafeDumper):
-    pass
-
-
-_UnsafeDumper.add_representer(_Unsafe, lambda dumper, value: dumper.represent_scalar("!unsafe", str(value), style='"'))
-
-
-def _unsafe(value):
-    if isinstance(value, str):
-        return _Unsafe(value)
-    if isinstance(value, list | tuple):
-        return [_unsafe(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _unsafe(v) for k, v in value.items()}
-    return value  # integers, booleans, None: nothing to template
-
-
-def unsafe_yaml(extravars: dict) -> str:
-    """The extra vars as YAML, every string (nested ones too) tagged ``!unsafe``: Ansible takes
-    it verbatim, whatever it looks like ({{ }}, {% %}, a #jinja2: header, newlines)."""
-    return yaml.dump(_unsafe(extravars), Dumper=_UnsafeDumper, default_flow_style=False, allow_unicode=True)
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to a new file readable by its owner only (0600 from the start)."""
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-
-
 def seal(app, secrets: dict) -> str | None:
     """Secret parameter values encrypted with a key derived from the portal's SECRET_KEY, for
     the trip through the queue (Redis never holds them in clear)."""
@@ -303,50 +271,6 @@ def scrub(directory: Path, secrets: list[str]) -> None:
                 for v in values:
                     data = data.replace(v, MASK.encode())
                 path.write_bytes(data)
-
-
-SENSITIVE = ("TOKEN", "PASSWORD", "SECRET", "PASS", "KEY")
-
-
-def sensitive(name: str) -> bool:
-    """Whether the environment variable ``name`` holds a credential (by its name)."""
-    return any(word in name.upper() for word in SENSITIVE)
-
-
-def sensitive_values(env: dict[str, str]) -> list[str]:
-    """Values of the run's environment that are credentials (by their variable's name)."""
-    return [v for k, v in env.items() if sensitive(k) and v and len(v) >= 6]
-
-
-ENV_FILE = "NETOSS_JOB_ENV_FILE"
-WRAPPER = """#!{python}
-# Written by netoss (netoss.domain.jobs.runner) for one job run: puts the run's credentials, from the
-# 0600 file named by {var}, into the environment, deletes the file, then runs the command. The
-# credentials are thus in no command line and in no artifact of ansible-runner.
-import json, os, sys
-path = os.environ.pop("{var}", None)
-if path:
-    with open(path, encoding="utf-8") as f:
-        os.environ.update(json.load(f))
-    os.unlink(path)
-os.execvp(sys.argv[1], sys.argv[1:])
-"""
-
-
-def hide_credentials(config, private: Path) -> None:
-    """Move the credentials out of a prepared RunnerConfig's environment into ``env/run.json``
-    (0600), and start its command through the wrapper that loads and deletes that file."""
-    env_dir = private / "env"
-    env_dir.mkdir(mode=0o700, exist_ok=True)
-    hidden = {k: str(v) for k, v in config.env.items() if sensitive(k)}
-    config.env = {k: v for k, v in config.env.items() if k not in hidden}
-    wrapper = private / "with-credentials"
-    wrapper.write_text(WRAPPER.format(python=sys.executable, var=ENV_FILE))
-    wrapper.chmod(0o700)
-    if hidden:
-        write_private(env_dir / "run.json", json.dumps(hidden))
-        config.env[ENV_FILE] = str(env_dir / "run.json")
-    config.command = [str(wrapper), *config.command]
 
 
 # --- the run's token: how its service-order playbook proves which job it is -------------------
@@ -464,58 +388,6 @@ def run_environment(job: Job, base: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def run_ansible(
-    private: Path,
-    project: Path,
-    playbook: str,
-    *,
-    inventory: str | None,
-    env: dict,
-    extravars: dict | None,
-    timeout: int,
-    event_handler,
-    limit: str | None = None,
-    check: bool = False,
-    cancel=None,
-):
-    """ansible-runner's run of ``playbook`` (relative to ``project``) in the private directory
-    ``private``, with the extra vars in a file of !unsafe values and the credentials kept out of
-    its command line and its ``command`` artifact (see :func:`hide_credentials`); the portal's
-    jobs and GitOps run their playbooks through it. Returns the finished Runner."""
-    # Start-up time: ansible-runner is loaded by the work horse that runs a job (or the command
-    # that runs a playbook), never by the portal's web processes, which import this module for
-    # the templates.
-    from ansible_runner.config.runner import RunnerConfig
-    from ansible_runner.runner import Runner
-
-    (private / "env").mkdir(mode=0o700, exist_ok=True)
-    if extravars:
-        write_private(private / "env" / "extravars", unsafe_yaml(extravars))
-    cmdline = []
-    if limit:
-        cmdline += ["--limit", limit]
-    if check:
-        cmdline += ["--check", "--diff"]
-    config = RunnerConfig(
-        private_data_dir=str(private),
-        project_dir=str(project),
-        playbook=playbook,
-        inventory=inventory,
-        envvars=env,
-        cmdline=" ".join(cmdline) if cmdline else None,
-        quiet=True,
-        timeout=timeout,
-        suppress_env_files=True,
-        suppress_output_file=True,  # the output goes to the event handler (a job's: the database, masked)
-        settings={"suppress_ansible_output": True},
-    )
-    config.prepare()
-    hide_credentials(config, private)
-    runner = Runner(config, event_handler=event_handler, cancel_callback=cancel)
-    runner.run()
-    return runner
-
-
 def _run(private: Path, repo: Path, template: JobTemplate, job: Job, env: dict, extravars: dict, store, cancel):
     """A job's run of its template's playbook, on the project's NetBox inventory."""
     return run_ansible(
@@ -531,6 +403,31 @@ def _run(private: Path, repo: Path, template: JobTemplate, job: Job, env: dict, 
         check=job.check_mode or template.check_mode == "always",
         cancel=cancel,
     )
+
+
+def _act(app, private: Path, repo: Path, template: JobTemplate, job: Job, env: dict, store, cancel):
+    """A job's run of its template's action (netoss.domain.jobs.actions): (outcome, error)."""
+    run = actions.ActionRun(
+        job=job,
+        app=app,
+        private=private,
+        project=repo,
+        env=env,
+        store=store,
+        cancel=cancel,
+        timeout=template.timeout,
+        inventory=str(repo / "inventory" / "netbox.yml"),
+    )
+    try:
+        outcome, error = actions.get(template.action)(run)
+    except actions.ActionError as exc:
+        outcome, error = "failed", str(exc)
+    store.flush()
+    job.stats = store.stats
+    if cancel.reason:
+        return "canceled", error or f"stopped: {cancel.reason}"
+    job.rc = 0 if outcome == "successful" else 1
+    return outcome, error
 
 
 def execute(
@@ -576,13 +473,16 @@ def execute(
             store = EventStore(job, hidden, Path(run_env["NETOSS_JOB_PLAN"]))
             repo = Path(app.config["JOB_TEMPLATES_DIR"]).parent
             cancel = CancelCheck(job.id, parent)
-            runner = _run(private, repo, template, job, run_env, extravars, store, cancel)
-            store.flush()
-            job.rc = runner.rc
-            job.stats = store.stats
-            outcome = {"successful": "successful", "canceled": "canceled"}.get(runner.status, "failed")
-            error = f"timed out after {template.timeout} s" if runner.status == "timeout" else None
-            if runner.status == "canceled" and cancel.reason and cancel.reason.startswith("worker lost"):
+            if template.action:
+                outcome, error = _act(app, private, repo, template, job, run_env, store, cancel)
+            else:
+                runner = _run(private, repo, template, job, run_env, extravars, store, cancel)
+                store.flush()
+                job.rc = runner.rc
+                job.stats = store.stats
+                outcome = {"successful": "successful", "canceled": "canceled"}.get(runner.status, "failed")
+                error = f"timed out after {template.timeout} s" if runner.status == "timeout" else None
+            if cancel.reason and cancel.reason.startswith("worker lost"):
                 outcome, error = "failed", cancel.reason
         except LockError as exc:
             db.session.rollback()

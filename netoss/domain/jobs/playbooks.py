@@ -1,23 +1,26 @@
-"""Running the collection's playbooks for GitOps: sot_sync into a NetBox branch, the plan's
-render-and-diff, the apply's push.
+"""Running one of the collection's playbooks and reading its events back: what GitOps (sot_sync
+into a NetBox branch, the plan's render-and-diff, the apply's push) and the jobs' own actions
+(netoss.domain.jobs.actions) run.
 
-Through :func:`netoss.domain.jobs.runner.run_ansible`, as the portal's jobs run, with the same
+Through :func:`netoss.domain.jobs.ansible.run_ansible`, as the portal's jobs run, with the same
 guards: the extra vars are a file of ``!unsafe`` values (a value from a commit is never a
-template), and the credentials
-(the NetBox token, the lab's login) stay out of the command line, the environment of the
-``ansible-playbook`` process as ansible-runner records it, and every artifact
-(:func:`netoss.domain.jobs.runner.hide_credentials`). The events come back to the caller,
-who reads each task's results from them.
+template), and the credentials (the NetBox token, the lab's login) stay out of the command
+line, the environment of the ``ansible-playbook`` process as ansible-runner records it, and
+every artifact (:func:`netoss.domain.jobs.ansible.hide_credentials`). The events come back to
+the caller, who reads each task's results from them; a job's action also has them stored as
+the job's output as they come.
 """
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from netoss.domain.jobs.runner import run_ansible
+from netoss.domain.jobs.ansible import run_ansible
 
 HOST_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped")
 
@@ -63,18 +66,30 @@ def run_playbook(
     check: bool = False,
     limit: str | None = None,
     timeout: int = 3600,
+    event_handler: Callable[[dict], object] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    private: Path | None = None,
 ) -> PlaybookRun:
-    """Run ``playbook`` (relative to ``project``, the netoss checkout) and return its events."""
+    """Run ``playbook`` (relative to ``project``, the netoss checkout) and return its events.
+
+    ``event_handler`` also gets each event as it comes (a job's store), ``cancel`` stops the run
+    when it returns true, ``private`` is the run's directory (default: a temporary one)."""
     events: list[dict] = []
 
     def keep(event: dict) -> bool:
         events.append(event)
+        if event_handler is not None:
+            event_handler(event)
         return False  # nothing written to the private directory's artifacts
 
     t0 = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="netoss-gitops-") as tmp:
+    with contextlib.ExitStack() as stack:
+        if private is None:
+            private = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="netoss-run-")))
+        else:
+            private.mkdir(mode=0o700, parents=True, exist_ok=True)
         runner = run_ansible(
-            Path(tmp),
+            private,
             project,
             playbook,
             inventory=inventory,
@@ -84,5 +99,6 @@ def run_playbook(
             event_handler=keep,
             limit=limit,
             check=check,
+            cancel=cancel,
         )
     return PlaybookRun(playbook, runner.rc, runner.status, time.monotonic() - t0, events)
