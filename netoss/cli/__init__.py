@@ -521,9 +521,9 @@ def gitops_plan_cmd(
     from netoss.data.context import REPO
     from netoss.data.netbox import NetBox, NetboxError
     from netoss.domain.gitops.plan import plan
-    from netoss.domain.jobs.playbooks import run_playbook
     from netoss.domain.gitops.repo import GitError, Repository
     from netoss.domain.gitops.report import FORMATS
+    from netoss.domain.jobs.playbooks import run_playbook
 
     try:
         netbox = NetBox(os.environ.get("NETBOX_API", ""), os.environ.get("NETBOX_TOKEN", ""), timeout=60)

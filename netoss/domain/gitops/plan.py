@@ -36,10 +36,10 @@ from ansible_collections.netoss.core.plugins.module_utils.schema_files import Pr
 from ansible_collections.netoss.core.plugins.module_utils.sot_plan import fetch as sot_fetch
 from ansible_collections.netoss.core.plugins.module_utils.sot_plan import plan as sot_plan
 from netoss.data.netbox import BRANCH_HEADER, NetBox, NetboxError, failures
-from netoss.domain.jobs.playbooks import PlaybookRun
 from netoss.domain.gitops.repo import Commit, GitError, Repository
 from netoss.domain.gitops.settings import Settings
 from netoss.domain.gitops.validate import validate
+from netoss.domain.jobs.playbooks import PlaybookRun
 
 PUSH_TASK = "The lines a push would send"
 COMPLIANCE_TASK = "Check the proposed configurations against the compliance policy"
