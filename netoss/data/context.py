@@ -55,6 +55,10 @@ def defaults() -> dict:
         # browser's EventSource resumes it with Last-Event-ID), so streams never take every thread.
         STREAM_MAX_PER_PROCESS=12,
         STREAM_SECONDS=60,
+        # GitOps: the intent repositories the portal applies (netoss.domain.gitops.repositories),
+        # and where the worker mirrors them (default: <JOBS_DIR>/../gitops).
+        GITOPS_REPOSITORIES_FILE=None,
+        GITOPS_DIR=None,
     )
 
 

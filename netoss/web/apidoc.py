@@ -271,6 +271,23 @@ def role_doc(view, role: str):
     )
 
 
+def signed(view):
+    """Decorator documenting an operation authenticated by a signature of its body (a git host's
+    webhook), not by a session or a token: ``security: []``, ``x-authentication: signature``,
+    and the 401 an unsigned or mis-signed call gets. The view checks the signature itself
+    (netoss.domain.gitops.webhooks.verify); ``required_role`` is None."""
+    view.required_role = None
+    return record(
+        view,
+        security=[],
+        **{"x-authentication": "signature"},
+        responses={
+            "400": {"description": "Invalid input: the message names it", **json_content(ERROR)},
+            "401": {"description": "Unsigned, or not signed with the repository's secret", **json_content(ERROR)},
+        },
+    )
+
+
 # -- the document ------------------------------------------------------------------------------
 
 

@@ -193,6 +193,21 @@ SCHEMAS = {
         },
     },
     "Schedule": {"type": "object"},
+    "DeploymentCreate": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["repository", "ref"],
+        "properties": {
+            "repository": {
+                "type": "string",
+                "pattern": "^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$",
+                "description": "as named in the GitOps repositories file",
+            },
+            "ref": {"type": "string", "pattern": "^[0-9a-f]{40}([0-9a-f]{24})?$", "description": "a full commit id"},
+        },
+    },
+    "Deployment": {"type": "object"},
+    "WebhookDelivery": {"type": "object"},
     "JobTemplate": {
         "type": "object",
         "properties": {

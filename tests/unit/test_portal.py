@@ -209,6 +209,8 @@ def test_job_templates_list_says_who_may_run_them(app, client):
         "backup",
         "compliance",
         "config-push",
+        "gitops-apply",
+        "gitops-plan",
         "health-check",
         "remediate",
         "service-order",

@@ -23,11 +23,17 @@ from netoss.web.security import hash_password, new_token
 PASSWORD = "correct horse battery"
 IDENTITIES = ("anonymous", *ROLES)
 PUBLIC = "public"
+SIGNED = None  # no session or token: the signature of the body (a git host's webhook)
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 # (endpoint, method): the least role that may call it, or PUBLIC.
 ROUTES = {
     ("api.alertmanager_webhook", "POST"): "operator",
+    ("api.create_deployment", "POST"): "engineer",
+    ("api.get_deployment", "GET"): "viewer",
+    ("api.gitops_webhook", "POST"): SIGNED,
+    ("api.list_deliveries", "GET"): "engineer",
+    ("api.list_deployments", "GET"): "viewer",
     ("api.cancel_job", "POST"): "operator",
     ("api.compliance_overview", "GET"): "viewer",
     ("api.compliance_run_csv", "GET"): "viewer",
@@ -239,6 +245,9 @@ def test_role_matrix(app, identity):
                 # Under the Content-Security-Policy nothing inline runs: none is written.
                 assert not INLINE.search(resp.get_data(as_text=True)), (endpoint, method)
             assert "Content-Security-Policy" in resp.headers
+        if least is SIGNED:  # unsigned, whoever calls: refused, and nothing else said
+            assert resp.status_code in (400, 401, 404), f"{method} {rule} unsigned: {resp.status_code}"
+            continue
         expected = _expected(least, identity, method, url)
         if got != expected:
             wrong.append(f"{method} {rule}: expected {expected}, got {resp.status_code}")

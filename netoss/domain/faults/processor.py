@@ -45,6 +45,7 @@ from netoss.data.models import (
     TICKET_OPEN,
     Alarm,
     AlarmEvent,
+    Deployment,
     Job,
     Ticket,
     TicketNote,
@@ -329,20 +330,35 @@ class Processor:
             .order_by(Job.started_at.desc())
             .limit(50)
         )
+        candidates = list(candidates)
+        # A GitOps deployment's job locks every device but changes those its plan touches.
+        deployments = {
+            d.job_id: d
+            for d in db.session.scalars(select(Deployment).where(Deployment.job_id.in_([j.id for j in candidates])))
+        } if candidates else {}  # fmt: skip
         for job in candidates:
+            deployment = deployments.get(job.id)
             devices = {d for d in (job.limit or "").split(",") if d}
+            if deployment is not None:
+                devices = set(deployment.devices or ())
+                if not devices:
+                    continue  # it changed no device (yet)
             if devices and alarm.device not in devices:
                 continue
             when = utc(job.finished_at) or utc(job.started_at)
             ago = max(0, int((now - when).total_seconds()))
             verb = "changed" if job.finished_at else "is changing"
+            what = f"job {job.id} ({job.template} by {job.created_by})"
+            if deployment is not None:
+                what = (
+                    f"GitOps deployment {deployment.id} of {deployment.sha[:12]} by {deployment.author or 'unknown'} "
+                    f"(job {job.id})"
+                )
+                alarm.details = dict(alarm.details or {}, probable_cause_deployment=deployment.id)
             alarm.job_id = job.id
             alarm.details = dict(
                 alarm.details or {},
-                probable_cause_job=(
-                    f"job {job.id} ({job.template} by {job.created_by}) {verb} {alarm.device}"
-                    + (f" {ago} s earlier" if job.finished_at else "")
-                ),
+                probable_cause_job=f"{what} {verb} {alarm.device}" + (f" {ago} s earlier" if job.finished_at else ""),
             )
             return
 
@@ -549,6 +565,9 @@ class Processor:
                 add("BgpSession", f"{m.device}:{m.object_name}", name, "affected")
             if m.job_id:
                 add("Job", m.job_id, (m.details or {}).get("probable_cause_job", f"job {m.job_id}"), "probableCause")
+            deployment = (m.details or {}).get("probable_cause_deployment")
+            if deployment:
+                add("Deployment", deployment, f"GitOps deployment {deployment}", "probableCause")
             detected = str((m.details or {}).get("job") or "")
             if m.source in ("ansible", "compliance") and detected.isdigit():
                 what = (m.details or {}).get("playbook") or ("compliance" if m.source == "compliance" else "playbook")

@@ -71,6 +71,7 @@ def alarm_json(alarm: Alarm, children: list[int] | None = None, comments: list[d
             "correlation": alarm.correlation,
             "probableCauseJob": alarm.job_id,
             "probableCauseJobText": (alarm.details or {}).get("probable_cause_job"),
+            "probableCauseDeployment": (alarm.details or {}).get("probable_cause_deployment"),
             # Why it was cleared when a change removed its object (netoss.domain.faults.gone)
             "clearedAsGone": (alarm.details or {}).get("cleared_as_gone"),
             "ticket": f"TT-{alarm.ticket_id:06d}" if alarm.ticket_id else None,

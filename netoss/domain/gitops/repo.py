@@ -25,6 +25,17 @@ _REF = re.compile(r"(?!-)(?!.*\.\.)[A-Za-z0-9._/@^~+-]{1,200}")
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
+def _env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "GIT_TERMINAL_PROMPT": "0",  # never wait for a password
+        "LC_ALL": "C",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        # No ext:: or fd:: transport, whatever a URL or a repository's configuration says.
+        "GIT_ALLOW_PROTOCOL": "file:git:http:https:ssh",
+    }
+
+
 class GitError(Exception):
     """A git operation failed; the message says which and why."""
 
@@ -58,12 +69,7 @@ class Repository:
             raise GitError(f"{self.path} is not a git repository (the intent repository)") from None
 
     def git(self, *args: str, binary: bool = False, timeout: float = 120):
-        env = {
-            **os.environ,
-            "GIT_TERMINAL_PROMPT": "0",  # never wait for a password
-            "LC_ALL": "C",
-            "GIT_CONFIG_NOSYSTEM": "1",
-        }
+        env = _env()
         try:
             proc = subprocess.run(
                 ["git", "-C", str(self.path), *args],
@@ -81,6 +87,27 @@ class Repository:
             reason = err[-1] if err else f"exit {proc.returncode}"
             raise GitError(f"git {args[0]} in {self.path} failed: {reason}")
         return proc.stdout if binary else proc.stdout.decode(errors="replace")
+
+    @classmethod
+    def clone_mirror(cls, url: str, target: Path, timeout: float = 300) -> Repository:
+        """A bare mirror of the repository at ``url`` (a path, ssh:// or https://) in ``target``."""
+        if not isinstance(url, str) or not url or url.startswith("-"):
+            raise GitError(f"{url!r} is not a repository URL")
+        env = _env()
+        try:
+            proc = subprocess.run(
+                ["git", "clone", "--mirror", "--quiet", "--", url, str(target)],
+                capture_output=True,
+                env=env,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise GitError(f"git clone of {url} did not end within {timeout:.0f} s") from None
+        if proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace").strip().splitlines()
+            raise GitError(f"git clone of {url} failed: {err[-1] if err else proc.returncode}")
+        return cls(target)
 
     def commit(self, ref: str) -> Commit:
         """The commit ``ref`` names (a commit id, a branch or a tag); GitError when none."""

@@ -7,6 +7,7 @@ catalog: services/catalog.yml   # the service catalog (optional)
 templates: null                 # configuration templates (frr/, eos/, ios/); null: the collection's
 protected_branch: main          # only commits on it are applied
 drift: refuse                   # a NetBox change made by hand: refuse to apply over it, or overwrite it
+verify_timeout: 120             # seconds an applied device has to answer with its sessions up
 ```
 
 Every key is optional; without the file, the defaults above hold, and the policy and catalog
@@ -33,6 +34,7 @@ DEFAULTS = {
     "templates": None,
     "protected_branch": "main",
     "drift": "refuse",
+    "verify_timeout": 120,
 }
 
 
@@ -44,6 +46,7 @@ class Settings:
     templates: str | None
     protected_branch: str
     drift: str
+    verify_timeout: int = 120
 
 
 def load(root: Path) -> tuple[Settings | None, list[Problem]]:
@@ -81,6 +84,9 @@ def load(root: Path) -> tuple[Settings | None, list[Problem]]:
     branch = values["protected_branch"]
     if not isinstance(branch, str) or not branch or branch.startswith("-") or " " in branch:
         problems.append(Problem(SETTINGS_FILE, "protected_branch", "expected a branch name"))
+    timeout = values["verify_timeout"]
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or not 5 <= timeout <= 3600:
+        problems.append(Problem(SETTINGS_FILE, "verify_timeout", "expected a number of seconds from 5 to 3600"))
     if values["drift"] not in DRIFT:
         problems.append(Problem(SETTINGS_FILE, "drift", f"expected one of {', '.join(DRIFT)}"))
     if problems:

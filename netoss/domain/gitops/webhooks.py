@@ -95,6 +95,25 @@ def verify(provider: str, headers, body: bytes, secret: str) -> None:
         raise WebhookRefused(401, "signature does not match the body and the repository's secret")
 
 
+def repository_of(provider: str, body: bytes) -> str:
+    """The repository a delivery names, read before it is verified, only to find the secret it
+    must be signed with; WebhookRefused(400) when the body names none."""
+    if provider not in PROVIDERS:
+        raise WebhookRefused(404, f"unknown provider {provider!r} (known: {', '.join(PROVIDERS)})")
+    if len(body) > MAX_BODY:
+        raise WebhookRefused(413, f"body of {len(body)} bytes, more than {MAX_BODY}")
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise WebhookRefused(400, "the body is not JSON") from None
+    holder, key = ("project", "path_with_namespace") if provider == "gitlab" else ("repository", "full_name")
+    found = doc.get(holder) if isinstance(doc, dict) else None
+    name = found.get(key) if isinstance(found, dict) else None
+    if not isinstance(name, str) or not name or len(name) > 200:
+        raise WebhookRefused(400, f"no {holder}.{key} in the body")
+    return name
+
+
 def _delivery_id(provider: str, headers) -> str:
     names = {
         "github": ("X-GitHub-Delivery",),

@@ -41,6 +41,8 @@ def configure(stack: Stack, owner: str = "root") -> Path:
         "NETBOX_URL": stack.netbox_url,
         "NETBOX_TOKEN": stack.netbox_reader_token(),
         "JOBS_DIR": str(stack.state_dir / "jobs"),
+        # The intent repositories GitOps applies (docs/gitops.md); none until the file exists.
+        "GITOPS_REPOSITORIES_FILE": str(stack.state_dir / "portal" / "gitops-repositories.yml"),
         # Links in ticket notifications and NetBox journal entries.
         "PORTAL_URL": stack.portal_url,
         # SNMPv2c traps are taken with this community only.

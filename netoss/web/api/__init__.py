@@ -2,12 +2,13 @@
 
 One blueprint (``api``), its routes split by area, each thin over the domain (parse, call,
 shape the answer): ``users`` (the signed-in user, users, tokens, audit), ``jobs`` (job
-templates and jobs), ``schedules``, ``faults`` (fault sources and counters) and
-``compliance``. The service catalog and order progress are in netoss.web.services.api, the
-TM Forum APIs in netoss.web.tmf.
+templates and jobs), ``schedules``, ``faults`` (fault sources and counters),
+``compliance`` and ``gitops`` (webhooks of git hosts, deployments). The service catalog and
+order progress are in netoss.web.services.api, the TM Forum APIs in netoss.web.tmf.
 
 Authentication: ``Authorization: Bearer <token>``, or the browser's session cookie (then a
-CSRF token is needed on writes, in the X-CSRFToken header). Every write is audited.
+CSRF token is needed on writes, in the X-CSRFToken header); a git host's webhook by the
+signature of its body. Every write is audited.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def openapi():
 flask.Blueprint.add_url_rule(bp, "/openapi.json", "openapi", openapi, methods=["GET"])
 
 # The areas: each module adds its routes to ``bp``.
-from netoss.web.api import compliance, faults, jobs, schedules, users  # noqa: E402, F401
+from netoss.web.api import compliance, faults, gitops, jobs, schedules, users  # noqa: E402, F401
 from netoss.web.api.jobs import STREAM_SLOTS, job_progress  # noqa: E402
 
 __all__ = ["ROLES", "STREAM_SLOTS", "bp", "job_progress"]
