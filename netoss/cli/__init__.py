@@ -552,5 +552,104 @@ def gitops_plan_cmd(
     sys.exit(0 if result.ok else 2 if (result.problems or result.errors) else 1)
 
 
+@gitops_group.command("apply")
+@click.option("--ref", required=True, help="The commit to apply (a commit id; with --repo, any ref of it).")
+@click.option("--repository", required=True, help="The repository, as named in the portal's GitOps repositories file.")
+@click.option(
+    "--repo",
+    "repo_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="A clone of it, to turn --ref into a commit id.",
+)
+@click.option("--wait/--no-wait", default=True, help="Follow the deployment's job; exit 0 only if it succeeded.")
+def gitops_apply_cmd(ref: str, repository: str, repo_dir: Path | None, wait: bool) -> None:
+    """Apply a commit of the protected branch: queue its deployment on the portal (what the git
+    host's webhook does on a merge) and follow it.
+
+    The portal's worker plans it again, merges its NetBox branch, pushes the devices it changes
+    and checks them; on failure it reverts and pushes them back, and opens a ticket. PORTAL_URL
+    and PORTAL_TOKEN (an engineer's), else this stack's admin token. Exit status: 0 applied (or
+    superseded by a newer merge), 1 refused, rolled back or failed.
+    """
+    from netoss.data.portal_client import ClientError, PortalClient, follow
+    from netoss.domain.gitops.repo import GitError, Repository
+
+    if repo_dir is not None:
+        try:
+            ref = Repository(repo_dir).commit(ref).sha
+        except GitError as exc:
+            raise click.ClickException(str(exc)) from None
+    url, token = _portal_login()
+    try:
+        client = PortalClient(url, token)
+        deployment = client.deploy(repository, ref)
+        page = f"{client.url}/gitops/deployments/{deployment['id']}"
+        click.echo(f"deployment {deployment['id']} of {ref[:12]} queued: {page}")
+        if not wait:
+            return
+        follow(client, deployment["job_id"], click.echo)
+        deployment = client.deployment(deployment["id"])
+    except ClientError as exc:
+        raise click.ClickException(str(exc)) from None
+    error = f": {deployment['error']}" if deployment.get("error") else ""
+    click.echo(f"deployment {deployment['id']} {deployment['status']}{error}")
+    sys.exit(0 if deployment["status"] in ("succeeded", "superseded") else 1)
+
+
+@gitops_group.command("notify")
+@click.option(
+    "--url", required=True, help="The portal's webhook URL, e.g. https://portal/api/v1/gitops/webhook/github."
+)
+@click.option("--repository", required=True, help="The repository's name, as in the portal's GitOps repositories file.")
+@click.option(
+    "--secret-file",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The webhook secret (a file readable by the git server's account only).",
+)
+@click.option(
+    "--provider",
+    type=click.Choice(["github", "gitea", "forgejo"]),
+    default="github",
+    show_default=True,
+    help="Whose webhook format and signature (they share GitHub's push body).",
+)
+def gitops_notify_cmd(url: str, repository: str, secret_file: Path, provider: str) -> None:
+    """A post-receive hook for a git server without webhooks: reads git's "<old> <new> <ref>"
+    lines on stdin and sends the portal one signed push event per branch updated, as
+    PROVIDER's webhook would. Run it from the bare repository's hooks/post-receive."""
+    import uuid
+
+    import requests
+
+    from netoss.domain.gitops.repo import GitError, Repository
+    from netoss.domain.gitops.webhooks import push_event, signed_headers
+
+    secret = secret_file.read_text().strip()
+    repo = Repository(os.environ.get("GIT_DIR") or ".")
+    failed = 0
+    for line in sys.stdin:
+        parts = line.split()
+        if len(parts) != 3 or not parts[2].startswith("refs/heads/"):
+            continue
+        before, after, ref = parts
+        try:
+            author = repo.commit(after).author if set(after) != {"0"} else None
+        except GitError:
+            author = None
+        body = json.dumps(push_event(repository, ref, before, after, author)).encode()
+        headers = signed_headers(provider, secret, body, "push", str(uuid.uuid4()))
+        headers["Content-Type"] = "application/json"
+        try:
+            resp = requests.post(url, data=body, headers=headers, timeout=30)
+            click.echo(f"netoss: {ref} {after[:12]}: {resp.status_code} {resp.text.strip()[:300]}")
+            failed += resp.status_code >= 300
+        except requests.RequestException as exc:
+            click.echo(f"netoss: {ref} {after[:12]}: the portal could not be reached: {exc}", err=True)
+            failed += 1
+    sys.exit(1 if failed else 0)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -15,6 +15,7 @@ from ansible_collections.netoss.core.plugins.module_utils.portal_client import P
 
 JOBS = "/api/v1/jobs"
 JOB_TEMPLATES = "/api/v1/job-templates"
+DEPLOYMENTS = "/api/v1/gitops/deployments"
 
 
 class ClientError(RuntimeError):
@@ -56,6 +57,13 @@ class PortalClient(_http.PortalClient):
 
     def launch(self, name: str, parameters: dict, check: bool) -> dict:
         return self._call("POST", JOBS, json={"template": name, "parameters": parameters, "check": check})
+
+    def deploy(self, repository: str, ref: str) -> dict:
+        """Queue the GitOps deployment of commit ``ref`` of ``repository``."""
+        return self._call("POST", DEPLOYMENTS, json={"repository": repository, "ref": ref})
+
+    def deployment(self, deployment_id: int) -> dict:
+        return self._call("GET", f"{DEPLOYMENTS}/{deployment_id}")
 
     def job(self, job_id: int) -> dict:
         return self._call("GET", f"{JOBS}/{job_id}")
@@ -134,6 +142,12 @@ def run(client: PortalClient, name: str, pairs: list[str], check: bool, wait: bo
     echo(f"job {job['id']} queued: {client.url}/jobs/{job['id']}")
     if not wait:
         return 0
+    return 0 if follow(client, job["id"], echo) == "successful" else 1
+
+
+def follow(client: PortalClient, job_id: int, echo: Callable[[str], None]) -> str:
+    """Print a job's live output until it ends; its final status."""
+    job = {"id": job_id}
     status = None
     for event, data in client.stream(job["id"]):
         if event == "job-event" and data.get("stdout"):
@@ -143,4 +157,4 @@ def run(client: PortalClient, name: str, pairs: list[str], check: bool, wait: bo
     final = client.job(job["id"])
     status = final["status"] if status is None else status
     echo(f"job {job['id']} {status}" + (f": {final['error']}" if final.get("error") else ""))
-    return 0 if status == "successful" else 1
+    return status

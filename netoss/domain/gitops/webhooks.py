@@ -201,3 +201,32 @@ def _parse_gitlab(delivery_id: str, event: str, doc: dict) -> Delivery:
         return Delivery(kind="merge_request", branch=target, sha=sha, author=author, merge_request=str(iid),
                         action=str(attrs.get("action") or ""), **base)  # fmt: skip
     return Delivery(kind="other", **base)
+
+
+def push_event(repository: str, ref: str, before: str, after: str, author: str | None) -> dict:
+    """A GitHub-format push event's body (the fields netoss reads): what ``netoss gitops notify``
+    sends from a repository's own post-receive hook, for a git server that has no webhooks."""
+    return {
+        "ref": ref,
+        "before": before,
+        "after": after,
+        "repository": {"full_name": repository},
+        "head_commit": {"id": after, "author": {"name": author}} if author else None,
+        "pusher": {"name": author},
+    }
+
+
+def signed_headers(provider: str, secret: str, body: bytes, event: str, delivery_id: str) -> dict[str, str]:
+    """The headers a git host of ``provider`` sends with ``body``: its event, delivery id and
+    signature (GitLab: the secret token)."""
+    if provider == "github":
+        return {
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": delivery_id,
+            "X-Hub-Signature-256": "sha256=" + _hmac_hex(secret, body),
+        }
+    if provider == "gitlab":
+        kind = {"push": "Push Hook", "merge_request": "Merge Request Hook"}.get(event, event)
+        return {"X-Gitlab-Event": kind, "X-Gitlab-Event-UUID": delivery_id, "X-Gitlab-Token": secret}
+    prefix = "X-Forgejo" if provider == "forgejo" else "X-Gitea"
+    return {f"{prefix}-Event": event, f"{prefix}-Delivery": delivery_id, f"{prefix}-Signature": _hmac_hex(secret, body)}
