@@ -11,17 +11,20 @@ key, and reaches no NetBox.
 from __future__ import annotations
 
 import json
+import secrets
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 import requests
 import yaml
 from benches import assert_headings, run_bench  # tests/integration, on the path (conftest.py)
-from stack_e2e import REPO, STATE, exports, netoss
+from stack_e2e import BASE, REPO, STATE, exports, netoss
 
 from netoss.embedded.lab.runtime import VTYSH
+from netoss.embedded.stack import accounts
 
 pytestmark = pytest.mark.integration
 
@@ -188,6 +191,140 @@ def test_a_change_made_by_hand_in_netbox_is_drift_refused_or_overwritten_as_the_
     finally:
         resp = requests.patch(url, json={"description": device["description"]}, headers=headers, timeout=30)
         assert resp.status_code == 200, resp.text
+
+
+# -- a merge is applied: the repository's own post-receive hook sends a signed GitHub webhook ----
+
+REPOSITORY = "iberia/network"  # as the git host would name it
+GIT_PORT = BASE + 94  # git daemon on loopback: the intent repository's server
+
+
+@pytest.fixture(scope="module")
+def git_server(intent_repo, shell):
+    """The bare repository served by `git daemon` on loopback (pushes allowed), with a
+    post-receive hook that tells the portal of each push as GitHub's webhook would
+    (`netoss gitops notify`, signed with the repository's secret), and the portal's GitOps
+    repositories file naming it. Yields the clone's remote URL."""
+    bare = intent_repo.parent / "network.git"
+    secret = STATE / "portal" / "gitops-iberia.secret"
+    secret.write_text(secrets.token_urlsafe(32) + "\n")
+    secret.chmod(0o600)
+    accounts.give(secret, accounts.SERVICE_USER)  # the portal reads it
+    hook = bare / "hooks" / "post-receive"
+    hook.write_text(
+        "#!/bin/sh\n"
+        f"exec {REPO / '.venv/bin/netoss'} gitops notify --url {shell['PORTAL_URL']}/api/v1/gitops/webhook/github "
+        f"--repository {REPOSITORY} --secret-file {secret}\n"
+    )
+    hook.chmod(0o755)
+    url = f"git://127.0.0.1:{GIT_PORT}/network.git"
+    repositories = STATE / "portal" / "gitops-repositories.yml"
+    repositories.write_text(yaml.safe_dump({"repositories": [
+        {"name": REPOSITORY, "url": url, "provider": "github", "secret_file": str(secret), "branches": ["main"]},
+    ]}))  # fmt: skip
+    repositories.chmod(0o644)
+    daemon = subprocess.Popen(
+        ["git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack", "--listen=127.0.0.1",
+         f"--port={GIT_PORT}", f"--base-path={bare.parent}", str(bare.parent)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while subprocess.run(["git", "ls-remote", url], capture_output=True).returncode != 0:
+            assert daemon.poll() is None and time.monotonic() < deadline, "git daemon did not start"
+            time.sleep(0.2)
+        git(intent_repo, "remote", "set-url", "origin", url)
+        yield url
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)
+        repositories.unlink(missing_ok=True)
+        secret.unlink(missing_ok=True)
+
+
+def _portal(shell, path, **params):
+    resp = requests.get(f"{shell['PORTAL_URL']}{path}", params=params, timeout=30,
+                        headers={"Authorization": f"Bearer {shell['PORTAL_TOKEN']}"})  # fmt: skip
+    resp.raise_for_status()
+    return resp.json()
+
+
+def _deployments(shell) -> list[dict]:
+    return _portal(shell, "/api/v1/gitops/deployments", repository=REPOSITORY, limit=500)
+
+
+def _ended(shell, count: int, timeout: float = 900) -> list[dict]:
+    """The repository's deployments once ``count`` exist and none is queued or running."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = _deployments(shell)
+        if len(found) >= count and all(d["status"] not in ("queued", "running") for d in found):
+            return found
+        assert time.monotonic() < deadline, f"deployments still going after {timeout:.0f} s: {found}"
+        time.sleep(2)
+
+
+def _route(namespace: str, prefix: str) -> dict:
+    command = ["ip", "netns", "exec", namespace, VTYSH, "-N", namespace, "-c", f"show ip route {prefix} json"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return json.loads(out or "{}")
+
+
+def test_a_merge_pushed_to_the_protected_branch_is_applied_verified_and_recorded(intent_repo, git_server, shell):
+    """The merge request's commit (the prefix planned above) merged into main and pushed: the
+    repository's post-receive hook sends the signed webhook, the portal queues the deployment,
+    its worker applies it. NetBox's main and the routers match the commit, the deployment is
+    recorded with it, NetBox's journal names it, and the new prefix is routed at the other sites."""
+    git(intent_repo, "checkout", "-q", "main")
+    git(intent_repo, "merge", "-q", "--ff-only", "add-prefix")
+    sha = git(intent_repo, "rev-parse", "HEAD").strip()
+    before = len(_deployments(shell))
+    push = subprocess.run(["git", "-C", str(intent_repo), "push", "origin", "main"], capture_output=True, text=True)
+    assert push.returncode == 0 and "queued" in push.stderr, push.stderr  # the hook's answer, shown to the pusher
+    (deployment, *_older) = _ended(shell, before + 1)
+    assert deployment["sha"] == sha and deployment["author"] == "Erin Engineer", deployment
+    assert deployment["status"] == "succeeded", deployment
+    assert deployment["delivery_id"] and deployment["job_id"] and deployment["seconds"]
+    assert set(deployment["devices"]) <= SERVING and deployment["devices"], deployment
+    detail = _portal(shell, f"/api/v1/gitops/deployments/{deployment['id']}")
+    assert [(c["action"], c["object"]) for c in detail["plan"]["netbox"]] == [("create", NEW_PREFIX)]
+    # NetBox's main has the prefix (the branch was merged), and each touched router runs it.
+    assert _netbox(shell, "ipam/prefixes", prefix=NEW_PREFIX)["count"] == 1
+    running = _running(shell)
+    for device in deployment["devices"]:
+        assert NEW_PREFIX.split("/")[0] in running[device], device
+    journal = _netbox(shell, "extras/journal-entries", q=f"deployment {deployment['id']}", limit=100)["results"]
+    assert set(deployment["devices"]) <= {(j.get("assigned_object") or {}).get("name") for j in journal}, journal
+    # The prefix is routed beyond the customer's site.
+    routers = json.loads(netoss(shell, "lab", "status", "--json").stdout)
+    others = [r for r in routers if r["router"] not in SERVING]
+    deadline = time.monotonic() + 60
+    while not all(_route(r["namespace"], NEW_PREFIX) for r in others):
+        assert time.monotonic() < deadline, {r["router"]: _route(r["namespace"], NEW_PREFIX) for r in others}
+        time.sleep(2)
+
+
+def test_two_merges_in_quick_succession_apply_only_the_newest(intent_repo, git_server, shell):
+    """Two pushes a moment apart: the older deployment is superseded (while queued, or before it
+    merges), the newer one applies both commits."""
+    path = next(p for p in sorted((intent_repo / "inventory" / "intent").glob("*.yml")) if NEW_PREFIX in p.read_text())
+    shas = []
+    before = len(_deployments(shell))
+    for text in ("first description", "second description"):
+        doc = yaml.safe_load(path.read_text())
+        entry = next(e for e in doc["prefixes"] if e["prefix"] == NEW_PREFIX)
+        entry["description"] = text
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        git(intent_repo, "commit", "-q", "-am", f"the new prefix: {text}")
+        shas.append(git(intent_repo, "rev-parse", "HEAD").strip())
+        push = subprocess.run(["git", "-C", str(intent_repo), "push", "origin", "main"], capture_output=True, text=True)
+        assert push.returncode == 0, push.stderr
+    found = {d["sha"]: d for d in _ended(shell, before + 2)}
+    assert found[shas[0]]["status"] == "superseded", found[shas[0]]
+    assert found[shas[0]]["superseded_by"] == found[shas[1]]["id"]
+    assert found[shas[1]]["status"] == "succeeded", found[shas[1]]
+    (prefix,) = _netbox(shell, "ipam/prefixes", prefix=NEW_PREFIX)["results"]
+    assert prefix["description"] == "second description"
 
 
 def test_bench_gitops_smoke(shell):

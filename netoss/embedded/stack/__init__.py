@@ -54,8 +54,11 @@ def _redis_program(stack: Stack, user: str) -> Program:
 DEFAULT_USERS = {"netbox": accounts.SERVICE_USER, "portal": accounts.SERVICE_USER, "redis": "redis"}
 
 # What the portal's account writes in the state directory: jobs (ansible-runner's private data),
-# the playbooks' HOME (known_hosts, ~/.ansible), Ansible's temp files and the playbooks' outputs.
-PORTAL_WRITES = ("jobs", "home", "ansible-tmp", "backups", "rendered", "pre-push", "compliance", "service-orders")
+# the playbooks' HOME (known_hosts, ~/.ansible), Ansible's temp files, the playbooks' outputs and
+# the mirrors of the GitOps repositories.
+PORTAL_WRITES = (
+    "jobs", "home", "ansible-tmp", "backups", "rendered", "pre-push", "compliance", "service-orders", "gitops",
+)  # fmt: skip
 
 
 def service_users(stack: Stack, log: Callable[[str], None]) -> dict[str, str]:

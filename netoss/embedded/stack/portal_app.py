@@ -43,6 +43,7 @@ def configure(stack: Stack, owner: str = "root") -> Path:
         "JOBS_DIR": str(stack.state_dir / "jobs"),
         # The intent repositories GitOps applies (docs/gitops.md); none until the file exists.
         "GITOPS_REPOSITORIES_FILE": str(stack.state_dir / "portal" / "gitops-repositories.yml"),
+        "GITOPS_DIR": str(stack.state_dir / "gitops"),
         # Links in ticket notifications and NetBox journal entries.
         "PORTAL_URL": stack.portal_url,
         # SNMPv2c traps are taken with this community only.
