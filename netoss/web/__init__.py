@@ -24,6 +24,7 @@ from netoss.web.auth import bp as auth_bp
 from netoss.web.compliance import bp as compliance_bp
 from netoss.web.extensions import csrf, migrate
 from netoss.web.faults import bp as faults_bp
+from netoss.web.gitops import bp as gitops_bp
 from netoss.web.jobs import bp as jobs_bp
 from netoss.web.main import bp as main_bp
 from netoss.web.security import AuthError, check_request, safe_link, security_headers, wants_json
@@ -67,6 +68,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(faults_bp)
     app.register_blueprint(compliance_bp)
     app.register_blueprint(services_bp)
+    app.register_blueprint(gitops_bp)
     # The APIs, and the OpenAPI document generated from their routes (netoss.web.apidoc).
     apidoc.init_app(app, [(api_bp, "/api"), (services_api_bp, "/api"), (tmf_bp, "/tmf-api")], IdConverter)
     csrf.exempt(api_bp)  # the APIs check CSRF themselves for cookie-authenticated calls

@@ -295,3 +295,25 @@ def test_the_signature_is_hmac_sha256_of_the_body():
     body = b'{"a": 1}'
     expected = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
     assert signed_headers("github", SECRET, body, "push", "x")["X-Hub-Signature-256"] == expected
+
+
+def test_the_deployments_pages_show_the_commit_its_plan_job_and_ticket(app, repo, tmp_path):  # noqa: F811
+    (repo / "netoss-gitops.yml").write_text("intent: network\ndrift: sometimes\n")
+    git(repo, "commit", "-q", "-am", "a <b>bold</b> subject")
+    sha = Repository(repo).commit("production").sha
+    refused = _deploy(repo, sha, tmp_path, [])
+    refused.plan = {"netbox": [{"action": "create", "kind": "ipam.prefix", "object": "192.0.2.0/28",
+                                "fields": {"prefix": [None, "192.0.2.0/28"]}}],
+                    "devices": {"edge-9": {"lines": ["ip prefix-list CUST seq 5 permit 192.0.2.0/28"]}}}  # fmt: skip
+    db.session.commit()
+    client = app.test_client()
+    page = _api(client, "GET", "/gitops/deployments?status=refused", "viewer").get_data(as_text=True)
+    assert f"/gitops/deployments/{refused.id}" in page and sha[:12] in page and "Erin Engineer" in page
+    assert "&lt;b&gt;bold&lt;/b&gt;" in page and "<b>bold</b>" not in page  # a commit's text is escaped
+    other = _api(client, "GET", "/gitops/deployments?status=succeeded", "viewer").get_data(as_text=True)
+    assert "No deployment yet" in other
+    detail = _api(client, "GET", f"/gitops/deployments/{refused.id}", "viewer").get_data(as_text=True)
+    assert "ip prefix-list CUST seq 5 permit 192.0.2.0/28" in detail and "192.0.2.0/28" in detail
+    assert f"/jobs/{refused.job_id}" in detail and f"/tickets/{refused.ticket_id}" in detail
+    ticket = _api(client, "GET", f"/tickets/{refused.ticket_id}", "viewer").get_data(as_text=True)
+    assert f'href="/gitops/deployments/{refused.id}"' in ticket

@@ -422,3 +422,68 @@ def test_the_launch_form_creates_a_schedule_with_a_cron(app, repo):
             "otto",
         )
     assert "hello (0 3 * * *)" in client.get("/schedules").get_data(as_text=True)
+
+
+PROBE_TEMPLATE = """
+name: probe
+description: an action of netoss's own that runs two playbooks and decides on what the first said
+action: probe
+roles: [operator]
+check_mode: never
+changes_devices: true
+parameters:
+  - {name: greeting, type: string, pattern: "[a-z ]+", default: hello}
+"""
+
+
+def test_a_job_action_runs_playbooks_with_the_jobs_locks_output_and_credentials_hidden(app, repo):
+    """A template's ``action``: the worker calls the registered action, which runs playbooks of
+    the project through the job (their events are the job's output, in order, secrets masked),
+    holds the job's device locks while it runs, and its (outcome, error) ends the job."""
+    from netoss.domain.jobs import actions
+
+    (repo / "jobs" / "probe.yml").write_text(PROBE_TEMPLATE)
+    seen = {}
+
+    def probe(run: actions.ActionRun):
+        seen["locks"] = [lock.device for lock in db.session.scalars(select(DeviceLock))]
+        run.log(f"probing with {run.job.parameters['greeting']!r}")
+        greeting = {"echo_greeting": run.job.parameters["greeting"]}
+        first = run.run_playbook(run.project, "playbooks/echo.yml", env=run.env, extravars=greeting,
+                                 inventory=run.inventory)  # fmt: skip
+        said = first.results("Say it")["localhost"]["msg"]
+        seen["said"] = said
+        second = run.run_playbook(run.project, "playbooks/echo.yml", env=run.env,
+                                  extravars={"echo_greeting": "again"}, inventory=run.inventory)  # fmt: skip
+        return ("successful", None) if second.rc == 0 else ("failed", "the second run failed")
+
+    actions.register("probe", probe)
+    with app.app_context():
+
+        def enqueue(job, sealed):
+            runner.execute(job.id, app=app, env={"PATH": "/usr/bin:/bin", "NETBOX_TOKEN": "nb-" + SECRET})
+
+        job = launch(_user("otto"), "probe", {"greeting": "good day"}, False, enqueue)
+        db.session.refresh(job)
+        assert job.status == "successful", job.error
+        assert job.rc == 0 and seen["locks"] == ["*"]  # every device: an action says nothing of its limit
+        assert seen["said"].startswith("good day from localhost")
+        assert not db.session.scalars(select(DeviceLock)).all()  # freed at the end
+        events = db.session.scalars(select(JobEvent).where(JobEvent.job_id == job.id).order_by(JobEvent.seq)).all()
+        output = "\n".join(e.stdout or "" for e in events)
+        assert (
+            output.index("probing with 'good day'")
+            < output.index("good day from localhost")
+            < output.index("again from localhost")
+        )
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        assert SECRET not in output
+        private = runner.job_dir(app, job.id)
+        assert runner.cleaned(private)
+        assert not any(SECRET in p.read_text(errors="replace") for p in private.rglob("*") if p.is_file())
+
+    (repo / "jobs" / "probe.yml").write_text(PROBE_TEMPLATE.replace("action: probe", "action: nothing-of-the-kind"))
+    with app.app_context():
+        job = launch(_user("otto"), "probe", {}, False, lambda job, sealed: runner.execute(job.id, app=app, env={}))
+        db.session.refresh(job)
+        assert job.status == "failed" and "no job action 'nothing-of-the-kind'" in job.error

@@ -29,6 +29,8 @@ WRITES = ("POST", "PUT", "PATCH", "DELETE")
 # (endpoint, method): the least role that may call it, or PUBLIC.
 ROUTES = {
     ("api.alertmanager_webhook", "POST"): "operator",
+    ("gitops.deployment_detail", "GET"): "viewer",
+    ("gitops.deployment_list", "GET"): "viewer",
     ("api.create_deployment", "POST"): "engineer",
     ("api.get_deployment", "GET"): "viewer",
     ("api.gitops_webhook", "POST"): SIGNED,
