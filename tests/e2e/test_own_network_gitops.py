@@ -327,6 +327,61 @@ def test_two_merges_in_quick_succession_apply_only_the_newest(intent_repo, git_s
     assert prefix["description"] == "second description"
 
 
+def _session(shell, router: str, peer: str) -> str:
+    """The state of ``router``'s BGP session with ``peer`` (vtysh, in its namespace)."""
+    namespace = next(r["namespace"] for r in json.loads(netoss(shell, "lab", "status", "--json").stdout)
+                     if r["router"] == router)  # fmt: skip
+    command = ["ip", "netns", "exec", namespace, VTYSH, "-N", namespace, "-c", "show bgp summary json"]
+    out = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout or "{}")
+    peers = (out.get("ipv4Unicast") or {}).get("peers") or {}
+    return (peers.get(peer) or {}).get("state", "absent")
+
+
+def test_a_merge_that_breaks_bgp_is_rolled_back_to_the_last_good_commit_with_a_ticket(intent_repo, git_server, shell):
+    """A wrong address on the customer's router (198.19.74.6 where its link is 198.19.74.0/30),
+    forced through to main: the push cannot bring the customer's BGP session up, so the
+    deployment reverts the merge in NetBox, pushes both routers back to the last good commit,
+    and opens a ticket naming the commit, its author and the failing routers."""
+    edge, ce = "lis-edge-01.iberia.example", "cliente-uno-ce1"  # the ends of the customer's circuit
+    assert _session(shell, edge, "198.19.74.2") == "Established"
+    good = _deployments(shell)[0]
+    assert good["status"] == "succeeded"
+    running = _running(shell)
+    devices = next(p for p in sorted((intent_repo / "inventory" / "intent").glob("*.yml")) if "wan0" in p.read_text())
+    devices.write_text(devices.read_text().replace("addresses: [198.19.74.2/30]", "addresses: [198.19.74.6/30]"))
+    (intent_repo / "netoss-gitops.yml").write_text("verify_timeout: 30\n")
+    git(intent_repo, "add", "-A")
+    git(intent_repo, "-c", "user.name=Mallory Mistake", "-c", "user.email=mallory@example.net", "commit", "-q",
+        "--author", "Mallory Mistake <mallory@example.net>", "-m", "the customer's router moves (a typo)")  # fmt: skip
+    sha = git(intent_repo, "rev-parse", "HEAD").strip()
+    before = len(_deployments(shell))
+    push = subprocess.run(["git", "-C", str(intent_repo), "push", "origin", "main"], capture_output=True, text=True)
+    assert push.returncode == 0, push.stderr
+    (deployment, *_older) = _ended(shell, before + 1)
+    assert deployment["sha"] == sha and deployment["author"] == "Mallory Mistake", deployment
+    assert deployment["status"] == "rolled-back", deployment
+    assert deployment["previous_sha"] == good["sha"] and deployment["failed_devices"], deployment
+    assert set(deployment["failed_devices"]) <= SERVING
+    # NetBox's main is back: the merge was reverted.
+    (address,) = _netbox(shell, "ipam/ip-addresses", device=ce, interface="wan0")["results"]
+    assert address["address"] == "198.19.74.2/30"
+    # The routers are back, and the customer's session comes up again.
+    deadline = time.monotonic() + 90
+    while _session(shell, edge, "198.19.74.2") != "Established":
+        assert time.monotonic() < deadline, _session(shell, edge, "198.19.74.2")
+        time.sleep(2)
+    now = _running(shell)
+    for router in SERVING:
+        assert set(now[router].splitlines()) == set(running[router].splitlines()), router
+    # The ticket names the commit, its author and the failing routers, and links the deployment.
+    ticket = _portal(shell, f"/tmf-api/troubleTicket/v4/troubleTicket/{deployment['ticket_id']}")
+    assert sha in ticket["description"] and "Mallory Mistake <mallory@example.net>" in ticket["description"]
+    assert all(d in ticket["description"] for d in deployment["failed_devices"])
+    assert {"id": str(deployment["id"]), "role": "cause"}.items() <= next(
+        r for r in ticket["relatedEntity"] if r["@referredType"] == "Deployment"
+    ).items()
+
+
 def test_bench_gitops_smoke(shell):
     """bench/bench_gitops.py at its smoke size on this stack (tests/integration/test_bench_smoke.py):
     it leaves no branch and changes nothing in NetBox's main."""
