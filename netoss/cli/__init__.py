@@ -505,8 +505,31 @@ def gitops_group() -> None:
 @click.option(
     "--output", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the plan to this file."
 )
+@click.option(
+    "--rehearse",
+    is_flag=True,
+    help="Also build a twin of the lab from the branch, push it, and report what would break (root; the stack's lab).",
+)
+@click.option(
+    "--twin-subnet",
+    default=None,
+    metavar="CIDR",
+    help="The twin's management subnet, apart from every other on this host (default 198.18.254.0/24).",
+)
+@click.option(
+    "--converge", type=click.IntRange(10, 900), default=90, show_default=True, help="Seconds the twin has to converge."
+)
 def gitops_plan_cmd(
-    ref: str, base: str | None, repo_dir: Path, name: str | None, fmt: str, inventory: str | None, output: Path | None
+    ref: str,
+    base: str | None,
+    repo_dir: Path,
+    name: str | None,
+    fmt: str,
+    inventory: str | None,
+    output: Path | None,
+    rehearse: bool,
+    twin_subnet: str | None,
+    converge: int,
 ) -> None:
     """Plan a commit: validate it, apply its intent into a NetBox branch, show the NetBox plan
     and the lines each device would get, run the compliance policy on them.
@@ -515,6 +538,12 @@ def gitops_plan_cmd(
     (eval "$(netoss env)"), the devices' login from the environment as for any playbook. Exit
     status: 0 the change may merge, 1 it breaks something (conflicts, compliance, a device
     that cannot be planned), 2 it is invalid or could not be planned.
+
+    With --rehearse, the change is also rehearsed on a twin of the stack's lab built from the
+    branch (its own namespaces and management subnet, beside the running lab; torn down at the
+    end): every router pushed, the network given --converge seconds, and what would break
+    (health checks that fail, prefixes the live network reaches and the twin does not) makes
+    the exit status 1.
     """
     import tempfile
 
@@ -543,6 +572,8 @@ def gitops_plan_cmd(
                 inventory=inventory,
                 log=_log,
             )
+            if rehearse and result.branch is not None and not (result.problems or result.errors):
+                result.rehearsal = _rehearse(result, netbox, Path(work), inventory, twin_subnet, converge)
     except (GitError, NetboxError) as exc:
         raise click.ClickException(str(exc)) from None
     report = FORMATS[fmt](result)
@@ -550,6 +581,34 @@ def gitops_plan_cmd(
         output.write_text(report)
     click.echo(report, nl=False)
     sys.exit(0 if result.ok else 2 if (result.problems or result.errors) else 1)
+
+
+def _rehearse(result, netbox, work: Path, inventory: str | None, subnet: str | None, converge: int):
+    """The plan's rehearsal on a twin of this stack's lab (netoss.embedded.twin)."""
+    from netoss.data.context import REPO
+    from netoss.domain.gitops.rehearse import rehearse
+    from netoss.domain.jobs.playbooks import run_playbook
+    from netoss.embedded import twin
+
+    stack = _stack()
+    settings = result.settings
+    templates = str(work / "commit" / settings.templates) if settings and settings.templates else None
+
+    def factory(schema: str):
+        return twin.twin(stack, netbox.in_branch(schema).api(), subnet or twin.DEFAULT_SUBNET, _log)
+
+    return rehearse(
+        result,
+        factory,
+        run_playbook,
+        project=REPO,
+        workdir=work,
+        env=dict(os.environ),
+        templates=templates,
+        inventory=inventory,
+        timeout=converge,
+        log=_log,
+    )
 
 
 @gitops_group.command("apply")

@@ -1,6 +1,6 @@
 # Copyright: netoss contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""FRR's operational state as data: interfaces, OSPF neighbours and BGP sessions.
+"""FRR's operational state as data: interfaces, OSPF neighbours, BGP sessions and routes.
 
 Each parser takes the text of one vtysh `show ... json` command (FRR 8.4) and returns a
 list of plain dicts with stable keys, so push verification, health checks and tests all
@@ -16,6 +16,7 @@ COMMANDS = {
     "interfaces": "show interface json",
     "ospf": "show ip ospf neighbor json",
     "bgp": "show bgp vrf all summary json",
+    "routes": "show ip route json",
 }
 
 
@@ -111,4 +112,30 @@ def session_state(state):
     return state
 
 
-PARSERS = {"interfaces": parse_interfaces, "ospf": parse_ospf_neighbors, "bgp": parse_bgp_summary}
+def parse_routes(text):
+    """`show ip route json` -> [{prefix, protocol, interfaces}]: the routes the router selected
+    (one per prefix), with the interfaces of their next hops, by prefix."""
+    data = _load(text, COMMANDS["routes"])
+    out = []
+    for prefix, entries in sorted(data.items()):
+        for entry in entries if isinstance(entries, list) else []:
+            if not entry.get("selected"):
+                continue
+            hops = entry.get("nexthops") or []
+            out.append(
+                {
+                    "prefix": prefix,
+                    "protocol": entry.get("protocol"),
+                    "interfaces": sorted({h["interfaceName"] for h in hops if h.get("interfaceName")}),
+                }
+            )
+            break
+    return out
+
+
+PARSERS = {
+    "interfaces": parse_interfaces,
+    "ospf": parse_ospf_neighbors,
+    "bgp": parse_bgp_summary,
+    "routes": parse_routes,
+}

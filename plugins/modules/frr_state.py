@@ -6,12 +6,13 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: frr_state
-short_description: Read an FRR router's interfaces, OSPF neighbours and BGP sessions as data
+short_description: Read an FRR router's interfaces, OSPF neighbours, BGP sessions and routes as data
 version_added: 0.1.0
 description:
   - Runs FRR's C(show ... json) commands over C(netoss.core.network_cli) and returns
     their content as lists of plain dictionaries with stable keys.
-  - Used to verify a push (are the sessions NetBox expects up?) and by health checks.
+  - Used to verify a push (are the sessions NetBox expects up?), by health checks, and by the
+    GitOps rehearsal (what a change would break: sessions and routes lost).
 author: netoss contributors (!UNKNOWN)
 options:
   gather:
@@ -19,8 +20,8 @@ options:
       - What to read.
     type: list
     elements: str
-    choices: [interfaces, ospf, bgp]
-    default: [interfaces, ospf, bgp]
+    choices: [interfaces, ospf, bgp, routes]
+    default: [interfaces, ospf, bgp, routes]
 notes:
   - Needs C(ansible_connection=netoss.core.network_cli) and C(ansible_network_os=netoss.core.frr).
 attributes:
@@ -65,6 +66,12 @@ bgp:
   elements: dict
   sample: [{"vrf": "default", "afi_safi": "ipv4Unicast", "neighbor": "198.19.255.2", "remote_as": 64500,
             "state": "Established", "established": true, "prefixes_received": 1, "uptime": "00:00:12"}]
+routes:
+  description: One entry per prefix of the IPv4 routing table, the route the router selected.
+  returned: when routes is gathered
+  type: list
+  elements: dict
+  sample: [{"prefix": "203.0.113.0/28", "protocol": "bgp", "interfaces": ["eth3"]}]
 """
 
 import time
@@ -105,6 +112,8 @@ def main():
         counts.append("%d/%d OSPF neighbours full" % (sum(n["full"] for n in result["ospf"]), len(result["ospf"])))
     if "interfaces" in result:
         counts.append("%d interfaces" % len(result["interfaces"]))
+    if "routes" in result:
+        counts.append("%d routes" % len(result["routes"]))
     result["msg"] = ", ".join(counts)
     module.exit_json(**result)
 

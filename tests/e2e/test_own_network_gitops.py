@@ -23,8 +23,10 @@ import yaml
 from benches import assert_headings, run_bench  # tests/integration, on the path (conftest.py)
 from stack_e2e import BASE, REPO, STATE, exports, netoss
 
+from netoss.embedded import twin
 from netoss.embedded.lab.runtime import VTYSH
 from netoss.embedded.stack import accounts
+from netoss.embedded.stack.config import Stack
 
 pytestmark = pytest.mark.integration
 
@@ -337,6 +339,40 @@ def _session(shell, router: str, peer: str) -> str:
     return (peers.get(peer) or {}).get("state", "absent")
 
 
+TYPO = ("addresses: [198.19.74.2/30]", "addresses: [198.19.74.6/30]")  # the customer's router, off its link
+
+
+def test_plan_rehearse_catches_a_change_that_breaks_bgp_before_it_merges(intent_repo, shell):
+    """The customer's router moved off its link by a typo: the plan alone is fine (valid,
+    compliant, no conflict), its rehearsal on a twin of the lab built from the branch shows the
+    customer's BGP session that does not come up and the customer's prefix that the other routers
+    no longer reach. The twin is gone after; the lab and NetBox's main never moved."""
+    git(intent_repo, "checkout", "-q", "main")
+    git(intent_repo, "checkout", "-q", "-b", "typo")
+    devices = next(p for p in sorted((intent_repo / "inventory" / "intent").glob("*.yml")) if "wan0" in p.read_text())
+    devices.write_text(devices.read_text().replace(*TYPO))
+    git(intent_repo, "commit", "-q", "-am", "the customer's router moves (a typo)")
+    running = _running(shell)
+    proc = netoss(shell, "gitops", "plan", "--repo", str(intent_repo), "--ref", "typo", "--format", "json",
+                  "--rehearse", "--twin-subnet", "198.18.201.0/24", "--converge", "45", timeout=900)  # fmt: skip
+    git(intent_repo, "checkout", "-q", "main")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    plan = json.loads(proc.stdout)
+    assert not plan["conflicts"] and not plan["compliance"] and not plan["errors"]  # the plan alone lets it through
+    rehearsal = plan["rehearsal"]
+    assert not rehearsal["ok"] and not rehearsal["errors"], rehearsal
+    assert set(rehearsal["routers"]) == set(running)
+    assert any("198.19.74" in p for p in rehearsal["problems"].get("lis-edge-01.iberia.example", [])), rehearsal
+    customer = "203.0.113.192/28"  # the customer's own prefix, announced by its router over that session
+    assert any(customer in lost for lost in rehearsal["unreachable"].values()), rehearsal
+    assert rehearsal["seconds"]["total"] < 180
+    # The twin is gone; the lab runs what it ran.
+    prefix = twin.names(Stack(state_dir=STATE)).ns_prefix
+    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+    assert not [n for n in namespaces.split() if n.startswith(prefix)], namespaces
+    assert _running(shell) == running
+
+
 def test_a_merge_that_breaks_bgp_is_rolled_back_to_the_last_good_commit_with_a_ticket(intent_repo, git_server, shell):
     """A wrong address on the customer's router (198.19.74.6 where its link is 198.19.74.0/30),
     forced through to main: the push cannot bring the customer's BGP session up, so the
@@ -348,7 +384,7 @@ def test_a_merge_that_breaks_bgp_is_rolled_back_to_the_last_good_commit_with_a_t
     assert good["status"] == "succeeded"
     running = _running(shell)
     devices = next(p for p in sorted((intent_repo / "inventory" / "intent").glob("*.yml")) if "wan0" in p.read_text())
-    devices.write_text(devices.read_text().replace("addresses: [198.19.74.2/30]", "addresses: [198.19.74.6/30]"))
+    devices.write_text(devices.read_text().replace(*TYPO))
     (intent_repo / "netoss-gitops.yml").write_text("verify_timeout: 30\n")
     git(intent_repo, "add", "-A")
     git(intent_repo, "-c", "user.name=Mallory Mistake", "-c", "user.email=mallory@example.net", "commit", "-q",

@@ -11,6 +11,7 @@ from ansible_collections.netoss.core.plugins.module_utils.frr_state import (
     parse_bgp_summary,
     parse_interfaces,
     parse_ospf_neighbors,
+    parse_routes,
 )
 
 DATA = Path(__file__).parent / "test_data" / "frr"
@@ -70,3 +71,16 @@ def test_interfaces_with_addresses_without_link_local():
 def test_non_json_answers_are_errors(text):
     with pytest.raises(StateError, match="show"):
         parse_bgp_summary(text)
+
+
+def test_routes_one_selected_route_per_prefix_with_its_interfaces():
+    routes = parse_routes(_read("show_ip_route.json"))
+    by_prefix = {r["prefix"]: r for r in routes}
+    assert len(routes) == len(by_prefix) == 15
+    # A connected /31 that OSPF also knows: the connected route is the selected one.
+    assert by_prefix["198.19.0.2/31"]["protocol"] == "connected"
+    assert by_prefix["203.0.113.0/28"]["protocol"] == "bgp"
+    assert by_prefix["198.19.0.0/31"] == {"prefix": "198.19.0.0/31", "protocol": "ospf", "interfaces": ["eth1", "eth2"]}
+    assert parse_routes("{}") == []
+    with pytest.raises(StateError, match="show ip route json: the router did not answer JSON"):
+        parse_routes("% Unknown command")

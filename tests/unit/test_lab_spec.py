@@ -404,3 +404,22 @@ def test_the_lab_has_one_error_class_the_collections():
 
     assert LabError is lab_netns.LabError and lab.LabError is lab_netns.LabError
     assert runtime.LabError is lab_netns.LabError
+
+
+def test_a_twin_keeps_each_routers_host_number_in_its_own_management_subnet():
+    lab = _spec()
+    twin = _spec(config=LabConfig(ns_prefix="tw-", bridge="netoss-twbr0", user="netopstw", mgmt_subnet="10.99.0.0/23"))
+    assert str(twin.mgmt_prefix) == "10.99.0.0/23" and str(twin.bridge_ip) == "10.99.0.1/23"
+    for r in lab.routers:
+        moved = twin.router(r.name)
+        assert int(moved.mgmt_ip.ip) - int(twin.mgmt_prefix.network_address) == int(r.mgmt_ip.ip) - int(
+            lab.mgmt_prefix.network_address
+        )
+        assert moved.ns == f"tw-{r.name}" and moved.interfaces == r.interfaces
+    assert twin.links == lab.links
+    with pytest.raises(LabError, match=r"smaller than the lab's, 198.18.0.0/24: give a /24 or larger"):
+        _spec(config=LabConfig(ns_prefix="tw-", mgmt_subnet="10.99.0.0/25"))
+    with pytest.raises(LabError, match="overlaps the lab's"):
+        _spec(config=LabConfig(ns_prefix="tw-", mgmt_subnet="198.18.0.0/16"))
+    with pytest.raises(LabError, match="not an IPv4 network"):
+        LabConfig(mgmt_subnet="10.99.0.1/23")

@@ -107,6 +107,7 @@ class Plan:
     errors: list[str] = field(default_factory=list)  # a step that failed
     notes: list[str] = field(default_factory=list)  # what was not checked, and why
     seconds: dict[str, float] = field(default_factory=dict)  # step -> time
+    rehearsal: object | None = None  # netoss.domain.gitops.rehearse.Rehearsal, when rehearsed
 
     @property
     def conflicts(self) -> list[Change]:
@@ -123,11 +124,11 @@ class Plan:
 
     @property
     def ok(self) -> bool:
-        """Whether the change may merge: valid, planned to its end, no conflict, compliant, and
-        no drift the repository refuses to overwrite."""
+        """Whether the change may merge: valid, planned to its end, no conflict, compliant, no
+        drift the repository refuses to overwrite, and, when it was rehearsed, nothing broken."""
         return not (
             self.problems or self.errors or self.device_errors or self.conflicts or self.compliance
-            or self.drift_refused
+            or self.drift_refused or (self.rehearsal is not None and not self.rehearsal.ok)
         )  # fmt: skip
 
     def to_dict(self) -> dict:
@@ -153,6 +154,7 @@ class Plan:
             "errors": self.errors,
             "notes": self.notes,
             "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
+            "rehearsal": self.rehearsal.to_dict() if self.rehearsal is not None else None,
         }
 
 

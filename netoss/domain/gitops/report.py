@@ -34,6 +34,10 @@ def verdict(plan: Plan) -> str:
         bad.append(f"{len(plan.compliance)} device(s) not compliant")
     if plan.drift_refused:
         bad.append(f"{len(plan.drift)} NetBox object(s) changed by hand, which the repository refuses to overwrite")
+    r = plan.rehearsal
+    if r is not None and not r.ok:
+        broken = len(set(r.problems) | set(r.unreachable) | set(r.push_errors))
+        bad.append(f"the rehearsal breaks {broken} router(s)" if broken else "the rehearsal could not run")
     state = "breaks: " + ", ".join(bad) if bad else "OK to merge"
     return f"{c.short} {state} ({', '.join(parts)})"
 
@@ -68,6 +72,27 @@ def _drift_heading(plan: Plan) -> str:
     return f"drift: NetBox's main differs from {base}'s intent in {count} object(s) ({what}: drift: {setting})"
 
 
+def _rehearsal_lines(plan: Plan) -> list[str]:
+    """What the rehearsal on the twin found, router by router."""
+    r = plan.rehearsal
+    lines = [f"on a twin of {len(r.routers)} router(s) in {r.seconds.get('total', 0):.0f} s: "
+             + ("nothing breaks" if r.ok else "it breaks")]  # fmt: skip
+    lines += [f"ERROR: {e}" for e in r.errors]
+    for router, message in sorted(r.push_errors.items()):
+        lines.append(f"{router}: the push failed: {message}")
+    for router, problems in sorted(r.problems.items()):
+        lines += [f"{router}: {p}" for p in problems]
+    for router, prefixes in sorted(r.unreachable.items()):
+        lines.append(f"{router}: no longer reaches {', '.join(prefixes)}")
+    for router, sessions in sorted(r.sessions_lost.items()):
+        lines.append(f"{router}: BGP sessions up now and not after: {', '.join(sessions)}")
+    for router, prefixes in sorted(r.routes_gained.items()):
+        lines.append(f"{router}: new routes {', '.join(prefixes)}")
+    for device, why in sorted(r.skipped.items()):
+        lines.append(f"{device}: not in the twin: {why}")
+    return lines
+
+
 def text(plan: Plan) -> str:
     c = plan.commit
     out = [f"commit {c.sha} by {c.author} <{c.email}>: {c.subject}", f"result: {verdict(plan)}"]
@@ -97,6 +122,8 @@ def text(plan: Plan) -> str:
                 out.append(f"  {device}: {r['feature']}/{r['rule']} {r['status']} {r['message']}".rstrip())
     if plan.drift:
         out += ["", _drift_heading(plan) + ":"] + [f"  {line}" for line in _drift_lines(plan)]
+    if plan.rehearsal is not None:
+        out += ["", "rehearsal:"] + [f"  {line}" for line in _rehearsal_lines(plan)]
     if plan.notes:
         out += ["", "notes:"] + [f"  {n}" for n in plan.notes]
     return "\n".join(out) + "\n"
@@ -143,6 +170,8 @@ def markdown(plan: Plan) -> str:
             out += [f"| `{device}` | {r['feature']}/{r['rule']} | {r['status']} |" for r in rules]
     if plan.drift:
         out += ["", "#### Drift", "", _drift_heading(plan) + ".", "", "```", *_drift_lines(plan), "```"]
+    if plan.rehearsal is not None:
+        out += ["", "#### Rehearsal on a twin of the lab", "", *[f"- {line}" for line in _rehearsal_lines(plan)]]
     if plan.notes:
         out += ["", "#### Notes", ""] + [f"- {n}" for n in plan.notes]
     return "\n".join(out) + "\n"

@@ -138,12 +138,16 @@ def device_env(stack: Stack) -> dict[str, str]:
     return env
 
 
-def up(stack: Stack, api, config: LabConfig = MAIN, log: Callable[[str], None] = print) -> LabSpec:
+def up(stack: Stack, api, config: LabConfig = MAIN, log: Callable[[str], None] = print, twin: bool = False) -> LabSpec:
     """Build (or complete) the lab that NetBox describes; idempotent.
 
     A device the lab cannot build, or a router that does not start, is left out with a
     warning naming it and why; the others are built. What belongs to a router the lab no
     longer has (NetBox removed it, or it is now skipped) is removed first.
+
+    ``twin``: a throwaway copy of the lab (netoss.embedded.twin), built from what ``api`` reads
+    (a NetBox branch): its routers' logs go to no collector (no fault of a twin reaches the
+    portal), and nothing is written to NetBox (no ifIndex table).
     """
     t0 = time.monotonic()
     spec = build_spec(**read_netbox(api), config=config)
@@ -179,7 +183,8 @@ def up(stack: Stack, api, config: LabConfig = MAIN, log: Callable[[str], None] =
             runtime.build_link(spec, link)
         except (StackError, LabError, OSError) as exc:
             log(f"lab: warning: no link {link.a_router}:{link.a_if} - {link.b_router}:{link.b_if}: {exc}")
-    runtime.start_relay(paths, str(spec.bridge_ip.ip), stack.port("syslog"))
+    if not twin:
+        runtime.start_relay(paths, str(spec.bridge_ip.ip), stack.port("syslog"))
     for r in spec.routers:
         if r.name in failed:
             continue
@@ -200,12 +205,15 @@ def up(stack: Stack, api, config: LabConfig = MAIN, log: Callable[[str], None] =
     # The routers' host keys, pinned: network_cli checks them (ansible.cfg) in every playbook
     # netoss runs (HOME=<state>/home), and refuses a router whose key differs.
     runtime.write_known_hosts(spec, paths, stack.ansible_home / ".ssh" / "known_hosts")
-    record_if_indexes(stack, spec, log)
+    if not twin:
+        record_if_indexes(stack, spec, log)
     extra = f", {len(spec.skipped)} devices left out" if spec.skipped else ""
     extra += f", {removed} routers removed" if removed else ""
     log(
-        f"lab up: {len(spec.routers)} routers, {len(spec.links)} links{extra}, bridge {config.bridge} "
-        f"{spec.bridge_ip}, syslog to udp/{spec.bridge_ip.ip}:{stack.port('syslog')} ({time.monotonic() - t0:.1f} s)"
+        f"{'twin' if twin else 'lab'} up: {len(spec.routers)} routers, {len(spec.links)} links{extra}, "
+        f"bridge {config.bridge} {spec.bridge_ip}"
+        + ("" if twin else f", syslog to udp/{spec.bridge_ip.ip}:{stack.port('syslog')}")
+        + f" ({time.monotonic() - t0:.1f} s)"
     )
     return spec
 

@@ -32,12 +32,22 @@ class LabConfig:
     ns_prefix: str = ""
     bridge: str = "netoss-br0"
     user: str = "netops"  # the SSH account whose session is vtysh
+    # A twin's management subnet: each router keeps its place in NetBox's management subnet
+    # (its host number) in this one, so a twin of the lab runs beside it. Empty: NetBox's.
+    mgmt_subnet: str = ""
 
     def __post_init__(self):
         if len(self.bridge) > IFNAMSIZ:
             raise LabError(f"bridge name {self.bridge!r} is longer than {IFNAMSIZ} characters")
         if not lab_netns.PREFIX.match(self.ns_prefix):
             raise LabError(f"namespace prefix {self.ns_prefix!r} is not up to 6 of a-z 0-9 -")
+        if self.mgmt_subnet:
+            try:
+                net = ipaddress.IPv4Network(self.mgmt_subnet)
+            except ValueError as exc:
+                raise LabError(f"management subnet {self.mgmt_subnet!r} is not an IPv4 network: {exc}") from None
+            if net.num_addresses < 4:
+                raise LabError(f"management subnet {self.mgmt_subnet} is too small")
 
 
 def namespace_name(config: LabConfig, device: str) -> str:
@@ -88,6 +98,8 @@ class LabSpec:
     bridge_ip: ipaddress.IPv4Interface  # first address of the management prefix
     skipped: dict[str, str] = field(default_factory=dict)  # device -> why it has no router
     warnings: list[str] = field(default_factory=list)  # built, but not all as NetBox says
+    # A twin's: NetBox's management subnet, which its routers' addresses were moved from.
+    moved_from: ipaddress.IPv4Network | None = None
 
     def router(self, name: str) -> Router:
         return next(r for r in self.routers if r.name == name)
@@ -200,6 +212,10 @@ def build_spec(devices, ip_addresses, cables, prefixes, config: LabConfig | None
     if not routers:
         why = "".join(f"\n  {name}: {reason}" for name, reason in sorted(skipped.items()))
         raise LabError(f"NetBox has no device of platform {LAB_PLATFORM!r} the lab can build: nothing to build{why}")
+    moved_from = None
+    if config.mgmt_subnet:
+        moved_from = mgmt_prefix
+        mgmt_prefix = _moved(routers, mgmt_prefix, ipaddress.IPv4Network(config.mgmt_subnet))
     bridge_ip = ipaddress.ip_interface(f"{next(mgmt_prefix.hosts())}/{mgmt_prefix.prefixlen}")
     owners: dict[ipaddress.IPv4Address, str] = {}
     for r in list(routers.values()):
@@ -223,7 +239,14 @@ def build_spec(devices, ip_addresses, cables, prefixes, config: LabConfig | None
     for r in routers.values():
         r.interfaces.sort(key=_natural)
     return LabSpec(
-        config, list(routers.values()), links, mgmt_prefix, bridge_ip, skipped, _loopbacks(routers, ip_addresses)
+        config,
+        list(routers.values()),
+        links,
+        mgmt_prefix,
+        bridge_ip,
+        skipped,
+        _loopbacks(routers, ip_addresses),
+        moved_from,
     )
 
 
@@ -268,6 +291,25 @@ def _management_prefix(routers: dict[str, Router], prefixes, skip) -> ipaddress.
                 f"(that of {n} of {len(routers)} routers)",
             )
     return best
+
+
+def _moved(
+    routers: dict[str, Router], source: ipaddress.IPv4Network, target: ipaddress.IPv4Network
+) -> ipaddress.IPv4Network:
+    """Move every router's management address from ``source`` (NetBox's subnet) to ``target``
+    (a twin's), keeping its host number; the new management prefix. LabError when ``target``
+    is smaller than ``source`` or overlaps it (the twin would answer for the lab's routers)."""
+    if target.overlaps(source):
+        raise LabError(f"the twin's management subnet {target} overlaps the lab's, {source}")
+    if target.num_addresses < source.num_addresses:
+        raise LabError(
+            f"the twin's management subnet {target} is smaller than the lab's, {source}: give a /{source.prefixlen} "
+            "or larger"
+        )
+    for r in routers.values():
+        offset = int(r.mgmt_ip.ip) - int(source.network_address)
+        r.mgmt_ip = ipaddress.ip_interface(f"{target.network_address + offset}/{target.prefixlen}")
+    return target
 
 
 def _natural(name: str):
