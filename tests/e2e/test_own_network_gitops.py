@@ -418,13 +418,42 @@ def test_a_merge_that_breaks_bgp_is_rolled_back_to_the_last_good_commit_with_a_t
     ).items()
 
 
+def test_a_merge_back_to_the_start_is_applied_too(intent_repo, git_server, shell):
+    """A commit that puts the intent back as it was at the start (the prefix gone, the typo
+    gone): applied like any merge. NetBox's main and the routers are back to the stack's intent,
+    which the bench below starts from."""
+    git(intent_repo, "checkout", "-q", "main")
+    first = git(intent_repo, "rev-list", "--max-parents=0", "HEAD").strip()
+    added = git(intent_repo, "diff", "--name-only", "--diff-filter=A", first, "HEAD").split()
+    if added:
+        git(intent_repo, "rm", "-q", *added)
+    git(intent_repo, "checkout", first, "--", ".")
+    git(intent_repo, "commit", "-q", "-am", "back to the start")
+    sha = git(intent_repo, "rev-parse", "HEAD").strip()
+    before = len(_deployments(shell))
+    push = subprocess.run(["git", "-C", str(intent_repo), "push", "origin", "main"], capture_output=True, text=True)
+    assert push.returncode == 0, push.stderr
+    (deployment, *_older) = _ended(shell, before + 1)
+    assert deployment["sha"] == sha and deployment["status"] == "succeeded", deployment
+    assert _netbox(shell, "ipam/prefixes", prefix=NEW_PREFIX)["count"] == 0
+    running = _running(shell)
+    assert not any(NEW_PREFIX.split("/")[0] in running[d] for d in SERVING)
+
+
 def test_bench_gitops_smoke(shell):
     """bench/bench_gitops.py at its smoke size on this stack (tests/integration/test_bench_smoke.py):
-    it leaves no branch and changes nothing in NetBox's main."""
+    plans, a rehearsal, a merge applied and reverted through a post-receive hook's webhook, the
+    hand way; it leaves no branch, changes nothing in NetBox's main, and puts the portal's GitOps
+    repositories file back. Last: the tests above put NetBox's main back to the stack's intent,
+    which the bench's repository starts from."""
     prefixes = _netbox(shell, "ipam/prefixes", limit=1)["count"]
+    repositories = STATE / "portal" / "gitops-repositories.yml"
+    before = repositories.read_text() if repositories.exists() else None
     out = run_bench("bench_gitops.py", "--smoke", "--stack", str(STATE))
     assert_headings(
         out, "change: a customer prefix", "netoss gitops plan (new branch):", "re-plans: median", "by hand on main:",
-        "cleanup: NetBox branch",
+        "netoss gitops plan --rehearse:", "merge to verified, the change:", "merge to verified, its revert:",
+        "by hand, the change:", "cleanup: NetBox branch",
     )  # fmt: skip
     assert _netbox(shell, "ipam/prefixes", limit=1)["count"] == prefixes
+    assert (repositories.read_text() if repositories.exists() else None) == before
