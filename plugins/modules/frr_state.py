@@ -12,7 +12,7 @@ description:
   - Runs FRR's C(show ... json) commands over C(netoss.core.network_cli) and returns
     their content as lists of plain dictionaries with stable keys.
   - Used to verify a push (are the sessions NetBox expects up?), by health checks, and by the
-    GitOps rehearsal (what a change would break: sessions and routes lost).
+    GitOps rehearsal (the sessions and routes a change would lose).
 author: netoss contributors (!UNKNOWN)
 options:
   gather:
