@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from netoss.data.db import db
-from netoss.data.models import Alarm, AlarmEvent, Job, Ticket, TicketStatusChange
+from netoss.data.models import Alarm, AlarmEvent, Deployment, Job, Ticket, TicketStatusChange
 from netoss.domain.faults.events import Event
 from netoss.domain.faults.processor import Processor, Settings
 from netoss.domain.faults.topology import Topology
@@ -191,6 +191,33 @@ def test_an_alarm_soon_after_a_push_names_the_job(proc):
     (ticket,) = _open()
     assert "Probable cause: job 1 (config-push by alice) changed pe1 20 s earlier." in ticket.description
     assert any(r["@referredType"] == "Job" and r["id"] == "1" for r in ticket.related)
+
+
+def test_an_alarm_during_a_gitops_deployment_names_it_on_the_devices_it_changes(app, notified):
+    """A deployment's job locks every device (no limit) but changes those its plan touches: an
+    alarm on one of them names the deployment (commit and author) as its probable cause; one on
+    another device does not."""
+    proc = Processor(
+        lambda: TOPO, Settings(ticket_hold=2, reopen_window=600), changing_templates=lambda: {"gitops-apply"}
+    )
+    job = Job(template="gitops-apply", parameters={}, created_by="github:erin", status="running", started_at=at(-15))
+    db.session.add(job)
+    db.session.flush()
+    deployment = Deployment(repository="acme/intent", sha="c0ffee" + "0" * 34, author="Erin Engineer",
+                            status="running", created_by="github:erin", job_id=job.id, devices=["pe1"])  # fmt: skip
+    db.session.add(deployment)
+    db.session.commit()
+    proc.ingest([ev("raise", "pe1", "interface", "eth3", "interface-down"),
+                 ev("raise", "p2", "interface", "eth1", "interface-down")], now=at(0))  # fmt: skip
+    on_pe1, on_p2 = (db.session.scalar(select(Alarm).where(Alarm.device == d)) for d in ("pe1", "p2"))
+    assert on_pe1.job_id == job.id and on_pe1.details["probable_cause_deployment"] == deployment.id
+    assert on_pe1.details["probable_cause_job"] == (
+        f"GitOps deployment {deployment.id} of c0ffee000000 by Erin Engineer (job {job.id}) is changing pe1"
+    )
+    assert on_p2.job_id is None and "probable_cause_deployment" not in on_p2.details
+    proc.tick(now=at(3))
+    ticket = next(t for t in _open() if t.device == "pe1")
+    assert any(r["@referredType"] == "Deployment" and r["id"] == str(deployment.id) for r in ticket.related)
 
 
 def test_minor_alarms_open_no_ticket(proc):
