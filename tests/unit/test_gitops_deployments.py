@@ -183,7 +183,7 @@ def test_gitlab_token_and_merge_requests_queue_a_plan(app, queued):
     assert resp.status_code == 202 and resp.get_json()["status"] == "queued", resp.get_json()
     job = db.session.get(Job, resp.get_json()["job"])
     assert job.template == "gitops-plan" and job.check_mode
-    assert job.parameters == {"repository": "nordic/lab", "ref": "c" * 40, "name": "mr-42"}
+    assert job.parameters == {"repository": "nordic/lab", "ref": "c" * 40, "name": "mr-42", "merge_request": "42"}
     headers["X-Gitlab-Token"] = "wrong"
     headers["X-Gitlab-Event-UUID"] = "d-mr-2"
     assert client.post("/api/v1/gitops/webhook/gitlab", data=body, headers=headers,

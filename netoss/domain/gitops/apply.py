@@ -33,6 +33,7 @@ from netoss.domain.faults.processor import SYSTEM, Settings
 from netoss.domain.gitops import deployments, repositories
 from netoss.domain.gitops.plan import Plan, Runner, plan
 from netoss.domain.gitops.repo import GitError, Repository
+from netoss.domain.gitops.report import markdown
 from netoss.domain.gitops.report import text as plan_text
 from netoss.domain.gitops.validate import validate
 from netoss.domain.jobs.actions import ActionRun
@@ -300,13 +301,21 @@ def _netbox(env: dict[str, str]) -> NetBox:
     return NetBox(url, token, timeout=60)
 
 
-def _repository(run: ActionRun, name: str) -> Repository:
-    config = run.app.config
-    found = repositories.load(config.get("GITOPS_REPOSITORIES_FILE")).get(name)
+def _config(run: ActionRun, name: str) -> repositories.RepositoryConfig:
+    found = repositories.load(run.app.config.get("GITOPS_REPOSITORIES_FILE")).get(name)
     if found is None:
         raise repositories.RepositoriesError(f"no repository {name!r} in the GitOps repositories file")
-    root = Path(config.get("GITOPS_DIR") or Path(config["JOBS_DIR"]).parent / "gitops")
-    return repositories.mirror(found, root)
+    return found
+
+
+def _mirror(run: ActionRun, config: repositories.RepositoryConfig) -> Repository:
+    settings = run.app.config
+    root = Path(settings.get("GITOPS_DIR") or Path(settings["JOBS_DIR"]).parent / "gitops")
+    return repositories.mirror(config, root)
+
+
+def _repository(run: ActionRun, name: str) -> Repository:
+    return _mirror(run, _config(run, name))
 
 
 def run_job(run: ActionRun) -> tuple[str, str | None]:
@@ -339,7 +348,8 @@ def run_plan_job(run: ActionRun) -> tuple[str, str | None]:
     its report in the job's output."""
     params = run.job.parameters
     try:
-        repo = _repository(run, str(params.get("repository") or ""))
+        config = _config(run, str(params.get("repository") or ""))
+        repo = _mirror(run, config)
         netbox = _netbox(run.env)
         result = plan(
             repo,
@@ -356,4 +366,11 @@ def run_plan_job(run: ActionRun) -> tuple[str, str | None]:
     except (repositories.RepositoriesError, GitError, NetboxError) as exc:
         return "failed", str(exc)
     run.log(plan_text(result))
+    merge_request = str(params.get("merge_request") or "")
+    if config.comment_url and merge_request:
+        try:
+            answer = config.comment(merge_request, markdown(result))
+            run.log(f"the plan posted on merge request {merge_request}: {answer}")
+        except repositories.RepositoriesError as exc:
+            run.log(f"the plan could not be posted on merge request {merge_request}: {exc}")
     return ("successful", None) if result.ok else ("failed", f"the plan does not allow the merge: {_why(result)}")

@@ -62,11 +62,15 @@ def queue_apply(
     return deployment
 
 
-def queue_plan(repository: str, ref: str, created_by: str, enqueue, *, name: str | None = None) -> Job:
+def queue_plan(
+    repository: str, ref: str, created_by: str, enqueue, *, name: str | None = None, merge_request: str | None = None
+) -> Job:
     """Queue a plan of ``ref`` (a merge request's head): a job of the template ``gitops-plan``."""
     parameters = {"repository": repository, "ref": ref}
     if name:
         parameters["name"] = name
+    if merge_request:
+        parameters["merge_request"] = merge_request
     job = Job(template=PLAN_TEMPLATE, parameters=parameters, created_by=created_by, check_mode=True)
     db.session.add(job)
     db.session.commit()
@@ -203,7 +207,8 @@ def receive(delivery, config, enqueue) -> Outcome:
                               deployment=deployment, job=db.session.get(Job, deployment.job_id))  # fmt: skip
             record.deployment_id, record.job_id = deployment.id, deployment.job_id
         else:
-            job = queue_plan(config.name, delivery.sha, who, enqueue, name=f"mr-{delivery.merge_request}")
+            job = queue_plan(config.name, delivery.sha, who, enqueue, name=f"mr-{delivery.merge_request}",
+                             merge_request=delivery.merge_request)  # fmt: skip
             outcome = Outcome("queued", f"merge request {delivery.merge_request}: plan queued (job {job.id})", job=job)
             record.job_id = job.id
     record.outcome, record.reason = outcome.outcome, outcome.reason[:500]

@@ -9,6 +9,10 @@ repositories:
     secret_file: /etc/netoss/network-intent.secret   # the webhook secret (mode 0600, never in this file)
     branches: [main]                   # pushes to these branches are applied (default: main)
     merge_requests: true               # merge requests targeting them are planned (default: true)
+    # Optional: the plan of a merge request posted back as a comment on it ({merge_request}: its number).
+    comment_url: https://api.github.com/repos/acme/network-intent/issues/{merge_request}/comments
+    comment_token_file: /etc/netoss/network-intent.comment-token   # mode 0600
+    comment_auth: bearer               # bearer (GitHub), token (Gitea, Forgejo), private-token (GitLab)
 ```
 
 The file is read again when it changes (no restart); a file with problems is refused whole,
@@ -21,16 +25,24 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jsonschema
+import requests
 import yaml
 
 from netoss.domain.gitops.repo import GitError, Repository
 from netoss.domain.gitops.webhooks import PROVIDERS
 
+# How the comment's token is sent: (header, value prefix).
+AUTH = {
+    "bearer": ("Authorization", "Bearer "),
+    "token": ("Authorization", "token "),
+    "private-token": ("PRIVATE-TOKEN", ""),
+}
 NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$"
 _BRANCH = r"^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}$"
 SCHEMA = {
@@ -51,7 +63,15 @@ SCHEMA = {
                     "secret_file": {"type": "string", "minLength": 1},
                     "branches": {"type": "array", "items": {"type": "string", "pattern": _BRANCH}, "minItems": 1},
                     "merge_requests": {"type": "boolean"},
+                    "comment_url": {
+                        "type": "string",
+                        "pattern": r"^https?://[^\s{}]+(\{merge_request\}[^\s{}]*)*$",
+                        "maxLength": 1000,
+                    },
+                    "comment_token_file": {"type": "string", "minLength": 1},
+                    "comment_auth": {"enum": list(AUTH)},
                 },
+                "dependentRequired": {"comment_url": ["comment_token_file"]},
             },
         }
     },
@@ -70,25 +90,52 @@ class RepositoryConfig:
     secret_file: str | None = None
     branches: tuple[str, ...] = ("main",)
     merge_requests: bool = True
+    comment_url: str | None = None
+    comment_token_file: str | None = None
+    comment_auth: str = "bearer"
     problems: tuple[str, ...] = field(default=(), compare=False)
 
     def secret(self) -> str | None:
         """The webhook secret, read from its file (None: no file set; RepositoriesError when it
         cannot be read or others may read it)."""
-        if not self.secret_file:
-            return None
-        path = Path(self.secret_file)
+        return _private(self.name, "secret_file", self.secret_file)
+
+    def comment(self, merge_request: str, markdown: str, timeout: float = 30) -> str:
+        """Post ``markdown`` as a comment on merge request ``merge_request``; what the host
+        answered (RepositoriesError when it refused or could not be reached)."""
+        if not self.comment_url:
+            raise RepositoriesError(f"{self.name}: no comment_url")
+        if not str(merge_request).isdigit():
+            raise RepositoriesError(f"{self.name}: {merge_request!r} is not a merge request number")
+        token = _private(self.name, "comment_token_file", self.comment_token_file)
+        header, prefix = AUTH[self.comment_auth]
+        url = self.comment_url.replace("{merge_request}", str(merge_request))
         try:
-            st = path.stat()
-            if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-                raise RepositoriesError(f"{self.name}: secret_file {path} may be read by others (chmod 600 it)")
-            return path.read_text().strip() or None
-        except OSError as exc:
-            raise RepositoriesError(f"{self.name}: secret_file {path}: {exc.strerror}") from None
+            resp = requests.post(url, json={"body": markdown}, headers={header: f"{prefix}{token}"}, timeout=timeout)
+        except requests.RequestException as exc:
+            raise RepositoriesError(f"{self.name}: posting the plan to {url} failed: {exc}") from None
+        if resp.status_code >= 300:
+            raise RepositoriesError(f"{self.name}: {url} answered {resp.status_code}: {resp.text.strip()[:200]}")
+        return f"{url}: {resp.status_code}"
 
     def mirror_dir(self, root: Path) -> Path:
         slug = re.sub(r"[^A-Za-z0-9._-]+", "-", self.name).strip("-")[:80]
         return root / f"{slug}-{hashlib.sha256(self.name.encode()).hexdigest()[:8]}.git"
+
+
+def _private(name: str, key: str, value: str | None) -> str | None:
+    """The text of the file ``value`` (a secret): None when no file is set; RepositoriesError
+    when it cannot be read or others may read it."""
+    if not value:
+        return None
+    path = Path(value)
+    try:
+        st = path.stat()
+        if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise RepositoriesError(f"{name}: {key} {path} may be read by others (chmod 600 it)")
+        return path.read_text().strip() or None
+    except OSError as exc:
+        raise RepositoriesError(f"{name}: {key} {path}: {exc.strerror}") from None
 
 
 _CACHE: dict[str, tuple[tuple, dict[str, RepositoryConfig]]] = {}
@@ -134,7 +181,11 @@ def mirror(config: RepositoryConfig, root: Path, timeout: float = 300) -> Reposi
     target = config.mirror_dir(root)
     if not target.is_dir():
         tmp = target.with_suffix(".new")
-        Repository.clone_mirror(config.url, tmp, timeout=timeout)
+        shutil.rmtree(tmp, ignore_errors=True)  # a clone that died half-way
+        try:
+            Repository.clone_mirror(config.url, tmp, timeout=timeout)
+        except GitError as exc:
+            raise RepositoriesError(f"{config.name}: {exc}") from None
         tmp.rename(target)
     repo = Repository(target)
     try:
