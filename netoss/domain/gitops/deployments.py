@@ -147,8 +147,8 @@ def of_jobs(job_ids: list[int]) -> dict[int, Deployment]:
 
 # -- webhooks ------------------------------------------------------------------------------
 
-# Merge-request actions that change what would merge: each queues a plan.
-PLAN_ACTIONS = frozenset({"opened", "synchronize", "reopened", "open", "reopen", "update", "edited"})
+# Merge-request actions that change what would merge (GitHub, GitLab, Gitea/Forgejo): each queues a plan.
+PLAN_ACTIONS = frozenset({"opened", "synchronize", "synchronized", "reopened", "open", "reopen", "update", "edited"})
 
 
 class Outcome:
