@@ -40,5 +40,8 @@ def env():
         "PATH": f"{REPO / '.venv/bin'}:{os.environ['PATH']}",
     }
     yield values
+    if os.environ.get("NETOSS_E2E_KEEP") == "1":  # to look at a failure: `netoss down` and wipe by hand after
+        print(f"\nNETOSS_E2E_KEEP=1: the e2e stack is left up in {STATE}")
+        return
     netoss(values, "down")
     wipe(stack)

@@ -339,32 +339,43 @@ def _session(shell, router: str, peer: str) -> str:
     return (peers.get(peer) or {}).get("state", "absent")
 
 
-TYPO = ("addresses: [198.19.74.2/30]", "addresses: [198.19.74.6/30]")  # the customer's router, off its link
+# A port shut by a typo: the spare ge-0-0-4 was meant, the customer's ge-0-0-3 is written. The
+# intent has no BGP neighbour address to get wrong: both ends of a session come from the link's
+# addresses, and two ends with no common subnet are refused by the plan itself (device data).
+# This typo passes every check of the plan (valid, renderable, compliant) and breaks BGP.
+TYPO = (
+    "{name: ge-0-0-3, type: 1000base-t, description: Cliente Uno,",
+    "{name: ge-0-0-3, type: 1000base-t, description: Cliente Uno, enabled: false,",
+)
 
 
 def test_plan_rehearse_catches_a_change_that_breaks_bgp_before_it_merges(intent_repo, shell):
-    """The customer's router moved off its link by a typo: the plan alone is fine (valid,
-    compliant, no conflict), its rehearsal on a twin of the lab built from the branch shows the
-    customer's BGP session that does not come up and the customer's prefix that the other routers
-    no longer reach. The twin is gone after; the lab and NetBox's main never moved."""
+    """The customer's port shut by a typo: the plan alone is fine (valid, compliant, no
+    conflict), its rehearsal on a twin of the lab built from the branch shows the customer's BGP
+    session that goes down and the customer's prefix that the routers no longer reach. The twin
+    is gone after; the lab and NetBox's main never moved."""
     git(intent_repo, "checkout", "-q", "main")
     git(intent_repo, "checkout", "-q", "-b", "typo")
-    devices = next(p for p in sorted((intent_repo / "inventory" / "intent").glob("*.yml")) if "wan0" in p.read_text())
+    devices = next(p for p in sorted((intent_repo / "inventory" / "intent").glob("*.yml")) if TYPO[0] in p.read_text())
     devices.write_text(devices.read_text().replace(*TYPO))
-    git(intent_repo, "commit", "-q", "-am", "the customer's router moves (a typo)")
+    git(intent_repo, "commit", "-q", "-am", "shut the spare port (a typo: the customer's)")
     running = _running(shell)
     proc = netoss(shell, "gitops", "plan", "--repo", str(intent_repo), "--ref", "typo", "--format", "json",
                   "--rehearse", "--twin-subnet", "198.18.201.0/24", "--converge", "45", timeout=900)  # fmt: skip
     git(intent_repo, "checkout", "-q", "main")
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     plan = json.loads(proc.stdout)
-    assert not plan["conflicts"] and not plan["compliance"] and not plan["errors"]  # the plan alone lets it through
+    # The plan alone lets it through.
+    assert not (plan["conflicts"] or plan["compliance"] or plan["errors"] or plan["device_errors"]), plan
     rehearsal = plan["rehearsal"]
-    assert not rehearsal["ok"] and not rehearsal["errors"], rehearsal
+    shown = json.dumps(rehearsal, indent=1)
+    assert not rehearsal["ok"] and not rehearsal["errors"], shown
     assert set(rehearsal["routers"]) == set(running)
-    assert any("198.19.74" in p for p in rehearsal["problems"].get("lis-edge-01.iberia.example", [])), rehearsal
+    edge = "lis-edge-01.iberia.example"
+    assert any(s.startswith("198.19.74.2 ") for s in rehearsal["sessions_lost"].get(edge, [])), shown
     customer = "203.0.113.192/28"  # the customer's own prefix, announced by its router over that session
-    assert any(customer in lost for lost in rehearsal["unreachable"].values()), rehearsal
+    losing = {router for router, lost in rehearsal["unreachable"].items() if customer in lost}
+    assert {edge, "lis-cr1", "opo-cr1"} <= losing, shown
     assert rehearsal["seconds"]["total"] < 180
     # The twin is gone; the lab runs what it ran.
     prefix = twin.names(Stack(state_dir=STATE)).ns_prefix
@@ -374,21 +385,21 @@ def test_plan_rehearse_catches_a_change_that_breaks_bgp_before_it_merges(intent_
 
 
 def test_a_merge_that_breaks_bgp_is_rolled_back_to_the_last_good_commit_with_a_ticket(intent_repo, git_server, shell):
-    """A wrong address on the customer's router (198.19.74.6 where its link is 198.19.74.0/30),
-    forced through to main: the push cannot bring the customer's BGP session up, so the
-    deployment reverts the merge in NetBox, pushes both routers back to the last good commit,
-    and opens a ticket naming the commit, its author and the failing routers."""
-    edge, ce = "lis-edge-01.iberia.example", "cliente-uno-ce1"  # the ends of the customer's circuit
+    """The customer's port shut by a typo, forced through to main: the push takes the customer's
+    BGP session down and its verification fails, so the deployment reverts the merge in NetBox,
+    pushes the routers back to the last good commit, and opens a ticket naming the commit, its
+    author and the failing router."""
+    edge = "lis-edge-01.iberia.example"  # the customer's circuit's provider end
     assert _session(shell, edge, "198.19.74.2") == "Established"
     good = _deployments(shell)[0]
     assert good["status"] == "succeeded"
     running = _running(shell)
-    devices = next(p for p in sorted((intent_repo / "inventory" / "intent").glob("*.yml")) if "wan0" in p.read_text())
+    devices = next(p for p in sorted((intent_repo / "inventory" / "intent").glob("*.yml")) if TYPO[0] in p.read_text())
     devices.write_text(devices.read_text().replace(*TYPO))
     (intent_repo / "netoss-gitops.yml").write_text("verify_timeout: 30\n")
     git(intent_repo, "add", "-A")
-    git(intent_repo, "-c", "user.name=Mallory Mistake", "-c", "user.email=mallory@example.net", "commit", "-q",
-        "--author", "Mallory Mistake <mallory@example.net>", "-m", "the customer's router moves (a typo)")  # fmt: skip
+    git(intent_repo, "commit", "-q", "--author", "Mallory Mistake <mallory@example.net>",
+        "-m", "shut the spare port (a typo: the customer's)")  # fmt: skip
     sha = git(intent_repo, "rev-parse", "HEAD").strip()
     before = len(_deployments(shell))
     push = subprocess.run(["git", "-C", str(intent_repo), "push", "origin", "main"], capture_output=True, text=True)
@@ -399,8 +410,8 @@ def test_a_merge_that_breaks_bgp_is_rolled_back_to_the_last_good_commit_with_a_t
     assert deployment["previous_sha"] == good["sha"] and deployment["failed_devices"], deployment
     assert set(deployment["failed_devices"]) <= SERVING
     # NetBox's main is back: the merge was reverted.
-    (address,) = _netbox(shell, "ipam/ip-addresses", device=ce, interface="wan0")["results"]
-    assert address["address"] == "198.19.74.2/30"
+    (port,) = _netbox(shell, "dcim/interfaces", device=edge, name="ge-0-0-3")["results"]
+    assert port["enabled"], port
     # The routers are back, and the customer's session comes up again.
     deadline = time.monotonic() + 90
     while _session(shell, edge, "198.19.74.2") != "Established":
