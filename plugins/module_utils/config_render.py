@@ -55,9 +55,13 @@ def feature_files(template_root, platform):
 
 
 def _environment(directory):
+    """Jinja's sandbox: templates may come from a commit (GitOps plans render a merge request's
+    own templates), so none may reach Python's internals (``''.__class__...``) or change the
+    data it is given."""
     import jinja2
+    import jinja2.sandbox
 
-    env = jinja2.Environment(
+    env = jinja2.sandbox.ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader(directory),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

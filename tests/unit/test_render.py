@@ -161,6 +161,26 @@ def test_template_errors_name_file_and_line(snapshot, tmp_path):
         config_render.render(data, str(tmp_path))
 
 
+def test_templates_cannot_reach_pythons_internals(snapshot, tmp_path):
+    """Templates may come from a commit of the intent repository (GitOps: a merge request's own
+    templates are rendered to plan it): they are rendered in Jinja's sandbox, so a template
+    cannot climb from a string to Python's classes and run code on the worker."""
+    data = device_data.build(snapshot, "pe1")
+    (tmp_path / "frr").mkdir()
+    marker = tmp_path / "pwned"
+    escape = (
+        "{% for c in ''.__class__.__mro__[1].__subclasses__() %}{% if c.__name__ == 'Popen' %}"
+        "{{ c(['touch', '" + str(marker) + "']).wait() }}{% endif %}{% endfor %}\n"
+    )
+    (tmp_path / "frr" / "00-base.j2").write_text("hostname {{ hostname }}\n" + escape)
+    with pytest.raises(config_render.RenderError, match=r"frr/00-base.j2.*unsafe"):
+        config_render.render(data, str(tmp_path))
+    assert not marker.exists()
+    (tmp_path / "frr" / "00-base.j2").write_text("hostname {{ hostname }}\n{{ hostname.__class__.__name__ }}\n")
+    with pytest.raises(config_render.RenderError, match=r"unsafe"):
+        config_render.render(data, str(tmp_path))
+
+
 def test_users_get_their_secret_hash_from_the_controller(snapshot):
     data = device_data.build(snapshot, "pe1")
     eos = config_render.render(data, str(TEMPLATES), "eos", user_secrets={"netops": "$6$salt$hash"})
