@@ -67,7 +67,7 @@ def _environment(directory):
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        autoescape=False,  # noqa: S701 - device configuration text, not HTML
+        autoescape=False,  # device configuration text, not HTML
     )
     return env
 
