@@ -43,6 +43,7 @@ import ipaddress
 import re
 
 from ansible_collections.netoss.core.plugins.module_utils import config_values
+from ansible_collections.netoss.core.plugins.module_utils.netbox_client import read_lists
 
 ROUTING = ("ebgp", "static")
 # What a provider device announces to a customer's router over eBGP (the catalog's `announce`).
@@ -641,10 +642,6 @@ ENDPOINTS = {
 
 
 def fetch(api):
-    """Read everything :class:`Snapshot` needs from NetBox (pynetbox ``api``), one list per endpoint."""
-    records = {}
-    for key, path in ENDPOINTS.items():
-        app, endpoint = path.split("/")
-        endpoint = endpoint.replace("-", "_")
-        records[key] = [dict(r) for r in getattr(getattr(api, app), endpoint).all()]
-    return records
+    """Read everything :class:`Snapshot` needs from NetBox (pynetbox ``api``), one list per
+    endpoint, the lists read concurrently (netbox_client.read_lists)."""
+    return read_lists(api, {key: (path.replace("/", ".").replace("-", "_"), None) for key, path in ENDPOINTS.items()})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 NETBOX_ARG_SPEC = {
     "netbox_url": {"type": "str", "required": False},
@@ -113,6 +114,25 @@ def endpoint(api, dotted: str):
     """The pynetbox endpoint named ``app.endpoint`` (e.g. ``ipam.ip_addresses``)."""
     app, name = dotted.split(".")
     return getattr(getattr(api, app), name)
+
+
+# Lists read at once by read_lists: NetBox's gunicorn has several workers, and each list is
+# one request per page, mostly waiting on NetBox.
+READERS = 6
+
+
+def read_lists(api, wanted, workers=READERS):
+    """Each list of records ``wanted`` names, read concurrently: ``wanted`` maps a key to
+    (``app.endpoint``, filters or None), the answer maps the key to a list of plain dicts."""
+
+    def read(spec):
+        dotted, filters = spec
+        found = endpoint(api, dotted)
+        return [dict(r) for r in (found.filter(**filters) if filters else found.all())]
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(wanted)))) as pool:
+        futures = {key: pool.submit(read, spec) for key, spec in wanted.items()}
+        return {key: future.result() for key, future in futures.items()}
 
 
 def auth_header(token: str) -> str:

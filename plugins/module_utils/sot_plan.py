@@ -23,6 +23,7 @@ from ansible_collections.netoss.core.plugins.module_utils.intent_payloads import
     netbox_identity,
 )
 from ansible_collections.netoss.core.plugins.module_utils.netbox_client import endpoint as netbox_endpoint
+from ansible_collections.netoss.core.plugins.module_utils.netbox_client import read_lists
 
 # Kinds NetBox cannot tag: read whole (they are few) and never deleted.
 UNTAGGED_ENDPOINTS = {
@@ -213,14 +214,18 @@ def diffs(changes):
 
 
 def fetch(api, managed_tag):
-    """Read what the plan compares against: tagged objects of each taggable kind, all of the others."""
-    records = {}
-    for kind, endpoint in UNTAGGED_ENDPOINTS.items():
-        records[kind] = [dict(r) for r in netbox_endpoint(api, endpoint).all()]
+    """Read what the plan compares against: tagged objects of each taggable kind, all of the
+    others (the lists read concurrently, netbox_client.read_lists)."""
     # NetBox answers 400 to a filter on a tag it does not have: then nothing is managed yet.
-    tag_exists = any(t.get("slug") == managed_tag for t in records["tags"])
-    for kind, endpoint in NETBOX_ENDPOINT_FOR_KIND.items():
-        records[kind] = [dict(r) for r in netbox_endpoint(api, endpoint).filter(tag=managed_tag)] if tag_exists else []
+    tags = [dict(t) for t in netbox_endpoint(api, UNTAGGED_ENDPOINTS["tags"]).all()]
+    tag_exists = any(t.get("slug") == managed_tag for t in tags)
+    wanted = {kind: (endpoint, None) for kind, endpoint in UNTAGGED_ENDPOINTS.items() if kind != "tags"}
+    if tag_exists:
+        wanted.update({kind: (endpoint, {"tag": managed_tag}) for kind, endpoint in NETBOX_ENDPOINT_FOR_KIND.items()})
+    records = read_lists(api, wanted)
+    records["tags"] = tags
+    for kind in NETBOX_ENDPOINT_FOR_KIND:
+        records.setdefault(kind, [])
     return records
 
 

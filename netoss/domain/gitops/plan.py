@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -254,19 +255,24 @@ def plan(
     settings = result.settings
     if result.base is None:
         result.base = default_base(repo, commit, settings.protected_branch)
-    if result.base is not None:
-        t0 = time.monotonic()
-        result.drift, note = drift(repo, result.base, netbox, workdir)
-        result.seconds["drift"] = time.monotonic() - t0
-        if note:
-            result.notes.append(note)
-        if result.drift:
-            log(f"{commit.short}: {len(result.drift)} NetBox object(s) differ from {result.base.short}'s intent")
     t0 = time.monotonic()
     description = f"netoss GitOps: {commit.short} {commit.subject} ({commit.author})"[:200]
-    result.branch = ensure_branch(netbox, branch_name(commit, name), description)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Drift reads NetBox's main while NetBox provisions or syncs the branch: a client of its own.
+        drifting = None
+        if result.base is not None:
+            reader = NetBox(netbox.url, netbox.token, netbox.validate_certs, netbox.timeout)
+            drifting = pool.submit(drift, repo, result.base, reader, workdir)
+        result.branch = ensure_branch(netbox, branch_name(commit, name), description)
+        result.seconds["branch"] = time.monotonic() - t0
+        if drifting is not None:
+            result.drift, note = drifting.result()
+            result.seconds["drift"] = time.monotonic() - t0
+            if note:
+                result.notes.append(note)
+            if result.drift:
+                log(f"{commit.short}: {len(result.drift)} NetBox object(s) differ from {result.base.short}'s intent")
     schema = result.branch["schema_id"]
-    result.seconds["branch"] = time.monotonic() - t0
     log(f"{commit.short}: NetBox branch {result.branch['name']} ({schema}) ready")
     t0 = time.monotonic()
     sync = run(
