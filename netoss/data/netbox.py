@@ -254,12 +254,16 @@ class NetBox:
 
     # -- NetBox Branching -------------------------------------------------------------------
 
+    def clone(self) -> NetBox:
+        """The same NetBox with a session of its own (for a thread of its own), in main."""
+        return NetBox(self.url, self.token, self.validate_certs, self.timeout)
+
     def in_branch(self, schema_id: str) -> NetBox:
         """This NetBox as seen inside the branch ``schema_id``: every request of the client it
         returns, pynetbox's included, reads and writes in that branch, never in main."""
         if not is_schema_id(schema_id):
             raise ValueError(f"not a NetBox branch schema id: {schema_id!r}")
-        other = NetBox(self.url, self.token, self.validate_certs, self.timeout)
+        other = self.clone()
         other.branch = str(schema_id)
         other.check()  # NetBox runs the plugin and the branch is ready, or NetboxError says which not
         return other

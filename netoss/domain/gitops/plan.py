@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ansible_collections.netoss.core.plugins.module_utils import device_data
 from ansible_collections.netoss.core.plugins.module_utils.intent_load import load_intent
 from ansible_collections.netoss.core.plugins.module_utils.intent_payloads import MANAGED_TAG, build_netbox_objects
 from ansible_collections.netoss.core.plugins.module_utils.schema_files import Problem, ProblemsError
@@ -219,6 +220,28 @@ def drift(repo: Repository, base: Commit, netbox: NetBox, workdir: Path) -> tupl
     ], None
 
 
+def changed_devices(netbox: NetBox, schema: str) -> tuple[list[str], set[str]]:
+    """(every device of the branch, the devices the change can alter): those whose structured
+    data (what their configuration is rendered from) differs between NetBox's main and the
+    branch, the new ones, and those the branch breaks. A device's configuration is a function
+    of its data and the templates, so the others render as they would from main: the change
+    sends them nothing."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        main = pool.submit(device_data.fetch, netbox.clone().api())
+        branch = pool.submit(device_data.fetch, netbox.in_branch(schema).api())
+        main_records, branch_records = main.result(), branch.result()
+    names = sorted({d["name"] for d in branch_records["devices"] if d.get("name")})
+    before, before_bad = device_data.build_all(
+        device_data.Snapshot(**main_records), sorted({d["name"] for d in main_records["devices"] if d.get("name")})
+    )
+    after, after_bad = device_data.build_all(device_data.Snapshot(**branch_records), names)
+    changed = {
+        n for n in names
+        if (n in after and after[n] != before.get(n)) or (n in after_bad and after_bad[n] != before_bad.get(n))
+    }  # fmt: skip
+    return names, changed
+
+
 def _failed_output(run: PlaybookRun) -> str:
     failures = run.failures()
     if failures:
@@ -261,8 +284,7 @@ def plan(
         # Drift reads NetBox's main while NetBox provisions or syncs the branch: a client of its own.
         drifting = None
         if result.base is not None:
-            reader = NetBox(netbox.url, netbox.token, netbox.validate_certs, netbox.timeout)
-            drifting = pool.submit(drift, repo, result.base, reader, workdir)
+            drifting = pool.submit(drift, repo, result.base, netbox.clone(), workdir)
         result.branch = ensure_branch(netbox, branch_name(commit, name), description)
         result.seconds["branch"] = time.monotonic() - t0
         if drifting is not None:
@@ -289,18 +311,36 @@ def plan(
     result.changes.sort(key=lambda c: (c.kind, c.object, c.action))
     log(f"{commit.short}: {len(result.changes)} NetBox object(s) change, {len(result.conflicts)} conflict(s)")
     t0 = time.monotonic()
+    # Only the devices the change can alter are rendered and compared with what they run, unless
+    # it changes the templates or the policy (then every device's configuration or verdict can).
+    touched_files = repo.changed_files(result.base.sha, commit.sha) if result.base is not None else None
+    everything = touched_files is None or any(
+        path and any(f == path or f.startswith(path.rstrip("/") + "/") for f in touched_files)
+        for path in (settings.templates, settings.policy)
+    )  # fmt: skip
+    names, changed = changed_devices(netbox, schema)
+    if everything:
+        changed = set(names)
+    result.seconds["devices"] = time.monotonic() - t0
+    log(f"{commit.short}: {len(changed)} of {len(names)} device(s) can change; they are rendered and compared")
+    result.lines = {name: [] for name in names if name not in changed}
+    t0 = time.monotonic()
     extravars = {
         "gitops_plan_policy": str(export / settings.policy) if settings.policy else "",
         "netoss_state_dir": str(workdir / "state"),
     }
     if settings.templates:
         extravars["config_render_templates"] = str(export / settings.templates)
+    if not changed:
+        result.seconds["render"] = 0.0
+        return result
     rendered = run(
         project,
         "playbooks/gitops_plan.yml",
         env={**env, **branch_env(schema)},
         extravars=extravars,
         inventory=inventory or str(project / "inventory" / "netbox.yml"),
+        limit=",".join(sorted(changed)),
     )
     result.seconds["render"] = time.monotonic() - t0
     for host, res in rendered.results(PUSH_TASK).items():
