@@ -22,11 +22,22 @@ def test_the_standard_templates_load(templates):
         "backup",
         "compliance",
         "config-push",
+        "gitops-apply",
+        "gitops-plan",
         "health-check",
         "remediate",
         "service-order",
         "sot-sync",
     ]
+    # GitOps: netoss's own actions, not playbooks; an apply changes devices, a plan never does.
+    from netoss.domain import wiring
+    from netoss.domain.jobs import actions
+
+    wiring.connect()
+    for name in ("gitops-apply", "gitops-plan"):
+        assert templates[name].playbook is None and actions.get(templates[name].action)
+    assert templates["gitops-apply"].changes_devices and templates["gitops-apply"].check_mode == "never"
+    assert not templates["gitops-plan"].changes_devices and templates["gitops-plan"].check_mode == "always"
     push = templates["config-push"]
     assert push.playbook == "playbooks/config_push.yml" and push.limit == {"parameter": "devices"}
     assert push.allowed("engineer") and push.allowed("admin") and not push.allowed("operator")
