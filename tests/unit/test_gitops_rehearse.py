@@ -71,3 +71,38 @@ def test_a_broken_rehearsal_breaks_the_plan_and_says_where():
     assert "edge: BGP session with 100.64.0.6 (cliente) is Active, not Established" in report
     assert "core: no longer reaches 203.0.113.0/28" in report
     assert plan.to_dict()["rehearsal"]["ok"] is False
+
+
+def _read(states: dict[str, dict]):
+    from netoss.domain.gitops.rehearse import STATE_TASK
+    from netoss.domain.jobs.playbooks import PlaybookRun
+
+    events = [
+        {"event": "runner_on_ok", "event_data": {"host": host, "task": STATE_TASK, "res": state}}
+        for host, state in states.items()
+    ]
+    return PlaybookRun("playbooks/gitops_rehearse.yml", 0, "successful", 1.0, events)
+
+
+def test_an_apply_waits_for_the_routes_to_come_back_and_fails_on_one_that_does_not(tmp_path):
+    """After a push, a deployment reads the pushed routers' routing tables again until every
+    prefix they had is back (but those the change removes), or fails naming what is missing."""
+    from netoss.domain.gitops.apply import _routes_kept
+
+    before = {"edge": _state(["203.0.113.0/28", "100.64.0.0/30", "203.0.113.64/28"], {})}
+    reads = [
+        _read({"edge": _state(["100.64.0.0/30"], {})}),  # the customer's session still coming up
+        _read({"edge": _state(["100.64.0.0/30", "203.0.113.0/28"], {})}),  # back; .64/28 was removed
+    ]
+    logs: list[str] = []
+
+    def run(*args, **kwargs):
+        return reads.pop(0)
+
+    removed = [ipaddress.ip_network("203.0.113.64/28")]
+    kept = _routes_kept(run, tmp_path, before, removed, 30, env={}, inventory=None, workdir=tmp_path, log=logs.append,
+                        interval=0)  # fmt: skip
+    assert kept == {} and not reads and "nothing the change does not remove is lost" in logs[-1]
+    never = lambda *a, **k: _read({"edge": _state(["100.64.0.0/30"], {})})  # noqa: E731
+    lost = _routes_kept(never, tmp_path, before, removed, 0, env={}, inventory=None, workdir=tmp_path, log=logs.append)
+    assert lost == {"edge": "no longer reaches 203.0.113.0/28"}

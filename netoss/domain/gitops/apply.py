@@ -9,8 +9,9 @@
    is refused and nothing changes.
 3. The branch is merged into NetBox's main, in one operation (NetBox Branching).
 4. The devices the plan touches get their new configuration (config_push: push, verify, and a
-   device that fails is rolled back to what it ran before), then the commit's compliance policy
-   runs on them.
+   device that fails is rolled back to what it ran before); their routing tables must still
+   hold every prefix they held before, but those the change removes (read again until they do,
+   within ``verify_timeout``); then the commit's compliance policy runs on them.
 5. On failure, the merge is reverted in NetBox and every touched device is pushed back to the
    state NetBox then holds (the last good commit's), and a ticket names the commit, its author
    and the failing devices.
@@ -32,6 +33,7 @@ from netoss.domain.faults import tickets
 from netoss.domain.faults.processor import SYSTEM, Settings
 from netoss.domain.gitops import deployments, repositories
 from netoss.domain.gitops.plan import Plan, Runner, plan
+from netoss.domain.gitops.rehearse import compare, read_state, removed_by
 from netoss.domain.gitops.repo import GitError, Repository
 from netoss.domain.gitops.report import markdown
 from netoss.domain.gitops.report import text as plan_text
@@ -155,8 +157,14 @@ def apply(
             extravars["config_render_templates"] = str(export / settings.templates)
         push_env = {**env, "NETOSS_DEPLOYMENT": str(deployment.id)}
         limit = ",".join(touched)
+        before, unread = read_state(run, project, env=env, inventory=inventory, limit=limit, workdir=workdir / "read")
+        if unread:
+            log(f"routing tables not compared on {', '.join(sorted(unread))} (not read: an FRR state reader only)")
         pushed = run(project, PUSH, env=push_env, extravars=extravars, inventory=inventory, limit=limit)
         failed = _failed(pushed, touched)
+        if not failed and before:
+            failed = _routes_kept(run, project, before, removed_by(result), settings.verify_timeout,
+                                  env=env, inventory=inventory, workdir=workdir / "read", log=log)  # fmt: skip
         if not failed and settings.policy:
             checked = run(
                 project,
@@ -198,6 +206,23 @@ def apply(
         _end(deployment, status, reason)
         _open_ticket(deployment, reason, deployment.failed_devices or deployment.devices or [])
         return status
+
+
+def _routes_kept(run, project, before, removed, timeout, *, env, inventory, workdir, log, interval=3.0):
+    """{router: why} for the pushed routers that no longer reach a prefix they reached before the
+    push and that the change does not remove, read again until none is missing or ``timeout``
+    seconds pass (routes come back some seconds after the sessions do)."""
+    deadline = time.monotonic() + timeout
+    limit = ",".join(sorted(before))
+    while True:
+        after, _unread = read_state(run, project, env=env, inventory=inventory, limit=limit, workdir=workdir)
+        lost, _sessions, _gained = compare(before, after, {}, removed)
+        if not lost:
+            log(f"routing tables of {limit}: nothing the change does not remove is lost")
+            return {}
+        if time.monotonic() >= deadline:
+            return {router: f"no longer reaches {', '.join(prefixes)}" for router, prefixes in sorted(lost.items())}
+        time.sleep(interval)
 
 
 def _record_plan(deployment: Deployment, result: Plan) -> None:

@@ -145,6 +145,14 @@ def compare(
     return unreachable, lost_sessions, gained
 
 
+def read_state(run: Runner, project: Path, *, env: dict, inventory: str | None, limit: str, workdir: Path):
+    """The routing state (BGP sessions, routes) of the routers ``limit`` names, as they run now:
+    ({router: state}, {router: why it could not be read})."""
+    done = run(project, PLAYBOOK, env=env, extravars={"netoss_state_dir": str(workdir)}, inventory=inventory,
+               limit=limit)  # fmt: skip
+    return _state(done)
+
+
 def rehearse(
     result: Plan,
     twin_factory: Callable[[str], object],
