@@ -235,13 +235,13 @@ def main() -> None:
     ap.add_argument(
         "--rounds", type=int, default=3, help="plans of the same commit (default 3: 1 new branch, 2 re-plans)"
     )
-    ap.add_argument("--smoke", action="store_true", help="a smoke-size run (make test): 2 rounds")
+    ap.add_argument("--smoke", action="store_true", help="a smoke-size run (make test): 1 round")
     ap.add_argument("--no-rehearse", dest="rehearse", action="store_false", help="skip the rehearsal")
     ap.add_argument("--no-apply", dest="apply", action="store_false", help="skip merge-to-verified")
     on_stack.add_options(ap)
     args = ap.parse_args()
     if args.smoke:
-        args.rounds = 2
+        args.rounds = 1  # the re-plan (a branch synced) is the e2e tests' and the rehearsal's
     if not args.stack:
         ap.error("bench_gitops.py runs on a stack whose lab is up and configured: give --stack")
     if not 1 <= args.rounds <= 10:

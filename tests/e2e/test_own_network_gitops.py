@@ -462,7 +462,7 @@ def test_bench_gitops_smoke(shell):
     before = repositories.read_text() if repositories.exists() else None
     out = run_bench("bench_gitops.py", "--smoke", "--stack", str(STATE))
     assert_headings(
-        out, "change: a customer prefix", "netoss gitops plan (new branch):", "re-plans: median", "by hand on main:",
+        out, "change: a customer prefix", "netoss gitops plan (new branch):", "by hand on main:",
         "netoss gitops plan --rehearse:", "merge to verified, the change:", "merge to verified, its revert:",
         "by hand, the change:", "cleanup: NetBox branch",
     )  # fmt: skip
