@@ -25,12 +25,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from netoss.data import context
 from netoss.data.db import db
 from netoss.data.models import Deployment, utcnow
 from netoss.data.netbox import BranchConflict, NetBox, NetboxError, failures
-from netoss.domain.faults import tickets
-from netoss.domain.faults.processor import SYSTEM, Settings
+from netoss.domain.faults.incidents import open_incident
 from netoss.domain.gitops import deployments, repositories
 from netoss.domain.gitops.plan import Plan, Runner, plan
 from netoss.domain.gitops.rehearse import compare, read_state, removed_by
@@ -305,18 +303,9 @@ def _open_ticket(deployment: Deployment, reason: str, devices: list[str]) -> Non
         "severity": "major",
         "ticketType": "incident",
     }
-    ticket = tickets.open_ticket(
-        SYSTEM,
-        data,
-        related,
-        sla_hours=Settings.from_config(context.config()).sla_hours,
-        reason=f"opened by GitOps deployment {deployment.id}",
-    )
+    ticket = open_incident(data, related, reason=f"opened by GitOps deployment {deployment.id}")
     deployment.ticket_id = ticket.id
     db.session.commit()
-    outbound = context.extensions().get(tickets.OUTBOUND)
-    if not context.in_request() and outbound is not None:
-        outbound.drain(10)
 
 
 def _netbox(env: dict[str, str]) -> NetBox:

@@ -19,8 +19,7 @@ from sqlalchemy import select
 from netoss.data import context
 from netoss.data.db import db
 from netoss.data.models import ORDER_OPEN, ORDER_STATES, Job, ServiceOrder, User, iso, utcnow
-from netoss.domain.faults import tickets
-from netoss.domain.faults.processor import SYSTEM, Settings
+from netoss.domain.faults.incidents import open_incident
 from netoss.domain.jobs import signals
 from netoss.domain.jobs.launch import LaunchError, launch
 from netoss.domain.jobs.queue import drop
@@ -377,25 +376,14 @@ def _devices(order: ServiceOrder) -> list[str]:
 
 
 def _open_ticket(order: ServiceOrder) -> None:
-    """One TMF621 incident for a failed or partial order, opened the way tickets opened by hand
-    are (SLA, audit, notifications). In a worker (the job runner's hook) there is no request:
-    the notifications are sent before the worker exits."""
+    """One TMF621 incident for a failed or partial order (netoss.domain.faults.incidents)."""
     if order.ticket_id is not None:
         return
     name, description = ticket_text(order)
     data = {"name": name, "description": description, "severity": "major", "ticketType": "incident"}
-    ticket = tickets.open_ticket(
-        SYSTEM,
-        data,
-        ticket_related(order, _devices(order)),
-        sla_hours=Settings.from_config(context.config()).sla_hours,
-        reason=f"opened by service order {order.id}",
-    )
+    ticket = open_incident(data, ticket_related(order, _devices(order)), reason=f"opened by service order {order.id}")
     order.ticket_id = ticket.id
     db.session.commit()
-    outbound = context.extensions().get(tickets.OUTBOUND)
-    if not context.in_request() and outbound is not None:
-        outbound.drain(10)
 
 
 # -- TMF641 JSON -----------------------------------------------------------------------------
