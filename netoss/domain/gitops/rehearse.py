@@ -178,7 +178,8 @@ def rehearse(
     extravars = {"netoss_state_dir": str(workdir / "rehearsal")}
     if templates:
         extravars["config_render_templates"] = templates
-    out.expected_lost = [str(n) for n in removed_by(result)]
+    removed = removed_by(result)
+    out.expected_lost = [str(n) for n in removed]
     t_all = time.monotonic()
     try:
         with twin_factory(schema) as twin:
@@ -216,7 +217,7 @@ def rehearse(
                 if host not in out.push_errors and host not in out.problems and host not in twin_state:
                     out.problems[host] = [message]
             out.unreachable, out.sessions_lost, out.routes_gained = compare(
-                live, twin_state, twin.management(), removed_by(result)
+                live, twin_state, twin.management(), removed
             )
     except (LabError, OSError, subprocess.CalledProcessError) as exc:  # the twin's own: root, a subnet in use...
         out.errors.append(f"the twin could not be built or run: {exc}")
