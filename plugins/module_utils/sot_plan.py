@@ -250,3 +250,41 @@ def prune_refusal(counts, managed, limit_percent, confirmed):
         "(sot_sync_confirm_prune=true, or confirm_prune on the module) or raise the limit (sot_sync_prune_limit)."
         % (deleted, managed, deleted * 100 // managed, limit_percent)
     )
+
+
+def run(api, objects, managed_tag, prune=True, prune_limit=50, confirm_prune=False):
+    """Read NetBox and plan ``objects`` against it, as the sot_plan and sot_apply modules do.
+
+    Returns (records, plan, summary, managed, refused): ``refused`` is None, or the reason the
+    plan may not run with ``would_delete`` (by kind, 20 names at most) when it deletes more
+    than ``prune_limit`` percent of the managed objects unconfirmed.
+    """
+    records = fetch(api, managed_tag)
+    result = plan(records, objects)
+    if not prune:
+        result["changes"] = [c for c in result["changes"] if c["action"] != "delete"]
+        result["delete"] = {kind: [] for kind in result["delete"]}
+        result["counts"]["delete"] = 0
+    c = result["counts"]
+    summary = "Plan: %d to create, %d to update, %d to delete (%d unchanged)" % (
+        c["create"],
+        c["update"],
+        c["delete"],
+        c["unchanged"],
+    )
+    managed = managed_count(records)
+    refusal = prune_refusal(c, managed, prune_limit, confirm_prune)
+    refused = None
+    if refusal:
+        stale = {}
+        for change in result["changes"]:
+            if change["action"] == "delete":
+                stale.setdefault(change["kind"], []).append(change["object"])
+        refused = {
+            "msg": "%s. %s" % (summary, refusal),
+            "would_delete": {
+                kind: names[:20] + (["... and %d more" % (len(names) - 20)] if len(names) > 20 else [])
+                for kind, names in stale.items()
+            },
+        }
+    return records, result, summary, managed, refused
