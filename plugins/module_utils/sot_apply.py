@@ -91,8 +91,9 @@ class _Ids:
             for record in records:
                 self.add(source, record)
 
-    def add(self, kind, record):
-        key = netbox_identity(kind, record)
+    def add(self, kind, record, key=None):
+        """Index a NetBox ``record`` of ``kind`` (its identity from the record, or ``key``)."""
+        key = netbox_identity(kind, record) if key is None else key
         self.by_kind.setdefault(kind, {})[key] = record["id"]
         if kind == "providers":  # the intent names a provider by the slug of its name
             self.by_kind[kind][(record.get("slug") or slugify(record["name"]),)] = record["id"]
@@ -319,8 +320,8 @@ class _Writer:
             except _WRITE_ERRORS as exc:
                 self._one_by_one(kind, "create", kept, bodies, exc)
                 continue
-            for record in created:
-                self._created(kind, dict(record))
+            for record, payload in zip(created, kept, strict=True):
+                self._created(kind, dict(record), payload)
             self._count("create", kind, len(created))
 
     def update(self, kind, pairs):
@@ -341,9 +342,9 @@ class _Writer:
             except _WRITE_ERRORS as exc:
                 self._one_by_one(kind, "update", kept, bodies, exc)
                 continue
-            for record in updated if isinstance(updated, list) else []:
-                if kind != "device_primary_ips":
-                    self.ids.add(kind, dict(record))
+            if kind != "device_primary_ips":  # an update may move an object: index it where it is now
+                for body, payload in zip(bodies, kept, strict=True):
+                    self.ids.add(kind, body, identity(kind, payload))
             self._count("update", kind, len(bodies))
 
     def delete(self, kind, pairs):
@@ -363,9 +364,11 @@ class _Writer:
                 continue
             self._count("delete", kind, len(chunk))
 
-    def _created(self, kind, record):
-        self.ids.add(kind, record)
-        self.ids.new.add((kind, netbox_identity(kind, record)))
+    def _created(self, kind, record, payload):
+        """Index what NetBox created under the identity of the payload it was made from."""
+        key = identity(kind, payload)
+        self.ids.add(kind, record, key)
+        self.ids.new.add((kind, key))
 
     def _one_by_one(self, kind, action, payloads, bodies, exc):
         """A chunk NetBox refused: each object alone, so the good ones are written and each
@@ -376,7 +379,7 @@ class _Writer:
             try:
                 self.requests += 1
                 if action == "create":
-                    self._created(kind, dict(found.create(body)))
+                    self._created(kind, dict(found.create(body)), payload)
                 else:
                     found.update([body])
                 self._count(action, kind, 1)
@@ -390,6 +393,11 @@ def _label(kind, payload):
     except (KeyError, TypeError, ValueError):
         return str(payload)[:200]
 
+
+# The order of the writes: the modules' order, but a config context after the roles, platforms,
+# sites and tenants it selects by ID.
+APPLY_ORDER = [k for k in MODULE_FOR_KIND if k != "config_contexts"]
+APPLY_ORDER.insert(APPLY_ORDER.index("sites") + 1, "config_contexts")
 
 # The deletes that must come before the creates of a kind, as the role does: a re-cabled
 # interface must be free before its new cable is made.
@@ -419,7 +427,7 @@ def apply(api, records_by_kind, the_plan, objects=None, chunk=CHUNK, origin=None
                 result,
             )
 
-    for kind in MODULE_FOR_KIND:
+    for kind in APPLY_ORDER:
         for first in _DELETE_BEFORE.get(kind, []):
             if stale.get(first):
                 writer.delete(first, stale[first])
