@@ -338,7 +338,7 @@ class _Writer:
                 continue
             try:
                 self.requests += 1
-                updated = found.update(bodies)
+                found.update(bodies)
             except _WRITE_ERRORS as exc:
                 self._one_by_one(kind, "update", kept, bodies, exc)
                 continue

@@ -69,7 +69,7 @@ class FakeNetBox:
 
         class App:
             def __getattr__(self, name):
-                return FakeEndpoint(nb, "%s.%s" % (app, name))
+                return FakeEndpoint(nb, f"{app}.{name}")
 
         return App()
 
