@@ -89,7 +89,7 @@ msg:
   description: The plan's summary, and what was written.
   returned: always
   type: str
-  sample: "Plan: 10 to create, 1 to update, 0 to delete (4268 unchanged). Written in 4 requests (0.8 s)."
+  sample: "Plan: 10 to create, 1 to update, 0 to delete (4268 unchanged). Written in 4 request(s) (0.8 s)."
 counts:
   description: How many objects are created, updated, deleted and left unchanged.
   returned: always
@@ -214,7 +214,7 @@ def main():
             **{k: v for k, v in out.items() if k not in ("msg", "changed")},
         )
     out.update(written=done["written"], requests=done["requests"])
-    out["msg"] = "%s. Written in %d requests (%.1f s)." % (msg, done["requests"], done["seconds"])
+    out["msg"] = "%s. Written in %d request(s) (%.1f s)." % (msg, done["requests"], done["seconds"])
     module.exit_json(**out)
 
 
