@@ -15,6 +15,9 @@ up, --keep leaves its own running) and prints, side by side in one run:
      playbook of netbox.netbox tasks does) on a small fleet (--per-object-devices), and its
      rate carried to N.
 
+With --stack DIR (a stack already up, as the smoke test in `make test` runs it) everything
+happens in a NetBox branch of its own, deleted at the end: the stack's main never sees it.
+
 Usage: .venv/bin/python bench/bench_scale.py [--devices N] [--sites M] [--per-object-devices K] [--keep]
        [--stack DIR] [--smoke]
 """
@@ -68,7 +71,7 @@ def warm_up(api) -> None:
             api.http_session.get(url, headers=headers, timeout=120)
 
 
-def floor(stack, intent: Path, tag: str) -> tuple[float, int, int]:
+def floor(stack, intent: Path, tag: str, branch: str | None = None) -> tuple[float, int, int]:
     """NetBox's bulk-API floor: the intent's objects POSTed by kind in chunks, bodies ready, no
     read. Returns (seconds, objects, requests)."""
     from ansible_collections.netoss.core.plugins.module_utils.intent_load import load_intent
@@ -78,7 +81,7 @@ def floor(stack, intent: Path, tag: str) -> tuple[float, int, int]:
 
     objects = build_netbox_objects(load_intent(str(intent)), managed_tag=tag)
     env = client_env(stack, stack.netbox_writer_token())
-    api, _status = connect(env["NETBOX_API"], env["NETBOX_TOKEN"])
+    api, _status = connect(env["NETBOX_API"], env["NETBOX_TOKEN"], branch=branch)
     writer = _Writer(api, _Ids({}), 500, None, lambda _m: None)
     warm_up(api)
     t0 = time.monotonic()
@@ -94,12 +97,12 @@ def floor(stack, intent: Path, tag: str) -> tuple[float, int, int]:
     return seconds, sum(len(v) for v in objects.values()), writer.requests
 
 
-def sot_section(stack, env: dict, args) -> None:
+def sot_section(stack, env: dict, args, branch: str | None = None) -> None:
     sync = [str(REPO / ".venv/bin/ansible-playbook"), "playbooks/sot_sync.yml"]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         n = generate(tmp / "floor", args.devices, args.sites, "flr", "10.128.0.0/9")
-        seconds, objects, requests = floor(stack, tmp / "floor", "bench-floor")
+        seconds, objects, requests = floor(stack, tmp / "floor", "bench-floor", branch)
         print(f"\n## sot_sync at {args.devices} devices ({n['interfaces']} interfaces, {n['cables']} cables, "
               f"{n['circuits']} circuits; {objects} objects)")  # fmt: skip
         print(f"NetBox's bulk-API floor (POST by kind, chunks of 500, {requests} requests): {seconds:7.1f} s")
@@ -151,10 +154,9 @@ def main() -> None:
         ap.error("--devices must be from 3 per site to 20000")
     print(f"machine: {platform.node()}, {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
           f"Python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")  # fmt: skip
-    if args.stack:
-        raise SystemExit("--stack: the sot_sync section needs an empty NetBox (a stack of the bench's own)")
     ctx = on_stack.stack_for(args, STATE, PORT_BASE, seed_intent=False)
-    stack, _own = ctx.__enter__()
+    stack, own = ctx.__enter__()
+    branch = None
     try:
         env = {
             **os.environ,
@@ -163,12 +165,31 @@ def main() -> None:
             "ANSIBLE_LOCAL_TEMP": str(stack.state_dir / "ansible-tmp"),
             "ANSIBLE_NOCOLOR": "1",
         }
-        sot_section(stack, env, args)
+        if not own:
+            # A stack already up: everything in a NetBox branch of its own, deleted at the end, so
+            # the stack's main never sees the bench's fleets (writes in a branch cost more).
+            branch = _new_branch(stack)
+            env["NETBOX_BRANCH"] = branch["schema_id"]
+            print(f"stack: {stack.state_dir} (already up); in NetBox branch {branch['name']}")
+        sot_section(stack, env, args, branch and branch["schema_id"])
     finally:
-        if args.keep:
+        if branch:
+            _writer(stack).delete_branch(branch["id"])
+        if args.keep and own:
             print(f"stack left up: NETOSS_STATE={stack.state_dir} NETOSS_PORT_BASE={stack.port_base}")
         else:
             ctx.__exit__(None, None, None)
+
+
+def _writer(stack):
+    from netoss.data.netbox import NetBox
+
+    return NetBox.from_stack(stack, "writer", timeout=120)
+
+
+def _new_branch(stack) -> dict:
+    created = _writer(stack).create_branch(f"bench-scale-{os.getpid()}", "bench/bench_scale.py")
+    return _writer(stack).wait_branch(created["id"], timeout=300)
 
 
 if __name__ == "__main__":

@@ -456,3 +456,12 @@ def origins(intent):
                     key = (device, name, "circuit %s" % data["cid"], side.upper())
                     at("cables", key, entry, ": %s" % side)
     return out
+
+
+SUMMARY_KINDS = ("sites", "devices", "interfaces", "ip_addresses", "prefixes", "cables")
+
+
+def summary(objects, files, path):
+    """One line on a loaded intent: "intent OK (5 files in DIR): 2 sites, 6 devices, ..."."""
+    counts = ", ".join("%d %s" % (len(objects.get(kind, [])), kind) for kind in SUMMARY_KINDS)
+    return "intent OK (%d files in %s): %s" % (len(files), path, counts)

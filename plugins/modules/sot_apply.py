@@ -25,16 +25,19 @@ author: netoss contributors (!UNKNOWN)
 extends_documentation_fragment:
   - netoss.core.netbox
 options:
-  objects:
-    description:
-      - The C(objects) returned by M(netoss.core.sot_intent).
-    type: dict
-    required: true
   path:
     description:
-      - The intent the objects come from (a directory or one file), to name the file and entry
-        of an object NetBox refuses. Read only when something is refused.
+      - The intent (a directory of C(*.yml) files, or one file). Without O(objects) it is loaded
+        and validated here, as M(netoss.core.sot_intent) does (nothing is written when it is
+        invalid, and every problem is named); with O(objects) it only names the file and entry
+        of an object NetBox refuses.
+      - One of O(path) and O(objects) is required.
     type: path
+  objects:
+    description:
+      - The C(objects) returned by M(netoss.core.sot_intent), instead of loading O(path) here.
+        At fleet size passing O(path) alone is faster (the payloads do not travel through Ansible).
+    type: dict
   managed_tag:
     description:
       - Slug of the tag that marks the objects netoss owns.
@@ -82,9 +85,23 @@ EXAMPLES = r"""
   netoss.core.sot_apply:
     objects: "{{ intent.objects }}"
     path: inventory/intent
+
+- name: Load, validate, plan and apply an intent in one step
+  netoss.core.sot_apply:
+    path: inventory/intent
 """
 
 RETURN = r"""
+intent:
+  description: With O(path) alone, the loaded intent's summary.
+  returned: when the intent was loaded here
+  type: str
+  sample: "intent OK (12 files in /srv/intent): 20 sites, 1000 devices, 10000 interfaces, 4520 ip_addresses"
+problems:
+  description: With O(path) alone, every problem of an invalid intent (file, where, message).
+  returned: failed
+  type: list
+  elements: dict
 msg:
   description: The plan's summary, and what was written.
   returned: always
@@ -168,10 +185,27 @@ def _origin_of(path):
     return origin
 
 
+def _load(module, path, managed_tag):
+    """The intent in ``path`` loaded and validated (the module fails naming every problem)."""
+    from ansible_collections.netoss.core.plugins.module_utils.intent_load import load_intent
+    from ansible_collections.netoss.core.plugins.module_utils.intent_payloads import build_netbox_objects, summary
+    from ansible_collections.netoss.core.plugins.module_utils.intent_schema import IntentError
+    from ansible_collections.netoss.core.plugins.module_utils.schema_files import require_schema_libraries
+
+    require_schema_libraries(module)
+    try:
+        intent = load_intent(path)
+    except IntentError as error:
+        problems = [dict(file=e.file, where=e.where, message=e.message) for e in error.problems]
+        module.fail_json(msg=str(error), problems=problems)
+    objects = build_netbox_objects(intent, managed_tag=managed_tag)
+    return {"objects": objects, "intent": summary(objects, intent.files, path)}
+
+
 def main():
     spec = dict(NETBOX_ARG_SPEC)
     spec.update(
-        objects={"type": "dict", "required": True},
+        objects={"type": "dict"},
         path={"type": "path"},
         managed_tag={"type": "str", "default": "netoss-managed"},
         prune={"type": "bool", "default": True},
@@ -179,8 +213,12 @@ def main():
         confirm_prune={"type": "bool", "default": False},
         chunk_size={"type": "int", "default": 500},
     )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True, required_one_of=[("path", "objects")])
     p = module.params
+    loaded = {}
+    if p["objects"] is None:
+        loaded = _load(module, p["path"], p["managed_tag"])
+        p["objects"] = loaded.pop("objects")
     if not 0 <= p["prune_limit"] <= 100:
         module.fail_json(msg="prune_limit must be a percentage from 0 to 100, got %d" % p["prune_limit"])
     if not 1 <= p["chunk_size"] <= 1000:
@@ -196,7 +234,7 @@ def main():
         module.fail_json(msg=f"reading NetBox at {p.get('netbox_url') or 'NETBOX_API'} failed: {exc}")
     if refused:
         module.fail_json(counts=result["counts"], managed=managed, **refused)
-    out = dict(counts=result["counts"], changes=result["changes"], msg=msg, managed=managed)
+    out = dict(counts=result["counts"], changes=result["changes"], msg=msg, managed=managed, **loaded)
     out["changed"] = bool(result["changes"])
     if module._diff:
         out["diff"] = diffs(result["changes"])

@@ -133,11 +133,10 @@ from ansible_collections.netoss.core.plugins.module_utils.intent_load import loa
 from ansible_collections.netoss.core.plugins.module_utils.intent_payloads import (
     MODULE_FOR_KIND,
     build_netbox_objects,
+    summary,
 )
 from ansible_collections.netoss.core.plugins.module_utils.intent_schema import IntentError
 from ansible_collections.netoss.core.plugins.module_utils.schema_files import require_schema_libraries
-
-SUMMARY_KINDS = ("sites", "devices", "interfaces", "ip_addresses", "prefixes", "cables")
 
 
 def main():
@@ -158,14 +157,13 @@ def main():
 
     objects = build_netbox_objects(intent, managed_tag=module.params["managed_tag"])
     counts = {kind: len(payloads) for kind, payloads in objects.items()}
-    summary = ", ".join("%d %s" % (counts[kind], kind) for kind in SUMMARY_KINDS)
     module.exit_json(
         changed=False,
         objects=objects,
         kinds=list(objects),
         modules=MODULE_FOR_KIND,
         counts=counts,
-        msg="intent OK (%d files in %s): %s" % (len(intent.files), module.params["path"], summary),
+        msg=summary(objects, intent.files, module.params["path"]),
     )
 
 

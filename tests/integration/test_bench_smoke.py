@@ -3,6 +3,7 @@ fails the tests. No timing is asserted: each must run to its end, exit 0 and pri
 
 - bench_compliance.py needs nothing: tests/unit/test_bench_compliance.py;
 - bench_lab.py needs root and no stack: its own names (b*), here;
+- bench_scale.py runs here on the test stack (--stack), in a NetBox branch it deletes;
 - bench_portal.py, bench_sot.py and bench_faults.py run here on the test stack (--stack), and
   put back what they changed in it (the worker restarted; the stack's intent synced again; the
   alarms they raised cleared, their tickets resolved);
@@ -41,6 +42,13 @@ def test_bench_sot_smoke(stack, demo_synced, nb):
         "sot_sync of the stack's intent again",
     )
     assert sorted(d.name for d in nb.dcim.devices.all()) == devices, "the bench's devices were not removed"
+
+
+def test_bench_scale_smoke(stack, demo_synced, nb):
+    devices = sorted(d.name for d in nb.dcim.devices.all())
+    out = run_bench("bench_scale.py", "--smoke", "--stack", str(stack.state_dir))
+    assert_headings(out, "in NetBox branch", "bulk-API floor", "first run:", "nothing to do:", "one edit:")
+    assert sorted(d.name for d in nb.dcim.devices.all()) == devices, "the bench wrote to the stack's main"
 
 
 ALARMS = "/tmf-api/alarmManagement/v4/alarm"
