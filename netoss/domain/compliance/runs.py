@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import jsonschema
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import and_, case, delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -30,6 +30,10 @@ from netoss.domain.compliance.schema import SCHEMA, STATUSES
 from netoss.domain.faults.events import Event
 
 MAX_ERRORS = 10  # validation problems listed in one answer
+INSERT_CHUNK = 5000  # rows per multi-row insert (PostgreSQL takes at most 65,535 parameters per statement)
+PROBLEMS = ("non-compliant", "error")
+RULE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,99}$")  # what the rules column keeps and a rule filter takes
+NAME = re.compile(r"^[^|\s]{1,100}$")  # a device, site, role or platform in a filter (schema.DEVICE)
 
 
 class InvalidRun(ValueError):
@@ -180,6 +184,13 @@ def percent(pairs: dict) -> float:
     return round(100.0 * pairs.get("compliant", 0) / checked, 2) if checked else 100.0
 
 
+def rule_names(details: list) -> str:
+    """The rules of ``details`` that are not compliant, as the rules column keeps them: "|a|b|"
+    (a rule filter is then a LIKE '%|a|%'); '' when there is none."""
+    names = [r["rule"] for r in details if r.get("status") in PROBLEMS and RULE_NAME.match(r.get("rule") or "")]
+    return "|" + "|".join(names) + "|" if names else ""
+
+
 def _alarmed(names: set[str]) -> set[tuple[str, str]]:
     """(device, feature) pairs of ``names`` whose compliance alarm may be active: it is, or the
     device's latest run found the feature not compliant (its raise may still be queued)."""
@@ -210,7 +221,8 @@ def _point_at(rows: list[dict]) -> None:
         upsert = postgresql_insert if dialect == "postgresql" else sqlite_insert
         stmt = upsert(ComplianceDevice)
         stmt = stmt.on_conflict_do_update(
-            index_elements=["device"], set_={c: stmt.excluded[c] for c in ("run_id", "platform", "status", "error")}
+            index_elements=["device"],
+            set_={c: stmt.excluded[c] for c in ("run_id", "platform", "status", "error", "site", "role")},
         )
         db.session.execute(stmt, rows)
         return
@@ -250,18 +262,22 @@ def record_run(payload: dict, user) -> Recorded:
     db.session.flush()
     results, pointers = [], []
     for d in devices:
-        common = {"run_id": run.id, "device": d["device"], "platform": d.get("platform") or ""}
+        common = {"run_id": run.id, "device": d["device"], "platform": d.get("platform") or "",
+                  "site": d.get("site") or "", "role": d.get("role") or ""}  # fmt: skip
         error = d.get("error") or None
         rules: dict[str, list] = {}
         for rule in d.get("rules") or []:
             rules.setdefault(rule["feature"], []).append(rule)
         features = d.get("features") or {"": d["status"]}
         for feature, status in features.items():
-            results.append({**common, "feature": feature, "status": status, "details": rules.get(feature, []),
-                            "error": error})  # fmt: skip
+            details = rules.get(feature, [])
+            results.append({**common, "feature": feature, "status": status, "details": details, "error": error,
+                            "rules": rule_names(details)})  # fmt: skip
         pointers.append({**common, "status": device_status(d), "error": error})
-    db.session.execute(insert(ComplianceResult), results)
-    _point_at(pointers)
+    for i in range(0, len(results), INSERT_CHUNK):
+        db.session.execute(insert(ComplianceResult), results[i : i + INSERT_CHUNK])
+    for i in range(0, len(pointers), INSERT_CHUNK):
+        _point_at(pointers[i : i + INSERT_CHUNK])
     db.session.commit()
     return Recorded(run, alarm_events(payload, run.id, alarmed))
 
@@ -301,7 +317,83 @@ _RESULT = (
     ComplianceResult.status,
     ComplianceResult.details,
     ComplianceResult.error,
+    ComplianceResult.site,
+    ComplianceResult.role,
 )
+
+
+class InvalidFilter(ValueError):
+    """A filter or page that cannot be applied; the message names the parameter."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the lists of results filter on (each None: any), in the database:
+
+    - ``device``: the device of that name; ``q``: devices whose name holds it (any case);
+    - ``site``, ``role``, ``platform``: NetBox's slugs, as the run gave them;
+    - ``status``: the device's status, or with ``feature`` that feature's status;
+    - ``feature``: devices checked on that feature;
+    - ``rule``: devices with that rule (``rule`` or ``feature/rule``) not compliant (or in error).
+    """
+
+    device: str | None = None
+    q: str | None = None
+    site: str | None = None
+    role: str | None = None
+    platform: str | None = None
+    status: str | None = None
+    feature: str | None = None
+    rule: str | None = None
+
+    def __post_init__(self):
+        for name in ("device", "site", "role", "platform"):
+            value = getattr(self, name)
+            if value is not None and not NAME.match(value):
+                raise InvalidFilter(f"{name}: {value[:40]!r} is not a name (1 to 100 characters, no space or '|')")
+        if self.q is not None and len(self.q) > 64:
+            raise InvalidFilter("q: a device name has 64 characters at most")
+        if self.status is not None and self.status not in STATUSES:
+            raise InvalidFilter(f"status must be one of {', '.join(STATUSES)}")
+        if self.feature is not None and not FEATURE_NAME.match(self.feature):
+            raise InvalidFilter(f"feature: {self.feature[:40]!r} is not a feature name (lower case, digits, dashes)")
+        if self.rule is not None:
+            feature, _slash, rule = self.rule.rpartition("/")
+            if (feature and not FEATURE_NAME.match(feature)) or not RULE_NAME.match(rule):
+                raise InvalidFilter(f"rule: {self.rule[:60]!r} is not a rule name, nor feature/rule")
+
+    def any(self) -> bool:
+        return any(getattr(self, f) is not None for f in self.__dataclass_fields__)
+
+    def rows(self, table=ComplianceResult) -> list:
+        """Conditions on result rows (or on compliance_devices, ``table``): names and slugs."""
+        where = []
+        if self.device is not None:
+            where.append(table.device == self.device)
+        if self.q:
+            where.append(table.device.icontains(self.q, autoescape=True))
+        for name in ("site", "role", "platform"):
+            if getattr(self, name) is not None:
+                where.append(getattr(table, name) == getattr(self, name))
+        return where
+
+    def results(self) -> list:
+        """Conditions on result rows for feature, rule and (with feature) status."""
+        where = []
+        if self.feature is not None:
+            where.append(ComplianceResult.feature == self.feature)
+            if self.status is not None:
+                where.append(ComplianceResult.status == self.status)
+        if self.rule is not None:
+            feature, _slash, rule = self.rule.rpartition("/")
+            if feature:
+                where.append(ComplianceResult.feature == feature)
+            where.append(ComplianceResult.rules.contains(f"|{rule}|", autoescape=True))
+            where.append(ComplianceResult.status.in_(PROBLEMS))
+        return where
+
+
+FEATURE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,52}$")  # schema.FEATURE
 
 
 def _device_dict(rows: list, order: list[str], status: str | None = None) -> dict:
@@ -310,7 +402,7 @@ def _device_dict(rows: list, order: list[str], status: str | None = None) -> dic
     rows = sorted(rows, key=lambda r: (rank.get(r.feature, len(rank)), r.feature))
     features = {r.feature: r.status for r in rows if r.feature}
     first = rows[0]
-    return {
+    out = {
         "device": first.device,
         "platform": first.platform,
         "status": status or device_status({"features": features, "status": first.status}),
@@ -318,12 +410,31 @@ def _device_dict(rows: list, order: list[str], status: str | None = None) -> dic
         "features": features,
         "rules": [rule for r in rows for rule in r.details or []],
     }
+    if first.site or first.role:
+        out.update(site=first.site, role=first.role)
+    return out
 
 
-def latest(device: str | None = None) -> list[dict]:
-    """Each device's results in the latest run that included it (only ``device``'s when given):
-    [{device, platform, status, error, features: {feature: status}, rules, run, started_at}],
-    devices in natural order, features in the policy's order."""
+def _natural_page(names: Iterable[str], offset: int, limit: int | None) -> tuple[list[str], int]:
+    """(the page of ``names`` in natural order, how many there are)."""
+    every = sorted(set(names), key=natural)
+    return every[offset : None if limit is None else offset + limit], len(every)
+
+
+def _latest_names(filters: Filters) -> list[str]:
+    """The devices whose latest results match ``filters`` (unordered)."""
+    query = select(ComplianceDevice.device).where(*filters.rows(ComplianceDevice))
+    if filters.status is not None and filters.feature is None:
+        query = query.where(ComplianceDevice.status == filters.status)
+    conditions = filters.results()
+    if conditions:
+        query = query.where(select(ComplianceResult.id).where(_latest_join(), *conditions).exists())
+    return list(db.session.scalars(query))
+
+
+def _latest_rows(names: list[str]) -> dict[str, list]:
+    """The latest result rows of ``names``, by device (with the device's status, run and start)."""
+    by_device: dict[str, list] = {}
     query = (
         select(
             *_RESULT, ComplianceDevice.status.label("device_status"), ComplianceDevice.run_id, ComplianceRun.started_at
@@ -332,19 +443,35 @@ def latest(device: str | None = None) -> list[dict]:
         .join(ComplianceResult, _latest_join())
         .join(ComplianceRun, ComplianceRun.id == ComplianceDevice.run_id)
     )
-    if device is not None:
-        query = query.where(ComplianceDevice.device == device)
-    by_device: dict[str, list] = {}
-    for row in db.session.execute(query):
-        by_device.setdefault(row.device, []).append(row)
+    for i in range(0, len(names), 1000):
+        for row in db.session.execute(query.where(ComplianceDevice.device.in_(names[i : i + 1000]))):
+            by_device.setdefault(row.device, []).append(row)
+    return by_device
+
+
+def latest_page(filters: Filters | None = None, offset: int = 0, limit: int | None = None) -> tuple[list[dict], int]:
+    """(a page of each device's results in the latest run that included it, how many devices
+    match ``filters``): [{device, platform, status, error, features: {feature: status}, rules,
+    run, started_at, site and role when known}], devices in natural order, features in the
+    policy's order."""
+    names, total = _natural_page(_latest_names(filters or Filters()), offset, limit)
+    by_device = _latest_rows(names)
     order = _feature_order(rows[0].run_id for rows in by_device.values())
     out = []
-    for name in sorted(by_device, key=natural):
-        rows = by_device[name]
+    for name in names:
+        rows = by_device.get(name)
+        if not rows:  # a run recorded between the two queries moved it: it is in the next answer
+            continue
         first = rows[0]
         out.append({**_device_dict(rows, order, first.device_status), "run": first.run_id,
                     "started_at": iso(first.started_at)})  # fmt: skip
-    return out
+    return out, total
+
+
+def latest(device: str | None = None) -> list[dict]:
+    """Each device's results in the latest run that included it (only ``device``'s when given),
+    every device (see :func:`latest_page`)."""
+    return latest_page(Filters(device=device) if device is not None else None)[0]
 
 
 def _pairs(devices: Iterable[dict]) -> dict:
@@ -355,43 +482,56 @@ def _pairs(devices: Iterable[dict]) -> dict:
     return pairs
 
 
-def heatmap(query: str = "", problems: bool = False, offset: int = 0, limit: int = 200) -> dict:
+def heatmap(
+    query: str = "", problems: bool = False, offset: int = 0, limit: int = 200, filters: Filters | None = None
+) -> dict:
     """Devices x features of the latest results, a page of devices at a time (natural order):
-    {features, rows: [{device, platform, status, error, run, cells: {feature: status}}], total}.
-    ``query`` keeps the devices whose name holds it; ``problems`` those not compliant."""
-    pointers = select(ComplianceDevice)
+    {features, rows: [{device, platform, site, role, status, error, run, cells: {feature: status}}],
+    total, offset, limit}. ``query`` keeps the devices whose name holds it; ``problems`` those
+    not compliant; ``filters`` as :class:`Filters`."""
+    filters = filters or Filters()
     if query:
-        pointers = pointers.where(ComplianceDevice.device.icontains(query, autoescape=True))
+        filters = Filters(**{**filters.__dict__, "q": query})
+    names = _latest_names(filters)
     if problems:
-        pointers = pointers.where(ComplianceDevice.status.in_(("non-compliant", "error")))
-    devices = sorted(db.session.scalars(pointers), key=lambda p: natural(p.device))
-    page = devices[offset : offset + limit]
-    cells: dict[str, dict] = {p.device: {} for p in page}
-    if page:
+        bad = set(db.session.scalars(select(ComplianceDevice.device).where(ComplianceDevice.status.in_(PROBLEMS))))
+        names = [n for n in names if n in bad]
+    page, total = _natural_page(names, offset, limit)
+    pointers = {}
+    cells: dict[str, dict] = {name: {} for name in page}
+    for i in range(0, len(page), 1000):
+        chunk = page[i : i + 1000]
+        pointers.update(
+            (p.device, p)
+            for p in db.session.scalars(select(ComplianceDevice).where(ComplianceDevice.device.in_(chunk)))
+        )
         rows = (
             select(ComplianceResult.device, ComplianceResult.feature, ComplianceResult.status)
             .join(ComplianceDevice, _latest_join())
-            .where(ComplianceDevice.device.in_(list(cells)))
+            .where(ComplianceDevice.device.in_(chunk))
         )
         for device, feature, status in db.session.execute(rows):
             if feature:
                 cells[device][feature] = status
-    order = _feature_order({p.run_id for p in page})
+    page = [name for name in page if name in pointers]
+    order = _feature_order({pointers[name].run_id for name in page})
     features = _sort_features({f for c in cells.values() for f in c}, order)
     return {
         "features": features,
         "rows": [
             {
-                "device": p.device,
-                "platform": p.platform,
-                "status": p.status,
-                "error": p.error or "",
-                "run": p.run_id,
-                "cells": cells[p.device],
+                "device": name,
+                "platform": pointers[name].platform,
+                "site": pointers[name].site,
+                "role": pointers[name].role,
+                "status": pointers[name].status,
+                "error": pointers[name].error or "",
+                "run": pointers[name].run_id,
+                "cells": cells[name],
             }
-            for p in page
+            for name in page
         ],
-        "total": len(devices),
+        "total": total,
         "offset": offset,
         "limit": limit,
     }
@@ -414,15 +554,19 @@ def over_time(days: int = 30, limit: int = 100, now: dt.datetime | None = None) 
     ]
 
 
-def history(device: str, feature: str | None = None, runs: int = 20) -> list[dict]:
-    """``device``'s results (of ``feature``, or all) in its last ``runs`` runs, newest first:
-    [{run, started_at, source, job_id, feature, status, rules, error}]."""
+def history_page(device: str, feature: str | None = None, offset: int = 0, runs: int = 20) -> tuple[list[dict], int]:
+    """(``device``'s results (of ``feature``, or all) in its runs ``offset`` to ``offset + runs``,
+    newest first: [{run, started_at, source, job_id, feature, status, rules, error}], how many
+    runs the device has (of ``feature``))."""
     recent = select(ComplianceResult.run_id).where(ComplianceResult.device == device)
     if feature is not None:
         recent = recent.where(ComplianceResult.feature == feature)
-    ids = list(db.session.scalars(recent.distinct().order_by(ComplianceResult.run_id.desc()).limit(runs)))
+    total = db.session.scalar(select(func.count()).select_from(recent.distinct().subquery()))
+    ids = list(
+        db.session.scalars(recent.distinct().order_by(ComplianceResult.run_id.desc()).offset(offset).limit(runs))
+    )
     if not ids:
-        return []
+        return [], total or 0
     query = (
         select(ComplianceResult, ComplianceRun)
         .join(ComplianceRun, ComplianceRun.id == ComplianceResult.run_id)
@@ -437,7 +581,12 @@ def history(device: str, feature: str | None = None, runs: int = 20) -> list[dic
         {"run": run.id, "started_at": iso(run.started_at), "source": run.source, "job_id": run.job_id,
          "feature": r.feature, "status": r.status, "rules": r.details or [], "error": r.error or ""}
         for r, run in rows
-    ]  # fmt: skip
+    ], total  # fmt: skip
+
+
+def history(device: str, feature: str | None = None, runs: int = 20) -> list[dict]:
+    """``device``'s results (of ``feature``, or all) in its last ``runs`` runs, newest first."""
+    return history_page(device, feature, 0, runs)[0]
 
 
 def list_runs(limit: int = 50, offset: int = 0) -> list[ComplianceRun]:
@@ -446,31 +595,61 @@ def list_runs(limit: int = 50, offset: int = 0) -> list[ComplianceRun]:
     return list(db.session.scalars(query))
 
 
-PROBLEMS = ("non-compliant", "error")
+def count_runs() -> int:
+    """How many runs there are."""
+    return db.session.scalar(select(func.count(ComplianceRun.id))) or 0
 
 
-def run_report(run_id: int, problems: bool = False, offset: int = 0, limit: int | None = None) -> dict | None:
+def _run_names(run_id: int, problems: bool, filters: Filters) -> list[str]:
+    """The devices of run ``run_id`` that match (unordered)."""
+    query = select(ComplianceResult.device).where(ComplianceResult.run_id == run_id, *filters.rows())
+    query = query.where(*filters.results())
+    if problems:
+        query = query.where(ComplianceResult.status.in_(PROBLEMS))
+    if filters.status is not None and filters.feature is None:
+        # The device's status in the run, from its rows as device_status derives it.
+        errors = func.sum(case((ComplianceResult.status == "error", 1), else_=0))
+        failing = func.sum(case((ComplianceResult.status == "non-compliant", 1), else_=0))
+        checked = func.sum(case((ComplianceResult.status != "exempt", 1), else_=0))
+        having = {
+            "error": errors > 0,
+            "non-compliant": and_(errors == 0, failing > 0),
+            "exempt": checked == 0,
+            "compliant": and_(errors == 0, failing == 0, checked > 0),
+        }[filters.status]
+        status = (
+            select(ComplianceResult.device)
+            .where(ComplianceResult.run_id == run_id)
+            .group_by(ComplianceResult.device)
+            .having(having)
+        )
+        query = query.where(ComplianceResult.device.in_(status))
+    return list(db.session.scalars(query.distinct()))
+
+
+def run_report(
+    run_id: int, problems: bool = False, offset: int = 0, limit: int | None = None, filters: Filters | None = None
+) -> dict | None:
     """A run's report: the run, its summary and policy, and every device with the status of
     each feature and the rules that are not plainly compliant (devices in natural order).
 
     ``problems`` keeps the devices that are not compliant (or could not be checked);
-    ``offset`` and ``limit`` take a page of the devices, and ``page`` says which of how many.
+    ``filters`` (:class:`Filters`) those that match; ``offset`` and ``limit`` take a page of
+    the devices, and ``page`` says which of how many.
     """
     run = db.session.get(ComplianceRun, run_id)
     if run is None:
         return None
+    filters = filters or Filters()
+    paged = problems or offset or limit is not None or filters.any()
     rows = select(*_RESULT).where(ComplianceResult.run_id == run_id)
     by_device: dict[str, list] = {}
-    if not problems and offset == 0 and limit is None:
+    if not paged:
         for r in db.session.execute(rows):
             by_device.setdefault(r.device, []).append(r)
         names, total = sorted(by_device, key=natural), len(by_device)
     else:
-        matching = select(ComplianceResult.device).where(ComplianceResult.run_id == run_id).distinct()
-        if problems:
-            matching = matching.where(ComplianceResult.status.in_(PROBLEMS))
-        every = sorted(db.session.scalars(matching), key=natural)
-        names, total = every[offset : None if limit is None else offset + limit], len(every)
+        names, total = _natural_page(_run_names(run_id, problems, filters), offset, limit)
         for i in range(0, len(names), 1000):
             for r in db.session.execute(rows.where(ComplianceResult.device.in_(names[i : i + 1000]))):
                 by_device.setdefault(r.device, []).append(r)
@@ -481,7 +660,7 @@ def run_report(run_id: int, problems: bool = False, offset: int = 0, limit: int 
         "policy": run.policy,
         "devices": [_device_dict(by_device[name], order) for name in names],
     }
-    if problems or offset or limit is not None:
+    if paged:
         report["page"] = {"offset": offset, "limit": limit, "total": total}
     return report
 
@@ -508,24 +687,47 @@ def fleet() -> dict:
             "pairs": pairs}  # fmt: skip
 
 
-def overview(days: int = 30, device: str | None = None) -> dict:
+def _latest_features() -> list[str]:
+    """The features of the latest results, in the policy's order."""
+    names = db.session.scalars(
+        select(ComplianceResult.feature).join(ComplianceDevice, _latest_join()).where(ComplianceResult.feature != "")
+        .distinct()
+    )  # fmt: skip
+    runs = db.session.scalars(select(ComplianceDevice.run_id).distinct())
+    return _sort_features(set(names), _feature_order(runs))
+
+
+def overview(days: int = 30, device: str | None = None, offset: int = 0, limit: int | None = None) -> dict:
     """The fleet now (each device's latest results), its percentage, the latest run, and the
-    percentage of each run over the last ``days`` days."""
-    devices = latest(device)
-    pairs = _pairs(devices)
+    percentage of each run over the last ``days`` days.
+
+    With ``device``, the counts are that device's; else they are the fleet's (counted in the
+    database) and ``devices`` is the page ``offset``/``limit`` of them (every device without a
+    limit), ``devices_page`` says which of how many."""
     last = db.session.scalars(select(ComplianceRun).order_by(ComplianceRun.id.desc()).limit(1)).first()
-    by_status = dict.fromkeys(STATUSES, 0)
-    for d in devices:
-        by_status[d["status"]] += 1
-    return {
-        "percent": percent(pairs) if devices else None,
-        "devices_total": len(devices),
-        "by_status": by_status,
-        "pairs": pairs,
-        "features": _sort_features(
-            {f for d in devices for f in d["features"]}, _feature_order(d["run"] for d in devices)
-        ),
+    if device is not None:
+        devices = latest(device)
+        pairs = _pairs(devices)
+        by_status = dict.fromkeys(STATUSES, 0)
+        for d in devices:
+            by_status[d["status"]] += 1
+        counts = {"percent": percent(pairs) if devices else None, "devices_total": len(devices),
+                  "by_status": by_status, "pairs": pairs}  # fmt: skip
+        features = _sort_features({f for d in devices for f in d["features"]},
+                                  _feature_order(d["run"] for d in devices))  # fmt: skip
+        page = None
+    else:
+        counts = fleet()
+        devices, total = latest_page(None, offset, limit)
+        features = _latest_features()
+        page = {"offset": offset, "limit": limit, "total": total}
+    out = {
+        **counts,
+        "features": features,
         "latest_run": last.to_dict() if last else None,
         "devices": devices,
         "over_time": over_time(days),
     }
+    if page is not None and (offset or limit is not None):
+        out["devices_page"] = page
+    return out
