@@ -368,8 +368,8 @@ class Parsed:
                     current[1].append(line)
         return cls(lines, blocks, frozenset(b[0].strip() for b in blocks))
 
-    def sections(self, prefixes):
-        """The lines of the top-level blocks whose header starts with one of ``prefixes``."""
+    def blocks_of(self, prefixes):
+        """The top-level blocks (header, lines) whose header starts with one of ``prefixes``, in order."""
         prefixes = tuple(prefixes)
         if self._words is None:  # the blocks by the first word of their header
             self._words = {}
@@ -385,9 +385,13 @@ class Parsed:
             else:
                 found.extend(i for first, ids in self._words.items() if first.startswith(word) for i in ids)
         blocks = self.blocks
-        return [
-            line for i in sorted(set(found)) if blocks[i][0].startswith(prefixes) for line in blocks[i][1]
-        ]  # fmt: skip
+        if len(found) > 1:
+            found = sorted(set(found))
+        return [blocks[i] for i in found if blocks[i][0].startswith(prefixes)]
+
+    def sections(self, prefixes):
+        """The lines of the top-level blocks whose header starts with one of ``prefixes``."""
+        return [line for _header, block in self.blocks_of(prefixes) for line in block]
 
     def scope(self, within):
         """The lines a required/forbidden rule looks at: all of them, or those of ``within``'s blocks."""
@@ -547,36 +551,42 @@ def _check_section(rule, platform, actual, intended):
 
 
 def _required(rule, platform, actual):
-    missing, remediable, message = [], True, ""
+    remediable, message = True, ""
     if rule.within is None:
         if rule.patterns:
             missing = ["/%s/" % p.pattern for p in rule.patterns if not any(p.search(t) for t in actual.top)]
             remediable = False
         else:
             missing = [line for line in rule.lines if line not in actual.top]
+        if not missing:
+            return _result(rule, "compliant")
         blocks_missing = "\n".join(missing)
         have = [header for header, block in actual.blocks if len(block) == 1]  # the one-line settings
         want = have + missing
     else:
-        blocks = [(h, b) for h, b in actual.blocks if h.startswith(rule.within)]
+        blocks = actual.blocks_of((rule.within,))
         if not blocks:  # the device does not run what the rule is about
             return _result(rule, "compliant", message="no %r section: nothing to check" % rule.within)
-        parts, have, want = [], [], []
-        for header, block in blocks:
+        losses = []
+        for _header, block in blocks:
             children = {line.config_line.strip() for line in block[1:]}
             if rule.patterns:
                 lost = ["/%s/" % p.pattern for p in rule.patterns if not any(p.search(c) for c in children)]
                 remediable = False
             else:
                 lost = [line for line in rule.lines if line not in children]
+            losses.append(lost)
+        missing = [line for lost in losses for line in lost]
+        if not missing:
+            return _result(rule, "compliant")
+        parts, have, want = [], [], []
+        for i, (header, block) in enumerate(blocks):
+            lost = losses[i]
             if lost:
                 parts.append("\n".join([header] + [" " + line for line in lost]))
             have += _text(block)
             want += _text(block) + [" " + line for line in lost]
-            missing += lost
         blocks_missing = "\n".join(parts)
-    if not missing:
-        return _result(rule, "compliant")
     if remediable or rule.remediation is not None:
         commands, message = _remediate(rule, platform, "", blocks_missing)
     else:

@@ -284,3 +284,60 @@ def test_the_pages_filter_and_page(app):
     assert shown == expected[50:100] and "role=access" in text  # the next/previous links keep the filter
     device = browser.get(f"/compliance/devices/{expected[0]}")
     assert device.status_code == 200 and "bgp" in device.get_data(as_text=True)
+
+
+def device_variants():
+    """A valid device result, and ways of breaking each of its fields (and a few valid twists)."""
+    rule = {"feature": "bgp", "rule": "bgp", "kind": "section", "status": "non-compliant", "compliant": False,
+            "missing": "x", "extra": "y", "remediation": ["a", "b"], "diff": "d", "message": "m"}  # fmt: skip
+    base = {"device": "pop001-pe01", "platform": "frr", "site": "pop001", "role": "pe", "status": "non-compliant",
+            "error": "", "features": {"bgp": "non-compliant", "aaa": "compliant"}, "rules": [rule]}  # fmt: skip
+    yield base
+    changes = [
+        ("device", None), ("device", ""), ("device", "a b"), ("device", "a|b"), ("device", "x" * 65),
+        ("device", "ok\n"), ("device", 5), ("status", "fine"), ("status", ["compliant"]), ("status", None),
+        ("platform", 1), ("platform", "p" * 65), ("site", "s" * 101), ("site", "s" * 100), ("role", None),
+        ("error", "e" * 10_001), ("features", None), ("features", []), ("features", {"BGP": "compliant"}),
+        ("features", {"bgp": "fine"}), ("features", {"bgp": ["x"]}), ("features", {f"f{i}": "compliant" for i in
+        range(201)}), ("rules", None), ("rules", {}), ("rules", ["x"]), ("extra", 1),
+    ]  # fmt: skip
+    for key, value in changes:
+        yield {**base, key: value}
+    for key in ("device", "status"):
+        yield {k: v for k, v in base.items() if k != key}
+    yield {k: v for k, v in base.items() if k not in ("features", "rules", "platform", "site", "role", "error")}
+    rule_changes = [
+        ("feature", "BGP"), ("feature", 1), ("rule", ""), ("rule", "r" * 101), ("rule", None), ("kind", "k" * 33),
+        ("status", "bad"), ("status", {}), ("compliant", 0), ("compliant", "no"), ("missing", "m" * 100_001),
+        ("diff", "d" * 1_000_001), ("message", "m" * 10_001), ("remediation", "a"), ("remediation", [1]),
+        ("remediation", ["c" * 10_001]), ("remediation", ["c"] * 10_001), ("other", 1), ("remediation", []),
+    ]  # fmt: skip
+    for key, value in rule_changes:
+        yield {**base, "rules": [{**rule, key: value}]}
+    for key in ("feature", "rule", "status"):
+        yield {**base, "rules": [{k: v for k, v in rule.items() if k != key}]}
+    yield "not a device"
+    yield None
+
+
+@pytest.mark.parametrize("device", list(device_variants()))
+def test_the_hand_check_of_a_device_agrees_with_the_schema(device):
+    import jsonschema
+
+    from netoss.domain.compliance.runs import _plainly_valid_device
+    from netoss.domain.compliance.schema import DEVICE_RESULT
+
+    valid = not list(jsonschema.Draft202012Validator(DEVICE_RESULT).iter_errors(device))
+    assert _plainly_valid_device(device) == valid
+
+
+def test_a_run_with_a_bad_device_is_refused_with_jsonschemas_messages():
+    run = fleet_run(1, count=30)
+    run["devices"][17]["rules"] = [{"feature": "bgp", "rule": "", "status": "non-compliant"}]
+    with pytest.raises(compliance.InvalidRun, match=r"devices\.17\.rules\.0\.rule: '' should be non-empty"):
+        compliance.validate(run)
+    run = fleet_run(1, count=30)
+    run["source"] = "cli"
+    with pytest.raises(compliance.InvalidRun, match=r"^source: 'cli' is not one of"):
+        compliance.validate(run)
+    compliance.validate(fleet_run(1, count=30))  # valid: nothing raised
