@@ -16,6 +16,7 @@ sys.path.insert(0, str(REPO / ".collections"))
 
 from ansible_collections.netoss.core.plugins.module_utils.intent_payloads import MODULE_FOR_KIND  # noqa: E402
 from ansible_collections.netoss.core.plugins.module_utils.intent_schema import KIND_SCHEMAS  # noqa: E402
+from ansible_collections.netoss.core.plugins.module_utils.sot_apply import ENDPOINT_FOR_KIND  # noqa: E402
 
 TARGET = REPO / "docs" / "intent.md"
 
@@ -44,6 +45,14 @@ Slugs default to the name, lowercased, with other characters turned into `-`.
 Every object sot_sync writes carries the tag `netoss-managed`; managed objects that the intent
 no longer has are deleted. Tags, custom fields, choice sets and config contexts are not
 taggable in NetBox and are never deleted.
+
+sot_sync plans first (NetBox read in bulk, only what differs is written), then writes the plan
+through NetBox's bulk API: a list of objects per kind, in chunks of `sot_sync_chunk_size` (500),
+parents before children (`netoss.core.sot_apply`). An object NetBox refuses is named with its
+file and entry; what NetBox accepted is written, the kinds after it are left for a rerun,
+which plans what is missing. An address the intent moves to another interface is moved, not
+deleted and created again. `-e sot_sync_method=per_object` writes one object at a time with
+the netbox.netbox module each section names instead.
 """
 
 
@@ -80,7 +89,9 @@ OWN_NETWORK = REPO / "docs" / "intent-own-network.md"
 def render() -> str:
     lines = [HEADER, OWN_NETWORK.read_text().rstrip() + "\n"]
     for kind, schema in KIND_SCHEMAS.items():
-        lines += [f"## `{kind}`", "", f"Applied with `{MODULE_FOR_KIND[kind]}`.", "", *_table(schema), ""]
+        api = "/api/{}/".format(ENDPOINT_FOR_KIND[kind].replace(".", "/").replace("_", "-"))
+        written = f"Written to `{api}` (per object: `{MODULE_FOR_KIND[kind]}`)."
+        lines += [f"## `{kind}`", "", written, "", *_table(schema), ""]
         for key, prop in schema["properties"].items():
             items = prop.get("items", {})
             if items.get("type") == "object" and "properties" in items:

@@ -416,3 +416,43 @@ def absent_payload(kind, record):
 
 def _slug_ref(value):
     return value.get("slug") if isinstance(value, dict) else value
+
+
+def origins(intent):
+    """{(kind, identity): "file: entry"} for every payload build_netbox_objects makes of ``intent``:
+    where in the intent an object NetBox refused comes from."""
+    out = {}
+
+    def at(kind, key, entry, extra=""):
+        out.setdefault((kind, key), "%s: %s%s" % (entry.file, entry.where, extra))
+
+    for kind in MODULE_FOR_KIND:
+        if kind in ("interfaces", "ip_addresses", "device_primary_ips", "circuit_terminations"):
+            continue
+        for entry in intent.entries.get(kind, []):
+            data = entry.data
+            if kind == "cables":
+                ends = [data[side].partition(":") for side in ("a", "b")]
+                at(kind, (ends[0][0], ends[0][2], ends[1][0], ends[1][2]), entry)
+                continue
+            try:
+                at(kind, identity(kind, data), entry)
+            except (KeyError, ValueError):
+                continue
+            if kind == "platforms":
+                at("config_contexts", ("netoss-platform-%s" % slug_of("platforms", data),), entry)
+            elif kind == "devices":
+                at("device_primary_ips", (data["name"],), entry, ": primary_ip4")
+                for i, iface in enumerate(data.get("interfaces", [])):
+                    where = ": interfaces[%d] '%s'" % (i, iface["name"])
+                    at("interfaces", (data["name"], iface["name"]), entry, where)
+                    for j, address in enumerate(addresses_of(iface)):
+                        key = (_ip(address["address"]), data["name"], iface["name"])
+                        at("ip_addresses", key, entry, "%s: addresses[%d]" % (where, j))
+            elif kind == "circuits":
+                for side in ("a", "z"):
+                    at("circuit_terminations", (data["cid"], side.upper()), entry, ": %s" % side)
+                    device, _sep, name = data[side].partition(":")
+                    key = (device, name, "circuit %s" % data["cid"], side.upper())
+                    at("cables", key, entry, ": %s" % side)
+    return out

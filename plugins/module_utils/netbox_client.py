@@ -160,3 +160,43 @@ def failure_reason(exc) -> str:
         if hint in text:
             return hint
     return text[:300]
+
+
+class GraphqlError(Exception):
+    """NetBox's GraphQL API could not answer (disabled, refused, or an error in the answer)."""
+
+
+def graphql_list(api, name, selection, filters="", page=1000, workers=4, timeout=120):
+    """Every record of NetBox's GraphQL list ``name`` (e.g. ``interface_list``) with the fields of
+    ``selection``, ``filters`` (GraphQL filter input text, e.g. ``tags: {slug: {exact: "x"}}``)
+    applied, read ``page`` at a time, ``workers`` pages at once until a page comes back short.
+    GraphQL serialises only what is asked: for big lists several times faster than REST."""
+    session = api.http_session
+    url = api.base_url.rsplit("/api", 1)[0] + "/graphql/"
+    token = getattr(api, "token", None)
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = auth_header(token)
+    where = ("filters: {%s}, " % filters) if filters else ""
+
+    def fetch(offset):
+        query = "query { %s(%spagination: {offset: %d, limit: %d}) { %s } }" % (name, where, offset, page, selection)
+        try:
+            resp = session.post(url, json={"query": query}, headers=headers, timeout=timeout)
+            body = resp.json()
+        except Exception as exc:  # the connection, or an answer that is not JSON
+            raise GraphqlError("NetBox's GraphQL API did not answer %s: %s" % (name, failure_reason(exc))) from None
+        if resp.status_code != 200 or body.get("errors") or not isinstance(body.get("data"), dict):
+            detail = str(body.get("errors") or resp.text)[:300]
+            raise GraphqlError("NetBox's GraphQL API refused %s: %s" % (name, detail))
+        return body["data"].get(name) or []
+
+    out, offset = [], 0
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        while True:
+            pages = list(pool.map(fetch, [offset + i * page for i in range(workers)]))
+            for rows in pages:
+                out.extend(rows)
+            if any(len(rows) < page for rows in pages):
+                return out
+            offset += workers * page

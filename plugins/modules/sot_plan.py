@@ -116,13 +116,7 @@ from ansible_collections.netoss.core.plugins.module_utils.netbox_client import (
     NetboxError,
     api_from_params,
 )
-from ansible_collections.netoss.core.plugins.module_utils.sot_plan import (
-    diffs,
-    fetch,
-    managed_count,
-    plan,
-    prune_refusal,
-)
+from ansible_collections.netoss.core.plugins.module_utils.sot_plan import diffs, run
 
 
 def main():
@@ -135,44 +129,20 @@ def main():
         confirm_prune={"type": "bool", "default": False},
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    limit = module.params["prune_limit"]
-    if not 0 <= limit <= 100:
-        module.fail_json(msg="prune_limit must be a percentage from 0 to 100, got %d" % limit)
+    p = module.params
+    if not 0 <= p["prune_limit"] <= 100:
+        module.fail_json(msg="prune_limit must be a percentage from 0 to 100, got %d" % p["prune_limit"])
     try:
-        api = api_from_params(module.params)
-        records = fetch(api, module.params["managed_tag"])
+        api = api_from_params(p)
+        _records, result, msg, managed, refused = run(
+            api, p["objects"], p["managed_tag"], p["prune"], p["prune_limit"], p["confirm_prune"]
+        )
     except NetboxError as exc:
         module.fail_json(msg=str(exc))
     except Exception as exc:  # pynetbox raises RequestError and friends
-        module.fail_json(msg=f"reading NetBox at {module.params.get('netbox_url') or 'NETBOX_API'} failed: {exc}")
-    result = plan(records, module.params["objects"])
-    if not module.params["prune"]:
-        result["changes"] = [c for c in result["changes"] if c["action"] != "delete"]
-        result["delete"] = {kind: [] for kind in result["delete"]}
-        result["counts"]["delete"] = 0
-    c = result["counts"]
-    msg = "Plan: %d to create, %d to update, %d to delete (%d unchanged)" % (
-        c["create"],
-        c["update"],
-        c["delete"],
-        c["unchanged"],
-    )
-    managed = managed_count(records)
-    refusal = prune_refusal(c, managed, limit, module.params["confirm_prune"])
-    if refusal:
-        stale = {}
-        for change in result["changes"]:
-            if change["action"] == "delete":
-                stale.setdefault(change["kind"], []).append(change["object"])
-        module.fail_json(
-            msg="%s. %s" % (msg, refusal),
-            counts=c,
-            managed=managed,
-            would_delete={
-                kind: names[:20] + (["... and %d more" % (len(names) - 20)] if len(names) > 20 else [])
-                for kind, names in stale.items()
-            },
-        )
+        module.fail_json(msg=f"reading NetBox at {p.get('netbox_url') or 'NETBOX_API'} failed: {exc}")
+    if refused:
+        module.fail_json(counts=result["counts"], managed=managed, **refused)
     out = dict(result, msg=msg, changed=False, managed=managed)
     if module.check_mode:
         out["changed"] = bool(result["changes"])

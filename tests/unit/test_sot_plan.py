@@ -173,7 +173,8 @@ def test_fetch_on_an_empty_netbox_does_not_filter_on_a_missing_tag():
 
     calls = []
     records = fetch(_FakeApi({}, calls), "netoss-managed")
-    assert all(how == "all" for _name, how in calls), calls
+    # Nothing filtered on a tag NetBox does not have (only on the fields read).
+    assert all(how == "all" or set(how) == {"fields"} for _name, how in calls), calls
     assert records["devices"] == [] and records["tags"] == []
 
 
@@ -183,7 +184,9 @@ def test_fetch_reads_tagged_objects_once_the_tag_exists():
     calls = []
     api = _FakeApi({"extras.tags": RECORDS["tags"], "dcim.devices": RECORDS["devices"]}, calls)
     records = fetch(api, "netoss-managed")
-    assert ("dcim.devices", {"tag": "netoss-managed"}) in calls
+    from ansible_collections.netoss.core.plugins.module_utils.sot_plan import PLAN_FIELDS
+
+    assert ("dcim.devices", {"tag": "netoss-managed", "fields": PLAN_FIELDS["devices"]}) in calls
     assert [d["name"] for d in records["devices"]] == [d["name"] for d in RECORDS["devices"]]
 
 
@@ -217,3 +220,52 @@ def test_the_wrong_intent_is_refused_and_counted_on_real_records(demo):
     assert result["counts"]["delete"] > managed // 2
     assert "refusing to prune" in prune_refusal(result["counts"], managed, 50, False)
     assert prune_refusal(plan(RECORDS, demo)["counts"], managed, 50, False) is None
+
+
+def _as_graphql(kind, record):
+    """The GraphQL answer NetBox 4.7 gives for a REST ``record`` (the fields the plan asks)."""
+    tags = [{"slug": t["slug"]} for t in record.get("tags") or []]
+    if kind == "interfaces":
+        row = {k: record[k] for k in ("name", "label", "description", "enabled", "mgmt_only", "mtu")}
+        cable = record.get("cable")
+        return dict(row, id=str(record["id"]), type=record["type"]["value"], device={"name": record["device"]["name"]},
+                    tags=tags, cable={"id": str(cable["id"])} if cable else None)  # fmt: skip
+    if kind == "ip_addresses":
+        assigned = record.get("assigned_object")
+        return {
+            "id": str(record["id"]), "address": record["address"], "status": record["status"]["value"],
+            "role": (record.get("role") or {}).get("value") or "", "dns_name": record["dns_name"],
+            "description": record["description"], "tags": tags, "vrf": record.get("vrf"),
+            "assigned_object": {"__typename": "InterfaceType", "name": assigned["name"],
+                                "device": {"name": assigned["device"]["name"]}} if assigned else None,
+        }  # fmt: skip
+    terminations = []
+    for side in ("a", "b"):
+        for t in record[f"{side}_terminations"]:
+            obj = t["object"]
+            if t["object_type"] == "dcim.interface":
+                term = {"__typename": "InterfaceType", "name": obj["name"], "device": {"name": obj["device"]["name"]}}
+            else:
+                term = {"__typename": "CircuitTerminationType", "term_side": obj["term_side"],
+                        "circuit": {"cid": obj["circuit"]["cid"]}}  # fmt: skip
+            terminations.append({"cable_end": side.upper(), "termination": term})
+    return {"id": str(record["id"]), "status": record["status"]["value"], "label": record["label"],
+            "description": record["description"], "tags": tags, "terminations": terminations}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["interfaces", "ip_addresses", "cables"])
+def test_records_read_through_graphql_plan_like_the_rest_records(kind, demo):
+    from ansible_collections.netoss.core.plugins.module_utils.intent_payloads import netbox_identity
+    from ansible_collections.netoss.core.plugins.module_utils.sot_plan import _rest_shape
+
+    assert RECORDS[kind]
+    for record in RECORDS[kind]:
+        shaped = _rest_shape(kind, _as_graphql(kind, record))
+        assert shaped["id"] == record["id"]
+        # Every field the intent's payloads of this kind set reads the same.
+        keys = set().union(*(p.keys() for p in demo[kind]))
+        assert {k: normalize(kind, shaped).get(k) for k in keys} == {k: normalize(kind, record).get(k) for k in keys}
+        assert netbox_identity(kind, shaped) == netbox_identity(kind, record)
+    # And so the plan of the demo against them: nothing to do.
+    records = dict(RECORDS, **{kind: [_rest_shape(kind, _as_graphql(kind, r)) for r in RECORDS[kind]]})
+    assert plan(records, demo)["changes"] == []

@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Benchmark: netoss at fleet size, on the generated fleet (`netoss fleet generate`).
+
+It starts a stack of its own (.state-bench-scale, port base 36000; --stack runs on one already
+up, --keep leaves its own running) and prints, side by side in one run:
+
+1. **sot_sync at N devices** (default 1,000: 10 interfaces each, their addresses, cables and
+   circuits), on an empty NetBox:
+   - NetBox's bulk-API floor: the same kinds of objects of a fleet of the same size (other names
+     and addresses, tag ``bench-floor``) POSTed by kind in chunks of 500 with their bodies
+     ready, nothing read: what NetBox itself takes to store them;
+   - `ansible-playbook playbooks/sot_sync.yml` (bulk, the default): the first run, a run with
+     nothing to do, a run after one edit;
+   - the per-object way (the netbox.netbox modules, `sot_sync_method=per_object`, what a
+     playbook of netbox.netbox tasks does) on a small fleet (--per-object-devices), and its
+     rate carried to N.
+
+Usage: .venv/bin/python bench/bench_scale.py [--devices N] [--sites M] [--per-object-devices K] [--keep]
+       [--stack DIR] [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+import on_stack  # noqa: E402
+from bench_sot import plan_line, timed  # noqa: E402
+
+from netoss.cli import fleet  # noqa: E402
+from netoss.embedded.stack import client_env  # noqa: E402
+
+STATE, PORT_BASE = REPO / ".state-bench-scale", 36000
+
+
+def generate(target: Path, devices: int, sites: int, stem: str, addressing: str) -> dict:
+    from ansible_collections.netoss.core.plugins.module_utils.intent_load import load_intent
+
+    catalog = yaml.safe_load((REPO / "services" / "catalog.yml").read_text())
+    files = fleet.generate(devices=devices, sites=sites, catalog=catalog, site_stem=stem, addressing=addressing,
+                           netoss_file=REPO / "inventory/intent/00-netoss.yml")  # fmt: skip
+    fleet.write(target, files, load_intent)
+    return fleet.counts(files)
+
+
+def warm_up(api) -> None:
+    """One read of each endpoint the writes use, so that NetBox's workers have loaded their code
+    before anything is timed (the first requests after a start take seconds)."""
+    from ansible_collections.netoss.core.plugins.module_utils.netbox_client import auth_header
+    from ansible_collections.netoss.core.plugins.module_utils.sot_apply import ENDPOINT_FOR_KIND
+
+    headers = {"Authorization": auth_header(api.token), "Accept": "application/json"}
+    for _round in range(2):  # each of NetBox's workers
+        for dotted in sorted(set(ENDPOINT_FOR_KIND.values())):
+            path = dotted.replace(".", "/").replace("_", "-")
+            url = f"{api.base_url}/{path}/?limit=1&brief=1"
+            api.http_session.get(url, headers=headers, timeout=120)
+
+
+def floor(stack, intent: Path, tag: str) -> tuple[float, int, int]:
+    """NetBox's bulk-API floor: the intent's objects POSTed by kind in chunks, bodies ready, no
+    read. Returns (seconds, objects, requests)."""
+    from ansible_collections.netoss.core.plugins.module_utils.intent_load import load_intent
+    from ansible_collections.netoss.core.plugins.module_utils.intent_payloads import build_netbox_objects
+    from ansible_collections.netoss.core.plugins.module_utils.netbox_client import connect
+    from ansible_collections.netoss.core.plugins.module_utils.sot_apply import APPLY_ORDER, _Ids, _Writer
+
+    objects = build_netbox_objects(load_intent(str(intent)), managed_tag=tag)
+    env = client_env(stack, stack.netbox_writer_token())
+    api, _status = connect(env["NETBOX_API"], env["NETBOX_TOKEN"])
+    writer = _Writer(api, _Ids({}), 500, None, lambda _m: None)
+    warm_up(api)
+    t0 = time.monotonic()
+    for kind in APPLY_ORDER:
+        payloads = objects.get(kind) or []
+        if kind == "device_primary_ips":
+            writer.update(kind, [(writer.ids.get("devices", (p["name"],)), p) for p in payloads])
+        elif payloads:
+            writer.create(kind, payloads)
+        if writer.failed:
+            raise SystemExit(f"the floor's POSTs were refused: {writer.failed[:3]}")
+    seconds = time.monotonic() - t0
+    return seconds, sum(len(v) for v in objects.values()), writer.requests
+
+
+def sot_section(stack, env: dict, args) -> None:
+    sync = [str(REPO / ".venv/bin/ansible-playbook"), "playbooks/sot_sync.yml"]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        n = generate(tmp / "floor", args.devices, args.sites, "flr", "10.128.0.0/9")
+        seconds, objects, requests = floor(stack, tmp / "floor", "bench-floor")
+        print(f"\n## sot_sync at {args.devices} devices ({n['interfaces']} interfaces, {n['cables']} cables, "
+              f"{n['circuits']} circuits; {objects} objects)")  # fmt: skip
+        print(f"NetBox's bulk-API floor (POST by kind, chunks of 500, {requests} requests): {seconds:7.1f} s")
+        counts = generate(tmp / "fleet", args.devices, args.sites, "pop", "10.0.0.0/9")
+        assert counts == n, (counts, n)
+        cmd = [*sync, "-e", f"sot_sync_intent_dir={tmp / 'fleet'}"]
+        first, rss, out = timed(cmd, env, "first sot_sync")
+        print(f"sot_sync (bulk), first run:   {first:7.1f} s  peak {rss:4.0f} MiB  {plan_line(out)}  "
+              f"{first / seconds:.2f}x the floor")  # fmt: skip
+        wall, rss, out = timed(cmd, env, "no-op sot_sync")
+        print(f"sot_sync (bulk), nothing to do: {wall:5.1f} s  peak {rss:4.0f} MiB  {plan_line(out)}")
+        devices = tmp / "fleet" / "30-devices.yml"
+        data = yaml.safe_load(devices.read_text())
+        data["devices"][len(data["devices"]) // 2]["description"] = "edited by the bench"
+        devices.write_text(yaml.safe_dump(data, sort_keys=False))
+        wall, rss, out = timed(cmd, env, "one-edit sot_sync")
+        print(f"sot_sync (bulk), one edit:      {wall:5.1f} s  peak {rss:4.0f} MiB  {plan_line(out)}")
+        if args.per_object_devices:
+            small = tmp / "small"
+            generate(small, args.per_object_devices, 1, "obj", "10.200.0.0/16")
+            per = [*sync, "-e", f"sot_sync_intent_dir={small}", "-e", "sot_sync_method=per_object",
+                   "-e", "sot_sync_managed_tag=bench-per-object"]  # fmt: skip
+            wall, rss, out = timed(per, env, "per-object sot_sync")
+            line = plan_line(out)
+            created = int(line.split()[1]) if line.startswith("Plan: ") else 0
+            rate = wall / created if created else float("nan")
+            print(f"per object (netbox.netbox modules), {args.per_object_devices} devices: {wall:7.1f} s for {created} "
+                  f"objects ({rate:.2f} s each): about {rate * objects / 60:.0f} min for the {objects} objects "
+                  f"above")  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--devices", type=int, default=1000, help="devices of the fleet sot_sync applies (default 1000)")
+    ap.add_argument("--sites", type=int, default=20, help="across how many sites (default 20)")
+    ap.add_argument(
+        "--per-object-devices",
+        type=int,
+        default=10,
+        help="devices applied object by object to measure that way's rate (default 10; 0 skips it)",
+    )
+    ap.add_argument("--keep", action="store_true", help="leave the bench's own stack running")
+    ap.add_argument("--smoke", action="store_true", help="a smoke-size run (make test): 9 devices, 3 sites")
+    on_stack.add_options(ap)
+    args = ap.parse_args()
+    if args.smoke:
+        args.devices, args.sites, args.per_object_devices = 9, 3, 0
+    if not 3 * args.sites <= args.devices <= 20000:
+        ap.error("--devices must be from 3 per site to 20000")
+    print(f"machine: {platform.node()}, {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+          f"Python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")  # fmt: skip
+    if args.stack:
+        raise SystemExit("--stack: the sot_sync section needs an empty NetBox (a stack of the bench's own)")
+    ctx = on_stack.stack_for(args, STATE, PORT_BASE, seed_intent=False)
+    stack, _own = ctx.__enter__()
+    try:
+        env = {
+            **os.environ,
+            **client_env(stack, stack.netbox_writer_token()),
+            "PATH": f"{REPO / '.venv/bin'}:{os.environ['PATH']}",
+            "ANSIBLE_LOCAL_TEMP": str(stack.state_dir / "ansible-tmp"),
+            "ANSIBLE_NOCOLOR": "1",
+        }
+        sot_section(stack, env, args)
+    finally:
+        if args.keep:
+            print(f"stack left up: NETOSS_STATE={stack.state_dir} NETOSS_PORT_BASE={stack.port_base}")
+        else:
+            ctx.__exit__(None, None, None)
+
+
+if __name__ == "__main__":
+    main()

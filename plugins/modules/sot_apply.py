@@ -1,0 +1,222 @@
+#!/usr/bin/python
+# Copyright: netoss contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: sot_apply
+short_description: Plan the intent against NetBox and apply the plan through NetBox's bulk endpoints
+version_added: 0.2.0
+description:
+  - Plans like M(netoss.core.sot_plan) (NetBox read in bulk, only what differs, the managed tag,
+    prune and its limit), then writes the plan with one request per chunk of objects of a kind
+    (POST to create, PATCH to update, DELETE to delete), in the order the C(netbox.netbox)
+    modules would apply the objects one by one.
+  - References are resolved to NetBox IDs from what the plan read and what was just created.
+    An object that exists in NetBox without the managed tag is adopted (updated and tagged),
+    as the C(netbox.netbox) modules do, not created twice.
+  - A chunk NetBox refuses is written object by object, so what NetBox accepts is written and
+    each refusal is named, with its intent file and entry when O(path) is given. The apply then
+    stops before the next kind and fails, saying what was written and what was not; a rerun
+    plans and writes what is missing.
+  - In check mode nothing is written; the result is the plan, with C(--diff) field by field.
+author: netoss contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - netoss.core.netbox
+options:
+  objects:
+    description:
+      - The C(objects) returned by M(netoss.core.sot_intent).
+    type: dict
+    required: true
+  path:
+    description:
+      - The intent the objects come from (a directory or one file), to name the file and entry
+        of an object NetBox refuses. Read only when something is refused.
+    type: path
+  managed_tag:
+    description:
+      - Slug of the tag that marks the objects netoss owns.
+    type: str
+    default: netoss-managed
+  prune:
+    description:
+      - Delete the managed objects that the intent no longer has.
+    type: bool
+    default: true
+  prune_limit:
+    description:
+      - The largest share (in percent) of the managed objects in NetBox that a run may delete
+        without O(confirm_prune).
+    type: int
+    default: 50
+  confirm_prune:
+    description:
+      - Allow a run to delete more than O(prune_limit) percent of the managed objects.
+    type: bool
+    default: false
+  chunk_size:
+    description:
+      - How many objects of a kind one request writes.
+    type: int
+    default: 500
+requirements:
+  - pynetbox
+attributes:
+  check_mode:
+    support: full
+    description: In check mode it plans and writes nothing.
+  diff_mode:
+    support: full
+    description: One before/after entry per object that changes.
+"""
+
+EXAMPLES = r"""
+- name: Load and validate the intent
+  netoss.core.sot_intent:
+    path: inventory/intent
+  register: intent
+
+- name: Apply it to NetBox
+  netoss.core.sot_apply:
+    objects: "{{ intent.objects }}"
+    path: inventory/intent
+"""
+
+RETURN = r"""
+msg:
+  description: The plan's summary, and what was written.
+  returned: always
+  type: str
+  sample: "Plan: 10 to create, 1 to update, 0 to delete (4268 unchanged). Written in 4 request(s) (0.8 s)."
+counts:
+  description: How many objects are created, updated, deleted and left unchanged.
+  returned: always
+  type: dict
+  sample: {"create": 10, "update": 1, "delete": 0, "unchanged": 4268}
+changes:
+  description: One entry per object that changes, with its action and changed fields (NetBox's value, the intent's).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"action": "update", "kind": "devices", "object": "edge-1", "fields": {"description": ["", "Edge"]}}]
+written:
+  description: How many objects of each kind were created, updated and deleted.
+  returned: when not in check mode
+  type: dict
+  sample: {"create": {"devices": 10}, "update": {"devices": 1}, "delete": {}}
+failed_objects:
+  description: The objects NetBox refused, each with its kind, action, name, intent file and entry, and NetBox's reason.
+  returned: failed
+  type: list
+  elements: dict
+  sample:
+    - kind: devices
+      action: create
+      object: edge-1
+      origin: "30-devices.yml: devices[0] 'edge-1'"
+      error: '{"name": ["Device name must be unique per site."]}'
+
+requests:
+  description: How many write requests were sent to NetBox.
+  returned: when not in check mode
+  type: int
+  sample: 4
+managed:
+  description: How many objects carrying the managed tag NetBox held before the run.
+  returned: always
+  type: int
+  sample: 4279
+would_delete:
+  description: When the plan is refused for deleting too much, by kind, what it would delete (20 per kind at most).
+  returned: failed
+  type: dict
+  sample: {"devices": ["edge-1", "edge-2"]}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.netoss.core.plugins.module_utils.netbox_client import (
+    NETBOX_ARG_SPEC,
+    NetboxError,
+    api_from_params,
+)
+from ansible_collections.netoss.core.plugins.module_utils.sot_apply import ApplyError, apply
+from ansible_collections.netoss.core.plugins.module_utils.sot_plan import diffs, run
+
+
+def _origin_of(path):
+    """origin(kind, payload) naming the intent file and entry of an object, read on demand."""
+    found = {}
+
+    def origin(kind, payload):
+        if path is None:
+            return None
+        if "index" not in found:
+            from ansible_collections.netoss.core.plugins.module_utils.intent_load import load_intent
+            from ansible_collections.netoss.core.plugins.module_utils.intent_payloads import origins
+
+            try:
+                found["index"] = origins(load_intent(path))
+            except Exception:  # the intent changed since it was loaded: no origin, the object still named
+                found["index"] = {}
+        from ansible_collections.netoss.core.plugins.module_utils.intent_payloads import identity
+
+        return found["index"].get((kind, identity(kind, payload)))
+
+    return origin
+
+
+def main():
+    spec = dict(NETBOX_ARG_SPEC)
+    spec.update(
+        objects={"type": "dict", "required": True},
+        path={"type": "path"},
+        managed_tag={"type": "str", "default": "netoss-managed"},
+        prune={"type": "bool", "default": True},
+        prune_limit={"type": "int", "default": 50},
+        confirm_prune={"type": "bool", "default": False},
+        chunk_size={"type": "int", "default": 500},
+    )
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    p = module.params
+    if not 0 <= p["prune_limit"] <= 100:
+        module.fail_json(msg="prune_limit must be a percentage from 0 to 100, got %d" % p["prune_limit"])
+    if not 1 <= p["chunk_size"] <= 1000:
+        module.fail_json(msg="chunk_size must be from 1 to 1000 objects, got %d" % p["chunk_size"])
+    try:
+        api = api_from_params(p)
+        records, result, msg, managed, refused = run(
+            api, p["objects"], p["managed_tag"], p["prune"], p["prune_limit"], p["confirm_prune"]
+        )
+    except NetboxError as exc:
+        module.fail_json(msg=str(exc))
+    except Exception as exc:  # pynetbox raises RequestError and friends
+        module.fail_json(msg=f"reading NetBox at {p.get('netbox_url') or 'NETBOX_API'} failed: {exc}")
+    if refused:
+        module.fail_json(counts=result["counts"], managed=managed, **refused)
+    out = dict(counts=result["counts"], changes=result["changes"], msg=msg, managed=managed)
+    out["changed"] = bool(result["changes"])
+    if module._diff:
+        out["diff"] = diffs(result["changes"])
+    if module.check_mode or not result["changes"]:
+        module.exit_json(**out)
+    try:
+        origin = _origin_of(p["path"])
+        done = apply(api, records, result, objects=p["objects"], chunk=p["chunk_size"], origin=origin, log=module.log)
+    except ApplyError as exc:
+        module.fail_json(
+            msg="%s. %s" % (msg, exc),
+            written=exc.result["written"],
+            failed_objects=exc.result["failed"],
+            requests=exc.result["requests"],
+            **{k: v for k, v in out.items() if k not in ("msg", "changed")},
+        )
+    out.update(written=done["written"], requests=done["requests"])
+    out["msg"] = "%s. Written in %d request(s) (%.1f s)." % (msg, done["requests"], done["seconds"])
+    module.exit_json(**out)
+
+
+if __name__ == "__main__":
+    main()
