@@ -239,10 +239,11 @@ def _fast_path(cls):
 _FAST = {}
 
 
-def _parse(cls, text):
+def _parse(cls, text, split_lines=None):
     """(lines, blocks): the netutils ConfigLines of ``text`` as parser ``cls`` gives them
     (raising ValueError, IndexError, NotImplementedError as it does), and the top-level blocks
-    when the fast path made them (else None).
+    when the fast path made them (else None). ``split_lines``: FRR's configuration lines of
+    ``text`` already split (:func:`_frr_lines_sniffed`).
 
     netutils' parser costs about 0.5 ms for a 500-line configuration, much of a fleet check;
     for the platforms netoss parses, :func:`_relationships` does the same in one pass (checked
@@ -257,7 +258,8 @@ def _parse(cls, text):
 
         split, banners, unique = fast
         try:
-            out, blocks = _relationships(split(text), ConfigLine, banners)
+            lines = split_lines if split_lines is not None and split is _frr_lines else split(text)
+            out, blocks = _relationships(lines, ConfigLine, banners)
         except _Fallback:
             out = None
         if out is not None and not (unique and len(set(out)) != len(out)):
@@ -302,6 +304,11 @@ def sniff(text, platform):
             braces += 1
         if line[:1] in "sd" and line.startswith(("set ", "delete ")):
             sets += 1
+    _sniffed(body, first, braces, sets, platform)
+
+
+def _sniffed(body, first, braces, sets, platform):
+    """What :func:`sniff` concludes from its counts."""
     if not body:
         raise ConfigSyntaxError("the configuration is empty")
     if first in "{[":
@@ -314,6 +321,34 @@ def sniff(text, platform):
         )
     if sets * 2 > body:
         raise ConfigSyntaxError("the configuration looks like 'set' commands (Junos, VyOS…), not %s CLI" % platform)
+
+
+def _frr_lines_sniffed(text, platform):
+    """:func:`_frr_lines` and :func:`sniff` in one pass over the lines (a fleet's FRR backups):
+    the lines, or the sniff's ConfigSyntaxError."""
+    out = []
+    skip = _FRR_SKIP
+    body = braces = sets = 0
+    first = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        char = stripped[0]
+        if char == "!":
+            continue
+        if char != "#":
+            body += 1
+            if first is None:
+                first = char
+            if stripped[-1] in "{}" or stripped.endswith("};"):
+                braces += 1
+            if line[:1] in "sd" and line.startswith(("set ", "delete ")):
+                sets += 1
+        if stripped not in skip and not stripped.startswith("frr version "):
+            out.append(line.rstrip())
+    _sniffed(body, first, braces, sets, platform)
+    return out
 
 
 @dataclass
@@ -352,10 +387,13 @@ class Parsed:
     @classmethod
     def of(cls, text, platform, trusted=False):
         """Parse ``text``; ``trusted`` (netoss rendered it) skips the syntax sniff."""
-        if not trusted:
+        split = None
+        if not trusted and platform == "frr":
+            split = _frr_lines_sniffed(text, platform)  # the sniff and the FRR parser's lines in one pass
+        elif not trusted:
             sniff(text, platform)
         try:
-            lines, blocks = _parse(parser_class(platform), text)
+            lines, blocks = _parse(parser_class(platform), text, split)
         except (ValueError, IndexError, NotImplementedError) as exc:
             raise ConfigSyntaxError("the configuration cannot be parsed as %s: %s" % (platform, exc)) from None
         if blocks is None:

@@ -148,3 +148,27 @@ def test_an_anchored_pattern_becomes_a_newline_literal():
     assert _line_start("^log file") == "\n(?:log file)"
     assert _line_start("^a|b") == "(?:^a|b)"  # a top-level alternative is not anchored
     assert _line_start("management telnet") == "(?:management telnet)"
+
+
+FOREIGN = ['{"interfaces": {}}', "[1, 2]", "<config/>", "system {\n  host-name r1;\n}\n",
+           "set system host-name r1\nset interfaces ge-0/0/0\n", "delete x\n", "", "!\n! only comments\n",
+           "# a hash comment\nhostname r1\n", "hostname r1\n};\n}\n"]  # fmt: skip
+
+
+def test_the_sniff_in_the_frr_split_says_what_sniff_says():
+    rng = random.Random("sniff")  # noqa: S311 - seeded test data
+    texts = list(FOREIGN)
+    for _ in range(2000):
+        texts.append("\n".join(rng.choice(FOREIGN + list(WORDS) + list(JUNK)) for _ in range(rng.randint(0, 12))))
+    for text in texts:
+        try:
+            compliance.sniff(text, "frr")
+            expected = compliance._frr_lines(text)
+        except compliance.ConfigSyntaxError as exc:
+            expected = str(exc)
+        try:
+            got = compliance._frr_lines_sniffed(text, "frr")
+        except compliance.ConfigSyntaxError as exc:
+            got = str(exc)
+        assert got == expected, text
+    assert sum(isinstance(t, str) for t in texts) == len(texts)
