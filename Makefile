@@ -61,6 +61,7 @@ bench: bootstrap
 	$(BIN)/python bench/bench_portal.py
 	$(BIN)/python bench/bench_faults.py
 	$(BIN)/python bench/bench_compliance.py
+	$(BIN)/python bench/bench_compliance_portal.py
 	$(BIN)/python bench/bench_service_orders.py
 
 clean: down

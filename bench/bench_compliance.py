@@ -42,7 +42,14 @@ Two options generate what real devices print and the policy does not handle yet 
 devices are expected compliant, so the bench lists them as mismatches): --syslog-level-share
 (FRR 'log syslog informational') and --unused-ports (EOS and IOS list every port).
 
+Beside it, in the same run: --before CHECKOUT measures another checkout's engine on the same
+fleet (the commit before a change: git worktree add /tmp/before <commit>), and --compare N runs
+netutils' compliance() over N devices (default all) on the same pool: the engine of Nautobot
+Golden Config, what a user would otherwise run, for the policy's section rules only (it has no
+required/forbidden/custom rules nor remediation; FRR is parsed as cisco_ios, netutils has no FRR).
+
 Usage: .venv/bin/python bench/bench_compliance.py [--devices 10000] [--workers 2] [--profile 1000]
+                                                  [--before CHECKOUT] [--compare N]
                                                   [--seed 1] [--keep] [--smoke]
 """
 
@@ -65,7 +72,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / ".collections"))
+# The engine measured: this checkout's, or (--before) another checkout's, in the --run process.
+ENGINE = Path(os.environ.get("NETOSS_BENCH_ENGINE") or REPO)
+sys.path.insert(0, str(ENGINE / ".collections"))
 
 from ansible_collections.netoss.core.plugins.module_utils import compliance, config_render, config_text  # noqa: E402
 from ansible_collections.netoss.core.plugins.module_utils.compliance_policy import load_policy  # noqa: E402
@@ -619,6 +628,7 @@ def run(root, workers, bare=False):
         "maxrss_children_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "percent": summary["percent"],
         "by_status": summary["by_status"],
+        "engine": str(Path(compliance.__file__).resolve()),
     }
     if bare:
         print(json.dumps(timings))
@@ -834,6 +844,21 @@ def main() -> None:
         help="EOS and IOS running configs also list N unused ports, as those devices print every port; "
         "expected compliant (default 0)",
     )
+    ap.add_argument(
+        "--before",
+        type=Path,
+        metavar="CHECKOUT",
+        help="also measure the engine of another checkout of netoss (for example a worktree of the commit "
+        "before a change), on the same fleet, side by side",
+    )
+    ap.add_argument(
+        "--compare",
+        type=int,
+        default=-1,
+        metavar="N",
+        help="also run netutils' compliance() (Nautobot Golden Config's engine) over N devices on the same "
+        "pool (its section rules only; default: the whole fleet; 0: not)",
+    )
     ap.add_argument("--profile", type=int, default=0, metavar="N", help="also cProfile N devices in one process")
     ap.add_argument("--keep", action="store_true", help="keep the generated directory and print its path")
     ap.add_argument("--repeat", type=int, default=3, help="measured runs; the median is the figure (default 3)")
@@ -846,7 +871,11 @@ def main() -> None:
     ap.add_argument("--run", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--profile-only", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--netutils-only", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.netutils_only:
+        netutils_run(args.netutils_only, args.workers, args.compare)
+        return
     if args.run:
         run(args.run, args.workers, args.bare)
         return
@@ -888,6 +917,19 @@ def main() -> None:
         runs = [measure(me, root, args.workers, first=k == 0) for k in range(args.repeat)]
         results = json.loads((root / "results.json").read_text())
         report(args, runs, results, mean_actual)
+        before = []
+        if args.before:
+            before = [measure(me, root, args.workers, first=False, engine=args.before) for _ in range(args.repeat)]
+        other = None
+        if args.compare:
+            count = n if args.compare < 0 else min(args.compare, n)
+            out = subprocess.run(
+                [sys.executable, me, "--netutils-only", str(root), "--workers", str(args.workers),
+                 "--compare", str(count)],
+                check=True, capture_output=True, text=True,
+            ).stdout  # fmt: skip
+            other = json.loads(out.strip().splitlines()[-1])
+        side_by_side(args, runs, before, other)
 
         problems = verify(expected, results)
         if problems:
@@ -913,12 +955,14 @@ def main() -> None:
     sys.exit(1 if problems else 0)
 
 
-def measure(me, root, workers, first):
+def measure(me, root, workers, first, engine=None):
     """One compliance run in a process of its own, its memory sampled: (timings, peak memory until
-    check_fleet returned (see Sampler.peak), seconds from launching Python to that return)."""
+    check_fleet returned (see Sampler.peak), seconds from launching Python to that return).
+    ``engine``: the checkout whose engine runs (default this one)."""
     command = [sys.executable, me, "--run", str(root), "--workers", str(workers)]
+    env = dict(os.environ, NETOSS_BENCH_ENGINE=str(engine)) if engine else None
     spawned = time.time()
-    proc = subprocess.Popen([*command, *([] if first else ["--bare"])], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([*command, *([] if first else ["--bare"])], stdout=subprocess.PIPE, text=True, env=env)
     sampler = Sampler(proc.pid)
     sampler.start()
     out, _ = proc.communicate()
@@ -978,6 +1022,78 @@ def report(args, runs, results, mean_lines):
     print(
         f"  goal 10 s: {'met' if wall <= 10 else 'MISSED'} (median); goal 1 GiB: {'met' if pss <= 1024 else 'MISSED'}"
     )
+
+
+def _median_wall(runs):
+    walls = sorted(t["policy_s"] + t["check_s"] for t, _p, _l in runs)
+    return walls[len(walls) // 2]
+
+
+def side_by_side(args, runs, before, other):
+    """The fleet check of this engine beside the one of --before and netutils' compliance()."""
+    n, workers = args.devices, args.workers
+    after = _median_wall(runs)
+    cpu = sorted(t["cpu_self_s"] + t["cpu_children_s"] for t, _p, _l in runs)[len(runs) // 2]
+    print(f"fleet check of {n} configurations, {workers} workers, side by side (median wall; CPU per device):")
+    print(f"  netoss, this checkout               {after:7.2f} s  {1000 * cpu / n:5.2f} ms  every rule, remediation")
+    if before:
+        wall = _median_wall(before)
+        cpu_b = sorted(t["cpu_self_s"] + t["cpu_children_s"] for t, _p, _l in before)[len(before) // 2]
+        print(
+            f"  netoss, before ({args.before})  {wall:7.2f} s  {1000 * cpu_b / n:5.2f} ms  the same rules "
+            f"(x{wall / after:.2f}; its engine: {before[0][0].get('engine', '?')})"
+        )
+    if other:
+        scale = n / other["devices"]
+        per_device = 1000 * other["cpu_s"] / other["devices"]
+        print(
+            f"  netutils compliance() (Golden Config's engine), {other['devices']} devices: "
+            f"{other['wall_s']:.2f} s wall ({other['wall_s'] * scale:.1f} s for {n}), {per_device:5.2f} ms; "
+            f"its section rules only ({other['features']} per device), no remediation; FRR parsed as cisco_ios "
+            "(netutils has no FRR)"
+        )
+    print(f"  goal 5 s on {workers} cores: {'met' if after <= 5 else 'MISSED'} (median wall of this checkout)")
+
+
+NETUTILS_OS = {"frr": "cisco_ios", "eos": "arista_eos", "ios": "cisco_ios"}
+
+
+def _netutils_chunk(job):
+    from netutils.config.compliance import compliance as netutils_compliance
+
+    root, devices, features = job
+    for name, plat in devices:
+        actual = (root / "actual" / f"{name}.cfg").read_text()
+        intended = (root / "intended" / f"{name}.cfg").read_text()
+        try:
+            netutils_compliance(features[plat], actual, intended, NETUTILS_OS[plat], cfg_type="string")
+        except Exception:  # noqa: S112 - the foreign-syntax devices: netutils fails them, so do we (as errors)
+            continue
+    return len(devices)
+
+
+def netutils_run(root, workers, count):
+    """netutils' compliance() over the first ``count`` devices (the policy's section rules as
+    netutils features), on a fork pool of ``workers``; prints the timings as JSON."""
+    policy = load_policy(str(POLICY))
+    features = {
+        plat: [
+            {"name": f"{r.feature}/{r.name}", "ordered": bool(r.ordered), "section": list(r.lines)}
+            for r in policy.rules_for(plat)
+            if r.kind == "section"
+        ]
+        for plat in NETUTILS_OS
+    }
+    devices = [tuple(d) for d in json.loads((root / "devices.json").read_text())][:count]
+    chunks = [(root, devices[i : i + 200], features) for i in range(0, len(devices), 200)]
+    import netutils.config.compliance  # noqa: F401 - imported before the fork
+
+    t0 = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        done = sum(pool.imap_unordered(_netutils_chunk, chunks))
+    wall = time.perf_counter() - t0
+    cpu = _rusage_s(resource.RUSAGE_SELF) + _rusage_s(resource.RUSAGE_CHILDREN)
+    print(json.dumps({"devices": done, "wall_s": wall, "cpu_s": cpu, "features": len(features["frr"])}))
 
 
 def _version(dist):

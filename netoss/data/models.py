@@ -443,6 +443,11 @@ class ComplianceResult(db.Model):
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     details: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
     error: Mapped[str | None] = mapped_column(Text)
+    # Where the device was and what it was when checked (NetBox's site and role slugs, '' unknown).
+    site: Mapped[str] = mapped_column(String(100), nullable=False, default="", server_default="")
+    role: Mapped[str] = mapped_column(String(100), nullable=False, default="", server_default="")
+    # The rules of ``details`` that are not compliant, as "|rule|rule|" (a rule filter is a LIKE).
+    rules: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
 
     __table_args__ = (
         # A device's history of a feature, newest first.
@@ -465,6 +470,11 @@ class ComplianceDevice(db.Model):
     platform: Mapped[str] = mapped_column(String(64), nullable=False, default="")
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     error: Mapped[str | None] = mapped_column(Text)
+    # NetBox's site and role slugs of the device when last checked ('' when the run did not say).
+    site: Mapped[str] = mapped_column(String(100), nullable=False, default="", server_default="", index=True)
+    role: Mapped[str] = mapped_column(String(100), nullable=False, default="", server_default="", index=True)
+
+    __table_args__ = (db.Index("ix_compliance_devices_status", "status"),)
 
 
 # -- service orders (TMF641) ----------------------------------------------------------------

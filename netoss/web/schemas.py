@@ -425,16 +425,41 @@ SCHEMAS = {
             "rules": {"type": "array", "items": {"type": "object"}},
             "run": {"type": "integer"},
             "started_at": {"type": "string", "format": "date-time"},
+            "site": {"type": "string", "description": "NetBox slug, when the run gave it"},
+            "role": {"type": "string", "description": "NetBox slug, when the run gave it"},
+        },
+    },
+    "ComplianceHistoryEntry": {
+        "type": "object",
+        "description": "A device's result for one feature in one run",
+        "properties": {
+            "run": {"type": "integer"},
+            "started_at": {"type": "string", "format": "date-time"},
+            "source": {"enum": ["live", "backup"]},
+            "job_id": {"type": ["integer", "null"]},
+            "feature": {"type": "string", "description": "'' for a device that could not be checked"},
+            "status": {"enum": list(COMPLIANCE_STATUSES)},
+            "rules": {"type": "array", "items": {"type": "object"}},
+            "error": {"type": "string"},
         },
     },
     "ComplianceReport": {
         "type": "object",
-        "description": "ComplianceRunSummary with the summary, the policy and every device",
+        "description": "ComplianceRunSummary with the summary, the policy and every device (or a page of them)",
         "properties": {
             "id": {"type": "integer"},
             "summary": {"type": "object"},
             "policy": {"type": "object"},
-            "devices": {"type": "array", "items": {"type": "object"}},
+            "devices": {"type": "array", "items": {"type": "object"}, "description": "ComplianceDevice each"},
+            "page": {
+                "type": "object",
+                "description": "when paged or filtered: the page and how many devices match",
+                "properties": {
+                    "offset": {"type": "integer"},
+                    "limit": {"type": ["integer", "null"]},
+                    "total": {"type": "integer"},
+                },
+            },
         },
     },
     "ComplianceOverview": {
@@ -447,6 +472,15 @@ SCHEMAS = {
             "features": {"type": "array", "items": {"type": "string"}},
             "latest_run": {"type": ["object", "null"]},
             "devices": {"type": "array", "items": {"type": "object"}, "description": "ComplianceDevice each"},
+            "devices_page": {
+                "type": "object",
+                "description": "with limit or offset: the page of devices and how many there are",
+                "properties": {
+                    "offset": {"type": "integer"},
+                    "limit": {"type": ["integer", "null"]},
+                    "total": {"type": "integer"},
+                },
+            },
             "over_time": {
                 "type": "array",
                 "items": {

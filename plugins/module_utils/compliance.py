@@ -42,20 +42,33 @@ class ConfigSyntaxError(ValueError):
     """The configuration is not in the platform's syntax; the message says what it looks like."""
 
 
+_FRR_SKIP = frozenset(
+    (
+        "exit",
+        "exit-address-family",
+        "exit-vrf",
+        "exit-vnc",
+        "end",
+        "Building configuration...",
+        "Current configuration:",
+    )
+)
+
+
+def _frr_lines(text):
+    """The configuration lines of FRR's vtysh output: no comments, blank lines, ``exit`` lines
+    (syntax, not configuration) or headers; each without trailing spaces."""
+    out = []
+    skip = _FRR_SKIP
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and stripped[0] != "!" and stripped not in skip and not stripped.startswith("frr version "):
+            out.append(line.rstrip())
+    return out
+
+
 def _frr_parser_class():
     from netutils.config.parser import BaseSpaceConfigParser
-
-    skip = frozenset(
-        (
-            "exit",
-            "exit-address-family",
-            "exit-vrf",
-            "exit-vnc",
-            "end",
-            "Building configuration...",
-            "Current configuration:",
-        )
-    )
 
     class FRRConfigParser(BaseSpaceConfigParser):
         """FRRouting's vtysh ``show running-config``: sections close with ``exit`` lines, which
@@ -71,15 +84,192 @@ def _frr_parser_class():
         @property
         def config_lines_only(self):
             if self._config is None:
-                out = []
-                for line in self.config.splitlines():
-                    text = line.strip()
-                    if text and text[0] != "!" and text not in skip and not text.startswith("frr version "):
-                        out.append(line.rstrip())
-                self._config = "\n".join(out)
+                self._config = "\n".join(_frr_lines(self.config))
             return self._config
 
     return FRRConfigParser
+
+
+class _Fallback(Exception):
+    """The fast path does not model this configuration: netutils' own parser decides."""
+
+
+def _space_lines(text, comments):
+    """netutils' BaseSpaceConfigParser.config_lines_only, as a list: no blank lines, no lines
+    that start (after indentation) with a comment character, each without trailing spaces."""
+    out = []
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        if stripped and not stripped.startswith(comments):
+            out.append(line.rstrip())
+    return out
+
+
+def _relationships(lines, line_class, banner=None):
+    """netutils' BaseSpaceConfigParser.build_config_relationship over ``lines`` (filtered), in
+    one pass: each line with the tuple of its parents' lines; and the top-level blocks as
+    :class:`Parsed` keeps them. Indentation rules are netutils' own, quirks included: a line
+    deeper than the previous one is its child; a line less deep closes each open parent deeper
+    than it and one more; a dedent that would close every parent stays under the first.
+    ``banner`` (a :class:`_Banners`) takes the top-level banners. :class:`_Fallback` for what
+    netutils raises on, and for banners anywhere else."""
+    out, blocks = [], []
+    append = out.append
+    new = tuple.__new__  # line_class(line, parents) without the namedtuple's Python-level __new__
+    starts = banner.starts if banner is not None else None
+    parents = ()
+    indent = 0
+    block = None
+    i, count = 0, len(lines)
+    while i < count:
+        line = lines[i]
+        i += 1
+        if not line[0].isspace():
+            parents = ()
+            if starts and line.startswith(starts):
+                first = len(out)
+                i = banner.take(lines, i, line, out)
+                if i < count and lines[i][0].isspace():
+                    raise _Fallback()  # netutils keeps such a line at the top level
+                for entry in out[first:]:
+                    if entry[1]:
+                        block.append(entry)
+                    else:
+                        block = [entry]
+                        blocks.append((entry[0], block))
+                continue
+            entry = new(line_class, (line, ()))
+            append(entry)
+            block = [entry]
+            blocks.append((line, block))
+            continue
+        if starts and line.lstrip().startswith(starts):
+            raise _Fallback()
+        spaces = len(line) - len(line.lstrip())
+        if not parents:
+            if not out:
+                raise _Fallback()  # the first line is indented: netutils says so
+            parents = (out[-1][0],)
+        elif spaces > indent:
+            parents = (*parents, out[-1][0])
+        elif spaces < indent:
+            closing = 1
+            try:
+                previous = parents[-1]
+                while len(previous) - len(previous.lstrip()) > spaces:
+                    closing += 1
+                    previous = parents[-closing]
+            except IndexError:
+                raise _Fallback() from None
+            parents = parents[:-closing] or (parents[0],)
+        indent = spaces
+        entry = new(line_class, (line, parents))
+        append(entry)
+        block.append(entry)
+    return out, blocks
+
+
+class _Banners:
+    """Top-level banners as netutils' parser ``cls`` takes them: EOS's (up to a line holding
+    ``EOF``) or Cisco's (a delimiter, normalised to ^C; on one line or up to the next one)."""
+
+    def __init__(self, cls, line_class, cisco):
+        self.cls, self.line_class, self.cisco = cls, line_class, cisco
+        self.starts = tuple(cls.banner_start)
+
+    def take(self, lines, i, first, out):
+        """Append the banner starting with ``first`` (lines[i:] follow it) to ``out``; the
+        index of the line after it."""
+        line_class = self.line_class
+        if self.cisco:
+            from netutils.banner import normalise_delimiter_caret_c
+
+            found = self.cls.regex_banner.match(first)
+            if not found:
+                raise _Fallback()
+            end = found.group("banner_delimiter")
+            first = normalise_delimiter_caret_c(end, first)
+            out.append(line_class(first, ()))
+            if self.cls.is_banner_one_line(first):
+                return i
+        else:
+            end = self.cls.banner_end
+            out.append(line_class(first, ()))
+        body = []
+        while i < len(lines):
+            line = lines[i]
+            i += 1
+            if end not in line:
+                body.append(line)
+                continue
+            if self.cisco:
+                body.append(normalise_delimiter_caret_c(end, line))
+                text = "\n".join(body)
+                if text.endswith("^C"):
+                    banner, caret, _after = text.rpartition("^C")
+                    text = banner + caret
+            else:
+                body.append(line)
+                text = "\n".join(body)
+            out.append(line_class(text, (first,)))
+            return i
+        raise _Fallback()  # no end: netutils says so
+
+
+def _fast_path(cls):
+    """(split, banners, unique) when ``cls``'s parsing is the one :func:`_relationships`
+    models, else None: ``split`` gives the configuration lines of a text, ``banners`` takes
+    banners, ``unique`` says that a line repeated under the same parents is re-parented (IOS)."""
+    from netutils.config.parser import (
+        BaseSpaceConfigParser,
+        ConfigLine,
+        EOSConfigParser,
+        IOSConfigParser,
+    )
+
+    if cls is _PARSERS.get("frr"):
+        return _frr_lines, None, False
+    if cls in (EOSConfigParser, IOSConfigParser) and cls.config_lines_only is BaseSpaceConfigParser.config_lines_only:
+        comments = tuple(cls.comment_chars)
+        banners = _Banners(cls, ConfigLine, cisco=cls is IOSConfigParser) if cls.banner_start else None
+        return (lambda text: _space_lines(text, comments)), banners, cls is IOSConfigParser
+    return None
+
+
+_FAST = {}
+
+
+def _parse(cls, text, split_lines=None):
+    """(lines, blocks): the netutils ConfigLines of ``text`` as parser ``cls`` gives them
+    (raising ValueError, IndexError, NotImplementedError as it does), and the top-level blocks
+    when the fast path made them (else None). ``split_lines``: FRR's configuration lines of
+    ``text`` already split (:func:`_frr_lines_sniffed`).
+
+    netutils' parser costs about 0.5 ms for a 500-line configuration, much of a fleet check;
+    for the platforms netoss parses, :func:`_relationships` does the same in one pass (checked
+    equal to netutils on generated fleets and on random indentation, comments and banners:
+    tests/unit/test_compliance_parser.py). What it does not model (a banner below the top level,
+    a repeated line on IOS, what netutils refuses) goes to netutils' own parser."""
+    if cls not in _FAST:
+        _FAST[cls] = _fast_path(cls)
+    fast = _FAST[cls]
+    if fast is not None:
+        from netutils.config.parser import ConfigLine
+
+        split, banners, unique = fast
+        try:
+            lines = split_lines if split_lines is not None and split is _frr_lines else split(text)
+            out, blocks = _relationships(lines, ConfigLine, banners)
+        except _Fallback:
+            out = None
+        if out is not None and not (unique and len(set(out)) != len(out)):
+            return out, blocks
+    return cls(text).config_lines, None
+
+
+def config_lines(cls, text):
+    """The netutils ConfigLines of ``text`` as parser ``cls`` gives them (see :func:`_parse`)."""
+    return _parse(cls, text)[0]
 
 
 def parser_class(platform):
@@ -114,6 +304,11 @@ def sniff(text, platform):
             braces += 1
         if line[:1] in "sd" and line.startswith(("set ", "delete ")):
             sets += 1
+    _sniffed(body, first, braces, sets, platform)
+
+
+def _sniffed(body, first, braces, sets, platform):
+    """What :func:`sniff` concludes from its counts."""
     if not body:
         raise ConfigSyntaxError("the configuration is empty")
     if first in "{[":
@@ -128,6 +323,34 @@ def sniff(text, platform):
         raise ConfigSyntaxError("the configuration looks like 'set' commands (Junos, VyOS…), not %s CLI" % platform)
 
 
+def _frr_lines_sniffed(text, platform):
+    """:func:`_frr_lines` and :func:`sniff` in one pass over the lines (a fleet's FRR backups):
+    the lines, or the sniff's ConfigSyntaxError."""
+    out = []
+    skip = _FRR_SKIP
+    body = braces = sets = 0
+    first = None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        char = stripped[0]
+        if char == "!":
+            continue
+        if char != "#":
+            body += 1
+            if first is None:
+                first = char
+            if stripped[-1] in "{}" or stripped.endswith("};"):
+                braces += 1
+            if line[:1] in "sd" and line.startswith(("set ", "delete ")):
+                sets += 1
+        if stripped not in skip and not stripped.startswith("frr version "):
+            out.append(line.rstrip())
+    _sniffed(body, first, braces, sets, platform)
+    return out
+
+
 @dataclass
 class Parsed:
     """A configuration parsed once: its lines, its top-level blocks and an index by text."""
@@ -137,6 +360,8 @@ class Parsed:
     top: frozenset  # stripped top-level lines
     _stripped: list | None = None
     _joined: str | None = None
+    _newline_joined: str | None = None
+    _words: dict | None = None
 
     @property
     def stripped(self):
@@ -152,28 +377,59 @@ class Parsed:
             self._joined = "\n".join(self.stripped)
         return self._joined
 
+    @property
+    def newline_joined(self):
+        """A newline, then :attr:`joined`: every line follows a newline (what Rule.multiline searches)."""
+        if self._newline_joined is None:
+            self._newline_joined = "\n" + self.joined
+        return self._newline_joined
+
     @classmethod
     def of(cls, text, platform, trusted=False):
         """Parse ``text``; ``trusted`` (netoss rendered it) skips the syntax sniff."""
-        if not trusted:
+        split = None
+        if not trusted and platform == "frr":
+            split = _frr_lines_sniffed(text, platform)  # the sniff and the FRR parser's lines in one pass
+        elif not trusted:
             sniff(text, platform)
         try:
-            lines = parser_class(platform)(text).config_lines
+            lines, blocks = _parse(parser_class(platform), text, split)
         except (ValueError, IndexError, NotImplementedError) as exc:
             raise ConfigSyntaxError("the configuration cannot be parsed as %s: %s" % (platform, exc)) from None
-        blocks, current = [], None
-        for line in lines:
-            if not line.parents:
-                current = (line.config_line, [line])
-                blocks.append(current)
-            elif current is not None:
-                current[1].append(line)
+        if blocks is None:
+            blocks, current = [], None
+            for line in lines:
+                if not line.parents:
+                    current = (line.config_line, [line])
+                    blocks.append(current)
+                elif current is not None:
+                    current[1].append(line)
         return cls(lines, blocks, frozenset(b[0].strip() for b in blocks))
+
+    def blocks_of(self, prefixes):
+        """The top-level blocks (header, lines) whose header starts with one of ``prefixes``, in order."""
+        prefixes = tuple(prefixes)
+        if self._words is None:  # the blocks by the first word of their header
+            self._words = {}
+            for i, (header, _block) in enumerate(self.blocks):
+                self._words.setdefault(header.split(" ", 1)[0], []).append(i)
+        # A header that starts with "w rest" has first word "w"; one that starts with "w"
+        # (no space) has a first word that starts with "w".
+        found = []
+        for prefix in prefixes:
+            word, space, _rest = prefix.partition(" ")
+            if space:
+                found.extend(self._words.get(word, ()))
+            else:
+                found.extend(i for first, ids in self._words.items() if first.startswith(word) for i in ids)
+        blocks = self.blocks
+        if len(found) > 1:
+            found = sorted(set(found))
+        return [blocks[i] for i in found if blocks[i][0].startswith(prefixes)]
 
     def sections(self, prefixes):
         """The lines of the top-level blocks whose header starts with one of ``prefixes``."""
-        prefixes = tuple(prefixes)
-        return [line for header, block in self.blocks if header.startswith(prefixes) for line in block]
+        return [line for _header, block in self.blocks_of(prefixes) for line in block]
 
     def scope(self, within):
         """The lines a required/forbidden rule looks at: all of them, or those of ``within``'s blocks."""
@@ -333,36 +589,42 @@ def _check_section(rule, platform, actual, intended):
 
 
 def _required(rule, platform, actual):
-    missing, remediable, message = [], True, ""
+    remediable, message = True, ""
     if rule.within is None:
         if rule.patterns:
             missing = ["/%s/" % p.pattern for p in rule.patterns if not any(p.search(t) for t in actual.top)]
             remediable = False
         else:
             missing = [line for line in rule.lines if line not in actual.top]
+        if not missing:
+            return _result(rule, "compliant")
         blocks_missing = "\n".join(missing)
         have = [header for header, block in actual.blocks if len(block) == 1]  # the one-line settings
         want = have + missing
     else:
-        blocks = [(h, b) for h, b in actual.blocks if h.startswith(rule.within)]
+        blocks = actual.blocks_of((rule.within,))
         if not blocks:  # the device does not run what the rule is about
             return _result(rule, "compliant", message="no %r section: nothing to check" % rule.within)
-        parts, have, want = [], [], []
-        for header, block in blocks:
+        losses = []
+        for _header, block in blocks:
             children = {line.config_line.strip() for line in block[1:]}
             if rule.patterns:
                 lost = ["/%s/" % p.pattern for p in rule.patterns if not any(p.search(c) for c in children)]
                 remediable = False
             else:
                 lost = [line for line in rule.lines if line not in children]
+            losses.append(lost)
+        missing = [line for lost in losses for line in lost]
+        if not missing:
+            return _result(rule, "compliant")
+        parts, have, want = [], [], []
+        for i, (header, block) in enumerate(blocks):
+            lost = losses[i]
             if lost:
                 parts.append("\n".join([header] + [" " + line for line in lost]))
             have += _text(block)
             want += _text(block) + [" " + line for line in lost]
-            missing += lost
         blocks_missing = "\n".join(parts)
-    if not missing:
-        return _result(rule, "compliant")
     if remediable or rule.remediation is not None:
         commands, message = _remediate(rule, platform, "", blocks_missing)
     else:
@@ -374,7 +636,7 @@ def _forbidden(rule, platform, actual):
     if rule.within is None:  # a quick "nothing here" before the line-by-line scan
         if rule.regex is None and rule.line_set.isdisjoint(actual.stripped):
             return _result(rule, "compliant")
-        if rule.multiline is not None and not rule.multiline.search(actual.joined):
+        if rule.multiline is not None and not rule.multiline.search(actual.newline_joined):
             return _result(rule, "compliant")
     scope = actual.scope(rule.within)
     if rule.regex is not None:

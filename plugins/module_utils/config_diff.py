@@ -109,10 +109,37 @@ def driver(platform):
     return _DRIVERS[platform]
 
 
+# What splitlines() takes for a line break besides "\n": hier_config splits on them, the
+# prefilter below only sees "\n".
+_OTHER_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+# A line the FRR driver's per-line substitutions could change (it blanks "!" comments, exits,
+# "end" and vtysh's headers): more than they match (any whitespace, any indentation), never less.
+_FRR_SUBSTITUTED = re.compile(
+    r"^\s*(?:!|Building\s+configuration|Current\s+configuration|frr\s+version\s|end\s*$|exit\s*$"
+    r"|exit-address-family\s*$)",
+    re.MULTILINE,
+)
+_LEAN = {}
+
+
+def _driver_for(text, platform):
+    """The driver to load ``text`` with: FRR's without its per-line substitutions when none of
+    them can change a line of ``text`` (configuration lines parsed already: hier_config then
+    skips 7 regex substitutions per line, 40% of its load time); else the platform's own."""
+    if platform != "frr" or _OTHER_BREAKS.search(text) or _FRR_SUBSTITUTED.search(text):
+        return driver(platform)
+    if platform not in _LEAN:
+        lean = _frr_driver()
+        lean.rules.per_line_sub.clear()  # the rules are frozen, their lists are not
+        _LEAN[platform] = lean
+    return _LEAN[platform]
+
+
 def parse(text, platform):
     from hier_config import get_hconfig
 
-    return get_hconfig(driver(platform), text or "")
+    text = text or ""
+    return get_hconfig(_driver_for(text, platform), text)
 
 
 def _drop_empty_interfaces(config):

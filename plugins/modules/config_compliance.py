@@ -33,6 +33,8 @@ options:
   devices:
     description:
       - The devices to check, each with C(name), C(platform) (NetBox slug) and C(tags).
+      - Optionally C(site) and C(role) (NetBox slugs), kept in the run's devices so that the
+        portal's lists filter by them.
     type: list
     elements: dict
     required: true
@@ -211,6 +213,12 @@ def main():
         "summary": summary,
         "devices": [r.as_dict() for r in results],
     }
+    where = {d.get("name"): d for d in p["devices"]}
+    for entry in run["devices"]:
+        for key in ("site", "role"):
+            value = where.get(entry["device"], {}).get(key)
+            if isinstance(value, str) and value:
+                entry[key] = value
     for warning in summary["expired_exceptions"]:
         module.warn(warning)
 

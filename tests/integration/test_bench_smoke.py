@@ -4,9 +4,10 @@ fails the tests. No timing is asserted: each must run to its end, exit 0 and pri
 - bench_compliance.py needs nothing: tests/unit/test_bench_compliance.py;
 - bench_lab.py needs root and no stack: its own names (b*), here;
 - bench_scale.py runs here on the test stack (--stack), in a NetBox branch it deletes;
-- bench_portal.py, bench_sot.py and bench_faults.py run here on the test stack (--stack), and
-  put back what they changed in it (the worker restarted; the stack's intent synced again; the
-  alarms they raised cleared, their tickets resolved);
+- bench_portal.py, bench_sot.py, bench_faults.py and bench_compliance_portal.py run here on the
+  test stack (--stack), and put back what they changed in it (the worker restarted; the stack's
+  intent synced again; the alarms they raised cleared, their tickets resolved; the compliance
+  runs recorded deleted);
 - bench_config.py and bench_service_orders.py run on the lab of the module that already has one
   configured (test_config.py, test_service_orders_lab.py), with --stack and --lab.
 """
@@ -23,6 +24,12 @@ pytestmark = pytest.mark.integration
 def test_bench_lab_smoke():
     out = run_bench("bench_lab.py", "--smoke")
     assert_headings(out, "generated ring: 2 routers", "up median", "memory")
+
+
+def test_bench_compliance_portal_smoke(stack):
+    out = run_bench("bench_compliance_portal.py", "--smoke", "--stack", str(stack.state_dir))
+    assert_headings(out, "machine:", "compliance in the portal: 30 devices", "record run 2:", "API results, first page",
+                    "page device history", "put back: 2 runs deleted")  # fmt: skip
 
 
 def test_bench_portal_smoke(stack, demo_synced):

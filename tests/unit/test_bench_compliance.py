@@ -65,5 +65,14 @@ def test_bench_compliance_generates_every_field_device_data_gives():
 
 def test_bench_compliance_smoke():
     out = run_bench("bench_compliance.py", "--smoke")
-    for heading in ("machine:", "generated ", "compliance of ", "wall, median", "peak memory", "verified:"):
+    for heading in (
+        "machine:",
+        "generated ",
+        "compliance of ",
+        "wall, median",
+        "peak memory",
+        "verified:",
+        "side by side",
+        "netutils compliance()",
+    ):
         assert heading in out, f"no {heading!r} in:\n{out}"

@@ -3,7 +3,8 @@ their alarms, and the views the API, the pages and ``netoss compliance report`` 
 
     record_run(payload, user)   validate and store a run; the alarm events it calls for
     latest(device=None)         each device's results in the latest run that included it
-    history(device, feature)    a device's results run after run, newest first
+    latest_page(filters, …)     the same, filtered and a page at a time (Filters)
+    history(device, feature)    a device's results run after run, newest first (history_page: paged)
     over_time(days)             the percentage of each run, for the chart
     heatmap()                   devices x features of the latest results, a page at a time
     run_report(run_id)          a run with every device, feature and rule detail
@@ -15,12 +16,17 @@ from __future__ import annotations
 
 from netoss.domain.compliance.alarms import alarm_events, queue, specific_problem
 from netoss.domain.compliance.runs import (
+    Filters,
+    InvalidFilter,
     InvalidRun,
     Recorded,
+    count_runs,
     fleet,
     heatmap,
     history,
+    history_page,
     latest,
+    latest_page,
     list_runs,
     natural,
     over_time,
@@ -30,15 +36,22 @@ from netoss.domain.compliance.runs import (
     summarize,
     validate,
 )
+from netoss.domain.compliance.schema import STATUSES
 
 __all__ = [
+    "STATUSES",
+    "Filters",
+    "InvalidFilter",
     "InvalidRun",
     "Recorded",
     "alarm_events",
+    "count_runs",
     "fleet",
     "heatmap",
     "history",
+    "history_page",
     "latest",
+    "latest_page",
     "list_runs",
     "natural",
     "over_time",

@@ -42,6 +42,8 @@ DEVICE_RESULT = {
     "properties": {
         "device": DEVICE,
         "platform": {"type": "string", "maxLength": 64},
+        "site": {"type": "string", "maxLength": 100, "description": "the device's site (NetBox slug), for filters"},
+        "role": {"type": "string", "maxLength": 100, "description": "the device's role (NetBox slug), for filters"},
         "status": {"enum": list(STATUSES)},
         "error": {"type": "string", "maxLength": 10_000},
         "features": {

@@ -5,9 +5,61 @@ from __future__ import annotations
 
 from flask import abort, jsonify, request, url_for
 
+from netoss.domain.compliance.schema import STATUSES
 from netoss.web.api import bp, faults
-from netoss.web.apidoc import Int, Text, body, fails, many, query, responds
+from netoss.web.apidoc import Choice, Int, Text, body, fails, many, query, record, responds
 from netoss.web.security import audit, current_user, require_role
+
+# The filters of the lists of results (netoss.domain.compliance.Filters), as query arguments.
+FILTERS = {
+    "device": Text(max_length=64),
+    "q": Text(max_length=64),
+    "site": Text(max_length=100),
+    "role": Text(max_length=100),
+    "platform": Text(max_length=64),
+    "status": Choice(STATUSES),
+    "feature": Text(max_length=53),
+    "rule": Text(max_length=154),
+}
+PAGE = {"offset": Int(0, 10_000_000, 0)}
+
+
+def _filters(args: dict):
+    """The Filters of the query arguments; 400 naming the one that is wrong."""
+    from netoss.domain.compliance import Filters, InvalidFilter
+
+    try:
+        return Filters(**{name: args[name] for name in FILTERS})
+    except InvalidFilter as exc:
+        abort(400, str(exc))
+
+
+def _total(resp, total: int):
+    resp.headers["X-Total-Count"] = str(total)
+    return resp
+
+
+def paged(schema: dict, description: str):
+    """Decorator documenting a 200 answer that is one page of a list, with its X-Total-Count."""
+
+    def wrap(view):
+        return record(
+            view,
+            responses={
+                "200": {
+                    "description": description,
+                    "headers": {
+                        "X-Total-Count": {
+                            "description": "how many match the filters (every page)",
+                            "schema": {"type": "integer", "minimum": 0},
+                        }
+                    },
+                    "content": {"application/json": {"schema": schema}},
+                }
+            },
+        )
+
+    return wrap
 
 
 def _queue_compliance_alarms(events: list) -> dict:
@@ -64,24 +116,36 @@ def record_compliance_run():
 @bp.get("/v1/compliance/runs")
 @require_role("viewer")
 @query(limit=Int(1, 500, 50), offset=Int(0, 10_000_000, 0))
-@responds(200, many("ComplianceRunSummary"))
+@paged(many("ComplianceRunSummary"), "Runs, newest first")
 def list_compliance_runs(args):
-    """Compliance runs, newest first"""
-    from netoss.domain.compliance import list_runs
+    """Compliance runs, newest first (X-Total-Count: how many there are)"""
+    from netoss.domain.compliance import count_runs, list_runs
 
     runs = list_runs(args["limit"], args["offset"])
-    return jsonify([r.to_dict() for r in runs])
+    return _total(jsonify([r.to_dict() for r in runs]), count_runs())
 
 
 @bp.get("/v1/compliance/runs/<int(max=2147483647):run_id>")
 @require_role("viewer")
+@query(limit=Int(1, 1000, None), problems=Choice(("true", "false")), **PAGE, **FILTERS)
 @responds(200, "ComplianceReport")
 @fails(s404="No such run")
-def get_compliance_run(run_id: int):
-    """A compliance run's report: summary, policy, and every device with its features and rule details"""
+def get_compliance_run(args, run_id: int):
+    """A compliance run's report: summary, policy, and its devices with their features and rule details
+
+    Every device without arguments; with ``limit``, ``offset``, ``problems=true`` (devices not
+    compliant or in error) or a filter, the devices that match in pages (natural order of names),
+    ``page`` saying which of how many, and X-Total-Count. ``status`` is the device's status in the
+    run (with ``feature``: that feature's); ``rule`` (``rule`` or ``feature/rule``) keeps the
+    devices where that rule is not compliant."""
     from netoss.domain.compliance import run_report
 
-    return jsonify(run_report(run_id) or abort(404, f"no compliance run {run_id}"))
+    filters = _filters(args)
+    report = run_report(run_id, args["problems"] == "true", args["offset"], args["limit"], filters)
+    if report is None:
+        abort(404, f"no compliance run {run_id}")
+    resp = jsonify(report)
+    return _total(resp, report["page"]["total"]) if "page" in report else resp
 
 
 @bp.get("/v1/compliance/runs/<int(max=2147483647):run_id>/csv")
@@ -102,15 +166,60 @@ def compliance_run_csv(run_id: int):
     return Response(run_csv(report), mimetype="text/csv", headers=headers)
 
 
+@bp.get("/v1/compliance/results")
+@require_role("viewer")
+@query(limit=Int(1, 1000, 100), **PAGE, **FILTERS)
+@paged(many("ComplianceDevice"), "A page of devices, in the natural order of their names")
+def list_compliance_results(args):
+    """Each device's latest compliance results, filtered and paged in the database
+
+    One item per device (its results in the latest run that included it); X-Total-Count: how
+    many devices match. ``device`` is a name, ``q`` a part of one; ``site``, ``role``, ``platform``
+    NetBox slugs as the run gave them; ``status`` the device's status (with ``feature``: that
+    feature's); ``feature`` the devices checked on it; ``rule`` (``rule`` or ``feature/rule``)
+    the devices where that rule is not compliant."""
+    from netoss.domain.compliance import latest_page
+
+    devices, total = latest_page(_filters(args), args["offset"], args["limit"])
+    return _total(jsonify(devices), total)
+
+
+@bp.get("/v1/compliance/history")
+@require_role("viewer")
+@query(device=Text(max_length=64), feature=Text(max_length=53), limit=Int(1, 200, 20), **PAGE)
+@paged(many("ComplianceHistoryEntry"), "The device's results, run after run, newest first")
+@fails(s404="No result for this device")
+def compliance_device_history(args):
+    """A device's compliance history: its results (of ``feature``, or every feature) in its runs, newest first
+
+    ``device`` is required; ``limit`` and ``offset`` count runs; X-Total-Count: how many runs
+    the device has (of ``feature``)."""
+    from netoss.domain.compliance import history_page
+
+    name = args["device"]
+    if name is None:
+        abort(400, "device: the device whose history to read is required")
+    _filters({**dict.fromkeys(FILTERS), "device": name, "feature": args["feature"]})  # 400 naming a bad one
+    entries, total = history_page(name, args["feature"], args["offset"], args["limit"])
+    if not total:
+        feature = f" and feature {args['feature']!r}" if args["feature"] else ""
+        abort(404, f"no compliance result for device {name!r}{feature}")
+    return _total(jsonify(entries), total)
+
+
 @bp.get("/v1/compliance/overview")
 @require_role("viewer")
-@query(device=Text(max_length=64), days=Int(1, 3660, 30))
+@query(device=Text(max_length=64), days=Int(1, 3660, 30), limit=Int(1, 1000, None), offset=Int(0, 10_000_000, 0))
 @responds(200, "ComplianceOverview")
 def compliance_overview(args):
-    """Each device's latest compliance results, the fleet's percentage, and each run's percentage over the last days"""
+    """Each device's latest compliance results, the fleet's percentage, and each run's percentage over the last days
+
+    The counts are the fleet's, counted in the database; ``devices`` is every device, or with
+    ``limit``/``offset`` a page of them (``devices_page`` says which of how many; the lists of
+    /compliance/results filter too)."""
     from netoss.domain.compliance import overview
 
     device = args["device"]
     if device is not None and len(device) > 64:
         abort(400, "device: a device name has 64 characters at most")
-    return jsonify(overview(args["days"], device))
+    return jsonify(overview(args["days"], device, args["offset"], args["limit"]))

@@ -14,6 +14,7 @@ bp = Blueprint("compliance", __name__)
 
 HEATMAP_PAGE = 200  # devices per page of the heat map
 REPORT_PAGE = 50  # devices that are not compliant per page of a run's report
+HISTORY_PAGE = 20  # runs per page of a device's history
 
 
 def _page() -> int:
@@ -21,6 +22,24 @@ def _page() -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
         abort(400, "page must be an integer from 1 to 100000")
     return int(raw)
+
+
+def _filters() -> compliance.Filters:
+    """The site, role, platform, status, feature and rule filters of the query string (empty:
+    any); 400 naming the one that is wrong."""
+    values = {name: request.args.get(name, "").strip() or None for name in FILTERS}
+    try:
+        return compliance.Filters(**values)
+    except compliance.InvalidFilter as exc:
+        abort(400, str(exc))
+
+
+FILTERS = ("site", "role", "platform", "status", "feature", "rule")
+
+
+def _kept(filters: compliance.Filters) -> dict:
+    """The filters to keep in the links of the other pages."""
+    return {name: getattr(filters, name) for name in FILTERS if getattr(filters, name) is not None}
 
 
 @bp.get("/compliance")
@@ -37,7 +56,8 @@ def overview_page():
     days = request.args.get("days", "30")
     if not days.isdigit() or not 1 <= int(days) <= 3660:
         abort(400, "days must be an integer from 1 to 3660")
-    heat = compliance.heatmap(query, show == "problems", (page - 1) * HEATMAP_PAGE, HEATMAP_PAGE)
+    filters = _filters()
+    heat = compliance.heatmap(query, show == "problems", (page - 1) * HEATMAP_PAGE, HEATMAP_PAGE, filters)
     return render_template(
         "compliance/overview.html",
         fleet=compliance.fleet(),
@@ -47,6 +67,9 @@ def overview_page():
         runs=compliance.list_runs(20),
         query=query,
         show=show,
+        filters=filters,
+        kept=_kept(filters),
+        statuses=compliance.STATUSES,
         page=page,
         pages=max(1, -(-heat["total"] // HEATMAP_PAGE)),
     )
@@ -55,9 +78,16 @@ def overview_page():
 @bp.get("/compliance/runs/<int(max=2147483647):run_id>")
 @require_role("viewer")
 def run_page(run_id: int):
-    """A run's report, with the devices that are not compliant a page at a time."""
+    """A run's report, with the devices that are not compliant (or, with ?show=all, every device)
+    a page at a time, filtered by site, role, platform, status, feature or rule."""
     page = _page()
-    report = compliance.run_report(run_id, problems=True, offset=(page - 1) * REPORT_PAGE, limit=REPORT_PAGE)
+    show = request.args.get("show", "problems")
+    if show not in ("all", "problems"):
+        abort(400, "show must be all or problems")
+    filters = _filters()
+    report = compliance.run_report(
+        run_id, problems=show == "problems", offset=(page - 1) * REPORT_PAGE, limit=REPORT_PAGE, filters=filters
+    )
     if report is None:
         abort(404, f"no compliance run {run_id}")
     severity = {f["name"]: f.get("severity") or "major" for f in report["policy"].get("features", [])}
@@ -65,6 +95,10 @@ def run_page(run_id: int):
         "compliance/run.html",
         report=report,
         severity=severity,
+        show=show,
+        filters=filters,
+        kept=_kept(filters),
+        statuses=compliance.STATUSES,
         page=page,
         pages=max(1, -(-report["page"]["total"] // REPORT_PAGE)),
     )
@@ -99,7 +133,8 @@ def device_page(name: str):
     feature = request.args.get("feature") or None
     if len(name) > 64 or (feature is not None and len(feature) > 64):
         abort(400, "device and feature names have 64 characters at most")
-    history = compliance.history(name, feature, runs=20)
+    page = _page()
+    history, runs_total = compliance.history_page(name, feature, (page - 1) * HISTORY_PAGE, HISTORY_PAGE)
     current = compliance.latest(name)
     if not history and not current:
         abort(404, f"no compliance result for device {name!r}" + (f" and feature {feature!r}" if feature else ""))
@@ -115,4 +150,7 @@ def device_page(name: str):
         by_feature=by_feature,
         remediate=link,
         no_remediate=no_link,
+        page=page,
+        pages=max(1, -(-runs_total // HISTORY_PAGE)),
+        runs_total=runs_total,
     )
