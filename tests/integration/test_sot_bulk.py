@@ -115,7 +115,7 @@ def test_a_fleet_first_sync_no_op_one_edit_and_a_refusal_named_then_converging(
 
     devices_file = intent / "30-devices.yml"
     data = yaml.safe_load(devices_file.read_text())
-    edited = data["devices"][FLEET_DEVICES // 2]
+    index, edited = next((i, d) for i, d in enumerate(data["devices"]) if i >= FLEET_DEVICES // 2 and d["role"] == "ce")
     edited["description"] = "edited by the test"
     # And a new address, which NetBox will refuse: the same address already exists, untagged.
     spare = next(i for i in edited["interfaces"] if not i.get("addresses") and i["name"].startswith("eth"))
@@ -132,7 +132,7 @@ def test_a_fleet_first_sync_no_op_one_edit_and_a_refusal_named_then_converging(
     assert "Plan: 2 to create, 1 to update, 0 to delete" in run.output, run.output[-3000:]
     # Named with its intent file and entry, and NetBox's reason.
     assert f"create ip_addresses 100.111.255.1/31 on {edited['name']}:{spare['name']}" in run.output
-    assert f"30-devices.yml: devices[{FLEET_DEVICES // 2}] '{edited['name']}'" in run.output
+    assert f"30-devices.yml: devices[{index}] '{edited['name']}'" in run.output
     assert "Duplicate IP address" in run.output
     # What NetBox accepted before the refusal is written: the prefix, the edited description.
     assert inside.dcim.devices.get(name=edited["name"]).description == "edited by the test"
