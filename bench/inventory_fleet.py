@@ -149,3 +149,34 @@ def load(
     print(netbox_cmd(stack, "shell", "-c", ORM_FLEET, extra_env=env).strip().splitlines()[-1])
     netbox_cmd(stack, "calculate_cached_counts")
     netbox_cmd(stack, "rebuild_config_context_cache")
+
+
+ORM_UNLOAD = r"""
+import os
+from dcim.models import (Device, DeviceRole, DeviceType, Location, Manufacturer, Platform, Rack, RackRole, Region,
+                         Site, SiteGroup)
+from extras.models import ConfigContext, CustomField, Tag
+from ipam.models import IPAddress
+from tenancy.models import Tenant
+
+p = os.environ["FLEET_PREFIX"]
+devices = Device.objects.filter(name__startswith=f"{p}-")
+IPAddress.objects.filter(interface__device__in=devices).delete()
+n = devices.count()
+for d in devices.iterator():
+    d.delete()
+ConfigContext.objects.filter(name__startswith=f"{p}-").delete()
+CustomField.objects.filter(name=f"{p}_contract").delete()
+Rack.objects.filter(name__startswith=f"{p}-").delete()
+for model in (DeviceType, Platform, Manufacturer, DeviceRole, Tenant, Tag, RackRole, Location, Site, SiteGroup):
+    model.objects.filter(slug__startswith=f"{p}-").delete()
+regions = Region.objects.filter(slug__startswith=f"{p}-")
+regions.filter(parent__isnull=False).delete()
+regions.delete()
+print(f"fleet: removed {n} devices ({p})")
+"""
+
+
+def unload(stack, prefix: str) -> None:
+    """Remove what ``load(stack, ..., prefix)`` added (through the ORM, outside the change log)."""
+    print(netbox_cmd(stack, "shell", "-c", ORM_UNLOAD, extra_env={"FLEET_PREFIX": prefix}).strip().splitlines()[-1])

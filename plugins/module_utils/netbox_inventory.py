@@ -49,7 +49,6 @@ _PLAIN_GROUP_BY = (
     "utc_offset",
     "facility",
     "services",
-    "rack_group",
 )
 # Change-log object types that change no host by themselves being changed, but that the
 # inventory draws on as a whole (names, slugs, trees, config context rules, custom fields): a
@@ -229,10 +228,9 @@ def valid_group_by(settings: Settings) -> list[str]:
     plain = list(_PLAIN_GROUP_BY)
     if not settings.racks:
         names.remove("racks" if settings.plurals else "rack")
-        plain = [p for p in plain if p not in ("location", "rack_role", "rack_group")]
+        plain.remove("rack_role")
     if not settings.services:
         plain.remove("services")
-    plain.remove("rack_group")  # NetBox <= 2.10 only
     return names + plain
 
 
@@ -593,9 +591,15 @@ class Refresh:
     changes: int = 0
 
 
+def _snapshots(change: dict) -> list[dict]:
+    """The object's data before and after the change (NetBox's prechange/postchange_data; a
+    foreign key is the related object's id)."""
+    return [d for d in (change.get("prechange_data"), change.get("postchange_data")) if isinstance(d, dict)]
+
+
 def fold_changes(changes: list[dict], last_id: int, index: dict, settings: Settings, max_changes: int) -> Refresh:
     """Fold NetBox change-log entries (id, action, changed_object_type, changed_object_id,
-    related_object_type, related_object_id; oldest first) into a Refresh.
+    prechange_data, postchange_data; oldest first) into a Refresh.
 
     ``index`` maps what the cache knows: ``interface_device`` (interface id -> device id),
     ``ip_device`` (IP id -> the device its interface is on) and ``primary`` (IP id -> ids of the
@@ -620,18 +624,17 @@ def fold_changes(changes: list[dict], last_id: int, index: dict, settings: Setti
             else:
                 r.devices.add(oid)
                 r.drop_devices.discard(oid)
-        elif kind == INTERFACE:
-            if settings.interfaces and ch.get("related_object_type") == DEVICE:
-                r.interfaces_of.add(ch.get("related_object_id"))
+        elif kind == INTERFACE and settings.interfaces:
+            # The device it was on and the device it is on (an interface can move).
+            owners = {itf_device.get(oid)} | {d.get("device") for d in _snapshots(ch)}
+            r.interfaces_of.update(o for o in owners if o is not None)
         elif kind == IPADDRESS:
             # Its address or DNS name shows in the host of each device it is the primary IP of.
             r.devices.update(primary.get(oid, ()))
             if settings.needs_ips:
                 # The device it was on, and the device of the interface it is on now.
-                if oid in ip_device:
-                    r.interfaces_of.add(ip_device[oid])
-                if ch.get("related_object_type") == INTERFACE and ch.get("related_object_id") in itf_device:
-                    r.interfaces_of.add(itf_device[ch["related_object_id"]])
+                owners = {ip_device.get(oid)} | {itf_device.get(d.get("assigned_object_id")) for d in _snapshots(ch)}
+                r.interfaces_of.update(o for o in owners if o is not None)
     if r.changes > max_changes:
         r.full = r.full or f"{r.changes} changes since the last read (more than cache_max_changes={max_changes})"
     r.interfaces_of -= r.drop_devices

@@ -288,7 +288,7 @@ def read_full(reader: Reader, settings: Settings) -> State:
 def changes_since(reader: Reader, last_id: int, last_time: str | None, limit: int) -> list[dict] | None:
     """The change log after ``last_id``, oldest first; None when it does not reach back to it
     (the entry ``last_id`` is gone or is another change: pruned, or a restored NetBox)."""
-    fields = "id,time,action,changed_object_type,changed_object_id,related_object_type,related_object_id"
+    fields = "id,time,action,changed_object_type,changed_object_id,prechange_data,postchange_data"
     params = [("id__gte", last_id), ("ordering", "id"), ("fields", fields)]
     first = reader.get("/api/core/object-changes/", [*params, ("limit", min(limit + 1, 1000))])
     results = first.get("results") or []

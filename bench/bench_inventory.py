@@ -1,0 +1,394 @@
+#!/usr/bin/env python3
+"""Benchmark: the inventory plugin netoss.core.netbox against netbox.netbox.nb_inventory, on one NetBox.
+
+It starts a stack of its own (.state-bench-inventory, port base 43500) unless --stack names one
+already up, loads a fleet through NetBox's ORM (bench/inventory_fleet.py: N devices across
+several sites, roles, platforms, tags and tenants, 10 interfaces each), then prints side by
+side, in one run, wall time and peak memory of `ansible-inventory --list`:
+
+  1. NetBox's own floor: the same devices (and interfaces) read with a plain client (GraphQL,
+     one page after the other), no inventory built;
+  2. cold, devices only: nb_inventory, then netoss.core.netbox (no cache);
+  3. cold, with interfaces: the same with `interfaces: true`;
+  4. warm: a handful of changes made through NetBox's API (devices updated, one created, one
+     deleted, an interface edited), then netoss.core.netbox again (its cache refreshed from the
+     change log), with the plugin's own refresh time beside the command's;
+  5. the outputs compared: the same hosts and groups, and the variables both set equal.
+
+Both plugins read inventory files shaped like inventory/netbox.yml (group_by sites,
+device_roles, platforms; config context flattened; custom fields flattened).
+
+  .venv/bin/python bench/bench_inventory.py [--devices N] [--interfaces K] [--skip-nb-interfaces] [--keep]
+  .venv/bin/python bench/bench_inventory.py --smoke --stack .state-test     # make test: 20 devices
+``run(stack, devices, interfaces, ...)`` does the same on a stack already up (bench/bench_scale.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+import inventory_fleet  # noqa: E402
+import on_stack  # noqa: E402
+
+from netoss.embedded.stack import client_env  # noqa: E402
+
+STATE = REPO / ".state-bench-inventory"
+PORT_BASE = 43500
+PREFIX = "benchinv"
+
+BASE = {
+    "validate_certs": True,
+    "group_by": ["sites", "device_roles", "platforms"],
+    "config_context": True,
+    "flatten_config_context": True,
+    "flatten_custom_fields": True,
+    "rename_variables": [{"pattern": "^(tags|serial)$", "repl": "nb_\\1"}],
+    "fetch_all": True,
+    "services": False,
+}
+
+# Runs one command and reports its own peak RSS (RUSAGE_CHILDREN of a fresh process covers that
+# command's process tree: the largest process in it).
+MEASURE = """
+import resource, subprocess, sys
+rc = subprocess.run(sys.argv[1:]).returncode
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)
+sys.exit(rc)
+"""
+
+
+def inventory_file(directory: Path, name: str, plugin: str, interfaces: bool) -> Path:
+    import yaml
+
+    path = directory / f"{name}.yml"
+    path.write_text(yaml.safe_dump({"plugin": plugin, **BASE, "interfaces": interfaces}, sort_keys=False))
+    return path
+
+
+def timed(cmd: list[str], env: dict) -> tuple[float, float, str, str]:
+    """Run cmd; (wall seconds, peak RSS MiB of its largest process, stdout, stderr)."""
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", MEASURE, *cmd], cwd=REPO, env=env, capture_output=True, text=True)
+    wall = time.monotonic() - t0
+    *err, peak = proc.stderr.rstrip().splitlines() or ["0"]
+    if proc.returncode != 0:
+        raise SystemExit(
+            f"{' '.join(cmd[-3:])} failed (rc {proc.returncode}):\n{(proc.stdout + chr(10).join(err))[-3000:]}"
+        )
+    return wall, int(peak) / 1024, proc.stdout, "\n".join(err)
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def parse_list(stdout: str) -> dict:
+    return _plain(json.loads(stdout[stdout.index("{") :]))
+
+
+def differences(nb: dict, ours: dict) -> list[str]:
+    """How two `ansible-inventory --list` outputs differ: hosts, groups (members and children),
+    and the host variables both set (interfaces: the fields both give)."""
+    out = []
+
+    def groups(d):
+        return {g: (sorted(v.get("hosts", [])), sorted(v.get("children", []))) for g, v in d.items() if g != "_meta"}
+
+    ga, gb = groups(nb), groups(ours)
+    for g in sorted(set(ga) | set(gb)):
+        if ga.get(g) != gb.get(g):
+            out.append(f"group {g}: nb_inventory {ga.get(g)} vs netoss.core.netbox {gb.get(g)}"[:300])
+    ha, hb = nb["_meta"]["hostvars"], ours["_meta"]["hostvars"]
+    if set(ha) != set(hb):
+        out.append(
+            f"hosts only in nb_inventory: {sorted(set(ha) - set(hb))[:10]}, "
+            f"only in netoss.core.netbox: {sorted(set(hb) - set(ha))[:10]}"
+        )
+    for host in sorted(set(ha) & set(hb)):
+        va, vb = ha[host], hb[host]
+        for key in sorted(set(va) | set(vb)):
+            if va.get(key, "<unset>") != vb.get(key, "<unset>"):
+                out.append(f"{host}: {key} = {va.get(key, '<unset>')!r} vs {vb.get(key, '<unset>')!r}"[:300])
+    return out
+
+
+def compare(nb: dict, ours: dict) -> list[str]:
+    """differences() with nb_inventory's interfaces cut down to the fields ours carry."""
+    hb = ours["_meta"]["hostvars"]
+    for host, hv in nb["_meta"]["hostvars"].items():
+        mine = (hb.get(host) or {}).get("interfaces")
+        if "interfaces" in hv and mine is not None and len(mine) == len(hv["interfaces"]):
+            cut = []
+            for theirs, own in zip(hv["interfaces"], mine, strict=True):
+                item = {k: theirs.get(k) for k in own if k != "ip_addresses"}
+                if "ip_addresses" in own:
+                    item["ip_addresses"] = [
+                        {k: t.get(k) for k in o}
+                        for t, o in zip(theirs.get("ip_addresses", []), own["ip_addresses"], strict=False)
+                    ]
+                    if len(theirs.get("ip_addresses", [])) != len(own["ip_addresses"]):
+                        item["ip_addresses"] = theirs.get("ip_addresses")
+                cut.append(item)
+            hv["interfaces"] = cut
+    return differences(nb, ours)
+
+
+def floor(url: str, token: str, interfaces: bool) -> tuple[float, int, int]:
+    """NetBox's own time to serve the data: GraphQL pages of 1000, one after the other, with a
+    plain requests session; (seconds, devices, interfaces)."""
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    device_fields = (
+        "id name status serial asset_tag site { slug } role { slug } platform { slug } tenant { slug } tags { slug } "
+        "device_type { slug manufacturer { slug } } primary_ip4 { address dns_name } primary_ip6 { address } "
+        "custom_field_data local_context_data config_context"
+    )
+    itf_fields = "id name type enabled mtu description mgmt_only mode device { id } ip_addresses { address status }"
+    t0 = time.monotonic()
+    counts = []
+    for kind, fields in (("device_list", device_fields), ("interface_list", itf_fields)):
+        if kind == "interface_list" and not interfaces:
+            counts.append(0)
+            continue
+        n, offset = 0, 0
+        for _ in range(10_000):
+            q = f"{{ {kind}(pagination: {{offset: {offset}, limit: 1000}}) {{ {fields} }} }}"
+            resp = session.post(f"{url}/graphql/", json={"query": q}, timeout=600)
+            resp.raise_for_status()
+            page = resp.json()["data"][kind]
+            n += len(page)
+            offset += 1000
+            if len(page) < 1000:
+                break
+        counts.append(n)
+    return time.monotonic() - t0, counts[0], counts[1]
+
+
+def changes(url: str, token: str, prefix: str) -> str:
+    """A handful of changes through the API: 3 devices updated, 1 created (with an interface and a
+    primary IP), 1 deleted, 1 interface edited."""
+    import pynetbox
+
+    nb = pynetbox.api(url, token=token)
+    devices = list(nb.dcim.devices.filter(name__isw=f"{prefix}-", limit=6))
+    if len(devices) < 6:
+        raise SystemExit(f"bench: fewer than 6 devices named {prefix}-* to change")
+    for d in devices[:3]:
+        d.serial = f"BENCH-{int(time.time())}"
+        d.save()
+    src = devices[3]
+    new = nb.dcim.devices.create(
+        name=f"{prefix}-new-{int(time.time())}",
+        site=src.site.id,
+        role=src.role.id,
+        device_type=src.device_type.id,
+        status="active",
+    )
+    itf = nb.dcim.interfaces.create(device=new.id, name="mgmt0", type="1000base-t")
+    ip = nb.ipam.ip_addresses.create(
+        address="198.18.127.250/32", assigned_object_type="dcim.interface", assigned_object_id=itf.id
+    )
+    new.primary_ip4 = ip.id
+    new.save()
+    devices[4].delete()
+    itf = next(iter(nb.dcim.interfaces.filter(device_id=devices[5].id, limit=1)))
+    itf.description = "edited by the bench"
+    itf.save()
+    return f"3 devices updated, {new.name} created, {devices[4].name} deleted, an interface of {devices[5].name} edited"
+
+
+def refresh_time(stdout_stderr: str) -> str:
+    m = re.search(r"netoss\.core\.netbox: (.*?): (\d+) devices in ([\d.]+) s", stdout_stderr)
+    return f"{m.group(3)} s ({m.group(1)})" if m else "?"
+
+
+def machine() -> str:
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return f"{platform.node()}: {os.cpu_count()} cores {cpu}, Python {platform.python_version()}, {when}"
+
+
+def run(
+    stack,
+    devices: int,
+    interfaces: int = 10,
+    load: bool = True,
+    nb_interfaces: bool = True,
+    prefix: str = PREFIX,
+    log=print,
+) -> dict:
+    """The bench on ``stack`` (already up): load the fleet (unless ``load`` is False: it is there),
+    time both plugins, print the table; return the figures. With ``load``, the fleet is removed at
+    the end when the stack is not the bench's own (the caller's NetBox is left as it was, but for
+    the change log)."""
+    url, token = stack.netbox_url, stack.netbox_token()
+    env = {
+        **os.environ,
+        **client_env(stack),
+        "PATH": f"{REPO / '.venv/bin'}:{os.environ['PATH']}",
+        "ANSIBLE_LOCAL_TEMP": str(stack.state_dir / "ansible-tmp"),
+        "ANSIBLE_NOCOLOR": "1",
+        "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / ".collections"), os.environ.get("PYTHONPATH", "")]),
+    }
+    figures: dict = {}
+    log(f"machine: {machine()}")
+    if load:
+        t0 = time.monotonic()
+        inventory_fleet.load(stack, devices, interfaces, prefix)
+        log(f"ORM load of {devices} devices x {interfaces} interfaces: {time.monotonic() - t0:.1f} s")
+    inv = str(REPO / ".venv/bin/ansible-inventory")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        env["NETOSS_INVENTORY_CACHE_DIR"] = str(tmp / "cache")
+        files = {
+            (plugin, itf): inventory_file(tmp, f"{plugin.split('.')[-1]}-{itf}", plugin, itf)
+            for plugin in ("netbox.netbox.nb_inventory", "netoss.core.netbox")
+            for itf in (False, True)
+        }
+        # nb_inventory's first run downloads NetBox's API schema and caches it: not counted.
+        timed([inv, "-i", str(files[("netbox.netbox.nb_inventory", False)]), "--graph"], env)
+        rows = []
+        for itf in (False, True):
+            what = "with interfaces" if itf else "devices only"
+            secs, n_dev, n_itf = floor(url, token, itf)
+            rows.append(
+                (
+                    f"cold, {what}",
+                    "NetBox floor (GraphQL, plain client)",
+                    secs,
+                    None,
+                    f"{n_dev} devices, {n_itf} interfaces",
+                )
+            )
+            outputs = {}
+            for plugin in ("netbox.netbox.nb_inventory", "netoss.core.netbox"):
+                if plugin.startswith("netbox.") and itf and not nb_interfaces:
+                    continue
+                shutil.rmtree(tmp / "cache", ignore_errors=True)
+                wall, rss, out, err = timed([inv, "-i", str(files[(plugin, itf)]), "--list", "-v"], env)
+                outputs[plugin] = parse_list(out)
+                hosts = len(outputs[plugin]["_meta"]["hostvars"])
+                note = f"{hosts} hosts" + (
+                    f", plugin read {refresh_time(out + err)}" if plugin.startswith("netoss") else ""
+                )
+                rows.append((f"cold, {what}", plugin, wall, rss, note))
+                figures[(what, plugin)] = (wall, rss)
+            if len(outputs) == 2:
+                diff = compare(outputs["netbox.netbox.nb_inventory"], outputs["netoss.core.netbox"])
+                figures[("diff", what)] = diff
+                rows.append(
+                    (
+                        f"cold, {what}",
+                        "outputs compared",
+                        0,
+                        None,
+                        "equal" if not diff else f"{len(diff)} differences: {diff[:3]}",
+                    )
+                )
+        what_changed = changes(url, token, prefix)
+        wall, rss, out, err = timed([inv, "-i", str(files[("netoss.core.netbox", True)]), "--list", "-v"], env)
+        rows.append(
+            (
+                "warm, with interfaces",
+                "netoss.core.netbox",
+                wall,
+                rss,
+                f"plugin refresh {refresh_time(out + err)}; {what_changed}",
+            )
+        )
+        figures["warm"] = (wall, rss, refresh_time(out + err))
+    log("")
+    log(f"{'case':24} {'tool':40} {'wall':>9} {'peak RSS':>10}  notes")
+    for case, tool, wall, rss, note in rows:
+        log(f"{case:24} {tool:40} {wall:8.1f}s {'' if rss is None else f'{rss:7.0f} MiB':>10}  {note}")
+    for what in ("devices only", "with interfaces"):
+        nb, ours = figures.get((what, "netbox.netbox.nb_inventory")), figures.get((what, "netoss.core.netbox"))
+        if nb and ours:
+            log(f"speed-up, cold {what}: {nb[0] / ours[0]:.1f}x (memory {nb[1]:.0f} -> {ours[1]:.0f} MiB)")
+    return figures
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--devices", type=int, default=10_000, help="devices loaded through the ORM (default 10000)")
+    ap.add_argument("--interfaces", type=int, default=10, help="interfaces per device (default 10)")
+    ap.add_argument(
+        "--skip-nb-interfaces",
+        action="store_true",
+        help="leave out nb_inventory with interfaces (minutes at 10,000 devices)",
+    )
+    ap.add_argument("--no-load", action="store_true", help="the fleet is already loaded (a --keep run before)")
+    ap.add_argument("--prefix", default=PREFIX, help=f"name prefix of the fleet's objects (default {PREFIX})")
+    ap.add_argument("--keep", action="store_true", help="leave the bench's own stack running, fleet loaded")
+    ap.add_argument("--smoke", action="store_true", help="a smoke-size run (make test): 20 devices, 3 interfaces each")
+    on_stack.add_options(ap)
+    args = ap.parse_args()
+    if args.smoke:
+        args.devices, args.interfaces = 20, 3
+    if not 6 <= args.devices <= 30_000 or not 1 <= args.interfaces <= 64:
+        ap.error("--devices must be 6..30000 and --interfaces 1..64")
+    if args.stack:
+        stack = on_stack.existing(args.stack)
+        try:
+            run(
+                stack,
+                args.devices,
+                args.interfaces,
+                load=not args.no_load,
+                nb_interfaces=not args.skip_nb_interfaces,
+                prefix=args.prefix,
+            )
+        finally:
+            if not args.no_load:
+                inventory_fleet.unload(stack, args.prefix)
+                print("cleanup: the bench's devices removed")
+        return
+    from netoss.embedded.deployment import wipe
+    from netoss.embedded.stack import Stack, down, up
+
+    stack = Stack(state_dir=STATE, port_base=PORT_BASE)
+    if not args.no_load:
+        wipe(stack)
+    t0 = time.monotonic()
+    up(stack, seed_intent=False, log=lambda m: print(f"  [stack] {m}"))
+    print(f"stack up: {time.monotonic() - t0:.1f} s")
+    try:
+        run(
+            stack,
+            args.devices,
+            args.interfaces,
+            load=not args.no_load,
+            nb_interfaces=not args.skip_nb_interfaces,
+            prefix=args.prefix,
+        )
+    finally:
+        if not args.keep:
+            down(stack, log=lambda m: None)
+
+
+if __name__ == "__main__":
+    main()
