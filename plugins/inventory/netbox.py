@@ -60,8 +60,11 @@ options:
     type: int
     default: 60
   headers:
-    description: Extra HTTP headers sent to NetBox.
-    type: dict
+    description:
+      - Extra HTTP headers sent to NetBox, a dict or its JSON text (as nb_inventory's).
+      - With NetBox Branching's C(X-NetBox-Branch) header (what C(netoss gitops) sets to read a branch) every
+        run is a full read and nothing is cached (a branch's changes are not in main's change log).
+    type: raw
     default: {}
     env:
       - name: NETBOX_HEADERS
@@ -250,7 +253,12 @@ from ansible_collections.netoss.core.plugins.module_utils.netbox_inventory impor
     site_structure,
     strip_ip,
 )
-from ansible_collections.netoss.core.plugins.module_utils.netbox_inventory_read import Reader, read
+from ansible_collections.netoss.core.plugins.module_utils.netbox_inventory_read import (
+    BRANCH_HEADER,
+    Reader,
+    parse_headers,
+    read,
+)
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable):
@@ -298,16 +306,18 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         options["device_query_filters"] = self._templated("device_query_filters")
         try:
             settings = Settings.from_options(options)
+            headers = parse_headers(self.get_option("headers"))
             reader = Reader(
                 self.get_option("api_endpoint"),
                 self._templated("token"),
                 validate_certs=self.get_option("validate_certs"),
                 timeout=self.get_option("timeout"),
-                headers=self.get_option("headers"),
+                headers=headers,
                 workers=self.get_option("workers"),
                 page_size=self.get_option("page_size"),
             )
-            cache_dir = os.path.expanduser(self.get_option("cache_dir")) if self.get_option("incremental") else None
+            cached = self.get_option("incremental") and not any(h.lower() == BRANCH_HEADER.lower() for h in headers)
+            cache_dir = os.path.expanduser(self.get_option("cache_dir")) if cached else None
             state, what = read(reader, settings, cache_dir, self.get_option("cache_max_changes"), use_cache=cache)
         except InventoryError as exc:
             raise AnsibleParserError(f"netoss.core.netbox ({path}): {exc}") from None

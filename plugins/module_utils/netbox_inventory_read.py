@@ -46,6 +46,7 @@ except ImportError:  # pragma: no cover - the plugin says so when it is used
     requests = None
 
 CACHE_VERSION = 1
+BRANCH_HEADER = "X-NetBox-Branch"  # NetBox Branching: requests read inside that branch
 ID_CHUNK = 200  # ids per ?id=..&id=.. request (well under NetBox's URL limits)
 LOOKUP_FIELDS = {
     "sites": ("/api/dcim/sites/", "id,slug,region,group,time_zone,facility"),
@@ -55,6 +56,20 @@ LOOKUP_FIELDS = {
     "racks": ("/api/dcim/racks/", "id,name,role,group"),
     "clusters": ("/api/virtualization/clusters/", "id,name,type,group"),
 }
+
+
+def parse_headers(value) -> dict:
+    """Extra headers: a dict, or its JSON text (NETBOX_HEADERS); InventoryError otherwise."""
+    if value in (None, "", {}):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise InventoryError(f"headers: {value!r} is not a JSON object of header names and values") from None
+    if not isinstance(value, dict):
+        raise InventoryError(f"headers: expected a dict of header names and values, got {value!r}")
+    return {str(k): str(v) for k, v in value.items()}
 
 
 class Reader:
@@ -396,5 +411,8 @@ def read(
     else:
         st, what = refresh(reader, settings, cached, max_changes)
     if path:
-        save_cache(path, reader.url, st)
+        try:
+            save_cache(path, reader.url, st)
+        except OSError as exc:  # the inventory is still right: only the next run is slower
+            what += f" (cache not written to {path}: {exc.strerror or exc})"
     return st, what

@@ -28,6 +28,7 @@ from ansible_collections.netoss.core.plugins.module_utils.netbox_inventory_read 
     State,
     cache_file,
     load_cache,
+    parse_headers,
     save_cache,
 )
 
@@ -346,3 +347,11 @@ def test_cache_round_trip_owner_only_and_no_token(tmp_path):
     with open(path, "w") as f:
         json.dump({"version": 0}, f)
     assert load_cache(path, "http://nb") is None
+
+
+def test_headers_from_a_dict_or_json_text():
+    assert parse_headers('{"X-NetBox-Branch": "abc123"}') == {"X-NetBox-Branch": "abc123"}
+    assert parse_headers({"Cookie": 1}) == {"Cookie": "1"}
+    assert parse_headers(None) == {}
+    with pytest.raises(InventoryError, match="headers: 'X: y' is not a JSON object"):
+        parse_headers("X: y")
