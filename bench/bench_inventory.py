@@ -186,37 +186,47 @@ def floor(url: str, token: str, interfaces: bool) -> tuple[float, int, int]:
     return time.monotonic() - t0, counts[0], counts[1]
 
 
-def changes(url: str, token: str, prefix: str) -> str:
+def changes(url: str, token: str, prefix: str | None) -> tuple[str, callable]:
     """A handful of changes through the API: 3 devices updated, 1 created (with an interface and a
-    primary IP), 1 deleted, 1 interface edited."""
+    primary IP), 1 deleted, 1 interface edited; (what was done, a function that removes the
+    device it created)."""
     import pynetbox
 
     nb = pynetbox.api(url, token=token)
-    devices = list(nb.dcim.devices.filter(name__isw=f"{prefix}-", limit=6))
-    if len(devices) < 6:
-        raise SystemExit(f"bench: fewer than 6 devices named {prefix}-* to change")
+    params = {"limit": 6, "ordering": "-id", "fields": "id"} | ({"name__isw": f"{prefix}-"} if prefix else {})
+    resp = requests.get(
+        f"{url}/api/dcim/devices/", params=params, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
+    resp.raise_for_status()
+    ids = [d["id"] for d in resp.json()["results"]]
+    if len(ids) < 6:
+        raise SystemExit(f"bench: fewer than 6 devices{f' named {prefix}-*' if prefix else ''} to change")
+    devices = [nb.dcim.devices.get(i) for i in ids]
+    stamp = int(time.time())
     for d in devices[:3]:
-        d.serial = f"BENCH-{int(time.time())}"
+        d.serial = f"BENCH-{stamp}"
         d.save()
     src = devices[3]
     new = nb.dcim.devices.create(
-        name=f"{prefix}-new-{int(time.time())}",
-        site=src.site.id,
-        role=src.role.id,
-        device_type=src.device_type.id,
-        status="active",
+        name=f"bench-inventory-{stamp}", site=src.site.id, role=src.role.id, device_type=src.device_type.id
     )
     itf = nb.dcim.interfaces.create(device=new.id, name="mgmt0", type="1000base-t")
     ip = nb.ipam.ip_addresses.create(
-        address="198.18.127.250/32", assigned_object_type="dcim.interface", assigned_object_id=itf.id
+        address=f"198.18.127.{stamp % 250 + 1}/32", assigned_object_type="dcim.interface", assigned_object_id=itf.id
     )
     new.primary_ip4 = ip.id
     new.save()
     devices[4].delete()
-    itf = next(iter(nb.dcim.interfaces.filter(device_id=devices[5].id, limit=1)))
-    itf.description = "edited by the bench"
+    itf = next(iter(nb.dcim.interfaces.filter(device_id=devices[5].id)))
+    itf.description = f"edited by the bench {stamp}"
     itf.save()
-    return f"3 devices updated, {new.name} created, {devices[4].name} deleted, an interface of {devices[5].name} edited"
+
+    def undo():
+        new.delete()
+        ip.delete()
+
+    what = f"3 devices updated, {new.name} created, {devices[4].name} deleted, an interface of {devices[5].name} edited"
+    return what, undo
 
 
 def refresh_time(stdout_stderr: str) -> str:
@@ -314,8 +324,11 @@ def run(
                         "equal" if not diff else f"{len(diff)} differences: {diff[:3]}",
                     )
                 )
-        what_changed = changes(url, token, prefix)
-        wall, rss, out, err = timed([inv, "-i", str(files[("netoss.core.netbox", True)]), "--list", "-v"], env)
+        what_changed, undo = changes(url, token, prefix)
+        try:
+            wall, rss, out, err = timed([inv, "-i", str(files[("netoss.core.netbox", True)]), "--list", "-v"], env)
+        finally:
+            undo()
         rows.append(
             (
                 "warm, with interfaces",

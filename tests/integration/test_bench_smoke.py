@@ -3,7 +3,7 @@ fails the tests. No timing is asserted: each must run to its end, exit 0 and pri
 
 - bench_compliance.py needs nothing: tests/unit/test_bench_compliance.py;
 - bench_lab.py needs root and no stack: its own names (b*), here;
-- bench_portal.py, bench_sot.py and bench_faults.py run here on the test stack (--stack), and
+- bench_portal.py, bench_sot.py, bench_inventory.py and bench_faults.py run here on the test stack (--stack), and
   put back what they changed in it (the worker restarted; the stack's intent synced again; the
   alarms they raised cleared, their tickets resolved);
 - bench_config.py and bench_service_orders.py run on the lab of the module that already has one
@@ -40,6 +40,23 @@ def test_bench_sot_smoke(stack, demo_synced, nb):
         "nb_inventory --list,",
         "sot_sync of the stack's intent again",
     )
+    assert sorted(d.name for d in nb.dcim.devices.all()) == devices, "the bench's devices were not removed"
+
+
+def test_bench_inventory_smoke(stack, demo_synced, nb):
+    devices = sorted(d.name for d in nb.dcim.devices.all())
+    out = run_bench("bench_inventory.py", "--smoke", "--stack", str(stack.state_dir))
+    assert_headings(
+        out,
+        "machine:",
+        "NetBox floor (GraphQL, plain client)",
+        "cold, devices only",
+        "cold, with interfaces",
+        "warm, with interfaces",
+        "speed-up, cold devices only:",
+        "cleanup: the bench's devices removed",
+    )
+    assert out.count("outputs compared") == 2 and out.count(" equal") >= 2, out
     assert sorted(d.name for d in nb.dcim.devices.all()) == devices, "the bench's devices were not removed"
 
 
