@@ -27,7 +27,7 @@ description:
     I(virtual_chassis_name), I(site_data), I(prefixes), I(virtual_disks) and I(vm_query_filters) are not
     supported. C(compose), C(groups) and C(keyed_groups) see the device's record as read (the fields of
     I(device_fields)) and the host's variables."
-author: netoss contributors
+author: netoss contributors (!UNKNOWN)
 extends_documentation_fragment:
   - constructed
 options:

@@ -280,9 +280,7 @@ class _Coverage:
     def __init__(self, networks):
         ranges = []
         for version in (4, 6):
-            spans = sorted(
-                (int(n.network_address), int(n.broadcast_address)) for n in networks if n.version == version
-            )
+            spans = sorted((int(n.network_address), int(n.broadcast_address)) for n in networks if n.version == version)
             merged = []
             for start, end in spans:
                 if merged and start <= merged[-1][1] + 1:

@@ -15,15 +15,17 @@ parallel, and a cache refreshed from NetBox's change log.
   than ``cache_max_changes``, or a change log that no longer reaches back to the cache's newest
   change (pruned, or NetBox restored from a dump) gives a full read instead.
 
-The cache is a JSON file (mode 0600, in a 0700 directory) named after NetBox's URL and the
-settings that shape what is read; it never holds the token.
+The cache is a file (Python's marshal format: plain data; mode 0600, in a 0700 directory) named
+after NetBox's URL and the settings that shape what is read; it never holds the token.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -179,6 +181,7 @@ class State:
     lookups: Lookups = field(default_factory=Lookups)
     last_change: int = 0
     last_change_time: str | None = None
+    unchanged: bool = False  # read from the cache, and NetBox has not changed since
 
     def index(self) -> dict:
         """What fold_changes needs to place a change on devices."""
@@ -317,13 +320,17 @@ def changes_since(reader: Reader, last_id: int, last_time: str | None, limit: in
 
 
 def refresh(reader: Reader, settings: Settings, st: State, max_changes: int) -> tuple[State, str]:
-    """The cached state brought up to date from the change log; (state, what was done)."""
+    """The cached state brought up to date from the change log; (state, what was done). The
+    state's ``unchanged`` is True when nothing had changed (no need to write the cache)."""
     if st.last_change == 0:
         return read_full(reader, settings), "full read (the cache has seen no change yet)"
     changes = changes_since(reader, st.last_change, st.last_change_time, max_changes)
     if changes is None:
         why = f"the change log no longer holds change {st.last_change} (pruned, or NetBox was restored)"
         return read_full(reader, settings), f"full read: {why}"
+    if not changes:
+        st.unchanged = True
+        return st, "incremental: 0 changes"
     r = fold_changes(changes, st.last_change, st.index(), settings, max_changes)
     if r.full:
         return read_full(reader, settings), f"full read: {r.full}"
@@ -365,29 +372,45 @@ def refresh(reader: Reader, settings: Settings, st: State, max_changes: int) -> 
 
 def cache_file(cache_dir: str, url: str, settings: Settings) -> str:
     ident = json.dumps({"url": url, "v": CACHE_VERSION, **settings.cache_identity()}, sort_keys=True)
-    return os.path.join(cache_dir, "netbox-%s.json" % hashlib.sha256(ident.encode()).hexdigest()[:20])
+    return os.path.join(cache_dir, "netbox-%s.cache" % hashlib.sha256(ident.encode()).hexdigest()[:20])
+
+
+def _python() -> list:
+    return list(sys.version_info[:2])
 
 
 def load_cache(path: str, url: str) -> State | None:
-    """The cached state in ``path``, or None when there is none or it is not usable."""
+    """The cached state in ``path``, or None when there is none or it is not usable (another
+    NetBox, another format, another Python, damaged)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-        if data.get("version") != CACHE_VERSION or data.get("netbox") != url:
+        with open(path, "rb") as f:
+            info = os.fstat(f.fileno())
+            if info.st_uid != os.getuid() or info.st_mode & 0o077:
+                return None  # only a file of our own that nobody else could have written
+            data = marshal.load(f)  # noqa: S302 (plain data: marshal holds no code; our own 0600 file)
+        if (
+            not isinstance(data, dict)
+            or data.get("version") != CACHE_VERSION
+            or data.get("python") != _python()
+            or data.get("netbox") != url
+        ):
             return None
         return State.from_json(data["state"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, EOFError, KeyError, TypeError, AttributeError):
         return None
 
 
 def save_cache(path: str, url: str, st: State) -> None:
-    """Write the cache atomically, readable by its owner only."""
+    """Write the cache atomically, readable by its owner only. It is Python's ``marshal`` format
+    (plain data only: it cannot hold code; about ten times faster than JSON for 100,000
+    interfaces), of this Python version (another one reads NetBox again)."""
     directory = os.path.dirname(path)
     os.makedirs(directory, mode=0o700, exist_ok=True)
+    data = {"version": CACHE_VERSION, "python": _python(), "netbox": url, "written": time.time(), "state": st.to_json()}
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".netbox-", suffix=".tmp")  # mode 0600
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"version": CACHE_VERSION, "netbox": url, "written": time.time(), "state": st.to_json()}, f)
+        with os.fdopen(fd, "wb") as f:
+            marshal.dump(data, f)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -410,7 +433,7 @@ def read(
         st, what = read_full(reader, settings), "full read (no cache)" if path else "full read (cache off)"
     else:
         st, what = refresh(reader, settings, cached, max_changes)
-    if path:
+    if path and not st.unchanged:
         try:
             save_cache(path, reader.url, st)
         except OSError as exc:  # the inventory is still right: only the next run is slower

@@ -128,7 +128,6 @@ def _construct_unique_mapping(loader, node, deep=False):
 
 
 if HAS_YAML:
-
     # libyaml's parser when PyYAML has it: the pure-Python one takes seconds on a fleet's intent.
     class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
         """SafeLoader that rejects duplicate keys, which PyYAML would silently collapse to the last."""

@@ -339,14 +339,17 @@ def test_cache_round_trip_owner_only_and_no_token(tmp_path):
     assert stat.S_IMODE(os.stat(tmp_path / "cache").st_mode) == 0o700
     back = load_cache(path, "http://nb")
     assert back.to_json() == state().to_json()
-    text = Path(path).read_text()
-    assert "nbt_" not in text and "Authorization" not in text
+    data = Path(path).read_bytes()
+    assert b"nbt_" not in data and b"Authorization" not in data
     assert load_cache(path, "http://other") is None  # another NetBox's cache is not used
+    os.chmod(path, 0o644)
+    assert load_cache(path, "http://nb") is None  # a file others could have written is not read
+    os.chmod(path, 0o600)
     # Other settings (what is read) name another file.
     assert cache_file(str(tmp_path), "http://nb", Settings.from_options({**PROJECT, "interfaces": True})) != path
     with open(path, "w") as f:
         json.dump({"version": 0}, f)
-    assert load_cache(path, "http://nb") is None
+    assert load_cache(path, "http://nb") is None  # not a cache of this format: read NetBox again
 
 
 def test_headers_from_a_dict_or_json_text():
