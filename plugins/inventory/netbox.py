@@ -225,6 +225,7 @@ rename_variables:
   - pattern: "^(tags|serial)$"
     repl: "nb_\\1"
 
+---
 # Only the core routers of two sites, with their interfaces; a group per status.
 plugin: netoss.core.netbox
 query_filters:
