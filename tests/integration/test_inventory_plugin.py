@@ -145,8 +145,7 @@ def test_refresh_from_the_change_log_sees_create_update_delete(nb_env, nb, fleet
         assert f"{PREFIX}-created" in ours[f"tags_{PREFIX}-tag-lab"]["hosts"]
         assert compare(theirs, ours) == []
     finally:
-        created.delete()
-        ip.delete()
+        created.delete()  # and its interface and address with it
 
 
 def test_a_change_the_log_cannot_pin_gives_a_full_read(nb_env, nb, fleet, tmp_path):
