@@ -242,6 +242,19 @@ def machine() -> str:
     return f"{platform.node()}: {os.cpu_count()} cores {cpu}, Python {platform.python_version()}, {when}"
 
 
+class _Rows(list):
+    """The table's rows, each also logged as soon as it is measured."""
+
+    def __init__(self, log):
+        super().__init__()
+        self.log = log
+
+    def append(self, row):
+        super().append(row)
+        case, tool, wall, rss, note = row
+        self.log(f"  {case}: {tool}: {wall:.1f} s{'' if rss is None else f', {rss:.0f} MiB'}  {note}"[:400])
+
+
 def run(
     stack,
     devices: int,
@@ -286,7 +299,7 @@ def run(
             "plugin: netbox.netbox.nb_inventory\nservices: false\ndevice_query_filters: [{name: bench-warm-up}]\n"
         )
         timed([inv, "-i", str(warm_up), "--graph"], env)
-        rows = []
+        rows = _Rows(log)
         for itf in (False, True):
             what = "with interfaces" if itf else "devices only"
             secs, n_dev, n_itf = floor(url, token, itf)
