@@ -8,12 +8,14 @@ side, in one run, wall time and peak memory of `ansible-inventory --list`:
 
   1. NetBox's own floor: the same devices (and interfaces) read with a plain client (GraphQL,
      one page after the other), no inventory built;
-  2. cold, devices only: nb_inventory, then netoss.core.netbox (no cache);
-  3. cold, with interfaces: the same with `interfaces: true`;
+  2. cold, devices only: netoss.core.netbox (no cache), then nb_inventory;
+  3. cold, with interfaces: netoss.core.netbox with `interfaces: true`;
   4. warm: a handful of changes made through NetBox's API (devices updated, one created, one
      deleted, an interface edited), then netoss.core.netbox again (its cache refreshed from the
      change log), with the plugin's own refresh time beside the command's;
-  5. the outputs compared: the same hosts and groups, and the variables both set equal.
+  5. nb_inventory with interfaces on the changed NetBox (the slow one: last), its output
+     compared with the warm one (and the devices-only outputs with each other): the same hosts
+     and groups, and the variables both set equal.
 
 Both plugins read inventory files shaped like inventory/netbox.yml (group_by sites,
 device_roles, platforms; config context flattened; custom fields flattened).
@@ -300,58 +302,53 @@ def run(
         )
         timed([inv, "-i", str(warm_up), "--graph"], env)
         rows = _Rows(log)
-        for itf in (False, True):
-            what = "with interfaces" if itf else "devices only"
-            secs, n_dev, n_itf = floor(url, token, itf)
-            rows.append(
-                (
-                    f"cold, {what}",
-                    "NetBox floor (GraphQL, plain client)",
-                    secs,
-                    None,
-                    f"{n_dev} devices, {n_itf} interfaces",
-                )
-            )
-            outputs = {}
-            for plugin in ("netbox.netbox.nb_inventory", "netoss.core.netbox"):
-                if plugin.startswith("netbox.") and itf and not nb_interfaces:
-                    continue
-                shutil.rmtree(tmp / "cache", ignore_errors=True)
-                wall, rss, out, err = timed([inv, "-i", str(files[(plugin, itf)]), "--list", "-v"], env)
-                outputs[plugin] = parse_list(out)
-                hosts = len(outputs[plugin]["_meta"]["hostvars"])
-                note = f"{hosts} hosts" + (
-                    f", plugin read {refresh_time(out + err)}" if plugin.startswith("netoss") else ""
-                )
-                rows.append((f"cold, {what}", plugin, wall, rss, note))
-                figures[(what, plugin)] = (wall, rss)
-            if len(outputs) == 2:
-                diff = compare(outputs["netbox.netbox.nb_inventory"], outputs["netoss.core.netbox"])
-                figures[("diff", what)] = diff
-                rows.append(
-                    (
-                        f"cold, {what}",
-                        "outputs compared",
-                        0,
-                        None,
-                        "equal" if not diff else f"{len(diff)} differences: {diff[:3]}",
-                    )
-                )
-        what_changed, undo = changes(url, token, prefix)
-        try:
-            wall, rss, out, err = timed([inv, "-i", str(files[("netoss.core.netbox", True)]), "--list", "-v"], env)
-        finally:
-            undo()
+        ours, theirs = "netoss.core.netbox", "netbox.netbox.nb_inventory"
+
+        def cold(plugin, itf, what):
+            shutil.rmtree(tmp / "cache", ignore_errors=True)
+            wall, rss, out, err = timed([inv, "-i", str(files[(plugin, itf)]), "--list", "-v"], env)
+            hosts = len(parse_list(out)["_meta"]["hostvars"])
+            note = f"{hosts} hosts" + (f", plugin read {refresh_time(out + err)}" if plugin == ours else "")
+            rows.append((f"cold, {what}", plugin, wall, rss, note))
+            figures[(what, plugin)] = (wall, rss)
+            return parse_list(out)
+
+        def compared(what, nb_out, ours_out):
+            diff = compare(nb_out, ours_out)
+            figures[("diff", what)] = diff
+            note = "equal" if not diff else f"{len(diff)} differences: {diff[:3]}"
+            rows.append((what, "outputs compared", 0, None, note))
+
+        # Devices only: the floor, both plugins, their outputs compared.
+        secs, n_dev, _ = floor(url, token, False)
+        rows.append(("cold, devices only", "NetBox floor (GraphQL, plain client)", secs, None, f"{n_dev} devices"))
+        ours_out = cold(ours, False, "devices only")
+        compared("cold, devices only", cold(theirs, False, "devices only"), ours_out)
+        # With interfaces: the floor, ours cold, a handful of changes, ours warm (its cache
+        # refreshed from the change log), then nb_inventory on the changed NetBox, compared with
+        # ours warm.
+        secs, n_dev, n_itf = floor(url, token, True)
         rows.append(
             (
-                "warm, with interfaces",
-                "netoss.core.netbox",
-                wall,
-                rss,
-                f"plugin refresh {refresh_time(out + err)}; {what_changed}",
+                "cold, with interfaces",
+                "NetBox floor (GraphQL, plain client)",
+                secs,
+                None,
+                f"{n_dev} devices, {n_itf} interfaces",
             )
         )
-        figures["warm"] = (wall, rss, refresh_time(out + err))
+        cold(ours, True, "with interfaces")
+        what_changed, undo = changes(url, token, prefix)
+        try:
+            wall, rss, out, err = timed([inv, "-i", str(files[(ours, True)]), "--list", "-v"], env)
+            warm_out = parse_list(out)
+            note = f"plugin refresh {refresh_time(out + err)}; {what_changed}"
+            rows.append(("warm, with interfaces", ours, wall, rss, note))
+            figures["warm"] = (wall, rss, refresh_time(out + err))
+            if nb_interfaces:
+                compared("warm, with interfaces", cold(theirs, True, "with interfaces"), warm_out)
+        finally:
+            undo()
     log("")
     log(f"{'case':24} {'tool':40} {'wall':>9} {'peak RSS':>10}  notes")
     for case, tool, wall, rss, note in rows:
