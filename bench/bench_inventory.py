@@ -224,8 +224,7 @@ def changes(url: str, token: str, prefix: str | None) -> tuple[str, callable]:
     itf.save()
 
     def undo():
-        new.delete()
-        ip.delete()
+        new.delete()  # and its interface and address with it
 
     what = f"3 devices updated, {new.name} created, {devices[4].name} deleted, an interface of {devices[5].name} edited"
     return what, undo
