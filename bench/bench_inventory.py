@@ -394,6 +394,7 @@ def main() -> None:
                 load=not args.no_load,
                 nb_interfaces=not args.skip_nb_interfaces,
                 prefix=args.prefix,
+                devices_only=not args.skip_devices_only,
             )
         finally:
             if not args.no_load:
@@ -417,6 +418,7 @@ def main() -> None:
             load=not args.no_load,
             nb_interfaces=not args.skip_nb_interfaces,
             prefix=args.prefix,
+            devices_only=not args.skip_devices_only,
         )
     finally:
         if not args.keep:
