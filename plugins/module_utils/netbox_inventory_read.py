@@ -49,6 +49,7 @@ except ImportError:  # pragma: no cover - the plugin says so when it is used
 
 CACHE_VERSION = 1
 BRANCH_HEADER = "X-NetBox-Branch"  # NetBox Branching: requests read inside that branch
+ATTEMPTS = 3  # a request that times out or loses its connection is tried again, up to this
 ID_CHUNK = 200  # ids per ?id=..&id=.. request (well under NetBox's URL limits)
 LOOKUP_FIELDS = {
     "sites": ("/api/dcim/sites/", "id,slug,region,group,time_zone,facility"),
@@ -106,6 +107,9 @@ class Reader:
                 self.headers["Authorization"] = f"Token {token}"
         self.headers.update(headers or {})
         self._local = threading.local()
+        # At most `workers` requests in flight, whatever the lists read at once: more would only
+        # queue in NetBox (its workers are CPU-bound) and time out there.
+        self._slots = threading.BoundedSemaphore(self.workers)
         self.requests = 0
 
     def _session(self):
@@ -120,10 +124,18 @@ class Reader:
         """One GET; InventoryError names the URL and what NetBox said."""
         url = self.url + path
         self.requests += 1
-        try:
-            resp = self._session().get(url, params=params, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise InventoryError(f"cannot reach NetBox at {self.url}: {exc}") from None
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                with self._slots:
+                    resp = self._session().get(url, params=params, timeout=self.timeout)
+                break
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                if attempt == ATTEMPTS:
+                    raise InventoryError(
+                        f"cannot reach NetBox at {self.url} ({ATTEMPTS} attempts, timeout {self.timeout} s): {exc}"
+                    ) from None
+            except requests.RequestException as exc:
+                raise InventoryError(f"cannot reach NetBox at {self.url}: {exc}") from None
         if resp.status_code in (401, 403):
             raise InventoryError(
                 f"NetBox at {self.url} refused the request for {path} ({resp.status_code}): "
