@@ -205,7 +205,9 @@ options:
     type: int
     default: 500
   workers:
-    description: Pages fetched at once for each list.
+    description:
+      - Requests to NetBox in flight at once, across all the lists read (pages of one list, and lists
+        read side by side). A request that times out or loses its connection is tried again (3 attempts).
     type: int
     default: 4
   page_size:
