@@ -4,10 +4,10 @@ fails the tests. No timing is asserted: each must run to its end, exit 0 and pri
 - bench_compliance.py needs nothing: tests/unit/test_bench_compliance.py;
 - bench_lab.py needs root and no stack: its own names (b*), here;
 - bench_scale.py runs here on the test stack (--stack), in a NetBox branch it deletes;
-- bench_portal.py, bench_sot.py, bench_faults.py and bench_compliance_portal.py run here on the
-  test stack (--stack), and put back what they changed in it (the worker restarted; the stack's
-  intent synced again; the alarms they raised cleared, their tickets resolved; the compliance
-  runs recorded deleted);
+- bench_portal.py, bench_sot.py, bench_inventory.py, bench_faults.py and bench_compliance_portal.py
+  run here on the test stack (--stack), and put back what they changed in it (the worker
+  restarted; the stack's intent synced again; the alarms they raised cleared, their tickets
+  resolved; the compliance runs recorded deleted; the inventory bench's devices removed);
 - bench_config.py and bench_service_orders.py run on the lab of the module that already has one
   configured (test_config.py, test_service_orders_lab.py), with --stack and --lab.
 """
@@ -56,6 +56,23 @@ def test_bench_scale_smoke(stack, demo_synced, nb):
     out = run_bench("bench_scale.py", "--smoke", "--stack", str(stack.state_dir))
     assert_headings(out, "in NetBox branch", "bulk-API floor", "first run:", "nothing to do:", "one edit:")
     assert sorted(d.name for d in nb.dcim.devices.all()) == devices, "the bench wrote to the stack's main"
+
+
+def test_bench_inventory_smoke(stack, demo_synced, nb):
+    devices = sorted(d.name for d in nb.dcim.devices.all())
+    out = run_bench("bench_inventory.py", "--smoke", "--stack", str(stack.state_dir))
+    assert_headings(
+        out,
+        "machine:",
+        "NetBox floor (GraphQL, plain client)",
+        "cold, devices only",
+        "cold, with interfaces",
+        "warm, with interfaces",
+        "speed-up, cold devices only:",
+        "cleanup: the bench's devices removed",
+    )
+    assert out.count("outputs compared") == 2 and out.count(" equal") >= 2, out
+    assert sorted(d.name for d in nb.dcim.devices.all()) == devices, "the bench's devices were not removed"
 
 
 ALARMS = "/tmf-api/alarmManagement/v4/alarm"

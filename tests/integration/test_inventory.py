@@ -1,4 +1,4 @@
-"""inventory/netbox.yml (netbox.netbox.nb_inventory) against the synced test stack."""
+"""inventory/netbox.yml (netoss.core.netbox, the default inventory) against the synced test stack."""
 
 from __future__ import annotations
 

@@ -33,7 +33,13 @@ def test_collection_resolves_from_the_working_tree():
 @pytest.mark.skipif(not (VENV_BIN / "ansible-doc").exists(), reason="no .venv with ansible")
 @pytest.mark.parametrize(
     ("kind", "folder"),
-    [("module", "modules"), ("callback", "callback"), ("cliconf", "cliconf"), ("connection", "connection")],
+    [
+        ("module", "modules"),
+        ("callback", "callback"),
+        ("cliconf", "cliconf"),
+        ("connection", "connection"),
+        ("inventory", "inventory"),
+    ],
 )
 def test_every_plugin_has_documentation(tmp_path, kind, folder):
     env = dict(os.environ, PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}", ANSIBLE_LOCAL_TEMP=str(tmp_path))
