@@ -17,6 +17,8 @@ from ansible_collections.netoss.core.plugins.module_utils.service_model import C
 from ansible_collections.netoss.core.plugins.module_utils.service_model import id_of as _id
 from ansible_collections.netoss.core.plugins.module_utils.service_model import value_of as _value
 
+CHUNK = 100  # ids per bulk read: a query string of a hundred ids stays well under a server's line limit
+
 
 class NetboxView:
     """What orders read from NetBox (pynetbox ``api``), as plain dicts, each asked once."""
@@ -119,10 +121,80 @@ class NetboxView:
         )
 
     def tagged(self, endpoint, cid):
-        """Records of ``endpoint`` (ipam.prefixes, ipam.ip_addresses) made for circuit ``cid``."""
-        return self._list(
+        """Records of ``endpoint`` (ipam.prefixes, ipam.ip_addresses) made for circuit ``cid``.
+
+        NetBox's filter on a text custom field matches what *contains* the value (its default,
+        loose filter logic): the records of ``cid`` are those whose field is ``cid`` exactly."""
+        found = self._list(
             (endpoint, cid), lambda: netbox_endpoint(self.api, endpoint).filter(**{"cf_" + CF_CIRCUIT: cid})
         )
+        return [r for r in found if (r.get("custom_fields") or {}).get(CF_CIRCUIT) == cid]
+
+    # -- bulk reads: a few calls for a whole list, whatever its length (the service inventory) --
+
+    def circuit_count(self, **filters):
+        """How many circuits match NetBox ``filters``."""
+        return self.api.circuits.circuits.count(**filters)
+
+    def circuit_page(self, offset, limit, **filters):
+        """The circuits matching ``filters``, ``limit`` of them from ``offset``, in NetBox's order."""
+        found = self.api.circuits.circuits
+        page = found.filter(**filters, offset=offset, limit=limit) if filters else found.all(offset=offset, limit=limit)
+        return [dict(r) for r in page]
+
+    def tenants_named(self, name):
+        """The tenants named ``name`` (exactly)."""
+        return self._list(("tenants_named", name), lambda: self.api.tenancy.tenants.filter(name=name))
+
+    def _grouped(self, fetch, key, values, group):
+        """{group(record): [records]} of the records ``fetch(**{key: chunk})`` answers, asked for
+        ``values`` CHUNK at a time (a query string stays short), in NetBox's order."""
+        out, seen = {}, set()
+        values = sorted(set(values), key=str)
+        for start in range(0, len(values), CHUNK):
+            for record in fetch(**{key: values[start : start + CHUNK]}):
+                record = dict(record)
+                if record.get("id") in seen:  # a loose filter answers a record in two chunks
+                    continue
+                seen.add(record.get("id"))
+                out.setdefault(group(record), []).append(record)
+        return out
+
+    def terminations_of(self, circuit_ids):
+        """{circuit id: [its terminations]}."""
+        return self._grouped(
+            self.api.circuits.circuit_terminations.filter, "circuit_id", circuit_ids, lambda r: _id(r.get("circuit"))
+        )
+
+    def tagged_of(self, endpoint, cids):
+        """{circuit ID: [records of ``endpoint`` made for it]} (exactly: see :meth:`tagged`)."""
+        field = CF_CIRCUIT
+        found = self._grouped(
+            netbox_endpoint(self.api, endpoint).filter,
+            "cf_" + field,
+            cids,
+            lambda r: (r.get("custom_fields") or {}).get(field),
+        )
+        wanted = set(cids)
+        return {cid: records for cid, records in found.items() if cid in wanted}
+
+    def asns_of(self, tenant_ids):
+        """{tenant id: [its AS numbers' records]}."""
+        return self._grouped(self.api.ipam.asns.filter, "tenant_id", tenant_ids, lambda r: _id(r.get("tenant")))
+
+    def active_prefixes_of(self, tenant_ids):
+        """{tenant id: [its active prefixes]} (:meth:`prefixes_of`, for many tenants)."""
+        return self._grouped(
+            lambda **f: self.api.ipam.prefixes.filter(status="active", **f),
+            "tenant_id",
+            tenant_ids,
+            lambda r: _id(r.get("tenant")),
+        )
+
+    def devices_by_id(self, ids):
+        """{device id: device record}."""
+        found = self._grouped(self.api.dcim.devices.filter, "id", ids, lambda r: r.get("id"))
+        return {key: records[0] for key, records in found.items()}
 
     def forget(self):
         self._cache.clear()

@@ -80,6 +80,9 @@ class _EmptyNetbox:
     def list_services(self, view, service_only=False):
         return []
 
+    def page_services(self, view, offset=0, limit=None, filters=None, customer=None, service=None, service_only=False):
+        return 0, []
+
     def choices(self, service, name, view, values):
         return []
 
