@@ -7,8 +7,10 @@ from flask import abort, jsonify, request
 from sqlalchemy import select
 
 from netoss.data.db import db
+from netoss.data.models import JOB_STATES
 from netoss.web.api import bp
-from netoss.web.apidoc import Int, Text, body, bounded_int, fails, header, many, query, responds
+from netoss.web.apidoc import Choice, Int, Text, body, bounded_int, fails, header, many, query, responds
+from netoss.web.paging import listed
 from netoss.web.security import audit, current_user, require_role
 
 MAX_SEQ = 2**31 - 1  # event sequence numbers are PostgreSQL integers
@@ -65,17 +67,28 @@ def launch_job(data):
 
 @bp.get("/v1/jobs")
 @require_role("viewer")
-@query(limit=Int(1, 500, 50), status=Text(), template=Text(), created_by=Text())
-@responds(200, many("Job"))
+@query(
+    limit=Int(1, 500, 50),
+    offset=Int(0, 10_000_000, 0),
+    status=Choice(JOB_STATES),
+    template=Text(),
+    created_by=Text(),
+    device=Text(max_length=255),
+)
+@responds(200, many("Job"), description="A page of the jobs that match", total=True)
 def list_jobs(args):
-    """Jobs, newest first"""
-    from netoss.data.models import Job
+    """Jobs, newest first
 
-    found = select(Job).order_by(Job.id.desc()).limit(args["limit"])
-    for key, column in (("status", Job.status), ("template", Job.template), ("created_by", Job.created_by)):
-        if args[key]:
-            found = found.where(column == args[key])
-    return jsonify([j.to_dict() for j in db.session.scalars(found)])
+    The database filters and pages them; X-Total-Count says how many match. device: a job
+    whose limit names it."""
+    from netoss.data.paging import page
+    from netoss.domain.jobs.queries import JobFilter, jobs
+
+    if args["device"] and len(args["device"]) > 255:
+        abort(400, "device must have 255 characters at most")
+    found = jobs(JobFilter(args["status"], args["template"], args["created_by"], args["device"]))
+    total, rows = page(found, args["offset"], args["limit"])
+    return listed([j.to_dict() for j in rows], total)
 
 
 @bp.get("/v1/jobs/<int(max=2147483647):job_id>")

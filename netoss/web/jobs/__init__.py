@@ -6,12 +6,15 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from sqlalchemy import select
 
 from netoss.data.db import db
-from netoss.data.models import Job, Schedule
+from netoss.data.models import JOB_STATES, Job, Schedule
+from netoss.data.paging import page
 from netoss.domain.jobs import queue
 from netoss.domain.jobs.job_templates import TemplateError
 from netoss.domain.jobs.launch import LaunchError, launch, netbox_choices
+from netoss.domain.jobs.queries import JobFilter, jobs
 from netoss.domain.jobs.runner import templates
 from netoss.domain.jobs.schedules import create
+from netoss.web.paging import Pager, page_args
 from netoss.web.security import audit, current_user, require_role
 
 bp = Blueprint("jobs", __name__)
@@ -126,11 +129,21 @@ def new(name: str):
 @bp.get("/jobs")
 @require_role("viewer")
 def job_list():
-    query = select(Job).order_by(Job.id.desc()).limit(100)
-    for key, column in (("status", Job.status), ("template", Job.template), ("created_by", Job.created_by)):
-        if request.args.get(key):
-            query = query.where(column == request.args[key])
-    return render_template("jobs/list.html", jobs=db.session.scalars(query).all(), filters=request.args)
+    """The job list: filtered, counted and paged by the database (filters in the query string)."""
+    args = request.args
+    status = args.get("status") or None
+    if status and status not in JOB_STATES:
+        abort(400, f"status must be one of {', '.join(JOB_STATES)}")
+    for name in ("template", "created_by", "device"):
+        if len(args.get(name, "")) > 255:
+            abort(400, f"{name} must have 255 characters at most")
+    offset, limit = page_args()
+    found = jobs(JobFilter(status, args.get("template") or None, args.get("created_by") or None,
+                           args.get("device", "").strip() or None))  # fmt: skip
+    total, rows = page(found, offset, limit)
+    return render_template(
+        "jobs/list.html", jobs=rows, filters=args, states=JOB_STATES, pager=Pager(total, offset, limit)
+    )
 
 
 @bp.get("/schedules")
