@@ -64,12 +64,15 @@ def cancel_order(order_id: int, reason: str | None) -> ServiceOrder:
 @require_role("viewer")
 def order_list():
     state = request.args.get("state") or None
+    offset, limit = page_args()
+    total, found = orders.page_orders(state, None, offset, limit)
     return render_template(
         "services/orders.html",
-        orders=orders.list_orders(state, None, 0, 200),
+        orders=found,
         state=state,
         states=ORDER_STATES,
         user=current_user(),
+        pager=Pager(total, offset, limit),
     )
 
 

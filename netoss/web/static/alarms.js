@@ -58,7 +58,7 @@
       return tr;
     }));
     const first = alarms.length ? offset + 1 : 0;
-    document.getElementById("alarm-count").textContent = `${first}–${offset + alarms.length} of ${total}`;
+    document.getElementById("alarm-count").textContent = `${first}-${offset + alarms.length} of ${total}`;
     document.getElementById("alarm-prev").disabled = offset === 0;
     document.getElementById("alarm-next").disabled = offset + limit >= total;
     document.getElementById("updated").textContent = `${total} active · updated ${new Date().toLocaleTimeString()}`;

@@ -40,11 +40,11 @@ def create_service_order():
 @bp.get("/serviceOrdering/v4/serviceOrder")
 @require_role("viewer")
 @query(state=Text(enum=ORDER_STATES), externalId=Text(), offset=OFFSET, limit=LIMIT)  # orders.list_orders checks
-@responds(200, many("ServiceOrder"))
+@responds(200, many("ServiceOrder"), description="A page of the orders that match", total=True)
 def list_service_orders(args):
-    """Service orders, newest first (TMF641)"""
-    found = orders.list_orders(args["state"], args["externalId"], args["offset"], args["limit"])
-    return jsonify([orders.order_json(o) for o in found])
+    """Service orders, newest first (TMF641); X-Total-Count says how many match"""
+    total, found = orders.page_orders(args["state"], args["externalId"], args["offset"], args["limit"])
+    return listed([orders.order_json(o) for o in found], total)
 
 
 @bp.get("/serviceOrdering/v4/serviceOrder/<int(max=2147483647):order_id>")
