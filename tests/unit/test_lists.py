@@ -12,7 +12,6 @@ import re
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from flask import g
 from sqlalchemy import event, insert, text
 
 from netoss.data.db import db
@@ -130,13 +129,13 @@ def app(postgres):
         db.session.add_all([TicketNote(ticket_id=i, author="ana", text=f"n{i}") for i in (5, 6)])
         db.session.commit()
         app.config["TOKENS"] = tokens
-        yield app
+    yield app  # each request has an app context of its own (and its own g)
+    with app.app_context():
         db.session.remove()
         db.engine.dispose()
 
 
 def _get(app, url, role="viewer"):
-    g.pop("user", None)
     with app.app_context():
         return app.test_client().get(url, headers={"Authorization": f"Bearer {app.config['TOKENS'][role]}"})
 

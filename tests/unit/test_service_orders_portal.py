@@ -208,7 +208,7 @@ def app(tmp_path, repo, monkeypatch):
         }
     )
     monkeypatch.setattr("netoss.web.tmf._notify", lambda kind, ticket: None)
-    monkeypatch.setattr("netoss.domain.jobs.launch.netbox_choices", lambda param, values: sorted(ROLES))
+    monkeypatch.setattr("netoss.domain.jobs.launch.netbox_choices", lambda param, values, wanted=None: sorted(ROLES))
     with app.app_context():
         upgrade()
         for name, role in (("vera", "viewer"), ("otto", "operator"), ("erin", "engineer")):

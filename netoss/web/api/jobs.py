@@ -46,7 +46,7 @@ def launch_job(data):
     from flask import current_app
 
     from netoss.domain.jobs import queue
-    from netoss.domain.jobs.launch import LaunchError, launch
+    from netoss.domain.jobs.launch import LaunchError, audit_detail, launch
 
     user = current_user()
     enqueue = queue.enqueuer(current_app._get_current_object())
@@ -61,7 +61,7 @@ def launch_job(data):
         if exc.problems:
             body["problems"] = exc.problems
         return jsonify(body), exc.status
-    audit("job.launch", target=f"job {job.id} ({job.template})", detail={"check": job.check_mode, "limit": job.limit})
+    audit("job.launch", target=f"job {job.id} ({job.template})", detail=audit_detail(job))
     return jsonify(job.to_dict()), 202
 
 
@@ -205,7 +205,7 @@ def relaunch_job(data, job_id: int):
 
     from netoss.data.models import Job
     from netoss.domain.jobs import queue
-    from netoss.domain.jobs.launch import LaunchError, launch
+    from netoss.domain.jobs.launch import LaunchError, audit_detail, launch
 
     old = db.session.get(Job, job_id) or abort(404, f"no job {job_id}")
     apply = data.get("apply", False)
@@ -226,7 +226,7 @@ def relaunch_job(data, job_id: int):
         )
     except LaunchError as exc:
         return jsonify({"error": str(exc), "status": exc.status, "problems": exc.problems}), exc.status
-    detail = {"relaunch_of": old.id, **({"approves": old.id} if apply else {})}
+    detail = {"relaunch_of": old.id, **({"approves": old.id} if apply else {}), **audit_detail(job)}
     audit("job.launch", target=f"job {job.id} ({job.template})", detail=detail)
     return jsonify(job.to_dict()), 202
 
@@ -400,3 +400,38 @@ def parameter_choices(name: str, param: str):
         return jsonify(netbox_choices(parameter, {k: v for k, v in request.args.items() if v}))
     except LaunchError as exc:
         return jsonify(error=str(exc), status=exc.status), exc.status
+
+
+@bp.get("/v1/devices")
+@require_role("viewer")
+@query(
+    site=Text(max_length=100),
+    role=Text(max_length=100),
+    tag=Text(max_length=100),
+    q=Text(max_length=100),
+    offset=Int(0, 10_000_000, 0),
+    limit=Int(1, 500, 50),
+)
+@responds(200, many("DeviceChoice"), description="A page of the devices that match, by name", total=True)
+@fails(s503="NetBox is unavailable")
+def search_devices(args):
+    """NetBox's devices by site, role and tag (slugs) and name (q: contained in it), paged
+
+    What the launch form's device picker lists; a launch takes the same filter as
+    {"match": {...}} for every device it matches."""
+    from netoss.domain.jobs.launch import LaunchError, search_devices
+    from netoss.web.paging import listed
+
+    match = {}
+    for key in ("site", "role", "tag", "q"):
+        if args[key]:
+            if len(args[key]) > 100:
+                abort(400, f"{key} must have 100 characters at most")
+            match[key] = args[key]
+    try:
+        total, rows = search_devices(match, args["offset"], args["limit"])
+    except LaunchError as exc:
+        abort(exc.status, str(exc))
+    except Exception as exc:  # NetBox away or refusing: say so
+        abort(503, f"NetBox could not be searched for devices: {exc}")
+    return listed(rows, total)

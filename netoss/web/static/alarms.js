@@ -63,6 +63,7 @@
     document.getElementById("alarm-next").disabled = offset + limit >= total;
     document.getElementById("updated").textContent = `${total} active · updated ${new Date().toLocaleTimeString()}`;
   }
+  document.getElementById("alarm-filters").addEventListener("submit", (e) => { e.preventDefault(); offset = 0; refresh(); });
   for (const id of ["roots", "severity", "device", "q"]) {
     document.getElementById(id).addEventListener("change", () => { offset = 0; refresh(); });
   }
