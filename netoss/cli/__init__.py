@@ -202,6 +202,75 @@ def init_cmd(directory: Path, operator: str, asn: int, site: str, management: st
     )
 
 
+@main.group("fleet")
+def fleet_group() -> None:
+    """A provider network of any size, for scale tests and benchmarks (docs/scale.md)."""
+
+
+@fleet_group.command("generate")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--devices", type=click.IntRange(3, 1_000_000), required=True, help="How many devices (P, PE and CE).")
+@click.option("--sites", type=click.IntRange(1, 999), required=True, help="Across how many sites.")
+@click.option("--addressing", default="10.0.0.0/8", show_default=True,
+              help="One IPv4 block, cut into management, core links, access links and loopbacks.")  # fmt: skip
+@click.option("--site-stem", default="pop", show_default=True, help="Sites are named <stem>001, <stem>002...")
+@click.option("--operator", default="Fleet Carrier", show_default=True, help="The operator (a NetBox tenant).")
+@click.option("--asn", type=int, default=4200000000, show_default=True, help="The provider AS number.")
+def fleet_generate_cmd(directory: Path, devices: int, sites: int, addressing: str, site_stem: str, operator: str,
+                       asn: int) -> None:  # fmt: skip
+    """Write the intent of a generated network of DEVICES routers into DIRECTORY (new or empty).
+
+    About 10% P, 25% PE and 65% CE routers, 10 interfaces each, the P routers in a ring, two
+    uplinks per PE, an access circuit per CE with about one customer per ten CEs. The files are
+    validated like any intent before they are written. Apply them with sot_sync, or load them
+    fast into the stack's NetBox with `netoss fleet load`.
+    """
+    from ansible_collections.netoss.core.plugins.module_utils.intent_load import load_intent
+    from ansible_collections.netoss.core.plugins.module_utils.intent_schema import IntentError
+    from netoss.cli import fleet
+
+    stack = Stack.from_env()
+
+    def validate(path: Path) -> None:
+        try:
+            load_intent(path)
+        except IntentError as exc:
+            raise StarterError(f"the generated intent does not validate (a netoss bug):\n{exc}") from None
+
+    try:
+        catalog = yaml.safe_load((stack.repo / "services" / "catalog.yml").read_text())
+        files = fleet.generate(
+            devices=devices, sites=sites, catalog=catalog, netoss_file=stack.repo / "inventory/intent/00-netoss.yml",
+            operator=operator, asn=asn, site_stem=site_stem, addressing=addressing,
+        )  # fmt: skip
+        fleet.write(directory, files, validate)
+    except StarterError as exc:
+        raise click.ClickException(str(exc)) from None
+    n = fleet.counts(files)
+    click.echo(f"wrote {directory}: {n['devices']} devices, {n['interfaces']} interfaces, {n['cables']} cables, "
+               f"{n['circuits']} circuits in {sites} sites")  # fmt: skip
+
+
+@fleet_group.command("load")
+@click.argument("directory", type=click.Path(exists=True, path_type=Path))
+@click.option("--trace-paths", is_flag=True, help="Then run NetBox's trace_paths (cable paths; minutes at size).")
+def fleet_load_cmd(directory: Path, trace_paths: bool) -> None:
+    """Write the intent in DIRECTORY into the stack's NetBox, fast, through NetBox's ORM (for benchmarks).
+
+    NetBox must have no device yet. The objects are the ones sot_sync would write, with the
+    managed tag, so a sot_sync of the same intent afterwards has nothing to do.
+    """
+    from netoss.embedded import fleet as fleet_load
+
+    try:
+        done = fleet_load.load(_stack(), directory, log=_log, trace_paths=trace_paths)
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from None
+    counts = ", ".join(f"{n} {kind}" for kind, n in done["counts"].items())
+    took = ", ".join(f"{step} {s:.1f} s" for step, s in done["seconds"].items())
+    click.echo(f"loaded {counts} ({took})")
+
+
 @main.command("env")
 def env_cmd() -> None:
     """Print `export` lines for the stack's endpoints and tokens: eval "$(netoss env)"."""

@@ -11,6 +11,7 @@ schema-valid (intent_load calls it) and returns every problem, each named by fil
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 
 from ansible_collections.netoss.core.plugins.module_utils import config_values
@@ -186,6 +187,7 @@ class _Checker:
 
     def check_devices(self, devices, networks):
         first_use = {}  # ip -> where it is first assigned
+        inside = _Coverage(networks)
         for entry in devices:
             data = entry.data
             for key, kind in (
@@ -210,7 +212,7 @@ class _Checker:
                         self.report(entry, "invalid IP address: %s" % exc, where)
                         continue
                     own.append(address)
-                    if not any(address.ip in network for network in networks):
+                    if not inside.covers(address.ip):
                         self.report(entry, "%s is not inside any prefix of the intent" % address, where)
                     location = "%s: %s%s" % (entry.file, entry.where, where)
                     if address.ip in first_use:
@@ -269,6 +271,32 @@ class _Checker:
                     )
                 else:
                     cabled[end] = entry
+
+
+class _Coverage:
+    """The addresses a set of prefixes covers, as disjoint ranges: whether an address is inside
+    any of them is a binary search, not a scan of every prefix (a fleet has thousands)."""
+
+    def __init__(self, networks):
+        ranges = []
+        for version in (4, 6):
+            spans = sorted(
+                (int(n.network_address), int(n.broadcast_address)) for n in networks if n.version == version
+            )
+            merged = []
+            for start, end in spans:
+                if merged and start <= merged[-1][1] + 1:
+                    merged[-1][1] = max(merged[-1][1], end)
+                else:
+                    merged.append([start, end])
+            ranges.append(merged)
+        self.ranges = dict(zip((4, 6), ranges, strict=True))
+        self.starts = {v: [r[0] for r in rs] for v, rs in self.ranges.items()}
+
+    def covers(self, ip):
+        value, ranges = int(ip), self.ranges[ip.version]
+        i = bisect.bisect_right(self.starts[ip.version], value) - 1
+        return i >= 0 and ranges[i][0] <= value <= ranges[i][1]
 
 
 def _valid(entry):

@@ -129,7 +129,8 @@ def _construct_unique_mapping(loader, node, deep=False):
 
 if HAS_YAML:
 
-    class _UniqueKeyLoader(yaml.SafeLoader):
+    # libyaml's parser when PyYAML has it: the pure-Python one takes seconds on a fleet's intent.
+    class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
         """SafeLoader that rejects duplicate keys, which PyYAML would silently collapse to the last."""
 
     _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
