@@ -63,14 +63,17 @@ def faults() -> Faults:
     """The open alarms (by their affectedService) and open tickets (by their related Service
     entities) of every service: what is open is a short list, read once."""
     out = Faults()
-    alarms = select(Alarm).where(Alarm.active_key.is_not(None), Alarm.service_affecting.is_(True))
-    for a in db.session.scalars(alarms.order_by(Alarm.id)):
-        entry = {"id": str(a.id), "severity": a.severity, "specificProblem": a.specific_problem}
-        for s in a.affected_services or []:
+    alarms = select(Alarm.id, Alarm.severity, Alarm.specific_problem, Alarm.affected_services).where(
+        Alarm.active_key.is_not(None), Alarm.service_affecting.is_(True)
+    )  # the columns it shows, not whole rows: thousands may be open
+    for alarm_id, severity, problem, affected in db.session.execute(alarms.order_by(Alarm.id)):
+        entry = {"id": str(alarm_id), "severity": severity, "specificProblem": problem}
+        for s in affected or []:
             out.alarms.setdefault(str(s.get("name")), []).append(entry)
-    for t in db.session.scalars(select(Ticket).where(Ticket.status.in_(TICKET_OPEN)).order_by(Ticket.id)):
-        entry = {"id": t.ref, "name": t.name, "status": t.status}
-        for cid in {str(r.get("name")) for r in t.related or [] if r.get("@referredType") == "Service"}:
+    tickets = select(Ticket.id, Ticket.name, Ticket.status, Ticket.related).where(Ticket.status.in_(TICKET_OPEN))
+    for ticket_id, name, status, related in db.session.execute(tickets.order_by(Ticket.id)):
+        entry = {"id": f"TT-{ticket_id:06d}", "name": name, "status": status}
+        for cid in {str(r.get("name")) for r in related or [] if r.get("@referredType") == "Service"}:
             out.tickets.setdefault(cid, []).append(entry)
     return out
 
