@@ -101,7 +101,7 @@ def test_an_operator_picks_devices_by_searching_netbox(browser, sign_in, stack, 
     assert picker.locator(".pick-results li").count() == min(20, len(everything))
     picker.locator(".pick-role").select_option(role)
     picker.locator(f".pick-count:has-text('of {len(of_role)} matching')").wait_for()
-    assert picker.locator(".pick-results li").all_inner_texts()[0].startswith(of_role[0])
+    assert picker.locator(".pick-results li").all_inner_texts()[0].strip().startswith(of_role[0])
     name = of_role[-1]
     picker.locator(".pick-q").fill(name)
     picker.locator(".pick-count:has-text('of 1 matching')").wait_for()
