@@ -12,6 +12,7 @@ NetBox in bulk (:func:`describe_many`: a few calls whatever the number of circui
 from __future__ import annotations
 
 import ipaddress
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.netoss.core.plugins.module_utils.service_model import (
     CF_MAX_PREFIX,
@@ -92,6 +93,13 @@ def _described(circuit, ends, asns, prefixes, addresses, tenant_prefixes, a_devi
     }
 
 
+def _at_once(**reads):
+    """{name: read()} of each read, run in threads of their own (they wait on NetBox)."""
+    with ThreadPoolExecutor(max_workers=len(reads)) as pool:
+        futures = {name: pool.submit(read) for name, read in reads.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
 def _needs_tenant_prefixes(circuit, own_prefixes):
     fields = circuit.get("custom_fields") or {}
     return not own_prefixes and not fields.get(CF_SERVICE) and bool((circuit.get("tenant") or {}).get("id"))
@@ -148,8 +156,7 @@ def page_services(view, offset=0, limit=None, filters=None, customer=None, servi
         circuits = view.circuits(**filters)
         total, circuits = len(circuits), circuits[offset:]
     else:
-        total = view.circuit_count(**filters)
-        circuits = view.circuit_page(offset, limit, **filters) if offset < total else []
+        total, circuits = view.circuit_page(offset, limit, **filters)
     return total, describe_many(view, circuits)
 
 
@@ -158,22 +165,29 @@ def describe_many(view, circuits):
     from bulk reads."""
     if not circuits:
         return []
-    terminations = view.terminations_of([c["id"] for c in circuits])
-    ends = {c["id"]: _ends(terminations.get(c["id"], [])) for c in circuits}
     tenants = {(c.get("tenant") or {}).get("id") for c in circuits} - {None}
-    asns = view.asns_of(tenants) if tenants else {}
     cids = [c["cid"] for c in circuits]
-    prefixes = view.tagged_of("ipam.prefixes", cids)
-    addresses = view.tagged_of("ipam.ip_addresses", cids)
+    # Two rounds of reads, each read of a round at once (NetBox answers several together).
+    first = _at_once(
+        terminations=lambda: view.terminations_of([c["id"] for c in circuits]),
+        asns=lambda: view.asns_of(tenants) if tenants else {},
+        prefixes=lambda: view.tagged_of("ipam.prefixes", cids),
+        addresses=lambda: view.tagged_of("ipam.ip_addresses", cids),
+    )
+    prefixes, addresses, asns = first["prefixes"], first["addresses"], first["asns"]
+    ends = {c["id"]: _ends(first["terminations"].get(c["id"], [])) for c in circuits}
     legacy = set()
     for c in circuits:
         tenant = (c.get("tenant") or {}).get("id")
         own = [p for p in prefixes.get(c["cid"], []) if (p.get("tenant") or {}).get("id") == tenant]
         if _needs_tenant_prefixes(c, own):
             legacy.add(tenant)
-    tenant_prefixes = view.active_prefixes_of(legacy) if legacy else {}
     a_ends = {e["A"][2]["device"]["id"] for e in ends.values() if "A" in e}
-    devices = view.devices_by_id(a_ends) if a_ends else {}
+    second = _at_once(
+        tenant_prefixes=lambda: view.active_prefixes_of(legacy) if legacy else {},
+        devices=lambda: view.devices_by_id(a_ends) if a_ends else {},
+    )
+    tenant_prefixes, devices = second["tenant_prefixes"], second["devices"]
     out = []
     for c in circuits:
         tenant = (c.get("tenant") or {}).get("id")

@@ -18,6 +18,13 @@ from ansible_collections.netoss.core.plugins.module_utils.service_model import i
 from ansible_collections.netoss.core.plugins.module_utils.service_model import value_of as _value
 
 CHUNK = 100  # ids per bulk read: a query string of a hundred ids stays well under a server's line limit
+# What the service inventory reads of each record, in its bulk reads (NetBox's ``fields``).
+TERMINATION_FIELDS = "id,circuit,term_side,link_peers"
+TAGGED_FIELDS = {
+    "ipam.prefixes": "id,url,display_url,prefix,tenant,custom_fields",
+    "ipam.ip_addresses": "id,url,display_url,address,custom_fields",
+}
+DEVICE_FIELDS = "id,name,site"
 
 
 class NetboxView:
@@ -132,15 +139,13 @@ class NetboxView:
 
     # -- bulk reads: a few calls for a whole list, whatever its length (the service inventory) --
 
-    def circuit_count(self, **filters):
-        """How many circuits match NetBox ``filters``."""
-        return self.api.circuits.circuits.count(**filters)
-
     def circuit_page(self, offset, limit, **filters):
-        """The circuits matching ``filters``, ``limit`` of them from ``offset``, in NetBox's order."""
+        """(how many circuits match ``filters``, ``limit`` of them from ``offset`` in NetBox's
+        order): one request, the count is the page's."""
         found = self.api.circuits.circuits
         page = found.filter(**filters, offset=offset, limit=limit) if filters else found.all(offset=offset, limit=limit)
-        return [dict(r) for r in page]
+        records = [dict(r) for r in page]
+        return len(page), records  # after the page is read, its length is NetBox's count
 
     def tenants_named(self, name):
         """The tenants named ``name`` (exactly)."""
@@ -161,16 +166,19 @@ class NetboxView:
         return out
 
     def terminations_of(self, circuit_ids):
-        """{circuit id: [its terminations]}."""
+        """{circuit id: [its terminations]} (the fields the inventory reads)."""
         return self._grouped(
-            self.api.circuits.circuit_terminations.filter, "circuit_id", circuit_ids, lambda r: _id(r.get("circuit"))
+            lambda **f: self.api.circuits.circuit_terminations.filter(fields=TERMINATION_FIELDS, **f),
+            "circuit_id",
+            circuit_ids,
+            lambda r: _id(r.get("circuit")),
         )
 
     def tagged_of(self, endpoint, cids):
         """{circuit ID: [records of ``endpoint`` made for it]} (exactly: see :meth:`tagged`)."""
         field = CF_CIRCUIT
         found = self._grouped(
-            netbox_endpoint(self.api, endpoint).filter,
+            lambda **f: netbox_endpoint(self.api, endpoint).filter(fields=TAGGED_FIELDS[endpoint], **f),
             "cf_" + field,
             cids,
             lambda r: (r.get("custom_fields") or {}).get(field),
@@ -192,8 +200,10 @@ class NetboxView:
         )
 
     def devices_by_id(self, ids):
-        """{device id: device record}."""
-        found = self._grouped(self.api.dcim.devices.filter, "id", ids, lambda r: r.get("id"))
+        """{device id: device record} (its name and site: a device's config context is costly)."""
+        found = self._grouped(
+            lambda **f: self.api.dcim.devices.filter(fields=DEVICE_FIELDS, **f), "id", ids, lambda r: r.get("id")
+        )
         return {key: records[0] for key, records in found.items()}
 
     def forget(self):

@@ -9,6 +9,8 @@ counting the calls."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from ansible_collections.netoss.core.plugins.module_utils.service_inventory import (
@@ -40,24 +42,41 @@ def _matches(record, key, wanted):
     return not hit if negate else hit
 
 
+class Page(list):
+    """A page of a list, as pynetbox's RecordSet: its len() is how many match (NetBox's count)."""
+
+    def __init__(self, rows, total):
+        super().__init__(rows)
+        self.total = total
+
+    def __len__(self):
+        return self.total
+
+
 class Endpoint:
     def __init__(self, api, name, records):
         self.api, self.name, self.records = api, name, records
 
     def _select(self, filters):
-        return [dict(r) for r in self.records if all(_matches(r, k, v) for k, v in filters.items())]
+        fields = filters.pop("fields", None)
+        found = [dict(r) for r in self.records if all(_matches(r, k, v) for k, v in filters.items())]
+        if fields:  # NetBox's fields: only those
+            found = [{k: v for k, v in r.items() if k in fields.split(",")} for r in found]
+        return found
 
     def filter(self, **filters):
         offset, limit = filters.pop("offset", None), filters.pop("limit", None)
-        self.api.calls.append((self.name, filters))
+        with self.api.lock:
+            self.api.calls.append((self.name, dict(filters)))
         found = self._select(filters)
-        return found[offset or 0 : (offset or 0) + limit] if limit else found
+        return Page(found[offset or 0 : (offset or 0) + limit], len(found)) if limit else found
 
     def all(self, offset=None, limit=None):
         return self.filter(**({"offset": offset, "limit": limit} if limit else {}))
 
     def count(self, **filters):
-        self.api.calls.append((self.name + ".count", filters))
+        with self.api.lock:
+            self.api.calls.append((self.name + ".count", dict(filters)))
         return len(self._select(filters))
 
     def get(self, **filters):
@@ -79,6 +98,7 @@ def fake_netbox(n: int):
     class Api:
         def __init__(self):
             self.calls = []
+            self.lock = threading.Lock()  # the reads run in threads
 
     api = Api()
     tenants = [{"id": 100 + t, "name": f"Customer {t}", "slug": f"customer-{t}"} for t in range(3)]
