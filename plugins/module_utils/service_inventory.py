@@ -20,6 +20,7 @@ from ansible_collections.netoss.core.plugins.module_utils.service_model import (
     CF_ROUTING,
     CF_SERVICE,
 )
+from ansible_collections.netoss.core.plugins.module_utils.service_model import id_of as _id
 from ansible_collections.netoss.core.plugins.module_utils.service_model import slug_of as _slug
 from ansible_collections.netoss.core.plugins.module_utils.service_model import value_of as _value
 
@@ -147,13 +148,13 @@ def page_services(view, offset=0, limit=None, filters=None, customer=None, servi
     if service is not None or service_only:
         circuits = [
             c
-            for c in view.circuits(**filters)
+            for c in view.circuit_list(**filters)
             if (c.get("custom_fields") or {}).get(CF_SERVICE) == service
             or (service is None and (c.get("custom_fields") or {}).get(CF_SERVICE))
         ]
         total, circuits = len(circuits), circuits[offset : None if limit is None else offset + limit]
     elif limit is None:
-        circuits = view.circuits(**filters)
+        circuits = view.circuit_list(**filters)
         total, circuits = len(circuits), circuits[offset:]
     else:
         total, circuits = view.circuit_page(offset, limit, **filters)
@@ -166,28 +167,35 @@ def describe_many(view, circuits):
     if not circuits:
         return []
     tenants = {(c.get("tenant") or {}).get("id") for c in circuits} - {None}
-    cids = [c["cid"] for c in circuits]
-    # Two rounds of reads, each read of a round at once (NetBox answers several together).
+    # Records are made for a circuit (netoss_circuit) by the service orders of a catalog service
+    # only, which mark the circuit (netoss_service): the others' are not looked for.
+    ordered = [c["cid"] for c in circuits if (c.get("custom_fields") or {}).get(CF_SERVICE)]
+    # Rounds of reads, each read of a round at once (NetBox answers several together).
     first = _at_once(
         terminations=lambda: view.terminations_of([c["id"] for c in circuits]),
         asns=lambda: view.asns_of(tenants) if tenants else {},
-        prefixes=lambda: view.tagged_of("ipam.prefixes", cids),
-        addresses=lambda: view.tagged_of("ipam.ip_addresses", cids),
+        prefixes=lambda: view.tagged_of("ipam.prefixes", ordered) if ordered else {},
+        addresses=lambda: view.tagged_of("ipam.ip_addresses", ordered) if ordered else {},
     )
     prefixes, addresses, asns = first["prefixes"], first["addresses"], first["asns"]
-    ends = {c["id"]: _ends(first["terminations"].get(c["id"], [])) for c in circuits}
     legacy = set()
     for c in circuits:
         tenant = (c.get("tenant") or {}).get("id")
         own = [p for p in prefixes.get(c["cid"], []) if (p.get("tenant") or {}).get("id") == tenant]
         if _needs_tenant_prefixes(c, own):
             legacy.add(tenant)
-    a_ends = {e["A"][2]["device"]["id"] for e in ends.values() if "A" in e}
+    cables = {_id(t.get("cable")) for ts in first["terminations"].values() for t in ts} - {None}
     second = _at_once(
+        peers=lambda: view.peers_of(cables) if cables else {},
         tenant_prefixes=lambda: view.active_prefixes_of(legacy) if legacy else {},
-        devices=lambda: view.devices_by_id(a_ends) if a_ends else {},
     )
-    tenant_prefixes, devices = second["tenant_prefixes"], second["devices"]
+    tenant_prefixes = second["tenant_prefixes"]
+    ends = {}
+    for c in circuits:
+        terms = first["terminations"].get(c["id"], [])
+        ends[c["id"]] = _ends([dict(t, link_peers=second["peers"].get(_id(t.get("cable")), [])) for t in terms])
+    a_ends = {e["A"][2]["device"]["id"] for e in ends.values() if "A" in e}
+    devices = view.devices_by_id(a_ends) if a_ends else {}
     out = []
     for c in circuits:
         tenant = (c.get("tenant") or {}).get("id")

@@ -19,7 +19,10 @@ from ansible_collections.netoss.core.plugins.module_utils.service_model import v
 
 CHUNK = 100  # ids per bulk read: a query string of a hundred ids stays well under a server's line limit
 # What the service inventory reads of each record, in its bulk reads (NetBox's ``fields``).
-TERMINATION_FIELDS = "id,circuit,term_side,link_peers"
+CIRCUIT_FIELDS = "id,url,display_url,cid,status,tenant,commit_rate,description,custom_fields"
+TERMINATION_FIELDS = "id,circuit,term_side,cable"
+PEER_ENDPOINTS = ("dcim.interfaces", "dcim.front_ports", "dcim.rear_ports")
+PEER_FIELDS = "id,url,display_url,name,device,cable"
 TAGGED_FIELDS = {
     "ipam.prefixes": "id,url,display_url,prefix,tenant,custom_fields",
     "ipam.ip_addresses": "id,url,display_url,address,custom_fields",
@@ -142,10 +145,13 @@ class NetboxView:
     def circuit_page(self, offset, limit, **filters):
         """(how many circuits match ``filters``, ``limit`` of them from ``offset`` in NetBox's
         order): one request, the count is the page's."""
-        found = self.api.circuits.circuits
-        page = found.filter(**filters, offset=offset, limit=limit) if filters else found.all(offset=offset, limit=limit)
+        page = self.api.circuits.circuits.filter(**filters, fields=CIRCUIT_FIELDS, offset=offset, limit=limit)
         records = [dict(r) for r in page]
         return len(page), records  # after the page is read, its length is NetBox's count
+
+    def circuit_list(self, **filters):
+        """Every circuit matching ``filters`` (the fields the inventory reads), in NetBox's order."""
+        return [dict(r) for r in self.api.circuits.circuits.filter(**filters, fields=CIRCUIT_FIELDS)]
 
     def tenants_named(self, name):
         """The tenants named ``name`` (exactly)."""
@@ -166,13 +172,29 @@ class NetboxView:
         return out
 
     def terminations_of(self, circuit_ids):
-        """{circuit id: [its terminations]} (the fields the inventory reads)."""
+        """{circuit id: [its terminations]}: side and cable, not their far ends (NetBox works
+        out a termination's link peers one by one, slowly: :meth:`peers_of` reads them)."""
         return self._grouped(
             lambda **f: self.api.circuits.circuit_terminations.filter(fields=TERMINATION_FIELDS, **f),
             "circuit_id",
             circuit_ids,
             lambda r: _id(r.get("circuit")),
         )
+
+    def peers_of(self, cable_ids):
+        """{cable id: [the device ports (interfaces, front and rear ports) it connects]}: the far
+        ends of circuit terminations on those cables, as NetBox's link_peers gives them."""
+        out = {}
+        for endpoint in PEER_ENDPOINTS:
+            found = self._grouped(
+                lambda _e=endpoint, **f: netbox_endpoint(self.api, _e).filter(fields=PEER_FIELDS, **f),
+                "cable_id",
+                cable_ids,
+                lambda r: _id(r.get("cable")),
+            )
+            for cable, records in found.items():
+                out.setdefault(cable, []).extend(records)
+        return out
 
     def tagged_of(self, endpoint, cids):
         """{circuit ID: [records of ``endpoint`` made for it]} (exactly: see :meth:`tagged`)."""
