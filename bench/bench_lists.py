@@ -175,9 +175,12 @@ def load_rows(stack, devices: list[str], alarms: int, tickets: int, jobs: int, s
 
 
 def delete_rows(stack) -> None:
+    """The rows it loaded, deleted in the order that keeps the foreign-key checks cheap (tickets
+    before the alarms whose root_alarm_id they may hold; jobs after the alarms whose job_id
+    they may be: neither column has an index)."""
     with _portal_db(stack) as conn, conn.cursor() as cur:
-        cur.execute("DELETE FROM alarms WHERE source = %s", (BENCH,))
         cur.execute("DELETE FROM tickets WHERE created_by = %s", (BENCH,))
+        cur.execute("DELETE FROM alarms WHERE source = %s", (BENCH,))
         cur.execute("DELETE FROM jobs WHERE created_by = %s", (BENCH,))
 
 
