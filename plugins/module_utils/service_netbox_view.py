@@ -22,7 +22,7 @@ CHUNK = 100  # ids per bulk read: a query string of a hundred ids stays well und
 CIRCUIT_FIELDS = "id,url,display_url,cid,status,tenant,commit_rate,description,custom_fields"
 TERMINATION_FIELDS = "id,circuit,term_side,cable"
 PEER_ENDPOINTS = ("dcim.interfaces", "dcim.front_ports", "dcim.rear_ports")
-PEER_FIELDS = "id,url,display_url,name,device,cable"
+PEER_FIELDS = "id,url,name,device,cable"  # as link_peers gives them: no display_url
 TAGGED_FIELDS = {
     "ipam.prefixes": "id,url,display_url,prefix,tenant,custom_fields",
     "ipam.ip_addresses": "id,url,display_url,address,custom_fields",

@@ -138,7 +138,9 @@ def fake_netbox(n: int):
                 else {"id": 6000 + i, "name": "eth1", "device": {"id": 9000 + i, "name": f"cpe-{i}"}}
             )
             # A customer's end on a patch panel (a front port) now and then.
-            ports["front" if side == "Z" and i % 11 == 0 else "interfaces"].append(dict(peer, cable=cable))
+            # The port's own record has its page's address too (display_url); its link_peers entry has not.
+            record = dict(peer, cable=cable, display_url=f"http://nb/dcim/ports/{peer['id']}/")
+            ports["front" if side == "Z" and i % 11 == 0 else "interfaces"].append(record)
             terminations.append(
                 {
                     "id": 2 * (1000 + i) + (side == "Z"),
