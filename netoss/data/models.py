@@ -270,6 +270,11 @@ class Alarm(db.Model):
     """
 
     __tablename__ = "alarms"
+    # The lists' orders under their common filters (the alarm list pages newest first).
+    __table_args__ = (
+        db.Index("ix_alarms_severity_id", "severity", "id"),
+        db.Index("ix_alarms_device_id", "device", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(400), nullable=False, index=True)
@@ -346,6 +351,11 @@ class Ticket(db.Model):
     """A trouble ticket (TMF621): one per root cause, or opened by hand."""
 
     __tablename__ = "tickets"
+    # The ticket queue's order (the last changed first), alone and by status.
+    __table_args__ = (
+        db.Index("ix_tickets_updated_at_id", "updated_at", "id"),
+        db.Index("ix_tickets_status_updated_at_id", "status", "updated_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(300), nullable=False)

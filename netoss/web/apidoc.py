@@ -224,14 +224,24 @@ def header(name: str, schema: dict, *, required: bool = False):
 # -- answers -----------------------------------------------------------------------------------
 
 
-def responds(status: int, schema: str | dict | None = None, *, description: str = "OK", content_type=None):
-    """Decorator documenting the answer of the operation (views shape it from the domain)."""
+TOTAL_COUNT = {
+    "X-Total-Count": {
+        "description": "How many match the filters (the list is a page of them: offset, limit)",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+
+
+def responds(status: int, schema: str | dict | None = None, *, description: str = "OK", content_type=None, total=False):
+    """Decorator documenting the answer of the operation (views shape it from the domain);
+    ``total``: a page of a list, with how many match in ``X-Total-Count`` (paging.listed)."""
     if isinstance(schema, str):
         schema = ref(schema)
     content = {content_type or "application/json": {"schema": schema} if schema is not None else {}}
+    answer = {"description": description, "content": content, **({"headers": TOTAL_COUNT} if total else {})}
 
     def wrap(view):
-        return record(view, responses={str(status): {"description": description, "content": content}})
+        return record(view, responses={str(status): answer})
 
     return wrap
 

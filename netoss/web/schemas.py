@@ -88,7 +88,11 @@ SCHEMAS = {
         "required": ["template"],
         "properties": {
             "template": {"type": "string", "minLength": 1, "maxLength": 64},
-            "parameters": {"type": "object", "description": "parameter name -> value, checked by the template"},
+            "parameters": {
+                "type": "object",
+                "description": "parameter name -> value, checked by the template; a device list may instead be "
+                '{"match": {"site", "role", "tag", "q"}}: every device the filter matches at launch (q: in the name)',
+            },
             "check": {"type": "boolean", "description": "run in check mode (--check --diff)"},
             "ticket": {
                 "type": "integer",
@@ -96,6 +100,16 @@ SCHEMAS = {
                 "maximum": 2147483647,
                 "description": "the ticket this job remediates: it is linked to it and noted there",
             },
+        },
+    },
+    "DeviceChoice": {
+        "type": "object",
+        "description": "A NetBox device as the launch form's picker lists it",
+        "properties": {
+            "name": {"type": "string"},
+            "site": {"type": ["string", "null"], "description": "its site's slug"},
+            "role": {"type": ["string", "null"], "description": "its role's slug"},
+            "status": {"type": ["string", "null"]},
         },
     },
     "JobRelaunch": {

@@ -3,13 +3,16 @@
 """The service inventory (TMF638): NetBox circuits read back as customer services.
 
 :func:`describe` gives one circuit's service (its catalog service, status, customer, the
-values it was ordered with, the NetBox records it holds); :func:`list_services` every
-circuit's. ``view`` is a service_netbox_view.NetboxView (or anything that answers the same).
+values it was ordered with, the NetBox records it holds); :func:`page_services` a page of
+them, filtered and paged by NetBox, and :func:`list_services` every circuit's. A list reads
+NetBox in bulk (:func:`describe_many`: a few calls whatever the number of circuits).
+``view`` is a service_netbox_view.NetboxView (or anything that answers the same).
 """
 
 from __future__ import annotations
 
 import ipaddress
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.netoss.core.plugins.module_utils.service_model import (
     CF_MAX_PREFIX,
@@ -17,6 +20,7 @@ from ansible_collections.netoss.core.plugins.module_utils.service_model import (
     CF_ROUTING,
     CF_SERVICE,
 )
+from ansible_collections.netoss.core.plugins.module_utils.service_model import id_of as _id
 from ansible_collections.netoss.core.plugins.module_utils.service_model import slug_of as _slug
 from ansible_collections.netoss.core.plugins.module_utils.service_model import value_of as _value
 
@@ -27,8 +31,26 @@ def describe(view, cid):
     circuit = view.circuit(cid)
     if circuit is None:
         return None
-    fields = circuit.get("custom_fields") or {}
+    tenant_id = (circuit.get("tenant") or {}).get("id")
     ends = circuit_ends(view, circuit["id"])
+    return _described(
+        circuit,
+        ends,
+        asns=view.asns(tenant_id=tenant_id) if tenant_id else [],
+        prefixes=view.tagged("ipam.prefixes", cid),
+        addresses=view.tagged("ipam.ip_addresses", cid),
+        tenant_prefixes=lambda: view.prefixes_of(tenant_id),
+        a_device=view.device(ends["A"][0]) if "A" in ends else None,
+    )
+
+
+def _described(circuit, ends, asns, prefixes, addresses, tenant_prefixes, a_device):
+    """A circuit's service from what NetBox holds of it: its cabled ends (:func:`circuit_ends`),
+    its customer's AS numbers, the prefixes and addresses made for it, its customer's active
+    prefixes (``tenant_prefixes()``, asked only for a circuit made before service orders) and
+    the device at its A end."""
+    cid = circuit["cid"]
+    fields = circuit.get("custom_fields") or {}
     customer = (circuit.get("tenant") or {}).get("name")
     values = {"customer": customer}
     resources = [_resource("circuits.circuit", circuit, cid)]
@@ -39,29 +61,26 @@ def describe(view, cid):
             resources.append(_resource("dcim.device", peer["device"], device))
             resources.append(_resource("dcim.interface", peer, "%s:%s" % (device, name)))
     tenant = circuit.get("tenant") or {}
-    asns = [a["asn"] for a in view.asns(tenant_id=tenant["id"])] if tenant.get("id") else []
+    asns = [a["asn"] for a in asns]
     if asns and fields.get(CF_ROUTING) != "static":
         values["customer_asn"] = asns[0]
-    prefixes = []
-    for p in view.tagged("ipam.prefixes", cid):
+    mine = []
+    for p in prefixes:
         resources.append(_resource("ipam.prefix", p, p["prefix"]))
         if (p.get("tenant") or {}).get("id") == tenant.get("id"):
-            prefixes.append(p["prefix"])
-    for a in view.tagged("ipam.ip_addresses", cid):
+            mine.append(p["prefix"])
+    for a in addresses:
         resources.append(_resource("ipam.ipaddress", a, a["address"]))
-    if not prefixes and not fields.get(CF_SERVICE) and tenant.get("id"):
+    if _needs_tenant_prefixes(circuit, mine):
         # A circuit made before service orders (the intent's): its customer's prefixes.
-        prefixes = [p["prefix"] for p in view.prefixes_of(tenant["id"])]
-    if prefixes:
-        values["prefixes"] = sorted(prefixes, key=ipaddress.ip_network)
+        mine = [p["prefix"] for p in tenant_prefixes()]
+    if mine:
+        values["prefixes"] = sorted(mine, key=ipaddress.ip_network)
     if circuit.get("commit_rate") is not None:
         values["bandwidth"] = circuit["commit_rate"]
     if fields.get(CF_MAX_PREFIX) is not None and fields.get(CF_ROUTING) != "static":
         values["max_prefix"] = fields[CF_MAX_PREFIX]
-    site = None
-    if "A" in ends:
-        device = view.device(ends["A"][0]) or {}
-        site = _slug(device.get("site"))
+    site = _slug((a_device or {}).get("site")) if "A" in ends else None
     return {
         "id": cid,
         "service": fields.get(CF_SERVICE),
@@ -75,10 +94,26 @@ def describe(view, cid):
     }
 
 
+def _at_once(**reads):
+    """{name: read()} of each read, run in threads of their own (they wait on NetBox)."""
+    with ThreadPoolExecutor(max_workers=len(reads)) as pool:
+        futures = {name: pool.submit(read) for name, read in reads.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def _needs_tenant_prefixes(circuit, own_prefixes):
+    fields = circuit.get("custom_fields") or {}
+    return not own_prefixes and not fields.get(CF_SERVICE) and bool((circuit.get("tenant") or {}).get("id"))
+
+
 def circuit_ends(view, circuit_id):
     """{term side: (device name, interface name, interface record)} of the circuit's cabled ends."""
+    return _ends(view.terminations(circuit_id))
+
+
+def _ends(terminations):
     ends = {}
-    for term in view.terminations(circuit_id):
+    for term in terminations:
         for peer in term.get("link_peers") or []:
             if isinstance(peer, dict) and peer.get("device"):
                 ends[term.get("term_side")] = (peer["device"]["name"], peer["name"], peer)
@@ -91,11 +126,89 @@ def _resource(kind, record, name):
 
 def list_services(view, service_only=False):
     """Every circuit as a service (those of a catalog service only, with ``service_only``)."""
+    return page_services(view, service_only=service_only)[1]
+
+
+def page_services(view, offset=0, limit=None, filters=None, customer=None, service=None, service_only=False):
+    """(how many circuits match, the services of ``limit`` of them from ``offset``; all with
+    ``limit`` None), in NetBox's order of circuits.
+
+    ``filters`` are NetBox's circuit filters (such as ``status``); ``customer`` a tenant's
+    name, ``service`` a catalog service's (exactly). NetBox does the filtering and paging;
+    the circuits' terminations, prefixes, addresses, AS numbers and devices are then read in
+    bulk: a few calls for the page, whatever its length, not a few per circuit."""
+    filters = dict(filters or {})
+    if customer is not None:
+        tenants = [t["id"] for t in view.tenants_named(customer)]
+        if not tenants:
+            return 0, []
+        filters["tenant_id"] = tenants
+    if service is not None:
+        filters["cf_" + CF_SERVICE] = service  # NetBox's text filter matches what contains it: narrowed below
+    if service is not None or service_only:
+        circuits = [
+            c
+            for c in view.circuit_list(**filters)
+            if (c.get("custom_fields") or {}).get(CF_SERVICE) == service
+            or (service is None and (c.get("custom_fields") or {}).get(CF_SERVICE))
+        ]
+        total, circuits = len(circuits), circuits[offset : None if limit is None else offset + limit]
+    elif limit is None:
+        circuits = view.circuit_list(**filters)
+        total, circuits = len(circuits), circuits[offset:]
+    else:
+        total, circuits = view.circuit_page(offset, limit, **filters)
+    return total, describe_many(view, circuits)
+
+
+def describe_many(view, circuits):
+    """The services of ``circuits`` (NetBox circuit records), as :func:`describe` gives each,
+    from bulk reads."""
+    if not circuits:
+        return []
+    tenants = {(c.get("tenant") or {}).get("id") for c in circuits} - {None}
+    # Records are made for a circuit (netoss_circuit) by the service orders of a catalog service
+    # only, which mark the circuit (netoss_service): the others' are not looked for.
+    ordered = [c["cid"] for c in circuits if (c.get("custom_fields") or {}).get(CF_SERVICE)]
+    # Rounds of reads, each read of a round at once (NetBox answers several together).
+    first = _at_once(
+        terminations=lambda: view.terminations_of([c["id"] for c in circuits]),
+        asns=lambda: view.asns_of(tenants) if tenants else {},
+        prefixes=lambda: view.tagged_of("ipam.prefixes", ordered) if ordered else {},
+        addresses=lambda: view.tagged_of("ipam.ip_addresses", ordered) if ordered else {},
+    )
+    prefixes, addresses, asns = first["prefixes"], first["addresses"], first["asns"]
+    legacy = set()
+    for c in circuits:
+        tenant = (c.get("tenant") or {}).get("id")
+        own = [p for p in prefixes.get(c["cid"], []) if (p.get("tenant") or {}).get("id") == tenant]
+        if _needs_tenant_prefixes(c, own):
+            legacy.add(tenant)
+    cables = {_id(t.get("cable")) for ts in first["terminations"].values() for t in ts} - {None}
+    second = _at_once(
+        peers=lambda: view.peers_of(cables) if cables else {},
+        tenant_prefixes=lambda: view.active_prefixes_of(legacy) if legacy else {},
+    )
+    tenant_prefixes = second["tenant_prefixes"]
+    ends = {}
+    for c in circuits:
+        terms = first["terminations"].get(c["id"], [])
+        ends[c["id"]] = _ends([dict(t, link_peers=second["peers"].get(_id(t.get("cable")), [])) for t in terms])
+    a_ends = {e["A"][2]["device"]["id"] for e in ends.values() if "A" in e}
+    devices = view.devices_by_id(a_ends) if a_ends else {}
     out = []
-    for circuit in view.circuits():
-        if service_only and not (circuit.get("custom_fields") or {}).get(CF_SERVICE):
-            continue
-        described = describe(view, circuit["cid"])
-        if described is not None:
-            out.append(described)
+    for c in circuits:
+        tenant = (c.get("tenant") or {}).get("id")
+        mine = ends[c["id"]]
+        out.append(
+            _described(
+                c,
+                mine,
+                asns=asns.get(tenant, []) if tenant else [],
+                prefixes=prefixes.get(c["cid"], []),
+                addresses=addresses.get(c["cid"], []),
+                tenant_prefixes=lambda tenant=tenant: tenant_prefixes.get(tenant, []),
+                a_device=devices.get(mine["A"][2]["device"]["id"]) if "A" in mine else None,
+            )
+        )
     return out

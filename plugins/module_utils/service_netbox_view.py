@@ -17,6 +17,18 @@ from ansible_collections.netoss.core.plugins.module_utils.service_model import C
 from ansible_collections.netoss.core.plugins.module_utils.service_model import id_of as _id
 from ansible_collections.netoss.core.plugins.module_utils.service_model import value_of as _value
 
+CHUNK = 100  # ids per bulk read: a query string of a hundred ids stays well under a server's line limit
+# What the service inventory reads of each record, in its bulk reads (NetBox's ``fields``).
+CIRCUIT_FIELDS = "id,url,display_url,cid,status,tenant,commit_rate,description,custom_fields"
+TERMINATION_FIELDS = "id,circuit,term_side,cable"
+PEER_ENDPOINTS = ("dcim.interfaces", "dcim.front_ports", "dcim.rear_ports")
+PEER_FIELDS = "id,url,name,device,cable"  # as link_peers gives them: no display_url
+TAGGED_FIELDS = {
+    "ipam.prefixes": "id,url,display_url,prefix,tenant,custom_fields",
+    "ipam.ip_addresses": "id,url,display_url,address,custom_fields",
+}
+DEVICE_FIELDS = "id,name,site"
+
 
 class NetboxView:
     """What orders read from NetBox (pynetbox ``api``), as plain dicts, each asked once."""
@@ -119,10 +131,102 @@ class NetboxView:
         )
 
     def tagged(self, endpoint, cid):
-        """Records of ``endpoint`` (ipam.prefixes, ipam.ip_addresses) made for circuit ``cid``."""
-        return self._list(
+        """Records of ``endpoint`` (ipam.prefixes, ipam.ip_addresses) made for circuit ``cid``.
+
+        NetBox's filter on a text custom field matches what *contains* the value (its default,
+        loose filter logic): the records of ``cid`` are those whose field is ``cid`` exactly."""
+        found = self._list(
             (endpoint, cid), lambda: netbox_endpoint(self.api, endpoint).filter(**{"cf_" + CF_CIRCUIT: cid})
         )
+        return [r for r in found if (r.get("custom_fields") or {}).get(CF_CIRCUIT) == cid]
+
+    # -- bulk reads: a few calls for a whole list, whatever its length (the service inventory) --
+
+    def circuit_page(self, offset, limit, **filters):
+        """(how many circuits match ``filters``, ``limit`` of them from ``offset`` in NetBox's
+        order): one request, the count is the page's."""
+        page = self.api.circuits.circuits.filter(**filters, fields=CIRCUIT_FIELDS, offset=offset, limit=limit)
+        records = [dict(r) for r in page]
+        return len(page), records  # after the page is read, its length is NetBox's count
+
+    def circuit_list(self, **filters):
+        """Every circuit matching ``filters`` (the fields the inventory reads), in NetBox's order."""
+        return [dict(r) for r in self.api.circuits.circuits.filter(**filters, fields=CIRCUIT_FIELDS)]
+
+    def tenants_named(self, name):
+        """The tenants named ``name`` (exactly)."""
+        return self._list(("tenants_named", name), lambda: self.api.tenancy.tenants.filter(name=name))
+
+    def _grouped(self, fetch, key, values, group):
+        """{group(record): [records]} of the records ``fetch(**{key: chunk})`` answers, asked for
+        ``values`` CHUNK at a time (a query string stays short), in NetBox's order."""
+        out, seen = {}, set()
+        values = sorted(set(values), key=str)
+        for start in range(0, len(values), CHUNK):
+            for record in fetch(**{key: values[start : start + CHUNK]}):
+                record = dict(record)
+                if record.get("id") in seen:  # a loose filter answers a record in two chunks
+                    continue
+                seen.add(record.get("id"))
+                out.setdefault(group(record), []).append(record)
+        return out
+
+    def terminations_of(self, circuit_ids):
+        """{circuit id: [its terminations]}: side and cable, not their far ends (NetBox works
+        out a termination's link peers one by one, slowly: :meth:`peers_of` reads them)."""
+        return self._grouped(
+            lambda **f: self.api.circuits.circuit_terminations.filter(fields=TERMINATION_FIELDS, **f),
+            "circuit_id",
+            circuit_ids,
+            lambda r: _id(r.get("circuit")),
+        )
+
+    def peers_of(self, cable_ids):
+        """{cable id: [the device ports (interfaces, front and rear ports) it connects]}: the far
+        ends of circuit terminations on those cables, as NetBox's link_peers gives them."""
+        out = {}
+        for endpoint in PEER_ENDPOINTS:
+            found = self._grouped(
+                lambda _e=endpoint, **f: netbox_endpoint(self.api, _e).filter(fields=PEER_FIELDS, **f),
+                "cable_id",
+                cable_ids,
+                lambda r: _id(r.get("cable")),
+            )
+            for cable, records in found.items():
+                out.setdefault(cable, []).extend(records)
+        return out
+
+    def tagged_of(self, endpoint, cids):
+        """{circuit ID: [records of ``endpoint`` made for it]} (exactly: see :meth:`tagged`)."""
+        field = CF_CIRCUIT
+        found = self._grouped(
+            lambda **f: netbox_endpoint(self.api, endpoint).filter(fields=TAGGED_FIELDS[endpoint], **f),
+            "cf_" + field,
+            cids,
+            lambda r: (r.get("custom_fields") or {}).get(field),
+        )
+        wanted = set(cids)
+        return {cid: records for cid, records in found.items() if cid in wanted}
+
+    def asns_of(self, tenant_ids):
+        """{tenant id: [its AS numbers' records]}."""
+        return self._grouped(self.api.ipam.asns.filter, "tenant_id", tenant_ids, lambda r: _id(r.get("tenant")))
+
+    def active_prefixes_of(self, tenant_ids):
+        """{tenant id: [its active prefixes]} (:meth:`prefixes_of`, for many tenants)."""
+        return self._grouped(
+            lambda **f: self.api.ipam.prefixes.filter(status="active", **f),
+            "tenant_id",
+            tenant_ids,
+            lambda r: _id(r.get("tenant")),
+        )
+
+    def devices_by_id(self, ids):
+        """{device id: device record} (its name and site: a device's config context is costly)."""
+        found = self._grouped(
+            lambda **f: self.api.dcim.devices.filter(fields=DEVICE_FIELDS, **f), "id", ids, lambda r: r.get("id")
+        )
+        return {key: records[0] for key, records in found.items()}
 
     def forget(self):
         self._cache.clear()

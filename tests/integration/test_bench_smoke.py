@@ -4,10 +4,11 @@ fails the tests. No timing is asserted: each must run to its end, exit 0 and pri
 - bench_compliance.py needs nothing: tests/unit/test_bench_compliance.py;
 - bench_lab.py needs root and no stack: its own names (b*), here;
 - bench_scale.py runs here on the test stack (--stack), in a NetBox branch it deletes;
-- bench_portal.py, bench_sot.py, bench_inventory.py, bench_faults.py and bench_compliance_portal.py
-  run here on the test stack (--stack), and put back what they changed in it (the worker
-  restarted; the stack's intent synced again; the alarms they raised cleared, their tickets
-  resolved; the compliance runs recorded deleted; the inventory bench's devices removed);
+- bench_portal.py, bench_sot.py, bench_inventory.py, bench_faults.py, bench_compliance_portal.py
+  and bench_lists.py run here on the test stack (--stack), and put back what they changed in it
+  (the worker restarted; the stack's intent synced again; the alarms they raised cleared, their
+  tickets resolved; the compliance runs recorded deleted; the inventory bench's devices removed;
+  the rows they loaded deleted);
 - bench_config.py and bench_service_orders.py run on the lab of the module that already has one
   configured (test_config.py, test_service_orders_lab.py), with --stack and --lab.
 """
@@ -73,6 +74,24 @@ def test_bench_inventory_smoke(stack, demo_synced, nb):
     )
     assert out.count("outputs compared") == 2 and out.count(" equal") >= 2, out
     assert sorted(d.name for d in nb.dcim.devices.all()) == devices, "the bench's devices were not removed"
+
+
+def test_bench_lists_smoke(stack, demo_synced, portal_api):
+    def bench_rows():
+        jobs = portal_api.get(f"{stack.portal_url}/api/v1/jobs", params={"created_by": "bench-lists"}, timeout=30)
+        return int(jobs.headers["X-Total-Count"])
+
+    out = run_bench("bench_lists.py", "--smoke", "--stack", str(stack.state_dir))
+    assert_headings(
+        out,
+        "machine:",
+        "portal rows COPYed: 500 alarms",
+        "alarms API, active, 1st page",
+        "services API (TMF638), 1st page",
+        "device picker API, site+role+name",
+        "slowest portal call:",
+    )
+    assert bench_rows() == 0, "the bench's rows were not deleted"
 
 
 ALARMS = "/tmf-api/alarmManagement/v4/alarm"

@@ -87,6 +87,40 @@ def test_an_operator_works_a_ticket_and_sees_the_live_alarm_list(browser, sign_i
     assert "statusChangeReason: say why the status changes" in page.inner_text("[role=alert]")
 
 
+def test_an_operator_picks_devices_by_searching_netbox(browser, sign_in, stack, users, nb, demo_synced):
+    """The launch form's device picker: NetBox searched by name and role, a page at a time,
+    devices chosen and removed one by one; "All matching" sends the filter, and a filter that
+    matches nothing is refused by name. The counts are NetBox's (read here), not the demo's."""
+    everything = sorted(d.name for d in nb.dcim.devices.all())
+    role = next(iter(nb.dcim.devices.all())).role.slug
+    of_role = sorted(d.name for d in nb.dcim.devices.filter(role=role))
+    page = sign_in("olga")
+    page.goto(f"{stack.portal_url}/jobs/new/backup")
+    picker = page.locator("#p-devices")
+    picker.locator(f".pick-count:has-text('of {len(everything)} matching')").wait_for()
+    assert picker.locator(".pick-results li").count() == min(20, len(everything))
+    picker.locator(".pick-role").select_option(role)
+    picker.locator(f".pick-count:has-text('of {len(of_role)} matching')").wait_for()
+    assert picker.locator(".pick-results li").all_inner_texts()[0].strip().startswith(of_role[0])
+    name = of_role[-1]
+    picker.locator(".pick-q").fill(name)
+    picker.locator(".pick-count:has-text('of 1 matching')").wait_for()
+    picker.locator(f".pick-results input[value='{name}']").check()
+    assert picker.locator(f".pick-chosen input[name=devices][value='{name}']").count() == 1
+    picker.locator(f".chip[data-name='{name}'] .chip-remove").click()
+    assert picker.locator(".pick-chosen input").count() == 0
+    assert not picker.locator(f".pick-results input[value='{name}']").is_checked()
+    picker.locator(".pick-q").fill("no-such-device-anywhere")
+    picker.locator(".pick-count:has-text('0 of 0 matching')").wait_for()
+    picker.locator(".pick-all").check()
+    picker.locator(".pick-count:has-text('all 0 matching devices')").wait_for()
+    page.click("button:has-text('Launch')")
+    assert "devices: no device matches role=" in page.inner_text("[role=alert]")
+    # The refused form keeps the filter, and nothing was launched.
+    assert page.locator("#p-devices .pick-q").input_value() == "no-such-device-anywhere"
+    assert page.locator("#p-devices .pick-all").is_checked()
+
+
 def test_pages_and_the_live_job_page_work_under_the_content_security_policy(browser, tmp_path):
     """The portal alone (SQLite, werkzeug's server on loopback; no stack): every main page, and
     a job page whose output streams in, raise no Content-Security-Policy violation in chromium."""
@@ -137,7 +171,8 @@ def test_pages_and_the_live_job_page_work_under_the_content_security_policy(brow
         page.wait_for_selector("#output >> text=csp line 4", timeout=30_000)
         page.wait_for_selector("#status:text-is('successful')", timeout=30_000)
         assert page.inner_text("#output").count("csp line 3") == 1  # resumed, not replayed
-        for path in ("/templates", "/jobs", "/schedules", "/alarms", "/tickets", "/compliance", "/orders"):
+        for path in ("/templates", "/jobs", "/schedules", "/alarms", "/tickets", "/compliance", "/orders",
+                     "/jobs/new/backup"):  # fmt: skip
             page.goto(f"{base}{path}")
             page.wait_for_load_state("networkidle")
     finally:

@@ -53,7 +53,8 @@ def app(tmp_path_factory):
 def no_queue(monkeypatch):
     monkeypatch.setattr("netoss.domain.jobs.queue.enqueuer", lambda app: lambda job, sealed: None)
     # NetBox is not there: parameters with NetBox choices answer 503 by design; give them none.
-    monkeypatch.setattr("netoss.domain.jobs.launch.netbox_choices", lambda param, values: [])
+    monkeypatch.setattr("netoss.domain.jobs.launch.netbox_choices", lambda param, values, wanted=None: [])
+    monkeypatch.setattr("netoss.domain.jobs.launch.search_devices", lambda match, offset, limit, base=None: (0, []))
     # Alarms go to the fault processor through Redis, absent here: queued, never applied (202).
     monkeypatch.setattr("netoss.web.tmf._queue", lambda event: None)
     monkeypatch.setattr("netoss.web.tmf._wait_for", lambda fingerprint, raised, timeout=5.0: None)
@@ -79,6 +80,9 @@ class _EmptyNetbox:
 
     def list_services(self, view, service_only=False):
         return []
+
+    def page_services(self, view, offset=0, limit=None, filters=None, customer=None, service=None, service_only=False):
+        return 0, []
 
     def choices(self, service, name, view, values):
         return []

@@ -109,7 +109,7 @@ def test_an_operator_works_the_ticket_and_launches_a_remediation_from_it(app):
 
 def test_the_ticket_api_follows_the_life_cycle_and_links_launched_jobs(app, monkeypatch):
     monkeypatch.setattr("netoss.domain.jobs.queue.enqueuer", lambda app: lambda job, sealed: None)
-    monkeypatch.setattr("netoss.domain.jobs.launch.netbox_choices", lambda param, values: ["pe1", "ce1"])
+    monkeypatch.setattr("netoss.domain.jobs.launch.netbox_choices", lambda param, values, wanted=None: ["pe1", "ce1"])
     with app.app_context():
         token = new_token(db.session.scalar(select(User).where(User.username == "erin")), "t")[1]
         db.session.commit()

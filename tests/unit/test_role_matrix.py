@@ -97,6 +97,7 @@ ROUTES = {
     ("services.service_list", "GET"): "viewer",
     ("services.service_page", "GET"): "viewer",
     ("services_api.characteristic_choices", "GET"): "viewer",
+    ("api.search_devices", "GET"): "viewer",
     ("services_api.order_progress", "POST"): "operator",
     ("services_api.service_catalog", "GET"): "viewer",
     ("static", "GET"): PUBLIC,
@@ -137,7 +138,7 @@ def app(tmp_path_factory):
 def no_outside_world(monkeypatch):
     """No Redis, NetBox or job queue here: stand-ins that take everything and hold nothing."""
     monkeypatch.setattr("netoss.domain.jobs.queue.enqueuer", lambda app: lambda job, sealed: None)
-    monkeypatch.setattr("netoss.domain.jobs.launch.netbox_choices", lambda param, values: [])
+    monkeypatch.setattr("netoss.domain.jobs.launch.netbox_choices", lambda param, values, wanted=None: [])
     monkeypatch.setattr("netoss.web.tmf._queue", lambda event: None)
     monkeypatch.setattr("netoss.web.tmf._wait_for", lambda fingerprint, raised, timeout=5.0: None)
     monkeypatch.setattr("netoss.web.tmf._netbox_device_id", lambda name, field="relatedEntity": 1)

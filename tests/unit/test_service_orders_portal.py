@@ -158,6 +158,19 @@ class FakeLogic:
     def list_services(self, view, service_only=False):
         return list(view.services.values())
 
+    def page_services(self, view, offset=0, limit=None, filters=None, customer=None, service=None, service_only=False):
+        """The real one's answer, with NetBox's circuit filters (status, status__n) on the fake's services."""
+        filters = filters or {}
+        found = [
+            s
+            for s in view.services.values()
+            if s["status"] in filters.get("status", [s["status"]])
+            and s["status"] not in filters.get("status__n", [])
+            and customer in (None, s["customer"])
+            and service in (None, s["service"])
+        ]
+        return len(found), found[offset : None if limit is None else offset + limit]
+
     def choices(self, service, name, view, values):
         c = service.characteristic(name)
         if c.type == "device":
@@ -195,7 +208,7 @@ def app(tmp_path, repo, monkeypatch):
         }
     )
     monkeypatch.setattr("netoss.web.tmf._notify", lambda kind, ticket: None)
-    monkeypatch.setattr("netoss.domain.jobs.launch.netbox_choices", lambda param, values: sorted(ROLES))
+    monkeypatch.setattr("netoss.domain.jobs.launch.netbox_choices", lambda param, values, wanted=None: sorted(ROLES))
     with app.app_context():
         upgrade()
         for name, role in (("vera", "viewer"), ("otto", "operator"), ("erin", "engineer")):

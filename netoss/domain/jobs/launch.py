@@ -6,7 +6,7 @@ from netoss.data import context
 from netoss.data.db import db
 from netoss.data.models import Job, Ticket, TicketNote, User
 from netoss.data.netbox import NetBox
-from netoss.domain.jobs.job_templates import JobTemplate, Parameter, netbox_filter, validate_launch
+from netoss.domain.jobs.job_templates import JINJA, JobTemplate, Parameter, netbox_filter, validate_launch
 from netoss.domain.jobs.runner import seal, templates
 
 
@@ -19,15 +19,151 @@ class LaunchError(Exception):
         self.problems = problems or []
 
 
-def netbox_choices(param: Parameter, values: dict) -> list:
-    """The allowed values of a parameter whose choices come from NetBox (dependent filters applied)."""
+def netbox_choices(param: Parameter, values: dict, wanted: list | None = None) -> list:
+    """The allowed values of a parameter whose choices come from NetBox (dependent filters applied);
+    with ``wanted``, only those of them NetBox has (a hundred per call: a launch naming three
+    devices does not read ten thousand)."""
+    netbox = _netbox(param)
+    spec = param.choices_from
+    key = spec.get("value", "name")
+    endpoint = netbox.endpoint(spec["netbox"])
+    if wanted is None:
+        return [getattr(r, key) for r in endpoint.filter(**netbox_filter(param, values))]
+    wanted = [w for w in wanted if isinstance(w, str | int) and not isinstance(w, bool)]
+    found = []
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
+        found += [getattr(r, key) for r in endpoint.filter(**netbox_filter(param, values), **{key: chunk})]
+    return found
+
+
+def _netbox(param: Parameter | None = None) -> NetBox:
     netbox = NetBox.from_config(context.config())
     if netbox is None:
-        raise LaunchError(503, f"{param.name}: its choices come from NetBox, which the portal is not configured for")
-    spec = param.choices_from
-    records = netbox.endpoint(spec["netbox"]).filter(**netbox_filter(param, values))
-    key = spec.get("value", "name")
-    return [getattr(r, key) for r in records]
+        what = f"{param.name}: its choices come from NetBox" if param else "the devices come from NetBox"
+        raise LaunchError(503, f"{what}, which the portal is not configured for")
+    return netbox
+
+
+# -- devices chosen by a filter ("all matching"), and the search behind the form's picker ------
+
+CHUNK = 100  # names per NetBox query
+MATCH_KEYS = ("site", "role", "tag", "q")  # q: in the device's name
+DEVICE_FIELDS = "id,name,site,role,status"
+
+
+def picks_devices(param: Parameter) -> bool:
+    """Whether ``param`` chooses NetBox devices by name (the form offers the searchable picker,
+    and a launch may give a filter, ``{"match": {...}}``, for all the devices it matches)."""
+    spec = param.choices_from or {}
+    return param.type == "multichoice" and spec.get("netbox") == "dcim.devices" and spec.get("value", "name") == "name"
+
+
+def checked_match(name: str, value) -> dict:
+    """The filter of ``{"match": {"site": ..., "role": ..., "tag": ..., "q": ...}}`` (at least
+    one), else LaunchError(400) naming what is wrong."""
+    if not isinstance(value, dict) or set(value) != {"match"} or not isinstance(value["match"], dict):
+        raise LaunchError(400, f'{name}: a list of devices, or {{"match": {{site, role, tag, q}}}}')
+    match = value["match"]
+    for key in sorted(set(match) - set(MATCH_KEYS)):
+        raise LaunchError(400, f"{name}.match.{key}: not a filter (they are: {', '.join(MATCH_KEYS)})")
+    for key, text in match.items():
+        if not isinstance(text, str) or not 0 < len(text) <= 100 or JINJA.search(text) or "\x00" in text:
+            raise LaunchError(400, f"{name}.match.{key}: 1 to 100 characters, no template syntax")
+    if not match:
+        raise LaunchError(400, f"{name}.match: at least one of {', '.join(MATCH_KEYS)} (all devices: leave it empty)")
+    return {k: match[k] for k in MATCH_KEYS if k in match}
+
+
+def device_params(match: dict, base: dict | None = None) -> dict | None:
+    """NetBox's device filter for a picker's ``match`` and a template's own filter ``base``
+    (both hold: None when they name different values of one key, so nothing matches)."""
+    out = dict(base or {})
+    for key, value in match.items():
+        key = "name__ic" if key == "q" else key
+        if key in out and out[key] != value:
+            return None
+        out[key] = value
+    return out
+
+
+def search_devices(match: dict, offset: int, limit: int, base: dict | None = None) -> tuple[int, list[dict]]:
+    """(how many devices match, ``limit`` of them from ``offset`` by name): NetBox filters and
+    pages them. Each is {name, site, role, status}."""
+    params = device_params(match, base)
+    if params is None:
+        return 0, []
+    body = _netbox().get(
+        "dcim/devices", params={**params, "ordering": "name", "offset": offset, "limit": limit, "fields": DEVICE_FIELDS}
+    )
+    slug = lambda record: (record or {}).get("slug")  # noqa: E731
+    rows = [
+        {"name": d["name"], "site": slug(d.get("site")), "role": slug(d.get("role")),
+         "status": (d.get("status") or {}).get("value")}
+        for d in body["results"]
+    ]  # fmt: skip
+    return body["count"], rows
+
+
+FACETS = {"site": "dcim/sites", "role": "dcim/device-roles", "tag": "extras/tags"}
+
+
+def device_facets() -> dict[str, list[tuple[str, str]]]:
+    """What the picker filters by: NetBox's sites, device roles and tags, as (slug, name)."""
+    netbox = _netbox()
+    out = {}
+    for key, path in FACETS.items():
+        records = netbox.get_all(path, params={"limit": 1000, "fields": "slug,name", "ordering": "name"})
+        out[key] = [(r["slug"], r["name"]) for r in records]
+    return out
+
+
+def matching_devices(param: Parameter, match: dict, values: dict) -> list[str]:
+    """Every device name ``match`` selects, with the template's own filter (``{site}``...)."""
+    params = device_params(match, netbox_filter(param, values))
+    if params is None:
+        return []
+    records = _netbox().get_all("dcim/devices", params={**params, "ordering": "name", "limit": 1000, "fields": "name"})
+    return [r["name"] for r in records]
+
+
+def audit_detail(job: Job) -> dict:
+    """What a launch's audit event records: the mode, the limit, and each device filter given."""
+    filters = {k: v for k, v in (job.parameters or {}).items() if isinstance(v, dict) and "match" in v}
+    return {"check": job.check_mode, "limit": job.limit, **filters}
+
+
+def describe_match(match: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in match.items())
+
+
+def _resolved(template: JobTemplate, values: dict, resolve) -> tuple[dict, dict, object]:
+    """The launch's values with each device filter replaced by the devices it matches now;
+    those lists by parameter; and the resolver that takes them as they are."""
+    if not isinstance(values, dict):
+        return values, {}, resolve
+    out, matched = dict(values), {}
+    for param in template.parameters:
+        value = values.get(param.name)
+        if not isinstance(value, dict):
+            continue
+        if not picks_devices(param):
+            raise LaunchError(400, f"{param.name}: a filter ({{'match': ...}}) chooses devices only")
+        match = checked_match(param.name, value)
+        names = matching_devices(param, match, values)
+        if not names:
+            raise LaunchError(400, f"{param.name}: no device matches {describe_match(match)}")
+        out[param.name], matched[param.name] = names, names
+
+    def resolver(param, clean):
+        if param.name in matched:
+            return matched[param.name]
+        if resolve is not None:
+            return resolve(param, clean)
+        wanted = out.get(param.name) if picks_devices(param) and isinstance(out.get(param.name), list) else None
+        return netbox_choices(param, clean, wanted)
+
+    return out, matched, resolver
 
 
 def _limit(template: JobTemplate, clean: dict, resolve) -> str | None:
@@ -46,9 +182,10 @@ def _limit(template: JobTemplate, clean: dict, resolve) -> str | None:
     return None
 
 
-def checked(user: User, name: str, values: dict, check: bool, resolve=None) -> tuple[JobTemplate, dict]:
-    """The template and the clean values of a launch (or a schedule) that ``user`` may make;
-    LaunchError, with the HTTP status to answer, says what is wrong."""
+def checked(user: User, name: str, values: dict, check: bool, resolve=None) -> tuple[JobTemplate, dict, dict]:
+    """The template, the clean values of a launch (or a schedule) that ``user`` may make (a
+    device filter kept as it was given: ``{"match": {...}}``), and the devices each filter
+    matches now; LaunchError, with the HTTP status to answer, says what is wrong."""
     template = templates(context.current()).get(name)
     if template is None:
         raise LaunchError(404, f"no job template {name!r}")
@@ -62,10 +199,13 @@ def checked(user: User, name: str, values: dict, check: bool, resolve=None) -> t
             f"template {name!r} runs outside check mode only for the {', '.join(template.apply_roles)} role(s): "
             f"run it in check mode, and ask one of them to approve it by applying",
         )
-    clean, problems = validate_launch(template, values, resolve or netbox_choices)
+    resolved, matched, resolver = _resolved(template, values, resolve)
+    clean, problems = validate_launch(template, resolved, resolver)
     if problems:
         raise LaunchError(400, "invalid parameters: " + "; ".join(problems), problems)
-    return template, clean
+    for param_name in matched:
+        clean[param_name] = {"match": checked_match(param_name, values[param_name])}
+    return template, clean, matched
 
 
 def launch(
@@ -80,14 +220,14 @@ def launch(
         ticket = db.session.get(Ticket, ticket_id)
         if ticket is None:
             raise LaunchError(400, f"ticket: no ticket {ticket_id}")
-    template, clean = checked(user, name, values, check, resolve)
+    template, clean, matched = checked(user, name, values, check, resolve)
     secrets = {p.name: clean.pop(p.name) for p in template.parameters if p.type == "secret" and p.name in clean}
     shown = dict(clean, **{name: "********" for name in secrets})
     job = Job(
         template=name,
-        parameters=shown,
+        parameters=shown,  # a device filter as it was given; the devices it matched are the limit
         check_mode=bool(check or template.check_mode == "always"),
-        limit=_limit(template, clean, resolve or netbox_choices),
+        limit=_limit(template, dict(clean, **matched), resolve or netbox_choices),
         created_by=user.username,
         ticket_id=ticket.id if ticket else None,
     )

@@ -22,7 +22,7 @@ MODULE_UTILS = "ansible_collections.netoss.core.plugins.module_utils"
 # What the portal calls of the shared order logic, by the module of the collection that holds it.
 LOGIC = {
     "service_check": ("check_order", "devices_of"),
-    "service_inventory": ("describe", "list_services"),
+    "service_inventory": ("describe", "list_services", "page_services"),
     "service_netbox_view": ("NetboxView", "choices"),
 }
 CATALOG = f"{MODULE_UTILS}.service_catalog"
@@ -55,7 +55,7 @@ def reading_netbox(what: str):
 
 def logic():
     """The shared order logic, as one namespace (check_order, devices_of, describe, list_services,
-    NetboxView, choices): see :data:`LOGIC`."""
+    page_services, NetboxView, choices): see :data:`LOGIC`."""
     found = {}
     for module, names in LOGIC.items():
         loaded = importlib.import_module(f"{MODULE_UTILS}.{module}")

@@ -63,14 +63,17 @@ def faults() -> Faults:
     """The open alarms (by their affectedService) and open tickets (by their related Service
     entities) of every service: what is open is a short list, read once."""
     out = Faults()
-    alarms = select(Alarm).where(Alarm.active_key.is_not(None), Alarm.service_affecting.is_(True))
-    for a in db.session.scalars(alarms.order_by(Alarm.id)):
-        entry = {"id": str(a.id), "severity": a.severity, "specificProblem": a.specific_problem}
-        for s in a.affected_services or []:
+    alarms = select(Alarm.id, Alarm.severity, Alarm.specific_problem, Alarm.affected_services).where(
+        Alarm.active_key.is_not(None), Alarm.service_affecting.is_(True)
+    )  # the columns it shows, not whole rows: thousands may be open
+    for alarm_id, severity, problem, affected in db.session.execute(alarms.order_by(Alarm.id)):
+        entry = {"id": str(alarm_id), "severity": severity, "specificProblem": problem}
+        for s in affected or []:
             out.alarms.setdefault(str(s.get("name")), []).append(entry)
-    for t in db.session.scalars(select(Ticket).where(Ticket.status.in_(TICKET_OPEN)).order_by(Ticket.id)):
-        entry = {"id": t.ref, "name": t.name, "status": t.status}
-        for cid in {str(r.get("name")) for r in t.related or [] if r.get("@referredType") == "Service"}:
+    tickets = select(Ticket.id, Ticket.name, Ticket.status, Ticket.related).where(Ticket.status.in_(TICKET_OPEN))
+    for ticket_id, name, status, related in db.session.execute(tickets.order_by(Ticket.id)):
+        entry = {"id": f"TT-{ticket_id:06d}", "name": name, "status": status}
+        for cid in {str(r.get("name")) for r in related or [] if r.get("@referredType") == "Service"}:
             out.tickets.setdefault(cid, []).append(entry)
     return out
 
@@ -115,22 +118,40 @@ def service_json(service: dict, found: Faults) -> dict:
     return out
 
 
-def matches(service: dict, state: str | None, customer: str | None, specification: str | None) -> bool:
-    """Whether a TMF638 service passes the list's filters (each one only when given)."""
-    return (
-        (not state or service["state"] == state)
-        and (not customer or any(p["name"] == customer for p in service["relatedParty"]))
-        and (not specification or (service.get("serviceSpecification") or {}).get("name") == specification)
-    )
+def circuit_filters(state: str | None) -> dict | None:
+    """NetBox's circuit filter for the TMF638 ``state`` ({} for any; None when no circuit
+    status maps to it, so nothing matches)."""
+    if not state:
+        return {}
+    if state == "inactive":  # and any status NetBox may add later (tmf_state)
+        return {"status__n": sorted(s for s, v in STATES.items() if v != "inactive")}
+    statuses = sorted(s for s, v in STATES.items() if v == state)
+    return {"status": statuses} if statuses else None
+
+
+def page(
+    state: str | None = None,
+    customer: str | None = None,
+    specification: str | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> tuple[int, list[dict]]:
+    """(how many services match, the TMF638 JSON of ``limit`` of them from ``offset``): NetBox
+    filters and pages the circuits, the rest is read in bulk for the page."""
+    filters = circuit_filters(state)
+    if filters is None:
+        return 0, []
+    with reading_netbox("the service inventory"):
+        total, described = catalog.logic().page_services(
+            catalog.view(), offset, limit, filters=filters, customer=customer, service=specification
+        )
+    found = faults()
+    return total, [service_json(s, found) for s in described]
 
 
 def services(state: str | None = None, customer: str | None = None, specification: str | None = None) -> list[dict]:
     """Every service NetBox has (TMF638 JSON), with the filters given."""
-    with reading_netbox("the service inventory"):
-        described = list(catalog.logic().list_services(catalog.view()))
-    found = faults()
-    out = [service_json(s, found) for s in described]
-    return [s for s in out if matches(s, state, customer, specification)]
+    return page(state, customer, specification)[1]
 
 
 def service(cid: str) -> dict | None:

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from netoss.data import context
 from netoss.data.db import db
 from netoss.data.models import ORDER_OPEN, ORDER_STATES, Job, ServiceOrder, User, iso, utcnow
+from netoss.data.paging import page
 from netoss.domain.faults.incidents import open_incident
 from netoss.domain.jobs import signals
 from netoss.domain.jobs.launch import LaunchError, launch
@@ -170,6 +171,14 @@ def _missing(order_id):
 
 def list_orders(state: str | None = None, external_id: str | None = None, offset: int = 0, limit: int = 100):
     """Orders, newest first, of a state and an external ID when given."""
+    return page_orders(state, external_id, offset, limit)[1]
+
+
+def page_orders(
+    state: str | None = None, external_id: str | None = None, offset: int = 0, limit: int = 100
+) -> tuple[int, list[ServiceOrder]]:
+    """(how many orders match, ``limit`` of them from ``offset``), newest first, of a state and
+    an external ID when given."""
     query = select(ServiceOrder).order_by(ServiceOrder.id.desc())
     if state:
         if state not in ORDER_STATES:
@@ -179,7 +188,7 @@ def list_orders(state: str | None = None, external_id: str | None = None, offset
         if len(external_id) > 100 or "\x00" in external_id:
             raise ServiceError(400, "externalId: 1 to 100 characters, no NUL")
         query = query.where(ServiceOrder.external_id == external_id)
-    return list(db.session.scalars(query.offset(offset).limit(limit)))
+    return page(query, offset, limit)
 
 
 def job_of(order: ServiceOrder) -> Job | None:

@@ -81,7 +81,7 @@ def gitops_webhook(provider: str):
     limit=Int(1, 500, 50),
     offset=Int(0, 10_000_000, 0),
 )
-@responds(200, many("Deployment"))
+@responds(200, many("Deployment"), total=True)
 def list_deployments(args):
     """Deployments, newest first (X-Total-Count: how many match)"""
     where = []

@@ -7,8 +7,10 @@ from flask import abort, jsonify, request
 from sqlalchemy import select
 
 from netoss.data.db import db
+from netoss.data.models import JOB_STATES
 from netoss.web.api import bp
-from netoss.web.apidoc import Int, Text, body, bounded_int, fails, header, many, query, responds
+from netoss.web.apidoc import Choice, Int, Text, body, bounded_int, fails, header, many, query, responds
+from netoss.web.paging import listed
 from netoss.web.security import audit, current_user, require_role
 
 MAX_SEQ = 2**31 - 1  # event sequence numbers are PostgreSQL integers
@@ -44,7 +46,7 @@ def launch_job(data):
     from flask import current_app
 
     from netoss.domain.jobs import queue
-    from netoss.domain.jobs.launch import LaunchError, launch
+    from netoss.domain.jobs.launch import LaunchError, audit_detail, launch
 
     user = current_user()
     enqueue = queue.enqueuer(current_app._get_current_object())
@@ -59,23 +61,34 @@ def launch_job(data):
         if exc.problems:
             body["problems"] = exc.problems
         return jsonify(body), exc.status
-    audit("job.launch", target=f"job {job.id} ({job.template})", detail={"check": job.check_mode, "limit": job.limit})
+    audit("job.launch", target=f"job {job.id} ({job.template})", detail=audit_detail(job))
     return jsonify(job.to_dict()), 202
 
 
 @bp.get("/v1/jobs")
 @require_role("viewer")
-@query(limit=Int(1, 500, 50), status=Text(), template=Text(), created_by=Text())
-@responds(200, many("Job"))
+@query(
+    limit=Int(1, 500, 50),
+    offset=Int(0, 10_000_000, 0),
+    status=Choice(JOB_STATES),
+    template=Text(),
+    created_by=Text(),
+    device=Text(max_length=255),
+)
+@responds(200, many("Job"), description="A page of the jobs that match", total=True)
 def list_jobs(args):
-    """Jobs, newest first"""
-    from netoss.data.models import Job
+    """Jobs, newest first
 
-    found = select(Job).order_by(Job.id.desc()).limit(args["limit"])
-    for key, column in (("status", Job.status), ("template", Job.template), ("created_by", Job.created_by)):
-        if args[key]:
-            found = found.where(column == args[key])
-    return jsonify([j.to_dict() for j in db.session.scalars(found)])
+    The database filters and pages them; X-Total-Count says how many match. device: a job
+    whose limit names it."""
+    from netoss.data.paging import page
+    from netoss.domain.jobs.queries import JobFilter, jobs
+
+    if args["device"] and len(args["device"]) > 255:
+        abort(400, "device must have 255 characters at most")
+    found = jobs(JobFilter(args["status"], args["template"], args["created_by"], args["device"]))
+    total, rows = page(found, args["offset"], args["limit"])
+    return listed([j.to_dict() for j in rows], total)
 
 
 @bp.get("/v1/jobs/<int(max=2147483647):job_id>")
@@ -192,7 +205,7 @@ def relaunch_job(data, job_id: int):
 
     from netoss.data.models import Job
     from netoss.domain.jobs import queue
-    from netoss.domain.jobs.launch import LaunchError, launch
+    from netoss.domain.jobs.launch import LaunchError, audit_detail, launch
 
     old = db.session.get(Job, job_id) or abort(404, f"no job {job_id}")
     apply = data.get("apply", False)
@@ -213,7 +226,7 @@ def relaunch_job(data, job_id: int):
         )
     except LaunchError as exc:
         return jsonify({"error": str(exc), "status": exc.status, "problems": exc.problems}), exc.status
-    detail = {"relaunch_of": old.id, **({"approves": old.id} if apply else {})}
+    detail = {"relaunch_of": old.id, **({"approves": old.id} if apply else {}), **audit_detail(job)}
     audit("job.launch", target=f"job {job.id} ({job.template})", detail=detail)
     return jsonify(job.to_dict()), 202
 
@@ -387,3 +400,38 @@ def parameter_choices(name: str, param: str):
         return jsonify(netbox_choices(parameter, {k: v for k, v in request.args.items() if v}))
     except LaunchError as exc:
         return jsonify(error=str(exc), status=exc.status), exc.status
+
+
+@bp.get("/v1/devices")
+@require_role("viewer")
+@query(
+    site=Text(max_length=100),
+    role=Text(max_length=100),
+    tag=Text(max_length=100),
+    q=Text(max_length=100),
+    offset=Int(0, 10_000_000, 0),
+    limit=Int(1, 500, 50),
+)
+@responds(200, many("DeviceChoice"), description="A page of the devices that match, by name", total=True)
+@fails(s503="NetBox is unavailable")
+def search_devices(args):
+    """NetBox's devices by site, role and tag (slugs) and name (q: contained in it), paged
+
+    What the launch form's device picker lists; a launch takes the same filter as
+    {"match": {...}} for every device it matches."""
+    from netoss.domain.jobs.launch import LaunchError, search_devices
+    from netoss.web.paging import listed
+
+    match = {}
+    for key in ("site", "role", "tag", "q"):
+        if args[key]:
+            if len(args[key]) > 100:
+                abort(400, f"{key} must have 100 characters at most")
+            match[key] = args[key]
+    try:
+        total, rows = search_devices(match, args["offset"], args["limit"])
+    except LaunchError as exc:
+        abort(exc.status, str(exc))
+    except Exception as exc:  # NetBox away or refusing: say so
+        abort(503, f"NetBox could not be searched for devices: {exc}")
+    return listed(rows, total)

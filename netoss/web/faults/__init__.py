@@ -10,7 +10,6 @@ from sqlalchemy import or_, select
 
 from netoss.data.db import db
 from netoss.data.models import (
-    TICKET_OPEN,
     TICKET_STATES,
     Alarm,
     AlarmEvent,
@@ -22,10 +21,14 @@ from netoss.data.models import (
     utcnow,
 )
 from netoss.data.netbox import NetBox
+from netoss.data.paging import page
+from netoss.domain.faults import queries
+from netoss.domain.faults.events import SEVERITIES
 from netoss.domain.faults.pipeline import STREAM_MAXLEN, counters, dead_letters
 from netoss.domain.faults.tickets import TRANSITIONS, TicketError, notify, update
 from netoss.domain.jobs.queue import connection
 from netoss.domain.jobs.runner import templates
+from netoss.web.paging import Pager, page_args
 from netoss.web.schemas import SCHEMAS
 from netoss.web.security import audit, current_user, require_role
 from netoss.web.tmf import _related_by_hand, open_by_hand
@@ -36,8 +39,17 @@ bp = Blueprint("faults", __name__)
 @bp.get("/alarms")
 @require_role("viewer")
 def alarm_list():
-    """Active alarms, refreshed live by static/alarms.js from the TMF642 API."""
-    return render_template("faults/alarms.html", user=current_user())
+    """Active alarms, refreshed live by static/alarms.js from the TMF642 API (a page of them;
+    the filters and the page in the query string, checked here as the API checks them)."""
+    arg_choice("perceivedSeverity", SEVERITIES)
+    arg_choice("isRootCause", ("true", "false"))
+    arg_text("device", 64)
+    arg_text("q")
+    offset, limit = page_args(default_limit=100, max_limit=1000)
+    return render_template(
+        "faults/alarms.html", user=current_user(), filters=request.args, severities=SEVERITIES, offset=offset,
+        limit=limit,
+    )  # fmt: skip
 
 
 @bp.get("/alarms/pipeline")
@@ -109,29 +121,49 @@ def ticket_create():
     return redirect(url_for("faults.ticket_page", ticket_id=ticket.id))
 
 
+def arg_choice(name: str, values, default=None):
+    """The query string's ``name``, one of ``values`` (empty: ``default``); else 400 naming it."""
+    value = request.args.get(name) or default
+    if value is not None and value not in values:
+        abort(400, f"{name} must be one of {', '.join(values)}")
+    return value
+
+
+def arg_text(name: str, most: int = 100) -> str | None:
+    """The query string's ``name`` (empty: None); longer than ``most``: 400 naming it."""
+    value = request.args.get(name, "").strip()
+    if len(value) > most:
+        abort(400, f"{name} must have {most} characters at most")
+    return value or None
+
+
 @bp.get("/tickets")
 @require_role("viewer")
 def ticket_list():
-    args = request.args
-    status = args.get("status", "open")
-    query = select(Ticket).order_by(Ticket.updated_at.desc(), Ticket.id.desc()).limit(200)
-    if status and status != "any":
-        if status != "open" and status not in TICKET_STATES:
-            abort(400, f"status must be open, any, or one of {', '.join(TICKET_STATES)}")
-        query = query.where(Ticket.status.in_(TICKET_OPEN if status == "open" else (status,)))
-    for key, column in (("severity", Ticket.severity), ("assignee", Ticket.assignee), ("device", Ticket.device)):
-        if args.get(key):
-            query = query.where(column == args[key])
-    if args.get("q"):
-        query = query.where(Ticket.name.ilike(f"%{args['q'][:100]}%"))
+    """The ticket queue: filtered, counted and paged by the database (filters in the query string)."""
+    status = arg_choice("status", ("open", "any", *TICKET_STATES), "open")
+    offset, limit = page_args()
+    found = queries.tickets(
+        queries.TicketFilter(
+            status=None if status == "any" else status,
+            severity=arg_choice("severity", SEVERITIES),
+            assignee=arg_text("assignee", 64),
+            device=arg_text("device", 64),
+            ticket_type=arg_text("ticketType", 32),
+            text=arg_text("q"),
+        )
+    )
+    total, tickets = page(found, offset, limit)
     return render_template(
         "faults/tickets.html",
-        tickets=db.session.scalars(query).all(),
-        filters=args,
+        tickets=tickets,
+        filters=request.args,
         status=status,
         states=TICKET_STATES,
+        severities=SEVERITIES,
         now=utcnow(),
         user=current_user(),
+        pager=Pager(total, offset, limit),
     )
 
 

@@ -6,12 +6,23 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from sqlalchemy import select
 
 from netoss.data.db import db
-from netoss.data.models import Job, Schedule
+from netoss.data.models import JOB_STATES, Job, Schedule
+from netoss.data.paging import page
 from netoss.domain.jobs import queue
 from netoss.domain.jobs.job_templates import TemplateError
-from netoss.domain.jobs.launch import LaunchError, launch, netbox_choices
+from netoss.domain.jobs.launch import (
+    MATCH_KEYS,
+    LaunchError,
+    audit_detail,
+    device_facets,
+    launch,
+    netbox_choices,
+    picks_devices,
+)
+from netoss.domain.jobs.queries import JobFilter, jobs
 from netoss.domain.jobs.runner import templates
 from netoss.domain.jobs.schedules import create
+from netoss.web.paging import Pager, page_args
 from netoss.web.security import audit, current_user, require_role
 
 bp = Blueprint("jobs", __name__)
@@ -31,6 +42,12 @@ def _form_values(template) -> dict:
     for p in template.parameters:
         if p.type == "boolean":
             values[p.name] = p.name in request.form
+        elif p.type == "multichoice" and picks_devices(p) and request.form.get(f"{p.name}__all"):
+            # "All matching": the picker's filter, resolved to the devices at launch (an empty
+            # filter is all devices, as leaving the list empty is).
+            match = {k: request.form.get(f"{p.name}__{k}", "").strip() for k in MATCH_KEYS}
+            if any(match.values()):
+                values[p.name] = {"match": {k: v for k, v in match.items() if v}}
         elif p.type == "multichoice":
             chosen = [v for v in request.form.getlist(p.name) if v]
             if chosen:
@@ -50,10 +67,13 @@ def _form_values(template) -> dict:
 
 
 def _choices(template) -> dict:
+    """The choices the form lists (a device picker lists none: it searches NetBox as one types)."""
     out = {}
     for p in template.parameters:
         if p.choices is not None:
             out[p.name] = p.choices
+        elif picks_devices(p):
+            out[p.name] = []
         elif p.choices_from is not None:
             try:
                 out[p.name] = netbox_choices(p, {})
@@ -61,6 +81,17 @@ def _choices(template) -> dict:
                 current_app.logger.warning("choices of %s: %s", p.name, exc)
                 out[p.name] = []
     return out
+
+
+def _facets(template) -> tuple[dict, str | None]:
+    """The sites, roles and tags a device picker filters by; NetBox away: none, and why."""
+    if not any(picks_devices(p) for p in template.parameters):
+        return {}, None
+    try:
+        return device_facets(), None
+    except Exception as exc:  # NetBox away: the form still shows, and says so
+        current_app.logger.warning("device picker filters: %s", exc)
+        return {}, f"NetBox could not be read for the device filters: {exc}"
 
 
 @bp.route("/jobs/new/<name>", methods=["GET", "POST"])
@@ -106,8 +137,9 @@ def new(name: str):
             problems, status = exc.problems or [str(exc)], exc.status
             audit("job.launch", target=name, outcome="refused", detail={"reason": str(exc)[:500]})
         else:
-            audit("job.launch", target=f"job {job.id} ({job.template})", detail={"check": job.check_mode})
+            audit("job.launch", target=f"job {job.id} ({job.template})", detail=audit_detail(job))
             return redirect(url_for("jobs.detail", job_id=job.id))
+    facets, facets_problem = _facets(template)
     return (
         render_template(
             "jobs/new.html",
@@ -118,6 +150,9 @@ def new(name: str):
             form=request.form if request.method == "POST" else request.args,
             ticket_id=ticket_id,
             can_apply=template.may_apply(user.role),
+            pickers={p.name for p in template.parameters if picks_devices(p)},
+            facets=facets,
+            facets_problem=facets_problem,
         ),
         status,
     )
@@ -126,11 +161,21 @@ def new(name: str):
 @bp.get("/jobs")
 @require_role("viewer")
 def job_list():
-    query = select(Job).order_by(Job.id.desc()).limit(100)
-    for key, column in (("status", Job.status), ("template", Job.template), ("created_by", Job.created_by)):
-        if request.args.get(key):
-            query = query.where(column == request.args[key])
-    return render_template("jobs/list.html", jobs=db.session.scalars(query).all(), filters=request.args)
+    """The job list: filtered, counted and paged by the database (filters in the query string)."""
+    args = request.args
+    status = args.get("status") or None
+    if status and status not in JOB_STATES:
+        abort(400, f"status must be one of {', '.join(JOB_STATES)}")
+    for name in ("template", "created_by", "device"):
+        if len(args.get(name, "")) > 255:
+            abort(400, f"{name} must have 255 characters at most")
+    offset, limit = page_args()
+    found = jobs(JobFilter(status, args.get("template") or None, args.get("created_by") or None,
+                           args.get("device", "").strip() or None))  # fmt: skip
+    total, rows = page(found, offset, limit)
+    return render_template(
+        "jobs/list.html", jobs=rows, filters=args, states=JOB_STATES, pager=Pager(total, offset, limit)
+    )
 
 
 @bp.get("/schedules")

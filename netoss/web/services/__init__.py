@@ -12,6 +12,7 @@ from netoss.domain.jobs import queue
 from netoss.domain.provisioning import catalog, inventory, orders
 from netoss.domain.provisioning.catalog import ServiceError
 from netoss.domain.provisioning.schema import ACTIONS, SERVICE_STATES
+from netoss.web.paging import Pager, page_args
 from netoss.web.security import audit, current_user, require_role, wants_json
 from netoss.web.services.forms import SERVICE_FIELD, form_order, problems_by_field
 
@@ -63,12 +64,15 @@ def cancel_order(order_id: int, reason: str | None) -> ServiceOrder:
 @require_role("viewer")
 def order_list():
     state = request.args.get("state") or None
+    offset, limit = page_args()
+    total, found = orders.page_orders(state, None, offset, limit)
     return render_template(
         "services/orders.html",
-        orders=orders.list_orders(state, None, 0, 200),
+        orders=found,
         state=state,
         states=ORDER_STATES,
         user=current_user(),
+        pager=Pager(total, offset, limit),
     )
 
 
@@ -115,8 +119,7 @@ def _netbox_for_form(spec, action: str, form) -> dict:
                 out["choices"][c.name] = catalog.choices(spec.name, c.name, chosen, netbox)
         if action != "add":
             with catalog.reading_netbox("the services"):
-                listed = catalog.logic().list_services(netbox)
-            mine = (s for s in listed if s.get("service") == spec.name)
+                mine = catalog.logic().page_services(netbox, service=spec.name)[1]
             out["existing"] = [s for s in mine if s.get("status") != "decommissioned"]
             picked = next((s for s in out["existing"] if s["id"] == form.get(SERVICE_FIELD)), None)
             out["current"] = (picked or {}).get("values") or {}
@@ -169,7 +172,10 @@ def service_list():
     state = args.get("state") or None
     if state and state not in SERVICE_STATES:
         abort(400, f"state must be one of {', '.join(SERVICE_STATES)}")
-    found = inventory.services(state, args.get("customer") or None, args.get("service") or None)
+    offset, limit = page_args()
+    total, found = inventory.page(
+        state, args.get("customer") or None, args.get("service") or None, offset=offset, limit=limit
+    )
     rows = [(s, {c["name"]: c["value"] for c in s["serviceCharacteristic"]}) for s in found]
     return render_template(
         "services/services.html",
@@ -177,6 +183,7 @@ def service_list():
         filters=args,
         states=SERVICE_STATES,
         catalog=sorted(catalog.load()),
+        pager=Pager(total, offset, limit),
     )
 
 

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from netoss.data.db import db
 from netoss.data.models import (
     ALARM_STATES,
-    TICKET_OPEN,
     TICKET_STATES,
     Alarm,
     AlarmEvent,
@@ -29,14 +28,19 @@ from netoss.data.models import (
     utcnow,
 )
 from netoss.data.netbox import NetBox
+from netoss.data.paging import page
+from netoss.domain.faults import queries
+from netoss.domain.faults.events import ALARM_TYPES, SEVERITIES
 from netoss.domain.faults.processor import Settings
 from netoss.domain.faults.tickets import notify, open_ticket
 from netoss.domain.faults.tmf import ALARM_PATH, TICKET_PATH, alarm_json, parse_ticket_id, ticket_json
 from netoss.web.apidoc import Choice, Int, Text, body, fails, many, query, responds
+from netoss.web.paging import listed
 from netoss.web.security import audit, current_user, require_csrf_unless_token, require_role
 
 bp = Blueprint("tmf", __name__, description="TM Forum Open APIs (v4): TMF642, TMF621, TMF641, TMF638")
 LIMIT, OFFSET = Int(1, 1000, 100), Int(0, 10_000_000, 0)
+ACK_STATES = ("acknowledged", "unacknowledged")
 
 
 @bp.before_request
@@ -48,53 +52,69 @@ def _csrf():
 
 
 def _alarm_out(alarm: Alarm) -> dict:
-    children = list(db.session.scalars(select(Alarm.id).where(Alarm.parent_id == alarm.id).order_by(Alarm.id)))
-    comments = [
-        {"comment": e.text, "userId": e.actor, "time": iso(e.received_at), "systemId": "netoss"}
+    return _alarms_out([alarm])[0]
+
+
+def _alarms_out(alarms: list[Alarm]) -> list[dict]:
+    """The TMF642 JSON of ``alarms``, their children and comments read in two queries."""
+    ids = [a.id for a in alarms]
+    children: dict[int, list[int]] = {}
+    comments: dict[int, list[dict]] = {}
+    if ids:
+        for parent, child in db.session.execute(
+            select(Alarm.parent_id, Alarm.id).where(Alarm.parent_id.in_(ids)).order_by(Alarm.id)
+        ):
+            children.setdefault(parent, []).append(child)
         for e in db.session.scalars(
             select(AlarmEvent)
-            .where(AlarmEvent.alarm_id == alarm.id, AlarmEvent.action == "comment")
+            .where(AlarmEvent.alarm_id.in_(ids), AlarmEvent.action == "comment")
             .order_by(AlarmEvent.id)
-        )
-    ]
-    return alarm_json(alarm, children, comments)
+        ):
+            comments.setdefault(e.alarm_id, []).append(
+                {"comment": e.text, "userId": e.actor, "time": iso(e.received_at), "systemId": "netoss"}
+            )
+    return [alarm_json(a, children.get(a.id, []), comments.get(a.id, [])) for a in alarms]
 
 
 @bp.get("/alarmManagement/v4/alarm")
 @require_role("viewer")
 @query(
     state=Choice(("active", *ALARM_STATES)),
-    perceivedSeverity=Text(),
-    ackState=Text(),
+    perceivedSeverity=Choice(SEVERITIES),
+    ackState=Choice(ACK_STATES),
     device=Text(),
-    alarmType=Text(),
-    isRootCause=Text(enum=("true", "false")),
+    alarmType=Choice(ALARM_TYPES),
+    isRootCause=Choice(("true", "false")),
     ticket=Text(),
+    q=Text(max_length=100),
     offset=OFFSET,
     limit=LIMIT,
 )
-@responds(200, many("Alarm"))
+@responds(200, many("Alarm"), description="A page of the alarms that match", total=True)
 def list_alarms(args):
-    """Alarms, newest first (TMF642)"""
-    found = select(Alarm).order_by(Alarm.id.desc())
-    state = args["state"]
-    if state:
-        found = found.where(Alarm.active_key.is_not(None) if state == "active" else Alarm.state == state)
-    for arg, column in (
-        ("perceivedSeverity", Alarm.severity),
-        ("ackState", Alarm.ack_state),
-        ("device", Alarm.device),
-        ("alarmType", Alarm.alarm_type),
-    ):
-        if args[arg]:
-            found = found.where(column == args[arg])
-    if args["isRootCause"] in ("true", "false"):
-        found = found.where(Alarm.is_root_cause.is_(args["isRootCause"] == "true"))
+    """Alarms, newest first (TMF642)
+
+    The database filters and pages them; X-Total-Count says how many match. q: text in the
+    specific problem or the alarmed object."""
+    ticket_id = None
     if args["ticket"]:
         ticket_id = parse_ticket_id(args["ticket"]) or abort(400, "ticket must be like TT-000042")
-        found = found.where(Alarm.ticket_id == ticket_id)
-    found = found.offset(args["offset"]).limit(args["limit"])
-    return jsonify([_alarm_out(a) for a in db.session.scalars(found)])
+    if args["q"] and len(args["q"]) > 100:
+        abort(400, "q must have 100 characters at most")
+    found = queries.alarms(
+        queries.AlarmFilter(
+            state=args["state"],
+            severity=args["perceivedSeverity"],
+            ack_state=args["ackState"],
+            device=args["device"],
+            alarm_type=args["alarmType"],
+            root_cause=None if args["isRootCause"] is None else args["isRootCause"] == "true",
+            ticket_id=ticket_id,
+            text=args["q"],
+        )
+    )
+    total, rows = page(found, args["offset"], args["limit"])
+    return listed(_alarms_out(rows), total)
 
 
 @bp.get("/alarmManagement/v4/alarm/<int(max=2147483647):alarm_id>")
@@ -233,37 +253,56 @@ def _ticket(ref: str) -> Ticket:
 
 
 def _ticket_out(ticket: Ticket) -> dict:
-    changes = db.session.scalars(
-        select(TicketStatusChange).where(TicketStatusChange.ticket_id == ticket.id).order_by(TicketStatusChange.id)
-    )
-    notes = db.session.scalars(select(TicketNote).where(TicketNote.ticket_id == ticket.id).order_by(TicketNote.id))
-    return ticket_json(ticket, list(changes), list(notes))
+    return _tickets_out([ticket])[0]
+
+
+def _tickets_out(tickets: list[Ticket]) -> list[dict]:
+    """The TMF621 JSON of ``tickets``, their status changes and notes read in two queries."""
+    ids = [t.id for t in tickets]
+    changes: dict[int, list] = {}
+    notes: dict[int, list] = {}
+    if ids:
+        for c in db.session.scalars(
+            select(TicketStatusChange).where(TicketStatusChange.ticket_id.in_(ids)).order_by(TicketStatusChange.id)
+        ):
+            changes.setdefault(c.ticket_id, []).append(c)
+        for n in db.session.scalars(select(TicketNote).where(TicketNote.ticket_id.in_(ids)).order_by(TicketNote.id)):
+            notes.setdefault(n.ticket_id, []).append(n)
+    return [ticket_json(t, changes.get(t.id, []), notes.get(t.id, [])) for t in tickets]
 
 
 @bp.get("/troubleTicket/v4/troubleTicket")
 @require_role("viewer")
 @query(
     status=Choice(("open", *TICKET_STATES)),
-    severity=Text(),
+    severity=Choice(SEVERITIES),
     assignee=Text(),
     device=Text(),
     ticketType=Text(),
+    q=Text(max_length=100),
     offset=OFFSET,
     limit=LIMIT,
 )
-@responds(200, many("TroubleTicket"))
+@responds(200, many("TroubleTicket"), description="A page of the tickets that match", total=True)
 def list_tickets(args):
-    """Trouble tickets, newest first (TMF621)"""
-    found = select(Ticket).order_by(Ticket.updated_at.desc(), Ticket.id.desc())
-    status = args["status"]
-    if status:
-        found = found.where(Ticket.status.in_(TICKET_OPEN if status == "open" else (status,)))
-    for arg, column in (("severity", Ticket.severity), ("assignee", Ticket.assignee), ("device", Ticket.device),
-                        ("ticketType", Ticket.ticket_type)):  # fmt: skip
-        if args[arg]:
-            found = found.where(column == args[arg])
-    found = found.offset(args["offset"]).limit(args["limit"])
-    return jsonify([_ticket_out(t) for t in db.session.scalars(found)])
+    """Trouble tickets, the last changed first (TMF621)
+
+    The database filters and pages them; X-Total-Count says how many match. q: text in the
+    ticket's name."""
+    if args["q"] and len(args["q"]) > 100:
+        abort(400, "q must have 100 characters at most")
+    found = queries.tickets(
+        queries.TicketFilter(
+            status=args["status"],
+            severity=args["severity"],
+            assignee=args["assignee"],
+            device=args["device"],
+            ticket_type=args["ticketType"],
+            text=args["q"],
+        )
+    )
+    total, rows = page(found, args["offset"], args["limit"])
+    return listed(_tickets_out(rows), total)
 
 
 @bp.get("/troubleTicket/v4/troubleTicket/<ticket_id>")

@@ -15,6 +15,7 @@ from netoss.domain.provisioning import inventory, orders
 from netoss.domain.provisioning.catalog import ServiceError
 from netoss.domain.provisioning.schema import SERVICE_STATES
 from netoss.web.apidoc import Choice, Text, body, fails, many, query, responds
+from netoss.web.paging import listed
 from netoss.web.security import require_role
 from netoss.web.services import cancel_order, service_error, submit_order
 from netoss.web.tmf import LIMIT, OFFSET, bp
@@ -39,11 +40,11 @@ def create_service_order():
 @bp.get("/serviceOrdering/v4/serviceOrder")
 @require_role("viewer")
 @query(state=Text(enum=ORDER_STATES), externalId=Text(), offset=OFFSET, limit=LIMIT)  # orders.list_orders checks
-@responds(200, many("ServiceOrder"))
+@responds(200, many("ServiceOrder"), description="A page of the orders that match", total=True)
 def list_service_orders(args):
-    """Service orders, newest first (TMF641)"""
-    found = orders.list_orders(args["state"], args["externalId"], args["offset"], args["limit"])
-    return jsonify([orders.order_json(o) for o in found])
+    """Service orders, newest first (TMF641); X-Total-Count says how many match"""
+    total, found = orders.page_orders(args["state"], args["externalId"], args["offset"], args["limit"])
+    return listed([orders.order_json(o) for o in found], total)
 
 
 @bp.get("/serviceOrdering/v4/serviceOrder/<int(max=2147483647):order_id>")
@@ -85,13 +86,16 @@ def cancel_service_order(data):
     offset=OFFSET,
     limit=LIMIT,
 )
-@responds(200, many("Service"))
+@responds(200, many("Service"), description="A page of the services that match", total=True)
 @fails(s503="NetBox is unavailable")
 def list_services(args):
-    """Services (TMF638): NetBox circuits with their state, resources and health"""
-    state, offset, limit = args["state"], args["offset"], args["limit"]
-    customer, specification = args["relatedParty.name"], args["serviceSpecification.name"]
-    return jsonify(inventory.services(state, customer, specification)[offset : offset + limit])
+    """Services (TMF638): NetBox circuits with their state, resources and health
+
+    NetBox filters and pages the circuits; X-Total-Count says how many match."""
+    total, found = inventory.page(
+        args["state"], args["relatedParty.name"], args["serviceSpecification.name"], args["offset"], args["limit"]
+    )
+    return listed(found, total)
 
 
 @bp.get("/serviceInventory/v4/service/<cid>")
