@@ -217,9 +217,12 @@ def compliance_overview(args):
     The counts are the fleet's, counted in the database; ``devices`` is every device, or with
     ``limit``/``offset`` a page of them (``devices_page`` says which of how many; the lists of
     /compliance/results filter too)."""
-    from netoss.domain.compliance import overview
+    from netoss.domain.compliance import InvalidFilter, overview
 
     device = args["device"]
     if device is not None and len(device) > 64:
         abort(400, "device: a device name has 64 characters at most")
-    return jsonify(overview(args["days"], device, args["offset"], args["limit"]))
+    try:
+        return jsonify(overview(args["days"], device, args["offset"], args["limit"]))
+    except InvalidFilter as exc:
+        abort(400, str(exc))
