@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 CATALOG = yaml.safe_load((REPO / "services" / "catalog.yml").read_text())
 # A size CI affords for the fleet test (each cable costs NetBox a path trace); bench/bench_scale.py
 # runs the same path at 1,000 devices.
-FLEET_DEVICES, FLEET_SITES = 60, 4
+FLEET_DEVICES, FLEET_SITES = 30, 3
 
 
 def _fleet(target: Path, devices: int, sites: int, stem: str, addressing: str) -> Path:
