@@ -27,6 +27,8 @@ from ansible_collections.netoss.core.plugins.module_utils.intent_payloads import
 from ansible_collections.netoss.core.plugins.module_utils.netbox_client import (
     BRANCH_HEADER,
     GraphqlError,
+    NetboxError,
+    api_from_params,
     graphql_list,
     read_lists,
 )
@@ -376,3 +378,33 @@ def run(api, objects, managed_tag, prune=True, prune_limit=50, confirm_prune=Fal
             },
         }
     return records, result, summary, managed, refused
+
+
+# The options the sot_plan and sot_apply modules share (with NETBOX_ARG_SPEC).
+PLAN_ARG_SPEC = dict(
+    managed_tag={"type": "str", "default": "netoss-managed"},
+    prune={"type": "bool", "default": True},
+    prune_limit={"type": "int", "default": 50},
+    confirm_prune={"type": "bool", "default": False},
+)
+
+
+def run_or_fail(module):
+    """What the sot_plan and sot_apply modules do first: check prune_limit, read NetBox and plan
+    ``module.params["objects"]``; the module fails on a bad limit, an unreachable NetBox or a
+    refused prune. Returns (api, records, plan, summary, managed)."""
+    p = module.params
+    if not 0 <= p["prune_limit"] <= 100:
+        module.fail_json(msg="prune_limit must be a percentage from 0 to 100, got %d" % p["prune_limit"])
+    try:
+        api = api_from_params(p)
+        records, result, msg, managed, refused = run(
+            api, p["objects"], p["managed_tag"], p["prune"], p["prune_limit"], p["confirm_prune"]
+        )
+    except NetboxError as exc:
+        module.fail_json(msg=str(exc))
+    except Exception as exc:  # pynetbox raises RequestError and friends
+        module.fail_json(msg="reading NetBox at %s failed: %s" % (p.get("netbox_url") or "NETBOX_API", exc))
+    if refused:
+        module.fail_json(counts=result["counts"], managed=managed, **refused)
+    return api, records, result, msg, managed

@@ -78,17 +78,17 @@ attributes:
 EXAMPLES = r"""
 - name: Load and validate the intent
   netoss.core.sot_intent:
-    path: inventory/intent
+    path: /srv/netoss/intent
   register: intent
 
 - name: Apply it to NetBox
   netoss.core.sot_apply:
     objects: "{{ intent.objects }}"
-    path: inventory/intent
+    path: /srv/netoss/intent
 
 - name: Load, validate, plan and apply an intent in one step
   netoss.core.sot_apply:
-    path: inventory/intent
+    path: /srv/netoss/intent
 """
 
 RETURN = r"""
@@ -156,11 +156,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netoss.core.plugins.module_utils.netbox_client import (
     NETBOX_ARG_SPEC,
-    NetboxError,
-    api_from_params,
 )
 from ansible_collections.netoss.core.plugins.module_utils.sot_apply import ApplyError, apply
-from ansible_collections.netoss.core.plugins.module_utils.sot_plan import diffs, run
+from ansible_collections.netoss.core.plugins.module_utils.sot_plan import PLAN_ARG_SPEC, diffs, run_or_fail
 
 
 def _origin_of(path):
@@ -203,37 +201,17 @@ def _load(module, path, managed_tag):
 
 
 def main():
-    spec = dict(NETBOX_ARG_SPEC)
-    spec.update(
-        objects={"type": "dict"},
-        path={"type": "path"},
-        managed_tag={"type": "str", "default": "netoss-managed"},
-        prune={"type": "bool", "default": True},
-        prune_limit={"type": "int", "default": 50},
-        confirm_prune={"type": "bool", "default": False},
-        chunk_size={"type": "int", "default": 500},
-    )
+    spec = dict(NETBOX_ARG_SPEC, **PLAN_ARG_SPEC)
+    spec.update(objects={"type": "dict"}, path={"type": "path"}, chunk_size={"type": "int", "default": 500})
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True, required_one_of=[("path", "objects")])
     p = module.params
     loaded = {}
     if p["objects"] is None:
         loaded = _load(module, p["path"], p["managed_tag"])
         p["objects"] = loaded.pop("objects")
-    if not 0 <= p["prune_limit"] <= 100:
-        module.fail_json(msg="prune_limit must be a percentage from 0 to 100, got %d" % p["prune_limit"])
     if not 1 <= p["chunk_size"] <= 1000:
         module.fail_json(msg="chunk_size must be from 1 to 1000 objects, got %d" % p["chunk_size"])
-    try:
-        api = api_from_params(p)
-        records, result, msg, managed, refused = run(
-            api, p["objects"], p["managed_tag"], p["prune"], p["prune_limit"], p["confirm_prune"]
-        )
-    except NetboxError as exc:
-        module.fail_json(msg=str(exc))
-    except Exception as exc:  # pynetbox raises RequestError and friends
-        module.fail_json(msg=f"reading NetBox at {p.get('netbox_url') or 'NETBOX_API'} failed: {exc}")
-    if refused:
-        module.fail_json(counts=result["counts"], managed=managed, **refused)
+    api, records, result, msg, managed = run_or_fail(module)
     out = dict(counts=result["counts"], changes=result["changes"], msg=msg, managed=managed, **loaded)
     out["changed"] = bool(result["changes"])
     if module._diff:

@@ -113,36 +113,15 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netoss.core.plugins.module_utils.netbox_client import (
     NETBOX_ARG_SPEC,
-    NetboxError,
-    api_from_params,
 )
-from ansible_collections.netoss.core.plugins.module_utils.sot_plan import diffs, run
+from ansible_collections.netoss.core.plugins.module_utils.sot_plan import PLAN_ARG_SPEC, diffs, run_or_fail
 
 
 def main():
-    spec = dict(NETBOX_ARG_SPEC)
-    spec.update(
-        objects={"type": "dict", "required": True},
-        managed_tag={"type": "str", "default": "netoss-managed"},
-        prune={"type": "bool", "default": True},
-        prune_limit={"type": "int", "default": 50},
-        confirm_prune={"type": "bool", "default": False},
-    )
+    spec = dict(NETBOX_ARG_SPEC, **PLAN_ARG_SPEC)
+    spec.update(objects={"type": "dict", "required": True})
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    p = module.params
-    if not 0 <= p["prune_limit"] <= 100:
-        module.fail_json(msg="prune_limit must be a percentage from 0 to 100, got %d" % p["prune_limit"])
-    try:
-        api = api_from_params(p)
-        _records, result, msg, managed, refused = run(
-            api, p["objects"], p["managed_tag"], p["prune"], p["prune_limit"], p["confirm_prune"]
-        )
-    except NetboxError as exc:
-        module.fail_json(msg=str(exc))
-    except Exception as exc:  # pynetbox raises RequestError and friends
-        module.fail_json(msg=f"reading NetBox at {p.get('netbox_url') or 'NETBOX_API'} failed: {exc}")
-    if refused:
-        module.fail_json(counts=result["counts"], managed=managed, **refused)
+    _api, _records, result, msg, managed = run_or_fail(module)
     out = dict(result, msg=msg, changed=False, managed=managed)
     if module.check_mode:
         out["changed"] = bool(result["changes"])
