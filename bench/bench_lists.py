@@ -175,13 +175,31 @@ def load_rows(stack, devices: list[str], alarms: int, tickets: int, jobs: int, s
 
 
 def delete_rows(stack) -> None:
-    """The rows it loaded, deleted in the order that keeps the foreign-key checks cheap (tickets
-    before the alarms whose root_alarm_id they may hold; jobs after the alarms whose job_id
-    they may be: neither column has an index)."""
-    with _portal_db(stack) as conn, conn.cursor() as cur:
-        cur.execute("DELETE FROM tickets WHERE created_by = %s", (BENCH,))
-        cur.execute("DELETE FROM alarms WHERE source = %s", (BENCH,))
-        cur.execute("DELETE FROM jobs WHERE created_by = %s", (BENCH,))
+    """The rows it loaded, and the tickets the stack's fault processor opened meanwhile for the
+    bench's active alarms (they are on the stack's own devices: left behind, those tickets would
+    stay open for ever, their alarms gone). Tickets first, before the alarms whose root_alarm_id
+    they may hold, and jobs after the alarms whose job_id they may be. The tickets table is locked
+    first, so that a processor's tick in flight either committed its ticket (deleted here) or
+    waits and then finds the bench's alarms gone; a deadlock with such a tick is tried again."""
+    import psycopg
+
+    for attempt in range(5):
+        try:
+            with _portal_db(stack) as conn, conn.cursor() as cur:
+                cur.execute("LOCK TABLE tickets IN SHARE ROW EXCLUSIVE MODE")
+                cur.execute(
+                    "DELETE FROM tickets WHERE created_by = %(bench)s"
+                    " OR id IN (SELECT ticket_id FROM alarms WHERE source = %(bench)s AND ticket_id IS NOT NULL)"
+                    " OR root_alarm_id IN (SELECT id FROM alarms WHERE source = %(bench)s)",
+                    {"bench": BENCH},
+                )
+                cur.execute("DELETE FROM alarms WHERE source = %s", (BENCH,))
+                cur.execute("DELETE FROM jobs WHERE created_by = %s", (BENCH,))
+            return
+        except psycopg.errors.DeadlockDetected:
+            if attempt == 4:
+                raise
+            time.sleep(1)
 
 
 # -- timing ------------------------------------------------------------------------------------

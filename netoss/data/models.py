@@ -307,7 +307,9 @@ class Alarm(db.Model):
     correlation: Mapped[str | None] = mapped_column(String(400))  # what groups it: "link pe1:eth3 ce1:eth1", ...
     service_affecting: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     affected_services: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
-    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))  # probable cause
+    # probable cause; indexed, as is tickets.root_alarm_id, so that deleting jobs or alarms in
+    # bulk does not scan the table for each row deleted (ON DELETE SET NULL)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"), index=True)
     ticket_id: Mapped[int | None] = mapped_column(
         ForeignKey("tickets.id", ondelete="SET NULL", name="fk_alarms_ticket_id_tickets", use_alter=True), index=True
     )
@@ -372,7 +374,7 @@ class Ticket(db.Model):
     created_by: Mapped[str] = mapped_column(String(64), nullable=False)
     assignee: Mapped[str | None] = mapped_column(String(64), index=True)
     device: Mapped[str | None] = mapped_column(String(64), index=True)
-    root_alarm_id: Mapped[int | None] = mapped_column(ForeignKey("alarms.id", ondelete="SET NULL"))
+    root_alarm_id: Mapped[int | None] = mapped_column(ForeignKey("alarms.id", ondelete="SET NULL"), index=True)
     correlation: Mapped[str | None] = mapped_column(String(400), index=True)  # of its root cause
     related: Mapped[list] = mapped_column(JSON, nullable=False, default=list)  # TMF relatedEntity
     reopen_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

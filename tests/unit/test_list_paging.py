@@ -326,6 +326,8 @@ def test_the_lists_indexes_are_in_postgresql(app):
         "ix_alarms_device_id",
         "ix_tickets_updated_at_id",
         "ix_tickets_status_updated_at_id",
+        "ix_alarms_job_id",  # the foreign keys a bulk delete of jobs or alarms sets to NULL
+        "ix_tickets_root_alarm_id",
     } <= names
 
 
