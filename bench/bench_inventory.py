@@ -384,18 +384,22 @@ def main() -> None:
         args.devices, args.interfaces = 20, 3
     if not 6 <= args.devices <= 30_000 or not 1 <= args.interfaces <= 64:
         ap.error("--devices must be 6..30000 and --interfaces 1..64")
+
+    def bench(stack):
+        run(
+            stack,
+            args.devices,
+            args.interfaces,
+            load=not args.no_load,
+            nb_interfaces=not args.skip_nb_interfaces,
+            prefix=args.prefix,
+            devices_only=not args.skip_devices_only,
+        )
+
     if args.stack:
         stack = on_stack.existing(args.stack)
         try:
-            run(
-                stack,
-                args.devices,
-                args.interfaces,
-                load=not args.no_load,
-                nb_interfaces=not args.skip_nb_interfaces,
-                prefix=args.prefix,
-                devices_only=not args.skip_devices_only,
-            )
+            bench(stack)
         finally:
             if not args.no_load:
                 inventory_fleet.unload(stack, args.prefix)
@@ -411,15 +415,7 @@ def main() -> None:
     up(stack, seed_intent=False, log=lambda m: print(f"  [stack] {m}"))
     print(f"stack up: {time.monotonic() - t0:.1f} s")
     try:
-        run(
-            stack,
-            args.devices,
-            args.interfaces,
-            load=not args.no_load,
-            nb_interfaces=not args.skip_nb_interfaces,
-            prefix=args.prefix,
-            devices_only=not args.skip_devices_only,
-        )
+        bench(stack)
     finally:
         if not args.keep:
             down(stack, log=lambda m: None)

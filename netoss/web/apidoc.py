@@ -170,7 +170,8 @@ class Choice:
 @dataclass(frozen=True)
 class Text:
     """A string passed to the view as it is: ``enum`` documents the values that mean something,
-    and the view or the domain says what another does (for a filter: selects nothing)."""
+    and the view or the domain says what another does (for a filter: selects nothing); longer
+    than ``max_length``: 400 naming it."""
 
     enum: tuple | None = None
     max_length: int | None = None
@@ -181,6 +182,8 @@ class Text:
         return {"type": "string", **({"maxLength": self.max_length} if self.max_length else {})}
 
     def parse(self, name: str, text: str):
+        if self.max_length is not None and len(text) > self.max_length:
+            abort(400, f"{name} must have {self.max_length} characters at most")
         return text
 
 

@@ -24,6 +24,7 @@ description:
 author: netoss contributors (!UNKNOWN)
 extends_documentation_fragment:
   - netoss.core.netbox
+  - netoss.core.sot_plan
 options:
   path:
     description:
@@ -38,27 +39,6 @@ options:
       - The C(objects) returned by M(netoss.core.sot_intent), instead of loading O(path) here.
         At fleet size passing O(path) alone is faster (the payloads do not travel through Ansible).
     type: dict
-  managed_tag:
-    description:
-      - Slug of the tag that marks the objects netoss owns.
-    type: str
-    default: netoss-managed
-  prune:
-    description:
-      - Delete the managed objects that the intent no longer has.
-    type: bool
-    default: true
-  prune_limit:
-    description:
-      - The largest share (in percent) of the managed objects in NetBox that a run may delete
-        without O(confirm_prune).
-    type: int
-    default: 50
-  confirm_prune:
-    description:
-      - Allow a run to delete more than O(prune_limit) percent of the managed objects.
-    type: bool
-    default: false
   chunk_size:
     description:
       - How many objects of a kind one request writes.

@@ -21,35 +21,13 @@ description:
 author: netoss contributors (!UNKNOWN)
 extends_documentation_fragment:
   - netoss.core.netbox
+  - netoss.core.sot_plan
 options:
   objects:
     description:
       - The C(objects) returned by M(netoss.core.sot_intent).
     type: dict
     required: true
-  managed_tag:
-    description:
-      - Slug of the tag that marks the objects netoss owns.
-    type: str
-    default: netoss-managed
-  prune:
-    description:
-      - Plan the deletion of managed objects that the intent no longer has.
-    type: bool
-    default: true
-  prune_limit:
-    description:
-      - The largest share (in percent) of the managed objects in NetBox that a plan may delete
-        without O(confirm_prune). A plan deleting more fails, in check mode too, naming what
-        it would delete, because that is what applying the wrong intent looks like (another
-        network's, an empty directory, the wrong branch).
-    type: int
-    default: 50
-  confirm_prune:
-    description:
-      - Allow a plan to delete more than O(prune_limit) percent of the managed objects.
-    type: bool
-    default: false
 requirements:
   - pynetbox
 attributes:

@@ -250,6 +250,8 @@ def test_the_edges_of_a_list(app, url):
         (f"{JOBS}?status=done", "status"),
         (f"{JOBS}?limit=501", "limit"),
         (f"{JOBS}?offset=1.5", "offset"),
+        (f"{JOBS}?device={'d' * 256}", "device"),
+        (f"/api/v1/compliance/overview?device={'d' * 65}", "device"),
     ],
 )
 def test_a_bad_parameter_is_a_400_naming_it(app, url, named):

@@ -220,8 +220,6 @@ def compliance_overview(args):
     from netoss.domain.compliance import InvalidFilter, overview
 
     device = args["device"]
-    if device is not None and len(device) > 64:
-        abort(400, "device: a device name has 64 characters at most")
     try:
         return jsonify(overview(args["days"], device, args["offset"], args["limit"]))
     except InvalidFilter as exc:

@@ -1,0 +1,34 @@
+# Copyright: netoss contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The planning options of the modules that plan the intent against NetBox (sot_plan, sot_apply):
+module_utils/sot_plan.PLAN_ARG_SPEC."""
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  managed_tag:
+    description:
+      - Slug of the tag that marks the objects netoss owns.
+    type: str
+    default: netoss-managed
+  prune:
+    description:
+      - Plan (M(netoss.core.sot_apply) also applies) the deletion of the managed objects that the
+        intent no longer has.
+    type: bool
+    default: true
+  prune_limit:
+    description:
+      - The largest share (in percent) of the managed objects in NetBox that a plan may delete
+        without O(confirm_prune). A plan deleting more fails, in check mode too, naming what
+        it would delete, because that is what applying the wrong intent looks like (another
+        network's, an empty directory, the wrong branch).
+    type: int
+    default: 50
+  confirm_prune:
+    description:
+      - Allow a plan to delete more than O(prune_limit) percent of the managed objects.
+    type: bool
+    default: false
+"""
