@@ -16,6 +16,7 @@ updates it and tags it). Objects without the tag are never deleted.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.netoss.core.plugins.module_utils.intent_payloads import (
     MODULE_FOR_KIND,
@@ -249,20 +250,22 @@ def fetch(api, managed_tag):
             endpoint, filters = wanted[kind]
             wanted[kind] = (endpoint, dict(filters or {}, fields=fields))
     # The biggest lists through GraphQL on main (it serialises only what is asked: several times
-    # faster than REST); in a branch, and when GraphQL cannot answer, through REST.
-    graphql = {}
+    # faster than REST), read while the REST lists are; in a branch, and when GraphQL cannot
+    # answer, through REST.
     headers = getattr(getattr(api, "http_session", None), "headers", None)
-    if tag_exists and hasattr(headers, "get") and headers.get(BRANCH_HEADER) is None:
-        try:
-            graphql = {kind: _graphql_records(api, kind, managed_tag) for kind in GRAPHQL_SELECTIONS}
-        except GraphqlError:
-            graphql = {}
-    for kind in graphql:
-        wanted.pop(kind, None)
+    on_main = hasattr(headers, "get") and headers.get(BRANCH_HEADER) is None
+    by_graphql = [kind for kind in GRAPHQL_SELECTIONS if tag_exists and on_main and kind in wanted]
+    rest = {kind: spec for kind, spec in wanted.items() if kind not in by_graphql}
     # The pages of each REST list at once too (pynetbox's threading), not one after the other.
     threading, api.threading = getattr(api, "threading", False), True
     try:
-        records = read_lists(api, wanted)
+        with ThreadPoolExecutor(max_workers=max(1, len(by_graphql))) as pool:
+            reading = {kind: pool.submit(_graphql_records, api, kind, managed_tag) for kind in by_graphql}
+            records = read_lists(api, rest)
+            try:
+                graphql = {kind: future.result() for kind, future in reading.items()}
+            except GraphqlError:
+                graphql = read_lists(api, {kind: wanted[kind] for kind in by_graphql})
     finally:
         api.threading = threading
     records.update(graphql)

@@ -398,13 +398,18 @@ class NetBoxApi:
 
     def __init__(self, records, changes, change_log_status=200):
         self.records, self.changes, self.status, self.paths = records, changes, change_log_status, []
+        self.params = []
 
     def get(self, url, params=None, timeout=None):
         path = url.split("/api/", 1)[1].split("?")[0].rstrip("/")
         self.paths.append(path)
+        self.params.append(params)
         if path == "core/object-changes":
             if self.status != 200:
                 return Response({}, self.status)
+            if "changed_object_type" not in params:  # the newest change: ordering=-id, limit=1
+                newest = sorted(self.changes, key=lambda c: -c["id"])[: params["limit"]]
+                return Response({"results": [{"id": c["id"], "time": c["time"]} for c in newest], "next": None})
             kinds = params["changed_object_type"]
             kinds = [kinds] if isinstance(kinds, str) else kinds
             return Response({"results": [c for c in self.changes if c["changed_object_type"] in kinds], "next": None})
@@ -428,3 +433,34 @@ def test_the_topology_cache_gives_the_change_logs_removals_and_survives_without_
     cache.loaded = 0.0
     again = cache()
     assert again is not topo and again.has_device(PE) and ("address", CE_IP) in again.removed
+
+
+def test_the_topology_is_read_again_only_when_netbox_changed_or_it_is_old():
+    """Every ttl the cache asks NetBox's change log for its newest entry (one small request) and
+    reads the topology again only when it moved (or after max_age, for writes the log misses):
+    at fleet size a read of every interface each minute kept NetBox busy serving the processor."""
+    from netoss.domain.faults.pipeline import TopologyCache
+
+    now = dt.datetime.now(dt.UTC)
+    api = NetBoxApi(RECORDS, [deleted(CE_ADDRESS, "ipam.ipaddress", now - dt.timedelta(seconds=30), 1)])
+    cache = TopologyCache(NetBoxClient("http://netbox.example", "token", session=api))
+    reads = lambda: api.paths.count("dcim/interfaces")  # noqa: E731
+    first = cache()
+    assert reads() == 1
+    cache.loaded = 0.0  # the ttl has passed; NetBox has not changed
+    assert cache() is first and reads() == 1
+    cache.refresh_soon()  # an unknown device: still nothing new in NetBox
+    assert cache() is first and reads() == 1
+    api.changes.append(deleted(CE_ADDRESS, "ipam.ipaddress", now, 2))  # NetBox changed
+    cache.loaded = 0.0
+    second = cache()
+    assert second is not first and reads() == 2
+    cache.loaded, cache.read = 0.0, cache.read - cache.max_age  # unchanged, but an hour old
+    assert cache() is not second and reads() == 3
+    # A token that may not read the change log: the topology is read at every ttl, as before.
+    api.status = 403
+    cache.loaded = 0.0
+    cache()
+    assert reads() == 4
+    # Only the fields the topology reads are asked for.
+    assert all("fields" in p for p in api.params if p and "changed_object_type" not in p)

@@ -37,7 +37,7 @@ from netoss.domain.faults.events import Event, InvalidEvent, check, now_iso
 from netoss.domain.faults.gone import RemovalLog
 from netoss.domain.faults.rules import RuleSet
 from netoss.domain.faults.syslog import Rejected, parse
-from netoss.domain.faults.topology import Topology, fetch
+from netoss.domain.faults.topology import Topology, fetch, newest_change
 
 STREAM = "netoss:faults:events"
 COUNTERS = "netoss:faults:counters"
@@ -472,26 +472,41 @@ def process_forever(app, processor, conn, consumer: str | None = None, stop=None
 
 
 class TopologyCache:
-    """The NetBox topology for the processor: read at start, then every ``ttl`` seconds, and
-    sooner (at most every ``min_gap`` s) when an event names a device it does not know."""
+    """The NetBox topology for the processor: read at start; then every ``ttl`` seconds, and
+    sooner (at most every ``min_gap`` s) when an event names a device it does not know, NetBox's
+    change log is asked whether anything changed since the last read (one small request), and
+    the topology is read again only when it did, or when it is ``max_age`` seconds old (writes
+    that bypass the change log). Reading every interface of a fleet every minute would keep
+    NetBox busy serving the processor alone."""
 
-    def __init__(self, netbox, ttl: float = 60, min_gap: float = 10):
-        self.netbox, self.ttl, self.min_gap = netbox, ttl, min_gap  # a netoss.data.netbox.NetBox
+    def __init__(self, netbox, ttl: float = 60, min_gap: float = 10, max_age: float = 3600):
+        self.netbox, self.ttl, self.min_gap, self.max_age = netbox, ttl, min_gap, max_age  # a netoss.data.netbox.NetBox
         self.topo = None
-        self.loaded = 0.0
+        self.loaded = 0.0  # when the topology was last read, or found still current
+        self.read = 0.0  # when it was last read
+        self.head = None  # NetBox's newest change (id, time) when it was read; None: unknown
         self.removals = RemovalLog()  # deletions from NetBox's change log (alarms cleared as gone)
 
     def __call__(self):
         age = time.monotonic() - self.loaded
         if self.topo is None or age >= self.ttl:
             try:
+                head = newest_change(self.netbox)
+                if (
+                    self.topo is not None
+                    and head is not None
+                    and head == self.head
+                    and time.monotonic() - self.read < self.max_age
+                ):
+                    self.loaded = time.monotonic()  # NetBox has not changed: the topology holds
+                    return self.topo
                 read_at = dt.datetime.now(dt.UTC)
                 records = fetch(self.netbox)
                 topo = Topology.from_records(**records)
                 self.removals.update(self.netbox, read_at)
                 topo.removed, topo.read_at = self.removals.removals(topo), read_at
-                self.topo = topo
-                self.loaded = time.monotonic()
+                self.topo, self.head = topo, head
+                self.loaded = self.read = time.monotonic()
             except Exception as exc:
                 if self.topo is None:
                     raise
