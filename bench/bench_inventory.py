@@ -285,9 +285,21 @@ def run(
     figures: dict = {}
     log(f"machine: {machine()}")
     if load:
+        from ansible_collections.netoss.core.plugins.module_utils.netbox_client import auth_header
+
         t0 = time.monotonic()
         inventory_fleet.load(stack, devices, interfaces, prefix)
         log(f"ORM load of {devices} devices x {interfaces} interfaces: {time.monotonic() - t0:.1f} s")
+        # The ORM logs nothing, and a cache that has seen no change is read in full: one change
+        # through the API, as any NetBox in use has (a tag of the fleet's, removed with it).
+        resp = requests.post(
+            f"{url}/api/extras/tags/",
+            json={"name": f"{prefix}-mark", "slug": f"{prefix}-mark"},
+            headers={"Authorization": auth_header(stack.netbox_writer_token())},
+            timeout=60,
+        )
+        if resp.status_code not in (201, 400):  # 400: there already
+            raise SystemExit(f"bench: NetBox refused the bench's tag: {resp.status_code} {resp.text[:200]}")
     inv = str(REPO / ".venv/bin/ansible-inventory")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 import on_stack  # noqa: E402
-from bench_sot import plan_line, timed  # noqa: E402
+from bench_sot import plan_line, read_line, timed  # noqa: E402
 
 from netoss.cli import fleet  # noqa: E402
 from netoss.embedded.stack import client_env  # noqa: E402
@@ -138,13 +138,18 @@ def sot_section(stack, env: dict, args, branch: str | None = None) -> None:
         print(f"sot_sync (bulk), first run:   {first:7.1f} s  peak {rss:4.0f} MiB  {plan_line(out)}  "
               f"{first / seconds:.2f}x the floor")  # fmt: skip
         wall, rss, out = timed(cmd, env, "no-op sot_sync")
-        print(f"sot_sync (bulk), nothing to do: {wall:5.1f} s  peak {rss:4.0f} MiB  {plan_line(out)}")
+        print(f"sot_sync (bulk), nothing to do: {wall:5.1f} s  peak {rss:4.0f} MiB  {plan_line(out)}  "
+              f"[{read_line(out)}]")  # fmt: skip
+        wall, rss, out = timed([*cmd, "-e", "sot_sync_incremental=false"], env, "no-op sot_sync, full read")
+        print(f"  the same, reading everything:  {wall:5.1f} s  peak {rss:4.0f} MiB  {plan_line(out)}  "
+              f"[{read_line(out)}]")  # fmt: skip
         devices = tmp / "fleet" / "30-devices.yml"
         data = yaml.safe_load(devices.read_text())
         data["devices"][len(data["devices"]) // 2]["description"] = "edited by the bench"
         devices.write_text(yaml.safe_dump(data, sort_keys=False))
         wall, rss, out = timed(cmd, env, "one-edit sot_sync")
-        print(f"sot_sync (bulk), one edit:      {wall:5.1f} s  peak {rss:4.0f} MiB  {plan_line(out)}")
+        print(f"sot_sync (bulk), one edit:      {wall:5.1f} s  peak {rss:4.0f} MiB  {plan_line(out)}  "
+              f"[{read_line(out)}]")  # fmt: skip
         if args.per_object_devices:
             small = tmp / "small"
             generate(small, args.per_object_devices, 1, "obj", "10.200.0.0/16")

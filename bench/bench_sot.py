@@ -147,6 +147,12 @@ def plan_line(output: str) -> str:
     return m.group(0) if m else "no plan line"
 
 
+def read_line(output: str) -> str:
+    """How the plan read NetBox (sot_sync prints it: in full, or incrementally and why)."""
+    m = re.search(r"NetBox read: ([^'\n\"]*)", output)
+    return m.group(1) if m else "not said"
+
+
 def recap_changed(output: str) -> int:
     m = re.search(r"localhost\s*:.*changed=(\d+)", output)
     return int(m.group(1)) if m else -1

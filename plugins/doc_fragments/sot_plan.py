@@ -31,4 +31,20 @@ options:
       - Allow a plan to delete more than O(prune_limit) percent of the managed objects.
     type: bool
     default: false
+  incremental:
+    description:
+      - Keep what the plan read of NetBox in O(cache_dir), and on the next run read only the objects
+        NetBox's change log says changed since (a run with nothing to do then reads one change log
+        entry instead of every managed object). A deletion, a rename (of anything other objects
+        name this one by), a change log that no longer reaches back, more than 2000 changes, or a
+        token that may not read the change log make it read everything, as does a NetBox branch.
+      - Objects written to NetBox's database other than through its API or UI (no change log entry)
+        are not seen until something else changes; set V(false) after such a write.
+    type: bool
+    default: true
+  cache_dir:
+    description:
+      - Where O(incremental) keeps the records, one private file (0600) per NetBox URL and managed tag.
+    type: path
+    default: ~/.cache/netoss/sot-plan
 """

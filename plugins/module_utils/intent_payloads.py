@@ -11,6 +11,7 @@ compares and prunes with them.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from ansible_collections.netoss.core.plugins.module_utils.intent_schema import (
@@ -309,7 +310,10 @@ def _lookup(intent, kind, reference):
 # Identity of objects, on both sides, for pruning
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def _ip(text):
+    """``text`` as an address with its length, written as ipaddress writes it (each address
+    is compared on both sides of a plan: memoised, it is parsed once)."""
     return str(ipaddress.ip_interface(text))
 
 

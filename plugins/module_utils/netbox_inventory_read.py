@@ -23,15 +23,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import marshal
 import os
-import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from ansible_collections.netoss.core.plugins.module_utils import private_cache
 from ansible_collections.netoss.core.plugins.module_utils.netbox_inventory import (
     InventoryError,
     Lookups,
@@ -387,47 +385,22 @@ def cache_file(cache_dir: str, url: str, settings: Settings) -> str:
     return os.path.join(cache_dir, "netbox-%s.cache" % hashlib.sha256(ident.encode()).hexdigest()[:20])
 
 
-def _python() -> list:
-    return list(sys.version_info[:2])
-
-
 def load_cache(path: str, url: str) -> State | None:
     """The cached state in ``path``, or None when there is none or it is not usable (another
-    NetBox, another format, another Python, damaged)."""
+    NetBox, another format, another Python, damaged, not our own private file)."""
+    data = private_cache.read(path, CACHE_VERSION)
     try:
-        with open(path, "rb") as f:
-            info = os.fstat(f.fileno())
-            if info.st_uid != os.getuid() or info.st_mode & 0o077:
-                return None  # only a file of our own that nobody else could have written
-            data = marshal.load(f)  # noqa: S302 (plain data: marshal holds no code; our own 0600 file)
-        if (
-            not isinstance(data, dict)
-            or data.get("version") != CACHE_VERSION
-            or data.get("python") != _python()
-            or data.get("netbox") != url
-        ):
+        if not isinstance(data, dict) or data.get("netbox") != url:
             return None
         return State.from_json(data["state"])
-    except (OSError, ValueError, EOFError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
 def save_cache(path: str, url: str, st: State) -> None:
-    """Write the cache atomically, readable by its owner only. It is Python's ``marshal`` format
-    (plain data only: it cannot hold code; about ten times faster than JSON for 100,000
-    interfaces), of this Python version (another one reads NetBox again)."""
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    data = {"version": CACHE_VERSION, "python": _python(), "netbox": url, "written": time.time(), "state": st.to_json()}
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".netbox-", suffix=".tmp")  # mode 0600
-    try:
-        with os.fdopen(fd, "wb") as f:
-            marshal.dump(data, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write the cache atomically, readable by its owner only (private_cache: marshal, plain
+    data, of this Python version; another one reads NetBox again)."""
+    private_cache.write(path, CACHE_VERSION, {"netbox": url, "written": time.time(), "state": st.to_json()})
 
 
 def read(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.netoss.core.plugins.module_utils import sot_plan_cache as plan_cache
 from ansible_collections.netoss.core.plugins.module_utils.intent_payloads import (
     MODULE_FOR_KIND,
     NETBOX_ENDPOINT_FOR_KIND,
@@ -275,6 +276,48 @@ def fetch(api, managed_tag):
     return records
 
 
+def fetch_ids(api, managed_tag, kind, ids):
+    """The records of ``kind`` among ``ids``, read as :func:`fetch` reads them (the plan's
+    fields; of a taggable kind only those with the managed tag), through REST by id."""
+    tagged = kind in NETBOX_ENDPOINT_FOR_KIND
+    endpoint = NETBOX_ENDPOINT_FOR_KIND[kind] if tagged else UNTAGGED_ENDPOINTS[kind]
+    filters = {"fields": PLAN_FIELDS[kind]} if kind in PLAN_FIELDS else {}
+    if tagged:
+        tags = netbox_endpoint(api, UNTAGGED_ENDPOINTS["tags"]).filter(slug=managed_tag)
+        if not list(tags):
+            return []  # NetBox answers 400 to a filter on a tag it does not have: nothing is managed
+        filters["tag"] = managed_tag
+    out = []
+    for n in range(0, len(ids), plan_cache.ID_CHUNK):
+        chunk = list(ids[n : n + plan_cache.ID_CHUNK])
+        out.extend(dict(r) for r in netbox_endpoint(api, endpoint).filter(id=chunk, **filters))
+    return out
+
+
+def fetch_cached(api, managed_tag, cache_dir, max_changes=2000):
+    """:func:`fetch`'s records, from the records cached in ``cache_dir`` by the previous run
+    brought up to date from NetBox's change log (sot_plan_cache); (records, what was done).
+    Without ``cache_dir``, or in a NetBox branch, a full read."""
+    if not cache_dir or not plan_cache.cacheable(api):
+        return fetch(api, managed_tag), "full read (no cache)" if not cache_dir else "full read (a NetBox branch)"
+    path = plan_cache.cache_path(
+        cache_dir, api.base_url, managed_tag, {"fields": PLAN_FIELDS, "graphql": GRAPHQL_SELECTIONS}
+    )
+    state, records, what = plan_cache.refresh(
+        api,
+        plan_cache.load(path),
+        lambda: fetch(api, managed_tag),
+        lambda kind, ids: fetch_ids(api, managed_tag, kind, ids),
+        max_changes,
+    )
+    if state is not None:
+        try:
+            plan_cache.save(path, state)
+        except OSError as exc:  # the plan is still right: only the next run reads more
+            what += " (not cached in %s: %s)" % (path, exc.strerror or exc)
+    return records, what
+
+
 # GraphQL selections of the biggest kinds, and the REST shape (what normalize and the
 # identities read) each record is turned into.
 GRAPHQL_SELECTIONS = {
@@ -345,15 +388,16 @@ def prune_refusal(counts, managed, limit_percent, confirmed):
     )
 
 
-def run(api, objects, managed_tag, prune=True, prune_limit=50, confirm_prune=False):
+def run(api, objects, managed_tag, prune=True, prune_limit=50, confirm_prune=False, cache_dir=None):
     """Read NetBox and plan ``objects`` against it, as the sot_plan and sot_apply modules do.
 
     Returns (records, plan, summary, managed, refused): ``refused`` is None, or the reason the
     plan may not run with ``would_delete`` (by kind, 20 names at most) when it deletes more
     than ``prune_limit`` percent of the managed objects unconfirmed.
     """
-    records = fetch(api, managed_tag)
+    records, read = fetch_cached(api, managed_tag, cache_dir)
     result = plan(records, objects)
+    result["read"] = read
     if not prune:
         result["changes"] = [c for c in result["changes"] if c["action"] != "delete"]
         result["delete"] = {kind: [] for kind in result["delete"]}
@@ -389,7 +433,14 @@ PLAN_ARG_SPEC = dict(
     prune={"type": "bool", "default": True},
     prune_limit={"type": "int", "default": 50},
     confirm_prune={"type": "bool", "default": False},
+    incremental={"type": "bool", "default": True},
+    cache_dir={"type": "path", "default": "~/.cache/netoss/sot-plan"},
 )
+
+
+def cache_dir_of(params):
+    """The plan cache's directory the module's ``params`` ask for, or None (incremental off)."""
+    return params.get("cache_dir") if params.get("incremental") else None
 
 
 def run_or_fail(module):
@@ -402,7 +453,7 @@ def run_or_fail(module):
     try:
         api = api_from_params(p)
         records, result, msg, managed, refused = run(
-            api, p["objects"], p["managed_tag"], p["prune"], p["prune_limit"], p["confirm_prune"]
+            api, p["objects"], p["managed_tag"], p["prune"], p["prune_limit"], p["confirm_prune"], cache_dir_of(p)
         )
     except NetboxError as exc:
         module.fail_json(msg=str(exc))

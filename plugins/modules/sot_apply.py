@@ -72,6 +72,16 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+read:
+  description: How NetBox was read for the plan (in full, or incrementally from the change log, and why).
+  returned: always
+  type: str
+  sample: "incremental: 1 changes, 1 objects read again"
+cache:
+  description: How the plan cache was brought up to date with what was written (O(incremental)).
+  returned: when something was written and O(incremental) is on
+  type: str
+  sample: "incremental: 1 changes, 1 objects read again"
 intent:
   description: With O(path) alone, the loaded intent's summary.
   returned: when the intent was loaded here
@@ -138,7 +148,13 @@ from ansible_collections.netoss.core.plugins.module_utils.netbox_client import (
     NETBOX_ARG_SPEC,
 )
 from ansible_collections.netoss.core.plugins.module_utils.sot_apply import ApplyError, apply
-from ansible_collections.netoss.core.plugins.module_utils.sot_plan import PLAN_ARG_SPEC, diffs, run_or_fail
+from ansible_collections.netoss.core.plugins.module_utils.sot_plan import (
+    PLAN_ARG_SPEC,
+    cache_dir_of,
+    diffs,
+    fetch_cached,
+    run_or_fail,
+)
 
 
 def _origin_of(path):
@@ -163,21 +179,28 @@ def _origin_of(path):
     return origin
 
 
-def _load(module, path, managed_tag):
-    """The intent in ``path`` loaded and validated (the module fails naming every problem)."""
+def _load(module, path, managed_tag, cache_dir):
+    """The intent in ``path`` loaded and validated (the module fails naming every problem), or
+    its payloads as kept from the last run for the same files (sot_plan_cache.intent_objects)."""
     from ansible_collections.netoss.core.plugins.module_utils.intent_load import load_intent
     from ansible_collections.netoss.core.plugins.module_utils.intent_payloads import build_netbox_objects, summary
     from ansible_collections.netoss.core.plugins.module_utils.intent_schema import IntentError
     from ansible_collections.netoss.core.plugins.module_utils.schema_files import require_schema_libraries
+    from ansible_collections.netoss.core.plugins.module_utils.sot_plan_cache import intent_objects
 
     require_schema_libraries(module)
-    try:
+
+    def build():
         intent = load_intent(path)
+        objects = build_netbox_objects(intent, managed_tag=managed_tag)
+        return objects, summary(objects, intent.files, path)
+
+    try:
+        objects, said, _kept = intent_objects(path, managed_tag, cache_dir, build)
     except IntentError as error:
         problems = [dict(file=e.file, where=e.where, message=e.message) for e in error.problems]
         module.fail_json(msg=str(error), problems=problems)
-    objects = build_netbox_objects(intent, managed_tag=managed_tag)
-    return {"objects": objects, "intent": summary(objects, intent.files, path)}
+    return {"objects": objects, "intent": said}
 
 
 def main():
@@ -187,12 +210,13 @@ def main():
     p = module.params
     loaded = {}
     if p["objects"] is None:
-        loaded = _load(module, p["path"], p["managed_tag"])
+        loaded = _load(module, p["path"], p["managed_tag"], cache_dir_of(p))
         p["objects"] = loaded.pop("objects")
     if not 1 <= p["chunk_size"] <= 1000:
         module.fail_json(msg="chunk_size must be from 1 to 1000 objects, got %d" % p["chunk_size"])
     api, records, result, msg, managed = run_or_fail(module)
     out = dict(counts=result["counts"], changes=result["changes"], msg=msg, managed=managed, **loaded)
+    out["read"] = result["read"]
     out["changed"] = bool(result["changes"])
     if module._diff:
         out["diff"] = diffs(result["changes"])
@@ -211,6 +235,11 @@ def main():
         )
     out.update(written=done["written"], requests=done["requests"])
     out["msg"] = "%s. Written in %d request(s) (%.1f s)." % (msg, done["requests"], done["seconds"])
+    if cache_dir_of(p):  # what was just written folded into the cache: the next run reads only what changes after
+        try:
+            out["cache"] = fetch_cached(api, p["managed_tag"], cache_dir_of(p))[1]
+        except Exception as exc:  # written all the same; the next run reads NetBox in full
+            out["cache"] = "not brought up to date after the writes: %s" % exc
     module.exit_json(**out)
 
 

@@ -54,6 +54,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+read:
+  description: How NetBox was read for the plan (in full, or incrementally from the change log, and why).
+  returned: always
+  type: str
+  sample: "incremental: 1 changes, 1 objects read again"
 apply:
   description: By kind, in apply order, the payloads to create or update.
   returned: success
