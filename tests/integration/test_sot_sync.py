@@ -82,48 +82,50 @@ def _read_and_plan(run) -> tuple[str, str]:
 
 def test_hand_edits_are_read_from_the_change_log_and_planned_as_a_full_read_plans(demo_synced, playbook, nb):
     """The plan keeps what it read of NetBox and reads again only what NetBox's change log says
-    changed: hand edits (a description, an MTU, the managed tag taken off an interface) are
-    planned exactly as a run that reads everything plans them; a rename reads everything."""
+    changed: hand edits (a device's and an interface's description, the managed tag taken off an
+    interface) are planned exactly as a run that reads everything plans them; a rename reads
+    everything."""
     warm = playbook("sot_sync.yml")  # the cache up to date
     assert warm.rc == 0, warm.output[-4000:]
-    pe1 = nb.dcim.devices.get(name="pe1")
-    description = pe1.description
-    pe1.description = "edited by hand"
-    pe1.save()
-    eth1 = nb.dcim.interfaces.get(device="p1", name="eth1")
-    mtu = eth1.mtu
-    eth1.mtu = 1400
-    eth1.save()
-    eth2 = nb.dcim.interfaces.get(device="p1", name="eth2")
-    eth2.tags = [t for t in eth2.tags if t.slug != "netoss-managed"]
-    eth2.save()
+    device = next(d for d in nb.dcim.devices.filter(tag="netoss-managed") if d.description)
+    described = [i for i in nb.dcim.interfaces.filter(device_id=device.id, tag="netoss-managed") if i.description]
+    assert len(described) >= 2, f"{device.name}: fewer than 2 managed interfaces with a description"
+    edited, untagged = described[:2]
+    before = (device.description, edited.description)
+    try:
+        device.description = "edited by hand"
+        device.save()
+        edited.description = "edited by hand"
+        edited.save()
+        untagged.tags = [t for t in untagged.tags if t.slug != "netoss-managed"]
+        untagged.save()
 
-    read, plan = _read_and_plan(playbook("sot_sync.yml", "--check"))
-    assert read.startswith("incremental: ") and "objects read again" in read, read
-    full_read, full_plan = _read_and_plan(playbook("sot_sync.yml", "--check", "-e", "sot_sync_incremental=false"))
-    assert full_read == "full read (no cache)" and plan == full_plan
-    assert plan.startswith("Plan: 1 to create, 2 to update, 0 to delete"), plan  # eth2 adopted again
-
-    apply = playbook("sot_sync.yml")
+        read, plan = _read_and_plan(playbook("sot_sync.yml", "--check"))
+        assert read.startswith("incremental: ") and "objects read again" in read, read
+        full_read, full_plan = _read_and_plan(playbook("sot_sync.yml", "--check", "-e", "sot_sync_incremental=false"))
+        assert full_read == "full read (no cache)" and plan == full_plan
+        assert plan.startswith("Plan: 1 to create, 2 to update, 0 to delete"), plan  # the untagged one adopted
+    finally:
+        apply = playbook("sot_sync.yml")
     assert apply.rc == 0, apply.output[-4000:]
-    assert nb.dcim.devices.get(name="pe1").description == description
-    assert nb.dcim.interfaces.get(device="p1", name="eth1").mtu == mtu
-    assert "netoss-managed" in [t.slug for t in nb.dcim.interfaces.get(device="p1", name="eth2").tags]
+    assert (nb.dcim.devices.get(device.id).description, nb.dcim.interfaces.get(edited.id).description) == before
+    assert "netoss-managed" in [t.slug for t in nb.dcim.interfaces.get(untagged.id).tags]
     read, plan = _read_and_plan(playbook("sot_sync.yml", "--check"))
     assert read.startswith("incremental"), read  # what the apply wrote was folded in after it
     assert plan.startswith("Plan: 0 to create, 0 to update, 0 to delete"), plan
 
     # A rename changes what other objects' records show of it: everything is read again.
-    p2 = nb.dcim.devices.get(name="p2")
-    p2.name = "p2-renamed-by-hand"
-    p2.save()
+    name = device.name
+    renamed = nb.dcim.devices.get(device.id)
+    renamed.name = f"{name}-renamed-by-hand"
+    renamed.save()
     try:
         read, plan = _read_and_plan(playbook("sot_sync.yml", "--check"))
         assert read.startswith("full read (dcim.device ") and "changed its name" in read, read
         assert plan == _read_and_plan(playbook("sot_sync.yml", "--check", "-e", "sot_sync_incremental=false"))[1]
     finally:
-        p2.name = "p2"
-        p2.save()
+        renamed.name = name
+        renamed.save()
 
 
 def test_check_mode_plans_new_objects_that_depend_on_each_other(demo_synced, playbook, nb, intent_copy):
