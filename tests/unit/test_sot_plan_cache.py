@@ -242,3 +242,35 @@ def test_the_records_kept_leave_out_what_the_plan_never_reads():
     read_all, _calls = full({"devices": [record]})
     _st, records, _what = cache.refresh(ChangeLogApi([change(5, "create", "dcim.device", 3)]), None, read_all, None)
     assert records["devices"] == [cache.lean(record)]
+
+
+def test_a_valid_intents_payloads_are_kept_for_the_same_files_tag_and_code(tmp_path):
+    intent = tmp_path / "intent"
+    intent.mkdir()
+    (intent / "10-sites.yml").write_text("sites:\n  - name: one\n")
+    built = []
+
+    def build():
+        built.append(1)
+        text = (intent / "10-sites.yml").read_text()
+        if "bad" in text:
+            raise ValueError("an invalid intent")
+        return {"sites": [text]}, f"intent OK ({len(built)})"
+
+    where = str(tmp_path / "cache")
+    first = cache.intent_objects(str(intent), "netoss-managed", where, build)
+    assert first == ({"sites": ["sites:\n  - name: one\n"]}, "intent OK (1)", False)
+    assert cache.intent_objects(str(intent), "netoss-managed", where, build) == (*first[:2], True)
+    assert len(built) == 1
+    assert cache.intent_objects(str(intent), "other-tag", where, build)[2] is False  # another tag
+    (intent / "10-sites.yml").write_text("sites:\n  - name: two\n")  # another content
+    assert cache.intent_objects(str(intent), "other-tag", where, build)[0] == {"sites": ["sites:\n  - name: two\n"]}
+    (intent / "20-more.yml").write_text("tags: []\n")  # another file
+    assert cache.intent_objects(str(intent), "other-tag", where, build)[2] is False
+    (intent / "10-sites.yml").write_text("bad\n")
+    for _ in range(2):  # an invalid intent is never kept: each run says what is wrong
+        with pytest.raises(ValueError):
+            cache.intent_objects(str(intent), "other-tag", where, build)
+    assert len(built) == 6
+    (intent / "10-sites.yml").write_text("sites:\n  - name: one\n")
+    assert cache.intent_objects(str(intent), "other-tag", None, build)[2] is False  # nothing kept without a cache
