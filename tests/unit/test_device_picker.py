@@ -14,15 +14,14 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from portal_users import PASSWORD, add_users_with_tokens
 from sqlalchemy import select
 
 from netoss.data.db import db
-from netoss.data.models import AuditEvent, Job, Schedule, User
+from netoss.data.models import AuditEvent, Job, Schedule
 from netoss.web import create_app
-from netoss.web.security import hash_password, new_token
 
 REPO = Path(__file__).resolve().parents[2]
-PASSWORD = "correct horse battery"
 SITES = ("north", "south", "east")
 
 
@@ -108,11 +107,7 @@ def app(postgres, tmp_path_factory):
         }
     )
     with app.app_context():
-        tokens = {}
-        for name, role in (("vera", "viewer"), ("otto", "operator")):
-            user = User(username=name, password_hash=hash_password(PASSWORD), role=role)
-            db.session.add(user)
-            _row, tokens[role] = new_token(user, "t")
+        tokens = add_users_with_tokens()
         db.session.commit()
         app.config["TOKENS"] = tokens
     yield app  # each request has an app context of its own (and its own g)

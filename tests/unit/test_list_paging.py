@@ -12,15 +12,14 @@ import re
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from portal_users import PASSWORD, add_users_with_tokens
 from sqlalchemy import event, insert, text
 
 from netoss.data.db import db
-from netoss.data.models import TICKET_OPEN, TICKET_STATES, Alarm, AlarmEvent, Job, Ticket, TicketNote, User
+from netoss.data.models import TICKET_OPEN, TICKET_STATES, Alarm, AlarmEvent, Job, Ticket, TicketNote
 from netoss.domain.faults.events import SEVERITIES
 from netoss.web import create_app
-from netoss.web.security import hash_password, new_token
 
-PASSWORD = "correct horse battery"
 ALARMS = "/tmf-api/alarmManagement/v4/alarm"
 TICKETS = "/tmf-api/troubleTicket/v4/troubleTicket"
 JOBS = "/api/v1/jobs"
@@ -115,11 +114,7 @@ ALARM_ROWS, TICKET_ROWS, JOB_ROWS = _alarms(), _tickets(), _jobs()
 def app(postgres):
     app = create_app({"SQLALCHEMY_DATABASE_URI": postgres.database(), "SECRET_KEY": "t", "TESTING": True})
     with app.app_context():
-        tokens = {}
-        for name, role in (("vera", "viewer"), ("otto", "operator")):
-            user = User(username=name, password_hash=hash_password(PASSWORD), role=role)
-            db.session.add(user)
-            _row, tokens[role] = new_token(user, "t")
+        tokens = add_users_with_tokens()
         db.session.execute(insert(Alarm), ALARM_ROWS)
         db.session.execute(insert(Ticket), TICKET_ROWS)
         db.session.execute(insert(Job), JOB_ROWS)
