@@ -464,3 +464,25 @@ def test_the_topology_is_read_again_only_when_netbox_changed_or_it_is_old():
     assert reads() == 4
     # Only the fields the topology reads are asked for.
     assert all("fields" in p for p in api.params if p and "changed_object_type" not in p)
+
+
+def test_the_fields_the_topology_asks_for_build_the_topology_the_whole_records_build():
+    """NetBox is asked for a few fields of each record (topology.FIELDS): the topology built from
+    them must be the one the whole records give, with each device's primary IPv4 (its traps'
+    source address, which bench_faults reads) kept."""
+    from netoss.domain.faults.topology import FIELDS
+
+    def cut(records, fields):
+        keep = set(fields.split(","))
+        return [{k: v for k, v in r.items() if k in keep} for r in records]
+
+    whole = Topology.from_records(**{kind: RECORDS[kind] for kind in FIELDS})
+    lean = Topology.from_records(**{kind: cut(RECORDS[kind], FIELDS[kind]) for kind in FIELDS})
+    assert sorted(lean.interfaces) == sorted(whole.interfaces)
+    assert {e: (i.peer, i.circuit, i.if_index, i.enabled, i.networks) for e, i in lean.interfaces.items()} == {
+        e: (i.peer, i.circuit, i.if_index, i.enabled, i.networks) for e, i in whole.interfaces.items()
+    }
+    assert lean.by_address == whole.by_address and lean.device_by_id == whole.device_by_id
+    assert {s.id: s.to_dict() for s in lean.services.values()} == {s.id: s.to_dict() for s in whole.services.values()}
+    with_ip = {n for n, d in whole.devices.items() if d.get("primary_ip4")}
+    assert with_ip and {n for n, d in lean.devices.items() if d.get("primary_ip4")} == with_ip

@@ -178,10 +178,11 @@ ENDPOINTS = {
     "ip_addresses": "ipam/ip-addresses",
     "circuits": "circuits/circuits",
 }
-# The fields :meth:`Topology.from_records` reads: NetBox serialises nothing else (a device's
-# whole record costs it many times its name; at fleet size that is minutes per read).
+# The fields :meth:`Topology.from_records` reads, and a device's primary IPv4 (the address its
+# traps come from, which bench_faults reads): NetBox serialises nothing else (a device's whole
+# record costs it many times these; at fleet size that is minutes per read).
 FIELDS = {
-    "devices": "id,name",
+    "devices": "id,name,primary_ip4",
     "interfaces": "id,name,device,enabled,custom_fields,connected_endpoints,connected_endpoints_type,"
     "link_peers,link_peers_type",
     "ip_addresses": "id,address,assigned_object_type,assigned_object_id",
