@@ -21,9 +21,7 @@ after NetBox's URL and the settings that shape what is read; it never holds the 
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -381,8 +379,7 @@ def refresh(reader: Reader, settings: Settings, st: State, max_changes: int) -> 
 
 
 def cache_file(cache_dir: str, url: str, settings: Settings) -> str:
-    ident = json.dumps({"url": url, "v": CACHE_VERSION, **settings.cache_identity()}, sort_keys=True)
-    return os.path.join(cache_dir, "netbox-%s.cache" % hashlib.sha256(ident.encode()).hexdigest()[:20])
+    return private_cache.path(cache_dir, "netbox", {"url": url, "v": CACHE_VERSION, **settings.cache_identity()})
 
 
 def load_cache(path: str, url: str) -> State | None:

@@ -7,10 +7,19 @@ not read. Used by the inventory plugin (netbox_inventory_read) and the plan (sot
 
 from __future__ import annotations
 
+import hashlib
+import json
 import marshal
 import os
 import sys
 import tempfile
+
+
+def path(cache_dir, prefix, identity):
+    """The file in ``cache_dir`` of what ``identity`` (plain data: what the cached data depends on)
+    names: ``<prefix>-<hash>.cache``."""
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20]
+    return os.path.join(cache_dir, "%s-%s.cache" % (prefix, digest))
 
 
 def read(path, version):

@@ -23,7 +23,6 @@ import contextlib
 import datetime
 import hashlib
 import importlib
-import json
 import os
 from email.utils import parsedate_to_datetime
 
@@ -150,8 +149,9 @@ def cacheable(api) -> bool:
 def cache_path(cache_dir, url, managed_tag, signature):
     """The cache file of NetBox ``url``'s records under ``managed_tag``, read as ``signature``
     (the plan's fields) says: another NetBox, tag or way of reading is another file."""
-    ident = json.dumps({"url": url, "tag": managed_tag, "v": CACHE_VERSION, "read": signature}, sort_keys=True)
-    return os.path.join(cache_dir, "sot-plan-%s.cache" % hashlib.sha256(ident.encode()).hexdigest()[:20])
+    return private_cache.path(
+        cache_dir, "sot-plan", {"url": url, "tag": managed_tag, "v": CACHE_VERSION, "read": signature}
+    )
 
 
 def load(path):
@@ -303,9 +303,7 @@ def intent_objects(path, managed_tag, cache_dir, build):
         digest.update(("%s\0" % f.name).encode())
         digest.update(hashlib.sha256(f.read_bytes()).digest())
     digest = digest.hexdigest()
-    where = os.path.join(
-        cache_dir, "intent-%s.cache" % hashlib.sha256(os.path.realpath(path).encode()).hexdigest()[:20]
-    )
+    where = private_cache.path(cache_dir, "intent", {"path": os.path.realpath(path)})
     kept = private_cache.read(where, INTENT_VERSION)
     if isinstance(kept, dict) and kept.get("digest") == digest:
         return kept["objects"], kept["summary"], True
