@@ -314,6 +314,8 @@ class Intent:
 
     files: list = field(default_factory=list)
     entries: dict = field(default_factory=lambda: {kind: [] for kind in KINDS})
+    # Digests of the entries checked valid (intent_load.entry_digest), for the next load.
+    valid: set = field(default_factory=set)
 
     def items(self, kind):
         """The data of every entry of ``kind``."""

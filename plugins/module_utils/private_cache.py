@@ -30,7 +30,9 @@ def read(path, version):
             info = os.fstat(f.fileno())
             if info.st_uid != os.getuid() or info.st_mode & 0o077:
                 return None  # only a file of our own that nobody else could have written
-            data = marshal.load(f)  # noqa: S302 (plain data: marshal holds no code; our own 0600 file)
+            # Read whole, then decoded: marshal.load() on a file reads it in small pieces, ten
+            # times slower for a cache of 20,000 records.
+            data = marshal.loads(f.read())  # noqa: S302 (plain data: marshal holds no code; our own 0600 file)
     except (OSError, ValueError, EOFError, TypeError):
         return None
     if not isinstance(data, dict) or data.get("version") != version or data.get("python") != _python():
@@ -45,7 +47,7 @@ def write(path, version, data):
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".cache-", suffix=".tmp")  # mode 0600
     try:
         with os.fdopen(fd, "wb") as f:
-            marshal.dump({"version": version, "python": _python(), "data": data}, f)
+            f.write(marshal.dumps({"version": version, "python": _python(), "data": data}))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -190,10 +190,10 @@ def _load(module, path, managed_tag, cache_dir):
 
     require_schema_libraries(module)
 
-    def build():
-        intent = load_intent(path)
+    def build(known_valid):
+        intent = load_intent(path, known_valid)
         objects = build_netbox_objects(intent, managed_tag=managed_tag)
-        return objects, summary(objects, intent.files, path)
+        return objects, summary(objects, intent.files, path), intent.valid
 
     try:
         objects, said, _kept = intent_objects(path, managed_tag, cache_dir, build)

@@ -4,6 +4,7 @@ Regenerate the golden file after an intended change of the demo or of the payloa
     NETOSS_REGEN_GOLDEN=1 .venv/bin/pytest tests/unit/test_intent.py
 """
 
+import gc
 import json
 import os
 import shutil
@@ -174,12 +175,63 @@ def test_bad_intent(case, tmp_path, monkeypatch):
     message = str(raised.value)
     for line in expected:
         assert line in message
+    assert gc.isenabled()  # paused while a file is parsed, whatever the file holds
     # One error carries every problem, each on its own line under the count header.
     problems = raised.value.problems
     assert all(isinstance(p, Problem) for p in problems)
     assert message.splitlines() == [message.splitlines()[0]] + [f"  {p}" for p in problems]
     header = f"intent has {len(problems)} problem{'' if len(problems) == 1 else 's'}:"
     assert message.splitlines()[0] == header
+
+
+@pytest.mark.parametrize("case", BAD_CASES)
+def test_entries_known_valid_are_not_checked_again_and_hide_no_problem(case, tmp_path, monkeypatch):
+    """With the digests of the entries found valid in the base (as the plan's cache passes them
+    after an edit), every bad case reports exactly the problems of a load that checks all."""
+    known = load_intent(DATA / "base").valid
+    assert known
+    target = tmp_path / "intent"
+    if (DATA / "bad" / case / "NO_BASE").exists():
+        target.mkdir()
+    else:
+        shutil.copytree(DATA / "base", target)
+    for file in (DATA / "bad" / case).iterdir():
+        if file.name not in ("expected.txt", "NO_BASE"):
+            shutil.copy(file, target)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(IntentError) as cold:
+        load_intent("intent")
+    with pytest.raises(IntentError) as warm:
+        load_intent("intent", known_valid=known)
+    assert warm.value.problems == cold.value.problems
+
+
+def test_an_edited_entry_is_checked_again_and_the_others_are_not(tmp_path, monkeypatch):
+    target = tmp_path / "intent"
+    shutil.copytree(DATA / "base", target)
+    first = load_intent(target)
+    checked = []
+    from ansible_collections.netoss.core.plugins.module_utils import intent_load
+
+    real = intent_load.schema_problems
+    monkeypatch.setattr(intent_load, "schema_problems", lambda *a, **kw: checked.append(kw.get("at")) or real(*a, **kw))
+    assert load_intent(target, known_valid=first.valid).entries == first.entries
+    assert checked == [None] * len(first.files)  # each file's shape only
+    name = next(f for f in sorted(target.iterdir()) if "sites:" in f.read_text())
+    name.write_text(name.read_text().replace("sites:", "sites:\n  - name: added site\n    bogus: 1", 1))
+    checked.clear()
+    with pytest.raises(IntentError, match="unknown key 'bogus'"):
+        load_intent(target, known_valid=first.valid)
+    assert [at for at in checked if at] == [("sites", 0)]
+
+
+def test_an_entry_that_cannot_be_told_apart_is_always_checked():
+    from ansible_collections.netoss.core.plugins.module_utils.intent_load import entry_digest
+
+    assert entry_digest("sites", {"name": "a", "built": __import__("datetime").date(2026, 1, 1)}) is None
+    assert entry_digest("sites", {"name": "a"}) != entry_digest("tenants", {"name": "a"})
+    assert entry_digest("sites", {"asn": 1}) != entry_digest("sites", {"asn": True})
+    assert entry_digest("sites", {"asn": 1}) != entry_digest("sites", {"asn": "1"})
 
 
 def test_device_and_interface_names_as_real_networks_have_them(tmp_path):

@@ -250,12 +250,15 @@ def test_a_valid_intents_payloads_are_kept_for_the_same_files_tag_and_code(tmp_p
     (intent / "10-sites.yml").write_text("sites:\n  - name: one\n")
     built = []
 
-    def build():
+    known = []
+
+    def build(known_valid):
         built.append(1)
+        known.append(known_valid)
         text = (intent / "10-sites.yml").read_text()
         if "bad" in text:
             raise ValueError("an invalid intent")
-        return {"sites": [text]}, f"intent OK ({len(built)})"
+        return {"sites": [text]}, f"intent OK ({len(built)})", {text.encode()}
 
     where = str(tmp_path / "cache")
     first = cache.intent_objects(str(intent), "netoss-managed", where, build)
@@ -263,6 +266,7 @@ def test_a_valid_intents_payloads_are_kept_for_the_same_files_tag_and_code(tmp_p
     assert cache.intent_objects(str(intent), "netoss-managed", where, build) == (*first[:2], True)
     assert len(built) == 1
     assert cache.intent_objects(str(intent), "other-tag", where, build)[2] is False  # another tag
+    assert known == [frozenset(), {b"sites:\n  - name: one\n"}]  # what the same code found valid
     (intent / "10-sites.yml").write_text("sites:\n  - name: two\n")  # another content
     assert cache.intent_objects(str(intent), "other-tag", where, build)[0] == {"sites": ["sites:\n  - name: two\n"]}
     (intent / "20-more.yml").write_text("tags: []\n")  # another file
