@@ -7,6 +7,7 @@ not read. Used by the inventory plugin (netbox_inventory_read) and the plan (sot
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import marshal
@@ -32,9 +33,18 @@ def read(path, version):
                 return None  # only a file of our own that nobody else could have written
             # Read whole, then decoded: marshal.load() on a file reads it in small pieces, ten
             # times slower for a cache of 20,000 records.
-            data = marshal.loads(f.read())  # noqa: S302 (plain data: marshal holds no code; our own 0600 file)
-    except (OSError, ValueError, EOFError, TypeError):
+            blob = f.read()
+    except OSError:
         return None
+    collecting = gc.isenabled()
+    gc.disable()  # plain data, no cycles: the collector sweeping it as it grows is wasted time
+    try:
+        data = marshal.loads(blob)  # noqa: S302 (plain data: marshal holds no code; our own 0600 file)
+    except (ValueError, EOFError, TypeError):
+        return None
+    finally:
+        if collecting:
+            gc.enable()
     if not isinstance(data, dict) or data.get("version") != version or data.get("python") != _python():
         return None
     return data.get("data")

@@ -11,6 +11,7 @@ the records a service is made of.
 from __future__ import annotations
 
 import ipaddress
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.netoss.core.plugins.module_utils.netbox_client import endpoint as netbox_endpoint
 from ansible_collections.netoss.core.plugins.module_utils.service_model import CF_CIRCUIT
@@ -18,6 +19,7 @@ from ansible_collections.netoss.core.plugins.module_utils.service_model import i
 from ansible_collections.netoss.core.plugins.module_utils.service_model import value_of as _value
 
 CHUNK = 100  # ids per bulk read: a query string of a hundred ids stays well under a server's line limit
+READERS = 4  # chunks of one bulk read asked at once (NetBox's workers answer several together)
 # What the service inventory reads of each record, in its bulk reads (NetBox's ``fields``).
 CIRCUIT_FIELDS = "id,url,display_url,cid,status,tenant,commit_rate,description,custom_fields"
 TERMINATION_FIELDS = "id,circuit,term_side,cable"
@@ -159,12 +161,15 @@ class NetboxView:
 
     def _grouped(self, fetch, key, values, group):
         """{group(record): [records]} of the records ``fetch(**{key: chunk})`` answers, asked for
-        ``values`` CHUNK at a time (a query string stays short), in NetBox's order."""
+        ``values`` CHUNK at a time (a query string stays short), the chunks at once, in NetBox's
+        order."""
         out, seen = {}, set()
         values = sorted(set(values), key=str)
-        for start in range(0, len(values), CHUNK):
-            for record in fetch(**{key: values[start : start + CHUNK]}):
-                record = dict(record)
+        chunks = [values[start : start + CHUNK] for start in range(0, len(values), CHUNK)]
+        with ThreadPoolExecutor(max_workers=max(1, min(len(chunks), READERS))) as pool:
+            answers = list(pool.map(lambda chunk: [dict(r) for r in fetch(**{key: chunk})], chunks))
+        for answer in answers:
+            for record in answer:
                 if record.get("id") in seen:  # a loose filter answers a record in two chunks
                     continue
                 seen.add(record.get("id"))
@@ -185,13 +190,18 @@ class NetboxView:
         """{cable id: [the device ports (interfaces, front and rear ports) it connects]}: the far
         ends of circuit terminations on those cables, as NetBox's link_peers gives them."""
         out = {}
-        for endpoint in PEER_ENDPOINTS:
-            found = self._grouped(
-                lambda _e=endpoint, **f: netbox_endpoint(self.api, _e).filter(fields=PEER_FIELDS, **f),
+
+        def ports(endpoint):
+            return self._grouped(
+                lambda **f: netbox_endpoint(self.api, endpoint).filter(fields=PEER_FIELDS, **f),
                 "cable_id",
                 cable_ids,
                 lambda r: _id(r.get("cable")),
             )
+
+        with ThreadPoolExecutor(max_workers=len(PEER_ENDPOINTS)) as pool:  # each kind of port at once
+            answers = list(pool.map(ports, PEER_ENDPOINTS))
+        for found in answers:
             for cable, records in found.items():
                 out.setdefault(cable, []).extend(records)
         return out
