@@ -11,7 +11,7 @@ from ansible_collections.netoss.core.plugins.module_utils import private_cache
 
 def test_what_is_written_is_read_back(tmp_path):
     where = private_cache.path(str(tmp_path / "cache"), "plan", {"url": "http://nb", "tag": "t"})
-    data = {"records": [{"id": i, "name": "r%d" % i, "tags": [{"slug": "t"}]} for i in range(1000)], "at": 1.5}
+    data = {"records": [{"id": i, "name": f"r{i}", "tags": [{"slug": "t"}]} for i in range(1000)], "at": 1.5}
     private_cache.write(where, 3, data)
     assert private_cache.read(where, 3) == data
     assert os.stat(where).st_mode & 0o777 == 0o600
