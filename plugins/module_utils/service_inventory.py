@@ -94,13 +94,6 @@ def _described(circuit, ends, asns, prefixes, addresses, tenant_prefixes, a_devi
     }
 
 
-def _at_once(**reads):
-    """{name: read()} of each read, run in threads of their own (they wait on NetBox)."""
-    with ThreadPoolExecutor(max_workers=len(reads)) as pool:
-        futures = {name: pool.submit(read) for name, read in reads.items()}
-        return {name: future.result() for name, future in futures.items()}
-
-
 def _needs_tenant_prefixes(circuit, own_prefixes):
     fields = circuit.get("custom_fields") or {}
     return not own_prefixes and not fields.get(CF_SERVICE) and bool((circuit.get("tenant") or {}).get("id"))
@@ -170,32 +163,40 @@ def describe_many(view, circuits):
     # Records are made for a circuit (netoss_circuit) by the service orders of a catalog service
     # only, which mark the circuit (netoss_service): the others' are not looked for.
     ordered = [c["cid"] for c in circuits if (c.get("custom_fields") or {}).get(CF_SERVICE)]
-    # Rounds of reads, each read of a round at once (NetBox answers several together).
-    first = _at_once(
-        terminations=lambda: view.terminations_of([c["id"] for c in circuits]),
-        asns=lambda: view.asns_of(tenants) if tenants else {},
-        prefixes=lambda: view.tagged_of("ipam.prefixes", ordered) if ordered else {},
-        addresses=lambda: view.tagged_of("ipam.ip_addresses", ordered) if ordered else {},
-    )
-    prefixes, addresses, asns = first["prefixes"], first["addresses"], first["asns"]
-    legacy = set()
-    for c in circuits:
-        tenant = (c.get("tenant") or {}).get("id")
-        own = [p for p in prefixes.get(c["cid"], []) if (p.get("tenant") or {}).get("id") == tenant]
-        if _needs_tenant_prefixes(c, own):
-            legacy.add(tenant)
-    cables = {_id(t.get("cable")) for ts in first["terminations"].values() for t in ts} - {None}
-    second = _at_once(
-        peers=lambda: view.peers_of(cables) if cables else {},
-        tenant_prefixes=lambda: view.active_prefixes_of(legacy) if legacy else {},
-    )
-    tenant_prefixes = second["tenant_prefixes"]
-    ends = {}
-    for c in circuits:
-        terms = first["terminations"].get(c["id"], [])
-        ends[c["id"]] = _ends([dict(t, link_peers=second["peers"].get(_id(t.get("cable")), [])) for t in terms])
-    a_ends = {e["A"][2]["device"]["id"] for e in ends.values() if "A" in e}
-    devices = view.devices_by_id(a_ends) if a_ends else {}
+
+    def legacy_prefixes(prefixes):
+        """The active prefixes of the customers of circuits made before service orders."""
+        legacy = set()
+        for c in circuits:
+            tenant = (c.get("tenant") or {}).get("id")
+            own = [p for p in prefixes.get(c["cid"], []) if (p.get("tenant") or {}).get("id") == tenant]
+            if _needs_tenant_prefixes(c, own):
+                legacy.add(tenant)
+        return view.active_prefixes_of(legacy) if legacy else {}
+
+    def far_ends(terminations):
+        """{circuit id: its ends (_ends)}, and the records of the devices at the A ends."""
+        cables = {_id(t.get("cable")) for ts in terminations.values() for t in ts} - {None}
+        peers = view.peers_of(cables) if cables else {}
+        ends = {}
+        for c in circuits:
+            terms = terminations.get(c["id"], [])
+            ends[c["id"]] = _ends([dict(t, link_peers=peers.get(_id(t.get("cable")), [])) for t in terms])
+        a_ends = {e["A"][2]["device"]["id"] for e in ends.values() if "A" in e}
+        return ends, view.devices_by_id(a_ends) if a_ends else {}
+
+    # Each chain of reads at once with the others (NetBox answers several together): a read
+    # waits only for the one whose answer it needs, not for a whole round.
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        terminations = pool.submit(view.terminations_of, [c["id"] for c in circuits])
+        asns = pool.submit(lambda: view.asns_of(tenants) if tenants else {})
+        prefixes = pool.submit(lambda: view.tagged_of("ipam.prefixes", ordered) if ordered else {})
+        addresses = pool.submit(lambda: view.tagged_of("ipam.ip_addresses", ordered) if ordered else {})
+        tenant_prefixes = pool.submit(lambda: legacy_prefixes(prefixes.result()))
+        ends_and_devices = pool.submit(lambda: far_ends(terminations.result()))
+        asns, prefixes, addresses = asns.result(), prefixes.result(), addresses.result()
+        tenant_prefixes = tenant_prefixes.result()
+        ends, devices = ends_and_devices.result()
     out = []
     for c in circuits:
         tenant = (c.get("tenant") or {}).get("id")

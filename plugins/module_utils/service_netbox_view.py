@@ -23,8 +23,8 @@ READERS = 4  # chunks of one bulk read asked at once (NetBox's workers answer se
 # What the service inventory reads of each record, in its bulk reads (NetBox's ``fields``).
 CIRCUIT_FIELDS = "id,url,display_url,cid,status,tenant,commit_rate,description,custom_fields"
 TERMINATION_FIELDS = "id,circuit,term_side,cable"
-PEER_ENDPOINTS = ("dcim.interfaces", "dcim.front_ports", "dcim.rear_ports")
-PEER_FIELDS = "id,url,name,device,cable"  # as link_peers gives them: no display_url
+PEER_TYPES = ("dcim.interface", "dcim.frontport", "dcim.rearport")  # the ports a circuit's cable may reach
+PEER_KEYS = ("id", "url", "name", "device", "cable")  # of a port, as link_peers gives them: no display_url
 TAGGED_FIELDS = {
     "ipam.prefixes": "id,url,display_url,prefix,tenant,custom_fields",
     "ipam.ip_addresses": "id,url,display_url,address,custom_fields",
@@ -188,23 +188,20 @@ class NetboxView:
 
     def peers_of(self, cable_ids):
         """{cable id: [the device ports (interfaces, front and rear ports) it connects]}: the far
-        ends of circuit terminations on those cables, as NetBox's link_peers gives them."""
-        out = {}
-
-        def ports(endpoint):
-            return self._grouped(
-                lambda **f: netbox_endpoint(self.api, endpoint).filter(fields=PEER_FIELDS, **f),
-                "cable_id",
-                cable_ids,
-                lambda r: _id(r.get("cable")),
-            )
-
-        with ThreadPoolExecutor(max_workers=len(PEER_ENDPOINTS)) as pool:  # each kind of port at once
-            answers = list(pool.map(ports, PEER_ENDPOINTS))
-        for found in answers:
-            for cable, records in found.items():
-                out.setdefault(cable, []).extend(records)
-        return out
+        ends of circuit terminations on those cables, as NetBox's link_peers gives them, from
+        the cables' terminations (one list for every kind of port, the port nested in each)."""
+        found = self._grouped(
+            lambda **f: self.api.dcim.cable_terminations.filter(
+                termination_type=list(PEER_TYPES), fields="id,cable,termination", **f
+            ),
+            "cable_id",
+            cable_ids,
+            lambda r: _id(r.get("cable")),
+        )
+        return {
+            cable: [{k: v for k, v in (r.get("termination") or {}).items() if k in PEER_KEYS} for r in records]
+            for cable, records in found.items()
+        }
 
     def tagged_of(self, endpoint, cids):
         """{circuit ID: [records of ``endpoint`` made for it]} (exactly: see :meth:`tagged`)."""

@@ -104,6 +104,7 @@ def fake_netbox(n: int):
     tenants = [{"id": 100 + t, "name": f"Customer {t}", "slug": f"customer-{t}"} for t in range(3)]
     sites = [{"id": 50 + s, "slug": f"site-{s}", "name": f"Site {s}"} for s in range(2)]
     devices, circuits, terminations, prefixes, addresses, ports = [], [], [], [], [], {"interfaces": [], "front": []}
+    cable_ends = []
     for d in range(4):
         devices.append(
             {"id": 1 + d, "name": f"edge-{d}", "site": sites[d % 2], "url": f"http://nb/api/dcim/devices/{1 + d}/"}
@@ -140,7 +141,17 @@ def fake_netbox(n: int):
             # A customer's end on a patch panel (a front port) now and then.
             # The port's own record has its page's address too (display_url); its link_peers entry has not.
             record = dict(peer, cable=cable, display_url=f"http://nb/dcim/ports/{peer['id']}/")
-            ports["front" if side == "Z" and i % 11 == 0 else "interfaces"].append(record)
+            front = side == "Z" and i % 11 == 0
+            ports["front" if front else "interfaces"].append(record)
+            # The cable's two ends, as NetBox's cable terminations list them (the circuit's end
+            # first): the port nested as a link peer is (its brief form), the cable by its id.
+            brief = dict(peer, cable=cable, display=peer["name"], _occupied=True)
+            cable_ends.append({"id": 2 * cable["id"] + 1, "cable": cable["id"], "cable_end": "A",
+                               "termination_type": "circuits.circuittermination",
+                               "termination_id": 2 * (1000 + i) + (side == "Z"), "termination": {"id": 1}})  # fmt: skip
+            cable_ends.append({"id": 2 * cable["id"], "cable": cable["id"], "cable_end": "B",
+                               "termination_type": "dcim.frontport" if front else "dcim.interface",
+                               "termination_id": peer["id"], "termination": brief})  # fmt: skip
             terminations.append(
                 {
                     "id": 2 * (1000 + i) + (side == "Z"),
@@ -168,7 +179,13 @@ def fake_netbox(n: int):
     api.dcim = App(
         api,
         "dcim",
-        {"devices": devices, "interfaces": ports["interfaces"], "front_ports": ports["front"], "rear_ports": []},
+        {
+            "devices": devices,
+            "interfaces": ports["interfaces"],
+            "front_ports": ports["front"],
+            "rear_ports": [],
+            "cable_terminations": cable_ends,
+        },
     )
     api.ipam = App(api, "ipam", {"prefixes": prefixes, "ip_addresses": addresses, "asns": asns})
     api.tenancy = App(api, "tenancy", {"tenants": tenants})
