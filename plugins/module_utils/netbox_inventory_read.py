@@ -27,7 +27,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from ansible_collections.netoss.core.plugins.module_utils import private_cache
+from ansible_collections.netoss.core.plugins.module_utils import collector, private_cache
 from ansible_collections.netoss.core.plugins.module_utils.netbox_inventory import (
     InventoryError,
     Lookups,
@@ -408,7 +408,16 @@ def read(
     use_cache: bool = True,
 ) -> tuple[State, str]:
     """The records of the inventory: from the cache refreshed by the change log, else read in
-    full; (state, a sentence on what was done). Without ``cache_dir`` nothing is cached."""
+    full; (state, a sentence on what was done). Without ``cache_dir`` nothing is cached.
+
+    The collector is paused throughout: records by the 100,000 are decoded, regrouped and
+    encoded again, plain data without cycles, and its sweeps of them as they grow took more
+    than the rest of a warm refresh."""
+    with collector.paused():
+        return _read(reader, settings, cache_dir, max_changes, use_cache)
+
+
+def _read(reader, settings, cache_dir, max_changes, use_cache):
     path = cache_file(cache_dir, reader.url, settings) if cache_dir else None
     cached = load_cache(path, reader.url) if (path and use_cache) else None
     if cached is None:

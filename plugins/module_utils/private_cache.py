@@ -7,13 +7,14 @@ not read. Used by the inventory plugin (netbox_inventory_read) and the plan (sot
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import marshal
 import os
 import sys
 import tempfile
+
+from ansible_collections.netoss.core.plugins.module_utils import collector
 
 
 def path(cache_dir, prefix, identity):
@@ -36,15 +37,11 @@ def read(path, version):
             blob = f.read()
     except OSError:
         return None
-    collecting = gc.isenabled()
-    gc.disable()  # plain data, no cycles: the collector sweeping it as it grows is wasted time
     try:
-        data = marshal.loads(blob)  # noqa: S302 (plain data: marshal holds no code; our own 0600 file)
+        with collector.paused():  # plain data, no cycles: the collector sweeping it as it grows is wasted time
+            data = marshal.loads(blob)  # noqa: S302 (plain data: marshal holds no code; our own 0600 file)
     except (ValueError, EOFError, TypeError):
         return None
-    finally:
-        if collecting:
-            gc.enable()
     if not isinstance(data, dict) or data.get("version") != version or data.get("python") != _python():
         return None
     return data.get("data")

@@ -10,11 +10,12 @@ problem is reported at once, in the order of the document, as ``file: where: wha
 from __future__ import annotations
 
 import difflib
-import gc
 import traceback
 from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
+
+from ansible_collections.netoss.core.plugins.module_utils import collector
 
 # jsonschema and PyYAML are not part of the Python that runs a module: without them the modules
 # fail with Ansible's usual "Failed to import the required Python library" message (through
@@ -139,14 +140,13 @@ if HAS_YAML:
 def read_yaml(path, name, problems):
     """The document in ``path``, or None with the reason appended to ``problems``."""
     _require()
-    collecting = gc.isenabled()
     try:
         with open(path, encoding="utf-8") as stream:
             text = stream.read()
         # A parse builds plain data only, no garbage cycles: the collector sweeping the growing
         # document meanwhile costs a quarter of the time of a fleet's intent.
-        gc.disable()
-        return yaml.load(text, Loader=_UniqueKeyLoader)
+        with collector.paused():
+            return yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = "line %d" % (mark.line + 1) if mark else ""
@@ -156,9 +156,6 @@ def read_yaml(path, name, problems):
         problems.append(Problem(name, where, message))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         problems.append(Problem(name, "", "cannot read: %s" % exc))
-    finally:
-        if collecting:
-            gc.enable()
     return None
 
 

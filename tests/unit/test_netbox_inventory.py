@@ -6,6 +6,7 @@ nb_inventory on a real NetBox)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import stat
@@ -29,6 +30,7 @@ from ansible_collections.netoss.core.plugins.module_utils.netbox_inventory_read 
     cache_file,
     load_cache,
     parse_headers,
+    read,
     save_cache,
 )
 
@@ -350,6 +352,43 @@ def test_cache_round_trip_owner_only_and_no_token(tmp_path):
     with open(path, "w") as f:
         json.dump({"version": 0}, f)
     assert load_cache(path, "http://nb") is None  # not a cache of this format: read NetBox again
+
+
+class _ChangeLog:
+    """A NetBox whose change log holds the cache's newest change and nothing after it; notes
+    whether the collector ran while it was asked."""
+
+    url = "http://nb"
+
+    def __init__(self, last_id, last_time, fail=False):
+        self.last, self.fail, self.collecting = (last_id, last_time), fail, []
+
+    def get(self, path, params):
+        self.collecting.append(gc.isenabled())
+        if self.fail:
+            raise OSError("NetBox went away")
+        assert path == "/api/core/object-changes/"
+        return {"count": 1, "next": None, "results": [{"id": self.last[0], "time": self.last[1]}]}
+
+
+def test_refresh_runs_with_the_collector_paused_and_leaves_it_as_it_was(tmp_path):
+    s = Settings.from_options(PROJECT)
+    cached = state()
+    cached.last_change, cached.last_change_time = 41, "2026-12-06T00:00:00Z"
+    save_cache(cache_file(str(tmp_path), "http://nb", s), "http://nb", cached)
+    netbox = _ChangeLog(41, "2026-12-06T00:00:00Z")
+    st, what = read(netbox, s, cache_dir=str(tmp_path))
+    assert what == "incremental: 0 changes" and st.to_json() == cached.to_json()
+    assert netbox.collecting == [False] and gc.isenabled()
+    with pytest.raises(OSError, match="went away"):
+        read(_ChangeLog(41, "x", fail=True), s, cache_dir=str(tmp_path))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        read(_ChangeLog(41, "2026-12-06T00:00:00Z"), s, cache_dir=str(tmp_path))
+        assert not gc.isenabled()  # a caller's own pause is not undone
+    finally:
+        gc.enable()
 
 
 def test_headers_from_a_dict_or_json_text():
