@@ -254,31 +254,26 @@ def main() -> None:
         ap.error("--devices must be from 3 per site to 20000")
     print(f"machine: {platform.node()}, {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
           f"Python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")  # fmt: skip
-    ctx = on_stack.stack_for(args, STATE, PORT_BASE, seed_intent=False)
-    stack, own = ctx.__enter__()
-    branch = None
-    try:
-        env = {
-            **os.environ,
-            **client_env(stack, stack.netbox_writer_token()),
-            "PATH": f"{REPO / '.venv/bin'}:{os.environ['PATH']}",
-            "ANSIBLE_LOCAL_TEMP": str(stack.state_dir / "ansible-tmp"),
-            "ANSIBLE_NOCOLOR": "1",
-        }
-        if not own:
-            # A stack already up: everything in a NetBox branch of its own, deleted at the end, so
-            # the stack's main never sees the bench's fleets (writes in a branch cost more).
-            branch = _new_branch(stack)
-            env["NETBOX_BRANCH"] = branch["schema_id"]
-            print(f"stack: {stack.state_dir} (already up); in NetBox branch {branch['name']}")
-        sot_section(stack, env, args, branch and branch["schema_id"])
-    finally:
-        if branch:
-            _writer(stack).delete_branch(branch["id"])
-        if args.keep and own:
-            print(f"stack left up: NETOSS_STATE={stack.state_dir} NETOSS_PORT_BASE={stack.port_base}")
-        else:
-            ctx.__exit__(None, None, None)
+    with on_stack.stack_for(args, STATE, PORT_BASE, seed_intent=False, keep=args.keep) as (stack, own):
+        branch = None
+        try:
+            env = {
+                **os.environ,
+                **client_env(stack, stack.netbox_writer_token()),
+                "PATH": f"{REPO / '.venv/bin'}:{os.environ['PATH']}",
+                "ANSIBLE_LOCAL_TEMP": str(stack.state_dir / "ansible-tmp"),
+                "ANSIBLE_NOCOLOR": "1",
+            }
+            if not own:
+                # A stack already up: everything in a NetBox branch of its own, deleted at the end, so
+                # the stack's main never sees the bench's fleets (writes in a branch cost more).
+                branch = _new_branch(stack)
+                env["NETBOX_BRANCH"] = branch["schema_id"]
+                print(f"stack: {stack.state_dir} (already up); in NetBox branch {branch['name']}")
+            sot_section(stack, env, args, branch and branch["schema_id"])
+        finally:
+            if branch:
+                _writer(stack).delete_branch(branch["id"])
 
 
 def _writer(stack):

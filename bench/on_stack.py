@@ -64,9 +64,10 @@ def stack_for(
     port_base: int,
     seed_intent: bool,
     log: Callable[[str], None] = lambda _m: None,
+    keep: bool = False,
 ) -> Iterator[tuple[Stack, bool]]:
     """(stack, own): the stack of ``--stack``, else one of the bench's own in ``state`` (wiped,
-    started, stopped at the end). ``own`` says which."""
+    started, stopped at the end unless ``keep``). ``own`` says which."""
     if args.stack is not None:
         yield existing(args.stack), False
         return
@@ -76,4 +77,7 @@ def stack_for(
     try:
         yield stack, True
     finally:
-        down(stack, log=lambda _m: None)
+        if keep:
+            print(f"stack left up: NETOSS_STATE={stack.state_dir} NETOSS_PORT_BASE={stack.port_base}", flush=True)
+        else:
+            down(stack, log=lambda _m: None)

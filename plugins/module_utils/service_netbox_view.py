@@ -23,7 +23,12 @@ READERS = 4  # chunks of one bulk read asked at once (NetBox's workers answer se
 # What the service inventory reads of each record, in its bulk reads (NetBox's ``fields``).
 CIRCUIT_FIELDS = "id,url,display_url,cid,status,tenant,commit_rate,description,custom_fields"
 TERMINATION_FIELDS = "id,circuit,term_side,cable"
-PEER_TYPES = ("dcim.interface", "dcim.frontport", "dcim.rearport")  # the ports a circuit's cable may reach
+# The ports a circuit's cable may reach: their type in a cable's terminations, their endpoint.
+PEER_TYPES = {
+    "dcim.interface": "dcim.interfaces",
+    "dcim.frontport": "dcim.front_ports",
+    "dcim.rearport": "dcim.rear_ports",
+}
 PEER_KEYS = ("id", "url", "name", "device", "cable")  # of a port, as link_peers gives them: no display_url
 TAGGED_FIELDS = {
     "ipam.prefixes": "id,url,display_url,prefix,tenant,custom_fields",
@@ -188,20 +193,39 @@ class NetboxView:
 
     def peers_of(self, cable_ids):
         """{cable id: [the device ports (interfaces, front and rear ports) it connects]}: the far
-        ends of circuit terminations on those cables, as NetBox's link_peers gives them, from
-        the cables' terminations (one list for every kind of port, the port nested in each)."""
-        found = self._grouped(
+        ends of circuit terminations on those cables, as NetBox's link_peers gives them. The
+        cables' ends are read as ids (NetBox serialising each end's port with its device on its
+        own took three times as long), then the ports by id, one list per kind, at once."""
+        ends = self._grouped(
             lambda **f: self.api.dcim.cable_terminations.filter(
-                termination_type=list(PEER_TYPES), fields="id,cable,termination", **f
+                termination_type=list(PEER_TYPES), fields="id,cable,termination_type,termination_id", **f
             ),
             "cable_id",
             cable_ids,
             lambda r: _id(r.get("cable")),
         )
-        return {
-            cable: [{k: v for k, v in (r.get("termination") or {}).items() if k in PEER_KEYS} for r in records]
-            for cable, records in found.items()
-        }
+        wanted = {}
+        for records in ends.values():
+            for r in records:
+                wanted.setdefault(r.get("termination_type"), set()).add(r.get("termination_id"))
+
+        def ports(kind):
+            found = self._grouped(
+                lambda **f: netbox_endpoint(self.api, PEER_TYPES[kind]).filter(fields=",".join(PEER_KEYS), **f),
+                "id",
+                wanted[kind],
+                lambda r: r.get("id"),
+            )
+            return kind, {key: records[0] for key, records in found.items()}
+
+        kinds = [kind for kind in PEER_TYPES if wanted.get(kind)]
+        with ThreadPoolExecutor(max_workers=max(1, len(kinds))) as pool:
+            by_kind = dict(pool.map(ports, kinds))
+        out = {}
+        for cable, records in ends.items():
+            found = [by_kind.get(r.get("termination_type"), {}).get(r.get("termination_id")) for r in records]
+            out[cable] = [port for port in found if port is not None]  # a port deleted in between: not an end
+        return out
 
     def tagged_of(self, endpoint, cids):
         """{circuit ID: [records of ``endpoint`` made for it]} (exactly: see :meth:`tagged`)."""
