@@ -186,17 +186,18 @@ def describe_many(view, circuits):
         return ends, view.devices_by_id(a_ends) if a_ends else {}
 
     # Each chain of reads at once with the others (NetBox answers several together): a read
-    # waits only for the one whose answer it needs, not for a whole round.
+    # waits only for the one whose answer it needs, not for a whole round. The futures keep
+    # names of their own: a task may start after the answers were taken.
     with ThreadPoolExecutor(max_workers=6) as pool:
-        terminations = pool.submit(view.terminations_of, [c["id"] for c in circuits])
-        asns = pool.submit(lambda: view.asns_of(tenants) if tenants else {})
-        prefixes = pool.submit(lambda: view.tagged_of("ipam.prefixes", ordered) if ordered else {})
-        addresses = pool.submit(lambda: view.tagged_of("ipam.ip_addresses", ordered) if ordered else {})
-        tenant_prefixes = pool.submit(lambda: legacy_prefixes(prefixes.result()))
-        ends_and_devices = pool.submit(lambda: far_ends(terminations.result()))
-        asns, prefixes, addresses = asns.result(), prefixes.result(), addresses.result()
-        tenant_prefixes = tenant_prefixes.result()
-        ends, devices = ends_and_devices.result()
+        terminations_read = pool.submit(view.terminations_of, [c["id"] for c in circuits])
+        asns_read = pool.submit(lambda: view.asns_of(tenants) if tenants else {})
+        prefixes_read = pool.submit(lambda: view.tagged_of("ipam.prefixes", ordered) if ordered else {})
+        addresses_read = pool.submit(lambda: view.tagged_of("ipam.ip_addresses", ordered) if ordered else {})
+        tenant_prefixes_read = pool.submit(lambda: legacy_prefixes(prefixes_read.result()))
+        ends_read = pool.submit(lambda: far_ends(terminations_read.result()))
+        asns, prefixes, addresses = asns_read.result(), prefixes_read.result(), addresses_read.result()
+        tenant_prefixes = tenant_prefixes_read.result()
+        ends, devices = ends_read.result()
     out = []
     for c in circuits:
         tenant = (c.get("tenant") or {}).get("id")
