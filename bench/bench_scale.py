@@ -152,6 +152,13 @@ def drain(stack, longest: float = 3600.0) -> tuple[float, int]:
     return time.monotonic() - t0, found
 
 
+def said_drained(waited: float, backlog: int, when: str) -> None:
+    """Print what :func:`drain` waited for, when there was anything."""
+    if backlog:
+        print(f"  (then {waited:.0f} s for NetBox's worker to index them for its search: {backlog} jobs "
+              f"were still queued when {when})")  # fmt: skip
+
+
 def settle(longest: float = 180.0, window: float = 2.0, quiet: float = 0.2) -> float:
     """Wait until the machine is quiet (under ``quiet`` of its CPU busy in two ``window`` s in a
     row), ``longest`` s at most; return the seconds waited. After 21,000 writes NetBox and the
@@ -181,9 +188,7 @@ def sot_section(stack, env: dict, args, branch: str | None = None) -> None:
         print(f"\n## sot_sync at {args.devices} devices ({n['interfaces']} interfaces, {n['cables']} cables, "
               f"{n['circuits']} circuits; {objects} objects)")  # fmt: skip
         print(f"NetBox's bulk-API floor (POST by kind, chunks of 500, {requests} requests): {seconds:7.1f} s")
-        if backlog:
-            print(f"  (then {waited:.0f} s for NetBox's worker to index them for its search: {backlog} jobs "
-                  f"were still queued when the last POST was answered)")  # fmt: skip
+        said_drained(waited, backlog, "the last POST was answered")
         counts = generate(tmp / "fleet", args.devices, args.sites, "pop", "10.0.0.0/9")
         assert counts == n, (counts, n)
         cmd = [*sync, "-e", f"sot_sync_intent_dir={tmp / 'fleet'}"]
@@ -192,10 +197,7 @@ def sot_section(stack, env: dict, args, branch: str | None = None) -> None:
         first, rss, out = timed(cmd, env, "first sot_sync")
         print(f"sot_sync (bulk), first run:   {first:7.1f} s  peak {rss:4.0f} MiB  {plan_line(out)}  "
               f"{first / seconds:.2f}x the floor")  # fmt: skip
-        waited, backlog = (0.0, 0) if args.smoke else drain(stack)
-        if backlog:
-            print(f"  (then {waited:.0f} s for NetBox's worker to index them for its search: {backlog} jobs "
-                  f"were still queued when the playbook ended)")  # fmt: skip
+        said_drained(*((0.0, 0) if args.smoke else drain(stack)), "the playbook ended")
         wait = 0.0 if args.smoke else settle()
         wall, rss, out = timed(cmd, env, "no-op sot_sync")
         print(f"sot_sync (bulk), the run after: {wall:5.1f} s  peak {rss:4.0f} MiB  {plan_line(out)}  "
