@@ -55,6 +55,7 @@ BRANCHES = "plugins/branching/branches"
 BRANCH_ACTIONS = ("sync", "merge", "revert")
 BRANCH_BROKEN = ("failed", "pending-migrations", "archived")  # a branch in these never becomes ready
 JOB_FAILED = ("errored", "failed")
+DEADLOCK_TRIES = 5  # a request PostgreSQL ended as one side of a deadlock is made again, at most this often
 
 
 class BranchConflict(NetboxError):
@@ -73,6 +74,12 @@ def conflict_summary(conflicts: list[dict]) -> str:
         f"{c.get('object_type')} {c.get('object_id')} ({c.get('object_repr')}): {', '.join(c.get('conflicts') or [])}"
         for c in conflicts
     )
+
+
+def deadlocked(resp) -> bool:
+    """NetBox's answer says PostgreSQL ended the request's transaction as one side of a deadlock
+    (HTTP 500, ``deadlock detected``): made again a moment later, it normally goes through."""
+    return resp.status_code == 500 and "deadlock detected" in (resp.text or "")
 
 
 def failures() -> tuple[type[BaseException], ...]:
@@ -175,17 +182,25 @@ class NetBox:
 
     # -- reads as JSON ----------------------------------------------------------------------
 
-    def _request(self, method: str, path: str, params=None, body=None, timeout: float | None = None, ok=(200,)):
+    def _request(
+        self, method: str, path: str, params=None, body=None, timeout: float | None = None, ok=(200,), tries: int = 1
+    ):
         """One call of ``/api/<path>/`` (or a full URL NetBox gave); NetboxError names the URL
-        and why it failed unless the answer's status is in ``ok``."""
+        and why it failed unless the answer's status is in ``ok``. ``tries`` > 1 (only for a
+        request that is safe to repeat): made again, after 0.5 s, 1 s, 2 s..., while NetBox
+        answers that PostgreSQL ended it as one side of a deadlock."""
         url = path if "://" in path else f"{self.url}/api/{path.strip('/')}/"
-        try:
-            if method == "GET":
-                resp = self.session.get(url, params=params, timeout=timeout or self.timeout)
-            else:
-                resp = self.session.request(method, url, params=params, json=body, timeout=timeout or self.timeout)
-        except requests.RequestException as exc:
-            raise NetboxError(f"NetBox at {self.url} is unreachable: {failure_reason(exc)}") from None
+        for attempt in range(1, tries + 1):
+            try:
+                if method == "GET":
+                    resp = self.session.get(url, params=params, timeout=timeout or self.timeout)
+                else:
+                    resp = self.session.request(method, url, params=params, json=body, timeout=timeout or self.timeout)
+            except requests.RequestException as exc:
+                raise NetboxError(f"NetBox at {self.url} is unreachable: {failure_reason(exc)}") from None
+            if attempt == tries or not deadlocked(resp):
+                break
+            time.sleep(0.5 * 2 ** (attempt - 1))
         shown, code = url.split("?", 1)[0].removeprefix(self.url), resp.status_code
         if code in ok:
             return resp
@@ -278,8 +293,10 @@ class NetBox:
         return self.post(BRANCHES, {"name": name, "description": description})
 
     def delete_branch(self, branch_id: int) -> None:
-        """Delete a branch (and its schema)."""
-        self._request("DELETE", f"{BRANCHES}/{int(branch_id)}", ok=(204, 404))
+        """Delete a branch (and its schema); one already gone is fine. Dropping the schema can
+        deadlock with NetBox's own background jobs still writing into it (its search index, one
+        job per object written): the delete is made again after a short wait."""
+        self._request("DELETE", f"{BRANCHES}/{int(branch_id)}", ok=(204, 404), tries=DEADLOCK_TRIES)
 
     def _poll(self, path: str, settled, timeout: float, interval: float, late, first: dict | None = None) -> dict:
         """GET ``path`` (a branch, a background job) until its status is one of ``settled``, and

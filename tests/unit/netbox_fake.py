@@ -21,6 +21,7 @@ class FakeNetBox:
         self.journal = []  # journal entries GET answers
         self.refuse_reads: int | None = None  # an HTTP status (401) for every read but /api/status/
         self.release = threading.Event()  # a request to /api/dcim/slow/ waits for it (at most 10 s)
+        self.deletes: list[tuple[int, dict]] = []  # answers to DELETEs, in order; then 204
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -78,6 +79,14 @@ class FakeNetBox:
                         out.append({"id": len(fake.created), **item})
                     return self._answer(201, out if isinstance(body, list) else out[0])
                 return self._answer(404, {"detail": "Not found."})
+
+            def do_DELETE(self):
+                self._record()
+                if fake.deletes:
+                    return self._answer(*fake.deletes.pop(0))
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def log_message(self, *args):
                 pass

@@ -257,6 +257,40 @@ def test_journal_entries_are_written_by_the_collections_one_writer_and_read_back
         assert nb.journal_entries([], t0, t0) == []
 
 
+DEADLOCK = {
+    "error": "deadlock detected\nDETAIL:  Process 26714 waits for AccessExclusiveLock on relation 31853 of "
+    "database 16385; blocked by process 29215.",
+    "exception": "OperationalError",
+}
+
+
+def test_a_branch_deleted_while_netbox_still_indexes_it_is_deleted_on_a_second_try(monkeypatch):
+    """PostgreSQL ends one of two deadlocked transactions (dropping a branch's schema while one of
+    NetBox's background jobs still writes into it): NetBox answers 500 "deadlock detected", and
+    deleting again a moment later works. Any other refusal, or a deadlock every time, is an error."""
+    from netbox_fake import FakeNetBox
+
+    from netoss.data import netbox as client
+    from netoss.data.netbox import NetBox, NetboxError
+
+    slept = []
+    monkeypatch.setattr(client.time, "sleep", slept.append)
+    with FakeNetBox() as fake:
+        nb = NetBox(fake.url, fake.token)
+        fake.deletes = [(500, DEADLOCK), (500, DEADLOCK)]
+        nb.delete_branch(5)
+        assert len(fake.asked("/api/plugins/branching/branches/5/", "DELETE")) == 3 and len(slept) == 2
+        fake.deletes = [(404, {"detail": "Not found."})]
+        nb.delete_branch(6)  # already gone
+        fake.deletes = [(500, DEADLOCK)] * 10
+        with pytest.raises(NetboxError, match=r"HTTP 500 to DELETE /api/plugins/branching/branches/7/: .*deadlock"):
+            nb.delete_branch(7)
+        fake.deletes = [(500, {"error": "relation does not exist", "exception": "ProgrammingError"})]
+        with pytest.raises(NetboxError, match="relation does not exist"):
+            nb.delete_branch(8)
+        assert len(fake.asked("/api/plugins/branching/branches/8/", "DELETE")) == 1
+
+
 def test_netoss_talks_to_netbox_only_through_its_client():
     """Issue 15: no raw requests with hand-built NetBox headers beside pynetbox. Only
     netoss/data/netbox.py imports pynetbox or the collection's netbox_client, or names a
