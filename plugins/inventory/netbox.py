@@ -195,7 +195,8 @@ options:
   cache_dir:
     description:
       - Where the cache files are written (a directory of mode 0700, files of mode 0600, one per NetBox URL
-        and settings). They hold what NetBox answered, never the token.
+        and settings, with a small journal beside each of what the refreshes since changed). They hold what
+        NetBox answered, never the token.
     type: path
     default: ~/.cache/netoss/inventory
     env:

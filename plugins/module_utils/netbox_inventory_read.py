@@ -10,18 +10,24 @@ parallel, and a cache refreshed from NetBox's change log.
   read as pages fetched concurrently (REST ``limit``/``offset`` with ``fields=``);
 - *incremental*: the cache, plus NetBox's change log (``/api/core/object-changes/``) since the
   newest change the cache had seen: the devices changed are read again, those deleted dropped,
-  and a device whose interfaces or addresses changed gets them read again. A change the log
+  and a device whose interfaces or addresses changed, or new to the cache, gets them read again
+  (at the same time as the devices). A change the log
   cannot pin to devices (a site, role, platform, tag, config context... changed), more changes
   than ``cache_max_changes``, or a change log that no longer reaches back to the cache's newest
   change (pruned, or NetBox restored from a dump) gives a full read instead.
 
 The cache is a file (Python's marshal format: plain data; mode 0600, in a 0700 directory) named
-after NetBox's URL and the settings that shape what is read; it never holds the token.
+after NetBox's URL and the settings that shape what is read; it never holds the token. An
+incremental refresh appends what it changed (a ``Delta``) to a journal beside it instead of
+writing the whole cache again (for 100,000 interfaces, tens of MB); the cache is written whole on
+a full read, or once the journal holds more than ``JOURNAL_SHARE`` of its records.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -43,7 +49,8 @@ try:
 except ImportError:  # pragma: no cover - the plugin says so when it is used
     requests = None
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: records grouped as held; a journal beside the cache
+JOURNAL_SHARE = 0.1  # the journal is folded into the cache once it holds more than this share of its records
 BRANCH_HEADER = "X-NetBox-Branch"  # NetBox Branching: requests read inside that branch
 ATTEMPTS = 3  # a request that times out or loses its connection is tried again, up to this
 ID_CHUNK = 200  # ids per ?id=..&id=.. request (well under NetBox's URL limits)
@@ -190,6 +197,9 @@ class State:
     last_change: int = 0
     last_change_time: str | None = None
     unchanged: bool = False  # read from the cache, and NetBox has not changed since
+    delta: Delta | None = None  # what the refresh that gave this state changed (None: a full read)
+    cache_id: str | None = None  # the cache file it was read from (its journal names it)
+    journal: list = field(default_factory=list)  # the journal's deltas applied to it, as plain data
 
     def index(self) -> dict:
         """What fold_changes needs to place a change on devices."""
@@ -204,11 +214,12 @@ class State:
         return {"interface_device": itf_device, "ip_device": ip_device, "primary": primary}
 
     def to_json(self) -> dict:
+        """Plain data, grouped as held (no regrouping when read back)."""
         return {
-            "devices": list(self.devices.values()),
-            "interfaces": [i for items in self.interfaces.values() for i in items],
-            "ips": [ip for items in self.ips.values() for ip in items],
-            "services": [s for items in self.services.values() for s in items],
+            "devices": self.devices,
+            "interfaces": self.interfaces,
+            "ips": self.ips,
+            "services": self.services,
             "lookups": self.lookups.as_dict(),
             "last_change": self.last_change,
             "last_change_time": self.last_change_time,
@@ -216,16 +227,15 @@ class State:
 
     @classmethod
     def from_json(cls, data: dict) -> State:
-        st = cls(
-            devices={d["id"]: d for d in data["devices"]},
+        return cls(
+            devices=data["devices"],
+            interfaces=data["interfaces"],
+            ips=data["ips"],
+            services=data["services"],
             lookups=Lookups.from_dict(data["lookups"]),
             last_change=data["last_change"],
             last_change_time=data["last_change_time"],
         )
-        st.set_interfaces(data["interfaces"])
-        st.set_ips(data["ips"])
-        st.set_services(data["services"])
-        return st
 
     def set_interfaces(self, interfaces: list[dict]) -> None:
         self.interfaces = group_by_ref(interfaces, "device")
@@ -241,6 +251,71 @@ class State:
         for s in services:
             if s.get("parent_object_type") == "dcim.device":
                 self.services.setdefault(s["parent_object_id"], []).append(s)
+
+    def records(self) -> int:
+        """How many records it holds (what a journal's size is weighed against)."""
+        return (
+            len(self.devices)
+            + sum(map(len, self.interfaces.values()))
+            + sum(map(len, self.ips.values()))
+            + sum(map(len, self.services.values()))
+        )
+
+    def drop(self, dev) -> None:
+        """Forget a device, its interfaces, their addresses and its services."""
+        self.devices.pop(dev, None)
+        for itf in self.interfaces.pop(dev, ()):
+            self.ips.pop(itf["id"], None)
+        self.services.pop(dev, None)
+
+    def apply(self, delta: Delta) -> None:
+        """What one incremental refresh changed, applied (on the state it was read for, or on the
+        same state read back from the cache: the journal)."""
+        for dev in delta.drop:
+            self.drop(dev)
+        self.devices.update(delta.devices)
+        for dev, items in delta.interfaces.items():
+            for itf in self.interfaces.pop(dev, ()):
+                self.ips.pop(itf["id"], None)
+            if items:
+                self.interfaces[dev] = items
+        self.ips.update(delta.ips)
+        self.last_change, self.last_change_time = delta.last_change, delta.last_change_time
+
+
+@dataclass
+class Delta:
+    """What one incremental refresh changed: the devices gone, the devices read again, and the
+    interfaces (with their IP addresses) of the devices whose interfaces were read again."""
+
+    last_change: int
+    last_change_time: str | None
+    drop: list = field(default_factory=list)  # device ids
+    devices: dict = field(default_factory=dict)  # id -> record
+    interfaces: dict = field(default_factory=dict)  # device id -> [interface] (all of its interfaces)
+    ips: dict = field(default_factory=dict)  # interface id -> [ip], of those interfaces
+
+    def records(self) -> int:
+        return (
+            len(self.drop)
+            + len(self.devices)
+            + sum(map(len, self.interfaces.values()))
+            + sum(map(len, self.ips.values()))
+        )
+
+    def to_json(self) -> dict:
+        return {
+            "last_change": self.last_change,
+            "last_change_time": self.last_change_time,
+            "drop": self.drop,
+            "devices": self.devices,
+            "interfaces": self.interfaces,
+            "ips": self.ips,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Delta:
+        return cls(**{k: data[k] for k in ("last_change", "last_change_time", "drop", "devices", "interfaces", "ips")})
 
 
 def group_by_ref(records: list[dict], key: str) -> dict:
@@ -262,19 +337,26 @@ def newest_change(reader: Reader) -> tuple[int, str | None]:
     return (results[0]["id"], results[0]["time"]) if results else (0, None)
 
 
+def _interface_params(settings: Settings) -> tuple[list, list]:
+    """The query of interfaces, and of their IP addresses."""
+    return (
+        [("fields", ",".join(interface_fields(settings)))],
+        [("fields", ",".join(ip_fields(settings))), ("assigned_to_interface", "true")],
+    )
+
+
 def _read_interfaces(reader: Reader, settings: Settings, device_ids=None) -> tuple[list, list]:
-    """Interfaces and their IP addresses, of every device (device_ids None) or of these."""
-    ip_params = [("fields", ",".join(ip_fields(settings))), ("assigned_to_interface", "true")]
-    itf_params = [("fields", ",".join(interface_fields(settings)))]
-    if device_ids is None:
-        with ThreadPoolExecutor(max_workers=2) as pool:
+    """Interfaces and their IP addresses, of every device (device_ids None) or of these, both
+    lists read at once."""
+    itf_params, ip_params = _interface_params(settings)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        if device_ids is None:
             itfs = pool.submit(reader.list, "/api/dcim/interfaces/", itf_params)
             ips = pool.submit(reader.list, "/api/ipam/ip-addresses/", ip_params)
-            return itfs.result(), ips.result()
-    return (
-        reader.by_ids("/api/dcim/interfaces/", "device_id", device_ids, itf_params),
-        reader.by_ids("/api/ipam/ip-addresses/", "device_id", device_ids, ip_params),
-    )
+        else:
+            itfs = pool.submit(reader.by_ids, "/api/dcim/interfaces/", "device_id", device_ids, itf_params)
+            ips = pool.submit(reader.by_ids, "/api/ipam/ip-addresses/", "device_id", device_ids, ip_params)
+        return itfs.result(), ips.result()
 
 
 def read_full(reader: Reader, settings: Settings) -> State:
@@ -329,7 +411,8 @@ def changes_since(reader: Reader, last_id: int, last_time: str | None, limit: in
 
 def refresh(reader: Reader, settings: Settings, st: State, max_changes: int) -> tuple[State, str]:
     """The cached state brought up to date from the change log; (state, what was done). The
-    state's ``unchanged`` is True when nothing had changed (no need to write the cache)."""
+    state's ``unchanged`` is True when nothing had changed (no need to write the cache), its
+    ``delta`` what an incremental refresh changed (None after a full read)."""
     if st.last_change == 0:
         return read_full(reader, settings), "full read (the cache has seen no change yet)"
     changes = changes_since(reader, st.last_change, st.last_change_time, max_changes)
@@ -342,38 +425,43 @@ def refresh(reader: Reader, settings: Settings, st: State, max_changes: int) -> 
     r = fold_changes(changes, st.last_change, st.index(), settings, max_changes)
     if r.full:
         return read_full(reader, settings), f"full read: {r.full}"
-    if changes:
-        st.last_change, st.last_change_time = changes[-1]["id"], changes[-1]["time"]
-    for dev in r.drop_devices:
-        st.devices.pop(dev, None)
-        for itf in st.interfaces.pop(dev, ()):
-            st.ips.pop(itf["id"], None)
-        st.services.pop(dev, None)
-    if r.devices:
-        found = {d["id"]: d for d in reader.by_ids("/api/dcim/devices/", "id", r.devices, _device_params(settings))}
-        for dev in r.devices:
-            if dev in found:
-                st.devices[dev] = found[dev]
-                if settings.interfaces and dev not in st.interfaces:
-                    r.interfaces_of.add(dev)  # a device new to the inventory: its interfaces too
-            else:  # deleted since, or no longer matching the query filters
-                st.devices.pop(dev, None)
-                for itf in st.interfaces.pop(dev, ()):
-                    st.ips.pop(itf["id"], None)
-    targets = {d for d in r.interfaces_of if d in st.devices}
-    if settings.interfaces and targets:
-        itfs, ips = _read_interfaces(reader, settings, targets)
-        for dev in targets:
-            for itf in st.interfaces.pop(dev, ()):
-                st.ips.pop(itf["id"], None)
-        fresh = State()
-        fresh.set_interfaces(itfs)
-        fresh.set_ips(ips)
-        st.interfaces.update(fresh.interfaces)
-        st.ips.update(fresh.ips)
+    delta = Delta(changes[-1]["id"], changes[-1]["time"], drop=sorted(r.drop_devices))
+    # The interfaces of the devices whose interfaces changed, and of the devices new to the
+    # inventory (theirs are not cached), are read at the same time as the devices: those of a
+    # device that turns out to be gone are left out after.
+    known = set(st.devices) | r.devices
+    wanted = set()
+    if settings.interfaces:
+        wanted = {d for d in r.interfaces_of if d in known} | {d for d in r.devices if d not in st.interfaces}
+        wanted -= r.drop_devices
+    itf_params, ip_params = _interface_params(settings)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        devices = pool.submit(reader.by_ids, "/api/dcim/devices/", "id", r.devices, _device_params(settings))
+        if wanted:
+            itfs_read = pool.submit(reader.by_ids, "/api/dcim/interfaces/", "device_id", wanted, itf_params)
+            ips_read = pool.submit(reader.by_ids, "/api/ipam/ip-addresses/", "device_id", wanted, ip_params)
+        found = {d["id"]: d for d in devices.result()}
+        itfs, ips = (itfs_read.result(), ips_read.result()) if wanted else ([], [])
+    for dev in r.devices:
+        if dev in found:
+            delta.devices[dev] = found[dev]
+        else:  # deleted since, or no longer matching the query filters
+            delta.drop.append(dev)
+    present = (set(st.devices) | set(delta.devices)) - set(delta.drop)
+    targets = wanted & present
+    fresh = State()
+    fresh.set_interfaces(itfs)
+    fresh.set_ips(ips)
+    for dev in targets:
+        delta.interfaces[dev] = fresh.interfaces.get(dev, [])
+        for itf in delta.interfaces[dev]:
+            if itf["id"] in fresh.ips:
+                delta.ips[itf["id"]] = fresh.ips[itf["id"]]
+    st.apply(delta)
+    st.delta = delta
     what = (
-        f"incremental: {r.changes} changes, {len(r.devices)} devices read again, "
-        f"{len(r.drop_devices)} dropped, interfaces of {len(targets)} read again"
+        f"incremental: {r.changes} changes, {len(delta.devices)} devices read again, "
+        f"{len(delta.drop)} dropped, interfaces of {len(targets)} read again"
     )
     return st, what
 
@@ -382,22 +470,66 @@ def cache_file(cache_dir: str, url: str, settings: Settings) -> str:
     return private_cache.path(cache_dir, "netbox", {"url": url, "v": CACHE_VERSION, **settings.cache_identity()})
 
 
+def journal_file(path: str) -> str:
+    """The journal beside the cache file ``path``."""
+    return (path[: -len(".cache")] if path.endswith(".cache") else path) + ".journal"
+
+
 def load_cache(path: str, url: str) -> State | None:
-    """The cached state in ``path``, or None when there is none or it is not usable (another
-    NetBox, another format, another Python, damaged, not our own private file)."""
+    """The cached state in ``path`` with its journal applied, or None when there is none or it is
+    not usable (another NetBox, another format, another Python, damaged, not our own private
+    file). A journal that is not usable, or was written for another cache file (written again
+    since), is left out: the cache alone is older, and the change log since it is read."""
     data = private_cache.read(path, CACHE_VERSION)
+    if not isinstance(data, dict) or data.get("netbox") != url:
+        return None
     try:
-        if not isinstance(data, dict) or data.get("netbox") != url:
-            return None
-        return State.from_json(data["state"])
+        st = _state_of(data)
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
+    journal = private_cache.read(journal_file(path), CACHE_VERSION)
+    if not isinstance(journal, dict) or journal.get("netbox") != url or journal.get("cache") != st.cache_id:
+        return st
+    try:
+        for delta in [Delta.from_json(d) for d in journal["deltas"]]:
+            st.apply(delta)
+        st.journal = journal["deltas"]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return _state_of(data)  # a journal half applied: the cache alone
+    return st
+
+
+def _state_of(data: dict) -> State:
+    st = State.from_json(data["state"])
+    st.cache_id = data["id"]
+    return st
 
 
 def save_cache(path: str, url: str, st: State) -> None:
     """Write the cache atomically, readable by its owner only (private_cache: marshal, plain
-    data, of this Python version; another one reads NetBox again)."""
-    private_cache.write(path, CACHE_VERSION, {"netbox": url, "written": time.time(), "state": st.to_json()})
+    data, of this Python version; another one reads NetBox again), and drop its journal."""
+    st.cache_id, st.journal = os.urandom(8).hex(), []
+    private_cache.write(
+        path, CACHE_VERSION, {"netbox": url, "id": st.cache_id, "written": time.time(), "state": st.to_json()}
+    )
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(journal_file(path))
+
+
+def save(path: str, url: str, st: State) -> None:
+    """Write what a read changed: after an incremental refresh, its delta appended to the journal
+    beside the cache (a few records instead of all of them), unless the journal would hold more
+    than JOURNAL_SHARE of the state's records: then the whole state, and no journal."""
+    if st.delta is not None and st.cache_id:
+        deltas = [*st.journal, st.delta.to_json()]
+        size = sum(Delta.from_json(d).records() for d in deltas)
+        if size <= JOURNAL_SHARE * st.records():
+            private_cache.write(
+                journal_file(path), CACHE_VERSION, {"netbox": url, "cache": st.cache_id, "deltas": deltas}
+            )
+            st.journal = deltas
+            return
+    save_cache(path, url, st)
 
 
 def read(
@@ -410,8 +542,8 @@ def read(
     """The records of the inventory: from the cache refreshed by the change log, else read in
     full; (state, a sentence on what was done). Without ``cache_dir`` nothing is cached.
 
-    The collector is paused throughout: records by the 100,000 are decoded, regrouped and
-    encoded again, plain data without cycles, and its sweeps of them as they grow took more
+    The collector is paused throughout: records by the 100,000 are decoded (and, on a full
+    read, encoded), plain data without cycles, and its sweeps of them as they grow took more
     than the rest of a warm refresh."""
     with collector.paused():
         return _read(reader, settings, cache_dir, max_changes, use_cache)
@@ -426,7 +558,7 @@ def _read(reader, settings, cache_dir, max_changes, use_cache):
         st, what = refresh(reader, settings, cached, max_changes)
     if path and not st.unchanged:
         try:
-            save_cache(path, reader.url, st)
+            save(path, reader.url, st)
         except OSError as exc:  # the inventory is still right: only the next run is slower
             what += f" (cache not written to {path}: {exc.strerror or exc})"
     return st, what

@@ -10,6 +10,7 @@ import gc
 import json
 import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from ansible_collections.netoss.core.plugins.module_utils.netbox_inventory impor
     strip_ip,
 )
 from ansible_collections.netoss.core.plugins.module_utils.netbox_inventory_read import (
+    Reader,
     State,
     cache_file,
     load_cache,
@@ -397,3 +399,180 @@ def test_headers_from_a_dict_or_json_text():
     assert parse_headers(None) == {}
     with pytest.raises(InventoryError, match="headers: 'X: y' is not a JSON object"):
         parse_headers("X: y")
+
+
+class _NetBox(Reader):
+    """NetBox's REST API as far as the inventory reads it, in memory: devices, interfaces, IP
+    addresses on interfaces, and a change log of what the test changes. ``together``: set when
+    a device read and an interface read were in flight at once."""
+
+    def __init__(self, devices=3, interfaces=2):
+        super().__init__("http://nb", "nbt_k.s")
+        self.devices, self.interfaces, self.ips, self.log = {}, {}, {}, []
+        self.together, self._asking_itfs = threading.Event(), threading.Event()
+        self.watch = False  # a device read by id waits (2 s at most) for an interface read
+        for _n in range(devices):
+            self.create(interfaces)
+
+    def _change(self, action, kind, oid, pre=None, post=None):
+        n = len(self.log) + 1
+        self.log.append(
+            {"id": n, "time": f"t{n:05}", "action": {"value": action}, "changed_object_type": kind,
+             "changed_object_id": oid, "prechange_data": pre, "postchange_data": post}
+        )  # fmt: skip
+
+    def create(self, interfaces=1):
+        dev = 1 + max(self.devices, default=0)
+        self.devices[dev] = {"id": dev, "name": f"r{dev}", "serial": "", "primary_ip4": None}
+        self._change("create", "dcim.device", dev)
+        for _ in range(interfaces):
+            self.add_interface(dev)
+        return dev
+
+    def add_interface(self, dev):
+        itf = 1 + max(self.interfaces, default=100)
+        self.interfaces[itf] = {"id": itf, "name": f"e{itf}", "device": {"id": dev}}
+        self._change("create", "dcim.interface", itf, post={"device": dev})
+        ip = 1 + max(self.ips, default=500)
+        self.ips[ip] = {"id": ip, "address": f"198.18.{ip // 250}.{ip % 250}/31",
+                        "assigned_object_type": "dcim.interface", "assigned_object_id": itf}  # fmt: skip
+        self._change("create", "ipam.ipaddress", ip, post={"assigned_object_id": itf})
+
+    def update(self, dev, **fields):
+        self.devices[dev].update(fields)
+        self._change("update", "dcim.device", dev)
+
+    def delete(self, dev):
+        for itf in [i for i, r in self.interfaces.items() if r["device"]["id"] == dev]:
+            for ip in [i for i, r in self.ips.items() if r["assigned_object_id"] == itf]:
+                del self.ips[ip]
+                self._change("delete", "ipam.ipaddress", ip, pre={"assigned_object_id": itf})
+            del self.interfaces[itf]
+            self._change("delete", "dcim.interface", itf, pre={"device": dev})
+        del self.devices[dev]
+        self._change("delete", "dcim.device", dev)
+
+    def get(self, path, params):
+        q: dict = {}
+        for k, v in params:
+            q.setdefault(k, []).append(v)
+        itf_device = {i: r["device"]["id"] for i, r in self.interfaces.items()}
+        if path == "/api/core/object-changes/":
+            if q.get("ordering") == ["-id"]:
+                found = self.log[::-1]
+            else:
+                found = [c for c in self.log if c["id"] >= int(q["id__gte"][0])]
+        elif path == "/api/dcim/devices/":
+            if "id" in q and self.watch and self._asking_itfs.wait(2):  # asked for interfaces meanwhile?
+                self.together.set()
+            found = [r for i, r in self.devices.items() if "id" not in q or i in q["id"]]
+        elif path == "/api/dcim/interfaces/":
+            if "device_id" in q:
+                self._asking_itfs.set()
+            found = [r for r in self.interfaces.values() if "device_id" not in q or r["device"]["id"] in q["device_id"]]
+        elif path == "/api/ipam/ip-addresses/":
+            found = [
+                r for r in self.ips.values()
+                if "device_id" not in q or itf_device.get(r["assigned_object_id"]) in q["device_id"]
+            ]  # fmt: skip
+        else:
+            found = []  # sites, regions...: none
+        offset, limit = int(q.get("offset", [0])[0]), int(q.get("limit", [1000])[0])
+        page = found[offset : offset + limit]
+        nxt = "more" if offset + limit < len(found) else None
+        return {"count": len(found), "next": nxt, "results": [dict(r) for r in page]}
+
+
+WITH_INTERFACES = {**PROJECT, "interfaces": True}
+
+
+def _files(cache_dir):
+    return sorted(p.name.rsplit(".", 1)[1] for p in Path(cache_dir).iterdir())
+
+
+def test_a_refresh_keeps_the_big_cache_and_writes_what_changed_beside_it(tmp_path):
+    """Each refresh writes only what it changed (a small journal beside the cache of everything,
+    which is written again on a full read or once the journal has grown); the state read back is
+    the one a full read of NetBox gives."""
+    s, cache = Settings.from_options(WITH_INTERFACES), str(tmp_path / "cache")
+    netbox = _NetBox(devices=40)  # 200 records: a journal of up to 20
+    _st, what = read(netbox, s, cache)
+    assert what == "full read (no cache)" and _files(cache) == ["cache"]
+    base = next(Path(cache).iterdir())
+    written = base.stat().st_mtime_ns, base.stat().st_ino
+
+    netbox.update(1, serial="S1")
+    netbox.delete(2)
+    new = netbox.create(interfaces=2)
+    netbox.add_interface(3)
+    st, what = read(netbox, s, cache)
+    assert what.startswith("incremental: ") and _files(cache) == ["cache", "journal"]
+    assert (base.stat().st_mtime_ns, base.stat().st_ino) == written  # the big file is not written again
+    full, _ = read(netbox, s, None)
+    assert st.to_json() == full.to_json()
+    assert len(st.interfaces[new]) == 2 and len(st.interfaces[3]) == 3 and 2 not in st.devices
+
+    netbox.update(new, serial="S2")
+    netbox.update(4, primary_ip4={"id": 999})
+    st, what = read(netbox, s, cache)
+    assert what.startswith("incremental: ") and (base.stat().st_mtime_ns, base.stat().st_ino) == written
+    full, _ = read(netbox, s, None)
+    assert st.to_json() == full.to_json()
+    back = load_cache(str(base), "http://nb")  # the cache and its journal, read again
+    assert back.to_json() == full.to_json()
+    st, what = read(netbox, s, cache)
+    assert what == "incremental: 0 changes" and st.to_json() == full.to_json()
+
+    # A full read writes everything again and drops the journal.
+    netbox.log.clear()  # the change log no longer reaches back
+    netbox.update(1, serial="S3")
+    st, what = read(netbox, s, cache)
+    assert what.startswith("full read: the change log no longer holds") and _files(cache) == ["cache"]
+    assert base.stat().st_ino != written[1] and load_cache(str(base), "http://nb").to_json() == st.to_json()
+
+
+def test_a_journal_grown_past_its_share_is_folded_into_the_cache(tmp_path, monkeypatch):
+    from ansible_collections.netoss.core.plugins.module_utils import netbox_inventory_read
+
+    s, cache = Settings.from_options(WITH_INTERFACES), str(tmp_path / "cache")
+    netbox = _NetBox(devices=10, interfaces=1)
+    read(netbox, s, cache)
+    monkeypatch.setattr(netbox_inventory_read, "JOURNAL_SHARE", 0.2)  # of the cache's records: 30 -> 6
+    netbox.update(1, serial="a")
+    read(netbox, s, cache)
+    assert _files(cache) == ["cache", "journal"]
+    for dev in (2, 3, 4, 5, 6, 7):
+        netbox.update(dev, serial="b")
+    st, what = read(netbox, s, cache)
+    assert what.startswith("incremental: ") and _files(cache) == ["cache"]  # 7 devices: folded in
+    assert load_cache(next(Path(cache).iterdir()).as_posix(), "http://nb").to_json() == st.to_json()
+
+
+def test_a_journal_of_another_cache_is_not_applied(tmp_path):
+    """Two runs at once: one wrote the cache again (a full read) while the other journaled a
+    refresh of the cache before: that journal is not applied to the new cache."""
+    s, cache = Settings.from_options(WITH_INTERFACES), str(tmp_path / "cache")
+    netbox = _NetBox(devices=3)
+    read(netbox, s, cache)
+    base = next(Path(cache).iterdir())
+    before = base.read_bytes()
+    netbox.update(1, serial="journaled")
+    read(netbox, s, cache)
+    journal = base.with_suffix(".journal").read_bytes()
+    netbox.update(1, serial="newer")
+    _full, _ = read(netbox, s, cache, use_cache=False)  # writes the cache again
+    assert base.read_bytes() != before
+    base.with_suffix(".journal").write_bytes(journal)
+    os.chmod(base.with_suffix(".journal"), 0o600)
+    assert load_cache(str(base), "http://nb").devices[1]["serial"] == "newer"
+
+
+def test_a_refresh_reads_devices_and_the_interfaces_of_new_ones_at_once(tmp_path):
+    s, cache = Settings.from_options(WITH_INTERFACES), str(tmp_path / "cache")
+    netbox = _NetBox(devices=2)
+    read(netbox, s, cache)
+    netbox.create(interfaces=1)
+    netbox.watch = True
+    st, what = read(netbox, s, cache)
+    assert what.startswith("incremental: ") and len(st.devices) == 3
+    assert netbox.together.is_set()  # one round trip to NetBox, not three
