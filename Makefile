@@ -60,6 +60,7 @@ bench: bootstrap
 	$(BIN)/python bench/bench_config.py
 	$(BIN)/python bench/bench_portal.py
 	$(BIN)/python bench/bench_faults.py
+	$(BIN)/python bench/bench_fault_latency.py
 	$(BIN)/python bench/bench_compliance.py
 	$(BIN)/python bench/bench_compliance_portal.py
 	$(BIN)/python bench/bench_service_orders.py

@@ -12,6 +12,7 @@ import time
 
 import pytest
 import requests
+from benches import assert_headings, lab_names, run_bench
 from waiting import wait_for
 
 from netoss.embedded import lab
@@ -376,3 +377,18 @@ def test_a_standard_link_down_trap_from_net_snmp_is_an_alarm_on_the_interface_of
     log = (stack.logs / "fault-processor.log").read_text()
     assert f"rejected (unknown_ifindex): {router.name} has no interface with ifIndex 2000000000" in log
     assert "defCommunity" not in log and stack.load_secrets()["snmp_community"] not in log
+
+
+def test_bench_fault_latency_smoke(fault_lab, stack):
+    """bench/bench_fault_latency.py on this lab: a link down to its one ticket, and back."""
+    out = run_bench(
+        "bench_fault_latency.py", "--stack", str(stack.state_dir), "--lab", lab_names(fault_lab.config), "--smoke"
+    )
+    assert_headings(
+        out,
+        "machine:",
+        "  round 1: ",
+        "link down -> first alarm stored (its raise time): median",
+        "link down -> ticket in the API:",
+        "every round: exactly one open ticket for the link",
+    )

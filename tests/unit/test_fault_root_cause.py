@@ -299,6 +299,39 @@ def test_every_order_of_a_link_failure_and_its_recovery_is_one_ticket_named_afte
     _tickets(links, stories)
 
 
+def test_with_no_hold_the_ticket_opens_on_the_first_major_alarm_and_the_rest_folds_into_it(app):
+    """The default: no hold. The topology knows at once which link an alarm is about, so the
+    first major alarm of a link failure (an interface or a BGP session; an OSPF adjacency alone
+    is minor) opens the link's ticket at the tick right after it, and every later alarm of the
+    failure, in any order, folds into that ticket: one ticket per link, never a second one merged
+    away, its root cause the first interface alarm once one has come, named after the link."""
+    ring = Ring(720)
+    orders = list(itertools.permutations(KEYS))
+    plans = {}
+    for n, link in enumerate(ring.links):
+        plans[link_name(ring.topology.link(link.a, "swp3"))] = (link, orders[n])
+    links = {key: link for key, (link, _r) in plans.items()}
+    stories = {key: f"{link.name}: raised {' '.join(r)}" for key, (link, r) in plans.items()}
+    _fresh()
+    proc = Processor(lambda: ring.topology, Settings(reopen_window=600, flap_count=3, flap_window=60))
+    opened_at = {}
+    for step in range(len(KEYS)):  # 0.2 s apart, a tick right after each batch, as the loop does
+        proc.ingest([link.event("raise", r[step]) for link, r in plans.values()], now=at(0.2 * step))
+        proc.tick(now=at(0.2 * step))
+        db.session.expire_all()
+        for alarm in db.session.scalars(select(Alarm).where(Alarm.ticket_id.is_not(None))):
+            opened_at.setdefault(alarm.correlation, 0.2 * step)
+    for key, (link, raises) in plans.items():
+        first_major = next(i for i, k in enumerate(raises) if not k.startswith("ospf-"))
+        assert opened_at.get(key) == pytest.approx(0.2 * first_major), stories[key]
+    tickets = _tickets(links, stories)  # one per link, counting any merged away
+    for key, (link, raises) in plans.items():
+        ticket, root = tickets[key]
+        first = link.event("raise", next(k for k in raises if k.startswith("if-")))
+        assert (root.device, root.object_name) == (first.device, first.object_name), stories[key]
+        assert ticket.status == "acknowledged", stories[key]
+
+
 def test_the_root_cause_moves_only_to_something_more_fundamental(app):
     """Arrivals slower than the hold: the ticket opens on what came first (a BGP session: major;
     an OSPF adjacency alone is minor and opens none). A more fundamental alarm arriving later

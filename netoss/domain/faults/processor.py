@@ -22,12 +22,13 @@ unit tests call them directly with a clock of their own.
   (``netoss.domain.faults.gone``), whichever end was pushed first and however late its event came.
 - **Changes.** A new alarm on a device that a job changed within ``change_window`` seconds
   names that job as its probable cause.
-- **Tickets.** A root cause at or above ``ticket_severity`` that stays active for
-  ``ticket_hold`` seconds (long enough for the rest of the problem to arrive and correlate)
-  opens one ticket, or reopens the one its problem had if that was resolved less than
-  ``reopen_window`` seconds ago (under the root cause it had, unless the recurrence brings a
-  more fundamental one). The ticket is named after its problem (:func:`ticket_name`: the link,
-  the unreachable device, else the root alarm) and resolves by itself when all its alarms clear.
+- **Tickets.** A root cause at or above ``ticket_severity`` opens one ticket at the first tick
+  after it is raised (after ``ticket_hold`` seconds when set: 0 by default; the problem's later
+  alarms fold into the ticket, a more fundamental one taking over its root cause), or reopens
+  the one its problem had if that was resolved less than ``reopen_window`` seconds ago (under
+  the root cause it had, unless the recurrence brings a more fundamental one). The ticket is
+  named after its problem (:func:`ticket_name`: the link, the unreachable device, else the root
+  alarm) and resolves by itself when all its alarms clear.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ SYSTEM = "netoss"
 @dataclass
 class Settings:
     ticket_severity: str = "major"  # tickets open for root causes this severe or worse
-    ticket_hold: float = 2.0
+    ticket_hold: float = 0.0  # seconds a root cause must stay raised before its ticket opens
     reopen_window: float = 3600.0
     flap_count: int = 3
     flap_window: float = 60.0
