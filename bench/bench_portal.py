@@ -22,6 +22,7 @@ import os
 import platform
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -59,11 +60,15 @@ def run(stack, args) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     body = {"template": "sot-sync", "check": True}
 
+    local = threading.local()  # each client (thread) keeps its connection, as a client does
+
     def launch(_i: int) -> int:
-        with requests.Session() as s:
-            resp = s.post(f"{api}/jobs", json=body, headers=headers, timeout=60)
-            resp.raise_for_status()
-            return resp.json()["id"]
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+        resp = session.post(f"{api}/jobs", json=body, headers=headers, timeout=60)
+        resp.raise_for_status()
+        return resp.json()["id"]
 
     sup = Supervisor(stack)
     sup.stop_program("portal-worker")

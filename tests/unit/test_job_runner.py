@@ -487,3 +487,19 @@ def test_a_job_action_runs_playbooks_with_the_jobs_locks_output_and_credentials_
         job = launch(_user("otto"), "probe", {}, False, lambda job, sealed: runner.execute(job.id, app=app, env={}))
         db.session.refresh(job)
         assert job.status == "failed" and "no job action 'nothing-of-the-kind'" in job.error
+
+
+def test_every_request_of_an_app_shares_one_redis_client():
+    """A launch enqueues through the app's one Redis client and its connection pool: not a new
+    client, connection and handshake per request (4 of the 6 ms a launch took)."""
+    from flask import Flask
+
+    from netoss.domain.jobs import queue
+
+    app, other = Flask("a"), Flask("b")
+    app.config["REDIS_URL"] = other.config["REDIS_URL"] = "redis://127.0.0.1:1/0"  # never connected here
+    assert queue.connection(app) is queue.connection(app)
+    assert queue.connection(other) is not queue.connection(app)
+    assert queue.rq_queue(app).connection is queue.connection(app)
+    with pytest.raises(RuntimeError, match="no REDIS_URL"):
+        queue.connection(Flask("c"))

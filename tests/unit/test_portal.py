@@ -111,6 +111,40 @@ def test_api_needs_a_valid_token(app, client):
     assert client.get("/api/v1/me", headers=bearer(expired)).get_json()["error"] == "this API token expired"
 
 
+def test_a_tokens_last_use_is_written_once_a_minute_not_on_every_request(app, client):
+    """A launch storm through the API is not also a storm of writes: the token's last use is
+    kept to the minute."""
+    from sqlalchemy import event
+
+    token = token_for(app, "vera")
+    writes = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("UPDATE API_TOKENS"):
+            writes.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for _ in range(3):
+            assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+        assert len(writes) == 1  # the first use
+        with app.app_context():
+            row = db.session.scalar(select(ApiToken).where(ApiToken.user.has(username="vera")))
+            first = row.last_used_at
+            assert first is not None
+            row.last_used_at = first - dt.timedelta(seconds=61)
+            db.session.commit()
+        writes.clear()
+        assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+        assert len(writes) == 1  # a minute later: written again
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    listed = client.get("/api/v1/tokens", headers=bearer(token)).get_json()
+    assert listed[0]["last_used_at"] is not None
+
+
 @pytest.mark.parametrize(
     ("user", "method", "path", "status"),
     [

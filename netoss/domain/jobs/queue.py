@@ -25,10 +25,15 @@ RUN_QUEUED = "netoss.daemons.worker.run_queued"
 
 
 def connection(app):
-    url = app.config.get("REDIS_URL")
-    if not url:
-        raise RuntimeError("the portal has no REDIS_URL: the job queue is not configured")
-    return Redis.from_url(url)
+    """The app's Redis client: one per app, whose connection pool every request and thread shares
+    (a client per call opened a connection, and made its handshake, on every launch)."""
+    client = app.extensions.get("netoss_redis")
+    if client is None:
+        url = app.config.get("REDIS_URL")
+        if not url:
+            raise RuntimeError("the portal has no REDIS_URL: the job queue is not configured")
+        client = app.extensions["netoss_redis"] = Redis.from_url(url)
+    return client
 
 
 def rq_queue(app):
