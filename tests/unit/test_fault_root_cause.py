@@ -321,7 +321,7 @@ def test_with_no_hold_the_ticket_opens_on_the_first_major_alarm_and_the_rest_fol
         db.session.expire_all()
         for alarm in db.session.scalars(select(Alarm).where(Alarm.ticket_id.is_not(None))):
             opened_at.setdefault(alarm.correlation, 0.2 * step)
-    for key, (link, raises) in plans.items():
+    for key, (_link, raises) in plans.items():
         first_major = next(i for i, k in enumerate(raises) if not k.startswith("ospf-"))
         assert opened_at.get(key) == pytest.approx(0.2 * first_major), stories[key]
     tickets = _tickets(links, stories)  # one per link, counting any merged away
