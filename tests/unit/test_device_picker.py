@@ -121,6 +121,9 @@ def netbox(monkeypatch):
     fake = FakeNetBox(_devices(60))
     monkeypatch.setattr("netoss.domain.jobs.launch._netbox", lambda param=None: fake)
     monkeypatch.setattr("netoss.domain.jobs.queue.enqueuer", lambda app: lambda job, sealed: None)
+    from netoss.domain.jobs import launch
+
+    getattr(launch, "CONFIRMED", {}).clear()  # what other tests' launches confirmed
     return fake
 
 
@@ -205,6 +208,34 @@ def test_naming_devices_asks_netbox_for_those_only(app, netbox):
     assert resp.status_code == 202 and resp.get_json()["limit"] == "rtr-002,rtr-001"
     asked = [params for path, params in netbox.calls if path == "dcim.devices"]
     assert asked == [{"name": ["rtr-002", "rtr-001"]}]
+
+
+def test_device_names_netbox_confirmed_are_trusted_for_a_minute(app, netbox, monkeypatch):
+    """A launch storm naming the same devices does not ask NetBox each time (a blocking call in
+    every request): names NetBox confirmed are trusted for a minute, under the same filter; a name
+    it has not confirmed is asked, and one it does not have is refused each time."""
+    from netoss.domain.jobs import launch
+
+    clock = [1000.0]
+    monkeypatch.setattr(launch.time, "monotonic", lambda: clock[0])
+
+    def asked():
+        return [params for path, params in netbox.calls if path == "dcim.devices"]
+
+    for _ in range(3):
+        assert _launch(app, {"devices": ["rtr-002", "rtr-001"]}).status_code == 202
+    assert asked() == [{"name": ["rtr-002", "rtr-001"]}]
+    assert _launch(app, {"devices": ["rtr-001", "rtr-003"]}).status_code == 202
+    assert asked()[1:] == [{"name": ["rtr-003"]}]  # only the one not confirmed yet
+    for _ in range(2):
+        resp = _launch(app, {"devices": ["rtr-001", "rtr-999"]})
+        assert resp.status_code == 400 and "rtr-999" in resp.get_json()["error"]
+    assert asked()[2:] == [{"name": ["rtr-999"]}, {"name": ["rtr-999"]}]  # not there: asked each time
+    assert _launch(app, {"site": "south", "devices": ["rtr-001"]}).status_code == 202
+    assert asked()[4:] == [{"site": "south", "name": ["rtr-001"]}]  # another filter: asked
+    clock[0] += 61
+    assert _launch(app, {"devices": ["rtr-002"]}).status_code == 202
+    assert asked()[5:] == [{"name": ["rtr-002"]}]  # a minute later: asked again
 
 
 def _sign_in(app, username="otto"):

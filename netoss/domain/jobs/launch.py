@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from netoss.data import context
 from netoss.data.db import db
 from netoss.data.models import Job, Ticket, TicketNote, User
@@ -19,22 +21,62 @@ class LaunchError(Exception):
         self.problems = problems or []
 
 
+CONFIRMED_FOR = 60.0  # seconds: what NetBox confirmed is trusted this long by the launches' checks
+# What NetBox confirmed, by (endpoint, value key, filter): device names -> until when; or a whole
+# list of choices (sites...) -> (until when, the list). Per process, shared by its threads.
+CONFIRMED: dict[tuple, object] = {}
+CONFIRMED_MAX = 100_000  # names (or lists) kept at most; then forgotten, and asked again
+
+
+def _frozen(value):
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
 def netbox_choices(param: Parameter, values: dict, wanted: list | None = None) -> list:
-    """The allowed values of a parameter whose choices come from NetBox (dependent filters applied);
-    with ``wanted``, only those of them NetBox has (a hundred per call: a launch naming three
-    devices does not read ten thousand)."""
-    netbox = _netbox(param)
+    """The allowed values of a parameter whose choices come from NetBox (dependent filters applied).
+
+    ``wanted``: the values a launch gives. For a device picker, only those of them NetBox has (a
+    hundred per call: a launch naming three devices does not read ten thousand); for another
+    parameter, the whole list, which must hold them. What NetBox confirmed is trusted for
+    CONFIRMED_FOR seconds under the same filter, so a storm of launches naming the same devices
+    does not ask NetBox each time; a value it has not confirmed is asked every time (a device
+    just added is found, one it does not have is refused). Without ``wanted`` (the form, the
+    choices API) NetBox is asked."""
     spec = param.choices_from
     key = spec.get("value", "name")
-    endpoint = netbox.endpoint(spec["netbox"])
-    if wanted is None:
-        return [getattr(r, key) for r in endpoint.filter(**netbox_filter(param, values))]
-    wanted = [w for w in wanted if isinstance(w, str | int) and not isinstance(w, bool)]
-    found = []
-    for start in range(0, len(wanted), CHUNK):
-        chunk = wanted[start : start + CHUNK]
-        found += [getattr(r, key) for r in endpoint.filter(**netbox_filter(param, values), **{key: chunk})]
-    return found
+    where = netbox_filter(param, values)
+    ident = (spec["netbox"], key, _frozen(where))
+    now = time.monotonic()
+    if len(CONFIRMED) > CONFIRMED_MAX:
+        CONFIRMED.clear()
+    if wanted is not None:
+        wanted = [w for w in wanted if isinstance(w, str | int) and not isinstance(w, bool)]
+    if wanted is not None and picks_devices(param):
+        known = CONFIRMED.setdefault(ident, {})
+        if len(known) > CONFIRMED_MAX:
+            known.clear()
+        trusted = [w for w in wanted if known.get(w, 0.0) > now]
+        ask = [w for w in wanted if known.get(w, 0.0) <= now]
+        found = []
+        if ask:
+            endpoint = _netbox(param).endpoint(spec["netbox"])
+            for start in range(0, len(ask), CHUNK):
+                chunk = ask[start : start + CHUNK]
+                found += [getattr(r, key) for r in endpoint.filter(**where, **{key: chunk})]
+        until = now + CONFIRMED_FOR
+        for value in found:
+            known[value] = until
+        return trusted + found
+    cached = CONFIRMED.get((*ident, "list"))
+    if wanted and cached is not None and cached[0] > now and all(w in cached[1] for w in wanted):
+        return cached[1]
+    choices = [getattr(r, key) for r in _netbox(param).endpoint(spec["netbox"]).filter(**where)]
+    CONFIRMED[(*ident, "list")] = (now + CONFIRMED_FOR, choices)
+    return choices
 
 
 def _netbox(param: Parameter | None = None) -> NetBox:
@@ -160,7 +202,8 @@ def _resolved(template: JobTemplate, values: dict, resolve) -> tuple[dict, dict,
             return matched[param.name]
         if resolve is not None:
             return resolve(param, clean)
-        wanted = out.get(param.name) if picks_devices(param) and isinstance(out.get(param.name), list) else None
+        given = out.get(param.name)
+        wanted = given if isinstance(given, list) else None if given in (None, "") else [given]
         return netbox_choices(param, clean, wanted)
 
     return out, matched, resolver
