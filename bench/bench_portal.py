@@ -5,9 +5,10 @@ It starts a stack of its own (.state-bench, port base 37000) with the demo inten
 stack already up: --stack, bench/on_stack.py), then:
 
 1. with the job worker stopped, launches N jobs (`sot-sync`, check mode) through the API from
-   C concurrent clients and prints the launches per second the API queues (each launch:
-   token check, template and parameter validation, a job row, an RQ enqueue, an audit row);
-   the queued jobs are then canceled;
+   C concurrent clients, each keeping its connection, and prints the launches per second the
+   API queues (each launch: token check, template and parameter validation, a job row, an RQ
+   enqueue, an audit row); then N `config-push` check-mode launches naming two devices NetBox
+   has (their names checked against NetBox); the queued jobs are then canceled;
 2. with the worker running, launches one job at a time, R times, and prints the time from the
    launch request to the first event stored (what the live page shows first), and to the end.
 
@@ -62,25 +63,31 @@ def run(stack, args) -> None:
 
     local = threading.local()  # each client (thread) keeps its connection, as a client does
 
-    def launch(_i: int) -> int:
+    def launch(_i: int, what: dict = body) -> int:
         session = getattr(local, "session", None)
         if session is None:
             session = local.session = requests.Session()
-        resp = session.post(f"{api}/jobs", json=body, headers=headers, timeout=60)
+        resp = session.post(f"{api}/jobs", json=what, headers=headers, timeout=60)
         resp.raise_for_status()
         return resp.json()["id"]
+
+    # Two devices NetBox has (whatever the network): a launch naming them is checked against NetBox.
+    names = requests.get(f"{api}/devices", params={"limit": 2}, headers=headers, timeout=30).json()
+    named = {"template": "config-push", "check": True, "parameters": {"devices": [d["name"] for d in names]}}
 
     sup = Supervisor(stack)
     sup.stop_program("portal-worker")
     try:
-        t0 = time.monotonic()
-        with concurrent.futures.ThreadPoolExecutor(args.clients) as pool:
-            ids = list(pool.map(launch, range(args.launches)))
-        wall = time.monotonic() - t0
-        print(
-            f"API launches: {args.launches} in {wall:.1f} s from {args.clients} clients = "
-            f"{args.launches / wall:.1f} launches/s queued"
-        )
+        ids = []
+        for what, label in ((body, "sot-sync, check mode"), (named, f"config-push naming {len(names)} devices")):
+            t0 = time.monotonic()
+            with concurrent.futures.ThreadPoolExecutor(args.clients) as pool:
+                ids += list(pool.map(lambda i, w=what: launch(i, w), range(args.launches)))
+            wall = time.monotonic() - t0
+            print(
+                f"API launches ({label}): {args.launches} in {wall:.1f} s from {args.clients} clients = "
+                f"{args.launches / wall:.1f} launches/s queued"
+            )
         for job_id in ids:
             requests.post(f"{api}/jobs/{job_id}/cancel", headers=headers, timeout=30)
     finally:

@@ -36,7 +36,13 @@ def test_bench_compliance_portal_smoke(stack):
 
 def test_bench_portal_smoke(stack, demo_synced):
     out = run_bench("bench_portal.py", "--smoke", "--stack", str(stack.state_dir))
-    assert_headings(out, "machine:", "API launches: 3 in", "launch to first event: median")
+    assert_headings(
+        out,
+        "machine:",
+        "API launches (sot-sync, check mode): 3 in",
+        "API launches (config-push naming 2 devices): 3 in",
+        "launch to first event: median",
+    )
 
 
 def test_bench_sot_smoke(stack, demo_synced, nb):

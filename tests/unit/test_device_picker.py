@@ -210,6 +210,14 @@ def test_naming_devices_asks_netbox_for_those_only(app, netbox):
     assert asked == [{"name": ["rtr-002", "rtr-001"]}]
 
 
+def test_the_launch_answers_the_job_as_stored(app, netbox):
+    """The launch's answer is made from the job it wrote, without reading it back: it must be
+    what the database holds."""
+    launched = _launch(app, {"devices": ["rtr-004"]}).get_json()
+    stored = _call(app, "GET", f"/api/v1/jobs/{launched['id']}").get_json()
+    assert launched == stored and launched["status"] == "pending" and launched["created_at"]
+
+
 def test_device_names_netbox_confirmed_are_trusted_for_a_minute(app, netbox, monkeypatch):
     """A launch storm naming the same devices does not ask NetBox each time (a blocking call in
     every request): names NetBox confirmed are trusted for a minute, under the same filter; a name

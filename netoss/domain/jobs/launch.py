@@ -282,7 +282,14 @@ def launch(
             TicketNote(ticket_id=ticket.id, author=user.username,
                        text=f"Job {job.id} ({name}{mode}, limit {job.limit or 'all'}) launched from this ticket.")
         )  # fmt: skip
-    db.session.commit()
+    # The job as written stays loaded: reading it back after the commit would be one more query
+    # per launch (this request wrote it; nothing else has changed it yet).
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
     try:
         enqueue(job, seal(context.current(), secrets))
     except Exception as exc:

@@ -61,8 +61,9 @@ def launch_job(data):
         if exc.problems:
             body["problems"] = exc.problems
         return jsonify(body), exc.status
+    launched = job.to_dict()  # before the audit's commit expires it
     audit("job.launch", target=f"job {job.id} ({job.template})", detail=audit_detail(job))
-    return jsonify(job.to_dict()), 202
+    return jsonify(launched), 202
 
 
 @bp.get("/v1/jobs")
