@@ -125,14 +125,16 @@ def _open_alarm_tickets(stack, portal_api) -> dict[str, str]:
 def _clear_fault_slate(stack, portal_api) -> None:
     """What the lab tests left behind on the shared stack (the alarms of the routers stopped by
     their labs' teardown, and those alarms' tickets) cleared by hand, as an operator would, until
-    the stack has been quiet for 3 s: no alarm raised again, no alarm ticket open (a teardown's
-    last events can still be on their way when this starts)."""
-    deadline, quiet_since = time.monotonic() + 90, None
+    the stack has been quiet for 3 s: no alarm active, no alarm ticket open. Each alarm is cleared
+    once: a flapping one's clear waits 30 quiet seconds (clearing it again would restart them),
+    and a teardown's last events can still be on their way when this starts."""
+    deadline, quiet_since, cleared = time.monotonic() + 120, None, set()
     while True:
         active = _active_alarms(stack, portal_api)
-        for alarm in active:
-            resp = portal_api.patch(f"{stack.portal_url}{ALARMS}/{alarm}", json={"state": "cleared"}, timeout=30)
+        for alarm in active - cleared:
+            resp = portal_api.patch(f"{stack.portal_url}{ALARMS}/{alarm}", json={"state": "cleared"}, timeout=60)
             assert resp.status_code == 200, resp.text
+            cleared.add(alarm)
         left = _open_alarm_tickets(stack, portal_api)
         if active or left:
             quiet_since = None
@@ -140,7 +142,7 @@ def _clear_fault_slate(stack, portal_api) -> None:
             quiet_since = time.monotonic()
         elif time.monotonic() - quiet_since >= 3:
             return
-        assert time.monotonic() < deadline, f"alarms or alarm tickets kept coming back for 90 s: {active} {left}"
+        assert time.monotonic() < deadline, f"alarms or alarm tickets still there after 120 s: {active} {left}"
         time.sleep(0.5)
 
 
