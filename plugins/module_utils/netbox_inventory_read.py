@@ -495,7 +495,10 @@ def load_cache(path: str, url: str) -> State | None:
             st.apply(delta)
         st.journal = journal["deltas"]
     except (ValueError, KeyError, TypeError, AttributeError):
-        return _state_of(data)  # a journal half applied: the cache alone
+        # A journal half applied changed the records read (the state holds them, not a copy):
+        # the cache alone, read again.
+        again = private_cache.read(path, CACHE_VERSION)
+        return _state_of(again) if isinstance(again, dict) and again.get("netbox") == url else None
     return st
 
 

@@ -576,3 +576,25 @@ def test_a_refresh_reads_devices_and_the_interfaces_of_new_ones_at_once(tmp_path
     st, what = read(netbox, s, cache)
     assert what.startswith("incremental: ") and len(st.devices) == 3
     assert netbox.together.is_set()  # one round trip to NetBox, not three
+
+
+def test_a_journal_that_breaks_halfway_leaves_the_cache_alone_as_it_was(tmp_path):
+    """A damaged journal whose first delta applies and whose second does not: the state is the
+    cache's as written, not the cache with half the journal in it."""
+    from ansible_collections.netoss.core.plugins.module_utils import private_cache
+    from ansible_collections.netoss.core.plugins.module_utils.netbox_inventory_read import journal_file
+
+    s, cache = Settings.from_options(WITH_INTERFACES), str(tmp_path / "cache")
+    netbox = _NetBox(devices=40)
+    read(netbox, s, cache)
+    base = str(next(Path(cache).iterdir()))
+    alone = load_cache(base, "http://nb").to_json()
+    netbox.update(1, serial="journaled")
+    read(netbox, s, cache)
+    journal = private_cache.read(journal_file(base), 2)
+    # Its second delta drops device 2, then fails on interfaces that are not a mapping.
+    bad = {"last_change": 99, "last_change_time": "t", "drop": [2], "devices": {}, "interfaces": 5, "ips": {}}
+    journal["deltas"].append(bad)
+    private_cache.write(journal_file(base), 2, journal)
+    back = load_cache(base, "http://nb")
+    assert back.to_json() == alone and back.devices[1]["serial"] == "" and 2 in back.devices
