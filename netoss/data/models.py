@@ -17,11 +17,14 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def utc(t: dt.datetime | None) -> dt.datetime | None:
+    """``t`` with its time zone: SQLite (the unit tests) gives naive datetimes back, and they are UTC."""
+    return t.replace(tzinfo=dt.UTC) if t is not None and t.tzinfo is None else t
+
+
 def iso(t: dt.datetime | None) -> str | None:
     """ISO 8601 in UTC (SQLite, used by unit tests, gives back naive datetimes)."""
-    if t is None:
-        return None
-    return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)).isoformat()
+    return None if t is None else utc(t).isoformat()
 
 
 class User(db.Model):

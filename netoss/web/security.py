@@ -32,7 +32,7 @@ from sqlalchemy import func, select
 
 from netoss.data.audit import record as audit
 from netoss.data.db import db
-from netoss.data.models import ROLES, ApiToken, AuditEvent, User, utcnow
+from netoss.data.models import ROLES, ApiToken, AuditEvent, User, utc, utcnow
 from netoss.web.apidoc import role_doc
 from netoss.web.extensions import csrf
 
@@ -97,17 +97,14 @@ def user_for_token(token: str) -> User:
         raise AuthError(401, "unknown API token")
     if row.revoked:
         raise AuthError(401, "this API token was revoked")
-    expires = row.expires_at
-    if expires is not None and (expires if expires.tzinfo else expires.replace(tzinfo=dt.UTC)) <= utcnow():
+    expires = utc(row.expires_at)
+    if expires is not None and expires <= utcnow():
         raise AuthError(401, "this API token expired")
     user = row.user
     if not user.active:
         raise AuthError(401, "the token's user is disabled")
-    now, last = utcnow(), row.last_used_at
-    if (
-        last is None
-        or (now - (last if last.tzinfo else last.replace(tzinfo=dt.UTC))).total_seconds() >= TOKEN_USE_EVERY
-    ):
+    now, last = utcnow(), utc(row.last_used_at)
+    if last is None or (now - last).total_seconds() >= TOKEN_USE_EVERY:
         row.last_used_at = now  # kept to the minute: not a write on every request
         db.session.commit()
     return user

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 
 from netoss.data.db import db
-from netoss.data.models import Alarm, AlarmEvent, Job, ServiceOrder, TicketNote
+from netoss.data.models import Alarm, AlarmEvent, Job, ServiceOrder, TicketNote, utc
 
 log = logging.getLogger("netoss.faults")
 
@@ -52,10 +52,6 @@ ON_INTERFACE = ("interface", "ospf_adjacency")
 TO_PEER = ("bgp_session", "bfd_session")
 MARK = "netbox_object"  # in Alarm.details: what NetBox had for the alarm's object while it was active
 GONE = "cleared_as_gone"  # in Alarm.details: why it was cleared as gone
-
-
-def _utc(t: dt.datetime | None) -> dt.datetime | None:
-    return t.replace(tzinfo=dt.UTC) if t is not None and t.tzinfo is None else t
 
 
 def _ip(text: str) -> str | None:
@@ -260,8 +256,8 @@ def _job_at(devices: set[str], at: dt.datetime, window: float) -> Job | None:
         limit = {d for d in (job.limit or "").split(",") if d}
         if limit and not limit & devices:
             continue
-        running = job.finished_at is None or _utc(job.finished_at) >= at - slack
-        candidates.append((not running, not limit, -_utc(job.started_at).timestamp(), job.id, job))
+        running = job.finished_at is None or utc(job.finished_at) >= at - slack
+        candidates.append((not running, not limit, -utc(job.started_at).timestamp(), job.id, job))
     return min(candidates)[-1] if candidates else None
 
 
@@ -302,7 +298,7 @@ def sweep(alarms: list[Alarm], topo, now: dt.datetime, window: float, clear) -> 
                 alarm.details = {**details, MARK: what}
             continue
         removal = removed.get(key)
-        raised = _utc(alarm.raised_at) or now
+        raised = utc(alarm.raised_at) or now
         recent = removal is not None and removal.at >= raised - dt.timedelta(seconds=window)
         known = bool(details.get(MARK)) or key[0] == "device"  # ingest takes events of NetBox's devices only
         if not (known or recent):
@@ -324,13 +320,13 @@ def stale_topology(alarms: list[Alarm], topo) -> bool:
     """Whether a job that changed an active alarm's device ended after the topology was read:
     NetBox may have changed since, so the topology is worth reading again soon. (While the job
     runs, the regular refresh does: reading a large NetBox every few seconds would not do.)"""
-    read_at = _utc(getattr(topo, "read_at", None))
+    read_at = utc(getattr(topo, "read_at", None))
     if read_at is None:
         return False
     jobs = {a.job_id for a in alarms if a.job_id is not None and a.active_key is not None}
     if not jobs:
         return False
     return any(
-        _utc(j.finished_at) > read_at
+        utc(j.finished_at) > read_at
         for j in db.session.scalars(select(Job).where(Job.id.in_(jobs), Job.finished_at.is_not(None)))
     )

@@ -52,6 +52,7 @@ from netoss.data.models import (
     TicketNote,
     TicketStatusChange,
     iso,
+    utc,
 )
 from netoss.domain.faults import gone
 from netoss.domain.faults.correlate import correlate, more_fundamental
@@ -91,11 +92,6 @@ class Settings:
         if config.get("FAULTS_SLA_HOURS"):
             s.sla_hours = {**s.sla_hours, **config["FAULTS_SLA_HOURS"]}
         return s
-
-
-def utc(t: dt.datetime | None) -> dt.datetime | None:
-    """SQLite (unit tests) gives naive datetimes back: they are UTC."""
-    return t.replace(tzinfo=dt.UTC) if t is not None and t.tzinfo is None else t
 
 
 @dataclass

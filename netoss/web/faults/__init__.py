@@ -18,6 +18,7 @@ from netoss.data.models import (
     TicketNote,
     TicketStatusChange,
     User,
+    utc,
     utcnow,
 )
 from netoss.data.netbox import NetBox
@@ -167,18 +168,14 @@ def ticket_list():
     )
 
 
-def _utc(t):
-    return t.replace(tzinfo=dt.UTC) if t is not None and t.tzinfo is None else t
-
-
 def _journal(ticket: Ticket, devices: list[dict]) -> tuple[list[dict], str | None]:
     """NetBox journal entries of the ticket's devices around its time: config pushes, backups."""
     netbox = NetBox.from_config(current_app.config)
     ids = [d["id"] for d in devices if str(d["id"]).isdigit()]
     if not (netbox and ids):
         return [], None
-    since = _utc(ticket.created_at) - dt.timedelta(hours=1)
-    until = _utc(ticket.resolved_at) or utcnow()
+    since = utc(ticket.created_at) - dt.timedelta(hours=1)
+    until = utc(ticket.resolved_at) or utcnow()
     try:
         # A page waits 5 s at most for NetBox (less when the configured timeout is shorter).
         rows = netbox.journal_entries(ids, since, until, limit=100, timeout=min(5, netbox.timeout))
@@ -233,23 +230,23 @@ def ticket_page(ticket_id: int):
     ).all()
     timeline = []
     for c in db.session.scalars(select(TicketStatusChange).where(TicketStatusChange.ticket_id == ticket.id)):
-        timeline.append({"at": _utc(c.at), "what": "status", "title": f"{c.status}: {c.reason or ''}", "by": c.actor})
+        timeline.append({"at": utc(c.at), "what": "status", "title": f"{c.status}: {c.reason or ''}", "by": c.actor})
     for n in db.session.scalars(select(TicketNote).where(TicketNote.ticket_id == ticket.id)):
-        timeline.append({"at": _utc(n.at), "what": "note", "title": n.text, "by": n.author})
+        timeline.append({"at": utc(n.at), "what": "note", "title": n.text, "by": n.author})
     for a in alarms:
         link = url_for("tmf.get_alarm", alarm_id=a.id)
         role = "root cause" if a.is_root_cause else "correlated"
-        timeline.append({"at": _utc(a.raised_at), "what": "alarm", "link": link,
+        timeline.append({"at": utc(a.raised_at), "what": "alarm", "link": link,
                          "title": f"raised ({role}, {a.severity}): {a.alarmed_object}: {a.specific_problem}",
                          "by": a.source})  # fmt: skip
         if a.cleared_at:
             title = f"cleared: {a.alarmed_object}: {a.specific_problem}"
             if (a.details or {}).get("cleared_as_gone"):
                 title += f" ({a.details['cleared_as_gone']})"
-            timeline.append({"at": _utc(a.cleared_at), "what": "alarm", "link": link, "title": title, "by": a.source})
+            timeline.append({"at": utc(a.cleared_at), "what": "alarm", "link": link, "title": title, "by": a.source})
     for j in jobs:
         why = "launched from this ticket" if j.ticket_id == ticket.id else "related"
-        timeline.append({"at": _utc(j.started_at or j.created_at), "what": "job",
+        timeline.append({"at": utc(j.started_at or j.created_at), "what": "job",
                          "link": url_for("jobs.detail", job_id=j.id),
                          "title": f"job {j.id} ({j.template}, {why}): {j.status}", "by": j.created_by})  # fmt: skip
     devices = [r for r in ticket.related or [] if r["@referredType"] == "Device"]
