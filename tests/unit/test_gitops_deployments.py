@@ -278,6 +278,43 @@ def test_a_broken_commit_on_the_protected_branch_is_refused_with_a_ticket_naming
     )
 
 
+def test_a_deployment_is_never_seen_ended_without_its_ticket(app, repo, tmp_path, monkeypatch):  # noqa: F811
+    """Whoever watches the deployment (the API, a pipeline waiting for it to end) sees it end and
+    its ticket in one step: once its status is final, its ticket is already linked (CI once read
+    a rolled-back deployment whose ticket was opened a moment later)."""
+    (repo / "netoss-gitops.yml").write_text("intent: network\ndrift: sometimes\n")
+    git(repo, "commit", "-q", "-am", "a typo in the settings")
+    sha = Repository(repo).commit("production").sha
+    seen: list[tuple] = []
+    real = apply.open_incident
+
+    def watching(*args, **kwargs):
+        with db.engine.connect() as other:  # what another process would read now
+            seen.append(tuple(other.execute(text("SELECT status, ticket_id FROM gitops_deployments WHERE sha = :s"),
+                                            {"s": sha}).one()))  # fmt: skip
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(apply, "open_incident", watching)
+    deployment = _deploy(repo, sha, tmp_path, [])
+    assert deployment.status == "refused" and deployment.ticket_id is not None
+    assert seen == [("running", None)], seen  # not yet ended when its ticket was opened
+
+
+def test_a_ticket_that_cannot_be_opened_does_not_leave_the_deployment_running(app, repo, tmp_path, monkeypatch):  # noqa: F811
+    (repo / "netoss-gitops.yml").write_text("intent: network\ndrift: sometimes\n")
+    git(repo, "commit", "-q", "-am", "a typo in the settings")
+    sha = Repository(repo).commit("production").sha
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the tickets table is locked")
+
+    monkeypatch.setattr(apply, "open_incident", broken)
+    logs: list[str] = []
+    deployment = _deploy(repo, sha, tmp_path, logs)
+    assert deployment.status == "refused" and deployment.ticket_id is None and deployment.finished_at
+    assert any("its ticket could not be opened: RuntimeError: the tickets table is locked" in line for line in logs)
+
+
 def test_a_started_deployment_is_superseded_by_a_newer_queued_one(app, repo, tmp_path):  # noqa: F811
     sha = Repository(repo).commit("production").sha
     started = deployments.queue_apply(NAME, sha, "erin", lambda job, sealed: None)

@@ -545,6 +545,43 @@ def test_a_partial_order_opens_a_ticket_that_says_so(app, netbox, queued):
     assert _ticket(app).name == "Service order 1 partially done: item 2: prefix not reachable from pe2"
 
 
+def test_an_order_is_never_seen_failed_without_its_ticket(app, netbox, queued, monkeypatch):
+    """Whoever watches the order (the API, the bench, an OSS polling TMF641) sees it end and its
+    ticket in one step: once its state is final, its ticket is linked."""
+    client = app.test_client()
+    assert submit(client, app).status_code == 201
+    seen: list[tuple] = []
+    real = orders.open_incident
+
+    def watching(*args, **kwargs):
+        with db.engine.connect() as other:  # what another process would read now
+            seen.append(tuple(other.execute(select(ServiceOrder.state, ServiceOrder.ticket_id)).one()))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(orders, "open_incident", watching)
+    assert progress(client, app, 1, {"state": "failed", "reason": "pe1 refused"}).status_code == 200
+    assert len(seen) == 1 and seen[0][0] != "failed" and seen[0][1] is None, seen
+    with app.app_context():
+        order = db.session.get(ServiceOrder, 1)
+        assert order.state == "failed" and order.ticket_id == 1
+
+
+def test_a_ticket_that_cannot_be_opened_does_not_leave_the_order_open(app, netbox, queued, monkeypatch, caplog):
+    client = app.test_client()
+    assert submit(client, app).status_code == 201
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the tickets table is locked")
+
+    monkeypatch.setattr(orders, "open_incident", broken)
+    assert progress(client, app, 1, {"state": "failed", "reason": "pe1 refused"}).status_code == 200
+    with app.app_context():
+        order = db.session.get(ServiceOrder, 1)
+        assert order.state == "failed" and order.ticket_id is None and order.state_reason == "pe1 refused"
+        assert [c["state"] for c in order.state_changes][-1] == "failed"
+    assert "service order 1: its ticket could not be opened: RuntimeError: the tickets table is locked" in caplog.text
+
+
 # -- the job runner's hook, and cancellation ---------------------------------------------------
 
 

@@ -5,6 +5,7 @@ place for the rules of the life cycle, assignment and notes, and for their notif
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from sqlalchemy import select
 
@@ -76,12 +77,20 @@ def update(ticket: Ticket, user: User, data: dict, now: dt.datetime) -> str | No
 
 
 def open_ticket(
-    creator: str, data: dict, related: list[dict], *, sla_hours: dict, reason: str = "opened by hand"
+    creator: str,
+    data: dict,
+    related: list[dict],
+    *,
+    sla_hours: dict,
+    reason: str = "opened by hand",
+    link: Callable[[Ticket], None] | None = None,
 ) -> Ticket:
     """Record a ticket opened by ``creator`` (a user name, or netoss's own): ``data`` is a checked
     TMF621 TicketCreate (name, description, severity, priority, ticketType, note), ``related`` its
     relatedEntity; the expected resolution is ``sla_hours`` of its severity (72 h if none). The
-    ticket is committed, audited (``ticket.create``) and notified (``opened``)."""
+    ticket is committed, audited (``ticket.create``) and notified (``opened``). ``link(ticket)``, if
+    given, is called before the commit, so what it records (the object the ticket is about, its
+    end) is committed with the ticket, in one step for whoever watches."""
     now = utcnow()
     severity = data.get("severity", "minor")
     ticket = Ticket(
@@ -104,6 +113,8 @@ def open_ticket(
     db.session.add(TicketStatusChange(ticket_id=ticket.id, at=now, status="acknowledged", reason=reason, actor=creator))
     for n in data.get("note", []):
         db.session.add(TicketNote(ticket_id=ticket.id, at=now, author=creator, text=n["text"]))
+    if link is not None:
+        link(ticket)
     db.session.commit()
     audit.record("ticket.create", target=ticket.ref)
     notify("opened", ticket)

@@ -191,19 +191,16 @@ def apply(
             status, reason = _roll_back(deployment, repo, netbox, run, merged, reason, project=project,
                                         workdir=workdir, env=env, inventory=inventory, log=log)  # fmt: skip
         log(f"deployment {deployment.id}: {status}: {reason}")
-        _end(deployment, status, reason)
-        if stop.ticket:
-            _open_ticket(deployment, reason, stop.devices or deployment.devices or [])
-        return status
+        if not stop.ticket:
+            return _end(deployment, status, reason)
+        return _end_with_ticket(deployment, status, reason, stop.devices or deployment.devices or [], log)
     except (GitError, NetboxError, *failures()) as exc:
         reason = f"{type(exc).__name__}: {exc}"
         status = "failed"
         if merged is not None:
             status, reason = _roll_back(deployment, repo, netbox, run, merged, reason, project=project,
                                         workdir=workdir, env=env, inventory=inventory, log=log)  # fmt: skip
-        _end(deployment, status, reason)
-        _open_ticket(deployment, reason, deployment.failed_devices or deployment.devices or [])
-        return status
+        return _end_with_ticket(deployment, status, reason, deployment.failed_devices or deployment.devices or [], log)
 
 
 def _routes_kept(run, project, before, removed, timeout, *, env, inventory, workdir, log, interval=3.0):
@@ -276,7 +273,23 @@ def _roll_back(deployment, repo, netbox, run, branch, reason, *, project, workdi
     return "rolled-back", f"{reason}; NetBox's merge reverted and {', '.join(touched)} pushed back to {where}"
 
 
+def _end_with_ticket(deployment: Deployment, status: str, reason: str, devices: list[str], log) -> str:
+    """End the deployment with ``status`` and its ticket in one commit, so whoever watches it (the
+    API, a pipeline waiting for it) sees it end with its ticket; a ticket that cannot be opened is
+    logged and the deployment ends all the same."""
+    deployment.status, deployment.error, deployment.finished_at = status, reason, utcnow()
+    try:
+        _open_ticket(deployment, reason, devices)
+        return status
+    except Exception as exc:  # the deployment's end is recorded whatever the ticket did
+        db.session.rollback()
+        log(f"deployment {deployment.id}: its ticket could not be opened: {type(exc).__name__}: {exc}")
+    return _end(deployment, status, reason)
+
+
 def _open_ticket(deployment: Deployment, reason: str, devices: list[str]) -> None:
+    """Open the deployment's ticket, linked in the ticket's own commit (with whatever the
+    deployment has pending: its end)."""
     sha = deployment.sha
     who = f"{deployment.author or 'unknown'}" + (f" <{deployment.author_email}>" if deployment.author_email else "")
     what = {"rolled-back": "rolled back", "refused": "refused", "failed": "failed"}.get(deployment.status, "failed")
@@ -303,9 +316,11 @@ def _open_ticket(deployment: Deployment, reason: str, devices: list[str]) -> Non
         "severity": "major",
         "ticketType": "incident",
     }
-    ticket = open_incident(data, related, reason=f"opened by GitOps deployment {deployment.id}")
-    deployment.ticket_id = ticket.id
-    db.session.commit()
+
+    def link(ticket) -> None:
+        deployment.ticket_id = ticket.id
+
+    open_incident(data, related, reason=f"opened by GitOps deployment {deployment.id}", link=link)
 
 
 def _netbox(env: dict[str, str]) -> NetBox:

@@ -241,21 +241,36 @@ def transition(
     order_id: int, state: str, reason: str | None = None, step: str | None = None, updates=()
 ) -> ServiceOrder:
     """Move an order to ``state`` (with item ``updates``), the one way any change is made:
-    ServiceError(409) when it already ended. A failed or partial order opens its ticket."""
-    order = _locked(order_id)
-    if order.state in FINAL:
-        db.session.rollback()
-        raise ServiceError(409, f"service order {order_id} is {order.state}, which is final: it cannot become {state}")
-    items = _updated_items(order, list(updates))
-    now = utcnow()
-    if state in FINAL:
-        items, order.completed_at = settle_items(items, state), now
-    order.items, order.state, order.updated_at = items, state, now
-    order.state_reason = (reason or "")[:500] or None
-    order.state_changes = [*order.state_changes, _change(state, now, reason, step)]
+    ServiceError(409) when it already ended. A failed or partial order opens its ticket, committed
+    with the order's end (whoever watches sees both at once); a ticket that cannot be opened is
+    logged, and the order ends all the same."""
+
+    def change() -> ServiceOrder:
+        order = _locked(order_id)
+        if order.state in FINAL:
+            db.session.rollback()
+            raise ServiceError(
+                409, f"service order {order_id} is {order.state}, which is final: it cannot become {state}"
+            )
+        items = _updated_items(order, list(updates))
+        now = utcnow()
+        if state in FINAL:
+            items, order.completed_at = settle_items(items, state), now
+        order.items, order.state, order.updated_at = items, state, now
+        order.state_reason = (reason or "")[:500] or None
+        order.state_changes = [*order.state_changes, _change(state, now, reason, step)]
+        return order
+
+    order = change()
+    if state in TICKETED and order.ticket_id is None:
+        try:
+            _open_ticket(order)
+            return order
+        except Exception as exc:  # the order's end is recorded whatever the ticket did
+            db.session.rollback()
+            log.error("service order %s: its ticket could not be opened: %s: %s", order_id, type(exc).__name__, exc)
+            order = change()
     db.session.commit()
-    if state in TICKETED:
-        _open_ticket(order)
     return order
 
 
@@ -385,14 +400,15 @@ def _devices(order: ServiceOrder) -> list[str]:
 
 
 def _open_ticket(order: ServiceOrder) -> None:
-    """One TMF621 incident for a failed or partial order (netoss.domain.faults.incidents)."""
-    if order.ticket_id is not None:
-        return
+    """One TMF621 incident for a failed or partial order (netoss.domain.faults.incidents), linked to
+    the order in the ticket's own commit (with whatever the order has pending: its end)."""
     name, description = ticket_text(order)
     data = {"name": name, "description": description, "severity": "major", "ticketType": "incident"}
-    ticket = open_incident(data, ticket_related(order, _devices(order)), reason=f"opened by service order {order.id}")
-    order.ticket_id = ticket.id
-    db.session.commit()
+
+    def link(ticket) -> None:
+        order.ticket_id = ticket.id
+
+    open_incident(data, ticket_related(order, _devices(order)), reason=f"opened by service order {order.id}", link=link)
 
 
 # -- TMF641 JSON -----------------------------------------------------------------------------
