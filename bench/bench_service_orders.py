@@ -29,7 +29,11 @@ With --stack, --lab (bench/on_stack.py) and --spare PE:PORT:CE:PORT (once per or
 a stack and a lab already up and configured: one order per spare CE named, no intent, no sync,
 no lab built; the deletes leave NetBox and the routers as they were, the lab stays up.
 
-Usage (root: the lab needs namespaces): .venv/bin/python bench/bench_service_orders.py [--orders 20] [--workers 2]
+With --pes 1 every order is on pe1 (N free ports on it): the orders of one PE run one after
+the other, whatever the number of workers; with 2, two at a time.
+
+Usage (root: the lab needs namespaces):
+       .venv/bin/python bench/bench_service_orders.py [--orders 20] [--workers 2] [--pes 1]
        .venv/bin/python bench/bench_service_orders.py --stack DIR --lab NAMES --spare pe1:eth4:ce3:eth1 --smoke
 """
 
@@ -89,14 +93,17 @@ def ce_name(i: int) -> str:
     return f"c{i:02d}"
 
 
-def pe_of(i: int) -> tuple[str, str]:
-    """Order i's PE and its port: pe1 for odd i, pe2 for even, each on its next bench port."""
+def pe_of(i: int, pes: int = 2) -> tuple[str, str]:
+    """Order i's PE and its port: with 2 PEs pe1 for odd i, pe2 for even, each on its next bench
+    port; with 1, pe1's i-th bench port."""
+    if pes == 1:
+        return "pe1", f"eth{FIRST_PE_PORT + i - 1}"
     return ("pe1" if i % 2 else "pe2"), f"eth{FIRST_PE_PORT + (i - 1) // 2}"
 
 
-def bench_intent(target: Path, n: int) -> Path:
+def bench_intent(target: Path, n: int, pes: int = 2) -> Path:
     """The demo intent moved to the bench's management subnet and syslog port, plus N spare CEs
-    and N/2 free ports on each PE."""
+    and N/2 free ports on each PE (N on pe1 with one PE)."""
     shutil.copytree(REPO / "inventory" / "intent", target)
     for f in target.glob("*.yml"):
         text = f.read_text().replace("198.18.0.", MGMT + ".")
@@ -104,8 +111,8 @@ def bench_intent(target: Path, n: int) -> Path:
     devices_file = target / "30-devices.yml"
     data = yaml.safe_load(devices_file.read_text())
     by_name = {d["name"]: d for d in data["devices"]}
-    per_pe = math.ceil(n / 2)
-    for pe in ("pe1", "pe2"):
+    per_pe = n if pes == 1 else math.ceil(n / 2)
+    for pe in ("pe1", "pe2")[:pes]:
         by_name[pe]["interfaces"] += [{"name": f"eth{FIRST_PE_PORT + k}", "type": "1000base-t"} for k in range(per_pe)]
     for i in range(1, n + 1):
         mgmt = f"{MGMT}.{30 + i}/24"
@@ -135,9 +142,9 @@ def bench_intent(target: Path, n: int) -> Path:
     return target
 
 
-def spares_of(n: int) -> list[tuple[str, str, str, str]]:
+def spares_of(n: int, pes: int = 2) -> list[tuple[str, str, str, str]]:
     """The bench intent's attachments: order i's (PE, PE port, CE, CE port)."""
-    return [(*pe_of(i), ce_name(i), "eth1") for i in range(1, n + 1)]
+    return [(*pe_of(i, pes), ce_name(i), "eth1") for i in range(1, n + 1)]
 
 
 def parse_spare(text: str) -> tuple[str, str, str, str]:
@@ -375,8 +382,9 @@ def spread(values: list[float]) -> str:
 def report(what: str, api, base: str, results: list[dict], workers: int) -> list[dict]:
     """Print the batch's figures and every order that did not complete; return the completed ones.
 
-    Each order's time is split at its job's start (a worker took it: the queue before) and at
-    its first inProgress (the playbook's first step: the device lock and Ansible's start before).
+    Each order's time is split where a worker first took its job (the queue before), where its
+    job started running with its device locks (before: it waited for them out of the workers,
+    parked), and at its first inProgress (the playbook's first step: Ansible's start before).
     """
     done = [r for r in results if r["final"]["state"] == "completed"]
     for r in results:
@@ -388,14 +396,16 @@ def report(what: str, api, base: str, results: list[dict], workers: int) -> list
     ends = [epoch(r["final"]["completionDate"]) for r in results]
     to_active = [epoch(r["final"]["completionDate"]) - r["sent"] for r in done]
     accept = [r["accepted"] - r["sent"] for r in results]
-    queued, locked, work, busy = [], [], [], 0.0
+    queued, parked, locked, work, busy = [], [], [], [], 0.0
     for r in results:
         job = api.get(f"{base}/api/v1/jobs/{r['final']['netoss']['job']}", timeout=30).json()
         changes = [epoch(c["at"]) for c in r["final"]["netoss"]["stateChange"] or [] if c["state"] == "inProgress"]
         if job.get("started_at") and job.get("finished_at"):
             busy += epoch(job["finished_at"]) - epoch(job["started_at"])
         if job.get("started_at") and changes:
-            queued.append(epoch(job["started_at"]) - r["sent"])
+            taken = epoch(job.get("waiting_since") or job["started_at"])
+            queued.append(taken - r["sent"])
+            parked.append(epoch(job["started_at"]) - taken)
             locked.append(min(changes) - epoch(job["started_at"]))
             if r in done:
                 work.append(epoch(r["final"]["completionDate"]) - min(changes))
@@ -405,13 +415,15 @@ def report(what: str, api, base: str, results: list[dict], workers: int) -> list
     print(f"  submit -> accepted (the POST's answer: checked, stored, queued): {spread(accept)}")
     print(f"  submit -> completed (order-to-{'active' if what == 'adds' else 'gone'}): {spread(to_active)}")
     print(f"    of which queued until a worker took the job: {spread(queued)}")
-    print(f"    then the device lock and Ansible's start, until inProgress: {spread(locked)}")
+    print(f"    then waiting for its devices out of the workers (parked), until it ran: {spread(parked)}")
+    print(f"    then Ansible's start, until inProgress: {spread(locked)}")
     print(f"    then the playbook's work, inProgress -> completed: {spread(work)}")
     print(f"  wall (first submit -> last order ended): {wall:.1f} s = {n / (wall / 60):.2f} orders/min")
     lock_wait = sum(locked)
     print(
         f"  workers: {busy:.0f} worker-seconds in jobs of {workers} x {max(ends) - first:.0f} s; "
-        f"{lock_wait:.0f} worker-seconds of them before inProgress (waiting for a device lock, starting Ansible)"
+        f"{lock_wait:.0f} worker-seconds of them before inProgress (starting Ansible); "
+        f"{sum(parked):.0f} s waited for devices out of the workers"
     )
     return done
 
@@ -486,6 +498,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--orders", type=int, default=20, help="concurrent orders (default 20, 2..20)")
     ap.add_argument("--workers", type=int, default=2, help="job workers besides the stack's one (default 2, 0..6)")
+    ap.add_argument("--pes", type=int, choices=(1, 2), default=2, help="the PEs the orders spread over (default 2)")
     ap.add_argument(
         "--spare",
         action="append",
@@ -508,7 +521,7 @@ def main() -> None:
     elif args.smoke or args.lab or args.spare:
         ap.error("--smoke, --lab and --spare go with --stack")
     else:
-        spares = spares_of(args.orders)
+        spares = spares_of(args.orders, args.pes)
     if args.smoke:
         args.workers = 0
     if not ((args.stack or args.orders >= 2) and args.orders <= 20 and 0 <= args.workers <= 6):
@@ -539,7 +552,7 @@ def main() -> None:
     try:
         up(stack, seed_intent=False, log=lambda m: None)
         print(f"stack up: {time.monotonic() - t0:.0f} s")
-        intent = bench_intent(tmp / "intent", args.orders)
+        intent = bench_intent(tmp / "intent", args.orders, args.pes)
         t0 = time.monotonic()
         run_playbook(
             stack, "sot_sync.yml", "-e", f"sot_sync_intent_dir={intent}", log_name="sot-sync.log", timeout=1800

@@ -26,8 +26,12 @@ from netoss.domain.jobs.queue import (
     clean_ended_runs,
     connection,
     enqueuer,
+    expire_parked,
+    park,
     reap_lost_jobs,
     rq_queue,
+    wake,
+    wake_quietly,
 )
 from netoss.domain.jobs.runner import execute, unseal
 from netoss.domain.jobs.schedules import fire_due
@@ -38,7 +42,27 @@ def run_queued(job_id: int, sealed: str | None) -> None:
     app = build_app()
     wiring.connect()
     # RQ runs this in a work horse forked by the worker: the run stops if the worker dies.
-    execute(job_id, app=app, secrets=unseal(app, sealed), env=environment.job_environment(), parent=os.getppid())
+    run_job(app, job_id, sealed, environment.job_environment(), parent=os.getppid())
+
+
+def run_job(app, job_id: int, sealed: str | None, env: dict[str, str], parent: int | None = None) -> None:
+    """Run a job taken from the queue. One whose devices other jobs are changing is parked (the
+    worker goes on with the next job) and queued again, first, once they are free."""
+    try:
+        execute(job_id, app=app, secrets=unseal(app, sealed), env=env, parent=parent,
+                park=lambda job: park(app, job, sealed))  # fmt: skip
+    finally:
+        wake_quietly(app)  # the jobs that wait for the devices this one freed, or that ended as it parked
+
+
+def tend_parked(app, conn, log: Callable[[str], None]) -> None:
+    """End the jobs that waited too long for their devices, and wake those whose devices are free
+    (a wake missed, a holder reaped)."""
+    with app.app_context():
+        for job_id in expire_parked(app, conn):
+            log(f"job {job_id}: waited too long for its devices (or lost its place); failed")
+        for job_id in wake(app):
+            log(f"job {job_id}: its devices are free; queued again")
 
 
 def start_heartbeat(app, name: str, log: Callable[[str], None]) -> None:
@@ -57,6 +81,7 @@ def start_heartbeat(app, name: str, log: Callable[[str], None]) -> None:
                     last_reap = time.monotonic()
                     for job_id in reap_lost_jobs(app, conn):
                         log(f"job {job_id}: its worker or process was lost; ended, locks released")
+                    tend_parked(app, conn, log)
                 for schedule_id, outcome in fire_due(app, conn, launch_as):
                     log(f"schedule {schedule_id}: {outcome}")
             except Exception as exc:  # Redis or PostgreSQL away for a moment: try again
@@ -67,6 +92,7 @@ def start_heartbeat(app, name: str, log: Callable[[str], None]) -> None:
     # What a dead run left: the jobs it left unfinished, then the files of ended runs.
     for job_id in reap_lost_jobs(app, conn):
         log(f"job {job_id}: its worker or process was lost; ended, locks released")
+    tend_parked(app, conn, log)
     for job_id in clean_ended_runs(app):
         log(f"job {job_id}: the files its run left were cleaned")
     threading.Thread(target=loop, name="netoss-heartbeat", daemon=True).start()

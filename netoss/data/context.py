@@ -40,6 +40,9 @@ def defaults() -> dict:
         JOB_TEMPLATES_DIR=str(REPO / "jobs"),
         # Private data directories of the jobs (the stack sets <state>/jobs).
         JOBS_DIR=None,
+        # How long a job may wait for devices other jobs are changing (seconds): it waits pending,
+        # out of any worker, and fails saying which job holds them after this.
+        JOB_LOCK_WAIT=300,
         REDIS_URL=None,
         NETBOX_URL=None,
         NETBOX_TOKEN=None,

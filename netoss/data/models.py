@@ -162,6 +162,10 @@ class Job(db.Model):
     ticket_id: Mapped[int | None] = mapped_column(
         ForeignKey("tickets.id", ondelete="SET NULL", name="fk_jobs_ticket_id_tickets", use_alter=True), index=True
     )
+    # A job whose devices were locked waits pending, out of any worker (netoss.domain.jobs.queue:
+    # parked), since ``waiting_since`` for what ``waiting_for`` says; both stay once it ran.
+    waiting_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    waiting_for: Mapped[str | None] = mapped_column(String(500))
 
     def to_dict(self) -> dict:
         return {
@@ -181,6 +185,8 @@ class Job(db.Model):
             "error": self.error,
             "event_count": self.event_count,
             "ticket": f"TT-{self.ticket_id:06d}" if self.ticket_id else None,
+            "waiting_since": iso(self.waiting_since),
+            "waiting_for": self.waiting_for,
         }
 
 

@@ -136,6 +136,15 @@ SCHEMAS = {
             "error": {"type": ["string", "null"]},
             "event_count": {"type": "integer"},
             "ticket": {"type": ["string", "null"], "description": "the ticket it was launched from (TT-000042)"},
+            "waiting_since": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "since when it waited (pending) for devices other jobs were changing",
+            },
+            "waiting_for": {
+                "type": ["string", "null"],
+                "description": "what it waited for: the device and the job changing it",
+            },
         },
     },
     "JobEvent": {

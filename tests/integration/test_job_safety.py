@@ -34,7 +34,7 @@ roles: [operator]
 timeout: {timeout}
 limit: {{parameter: devices}}
 parameters:
-  - {{name: devices, type: multichoice, choices: [localhost]}}
+  - {{name: devices, type: multichoice, choices: [localhost, elsewhere]}}
   - {{name: password, type: secret, var: wait_password}}
 """
 
@@ -64,10 +64,8 @@ def safety(stack, tmp_path_factory):
     (repo / "playbooks").mkdir()
     (repo / "playbooks" / "wait.yml").write_text(PLAYBOOK)
     (repo / "inventory").mkdir()
-    (repo / "inventory" / "netbox.yml").write_text(
-        "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
-        "      ansible_python_interpreter: '{{ ansible_playbook_python }}'\n"
-    )
+    local = "      ansible_connection: local\n      ansible_python_interpreter: '{{ ansible_playbook_python }}'\n"
+    (repo / "inventory" / "netbox.yml").write_text(f"all:\n  hosts:\n    localhost:\n{local}    elsewhere:\n{local}")
     settings = {
         "NETOSS_PORTAL_JOB_TEMPLATES_DIR": str(repo / "jobs"),
         "NETOSS_PORTAL_JOB_QUEUE": f"netoss-jobs-safety-{os.getpid()}",
@@ -142,21 +140,29 @@ def _locks(app, job_id):
         return list(db.session.scalars(select(DeviceLock.device).where(DeviceLock.job_id == job_id)))
 
 
-def _launch_and_wait_running(stack, app, template="wait"):
+def _launch(stack, app, template="wait", device="localhost"):
     client = _client(stack, app)
     resp = client.post(
-        "/api/v1/jobs", json={"template": template, "parameters": {"devices": ["localhost"], "password": SECRET}}
+        "/api/v1/jobs", json={"template": template, "parameters": {"devices": [device], "password": SECRET}}
     )
     assert resp.status_code == 202, resp.get_json()
-    job_id = resp.get_json()["id"]
+    return client, resp.get_json()["id"]
+
+
+def _wait_running(app, job_id, device="localhost", timeout=120):
     private = Path(app.config["JOBS_DIR"]) / str(job_id)
 
     def sleeping():
         return [p for p in processes.find(private) if b"sleep\x00300" in _cmdline(p)]
 
-    _wait(f"job {job_id}'s playbook to run", sleeping, 120)
-    assert _locks(app, job_id) == ["localhost"]
-    return client, job_id, private
+    _wait(f"job {job_id}'s playbook to run", sleeping, timeout)
+    assert _locks(app, job_id) == [device]
+    return private
+
+
+def _launch_and_wait_running(stack, app, template="wait", device="localhost"):
+    client, job_id = _launch(stack, app, template, device)
+    return client, job_id, _wait_running(app, job_id, device)
 
 
 def _cmdline(pid):
@@ -233,3 +239,63 @@ def test_kill_9_of_the_worker_ends_the_job_and_a_new_worker_runs_the_next(stack,
     assert client.post(f"/api/v1/jobs/{job_id}/cancel").status_code == 200
     _ended(app, job_id, 60)
     _assert_nothing_left(stack, app, client, job_id, private)
+
+
+def _two_workers(workers, start_worker):
+    while len([w for w in workers if w.poll() is None]) < 2:
+        start_worker()
+
+
+def _parked(app, job_id, holder):
+    def waiting():
+        job = _job_row(app, job_id)
+        return job.status == "pending" and (job.waiting_for or "").startswith(f"device localhost is being changed "
+                                                                              f"by job {holder}") and job  # fmt: skip
+
+    return _wait(f"job {job_id} to wait for job {holder}'s device", waiting, 60)
+
+
+def test_a_job_waiting_for_a_device_holds_no_worker_and_runs_once_it_is_free(stack, safety):
+    """Queues by device group: with two workers, one running a job on a device, a second job on
+    that device waits out of the workers, so a third job, on another device, runs at once (it
+    waited for the second job's lock wait, 5 minutes, before); the waiting job runs as soon as
+    the device is free."""
+    app, start_worker, workers = safety
+    _two_workers(workers, start_worker)
+    client, holder, holder_dir = _launch_and_wait_running(stack, app)
+    _, waiting = _launch(stack, app)
+    _parked(app, waiting, holder)
+    _, other = _launch(stack, app, device="elsewhere")
+    other_dir = _wait_running(app, other, "elsewhere", timeout=60)
+    assert _job_row(app, waiting).status == "pending"
+    assert client.post(f"/api/v1/jobs/{holder}/cancel").status_code == 200
+    _ended(app, holder, 60)
+    waiting_dir = _wait_running(app, waiting, timeout=60)  # woken by the holder's end, first in the queue
+    job = _job_row(app, waiting)
+    assert job.status == "running" and job.started_at >= job.waiting_since
+    for job_id, private in ((waiting, waiting_dir), (other, other_dir)):
+        assert client.post(f"/api/v1/jobs/{job_id}/cancel").status_code == 200
+        _ended(app, job_id, 60)
+        _assert_nothing_left(stack, app, client, job_id, private)
+    _assert_nothing_left(stack, app, client, holder, holder_dir)
+
+
+def test_kill_9_of_the_worker_changing_a_device_lets_the_survivor_run_the_job_waiting_for_it(stack, safety):
+    app, start_worker, workers = safety
+    _two_workers(workers, start_worker)
+    client, holder, holder_dir = _launch_and_wait_running(stack, app)
+    _, waiting = _launch(stack, app)
+    _parked(app, waiting, holder)
+    name = _job_row(app, holder).worker
+    dead = workers[int(name.rsplit("-", 1)[1])]
+    dead.kill()
+    dead.wait()
+    lost = _ended(app, holder, 90)
+    assert lost.status == "failed" and "worker lost" in lost.error, lost.error
+    private = _wait_running(app, waiting, timeout=90)
+    job = _job_row(app, waiting)
+    assert job.status == "running" and job.worker != name
+    assert client.post(f"/api/v1/jobs/{waiting}/cancel").status_code == 200
+    _ended(app, waiting, 60)
+    _assert_nothing_left(stack, app, client, waiting, private)
+    _assert_nothing_left(stack, app, client, holder, holder_dir)

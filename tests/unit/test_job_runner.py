@@ -180,28 +180,6 @@ def test_a_locked_device_fails_the_second_job_clearly(app):
         assert job.status == "successful"
 
 
-def test_locks_go_to_the_job_that_waited_longest(app):
-    with app.app_context():
-        older = Job(template="echo", parameters={}, created_by="otto", status="running", limit="localhost")
-        other = Job(template="echo", parameters={}, created_by="otto", status="running", limit="elsewhere")
-        newer = Job(template="echo", parameters={}, created_by="otto", status="running", limit="localhost")
-        db.session.add_all([older, other, newer])
-        db.session.commit()
-        # The device is free, but an older job waits for it: the newer one lets it go first.
-        with pytest.raises(runner.LockError, match=f"jobs {older.id} wait for the same devices, first"):
-            runner.acquire_locks(newer, wait=0)
-        assert runner.acquire_locks(older, wait=0) == ["localhost"]
-        # A job on other devices is not held back; once the older job holds the lock, the
-        # newer one waits for it as a holder.
-        assert runner.acquire_locks(other, wait=0) == ["elsewhere"]
-        with pytest.raises(runner.LockError, match=f"device localhost is being changed by job {older.id}"):
-            runner.acquire_locks(newer, wait=0)
-        runner.release_locks(older.id)
-        older.status = "successful"
-        db.session.commit()
-        assert runner.acquire_locks(newer, wait=0) == ["localhost"]
-
-
 def test_the_api_launch_answers_4xx_and_503_without_a_queue(app):
     client = app.test_client()
     with app.app_context():

@@ -6,17 +6,30 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from pathlib import Path
 
 from redis import Redis
 from rq import Queue
 from rq.job import Job as RQJob
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, or_, select, update
 
 from netoss.data.db import db
-from netoss.data.models import DeviceLock, Job, utcnow
+from netoss.data.models import DeviceLock, Job, utc, utcnow
 from netoss.domain.jobs import processes, signals
-from netoss.domain.jobs.runner import CLEANED, clean, finish, release_locks, sensitive_values, templates
+from netoss.domain.jobs.runner import (
+    ALL_DEVICES,
+    CLEANED,
+    clean,
+    finish,
+    lock_names,
+    release_locks,
+    sensitive_values,
+    templates,
+    waiting_jobs,
+)
+
+log = logging.getLogger("netoss.jobs")
 
 QUEUE = "netoss-jobs"
 # What a worker runs for each job (a module-level function RQ imports by this name): the worker's
@@ -42,9 +55,12 @@ def rq_queue(app):
 
 
 def drop(app, job_id: int) -> None:
-    """Remove a canceled job from the queue (best effort: a worker skips it anyway)."""
+    """Remove a canceled job from the queue, and from the jobs waiting for devices (best effort:
+    a worker skips it anyway)."""
     try:
-        RQJob.fetch(f"netoss-job-{job_id}", connection=connection(app)).delete()
+        conn = connection(app)
+        conn.delete(parked_key(app, job_id))
+        RQJob.fetch(f"netoss-job-{job_id}", connection=conn).delete()
     except Exception:  # no queue configured, or already taken: the runner skips canceled jobs
         return
 
@@ -58,16 +74,126 @@ def enqueuer(app):
     return enqueue_job
 
 
-def enqueue(app, job, sealed: str | None, timeout: int) -> None:
+def enqueue(app, job, sealed: str | None, timeout: int, *, again: int = 0) -> None:
+    """Queue ``job`` (``sealed``: its secret values, encrypted); ``again``: the how-manieth time
+    it is woken from waiting for its devices (first in the queue, under an id of its own)."""
     rq_queue(app).enqueue_call(
         RUN_QUEUED,
         args=(job.id, sealed),
-        job_id=f"netoss-job-{job.id}",
+        job_id=f"netoss-job-{job.id}" + (f"-wake-{again}" if again else ""),
         timeout=timeout + 120,
         result_ttl=3600,
         failure_ttl=7 * 86400,
-        description=f"job {job.id}: {job.template}",
+        description=f"job {job.id}: {job.template}" + (" (its devices are free)" if again else ""),
+        at_front=bool(again),
     )
+
+
+# --- jobs waiting for devices -----------------------------------------------------------------
+# A job whose devices other jobs are changing does not hold a worker while it waits: the runner
+# parks it (it stays pending with waiting_since and waiting_for, netoss.domain.jobs.runner._claim)
+# and `park` keeps what it needs to be queued again (its encrypted secrets) in a Redis hash of
+# its own. `wake` queues again, first in the queue, each parked job whose devices are free and
+# that no older waiting job waits for (oldest first), once: a worker runs it after a job ends
+# (its locks released), after a job parks (a job that ended meanwhile may have missed it), when
+# a job is cancelled, and with every reap. `expire_parked` fails the jobs that waited longer than
+# JOB_LOCK_WAIT (saying what they waited for) and those whose place was lost (Redis emptied).
+PARKED_PREFIX = "netoss:parked:"
+WAKE_AGAIN = 120  # s: a job woken this long ago and still parked (its queued run was lost) is woken again
+
+
+def parked_key(app, job_id: int) -> str:
+    return f"{PARKED_PREFIX}{rq_queue(app).name}:{job_id}"
+
+
+def park(app, job, sealed: str | None) -> None:
+    """Keep what parked ``job`` needs to be queued again, for as long as it may wait (and more)."""
+    key = parked_key(app, job.id)
+    pipe = connection(app).pipeline()
+    pipe.hset(key, mapping={"sealed": sealed or ""})
+    pipe.hdel(key, "woken")
+    pipe.expire(key, int(app.config.get("JOB_LOCK_WAIT", 300)) + 3600)
+    pipe.execute()
+
+
+def wakeable(parked: list[tuple[int, list[str]]], held: set[str]) -> list[int]:
+    """Of the ``parked`` jobs (id, lock names; oldest first), those that may run now: none of
+    their devices is ``held`` nor waited for by an older parked job."""
+    claimed: set[str] = set(held)
+    every = ALL_DEVICES in claimed
+    found = []
+    for job_id, names in parked:
+        if every:
+            break
+        if (ALL_DEVICES in names and not claimed) or (ALL_DEVICES not in names and claimed.isdisjoint(names)):
+            found.append(job_id)
+        claimed.update(names)
+        every = ALL_DEVICES in claimed
+    return found
+
+
+def wake(app) -> list[int]:
+    """Queue again the parked jobs that may run now (see `wakeable`); their ids."""
+    parked = list(db.session.scalars(waiting_jobs()))
+    if not parked:
+        db.session.commit()
+        return []
+    held = set(db.session.scalars(select(DeviceLock.device)))
+    db.session.commit()
+    by_id = {job.id: job for job in parked}
+    conn = connection(app)
+    woken = []
+    for job_id in wakeable([(job.id, lock_names(job)) for job in parked], held):
+        key = parked_key(app, job_id)
+        now = time.time()
+        if not conn.hsetnx(key, "woken", now):
+            last = conn.hget(key, "woken")
+            if last is None or now - float(last) < WAKE_AGAIN:
+                continue  # woken already (its run is queued), or no longer parked here
+            conn.hset(key, "woken", now)
+        sealed = conn.hget(key, "sealed")
+        if sealed is None:  # its place was lost meanwhile: expire_parked fails it
+            conn.delete(key)
+            continue
+        template = templates(app).get(by_id[job_id].template)
+        again = conn.hincrby(key, "wakes", 1)
+        enqueue(app, by_id[job_id], sealed.decode() or None, template.timeout if template else 3600, again=again)
+        woken.append(job_id)
+    return woken
+
+
+def expire_parked(app, conn) -> list[int]:
+    """End the parked jobs that waited longer than JOB_LOCK_WAIT, and those whose place is lost."""
+    wait = float(app.config.get("JOB_LOCK_WAIT", 300))
+    now = utcnow()
+    ended = []
+    for job in list(db.session.scalars(waiting_jobs())):
+        if (now - utc(job.waiting_since)).total_seconds() >= wait:
+            why = job.waiting_for or "its devices were locked"
+        elif not conn.exists(parked_key(app, job.id)):
+            why = "lost: its place among the jobs waiting for devices was lost (Redis emptied); launch it again"
+        else:
+            continue
+        # Only if still pending: a worker may be taking it this very moment.
+        still = (Job.id == job.id) & (Job.status == "pending")
+        done = db.session.execute(update(Job).where(still).values(status="failed", error=why[:2000], finished_at=now))
+        db.session.commit()
+        if not done.rowcount:
+            continue
+        conn.delete(parked_key(app, job.id))
+        db.session.refresh(job)
+        signals.ended(job)  # its service order, if any, fails with the job
+        ended.append(job.id)
+    return ended
+
+
+def wake_quietly(app) -> None:
+    """`wake`, for the moments a job ended or parked: what fails is logged (the next reap wakes)."""
+    try:
+        with app.app_context():
+            wake(app)
+    except Exception as exc:  # Redis or PostgreSQL away for a moment: the reaper wakes them
+        log.warning("waking the jobs waiting for devices failed: %s: %s", type(exc).__name__, exc)
 
 
 # --- lost workers and lost runs ---------------------------------------------------------------
@@ -177,3 +303,5 @@ def cancel_pending(app, job) -> None:
     db.session.commit()
     drop(app, job.id)  # no worker needs to pick it up
     signals.ended(job)  # its service order, if it runs one, is cancelled with it
+    if job.waiting_since is not None:
+        wake_quietly(app)  # younger jobs waited behind it

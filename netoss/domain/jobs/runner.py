@@ -8,8 +8,9 @@ like a token, password, secret or key) in ``env/run.json`` (0600), which a small
 loads into the environment of ansible-playbook and deletes as it starts. Every event is
 stored as it comes, with the values of secrets replaced by ``********``. A job that changes
 devices first takes a lock on each device of its limit (or on every device when it has no
-limit): a second job on the same device waits up to ``lock_wait`` seconds, then fails saying
-which job holds it.
+limit), in the commit that marks it running: a second job on the same device is parked (it
+waits pending, out of any worker, netoss.domain.jobs.queue) up to ``lock_wait`` seconds, then
+fails saying which job holds it; jobs for other devices go on meanwhile.
 
 However a run ends (done, failed, cancelled, timed out, or found dead by a worker's reaper),
 :func:`finish` stops every process of it (netoss.domain.jobs.processes), cleans its directory
@@ -35,9 +36,8 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from netoss.data import context
 from netoss.data.db import db
-from netoss.data.models import DeviceLock, Job, JobEvent, utcnow
+from netoss.data.models import DeviceLock, Job, JobEvent, utc, utcnow
 from netoss.domain.jobs import actions, processes, signals
 from netoss.domain.jobs.ansible import (
     run_ansible,
@@ -75,50 +75,48 @@ def _holders(names: list[str]) -> list[DeviceLock]:
     return list(db.session.scalars(query))
 
 
+def overlap(mine: list[str] | set[str], theirs: list[str] | set[str]) -> bool:
+    """Whether two jobs' lock names meet (every device meets any)."""
+    if not mine or not theirs:
+        return False
+    return ALL_DEVICES in mine or ALL_DEVICES in theirs or not set(mine).isdisjoint(theirs)
+
+
+def waiting_jobs():
+    """The query of the jobs that wait for devices (pending, parked out of the workers), oldest first."""
+    return select(Job).where(Job.status == "pending", Job.waiting_since.is_not(None)).order_by(Job.id)
+
+
 def _earlier_waiters(job: Job, names: list[str]) -> list[int]:
-    """Jobs started before ``job`` that still wait for one of its devices: they go first.
-
-    A job waiting for locks is running, changes devices and holds no lock yet. Without this,
-    the worker that frees a device takes the next queued job, which locks the device at once,
-    while a job that has waited longer polls once a second and can lose every time.
-    """
-    holding = set(db.session.scalars(select(DeviceLock.job_id)))
-    found = []
-    for other in db.session.scalars(select(Job).where(Job.status == "running", Job.id < job.id)):
-        if other.id in holding:
-            continue
-        template = templates(context.current()).get(other.template)
-        theirs = lock_names(other)
-        overlap = ALL_DEVICES in theirs or ALL_DEVICES in names or set(theirs) & set(names)
-        if template is not None and changes_devices(template, other) and overlap:
-            found.append(other.id)
-    return found
+    """Jobs queued before ``job`` that wait for one of its devices: they go first, so a job never
+    takes a free device an older job waits for (the worker that frees a device would otherwise
+    take the next queued job, which locks it at once, and the job that waited longest could lose
+    every time)."""
+    return [other.id for other in db.session.scalars(waiting_jobs().where(Job.id < job.id))
+            if overlap(names, lock_names(other))]  # fmt: skip
 
 
-def acquire_locks(job: Job, wait: float, interval: float = 1.0) -> list[str]:
-    """Lock the job's devices, waiting up to ``wait`` seconds, in the order the jobs started;
-    LockError names the holder."""
-    names = lock_names(job)
-    deadline = time.monotonic() + wait
-    while True:
-        holders = [h for h in _holders(names) if h.job_id != job.id]
-        if not holders and not _earlier_waiters(job, names):
-            try:
-                for name in names:
-                    db.session.add(DeviceLock(device=name, job_id=job.id))
-                db.session.commit()
-                return names
-            except IntegrityError:
-                db.session.rollback()  # another job took one first: look again
-                continue
-        if time.monotonic() >= deadline:
-            if not holders:
-                first = ", ".join(map(str, _earlier_waiters(job, names)))
-                raise LockError(f"jobs {first} wait for the same devices, first")
-            h = holders[0]
-            what = "every device" if h.device == ALL_DEVICES else f"device {h.device}"
-            raise LockError(f"{what} is being changed by job {h.job_id} (locked since {h.acquired_at:%H:%M:%S} UTC)")
-        time.sleep(interval)
+def blocked(job: Job, names: list[str]) -> str | None:
+    """Why ``job`` cannot lock ``names`` now (the holder, or the older jobs waiting for them), or None."""
+    holders = [h for h in _holders(names) if h.job_id != job.id]
+    if holders:
+        h = holders[0]
+        what = "every device" if h.device == ALL_DEVICES else f"device {h.device}"
+        return f"{what} is being changed by job {h.job_id} (locked since {utc(h.acquired_at):%H:%M:%S} UTC)"
+    earlier = _earlier_waiters(job, names)
+    if earlier:
+        return f"jobs {', '.join(map(str, earlier))} wait for the same devices, first"
+    return None
+
+
+def acquire_locks(job: Job, names: list[str]) -> str | None:
+    """Add ``job``'s locks on ``names`` to the session (taken by its commit; a unique device
+    per lock, so a job that takes one first makes that commit fail: look again), or say why
+    they cannot be taken now (``blocked``)."""
+    why = blocked(job, names)
+    if why is None:
+        db.session.add_all([DeviceLock(device=name, job_id=job.id) for name in names])
+    return why
 
 
 def release_locks(job_id: int) -> None:
@@ -430,36 +428,74 @@ def _act(app, private: Path, repo: Path, template: JobTemplate, job: Job, env: d
     return outcome, error
 
 
+def _claim(app, job_id: int, lock_wait: float, park) -> tuple[Job | None, str, str | None]:
+    """Take pending job ``job_id`` for this process, its device locks and its run token with it
+    in one commit: (the job now running, its run token, None); (None, "", None) when it is not
+    pending any more (taken, canceled) or was parked; (the job now running, its token, why) when
+    it may not wait any longer for its devices.
+
+    A job whose devices are locked (or that older waiting jobs wait for) is parked: it stays
+    pending, says since when and what it waits for, and ``park(job)`` puts it where it waits
+    (netoss.domain.jobs.queue: out of every worker until the devices are free), before that is
+    committed. Without ``park``, or once it waited ``lock_wait`` seconds, it does not wait."""
+    while True:
+        job = db.session.get(Job, job_id, with_for_update=True, populate_existing=True)
+        if job is None or job.status != "pending":
+            db.session.rollback()
+            return None, "", None
+        template = templates(app).get(job.template)
+        why = None
+        if template is not None and changes_devices(template, job):
+            why = acquire_locks(job, lock_names(job))
+        now = utcnow()
+        if why is not None:
+            since = utc(job.waiting_since) or now
+            if park is not None and (now - since).total_seconds() < lock_wait:
+                job.waiting_since, job.waiting_for = since, why[:500]
+                park(job)
+                db.session.commit()
+                return None, "", None
+        job.status, job.started_at = "running", now
+        job.worker = os.environ.get("NETOSS_WORKER_NAME") or f"{socket.gethostname()}:{os.getpid()}"
+        job.host, job.pid, job.pid_started = socket.gethostname(), os.getpid(), processes.started(os.getpid())
+        token = new_run_token(job)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()  # another job took one of the devices first: look again
+            continue
+        return job, token, why
+
+
 def execute(
     job_id: int,
     app,
     secrets: dict | None = None,
     env: dict | None = None,
-    lock_wait: float = 300,
+    lock_wait: float | None = None,
     parent: int | None = None,
+    park=None,
 ):
     """Run job ``job_id`` to its end; the job row says how it went.
 
     ``secrets`` are the values of its secret parameters (never stored), ``env`` the
     environment of the run (credentials); both default to what the worker was started with.
     ``parent`` is the pid of the worker that forked this process: the run stops if it dies.
+    A job whose devices other jobs are changing is parked by ``park`` (see `_claim`) for up to
+    ``lock_wait`` seconds (the app's JOB_LOCK_WAIT), then fails saying which job holds them.
     """
     with app.app_context():
-        job = db.session.get(Job, job_id)
-        if job is None or job.status != "pending":
+        wait = app.config.get("JOB_LOCK_WAIT", 300) if lock_wait is None else lock_wait
+        job, token, refused = _claim(app, job_id, float(wait), park)
+        if job is None:
             return
-        job.status, job.started_at = "running", utcnow()
-        job.worker = os.environ.get("NETOSS_WORKER_NAME") or f"{socket.gethostname()}:{os.getpid()}"
-        job.host, job.pid, job.pid_started = socket.gethostname(), os.getpid(), processes.started(os.getpid())
-        token = new_run_token(job)
-        db.session.commit()
         private = job_dir(app, job.id)
         hidden = [*(secrets or {}).values(), token]
         outcome, error = "error", "the run stopped before it ended"
         try:
+            if refused:
+                raise LockError(refused)
             template = templates(app)[job.template]
-            if changes_devices(template, job):
-                acquire_locks(job, lock_wait)
             private.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.chmod(private, 0o700)
             (private / CLEANED).unlink(missing_ok=True)
