@@ -112,15 +112,26 @@ def problems(device, spec, baseline=(), elapsed=0.0):
 
 
 def verify(
-    device, spec, baseline=(), taken_at=None, timeout=60, interval=1.0, settle=3.0, clock=time.time, sleep=time.sleep
+    device,
+    spec,
+    baseline=(),
+    taken_at=None,
+    timeout=60,
+    interval=1.0,
+    settle=3.0,
+    clock=time.time,
+    sleep=time.sleep,
+    timings=None,
 ):
     """Wait until the service is right on the router and stays right for ``settle`` seconds
     (a session torn down just after it came up, by its maximum-prefix, is not right); returns
-    [] or the last problems seen.
+    [] or the last problems seen. ``timings``, a dict, gets the seconds until the service was
+    first right (``right``) and until it had stayed right (``settled``).
 
     A disturbed session is reported at once: waiting does not undo a restart.
     """
-    deadline = clock() + timeout
+    start = clock()
+    deadline = start + timeout
     right_since = None
     while True:
         elapsed = clock() - taken_at if taken_at else 0.0
@@ -132,6 +143,8 @@ def verify(
         elif right_since is None:
             right_since = clock()
         if not found and clock() - right_since >= settle:
+            if timings is not None:
+                timings.update(right=round(right_since - start, 1), settled=round(clock() - start, 1))
             return []
         if clock() >= deadline:
             return found

@@ -64,6 +64,11 @@ waited:
   description: Seconds waited.
   returned: always
   type: float
+timings:
+  description: The seconds until every session was up (C(sessions up)), for the C(netoss.core.timings) callback.
+  returned: success
+  type: dict
+  sample: {"sessions up": 4.2}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -92,6 +97,7 @@ def main():
         changed=False,
         problems=[],
         waited=waited,
+        timings={"sessions up": waited},
         msg="verified in %ss: %d BGP session(s) established, %d OSPF interface(s) full"
         % (waited, len(expected["bgp"]), len(expected["ospf"])),
     )

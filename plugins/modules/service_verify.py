@@ -85,6 +85,14 @@ problems:
   returned: always
   type: list
   elements: str
+timings:
+  description:
+    - Seconds from the start of the check until the service was first right (C(right), the
+      session Established and the prefixes received and routed) and until it had stayed right
+      for the settle time (C(settled)), shown by the C(netoss.core.timings) callback.
+  returned: success
+  type: dict
+  sample: {"right": 2.1, "settled": 5.1}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -115,9 +123,15 @@ def main():
     spec = {k: p[k] for k in ("role", "neighbor", "bgp", "prefixes", "receives", "removed")}
     baseline = (p["baseline"] or {}).get("bgp") or []
     taken_at = (p["baseline"] or {}).get("taken_at")
+    timings = {}
     try:
         found = verify(
-            Connection(module._socket_path), spec, baseline, taken_at, 0 if module.check_mode else p["timeout"]
+            Connection(module._socket_path),
+            spec,
+            baseline,
+            taken_at,
+            0 if module.check_mode else p["timeout"],
+            timings=timings,
         )
     except ConnectionError as exc:
         fail_or_unreachable(module, exc, "reading the service's state failed")
@@ -128,7 +142,12 @@ def main():
     what = (
         "removed" if p["removed"] else ("eBGP with %s" % p["neighbor"] if p["bgp"] else "static via %s" % p["neighbor"])
     )
-    module.exit_json(changed=False, problems=[], msg="service right (%s); no other session disturbed" % what)
+    module.exit_json(
+        changed=False,
+        problems=[],
+        timings=timings,
+        msg="service right (%s) after %ss; no other session disturbed" % (what, timings.get("right", 0)),
+    )
 
 
 if __name__ == "__main__":

@@ -88,6 +88,10 @@ def test_bench_lists_smoke(stack, demo_synced, portal_api):
         jobs = portal_api.get(f"{stack.portal_url}/api/v1/jobs", params={"created_by": "bench-lists"}, timeout=30)
         return int(jobs.headers["X-Total-Count"])
 
+    # The lab tests' leftovers cleared first: a real alarm still active on a device the bench's
+    # alarms are on folds into the bench's ticket, and once the bench deletes that ticket the
+    # processor opens a new one for the real alarm (seen once in make test).
+    _clear_fault_slate(stack, portal_api)
     before = _open_alarm_tickets(stack, portal_api)
     out = run_bench("bench_lists.py", "--smoke", "--stack", str(stack.state_dir))
     assert_headings(

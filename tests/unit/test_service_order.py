@@ -487,6 +487,20 @@ def test_a_session_torn_down_just_after_it_came_up_is_not_right():
     )
 
 
+def test_verify_says_when_the_service_was_right_and_when_it_had_settled():
+    """For the job's breakdown (netoss.core.timings): the session came up on the 3rd read, and
+    stayed right for the settle time."""
+    down = _summary({"198.19.128.5": _peer(state="Connect")})
+    up = _summary({"198.19.128.5": _peer(uptime=1000)})
+    routes = '{"routes": {"203.0.113.32/28": []}}'
+    ticks, timings = iter(range(0, 1000)), {}
+    router = SequenceRouter([down, down, up], routes)
+    found = service_verify.verify(router, SPEC, [], timeout=60, settle=3, clock=lambda: next(ticks),
+                                  sleep=lambda s: None, timings=timings)  # fmt: skip
+    assert found == []
+    assert timings["right"] > 0 and timings["settled"] >= timings["right"] + 3, timings
+
+
 # --- values that reach a router's configuration: strict patterns at the order check ----------
 
 
