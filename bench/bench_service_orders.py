@@ -47,6 +47,7 @@ import math
 import os
 import platform
 import pwd
+import re
 import shutil
 import signal
 import statistics
@@ -261,7 +262,9 @@ class Workers:
     def start(self, count: int, stack_worker_pid: int) -> None:
         user = owner_of_process(stack_worker_pid) or "root"
         entry = pwd.getpwnam(user)
-        env = {**os.environ, **portal_app.env(self.stack)}
+        # The environment the stack gives its own worker: its credentials included (the
+        # stack's secrets file is root's alone, not the worker account's to read).
+        env = {**os.environ, **portal_app.env(self.stack), **portal_app.daemon_env(self.stack, "portal-worker")}
         log = (self.stack.logs / "bench-workers.log").open("a")
         for k in range(1, count + 1):
             kwargs = {}
@@ -365,6 +368,45 @@ def job_tail(api: requests.Session, base: str, order: dict, lines: int = 25) -> 
     return "\n".join("    " + line for line in text[-lines:])
 
 
+TIMED = re.compile(r"^\s*(\d+\.\d) s  (.+?)  \[(.*)\]$")
+
+
+def job_timings(api: requests.Session, base: str, order: dict) -> list[tuple[str, float, str]]:
+    """The job's own breakdown (netoss.core.timings, the end of its output): (task, wall seconds,
+    per host) in the order the tasks ran."""
+    job = (order.get("netoss") or {}).get("job")
+    events = api.get(f"{base}/api/v1/jobs/{job}/events", params={"limit": 5000}, timeout=30).json()
+    text = "\n".join(e.get("stdout") or "" for e in events)
+    if "WHERE THE TIME WENT" not in text:
+        return []
+    rows = []
+    for line in text.split("WHERE THE TIME WENT", 1)[1].splitlines():
+        m = TIMED.match(line)
+        if m:
+            rows.append((m.group(2), float(m.group(1)), m.group(3)))
+        elif line.strip().endswith(" s  the playbook, in all"):
+            rows.append(("the playbook, in all", float(line.split()[0]), ""))
+    return rows
+
+
+def print_breakdown(api: requests.Session, base: str, done: list[dict]) -> None:
+    """Where an order's time went in its job, task by task: the median over the orders (and the
+    fastest order's own line per host)."""
+    tables = [job_timings(api, base, r["final"]) for r in done]
+    tables = [t for t in tables if t]
+    if not tables:
+        print("  where the time went: the jobs' output has no timings table")
+        return
+    fastest = min(tables, key=lambda t: sum(w for _n, w, _h in t))
+    walls: dict[str, list[float]] = {}
+    for table in tables:
+        for name, wall, _hosts in table:
+            walls.setdefault(name, []).append(wall)
+    print(f"  where an order's job spent its time (median of {len(tables)} orders; the fastest order per host):")
+    for name, _wall, hosts in fastest:
+        print(f"    {statistics.median(walls[name]):6.1f} s  {name}  [{hosts}]")
+
+
 def nearest_rank(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
@@ -419,6 +461,7 @@ def report(what: str, api, base: str, results: list[dict], workers: int) -> list
     print(f"    then Ansible's start, until inProgress: {spread(locked)}")
     print(f"    then the playbook's work, inProgress -> completed: {spread(work)}")
     print(f"  wall (first submit -> last order ended): {wall:.1f} s = {n / (wall / 60):.2f} orders/min")
+    print_breakdown(api, base, done)
     lock_wait = sum(locked)
     print(
         f"  workers: {busy:.0f} worker-seconds in jobs of {workers} x {max(ends) - first:.0f} s; "
@@ -496,9 +539,10 @@ def bench_leftovers(nb, n: int) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--orders", type=int, default=20, help="concurrent orders (default 20, 2..20)")
+    ap.add_argument("--orders", type=int, default=20, help="concurrent orders (default 20, 1..20)")
     ap.add_argument("--workers", type=int, default=2, help="job workers besides the stack's one (default 2, 0..6)")
     ap.add_argument("--pes", type=int, choices=(1, 2), default=2, help="the PEs the orders spread over (default 2)")
+    ap.add_argument("--rounds", type=int, default=1, help="add and delete the orders this many times (default 1)")
     ap.add_argument(
         "--spare",
         action="append",
@@ -524,8 +568,8 @@ def main() -> None:
         spares = spares_of(args.orders, args.pes)
     if args.smoke:
         args.workers = 0
-    if not ((args.stack or args.orders >= 2) and args.orders <= 20 and 0 <= args.workers <= 6):
-        ap.error("--orders 2..20 (the prefixes 203.0.113.32-191), --workers 0..6")
+    if not (1 <= args.orders <= 20 and 0 <= args.workers <= 6 and args.rounds >= 1):
+        ap.error("--orders 1..20 (the prefixes 203.0.113.32-191), --workers 0..6, --rounds 1 or more")
     if os.geteuid() != 0:
         raise SystemExit("the lab needs root (network namespaces)")
     print(machine())
@@ -591,12 +635,44 @@ def run(stack: Stack, args, workers: Workers, spec, spares: list[tuple[str, str,
         if set(p.values()) != {"Established"}
     ]
 
+    to_active: list[float] = []
+    for round_ in range(1, args.rounds + 1):
+        if args.rounds > 1:
+            print(f"round {round_} of {args.rounds}:")
+        problems += one_round(api, base, nb, spec, spares, per_pe, baseline, args, to_active)
+        if problems:
+            break
+    if args.rounds > 1 and to_active:
+        each = ", ".join(f"{t:.1f}" for t in to_active)
+        print(f"order-to-active over {len(to_active)} orders of {args.rounds} rounds: median "
+              f"{statistics.median(to_active):.1f} s (each: {each} s)")  # fmt: skip
+
+    load = os.getloadavg()
+    print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    sampler.stop.set()
+    sampler.join(5)
+    hwm = ", ".join(f"{pid}: {vm_hwm(pid)} MiB" for pid in [stack_worker, *workers.pids])
+    print(f"memory: worker processes VmHWM ({hwm}); peak RSS of all workers with their jobs {sampler.peak // 1024} MiB")
+    if problems:
+        print("result: FAILED")
+        for p in problems:
+            print(f"  - {p}")
+        raise SystemExit(1)
+    print("result: every order completed; distinct /31s; BGP Established on both PEs; NetBox clean after the deletes")
+
+
+def one_round(
+    api, base: str, nb, spec, spares, per_pe: dict, baseline: dict, args, to_active: list[float]
+) -> list[str]:
+    """The orders added together, checked, then deleted together and checked; the problems found."""
+    problems: list[str] = []
     # 1. Adds.
     adds = submit_together(
         api, f"{base}{ORDERS}", [{"serviceOrderItem": [add_item(i, spare)]} for i, spare in enumerate(spares, 1)]
     )
     wait_orders(api, base, adds)
     done = report("adds", api, base, adds, 1 + args.workers)
+    to_active += [epoch(r["final"]["completionDate"]) - r["sent"] for r in done]
     cids = [r["final"]["serviceOrderItem"][0]["service"]["id"] for r in done]
     locked = [r for r in adds if "is being changed by job" in ((r["final"].get("netoss") or {}).get("reason") or "")]
     if locked:
@@ -623,18 +699,7 @@ def run(stack: Stack, args, workers: Workers, spec, spares: list[tuple[str, str,
     if left:
         problems.append(f"NetBox still has {len(left)} records of the bench's customers: {left[:20]}")
 
-    load = os.getloadavg()
-    print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    sampler.stop.set()
-    sampler.join(5)
-    hwm = ", ".join(f"{pid}: {vm_hwm(pid)} MiB" for pid in [stack_worker, *workers.pids])
-    print(f"memory: worker processes VmHWM ({hwm}); peak RSS of all workers with their jobs {sampler.peak // 1024} MiB")
-    if problems:
-        print("result: FAILED")
-        for p in problems:
-            print(f"  - {p}")
-        raise SystemExit(1)
-    print("result: every order completed; distinct /31s; BGP Established on both PEs; NetBox clean after the deletes")
+    return problems
 
 
 def _value(result: dict, name: str):

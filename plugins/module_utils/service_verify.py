@@ -73,12 +73,15 @@ def _not_received(device, neighbor, wanted):
     ]
 
 
-def problems(device, spec, baseline=(), elapsed=0.0):
-    """What is not right yet (an empty list when the service is right)."""
+def problems(device, spec, baseline=(), elapsed=0.0, seen=None):
+    """What is not right yet (an empty list when the service is right). ``seen``, a dict, gets the
+    service's session as read (``session``), when it has one."""
     out = []
     sessions = parse_bgp_summary(device.get(COMMANDS["bgp"]))
     neighbor = spec.get("neighbor")
     mine = [s for s in sessions if s["neighbor"] == neighbor]
+    if seen is not None:
+        seen["session"] = mine[0] if mine else None
     if spec.get("removed"):
         if mine:
             out.append(
@@ -123,28 +126,36 @@ def verify(
     sleep=time.sleep,
     timings=None,
 ):
-    """Wait until the service is right on the router and stays right for ``settle`` seconds
+    """Wait until the service is right on the router and has been right for ``settle`` seconds
     (a session torn down just after it came up, by its maximum-prefix, is not right); returns
     [] or the last problems seen. ``timings``, a dict, gets the seconds until the service was
-    first right (``right``) and until it had stayed right (``settled``).
+    first seen right (``right``) and until it had been right long enough (``settled``).
 
-    A disturbed session is reported at once: waiting does not undo a restart.
+    An eBGP service has been right since its session came up, as the session's own uptime says
+    (a session torn down and up again starts its uptime again), so a session that came up during
+    the push is not watched for ``settle`` more seconds; a static or deleted service from the
+    first time it is seen right. A disturbed session is reported at once: waiting does not undo
+    a restart.
     """
     start = clock()
     deadline = start + timeout
     right_since = None
     while True:
         elapsed = clock() - taken_at if taken_at else 0.0
-        found = problems(device, spec, baseline, elapsed)
+        seen = {}
+        found = problems(device, spec, baseline, elapsed, seen)
         if any("restarted" in p or "went down" in p for p in found):
             return found
         if found:
             right_since = None
         elif right_since is None:
             right_since = clock()
+            session = seen.get("session")
+            if spec.get("bgp") and not spec.get("removed") and session and session.get("uptime_msec") is not None:
+                right_since -= session["uptime_msec"] / 1000.0  # up (and so right) before we looked
         if not found and clock() - right_since >= settle:
             if timings is not None:
-                timings.update(right=round(right_since - start, 1), settled=round(clock() - start, 1))
+                timings.update(right=round(max(right_since - start, 0.0), 1), settled=round(clock() - start, 1))
             return []
         if clock() >= deadline:
             return found

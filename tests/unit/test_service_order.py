@@ -498,7 +498,25 @@ def test_verify_says_when_the_service_was_right_and_when_it_had_settled():
     found = service_verify.verify(router, SPEC, [], timeout=60, settle=3, clock=lambda: next(ticks),
                                   sleep=lambda s: None, timings=timings)  # fmt: skip
     assert found == []
-    assert timings["right"] > 0 and timings["settled"] >= timings["right"] + 3, timings
+    # Seen right at once up for 1 s: it had been right for the settle time 2 s later.
+    assert timings["right"] > 0 and timings["settled"] >= timings["right"] + 2, timings
+
+
+def test_a_session_up_longer_than_the_settle_time_is_right_at_once():
+    """Verify by watching: the session came up during the push; its uptime says it has been
+    right for longer than the settle time, so nothing is waited for."""
+    up = _summary({"198.19.128.5": _peer(uptime=4000)})
+    routes = '{"routes": {"203.0.113.32/28": []}}'
+    timings = {}
+    found = service_verify.verify(SequenceRouter([up], routes), SPEC, [], timeout=60, settle=3, clock=lambda: 100.0,
+                                  sleep=pytest.fail, timings=timings)  # fmt: skip
+    assert found == [] and timings == {"right": 0.0, "settled": 0.0}
+    # Up for 1 s only: it is watched 2 s more (a maximum-prefix teardown would show by then).
+    clock = iter([100.0, 100.0, 100.0, 101.0, 101.0, 102.0, 102.0, 102.0])
+    slept = []
+    found = service_verify.verify(SequenceRouter([_summary({"198.19.128.5": _peer(uptime=1000)})], routes), SPEC,
+                                  [], timeout=60, settle=3, clock=lambda: next(clock), sleep=slept.append)  # fmt: skip
+    assert found == [] and len(slept) == 2
 
 
 # --- values that reach a router's configuration: strict patterns at the order check ----------
