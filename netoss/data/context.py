@@ -40,8 +40,9 @@ def defaults() -> dict:
         JOB_TEMPLATES_DIR=str(REPO / "jobs"),
         # Private data directories of the jobs (the stack sets <state>/jobs).
         JOBS_DIR=None,
-        # How long a job may wait for devices other jobs are changing (seconds): it waits pending,
-        # out of any worker, and fails saying which job holds them after this.
+        # How long a job may wait for devices another job has held as long (seconds): it waits
+        # pending, out of any worker, then fails saying which job holds them (a line of jobs for
+        # one device, each changing it in turn, waits its turn however long it is).
         JOB_LOCK_WAIT=300,
         REDIS_URL=None,
         NETBOX_URL=None,

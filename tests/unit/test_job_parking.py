@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from rq.job import Job as RQJob
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select, text, update
 
 from netoss.daemons.worker import run_job
 from netoss.data.db import db
@@ -225,9 +225,16 @@ def test_a_job_that_waits_too_long_fails_saying_what_it_waited_for(app):
         assert queue.connection(app).exists(key)
         conn = queue.connection(app)
         assert queue.expire_parked(app, conn) == []  # not yet
+        long_ago = utcnow() - dt.timedelta(seconds=app.config["JOB_LOCK_WAIT"] + 1)
         job = _job(job_id)
-        job.waiting_since = utcnow() - dt.timedelta(seconds=app.config["JOB_LOCK_WAIT"] + 1)
+        job.waiting_since = long_ago
         db.session.commit()
+        # Waited long, but for a job that took the device a moment ago: its turn comes (a long
+        # line of jobs for one device, each changing it in turn, never fails its last ones).
+        assert queue.expire_parked(app, conn) == []
+        db.session.execute(update(DeviceLock).where(DeviceLock.job_id == holder.id).values(acquired_at=long_ago))
+        db.session.commit()
+        # The holder has held it as long: stuck; the waiting job fails saying which job holds it.
         assert queue.expire_parked(app, conn) == [job_id]
         job = _job(job_id)
         assert job.status == "failed" and job.finished_at is not None
@@ -240,8 +247,10 @@ def test_a_woken_job_past_its_wait_fails_when_a_worker_takes_it(app):
         holder = _holder("edge-b")
         job_id = _launch(app, "edge-b")
         _work(app)
+        long_ago = utcnow() - dt.timedelta(seconds=app.config["JOB_LOCK_WAIT"] + 1)
         job = _job(job_id)
-        job.waiting_since = utcnow() - dt.timedelta(seconds=app.config["JOB_LOCK_WAIT"] + 1)
+        job.waiting_since = long_ago
+        db.session.execute(update(DeviceLock).where(DeviceLock.job_id == holder.id).values(acquired_at=long_ago))
         db.session.commit()
         queue.connection(app).hdel(queue.parked_key(app, job_id), "woken")
         # Still locked when a worker takes it again: it has waited long enough, it fails.

@@ -15,16 +15,18 @@ from rq.job import Job as RQJob
 from sqlalchemy import and_, delete, or_, select, update
 
 from netoss.data.db import db
-from netoss.data.models import DeviceLock, Job, utc, utcnow
+from netoss.data.models import DeviceLock, Job, utcnow
 from netoss.domain.jobs import processes, signals
 from netoss.domain.jobs.runner import (
     ALL_DEVICES,
     CLEANED,
+    blocked,
     clean,
     finish,
     lock_names,
     release_locks,
     sensitive_values,
+    stuck,
     templates,
     waiting_jobs,
 )
@@ -163,13 +165,14 @@ def wake(app) -> list[int]:
 
 
 def expire_parked(app, conn) -> list[int]:
-    """End the parked jobs that waited longer than JOB_LOCK_WAIT, and those whose place is lost."""
+    """End the parked jobs that waited longer than JOB_LOCK_WAIT for a job that has held their
+    devices that long (runner.stuck), and those whose place is lost."""
     wait = float(app.config.get("JOB_LOCK_WAIT", 300))
     now = utcnow()
     ended = []
     for job in list(db.session.scalars(waiting_jobs())):
-        if (now - utc(job.waiting_since)).total_seconds() >= wait:
-            why = job.waiting_for or "its devices were locked"
+        if stuck(job, lock_names(job), wait, now):
+            why = blocked(job, lock_names(job)) or job.waiting_for or "its devices were locked"
         elif not conn.exists(parked_key(app, job.id)):
             why = "lost: its place among the jobs waiting for devices was lost (Redis emptied); launch it again"
         else:

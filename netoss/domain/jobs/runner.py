@@ -9,8 +9,9 @@ loads into the environment of ansible-playbook and deletes as it starts. Every e
 stored as it comes, with the values of secrets replaced by ``********``. A job that changes
 devices first takes a lock on each device of its limit (or on every device when it has no
 limit), in the commit that marks it running: a second job on the same device is parked (it
-waits pending, out of any worker, netoss.domain.jobs.queue) up to ``lock_wait`` seconds, then
-fails saying which job holds it; jobs for other devices go on meanwhile.
+waits pending, out of any worker, netoss.domain.jobs.queue) until the device is free, and
+fails saying which job holds it only once it waited ``lock_wait`` seconds for a job that has
+held the device as long (`stuck`); jobs for other devices go on meanwhile.
 
 However a run ends (done, failed, cancelled, timed out, or found dead by a worker's reaper),
 :func:`finish` stops every process of it (netoss.domain.jobs.processes), cleans its directory
@@ -107,6 +108,17 @@ def blocked(job: Job, names: list[str]) -> str | None:
     if earlier:
         return f"jobs {', '.join(map(str, earlier))} wait for the same devices, first"
     return None
+
+
+def stuck(job: Job, names: list[str], lock_wait: float, now) -> bool:
+    """Whether ``job`` may stop waiting for ``names``: it has waited ``lock_wait`` seconds, and a
+    job holding one of them has held it that long too. A line of jobs for one device, each
+    changing it in turn, never is: every job waits its turn, however long the line."""
+    since = utc(job.waiting_since)
+    if since is None or (now - since).total_seconds() < lock_wait:
+        return False
+    held = [utc(h.acquired_at) for h in _holders(names) if h.job_id != job.id]
+    return any((now - t).total_seconds() >= lock_wait for t in held)
 
 
 def acquire_locks(job: Job, names: list[str]) -> str | None:
@@ -437,7 +449,8 @@ def _claim(app, job_id: int, lock_wait: float, park) -> tuple[Job | None, str, s
     A job whose devices are locked (or that older waiting jobs wait for) is parked: it stays
     pending, says since when and what it waits for, and ``park(job)`` puts it where it waits
     (netoss.domain.jobs.queue: out of every worker until the devices are free), before that is
-    committed. Without ``park``, or once it waited ``lock_wait`` seconds, it does not wait."""
+    committed. Without ``park``, or once it waited ``lock_wait`` seconds for a job that has held
+    its devices that long (`stuck`), it does not wait."""
     while True:
         job = db.session.get(Job, job_id, with_for_update=True, populate_existing=True)
         if job is None or job.status != "pending":
@@ -449,12 +462,14 @@ def _claim(app, job_id: int, lock_wait: float, park) -> tuple[Job | None, str, s
             why = acquire_locks(job, lock_names(job))
         now = utcnow()
         if why is not None:
-            since = utc(job.waiting_since) or now
-            if park is not None and (now - since).total_seconds() < lock_wait:
-                job.waiting_since, job.waiting_for = since, why[:500]
+            waited = utc(job.waiting_since)
+            job.waiting_since = waited or now
+            if park is not None and not stuck(job, lock_names(job), lock_wait, now):
+                job.waiting_for = why[:500]
                 park(job)
                 db.session.commit()
                 return None, "", None
+            job.waiting_since = waited  # it did not wait (no park): as it was
         job.status, job.started_at = "running", now
         job.worker = os.environ.get("NETOSS_WORKER_NAME") or f"{socket.gethostname()}:{os.getpid()}"
         job.host, job.pid, job.pid_started = socket.gethostname(), os.getpid(), processes.started(os.getpid())
@@ -481,8 +496,8 @@ def execute(
     ``secrets`` are the values of its secret parameters (never stored), ``env`` the
     environment of the run (credentials); both default to what the worker was started with.
     ``parent`` is the pid of the worker that forked this process: the run stops if it dies.
-    A job whose devices other jobs are changing is parked by ``park`` (see `_claim`) for up to
-    ``lock_wait`` seconds (the app's JOB_LOCK_WAIT), then fails saying which job holds them.
+    A job whose devices other jobs are changing is parked by ``park`` (see `_claim`) until they
+    are free, or until it is `stuck` (``lock_wait``, the app's JOB_LOCK_WAIT, seconds).
     """
     with app.app_context():
         wait = app.config.get("JOB_LOCK_WAIT", 300) if lock_wait is None else lock_wait
