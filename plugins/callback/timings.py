@@ -15,7 +15,7 @@ description:
   - A task whose result says what it waited for (C(timings), a mapping of what to seconds,
     as M(netoss.core.service_verify) and M(netoss.core.config_verify) return) has those
     figures on its line, for its host (for example the seconds until a BGP session was
-    Established).
+    Established); a loop's, the longest of its items' for each.
   - Unlike C(ansible.posix.profile_tasks), which gives each task's time as a whole, it says
     which host the time went to (the push to the PE and to the CE, each).
   - Enabled in the project's C(ansible.cfg), so every job's output ends with it.
@@ -60,6 +60,17 @@ def _seconds(value) -> str:
     return "%.1f" % value
 
 
+def _waited(data) -> dict:
+    """What a result says it waited for (``timings``); a loop's, its items' (the longest of each)."""
+    if not isinstance(data, dict):
+        return {}
+    found = {k: v for k, v in (data.get("timings") or {}).items() if isinstance(v, (int, float))}
+    for item in data.get("results") or []:
+        for k, v in _waited(item).items():
+            found[k] = max(v, found.get(k, v))
+    return found
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
@@ -101,8 +112,8 @@ class CallbackModule(CallbackBase):
         times = record["hosts"].setdefault(name, [record["first"] or now, None, None])
         times[1] = now
         data = getattr(result, "_result", None) or {}
-        waited = data.get("timings") if isinstance(data, dict) else None
-        if isinstance(waited, dict) and waited:
+        waited = _waited(data)
+        if waited:
             times[2] = dict(times[2] or {}, **waited)
         record["last"] = now
 
@@ -133,8 +144,7 @@ class CallbackModule(CallbackBase):
                     continue
                 text = "%s %s" % (host, _seconds(end - start))
                 if waited:
-                    text += " (%s)" % ", ".join("%s %s" % (k, _seconds(v)) for k, v in waited.items()
-                                                if isinstance(v, (int, float)))  # fmt: skip
+                    text += " (%s)" % ", ".join("%s %s" % (k, _seconds(v)) for k, v in waited.items())
                 per_host.append(text)
             lines.append("%6s s  %s  [%s]" % (_seconds(wall), record["name"], "; ".join(per_host)))
         total = time.monotonic() - self.started

@@ -27,6 +27,11 @@ PLAYBOOK = """
       waits:
         seconds: 0.6
       run_once: true
+    - name: A loop whose items say what they waited for
+      waits:
+        seconds: "{{ item }}"
+      loop: [0.3, 0.4]
+      run_once: true
 """
 
 # A module of the test's own (library/): waits, and says what it waited for, as
@@ -71,6 +76,8 @@ def test_the_output_ends_with_each_tasks_time_per_host(tmp_path):
     assert not any("Quick" in line for line in lines)  # under 0.5 s: left out
     said = next(line for line in lines if "A result that says what it waited for" in line)
     assert re.search(r"\[slow-router \d+\.\d \(session up 0\.6\)\]$", said), said  # numbers only
+    looped = next(line for line in lines if "A loop whose items say" in line)
+    assert re.search(r"\[slow-router \d+\.\d \(session up 0\.4\)\]$", looped), looped  # the longest item's
     assert re.search(r"^\s*\d+\.\d s  the playbook, in all$", lines[-1]), lines[-1]
 
 
