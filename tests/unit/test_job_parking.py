@@ -224,7 +224,9 @@ def test_a_job_that_waits_too_long_fails_saying_what_it_waited_for(app):
         key = queue.parked_key(app, job_id)
         assert queue.connection(app).exists(key)
         conn = queue.connection(app)
+        conn.expire(key, 5)
         assert queue.expire_parked(app, conn) == []  # not yet
+        assert conn.ttl(key) > 5  # its place kept while it waits its turn, however long the line
         long_ago = utcnow() - dt.timedelta(seconds=app.config["JOB_LOCK_WAIT"] + 1)
         job = _job(job_id)
         job.waiting_since = long_ago

@@ -98,9 +98,11 @@ def enqueue(app, job, sealed: str | None, timeout: int, *, again: int = 0) -> No
 # its own. `wake` queues again, first in the queue, each parked job whose devices are free and
 # that no older waiting job waits for (oldest first), once: a worker runs it after a job ends
 # (its locks released), after a job parks (a job that ended meanwhile may have missed it), when
-# a job is cancelled, and with every reap. `expire_parked` fails the jobs that waited longer than
-# JOB_LOCK_WAIT (saying what they waited for) and those whose place was lost (Redis emptied).
+# a job is cancelled, and with every reap. `expire_parked`, with every reap, fails the jobs stuck
+# (runner.stuck: JOB_LOCK_WAIT for a job that has held their device as long; saying which) and
+# those whose place was lost (Redis emptied), and keeps the others' places (PARKED_TTL).
 PARKED_PREFIX = "netoss:parked:"
+PARKED_TTL = 3600  # s: a parked job's place outlives the workers by this much (renewed with each reap)
 WAKE_AGAIN = 120  # s: a job woken this long ago and still parked (its queued run was lost) is woken again
 
 
@@ -114,7 +116,7 @@ def park(app, job, sealed: str | None) -> None:
     pipe = connection(app).pipeline()
     pipe.hset(key, mapping={"sealed": sealed or ""})
     pipe.hdel(key, "woken")
-    pipe.expire(key, int(app.config.get("JOB_LOCK_WAIT", 300)) + 3600)
+    pipe.expire(key, PARKED_TTL)
     pipe.execute()
 
 
@@ -166,14 +168,14 @@ def wake(app) -> list[int]:
 
 def expire_parked(app, conn) -> list[int]:
     """End the parked jobs that waited longer than JOB_LOCK_WAIT for a job that has held their
-    devices that long (runner.stuck), and those whose place is lost."""
+    devices that long (runner.stuck), and those whose place is lost; keep the others' places."""
     wait = float(app.config.get("JOB_LOCK_WAIT", 300))
     now = utcnow()
     ended = []
     for job in list(db.session.scalars(waiting_jobs())):
         if stuck(job, lock_names(job), wait, now):
             why = blocked(job, lock_names(job)) or job.waiting_for or "its devices were locked"
-        elif not conn.exists(parked_key(app, job.id)):
+        elif not conn.expire(parked_key(app, job.id), PARKED_TTL):  # renewed while it waits its turn
             why = "lost: its place among the jobs waiting for devices was lost (Redis emptied); launch it again"
         else:
             continue
