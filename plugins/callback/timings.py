@@ -18,7 +18,8 @@ description:
     Established); a loop's, the longest of its items' for each.
   - Unlike C(ansible.posix.profile_tasks), which gives each task's time as a whole, it says
     which host the time went to (the push to the PE and to the CE, each).
-  - Enabled in the project's C(ansible.cfg), so every job's output ends with it.
+  - Enabled in the project's C(ansible.cfg), so every job's output ends with it. Nothing is
+    printed when the output is for a program (the C(json) and C(jsonl) stdout callbacks).
 version_added: 0.5.0
 requirements:
   - enabled in C(callbacks_enabled)
@@ -58,6 +59,18 @@ from ansible.plugins.callback import CallbackBase
 
 def _seconds(value) -> str:
     return "%.1f" % value
+
+
+def _machine_output() -> bool:
+    """Whether the playbook's output is for a program (the json stdout callbacks), which a table
+    after it would break."""
+    try:
+        from ansible import constants as C
+
+        name = str(C.config.get_config_value("DEFAULT_STDOUT_CALLBACK") or "")
+    except Exception:  # an internal of ansible-core moved: print as before
+        return False
+    return name.split(".")[-1] in ("json", "jsonl")
 
 
 def _waited(data) -> dict:
@@ -126,7 +139,7 @@ class CallbackModule(CallbackBase):
         record["hosts"].pop(result._host.get_name(), None)
 
     def v2_playbook_on_stats(self, stats):
-        if not self.get_option("enabled") or self.started is None:
+        if not self.get_option("enabled") or self.started is None or _machine_output():
             return
         least = float(self.get_option("min_seconds"))
         lines = []

@@ -4,6 +4,7 @@ localhost-like hosts of any names."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -83,6 +84,9 @@ def test_the_output_ends_with_each_tasks_time_per_host(tmp_path):
 
 def test_it_can_be_turned_off_or_made_finer(tmp_path):
     assert "WHERE THE TIME WENT" not in _run(tmp_path, {"NETOSS_TIMINGS": "false"})
+    # Output for a program (the json stdout callback): nothing after the JSON.
+    data = json.loads(_run(tmp_path, {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}))
+    assert data["stats"]["slow-router"]["ok"] == 4
     out = _run(tmp_path, {"NETOSS_TIMINGS_MIN_SECONDS": "0"})
     assert "WHERE THE TIME WENT (tasks of 0.0 s or more; per host)" in out
     assert re.search(r"Quick  \[slow-router \d+\.\d; quick-router \d+\.\d\]", out), out
