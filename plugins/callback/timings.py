@@ -70,7 +70,7 @@ def _machine_output() -> bool:
         name = str(C.config.get_config_value("DEFAULT_STDOUT_CALLBACK") or "")
     except Exception:  # an internal of ansible-core moved: print as before
         return False
-    return name.split(".")[-1] in ("json", "jsonl")
+    return name.rsplit(".", maxsplit=1)[-1] in ("json", "jsonl")
 
 
 def _waited(data) -> dict:
