@@ -299,3 +299,35 @@ def test_check_mode_and_device_free_jobs_never_wait(app):
         assert _job(job.id).waiting_since is None
         db.session.execute(delete(DeviceLock))
         db.session.commit()
+
+
+def test_a_wake_whose_run_was_lost_is_made_again(app):
+    """A woken job's queued run that disappeared (a worker that died taking it, a queue emptied)
+    does not leave the job parked: the next wake (every job's end, every reap) queues it again."""
+    with app.app_context():
+        holder = _holder("edge-a")
+        job_id = _launch(app, "edge-a")
+        _work(app)
+        _ends(holder)
+        assert queue.wake(app) == [job_id]
+        assert queue.wake(app) == []  # its run is queued: not twice
+        lost = queue.rq_queue(app).pop_job_id()
+        RQJob.fetch(lost, connection=queue.connection(app)).delete()
+        assert queue.wake(app) == [job_id]
+        assert _queued(app) == [f"netoss-job-{job_id}-wake-2"]
+        assert _work(app) == job_id and _job(job_id).status == "successful"
+
+
+def test_a_job_waiting_in_another_queue_is_left_to_its_workers(app):
+    with app.app_context():
+        _holder("core-x")
+        job_id = _launch(app, "core-x")
+        _work(app)
+        conn = queue.connection(app)
+        conn.rename(queue.parked_key(app, job_id), f"{queue.PARKED_PREFIX}another-queue:{job_id}")
+        db.session.execute(delete(DeviceLock))
+        db.session.commit()
+        assert queue.wake(app) == [] and _queued(app) == []  # not this queue's to wake
+        assert queue.expire_parked(app, conn) == []  # nor lost
+        conn.delete(f"{queue.PARKED_PREFIX}another-queue:{job_id}")
+        assert queue.expire_parked(app, conn) == [job_id]

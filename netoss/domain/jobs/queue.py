@@ -149,21 +149,38 @@ def wake(app) -> list[int]:
     woken = []
     for job_id in wakeable([(job.id, lock_names(job)) for job in parked], held):
         key = parked_key(app, job_id)
+        sealed = conn.hget(key, "sealed")
+        if sealed is None:
+            continue  # parked by the workers of another queue (they wake it), or lost (expire_parked)
         now = time.time()
         if not conn.hsetnx(key, "woken", now):
-            last = conn.hget(key, "woken")
-            if last is None or now - float(last) < WAKE_AGAIN:
-                continue  # woken already (its run is queued), or no longer parked here
-            conn.hset(key, "woken", now)
-        sealed = conn.hget(key, "sealed")
-        if sealed is None:  # its place was lost meanwhile: expire_parked fails it
-            conn.delete(key)
-            continue
+            if _run_to_come(app, conn, key, now):
+                continue  # woken already: its run is queued or starting
+            conn.hset(key, "woken", now)  # its run came and went without taking it, or was lost
         template = templates(app).get(by_id[job_id].template)
         again = conn.hincrby(key, "wakes", 1)
         enqueue(app, by_id[job_id], sealed.decode() or None, template.timeout if template else 3600, again=again)
         woken.append(job_id)
+        log.info("job %s: its devices are free: queued again (wake %s)", job_id, again)
     return woken
+
+
+def _run_to_come(app, conn, key: str, now: float) -> bool:
+    """Whether the run queued when the parked job of ``key`` was last woken is still to come."""
+    job_id, wakes = key.rsplit(":", 1)[1], conn.hget(key, "wakes")
+    if wakes is None:
+        last = conn.hget(key, "woken")
+        return last is not None and now - float(last) < WAKE_AGAIN
+    try:
+        status = RQJob.fetch(f"netoss-job-{job_id}-wake-{int(wakes)}", connection=conn).get_status()
+    except Exception:  # no such RQ job (expired, deleted): lost
+        return False
+    return str(getattr(status, "value", status)) in ("queued", "started", "deferred", "scheduled")
+
+
+def _parked_elsewhere(conn, job_id: int) -> bool:
+    """Whether a parked job has its place under another queue's name (a test's own workers)."""
+    return any(True for _key in conn.scan_iter(match=f"{PARKED_PREFIX}*:{job_id}", count=1000))
 
 
 def expire_parked(app, conn) -> list[int]:
@@ -175,10 +192,10 @@ def expire_parked(app, conn) -> list[int]:
     for job in list(db.session.scalars(waiting_jobs())):
         if stuck(job, lock_names(job), wait, now):
             why = blocked(job, lock_names(job)) or job.waiting_for or "its devices were locked"
-        elif not conn.expire(parked_key(app, job.id), PARKED_TTL):  # renewed while it waits its turn
-            why = "lost: its place among the jobs waiting for devices was lost (Redis emptied); launch it again"
+        elif conn.expire(parked_key(app, job.id), PARKED_TTL) or _parked_elsewhere(conn, job.id):
+            continue  # its place renewed while it waits its turn (or another queue's workers keep it)
         else:
-            continue
+            why = "lost: its place among the jobs waiting for devices was lost (Redis emptied); launch it again"
         # Only if still pending: a worker may be taking it this very moment.
         still = (Job.id == job.id) & (Job.status == "pending")
         done = db.session.execute(update(Job).where(still).values(status="failed", error=why[:2000], finished_at=now))
