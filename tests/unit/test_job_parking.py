@@ -282,7 +282,7 @@ def test_cancelling_a_waiting_job_lets_the_younger_ones_go(app):
         _ends(holder)
         newer = _launch(app, "edge-a")
         _work(app)  # parks behind the older one
-        queue.connection(app).delete(*[f"rq:queue:{queue.rq_queue(app).name}"])  # the older one's wake is lost
+        queue.connection(app).delete(queue.rq_queue(app).key)  # the older one's wake is lost
         assert _queued(app) == []
         queue.cancel_pending(app, _job(older))
         assert _job(older).status == "canceled"

@@ -18,12 +18,12 @@ from netoss.data.db import db
 from netoss.data.models import DeviceLock, Job, utcnow
 from netoss.domain.jobs import processes, signals
 from netoss.domain.jobs.runner import (
-    ALL_DEVICES,
     CLEANED,
     blocked,
     clean,
     finish,
     lock_names,
+    overlap,
     release_locks,
     sensitive_values,
     stuck,
@@ -124,15 +124,11 @@ def wakeable(parked: list[tuple[int, list[str]]], held: set[str]) -> list[int]:
     """Of the ``parked`` jobs (id, lock names; oldest first), those that may run now: none of
     their devices is ``held`` nor waited for by an older parked job."""
     claimed: set[str] = set(held)
-    every = ALL_DEVICES in claimed
     found = []
     for job_id, names in parked:
-        if every:
-            break
-        if (ALL_DEVICES in names and not claimed) or (ALL_DEVICES not in names and claimed.isdisjoint(names)):
+        if not overlap(names, claimed):
             found.append(job_id)
         claimed.update(names)
-        every = ALL_DEVICES in claimed
     return found
 
 
@@ -154,7 +150,7 @@ def wake(app) -> list[int]:
             continue  # parked by the workers of another queue (they wake it), or lost (expire_parked)
         now = time.time()
         if not conn.hsetnx(key, "woken", now):
-            if _run_to_come(app, conn, key, now):
+            if _run_to_come(conn, key, job_id, now):
                 continue  # woken already: its run is queued or starting
             conn.hset(key, "woken", now)  # its run came and went without taking it, or was lost
         template = templates(app).get(by_id[job_id].template)
@@ -165,9 +161,9 @@ def wake(app) -> list[int]:
     return woken
 
 
-def _run_to_come(app, conn, key: str, now: float) -> bool:
-    """Whether the run queued when the parked job of ``key`` was last woken is still to come."""
-    job_id, wakes = key.rsplit(":", 1)[1], conn.hget(key, "wakes")
+def _run_to_come(conn, key: str, job_id: int, now: float) -> bool:
+    """Whether the run queued when parked job ``job_id`` (its place: ``key``) was last woken is still to come."""
+    wakes = conn.hget(key, "wakes")
     if wakes is None:
         last = conn.hget(key, "woken")
         return last is not None and now - float(last) < WAKE_AGAIN
@@ -190,8 +186,9 @@ def expire_parked(app, conn) -> list[int]:
     now = utcnow()
     ended = []
     for job in list(db.session.scalars(waiting_jobs())):
-        if stuck(job, lock_names(job), wait, now):
-            why = blocked(job, lock_names(job)) or job.waiting_for or "its devices were locked"
+        names = lock_names(job)
+        if stuck(job, names, wait, now):
+            why = blocked(job, names) or job.waiting_for or "its devices were locked"
         elif conn.expire(parked_key(app, job.id), PARKED_TTL) or _parked_elsewhere(conn, job.id):
             continue  # its place renewed while it waits its turn (or another queue's workers keep it)
         else:

@@ -457,19 +457,14 @@ def _claim(app, job_id: int, lock_wait: float, park) -> tuple[Job | None, str, s
             db.session.rollback()
             return None, "", None
         template = templates(app).get(job.template)
-        why = None
-        if template is not None and changes_devices(template, job):
-            why = acquire_locks(job, lock_names(job))
+        names = lock_names(job)
+        why = acquire_locks(job, names) if template is not None and changes_devices(template, job) else None
         now = utcnow()
-        if why is not None:
-            waited = utc(job.waiting_since)
-            job.waiting_since = waited or now
-            if park is not None and not stuck(job, lock_names(job), lock_wait, now):
-                job.waiting_for = why[:500]
-                park(job)
-                db.session.commit()
-                return None, "", None
-            job.waiting_since = waited  # it did not wait (no park): as it was
+        if why is not None and park is not None and not stuck(job, names, lock_wait, now):
+            job.waiting_since, job.waiting_for = utc(job.waiting_since) or now, why[:500]
+            park(job)
+            db.session.commit()
+            return None, "", None
         job.status, job.started_at = "running", now
         job.worker = os.environ.get("NETOSS_WORKER_NAME") or f"{socket.gethostname()}:{os.getpid()}"
         job.host, job.pid, job.pid_started = socket.gethostname(), os.getpid(), processes.started(os.getpid())
