@@ -120,18 +120,25 @@ def test_the_code_stamp_changes_with_the_code_only(tmp_path):
 
     from netoss.embedded.stack import code_stamp
 
-    for folder, name in (("portal", "a.py"), ("plugins/modules", "m.py"), ("faults", "syslog.yml"), ("docs", "x.md")):
+    for folder, name in (
+        ("netoss/domain/faults", "pipeline.py"),
+        ("plugins/modules", "m.py"),
+        ("faults", "syslog.yml"),
+        ("docs", "x.md"),
+    ):
         (tmp_path / folder).mkdir(parents=True, exist_ok=True)
         (tmp_path / folder / name).write_text("x = 1\\n")
     first = code_stamp(tmp_path)
     assert code_stamp(tmp_path) == first
     (tmp_path / "docs" / "x.md").write_text("prose changes nothing\\n")
     assert code_stamp(tmp_path) == first
-    module = tmp_path / "plugins" / "modules" / "m.py"
-    module.write_text("x = 2\\n")
-    st = module.stat()
-    os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
-    assert code_stamp(tmp_path) != first
+    for changed in ("plugins/modules/m.py", "netoss/domain/faults/pipeline.py"):
+        module = tmp_path / changed
+        module.write_text("x = 2\\n")
+        st = module.stat()
+        os.utime(module, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        assert code_stamp(tmp_path) != first, changed  # the product's own code too (git pull && make up)
+        first = code_stamp(tmp_path)
 
 
 # --- least privilege (issue 13: 12, 14) ------------------------------------------------------

@@ -235,7 +235,7 @@ def code_stamp(repo: Path) -> str:
     checkout (path, size, mtime). `up` restarts the programs when it changed since they started,
     so `git pull && make up` runs the new code."""
     digest = hashlib.sha256()
-    for folder, pattern in (("portal", "*.py"), ("plugins", "*.py"), ("faults", "*.y*ml")):
+    for folder, pattern in (("netoss", "*.py"), ("plugins", "*.py"), ("faults", "*.y*ml")):
         for path in sorted((repo / folder).rglob(pattern)):
             st = path.stat()
             digest.update(f"{path.relative_to(repo)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
