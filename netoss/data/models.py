@@ -358,6 +358,21 @@ class AlarmEvent(db.Model):
         }
 
 
+class FaultShard(db.Model):
+    """How far the fault processors have stored each shard of the event stream
+    (``netoss.domain.faults.shards``): the last entry id stored, written in the transaction that
+    stored it, so an entry read again (a processor died before acknowledging it, another took
+    its shard over) is never stored twice; and what that last batch still had to count in Redis
+    (``unsettled``: counters and dead letters), for whoever finds its entries unacknowledged."""
+
+    __tablename__ = "fault_shards"
+
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_id: Mapped[str] = mapped_column(String(40), nullable=False, default="0-0")
+    unsettled: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
 class Ticket(db.Model):
     """A trouble ticket (TMF621): one per root cause, or opened by hand."""
 

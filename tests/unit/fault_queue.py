@@ -27,15 +27,15 @@ class FaultQueue:
 
     def eval(self, script, nkeys, *args):
         """publish's enqueue: the events while the stream is under its bound, the others refused."""
-        maxlen, pairs = int(args[nkeys]), args[nkeys + 1 :]
+        maxlen, triples = int(args[nkeys]), args[nkeys + 1 :]
         refused = []
-        for source, entry in zip(pairs[::2], pairs[1::2], strict=True):
+        for source, _shard, entry in zip(triples[::3], triples[1::3], triples[2::3], strict=True):
             if len(self.events) < maxlen:
                 self.events.append(Event.from_json(entry))
             else:
                 self.hincrby("counters", f"rejected:{source}:queue_full")
                 refused.append(source)
-        return [len(pairs) // 2 - len(refused), refused]
+        return [len(triples) // 3 - len(refused), refused]
 
     def execute(self):
         return []

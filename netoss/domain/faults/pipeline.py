@@ -24,27 +24,26 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import math
 import os
 import socket
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import text
 
 from netoss.data.db import db
-from netoss.domain.faults import snmp
+from netoss.domain.faults import shards, snmp
 from netoss.domain.faults.events import Event, InvalidEvent, check, now_iso
 from netoss.domain.faults.gone import RemovalLog
 from netoss.domain.faults.rules import RuleSet
 from netoss.domain.faults.syslog import Rejected, parse
 from netoss.domain.faults.topology import Topology, fetch, newest_change
 
-STREAM = "netoss:faults:events"
-COUNTERS = "netoss:faults:counters"
-DEAD = "netoss:faults:dead"
-GROUP = "processors"
+STREAM, GROUP, COUNTERS, DEAD = shards.STREAM, shards.GROUP, shards.COUNTERS, shards.DEAD
 STREAM_MAXLEN = 200_000  # queued events (about 0.5 KiB each): FAULTS_STREAM_MAXLEN
-DEAD_MAXLEN = 10_000  # dead letters kept for reading (all are counted)
+DEAD_MAXLEN = shards.DEAD_MAXLEN
 MAX_DEAD_ENTRY = 4096  # characters of a dead entry kept
 RCVBUF = 32 * 1024 * 1024  # a burst of 10,000 datagrams waits in the kernel, not dropped
 
@@ -55,6 +54,14 @@ def count(pipe, what: str, source: str, reason: str | None = None, n: int = 1) -
     pipe.hincrby(COUNTERS, f"{what}:{source}" + (f":{reason}" if reason else ""), n)
 
 
+def queued(conn) -> int:
+    """Events waiting in the shards' streams (read or not)."""
+    pipe = conn.pipeline(transaction=False)
+    for name in shards.streams(shards.SHARDS):
+        pipe.xlen(name)
+    return sum(pipe.execute())
+
+
 def counters(conn) -> dict:
     """{received: {source: n}, stored: {...}, rejected: {source: {reason: n}}, dead: {source: n},
     queued: n, dead_letters: n (kept for reading)}."""
@@ -63,7 +70,7 @@ def counters(conn) -> dict:
         "stored": {},
         "rejected": {},
         "dead": {},
-        "queued": conn.xlen(STREAM),
+        "queued": queued(conn),
         "dead_letters": conn.xlen(DEAD),
     }
     for key, value in conn.hgetall(COUNTERS).items():
@@ -75,20 +82,23 @@ def counters(conn) -> dict:
     return out
 
 
-# XADD each event while the stream is under its bound; count the others as refused. One script,
-# so that concurrent receivers never push the stream past its bound.
+# XADD each event to its shard while the shards together are under their bound; count the
+# others as refused. One script, so that concurrent receivers never push the queue past its bound.
+# KEYS[1]: the counters, KEYS[2..]: the shards' streams. ARGV[1]: the bound, then (source,
+# shard, event) for each event.
 _ENQUEUE = """
-local len = redis.call('XLEN', KEYS[1])
+local len = 0
+for k = 2, #KEYS do len = len + redis.call('XLEN', KEYS[k]) end
 local max = tonumber(ARGV[1])
 local queued = 0
 local refused = {}
-for i = 2, #ARGV, 2 do
+for i = 2, #ARGV, 3 do
   if len < max then
-    redis.call('XADD', KEYS[1], 'MAXLEN', '~', max, '*', 'e', ARGV[i + 1])
+    redis.call('XADD', KEYS[tonumber(ARGV[i + 1]) + 2], '*', 'e', ARGV[i + 2])
     len = len + 1
     queued = queued + 1
   else
-    redis.call('HINCRBY', KEYS[2], 'rejected:' .. ARGV[i] .. ':queue_full', 1)
+    redis.call('HINCRBY', KEYS[1], 'rejected:' .. ARGV[i] .. ':queue_full', 1)
     refused[#refused + 1] = ARGV[i]
   end
 end
@@ -112,10 +122,11 @@ def publish(conn, events: Iterable[Event], maxlen: int | None = None) -> int:
     """
     args: list = [int(maxlen or STREAM_MAXLEN)]
     for e in events:
-        args += [str(e.source)[:16], e.to_json()]
+        shard = shards.shard_of(e.device, str((e.details or {}).get("source_address", "")), shards.SHARDS)
+        args += [str(e.source)[:16], shard, e.to_json()]
     if len(args) == 1:
         return 0
-    queued, refused = conn.eval(_ENQUEUE, 2, STREAM, COUNTERS, *args)
+    queued, refused = conn.eval(_ENQUEUE, 1 + shards.SHARDS, COUNTERS, *shards.streams(shards.SHARDS), *args)
     if refused:
         refused = [r.decode() if isinstance(r, bytes) else str(r) for r in refused]
         log.error(
@@ -126,29 +137,6 @@ def publish(conn, events: Iterable[Event], maxlen: int | None = None) -> int:
         )
         raise QueueFull(int(queued), refused)
     return int(queued)
-
-
-def dead_letter(conn, source: str, reason: str, error: str, entry: bytes | str, entry_id: str = "") -> None:
-    """Keep an entry the processor could not use, with why, and count it (dead:<source>)."""
-    if isinstance(entry, bytes):
-        entry = entry.decode("utf-8", "replace")
-    pipe = conn.pipeline(transaction=False)
-    pipe.xadd(
-        DEAD,
-        {
-            "at": now_iso(),
-            "source": source[:16],
-            "reason": reason,
-            "error": error[:500],
-            "entry": entry[:MAX_DEAD_ENTRY],
-            "entry_id": entry_id,
-        },
-        maxlen=DEAD_MAXLEN,
-        approximate=True,
-    )
-    count(pipe, "dead", source[:16])
-    pipe.execute()
-    log.error("event dead-lettered (%s) from %s: %s", reason, source, error[:300])
 
 
 def dead_letters(conn, limit: int = 50) -> list[dict]:
@@ -340,105 +328,242 @@ async def receive(
         await asyncio.sleep(2)
 
 
-class Consumer:
-    """The processor's side of the stream: read a batch, store it, acknowledge it.
+@dataclass
+class _Entry:
+    """One entry read from a shard: its event, or why it is none (a dead letter)."""
 
-    A batch whose storing fails is rolled back and tried once more (a race between two
-    processors, a serialisation failure); if it fails again its entries are tried one by one,
-    each twice, and an entry that still fails goes to the dead-letter stream with the error,
-    so one bad entry never holds the others back. When the database itself is unreachable
-    nothing is dead-lettered: the batch waits and is read again.
+    shard: int
+    id: str  # the entry's id in its shard's stream (the same id may be in another shard's)
+    raw: str
+    event: Event | None = None
+    dead: tuple[str, str] | None = None  # (reason, error)
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return self.shard, self.id
+
+    @property
+    def source(self) -> str:
+        return str(self.event.source)[:16] if self.event is not None else "unknown"
+
+
+class Consumer:
+    """The processor's side of the stream: read the shards it holds, store, count, acknowledge.
+
+    Each read takes up to ``batch`` entries from every shard held, and stores them in one
+    transaction that also advances each shard's row (``netoss.domain.faults.shards``); then
+    one Redis script per shard counts them and acknowledges them. A batch whose storing fails is
+    rolled back and tried once more (a race between two processors, a serialisation failure);
+    if it fails again its entries are tried one by one, each twice, and an entry that still
+    fails goes to the dead-letter stream with the error, so one bad entry never holds the
+    others back. When the database itself is unreachable nothing is dead-lettered: the batch
+    waits and is read again.
     """
 
-    def __init__(self, processor, conn, consumer: str | None = None, block_ms: int = 500, batch: int = 500):
+    def __init__(
+        self,
+        processor,
+        conn,
+        consumer: str | None = None,
+        block_ms: int = 500,
+        batch: int = 500,
+        lease_ms: int = shards.LEASE_MS,
+    ):
         self.processor, self.conn = processor, conn
         self.name = consumer or f"{socket.gethostname()}:{os.getpid()}"
         self.block_ms, self.batch = block_ms, batch
-        # Entries this consumer read before it died are read again first ("0"), then new ones (">").
-        self.cursor = "0"
-        try:
-            conn.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
-        except Exception as exc:  # BUSYGROUP: it exists
-            if "BUSYGROUP" not in str(exc):
-                raise
+        self.leases = shards.Leases(conn, self.name, shards.SHARDS, lease_ms)
+        self.progress = shards.Progress(conn)
+        # The shards held: "0" to read first the entries pending for this consumer (read before
+        # and not acknowledged: its own from a life before, or a dead processor's it claimed), then ">".
+        self.cursors: dict[int, str] = {}
+        self.tended = -math.inf
+        self.full = False  # the last read brought a full batch from some shard (a storm)
+        for name in shards.streams(shards.SHARDS):
+            try:
+                conn.xgroup_create(name, GROUP, id="0", mkstream=True)
+            except Exception as exc:  # BUSYGROUP: it exists
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+    def tend(self) -> None:
+        """Renew the leases, take a share of the shards, claim what dead processors left pending."""
+        held = self.leases.tend()
+        for k in held:
+            taken = k not in self.cursors
+            claimed = self._claim(k, 0 if taken else self.leases.lease_ms)
+            if taken or claimed:
+                self.cursors[k] = "0"
+            if taken:
+                log.info("shard %d taken (%d pending entries of other processors claimed)", k, claimed)
+            elif claimed:
+                log.warning("shard %d: %d entries another processor left pending claimed", k, claimed)
+        for k in set(self.cursors) - set(held):
+            del self.cursors[k]
+            log.info("shard %d given up (shared with another processor, or its lease lapsed)", k)
+        self.tended = time.monotonic()
+
+    def _claim(self, shard: int, min_idle_ms: int) -> int:
+        total, start = 0, "0-0"
+        for _ in range(1000):
+            reply = self.conn.xautoclaim(shards.stream(shard), GROUP, self.name, min_idle_ms, start, count=1000)
+            total += len(reply[1])
+            start = _text(reply[0])
+            if start == "0-0":
+                break
+        return total
+
+    def leave(self) -> None:
+        """Give the shards back at once (a processor stopping): the others take them at their next tend."""
+        self.leases.leave()
+        self.cursors = {}
 
     def step(self) -> int:
-        """Read and settle one batch; the number of entries settled (0: none waiting, or the
-        database is away and the batch will be read again)."""
-        entries = self.conn.xreadgroup(GROUP, self.name, {STREAM: self.cursor}, count=self.batch, block=self.block_ms)
-        batch = entries[0][1] if entries else []
-        if self.cursor == "0" and not batch:
-            self.cursor = ">"
-        if not batch:
+        """Read and settle one batch per shard held; the number of entries settled (0: none
+        waiting, or the database is away and the batch will be read again)."""
+        return self.store(self.read())
+
+    def read(self) -> list[_Entry]:
+        """One batch from each shard held (tending the leases when it is time)."""
+        if time.monotonic() - self.tended >= self.leases.lease_ms / 3000:
+            self.tend()
+        self.full = False
+        if not self.cursors:
+            time.sleep(self.block_ms / 1000)
+            return []
+        history = any(c == "0" for c in self.cursors.values())
+        reply = self.conn.xreadgroup(
+            GROUP,
+            self.name,
+            {shards.stream(k): c for k, c in sorted(self.cursors.items())},
+            count=self.batch,
+            block=None if history else self.block_ms,
+        )
+        by_name = {shards.stream(k): k for k in self.cursors}
+        read: dict[int, list] = {}
+        for name, batch in reply or []:
+            read[by_name[_text(name)]] = batch
+        for k, cursor in self.cursors.items():
+            if cursor == "0" and len(read.get(k) or ()) < self.batch:
+                self.cursors[k] = ">"  # its history is all read
+        self.full = any(len(batch) >= self.batch for batch in read.values())
+        return [self._entry(k, entry_id, fields) for k, batch in read.items() for entry_id, fields in batch]
+
+    def store(self, entries: list[_Entry]) -> int:
+        """Store, count and acknowledge entries read; how many (0 when the database is away:
+        they are read again, later)."""
+        if not entries:
             return 0
-        ids, events, dead = [], [], []
-        for entry_id, fields in batch:
-            ids.append(entry_id)
-            raw = (fields or {}).get(b"e")
-            if raw is None:  # trimmed or written by something else: nothing to read
-                dead.append(("unreadable", "the entry has no field 'e'", repr(fields)[:MAX_DEAD_ENTRY], entry_id))
-                continue
-            try:
-                events.append((entry_id, raw, Event.from_json(raw)))
-            except ValueError as exc:
-                dead.append(("unreadable", f"not an event: {exc}", raw, entry_id))
-        outcomes = self._store([e for _i, _r, e in events])
-        if outcomes is None:  # the database is away: read the batch again, later
-            self.cursor = "0"
+        if not self._store(entries):
+            for k in {e.shard for e in entries} & set(self.cursors):
+                self.cursors[k] = "0"
             time.sleep(1)
             return 0
-        stored, failed = outcomes
-        for index, error in failed:
-            entry_id, raw, event = events[index]
-            dead.append(("processing_failed", error, raw, entry_id, event.source))
-        pipe = self.conn.pipeline(transaction=False)
-        for outcome in stored:
-            for source, n in outcome.stored_by_source.items():
-                count(pipe, "stored", source, n=n)
-            for (source, reason), n in outcome.rejected_by_source.items():
-                count(pipe, "rejected", source, reason, n)
-        pipe.execute()
-        for reason, error, raw, entry_id, *source in dead:
-            dead_letter(self.conn, (source or ["unknown"])[0], reason, error, raw, _text(entry_id))
-        pipe = self.conn.pipeline(transaction=False)
-        pipe.xack(STREAM, GROUP, *ids)
-        pipe.xdel(STREAM, *ids)
-        pipe.execute()
-        return len(ids)
+        return len(entries)
 
-    def _ingest(self, events: list[Event]):
+    @staticmethod
+    def _entry(shard: int, entry_id, fields) -> _Entry:
+        raw = (fields or {}).get(b"e")
+        if raw is None:  # trimmed or written by something else: nothing to read
+            return _Entry(
+                shard, _text(entry_id), repr(fields)[:MAX_DEAD_ENTRY], dead=("unreadable", "the entry has no field 'e'")
+            )
+        text_ = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
         try:
-            return self.processor.ingest(events), None
+            return _Entry(shard, _text(entry_id), text_, event=Event.from_json(raw))
+        except ValueError as exc:
+            return _Entry(shard, _text(entry_id), text_, dead=("unreadable", f"not an event: {exc}"))
+
+    def _commit(self, entries: list[_Entry], failed: dict[tuple[int, str], str] | None = None) -> None:
+        """Store ``entries`` (or dead-letter those named in ``failed``: key -> error) in one
+        transaction that advances their shards' rows, then count and acknowledge them."""
+        by_shard: dict[int, list[_Entry]] = {}
+        for e in entries:
+            by_shard.setdefault(e.shard, []).append(e)
+        rows = {k: self.progress.lock(k) for k in sorted(by_shard)}
+        fresh: set[tuple[int, str]] = set()  # the entries not stored before (by this processor or another)
+        for k, row in rows.items():
+            self.progress.settle_stored(k, row)  # a batch stored before and never counted: now
+            last = shards.entry_key(row.last_id)
+            fresh |= {e.key for e in by_shard[k] if shards.entry_key(e.id) > last}
+        failed = failed or {}
+        storing = [e for e in entries if e.key in fresh and e.event is not None and e.key not in failed]
+        unsettled: dict[int, dict] = {}
+
+        def record(outcome) -> None:
+            verdicts = dict(zip((e.key for e in storing), outcome.verdicts if outcome else [], strict=False))
+            at = now_iso()
+            for k, row in rows.items():
+                counts: dict[str, int] = {}
+                dead: list[list[str]] = []
+                for e in by_shard[k]:
+                    if e.key not in fresh:
+                        continue
+                    if e.dead is not None or e.key in failed:
+                        reason, error = e.dead or ("processing_failed", failed[e.key])
+                        key = f"dead:{e.source}"
+                        dead.append(shards.dead_fields(at, e.source, reason, error, e.raw[:MAX_DEAD_ENTRY], e.id))
+                        log.error("event dead-lettered (%s) from %s: %s", reason, e.source, error[:300])
+                    elif verdicts.get(e.key):
+                        key = f"rejected:{e.source}:{verdicts[e.key]}"
+                    else:
+                        key = f"stored:{e.source}"
+                    counts[key] = counts.get(key, 0) + 1
+                unsettled[k] = {"counts": counts, "dead": dead}
+                newest = max((e.id for e in by_shard[k]), key=shards.entry_key)
+                if shards.entry_key(newest) > shards.entry_key(row.last_id):
+                    self.progress.advance(row, newest, unsettled[k])
+
+        if storing:
+            self.processor.ingest([e.event for e in storing], before_commit=record)
+        else:
+            record(None)
+            db.session.commit()
+        for k in rows:
+            ids = [e.id for e in by_shard[k] if e.key in fresh]
+            if ids and not self.progress.settle_own(k, self.name, ids, unsettled[k]):
+                log.warning(
+                    "shard %d: %d entries stored, then taken over by another processor, which counts them", k, len(ids)
+                )
+
+    def _try(self, entries: list[_Entry], failed: dict[tuple[int, str], str] | None = None) -> str | None:
+        """None when stored, else the error (the transaction rolled back)."""
+        try:
+            self._commit(entries, failed)
+            return None
         except Exception as exc:
             db.session.rollback()
-            return None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:400] if str(exc) else ''}"
+            return f"{type(exc).__name__}: {str(exc).splitlines()[0][:400] if str(exc) else ''}"
 
-    def _store(self, events: list[Event]):
-        """([Outcome], [(index, error)]) or None when the database is unreachable."""
-        if not events:
-            return [], []
+    def _store(self, entries: list[_Entry]) -> bool:
+        """Store and settle every entry (False: the database is unreachable, nothing settled)."""
         for attempt in (1, 2):
-            outcome, error = self._ingest(events)
-            if outcome is not None:
-                return [outcome], []
+            error = self._try(entries)
+            if error is None:
+                return True
             if not self._database_up():
-                log.error("the database is unreachable (%s): %d events wait in the queue", error, len(events))
-                return None
-            log.warning("a batch of %d events failed (attempt %d): %s", len(events), attempt, error)
-        stored, failed = [], []
-        for index, event in enumerate(events):
+                log.error("the database is unreachable (%s): %d events wait in the queue", error, len(entries))
+                return False
+            log.warning("a batch of %d events failed (attempt %d): %s", len(entries), attempt, error)
+        stored = failed = 0
+        for entry in entries:
             for _attempt in (1, 2):
-                outcome, error = self._ingest([event])
-                if outcome is not None:
-                    stored.append(outcome)
+                error = self._try([entry])
+                if error is None:
+                    stored += 1
                     break
                 if not self._database_up():
-                    log.error("the database is unreachable (%s): %d events wait in the queue", error, len(events))
-                    return None
+                    log.error("the database is unreachable (%s): %d events wait in the queue", error, len(entries))
+                    return False
             else:
-                failed.append((index, error))
-        log.warning("the batch went entry by entry: %d stored, %d dead-lettered", len(stored), len(failed))
-        return stored, failed
+                error = self._try([entry], failed={entry.key: error})
+                if error is not None:
+                    if not self._database_up():
+                        return False
+                    raise RuntimeError(f"entry {entry.id} can be neither stored nor dead-lettered: {error}")
+                failed += 1
+        log.warning("the batch went entry by entry: %d stored, %d dead-lettered", stored, failed)
+        return True
 
     @staticmethod
     def _database_up() -> bool:
@@ -458,29 +583,37 @@ def _text(value) -> str:
 TICK_EVERY = 0.5  # seconds: the processor ticks at least this often
 
 
-def tick_due(settled: int, batch: int, since_tick: float) -> bool:
+def tick_due(settled: int, full: bool, since_tick: float) -> bool:
     """Whether the processor ticks now (correlation, tickets opened and resolved): right after a
-    batch that emptied the queue (fewer entries than a full batch), so a problem's ticket follows
-    its first event at once; during a storm (full batches) every TICK_EVERY seconds, so ingest is
+    read that emptied the queue (no shard gave a full batch), so a problem's ticket follows its
+    first event at once; during a storm (full batches) every TICK_EVERY seconds, so ingest is
     not slowed by a correlation pass per batch; and every TICK_EVERY seconds when nothing comes
     (damped clears, holds that pass)."""
-    return since_tick >= TICK_EVERY or 0 < settled < batch
+    return since_tick >= TICK_EVERY or (settled > 0 and not full)
 
 
-def process_forever(app, processor, conn, consumer: str | None = None, stop=None) -> None:
-    """Consume the stream in batches: ingest, commit, acknowledge; tick as :func:`tick_due` says."""
+def process_forever(app, processor, conn, consumer: str | None = None, stop=None, **options) -> None:
+    """Consume the shards held in batches: ingest, commit, acknowledge; tick as :func:`tick_due`
+    says (one processor at a time: the others skip their tick while one runs). ``options``:
+    the :class:`Consumer`'s (batch, block_ms, lease_ms)."""
     last_tick = 0.0
     with app.app_context():
-        reader = Consumer(processor, conn, consumer)
-        while stop is None or not stop():
-            settled = reader.step()
-            if tick_due(settled, reader.batch, time.monotonic() - last_tick):
-                last_tick = time.monotonic()
-                try:
-                    processor.tick()
-                except Exception:
-                    db.session.rollback()
-                    log.exception("tick failed")
+        reader = Consumer(processor, conn, consumer, **options)
+        try:
+            while stop is None or not stop():
+                settled = reader.step()
+                if tick_due(settled, reader.full, time.monotonic() - last_tick):
+                    last_tick = time.monotonic()
+                    try:
+                        processor.tick()
+                    except Exception:
+                        db.session.rollback()
+                        log.exception("tick failed")
+        finally:
+            try:
+                reader.leave()
+            except Exception as exc:  # Redis away: the leases lapse by themselves
+                log.warning("could not give the shards back (%s): they are taken over when their leases lapse", exc)
 
 
 class TopologyCache:

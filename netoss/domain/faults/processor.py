@@ -39,7 +39,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 
 from netoss.data.db import db
 from netoss.data.models import (
@@ -63,6 +63,7 @@ from netoss.domain.faults.topology import Topology, link_name
 log = logging.getLogger("netoss.faults")
 
 SYSTEM = "netoss"
+TICK_LOCK = 0x6E6F7373_7469636B % (2**63)  # pg advisory lock key of the tick ("nosstick")
 
 
 @dataclass
@@ -101,8 +102,12 @@ class Outcome:
     stored_by_source: dict[str, int] = field(default_factory=dict)
     rejected_by_source: dict[tuple[str, str], int] = field(default_factory=dict)
     alarms: list[int] = field(default_factory=list)  # raised or updated by the batch, in order
+    # What became of each event of the batch, in order: None (stored) or the reason it was rejected.
+    verdicts: list[str | None] = field(default_factory=list)
 
-    def reject(self, source: str, reason: str) -> None:
+    def reject(self, source: str, reason: str, index: int | None = None) -> None:
+        if index is not None:
+            self.verdicts[index] = reason
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
         key = (str(source)[:16], reason)
         self.rejected_by_source[key] = self.rejected_by_source.get(key, 0) + 1
@@ -125,14 +130,22 @@ class Processor:
 
     # -- events ---------------------------------------------------------------------------
 
-    def ingest(self, events: list[Event], now: dt.datetime | None = None) -> Outcome:
-        """Apply ``events`` in order; every one is stored or rejected with a reason.
+    def ingest(
+        self,
+        events: list[Event],
+        now: dt.datetime | None = None,
+        before_commit: Callable[[Outcome], None] | None = None,
+    ) -> Outcome:
+        """Apply ``events`` in order; every one is stored or rejected with a reason
+        (``Outcome.verdicts``). ``before_commit(outcome)`` runs in the transaction, just before
+        it commits (the fault pipeline records there how far its stream is stored); the
+        transaction commits even when every event was rejected.
 
         All or nothing: when storing fails, the damping memory is put back as it was, so a
         batch tried again (then entry by entry) is not taken for a flapping object."""
         self._undo = []
         try:
-            return self._ingest(events, now)
+            return self._ingest(events, now, before_commit)
         except BaseException:
             for fingerprint, evicted in reversed(self._undo):
                 times = self.raises.get(fingerprint)
@@ -146,9 +159,9 @@ class Processor:
         finally:
             self._undo = []
 
-    def _ingest(self, events: list[Event], now: dt.datetime | None) -> Outcome:
+    def _ingest(self, events: list[Event], now: dt.datetime | None, before_commit) -> Outcome:
         now = now or dt.datetime.now(dt.UTC)
-        out = Outcome()
+        out = Outcome(verdicts=[None] * len(events))
         topo = self.topology()
         refresh = getattr(self.topology, "refresh_soon", None)
         if refresh is not None and any(not topo.has_device(e.device) for e in events):
@@ -156,7 +169,7 @@ class Processor:
             topo = self.topology()
         refreshed = False
         good: list[Event] = []
-        for e in events:
+        for index, e in enumerate(events):
             if not topo.has_device(e.device):
                 # A sender that gave no usable name (a trap, a bare syslog line): the device
                 # that has the address it sent from.
@@ -164,7 +177,7 @@ class Processor:
                 if by_address:
                     e.device = by_address
             if not topo.has_device(e.device):
-                out.reject(e.source if e.source in SOURCES else "unknown", "unknown_device")
+                out.reject(e.source if e.source in SOURCES else "unknown", "unknown_device", index)
                 log.warning(
                     "event rejected (unknown_device): %r (from %s) is not a device in NetBox: %s",
                     e.device,
@@ -179,7 +192,7 @@ class Processor:
                     topo, refreshed = self.topology(), True
                     intf = topo.interface_by_index(e.device, e.details["if_index"])
                 if intf is None:
-                    out.reject(e.source if e.source in SOURCES else "unknown", "unknown_ifindex")
+                    out.reject(e.source if e.source in SOURCES else "unknown", "unknown_ifindex", index)
                     log.warning(
                         "event rejected (unknown_ifindex): %s has no interface with ifIndex %s in NetBox "
                         "(custom field netoss_ifindex): %s",
@@ -192,11 +205,14 @@ class Processor:
             try:
                 check(e)
             except InvalidEvent as exc:
-                out.reject(e.source if e.source in SOURCES else "unknown", exc.reason)
+                out.reject(e.source if e.source in SOURCES else "unknown", exc.reason, index)
                 log.warning("event rejected (%s): %s", exc.reason, exc.detail)
                 continue
             good.append(e)
         if not good:
+            if before_commit is not None:
+                before_commit(out)
+                db.session.commit()
             return out
         keys = {e.fingerprint for e in good}
         active = {a.active_key: a for a in db.session.scalars(select(Alarm).where(Alarm.active_key.in_(keys)))}
@@ -253,10 +269,12 @@ class Processor:
             for alarm, e in rows
         )
         out.alarms = [a.id for a in changed.values()]  # before the commit expires them (a query each)
-        db.session.commit()
         out.stored = len(rows)
         for _alarm, e in rows:
             out.stored_by_source[e.source] = out.stored_by_source.get(e.source, 0) + 1
+        if before_commit is not None:
+            before_commit(out)
+        db.session.commit()
         return out
 
     def _flapping(self, fingerprint: str, now: dt.datetime) -> bool:
@@ -362,9 +380,16 @@ class Processor:
     # -- time -----------------------------------------------------------------------------
 
     def tick(self, now: dt.datetime | None = None) -> dict:
-        """Damped clears that are due, alarms of removed objects, correlation, ticket opening and resolving."""
+        """Damped clears that are due, alarms of removed objects, correlation, ticket opening and
+        resolving; by one processor at a time (a PostgreSQL advisory lock held by the pass: a
+        processor that finds it held skips its pass, ``skipped`` in the report)."""
         now = now or dt.datetime.now(dt.UTC)
         report = {"cleared": 0, "opened": 0, "reopened": 0, "resolved": 0}
+        if db.session.get_bind().dialect.name == "postgresql" and not db.session.scalar(
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": TICK_LOCK}
+        ):
+            db.session.rollback()  # another processor is ticking: its pass covers this one's alarms too
+            return {**report, "skipped": 1}
         for alarm in db.session.scalars(
             select(Alarm).where(
                 Alarm.active_key.is_not(None), Alarm.clear_due_at.is_not(None), Alarm.clear_due_at <= now
