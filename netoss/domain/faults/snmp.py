@@ -61,15 +61,15 @@ class Trap:
 
 
 def _value(value):
-    """A pyasn1 value as int, str or dotted address."""
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        pass
+    """A pyasn1 value as int, str or dotted address (an OCTET STRING stays a string, digits or not:
+    an interface named "0" is named "0")."""
     try:
         raw = bytes(value.asOctets())
     except AttributeError:
-        return str(value.prettyPrint())
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return str(value.prettyPrint())
     if len(raw) == 4 and value.__class__.__name__ in ("IpAddress",):
         return ".".join(str(b) for b in raw)
     try:
@@ -78,13 +78,139 @@ def _value(value):
         return raw.hex()
 
 
+class _NotPlain(Exception):
+    """Not a plainly encoded SNMPv2c trap: pysnmp decodes it (and says what is wrong with it)."""
+
+
+def _tlv(data: bytes, at: int, end: int) -> tuple[int, int, int]:
+    """(tag, start of the value, end of the value) of the BER element at ``at``."""
+    if at + 2 > end:
+        raise _NotPlain
+    tag, length = data[at], data[at + 1]
+    at += 2
+    if length & 0x80:
+        n = length & 0x7F
+        if n == 0 or n > 4 or at + n > end:  # indefinite or absurd lengths: the slow path
+            raise _NotPlain
+        length = int.from_bytes(data[at : at + n], "big")
+        at += n
+    if at + length > end:
+        raise _NotPlain
+    return tag, at, at + length
+
+
+def _oid(raw: bytes) -> str:
+    if not raw or raw[-1] & 0x80 or raw[0] == 0x80:
+        raise _NotPlain
+    arcs, value, start = [], 0, True
+    for byte in raw:
+        if start and byte == 0x80:  # a sub-identifier with a leading zero septet: not minimal
+            raise _NotPlain
+        value = (value << 7) | (byte & 0x7F)
+        start = not byte & 0x80
+        if start:
+            arcs.append(value)
+            value = 0
+    first = arcs[0]
+    head = [0, first] if first < 40 else [1, first - 40] if first < 80 else [2, first - 80]
+    return ".".join(map(str, head + arcs[1:]))
+
+
+# INTEGER (Integer32), Counter32, Gauge32, TimeTicks, Counter64: the range each may hold
+_INTEGERS = {0x02: (-(2**31), 2**31 - 1), 0x41: (0, 2**32 - 1), 0x42: (0, 2**32 - 1), 0x43: (0, 2**32 - 1),
+             0x46: (0, 2**64 - 1)}  # fmt: skip
+
+
+def _integer(raw: bytes, low: int, high: int) -> int:
+    if not raw or len(raw) > 9:
+        raise _NotPlain
+    value = int.from_bytes(raw, "big", signed=True)  # BER integers are two's complement, whatever their type
+    if not low <= value <= high:
+        raise _NotPlain
+    return value
+
+
+def _plain_value(tag: int, raw: bytes):
+    """A varbind's value as :func:`_value` gives it from pysnmp's decoding."""
+    if tag in _INTEGERS:
+        return _integer(raw, *_INTEGERS[tag])
+    if tag == 0x04:  # OCTET STRING
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw.hex()
+    if tag == 0x06:
+        return _oid(raw)
+    if tag == 0x40 and len(raw) == 4:  # IpAddress
+        return ".".join(str(b) for b in raw)
+    raise _NotPlain  # NULL, Opaque, exceptions (noSuchObject...), anything else: the slow path
+
+
+def _plain(data: bytes) -> tuple[str, dict[str, object]] | None:
+    """(community, varbinds) of an SNMPv2c trap encoded the plain way senders encode them
+    (definite lengths, the usual value types), read directly; None for anything else, which
+    :func:`parse` hands to pysnmp. Decoding with pyasn1 takes about 0.5 ms a trap; this,
+    about 0.02 ms (bench/bench_faults.py: traps are a third of a storm)."""
+    try:
+        tag, at, end = _tlv(data, 0, len(data))
+        if tag != 0x30 or end != len(data):  # nothing after the message (pysnmp refuses it)
+            return None
+        tag, v0, v1 = _tlv(data, at, end)
+        if tag != 0x02 or data[v0:v1] != b"\x01":  # version: v2c
+            return None
+        tag, c0, c1 = _tlv(data, v1, end)
+        if tag != 0x04:
+            return None
+        tag, p0, p1 = _tlv(data, c1, end)
+        if tag != 0xA7 or p1 != end:  # SNMPv2-Trap-PDU, nothing after it
+            return None
+        at = p0
+        for low, high in ((-(2**31), 2**31 - 1), (-(2**63), 2**63), (0, 2**31 - 1)):  # request-id, error-*
+            tag, v0, at = _tlv(data, at, p1)
+            if tag != 0x02:
+                return None
+            _integer(data[v0:at], low, high)
+        tag, at, b1 = _tlv(data, at, p1)
+        if tag != 0x30 or b1 != p1:
+            return None
+        varbinds: dict[str, object] = {}
+        while at < b1:
+            tag, v0, at = _tlv(data, at, b1)
+            if tag != 0x30:
+                return None
+            tag, o0, o1 = _tlv(data, v0, at)
+            if tag != 0x06:
+                return None
+            tag, x0, x1 = _tlv(data, o1, at)
+            if x1 != at:
+                return None
+            varbinds[_oid(data[o0:o1])] = _plain_value(tag, data[x0:x1])
+        return data[c0:c1].decode("ascii"), varbinds
+    except (_NotPlain, UnicodeDecodeError, IndexError):
+        return None
+
+
 def parse(data: bytes, communities: list[str]) -> Trap:
     """One datagram to a :class:`Trap` whose community is one of ``communities``, or Rejected."""
     if len(data) > MAX_DATAGRAM:
         raise Rejected("oversized", f"{len(data)} bytes (at most {MAX_DATAGRAM})")
+    plain = _plain(data)
+    if plain is not None:
+        community, varbinds = plain
+        if not any(hmac.compare_digest(community.encode(), c.encode()) for c in communities):
+            raise Rejected("unknown_community", "a community that is not configured")  # never logged: a secret
+        oid = varbinds.get(SNMP_TRAP_OID)
+        if not isinstance(oid, str):
+            raise Rejected("malformed", "no snmpTrapOID.0 in the trap")
+        return Trap(community, oid, varbinds)
+    return _parse_slowly(data, communities)
+
+
+def _parse_slowly(data: bytes, communities: list[str]) -> Trap:
+    """:func:`parse` through pysnmp: any encoding BER allows, and the reason a datagram is refused."""
     try:
         version = int(api.decodeMessageVersion(data))
-    except (PyAsn1Error, ValueError, TypeError) as exc:
+    except (PyAsn1Error, ValueError, TypeError, IndexError) as exc:  # pyasn1 may stumble on damage
         raise Rejected("malformed", f"not an SNMP message: {str(exc)[:120]}") from None
     if version != api.SNMP_VERSION_2C:
         raise Rejected("not_v2c", f"SNMP version {version + 1} (netoss takes v2c traps)")
@@ -93,7 +219,7 @@ def parse(data: bytes, communities: list[str]) -> Trap:
         message, _rest = decoder.decode(data, asn1Spec=module.Message())
         community = str(module.apiMessage.get_community(message))
         pdu = module.apiMessage.get_pdu(message)
-    except (PyAsn1Error, ValueError, TypeError, AttributeError) as exc:
+    except (PyAsn1Error, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
         raise Rejected("malformed", f"cannot decode the SNMPv2c message: {str(exc)[:120]}") from None
     if not any(hmac.compare_digest(community.encode(), c.encode()) for c in communities):
         raise Rejected("unknown_community", "a community that is not configured")  # never logged: it is a secret
@@ -101,7 +227,7 @@ def parse(data: bytes, communities: list[str]) -> Trap:
         raise Rejected("not_a_trap", f"a {pdu.__class__.__name__}, not an SNMPv2-Trap")
     try:
         varbinds = {str(oid): _value(value) for oid, value in module.apiTrapPDU.get_varbinds(pdu)}
-    except (PyAsn1Error, ValueError, TypeError) as exc:
+    except (PyAsn1Error, ValueError, TypeError, IndexError) as exc:
         raise Rejected("malformed", f"unreadable variable bindings: {str(exc)[:120]}") from None
     oid = varbinds.get(SNMP_TRAP_OID)
     if not isinstance(oid, str):
