@@ -322,7 +322,15 @@ def faults_group() -> None:
 @click.option("--syslog-port", type=int, default=None, help="UDP port (default: the stack's port base + 514).")
 @click.option("--trap-port", type=int, default=None, help="UDP port (default: the stack's port base + 162).")
 @click.option("--rules", "rules_file", type=click.Path(dir_okay=False), default=None, help="Syslog rules file.")
-def faults_receive_cmd(syslog_port: int | None, trap_port: int | None, rules_file: str | None) -> None:
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 32),
+    default=None,
+    help="Receiver processes sharing the ports (default: FAULTS_RECEIVER_PROCESSES, else one per core, at most 4).",
+)
+def faults_receive_cmd(
+    syslog_port: int | None, trap_port: int | None, rules_file: str | None, processes: int | None
+) -> None:
     """Receive syslog (RFC 3164 and 5424) and SNMPv2c traps on loopback and the lab's bridge."""
     from netoss.daemons import faults  # start-up time: Redis, Flask and SQLAlchemy only for this command
     from netoss.domain.faults.rules import RuleError
@@ -337,8 +345,9 @@ def faults_receive_cmd(syslog_port: int | None, trap_port: int | None, rules_fil
             trap_port or stack.port("snmptrap"),
             lambda: lab.bridge_address(stack),
             _log,
+            processes,
         )
-    except RuleError as exc:
+    except (RuleError, faults.DaemonError) as exc:
         raise click.ClickException(str(exc)) from None
 
 

@@ -6,8 +6,11 @@ the app context from ``netoss.data.context``, the configuration's settings, the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,18 +40,89 @@ def run_receivers(
     trap_port: int,
     bridge_address: Callable[[], str | None],
     log: Callable[[str], None],
+    processes: int | None = None,
 ) -> None:
     """Receive syslog and traps on loopback and on ``bridge_address()`` (the devices' side, once
-    there is one) until stopped. RuleError: the rules file has problems."""
+    there is one) until stopped, in ``processes`` processes sharing the ports (default
+    FAULTS_RECEIVER_PROCESSES, else one per core, at most 4). RuleError: the rules file has
+    problems; DaemonError: the number of processes is not one."""
     rules = load_rules(rules_file)
     app = build_app()
+    processes = receiver_processes(processes if processes is not None else app.config.get("FAULTS_RECEIVER_PROCESSES"))
     communities = list(app.config.get("FAULTS_SNMP_COMMUNITIES") or [])
     if not communities:
         log("no FAULTS_SNMP_COMMUNITIES in the portal's configuration: every trap will be rejected")
     sources = {"syslog": (syslog_port, syslog_handler(rules)), "snmp": (trap_port, trap_handler(communities))}
-    log(f"syslog rules: {len(rules.rules)} from {rules_file}")
+    log(f"syslog rules: {len(rules.rules)} from {rules_file}; {processes} receiver process(es)")
     maxlen = app.config.get("FAULTS_STREAM_MAXLEN")
-    asyncio.run(receive(connection(app), sources, bridge_address, maxlen=maxlen))
+
+    def serve() -> None:
+        asyncio.run(receive(connection(app), sources, bridge_address, maxlen=maxlen))
+
+    if processes == 1:
+        serve()
+    else:
+        _supervise(serve, processes, log)
+
+
+def receiver_processes(value) -> int:
+    """How many receiver processes: ``value`` (1 to 32), else one per core, at most 4."""
+    if value is None or value == "":
+        return max(1, min(4, os.cpu_count() or 1))
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise DaemonError(f"FAULTS_RECEIVER_PROCESSES: {value!r} is not a whole number") from None
+    if not 1 <= n <= 32:
+        raise DaemonError(f"FAULTS_RECEIVER_PROCESSES: {n} is out of range (1 to 32)")
+    return n
+
+
+def _supervise(serve: Callable[[], None], processes: int, log: Callable[[str], None]) -> None:
+    """Run ``serve`` in ``processes`` forked children; start again one that dies (after a
+    second); on SIGTERM or SIGINT stop them all, and end."""
+    children: dict[int, int] = {}
+    stopping = []
+
+    def spawn(slot: int) -> None:
+        pid = os.fork()
+        if pid == 0:  # the child: the parent's handlers are not its own
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            code = 0
+            try:
+                serve()
+            except BaseException:  # the log says why, the parent starts another
+                logging.getLogger("netoss.faults").exception("receiver process %d failed", slot)
+                code = 1
+            finally:
+                os._exit(code)
+        children[pid] = slot
+
+    def stop(signum, frame) -> None:
+        stopping.append(signum)
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for slot in range(processes):
+        spawn(slot)
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        slot = children.pop(pid, None)
+        if slot is None or stopping:
+            continue
+        log(f"receiver process {slot} (pid {pid}) ended ({status}); starting it again")
+        time.sleep(1)
+        if not stopping:
+            spawn(slot)
 
 
 def run_processor(log: Callable[[str], None]) -> None:

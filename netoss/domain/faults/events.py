@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 ALARM_TYPES = (
     "communicationsAlarm",
@@ -84,7 +84,7 @@ class Event:
         return self.device if self.object_type == "device" else f"{self.device} {self.object_name}"
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        return json.dumps({name: getattr(self, name) for name in _FIELDS}, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Event:
@@ -149,7 +149,10 @@ def normal_time(value, name: str = "time") -> str | None:
 def clean_text(value, limit: int) -> str:
     """Free text as PostgreSQL can store it: NUL and other control characters (but tab and
     newlines) replaced by U+FFFD, at most ``limit`` characters."""
-    return _CONTROLS.sub("\ufffd", str(value)[:limit])
+    text = str(value)[:limit]
+    if text.isascii() and text.isprintable():  # the usual case, and no control character in it
+        return text
+    return _CONTROLS.sub("\ufffd", text)
 
 
 def _detail(value):

@@ -218,6 +218,19 @@ class DatagramReceiver(asyncio.DatagramProtocol):
         else:
             self._queue("event", result)
 
+    def drain(self, sock: socket.socket, most: int = 1000) -> None:
+        """Read what the socket holds (up to ``most`` datagrams): one wake-up of the event loop
+        for a burst, not one per datagram."""
+        for _ in range(most):
+            try:
+                data, addr = sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # an ICMP error reported on the socket, ...: go on
+                log.warning("%s socket: %s", self.source, exc)
+                return
+            self.datagram_received(data, addr)
+
     def _raw(self, data: bytes) -> str:
         return _printable(data) if self.show_raw else f"({len(data)} bytes, not shown)"
 
@@ -287,6 +300,9 @@ def trap_handler(communities: list[str]):
 def _udp_socket(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Several receiver processes share the port (`netoss faults receive --processes N`): the
+    # kernel spreads the senders over them, each sender's datagrams to one (so in order).
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.setsockopt(socket.SOL_SOCKET, 33, RCVBUF)  # SO_RCVBUFFORCE (root): beyond rmem_max
     except OSError:
@@ -301,20 +317,26 @@ async def receive(
     """Serve each UDP source (name -> (port, handler)) on loopback, and on the address
     ``bridge()`` gives (the lab's bridge, where its routers send) as soon as there is one."""
     loop = asyncio.get_running_loop()
-    bound: dict[tuple[str, str], asyncio.DatagramTransport] = {}
+    bound: dict[tuple[str, str], tuple[socket.socket, DatagramReceiver]] = {}
 
     async def bind(host: str) -> None:
         for source, (port, handle) in sources.items():
             try:
-                transport, _ = await loop.create_datagram_endpoint(
-                    lambda s=source, h=handle: DatagramReceiver(conn, s, h, show_raw=s != "snmp", maxlen=maxlen),
-                    sock=_udp_socket(host, port),
-                )
+                sock = _udp_socket(host, port)
             except OSError as exc:
                 log.error("cannot listen for %s on %s:%d: %s", source, host, port, exc)
                 continue
-            bound[(host, source)] = transport
+            sock.setblocking(False)
+            receiver = DatagramReceiver(conn, source, handle, show_raw=source != "snmp", maxlen=maxlen)
+            loop.add_reader(sock.fileno(), receiver.drain, sock)
+            bound[(host, source)] = (sock, receiver)
             log.info("listening for %s on udp/%s:%d", source, host, port)
+
+    def close(key) -> None:
+        sock, receiver = bound.pop(key)
+        loop.remove_reader(sock.fileno())
+        sock.close()
+        receiver.flush()
 
     for host in hosts:
         await bind(host)
@@ -323,7 +345,7 @@ async def receive(
         if address and not any(h == address for h, _s in bound):
             await bind(address)
         for key in [k for k in bound if k[0] not in hosts and k[0] != address]:
-            bound.pop(key).close()  # the lab went away
+            close(key)  # the lab went away
             log.info("stopped listening for %s on %s (the lab is down)", key[1], key[0])
         await asyncio.sleep(2)
 
