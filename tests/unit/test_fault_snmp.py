@@ -220,7 +220,7 @@ def _outcome(parse, data: bytes, communities: list[str]):
 
 
 def _traps() -> list[bytes]:
-    big = [("1.3.6.1.4.1.99999.1.%d" % i, "x" * 40) for i in range(40)]  # long forms of lengths
+    big = [(f"1.3.6.1.4.1.99999.1.{i}", "x" * 40) for i in range(40)]  # long forms of lengths
     return [
         snmp.build_trap("c0mm", "1.3.6.1.6.3.1.1.5.3", LINK_DOWN),
         snmp.build_trap("c0mm", "1.3.6.1.6.3.1.1.5.4", [("1.3.6.1.2.1.31.1.1.1.1.7", "0")]),  # named "0"
@@ -250,7 +250,7 @@ def test_any_damaged_trap_gets_the_same_answer_from_the_fast_path_as_from_pysnmp
     pysnmp reads, or hands the datagram to pysnmp, never anything else."""
     import random
 
-    rng = random.Random(18)
+    rng = random.Random(18)  # noqa: S311 - a repeatable fuzz, not a secret
     base = _traps()
     for i in range(4000):
         data = bytearray(rng.choice(base))
