@@ -4,11 +4,11 @@ fails the tests. No timing is asserted: each must run to its end, exit 0 and pri
 - bench_compliance.py needs nothing: tests/unit/test_bench_compliance.py;
 - bench_lab.py needs root and no stack: its own names (b*), here;
 - bench_scale.py runs here on the test stack (--stack), in a NetBox branch it deletes;
-- bench_portal.py, bench_sot.py, bench_inventory.py, bench_faults.py, bench_compliance_portal.py
-  and bench_lists.py run here on the test stack (--stack), and put back what they changed in it
-  (the worker restarted; the stack's intent synced again; the alarms they raised cleared, their
-  tickets resolved; the compliance runs recorded deleted; the inventory bench's devices removed;
-  the rows they loaded deleted);
+- bench_portal.py, bench_sot.py, bench_inventory.py, bench_faults.py, bench_ingest.py,
+  bench_compliance_portal.py and bench_lists.py run here on the test stack (--stack), and put
+  back what they changed in it (the worker restarted; the stack's intent synced again; the
+  alarms they raised cleared, their tickets resolved; the compliance runs recorded deleted; the
+  inventory bench's devices removed; the rows they loaded deleted);
 - bench_config.py and bench_service_orders.py run on the lab of the module that already has one
   configured (test_config.py, test_service_orders_lab.py), with --stack and --lab.
 """
@@ -165,6 +165,27 @@ def test_bench_faults_smoke(stack, demo_synced, portal_api, nb):
         "event -> ticket: median",
         "storm: 1000 events",
         "result: every event accounted for",
+        "cleanup: ",
+    )
+    assert not _active_alarms(stack, portal_api), "the bench left alarms raised"
+
+
+def test_bench_ingest_smoke_kill_9_of_a_processor_mid_stream_loses_nothing_and_stores_nothing_twice(
+    stack, demo_synced, portal_api
+):
+    """Two processors share the stream; one is killed with SIGKILL in the middle of it: every
+    event is still stored or rejected, counted once, and stored once (alarm_events rows = the
+    events counted stored). The bench clears the alarms it raised."""
+    _clear_fault_slate(stack, portal_api)
+    out = run_bench("bench_ingest.py", "--smoke", "--stack", str(stack.state_dir))
+    assert_headings(
+        out,
+        "links free of alarms and open tickets",
+        "sending 2000/s for 3 s to 2 processor(s)",
+        "kill -9 of processor",
+        "nothing stored twice, nothing lost",
+        "kernel UDP receive-buffer drops: 0",
+        "result: every event accounted for, none stored twice",
         "cleanup: ",
     )
     assert not _active_alarms(stack, portal_api), "the bench left alarms raised"

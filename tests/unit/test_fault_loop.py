@@ -22,20 +22,21 @@ def _events(device: str, n: int) -> list[Event]:
 
 class _Processor:
     """Stores nothing but what the pipeline asks of it (its rows of progress), and says when it
-    ingests and ticks; ``plan``: what arrives on the stream after each tick."""
+    ingests and ticks (each event raises an alarm); ``plan``: what arrives on the stream after
+    each tick."""
 
     def __init__(self, log, conn, plan):
         self.log, self.conn, self.plan = log, conn, list(plan)
 
     def ingest(self, events, before_commit=None):
-        self.log.append(f"ingest {len(events)}")
-        out = Outcome(stored=len(events), verdicts=[None] * len(events))
+        self.log.append((f"ingest {len(events)}", pipeline.time.monotonic()))
+        out = Outcome(stored=len(events), verdicts=[None] * len(events), changes=len(events))
         before_commit(out)
         db.session.commit()
         return out
 
     def tick(self):
-        self.log.append("tick")
+        self.log.append(("tick", pipeline.time.monotonic()))
         if self.plan:
             pipeline.publish(self.conn, self.plan.pop(0))
         return {}
@@ -55,31 +56,34 @@ def clock(monkeypatch):
     now = [1000.0]
 
     def monotonic():
-        now[0] += 0.01  # each look at the clock: 10 ms later
+        now[0] += 0.001  # each look at the clock: 1 ms later
         return now[0]
 
     monkeypatch.setattr(pipeline.time, "monotonic", monotonic)
     return now
 
 
-def test_a_batch_that_empties_the_queue_is_ticked_at_once_a_storm_twice_a_second(clock, app, redis_url):
-    """The first batch after a quiet spell is correlated (and its ticket opened) right away, not
-    at the next half second; full batches (a storm) are not each followed by a tick."""
+def test_new_alarms_are_ticked_within_the_gap_and_a_storm_is_not_ticked_batch_by_batch(clock, app, redis_url):
+    """The alarm of a quiet network's first event is correlated (and its ticket opened) within
+    TICK_GAP, not at the next periodic tick; a storm's batches are not each followed by a
+    correlation pass."""
     conn = redis.Redis.from_url(redis_url)
     conn.flushdb()
-    log: list[str] = []
-    # one device's events (one shard): 1 event; then 1,003 (a storm: two full batches of 500, then 3)
+    log: list[tuple[str, float]] = []
+    # one device's events (one shard): 1 event; then 1,003 (two full batches of 500, then 3)
     proc = _Processor(log, conn, [_events("edge7.par", 1), _events("edge7.par", 1003)])
-    pipeline.process_forever(app, proc, conn, "c1", stop=lambda: log.count("tick") == 3, block_ms=20)
-    assert log == ["tick", "ingest 1", "tick", "ingest 500", "ingest 500", "ingest 3", "tick"]
+    stop = lambda: [w for w, _t in log].count("tick") == 3  # noqa: E731
+    pipeline.process_forever(app, proc, conn, "c1", stop=stop, block_ms=20)
+    assert [what for what, _t in log] == ["tick", "ingest 1", "tick", "ingest 500", "ingest 500", "ingest 3", "tick"]
+    times = dict(zip(range(len(log)), (t for _w, t in log), strict=True))
+    assert times[2] - times[1] <= pipeline.TICK_GAP + 0.01  # the first event's alarm: ticked within the gap
+    assert times[6] - times[5] <= pipeline.TICK_GAP + 0.01
     conn.flushdb()
 
 
 def test_when_the_processor_ticks():
-    assert pipeline.tick_due(settled=1, full=False, since_tick=0.01)  # a quiet network's first event: now
-    assert pipeline.tick_due(settled=499, full=False, since_tick=0.01)  # the queue is empty after it
-    assert pipeline.tick_due(settled=900, full=False, since_tick=0.01)  # from several shards, none full
-    assert not pipeline.tick_due(settled=500, full=True, since_tick=0.1)  # a storm: more waits behind it
-    assert pipeline.tick_due(settled=500, full=True, since_tick=0.5)  # ... but twice a second all the same
-    assert not pipeline.tick_due(settled=0, full=False, since_tick=0.2)  # nothing came
-    assert pipeline.tick_due(settled=0, full=False, since_tick=0.5)  # damped clears, holds: time decides
+    assert pipeline.tick_due(changes=1, since_tick=1.0)  # a quiet network's first alarm: now
+    assert pipeline.tick_due(changes=3, since_tick=pipeline.TICK_GAP)  # alarms, and the gap has passed
+    assert not pipeline.tick_due(changes=500, since_tick=0.05)  # a storm: not a pass per batch
+    assert pipeline.tick_due(changes=0, since_tick=pipeline.TICK_EVERY)  # damped clears, holds: time decides
+    assert not pipeline.tick_due(changes=0, since_tick=0.3)  # duplicates only: nothing to correlate anew

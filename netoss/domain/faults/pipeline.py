@@ -400,7 +400,7 @@ class Consumer:
         # and not acknowledged: its own from a life before, or a dead processor's it claimed), then ">".
         self.cursors: dict[int, str] = {}
         self.tended = -math.inf
-        self.full = False  # the last read brought a full batch from some shard (a storm)
+        self.changes = 0  # alarms raised or cleared by what this consumer stored (the loop resets it)
         for name in shards.streams(shards.SHARDS):
             try:
                 conn.xgroup_create(name, GROUP, id="0", mkstream=True)
@@ -440,18 +440,19 @@ class Consumer:
         self.leases.leave()
         self.cursors = {}
 
-    def step(self) -> int:
-        """Read and settle one batch per shard held; the number of entries settled (0: none
-        waiting, or the database is away and the batch will be read again)."""
-        return self.store(self.read())
+    def step(self, block_ms: int | None = None) -> int:
+        """Read and settle one batch per shard held, waiting at most ``block_ms`` (default: the
+        consumer's) for one; the number of entries settled (0: none waiting, or the database is
+        away and the batch will be read again)."""
+        return self.store(self.read(block_ms))
 
-    def read(self) -> list[_Entry]:
+    def read(self, block_ms: int | None = None) -> list[_Entry]:
         """One batch from each shard held (tending the leases when it is time)."""
+        block_ms = self.block_ms if block_ms is None else max(1, int(block_ms))
         if time.monotonic() - self.tended >= self.leases.lease_ms / 3000:
             self.tend()
-        self.full = False
         if not self.cursors:
-            time.sleep(self.block_ms / 1000)
+            time.sleep(block_ms / 1000)
             return []
         history = any(c == "0" for c in self.cursors.values())
         reply = self.conn.xreadgroup(
@@ -459,7 +460,7 @@ class Consumer:
             self.name,
             {shards.stream(k): c for k, c in sorted(self.cursors.items())},
             count=self.batch,
-            block=None if history else self.block_ms,
+            block=None if history else block_ms,
         )
         by_name = {shards.stream(k): k for k in self.cursors}
         read: dict[int, list] = {}
@@ -468,7 +469,6 @@ class Consumer:
         for k, cursor in self.cursors.items():
             if cursor == "0" and len(read.get(k) or ()) < self.batch:
                 self.cursors[k] = ">"  # its history is all read
-        self.full = any(len(batch) >= self.batch for batch in read.values())
         return [self._entry(k, entry_id, fields) for k, batch in read.items() for entry_id, fields in batch]
 
     def store(self, entries: list[_Entry]) -> int:
@@ -537,7 +537,8 @@ class Consumer:
                     self.progress.advance(row, newest, unsettled[k])
 
         if storing:
-            self.processor.ingest([e.event for e in storing], before_commit=record)
+            outcome = self.processor.ingest([e.event for e in storing], before_commit=record)
+            self.changes += getattr(outcome, "changes", 0)
         else:
             record(None)
             db.session.commit()
@@ -603,31 +604,37 @@ def _text(value) -> str:
 
 
 TICK_EVERY = 0.5  # seconds: the processor ticks at least this often
+TICK_GAP = 0.2  # seconds: and at most this often
 
 
-def tick_due(settled: int, full: bool, since_tick: float) -> bool:
-    """Whether the processor ticks now (correlation, tickets opened and resolved): right after a
-    read that emptied the queue (no shard gave a full batch), so a problem's ticket follows its
-    first event at once; during a storm (full batches) every TICK_EVERY seconds, so ingest is
-    not slowed by a correlation pass per batch; and every TICK_EVERY seconds when nothing comes
-    (damped clears, holds that pass)."""
-    return since_tick >= TICK_EVERY or (settled > 0 and not full)
+def tick_due(changes: int, since_tick: float) -> bool:
+    """Whether the processor ticks now (correlation, tickets opened and resolved): as soon as
+    alarms were raised or cleared since the last tick, so a problem's ticket follows its first
+    event at once, but not sooner than TICK_GAP after the last tick (in a storm a correlation
+    pass per batch would slow ingest down); and every TICK_EVERY seconds whatever came (damped
+    clears and holds that are due, severities that changed, another processor's alarms)."""
+    return since_tick >= TICK_EVERY or (changes > 0 and since_tick >= TICK_GAP)
 
 
 def process_forever(app, processor, conn, consumer: str | None = None, stop=None, **options) -> None:
     """Consume the shards held in batches: ingest, commit, acknowledge; tick as :func:`tick_due`
     says (one processor at a time: the others skip their tick while one runs). ``options``:
     the :class:`Consumer`'s (batch, block_ms, lease_ms)."""
-    last_tick = 0.0
+    last_tick = -math.inf
     with app.app_context():
         reader = Consumer(processor, conn, consumer, **options)
         try:
             while stop is None or not stop():
-                settled = reader.step()
-                if tick_due(settled, reader.full, time.monotonic() - last_tick):
-                    last_tick = time.monotonic()
+                since = time.monotonic() - last_tick
+                # A tick owed waits for no more than the rest of its gap.
+                owed = reader.changes > 0 and since < TICK_GAP
+                reader.step((TICK_GAP - since) * 1000 if owed else None)
+                if tick_due(reader.changes, time.monotonic() - last_tick):
+                    last_tick, owed = time.monotonic(), reader.changes
+                    reader.changes = 0
                     try:
-                        processor.tick()
+                        if (processor.tick() or {}).get("skipped"):
+                            reader.changes = owed  # another processor's pass: this one's changes wait the next
                     except Exception:
                         db.session.rollback()
                         log.exception("tick failed")

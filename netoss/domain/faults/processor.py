@@ -104,6 +104,7 @@ class Outcome:
     alarms: list[int] = field(default_factory=list)  # raised or updated by the batch, in order
     # What became of each event of the batch, in order: None (stored) or the reason it was rejected.
     verdicts: list[str | None] = field(default_factory=list)
+    changes: int = 0  # alarms raised or cleared: what correlation (the next tick) has to look at
 
     def reject(self, source: str, reason: str, index: int | None = None) -> None:
         if index is not None:
@@ -230,6 +231,7 @@ class Processor:
                     db.session.add(alarm)
                     active[e.fingerprint] = alarm
                     new.append(alarm)
+                    out.changes += 1
                 else:
                     alarm.occurrences += 1
                     alarm.state = "updated"
@@ -251,6 +253,7 @@ class Processor:
                 else:
                     self._clear(alarm, now)
                     del active[e.fingerprint]
+                    out.changes += 1
             rows.append((alarm, e))
             if alarm is not None:
                 changed[id(alarm)] = alarm
