@@ -17,6 +17,10 @@ lab), or runs on a stack already up (--stack), then:
    PostgreSQL and the sender.
 4. With --kill-processor-at T, T seconds in it kills one extra processor with SIGKILL: its
    shards and pending entries are taken over by the others when its leases lapse.
+5. Side by side, the syslog lines of the same mix at the same rate to rsyslog (Debian 12's,
+   unpacked from its packages into the stack's state directory, not installed), receiving on
+   UDP and writing each line to a file: what a syslog daemon alone keeps up with on this
+   machine, and the CPU it takes (--no-compare leaves it out; the smoke size does).
 
 At the end it waits until every event is stored or rejected and checks: received = sent,
 stored + rejected = received for each source, no kernel drops, and the rows added to
@@ -25,7 +29,7 @@ rate achieved, the lag (the queue's peak, the time from the last send to the las
 stored) and the CPU per component. Alarms and tickets the storm raised are cleared at the end.
 
 Usage: .venv/bin/python bench/bench_ingest.py [--rate 20000] [--seconds 60] [--processors 1]
-       [--kill-processor-at T] [--stack DIR] [--smoke]
+       [--kill-processor-at T] [--no-compare] [--stack DIR] [--smoke]
 """
 
 from __future__ import annotations
@@ -37,10 +41,12 @@ import os
 import platform
 import pwd
 import random
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -200,6 +206,85 @@ def alarm_event_rows(stack: Stack) -> int:
         engine.dispose()
 
 
+RSYSLOG_PACKAGES = ("rsyslog", "libestr0", "libfastjson4", "liblognorm5")
+
+
+def rsyslog(cache: Path) -> Path | None:
+    """rsyslogd from Debian's packages, unpacked in ``cache`` (not installed: nothing of the
+    machine's changes); None when they cannot be fetched (no apt, no network)."""
+    daemon = cache / "root" / "usr" / "sbin" / "rsyslogd"
+    if daemon.exists():
+        return daemon
+    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        subprocess.run(["apt-get", "download", "-qq", *RSYSLOG_PACKAGES], cwd=cache, check=True,
+                       capture_output=True, timeout=300)  # fmt: skip
+        for deb in cache.glob("*.deb"):
+            subprocess.run(["dpkg", "-x", str(deb), str(cache / "root")], check=True, capture_output=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        print(f"rsyslog: not fetched ({exc}); the comparison is left out")
+        return None
+    return daemon if daemon.exists() else None
+
+
+def compare_rsyslog(stack: Stack, args, pool) -> None:
+    """What a syslog daemon alone does with the same syslog lines at the same rate: rsyslog 8
+    (Debian 12's) receiving on UDP (imudp, the same 8 MiB socket buffer) and writing each line to
+    a file, as the user nobody. No parsing into alarms, no database: the floor of the
+    hand-glued pipeline netoss replaces."""
+    daemon = rsyslog(stack.state_dir / "bench-rsyslog")
+    if daemon is None:
+        return
+    lines = [d for source, d in pool if source == "syslog"]
+    work = Path(tempfile.mkdtemp(prefix="bench-rsyslog-"))
+    nobody = pwd.getpwnam("nobody")
+    os.chown(work, nobody.pw_uid, nobody.pw_gid)
+    port = stack.port("syslog") + 1000
+    lib = daemon.parents[2] / "lib" / "x86_64-linux-gnu"
+    (work / "rsyslog.conf").write_text(
+        f'global(workDirectory="{work}")\n'
+        f'module(load="{lib}/rsyslog/imudp.so")\n'
+        f'input(type="imudp" address="127.0.0.1" port="{port}" rcvbufSize="8m")\n'
+        f'action(type="omfile" file="{work}/messages")\n'
+    )
+    proc = subprocess.Popen(
+        [str(daemon), "-n", "-f", str(work / "rsyslog.conf"), "-i", str(work / "pid"), "-M", str(lib / "rsyslog")],
+        env={"LD_LIBRARY_PATH": str(lib), "PATH": "/usr/bin:/bin"}, user=nobody.pw_uid, group=nobody.pw_gid,
+        extra_groups=[], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        time.sleep(1)
+        if proc.poll() is not None:
+            print("rsyslog: did not start; the comparison is left out")
+            return
+        drops0, cpu0 = udp_drops(), cpu_seconds(proc.pid)
+        result = multiprocessing.Manager().dict()
+        sender = multiprocessing.Process(
+            target=send, args=({"syslog": port}, [("syslog", d) for d in lines], args.rate, args.seconds, result)
+        )
+        t0 = time.monotonic()
+        sender.start()
+        sender.join()
+        total, written, last = result["sent"]["syslog"], 0, -1
+        while written != last:  # until it has written what it received
+            last = written
+            time.sleep(1)
+            written = sum(1 for _ in (work / "messages").open("rb")) if (work / "messages").exists() else 0
+        wall = time.monotonic() - t0 - 1
+        print("rsyslog 8 (UDP -> a file, no parsing, no database), the same rate of syslog lines only:")
+        print(f"  sent {total} in {result['seconds']:.1f} s = {total / result['seconds']:.0f}/s; written {written} "
+              f"({total - written} lost); kernel UDP receive-buffer drops {udp_drops() - drops0}; "
+              f"CPU {(cpu_seconds(proc.pid) - cpu0) / wall:.2f}")  # fmt: skip
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rate", type=int, default=20000, help="events per second (default 20000, max 100000)")
@@ -208,6 +293,7 @@ def main() -> None:
     ap.add_argument("--kill-processor-at", type=float, default=None, metavar="T",
                     help="kill -9 one extra processor T seconds in (needs --processors 2 or more)")  # fmt: skip
     ap.add_argument("--smoke", action="store_true", help="a smoke-size run (make test): 2,000/s for 3 s, 2 processors")
+    ap.add_argument("--no-compare", action="store_true", help="leave out rsyslog at the same rate")
     on_stack.add_options(ap)
     args = ap.parse_args()
     if args.smoke:
@@ -260,6 +346,8 @@ def run(stack: Stack, args) -> None:
     finally:
         extra.stop()
         bench_faults.clear_raised(api, stack, alarms_before, tickets_before)
+    if not args.smoke and not args.no_compare:
+        compare_rsyslog(stack, args, pool)
 
 
 def measure(stack, args, conn, pool, receiver, processors, redis_pid, postgres_pid, extra) -> None:
@@ -326,6 +414,7 @@ def measure(stack, args, conn, pool, receiver, processors, redis_pid, postgres_p
     print("CPU (seconds of CPU per second of the run, 2.0 = both cores):")
     for g in groups:
         print(f"  {g:10} {(cpu1[g] - cpu0[g]) / wall:5.2f}")
+    print(f"  {'netoss':10} {sum(cpu1[g] - cpu0[g] for g in groups) / wall:5.2f} in all (the sender not counted)")
     if killed:
         print(f"  (processor {killed} killed with SIGKILL {killed_at:.1f} s in: its CPU is counted until then; "
               "its shards and pending entries taken over when its leases lapsed)")  # fmt: skip
