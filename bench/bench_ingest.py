@@ -240,7 +240,7 @@ def compare_rsyslog(stack: Stack, args, pool) -> None:
     nobody = pwd.getpwnam("nobody")
     os.chown(work, nobody.pw_uid, nobody.pw_gid)
     port = stack.port("syslog") + 1000
-    lib = daemon.parents[2] / "lib" / "x86_64-linux-gnu"
+    lib = daemon.parents[1] / "lib" / "x86_64-linux-gnu"  # root/usr/lib/...
     (work / "rsyslog.conf").write_text(
         f'global(workDirectory="{work}")\n'
         f'module(load="{lib}/rsyslog/imudp.so")\n'
