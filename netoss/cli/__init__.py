@@ -29,6 +29,7 @@ from netoss.embedded.stack import (
     describe,
     down,
     portal_app,
+    remote,
     service_status,
     summary,
     up,
@@ -92,12 +93,22 @@ def main() -> None:
     help="Let the seeding delete more than half of the objects netoss manages in NetBox "
     "(when the stack moves to another network's intent).",
 )
-def up_cmd(no_seed: bool, no_lab: bool, no_push: bool, intent: Path | None, confirm_prune: bool) -> None:
+@click.option(
+    "--listen",
+    metavar="ADDRESS",
+    default=None,
+    help="An address of this host that other hosts reach it at: PostgreSQL, Redis, NetBox's API and "
+    "the portal are served there too, over TLS only, for workers and fault processors on those hosts "
+    "(docs/scaling.md); recorded for the stack. `--listen none`: loopback only again.",
+)
+def up_cmd(
+    no_seed: bool, no_lab: bool, no_push: bool, intent: Path | None, confirm_prune: bool, listen: str | None
+) -> None:
     """Start every service (idempotent), seed NetBox from the intent, build the lab from NetBox
     and push the configurations rendered from NetBox to it."""
     stack = _stack()
     try:
-        up(stack, seed_intent=not no_seed, intent=intent, confirm_prune=confirm_prune, log=_log)
+        up(stack, seed_intent=not no_seed, intent=intent, confirm_prune=confirm_prune, listen=listen, log=_log)
         if not no_lab:
             spec = lab.up(stack, _nb_api(stack), lab.config_from_env(), log=_log)
             if not no_push:
@@ -292,6 +303,27 @@ def env_cmd() -> None:
         click.echo(f"export {key}={shlex.quote(value)}")
 
 
+@main.command("remote-config")
+@click.argument("target", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--path",
+    "path_there",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the directory will be on the other host (default: TARGET): the paths written in it.",
+)
+def remote_config_cmd(target: Path, path_there: Path | None) -> None:
+    """Write TARGET: the state directory of another host that runs job workers and fault
+    processors for this stack (`netoss up --listen` first). Copy it there, then run
+    `NETOSS_STATE=<it> netoss worker` and `NETOSS_STATE=<it> netoss faults process`. It holds
+    credentials: keep it private (its files are 0600)."""
+    try:
+        written = remote.write(_stack(), target, path_there)
+    except StackError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {written}: copy it to the other host (as {path_there or written})")
+
+
 @main.command("worker")
 @click.option("--burst", is_flag=True, help="Run the queued jobs, then exit.")
 @click.option("--name", default=None, help="Worker name (default: host:pid).")
@@ -304,6 +336,11 @@ def worker_cmd(burst: bool, name: str | None) -> None:
     from netoss.daemons import worker  # start-up time: RQ, Flask and SQLAlchemy only for this command
 
     stack = _stack()
+    record = remote.load(stack.state_dir)
+    if record is not None:  # another host's state directory (netoss remote-config)
+        os.environ.update(remote.daemon_environment(stack.state_dir, record, "portal-worker"))
+        worker.run(name or f"{socket.gethostname()}:{os.getpid()}", burst, _log, lambda env: {})
+        return
     try:
         # The credentials and directories of this stack's jobs; the lab's device login and the
         # recorded intent are read at each job (netoss.embedded.jobs.environment).
@@ -358,6 +395,10 @@ def faults_process_cmd() -> None:
 
     faults.setup_logging()
     _portal_config()
+    state = _stack().state_dir
+    record = remote.load(state)
+    if record is not None:  # another host's state directory (netoss remote-config)
+        os.environ.update(remote.daemon_environment(state, record, "fault-processor"))
     try:
         faults.run_processor(_log)
     except faults.DaemonError as exc:

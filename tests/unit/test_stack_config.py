@@ -485,3 +485,102 @@ def test_netbox_runs_the_branching_plugin_pinned_once(tmp_path):
     assert merging == {"netoss-writer"}
     (branch_grant,) = [g for g in users["netoss-writer"]["grants"] if "merge" in g["actions"]]
     assert branch_grant["only"] == ["netbox_branching.branch"] and "revert" in branch_grant["actions"]
+
+
+# --- another host's access (issue 18: scale-out on more hosts) -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "why"),
+    [
+        ("127.0.0.2", "not loopback"),
+        ("0.0.0.0", "0.0.0.0"),  # noqa: S104 - refused, that is the point
+        ("eth0", "not an IP address"),
+        ("fe80::1", "link-local"),
+    ],
+)
+def test_a_listen_address_other_hosts_cannot_use_is_refused(tmp_path, address, why):
+    with pytest.raises(StackError, match=why):
+        Stack(state_dir=tmp_path).set_listen(address)
+
+
+def test_listening_for_other_hosts_is_tls_only_on_the_network_and_a_socket_here(tmp_path, monkeypatch):
+    monkeypatch.setattr("netoss.embedded.stack.postgres.data_dir", lambda stack: tmp_path / "pg" / "data")
+    monkeypatch.setattr("netoss.embedded.stack.postgres.bindir", lambda: tmp_path)
+    s = Stack(state_dir=tmp_path, port_base=27000)
+    s.load_secrets(create=True)
+    before = {p.name: p for p in programs(s)}
+    assert s.set_listen("198.18.110.1") == "198.18.110.1" and s.listen == "198.18.110.1"
+    progs = {p.name: p for p in programs(s)}
+    assert set(progs) - set(before) == {"netbox-web-tls", "portal-web-tls"}
+    pg = progs["postgres"].command
+    assert "listen_addresses=127.0.0.1,198.18.110.1" in pg and "ssl=on" in pg
+    conf = (tmp_path / "redis" / "redis.conf").read_text().splitlines()
+    assert "port 0" in conf and "tls-port 27379" in conf and "bind 127.0.0.1 198.18.110.1" in conf
+    assert f"unixsocket {s.redis_socket}" in conf
+    # Redis restarts when its listeners change (its definition changes, `up` applies it)
+    assert progs["redis"].environment != before["redis"].environment
+    for name, port in (("netbox-web-tls", 27080), ("portal-web-tls", 27081)):
+        command = progs[name].command
+        assert f"198.18.110.1:{port}" in command and "--certfile" in command and "--keyfile" in command
+    # this host's programs reach Redis through its socket, not the TLS port
+    assert s.redis_url(2).startswith(f"unix://:{s.load_secrets()['redis_password']}@{s.redis_socket}?db=2")
+    secrets = s.load_secrets().values()
+    for p in progs.values():
+        assert not any(sec in arg for sec in secrets if len(sec) > 8 for arg in p.command)
+    assert s.set_listen("none") is None and s.listen is None
+    assert set(p.name for p in programs(s)) == set(before)
+
+
+def test_pg_hba_lets_other_hosts_reach_the_portals_database_over_tls_only(tmp_path, monkeypatch):
+    from netoss.embedded.stack import postgres, tls
+
+    data = tmp_path / "pg" / "data"
+    data.mkdir(parents=True)
+    default = "local all all scram-sha-256\nhost all all 127.0.0.1/32 scram-sha-256\n"
+    (data / "pg_hba.conf").write_text(default)
+    monkeypatch.setattr("netoss.embedded.stack.postgres.data_dir", lambda stack: data)
+    s = Stack(state_dir=tmp_path)
+    material = tls.ensure(tmp_path / "tls", ["127.0.0.1", "198.18.110.1"])
+    postgres.configure_listen(s, material, "portal_db", "portal_role")
+    postgres.configure_listen(s, material, "portal_db", "portal_role")  # twice: once in the file
+    lines = [line for line in (data / "pg_hba.conf").read_text().splitlines() if line and not line.startswith("#")]
+    assert lines == [
+        "local all all scram-sha-256",
+        "host all all 127.0.0.1/32 scram-sha-256",
+        "hostssl portal_db portal_role 0.0.0.0/0 scram-sha-256",
+        "hostssl portal_db portal_role ::/0 scram-sha-256",
+    ]
+    assert (tmp_path / "pg" / "tls" / "server.key").exists()
+    postgres.configure_listen(s, None, "portal_db", "portal_role")
+    assert (data / "pg_hba.conf").read_text() == default
+
+
+def test_another_hosts_set_up_reaches_everything_over_verified_tls_and_keeps_its_secrets_private(tmp_path):
+    from netoss.embedded.stack import remote, tls
+
+    s = Stack(state_dir=tmp_path / "stack", port_base=27000)
+    s.load_secrets(create=True)
+    with pytest.raises(StackError, match="--listen"):
+        remote.write(s, tmp_path / "h2")
+    s.set_listen("198.18.110.1")
+    tls.ensure(s.tls_dir, ["127.0.0.1", "198.18.110.1"])
+    target = remote.write(s, tmp_path / "h2", path_there=tmp_path / "there")
+    config = json.loads((target / "portal" / "portal.json").read_text())
+    ca_there = str(tmp_path / "there" / "tls" / "ca.crt")
+    assert config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://netoss_portal:")
+    assert "@198.18.110.1:27432/netoss_portal?sslmode=verify-full&sslrootcert=" in config["SQLALCHEMY_DATABASE_URI"]
+    assert config["REDIS_URL"].startswith("rediss://:") and "@198.18.110.1:27379/2?" in config["REDIS_URL"]
+    assert "ssl_cert_reqs=required" in config["REDIS_URL"] and "ssl_check_hostname=true" in config["REDIS_URL"]
+    assert config["NETBOX_URL"] == "https://198.18.110.1:27080" and config["PORTAL_URL"] == "https://198.18.110.1:27081"
+    assert config["NETBOX_TOKEN"] == s.netbox_reader_token()
+    assert (target / "tls" / "ca.crt").read_bytes() == (s.tls_dir / "ca.crt").read_bytes()
+    record = remote.load(target)
+    assert record["environment"]["portal-worker"]["NETBOX_TOKEN"] == s.netbox_writer_token()
+    assert record["environment"]["fault-processor"] == {"NETOSS_PORTAL_NETBOX_TOKEN": s.netbox_faults_token()}
+    for private in (target / "portal" / "portal.json", target / remote.RECORD):
+        assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    env = remote.daemon_environment(target, record, "portal-worker")
+    assert env["REQUESTS_CA_BUNDLE"] == env["SSL_CERT_FILE"] == ca_there
+    assert env["NETOSS_INTENT"] == str(s.recorded_intent) and env["NETOSS_PORTAL_CONFIG"].startswith(str(target))
+    assert remote.load(s.state_dir) is None  # a stack's own directory is no other host's

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pwd
 import re
 import shutil
 import time
@@ -24,31 +25,69 @@ from netoss.embedded.stack.supervisor import Program, Supervisor
 __all__ = ["Stack", "StackError", "down", "service_status", "up"]
 
 
-def _redis_program(stack: Stack, user: str) -> Program:
+def redis_listen_lines(stack: Stack, certs: Path) -> list[str]:
+    """Redis's listeners when the stack listens for other hosts: TLS only on TCP (loopback and
+    the listen address: Redis binds its ports to the same addresses, so the plain port is
+    closed rather than open to the network), and a Unix socket for this host's programs, in a
+    directory of the portal's group (setgid: the socket takes its group)."""
+    return [
+        f"bind 127.0.0.1 {stack.listen}",
+        "port 0",
+        f"tls-port {stack.port('redis')}",
+        f"tls-cert-file {certs / 'server.crt'}",
+        f"tls-key-file {certs / 'server.key'}",
+        f"tls-ca-cert-file {stack.tls_dir / 'ca.crt'}",
+        "tls-auth-clients no",  # clients prove themselves with the password, over TLS
+        f"unixsocket {stack.redis_socket}",
+        "unixsocketperm 770",
+    ]
+
+
+def _redis_program(stack: Stack, user: str, portal_user: str = "root") -> Program:
     conf = stack.state_dir / "redis" / "redis.conf"
-    write_private(
-        conf,
-        "\n".join(
-            [
-                "# Written by `netoss up`; edits are overwritten.",
-                "bind 127.0.0.1",
-                f"port {stack.port('redis')}",
-                "protected-mode yes",
-                "daemonize no",
-                f"requirepass {stack.load_secrets()['redis_password']}",
-                'save ""',
-                "appendonly no",
-                f"dir {conf.parent}",
-                "loglevel notice",
-                'logfile ""',
-                "",
-            ]
-        ),
+    certs = stack.state_dir / "redis" / "tls"
+    listen = ["bind 127.0.0.1", f"port {stack.port('redis')}"]
+    if stack.listen:
+        listen = redis_listen_lines(stack, certs)
+    text = "\n".join(
+        [
+            "# Written by `netoss up`; edits are overwritten.",
+            *listen,
+            "protected-mode yes",
+            "daemonize no",
+            f"requirepass {stack.load_secrets()['redis_password']}",
+            'save ""',
+            "appendonly no",
+            f"dir {conf.parent}",
+            "loglevel notice",
+            'logfile ""',
+            "",
+        ]
     )
+    write_private(conf, text)
     if accounts.exists(user):
         accounts.give(conf.parent, user, recursive=True)
+    if stack.listen:
+        from netoss.embedded.stack import tls  # the certificate library only where it is used
+
+        entry = pwd.getpwnam(user) if accounts.exists(user) else pwd.getpwuid(0)
+        tls.copy_key(tls.ensure(stack.tls_dir, ["127.0.0.1", stack.listen]), certs, entry.pw_uid, entry.pw_gid)
+        socket_dir = stack.redis_socket.parent
+        socket_dir.mkdir(parents=True, exist_ok=True)
+        group = pwd.getpwnam(portal_user).pw_gid if portal_user != "root" and accounts.exists(portal_user) else 0
+        os.chown(socket_dir, entry.pw_uid, group)
+        os.chmod(socket_dir, 0o2770)  # noqa: S103 - Redis and the portal's group only; setgid: the socket's group
     redis_server = shutil.which("redis-server") or "/usr/bin/redis-server"
-    return Program(name="redis", command=[redis_server, str(conf)], port=stack.port("redis"), user=user, priority=20)
+    # The listeners' digest in the program's definition: `up` restarts Redis when they changed.
+    digest = hashlib.sha256("\n".join(listen).encode()).hexdigest()[:16]
+    return Program(
+        name="redis",
+        command=[redis_server, str(conf)],
+        port=stack.port("redis"),
+        user=user,
+        priority=20,
+        environment={"NETOSS_CONFIG_DIGEST": digest},
+    )
 
 
 DEFAULT_USERS = {"netbox": accounts.SERVICE_USER, "portal": accounts.SERVICE_USER, "redis": "redis"}
@@ -129,10 +168,28 @@ def programs(stack: Stack, users: dict[str, str] | None = None) -> list[Program]
             priority=10,
             directory=Path("/"),
         ),
-        _redis_program(stack, users["redis"]),
+        _redis_program(stack, users["redis"], users["portal"]),
         *netbox.programs(stack, users["netbox"]),
         *portal_app.programs(stack, users["portal"]),
     ]
+
+
+def _listen_for_other_hosts(stack: Stack, users: dict[str, str], log: Callable[[str], None]) -> None:
+    """The stack's TLS material and each service's copy of it, and PostgreSQL's access rules,
+    for the address other hosts reach it at; the rules taken away when it has none."""
+    material = None
+    if stack.listen:
+        from netoss.embedded.stack import tls  # the certificate library only where it is used
+
+        material = tls.ensure(stack.tls_dir, ["127.0.0.1", stack.listen], name=stack.state_dir.name)
+        for target, user in ((netbox.tls_dir(stack), users["netbox"]), (portal_app.tls_dir(stack), users["portal"])):
+            entry = pwd.getpwnam(user) if accounts.exists(user) else pwd.getpwuid(0)
+            tls.copy_key(material, target, entry.pw_uid, entry.pw_gid)
+        log(
+            f"listening for other hosts on {stack.listen}, TLS only (PostgreSQL, Redis, NetBox's API, the "
+            f"portal), with the stack's own CA: {material.ca}; `netoss remote-config` writes another host's set-up"
+        )
+    postgres.configure_listen(stack, material, portal_app.DB_NAME, portal_app.DB_USER)
 
 
 def _check_ports_free(stack: Stack, progs: list[Program], running: dict[str, dict]) -> None:
@@ -254,12 +311,15 @@ def up(
     seed_intent: bool = True,
     intent: Path | None = None,
     confirm_prune: bool = False,
+    listen: str | None = None,
     log: Callable[[str], None] = print,
 ) -> None:
     """Start (or verify) every service of the stack; seed NetBox from the intent.
 
     ``intent`` (else NETOSS_INTENT) is recorded as the stack's intent, which later commands,
     `netoss env` and the workers' jobs use; without either, the recorded one (or the demo).
+    ``listen`` ("none": no longer) is recorded as the address other hosts reach the stack at
+    (docs/scaling.md); without it, the recorded one.
     """
     t0 = time.monotonic()
     netbox.check_installed(stack)
@@ -274,12 +334,15 @@ def up(
                 'run eval "$(.venv/bin/netoss env)" so that the playbooks apply it'
             )
     log(f"intent: {stack.recorded_intent}")
+    if listen is not None:
+        stack.set_listen(listen)
     stack.logs.mkdir(parents=True, exist_ok=True)
     secrets = stack.load_secrets(create=True)
     sup = Supervisor(stack)
     running = sup.processes()
     postgres.initdb(stack, secrets["postgres_password"])
     users = service_users(stack, log)
+    _listen_for_other_hosts(stack, users, log)
     netbox.configure(stack, users["netbox"])
     portal_app.configure(stack, users["portal"])
     prepare_state(stack, users)
@@ -294,7 +357,7 @@ def up(
     netbox.ensure_database(stack, log)
     netbox.ensure_static(stack, log)
     netbox.ensure_admin(stack)
-    for name in ("netbox-web", "netbox-worker"):
+    for name in ("netbox-web", "netbox-worker", *(("netbox-web-tls",) if stack.listen else ())):
         sup.start_program(name)
     wait_for(
         lambda: netbox.api_status(stack) is not None,
@@ -409,6 +472,7 @@ def _static_programs(stack: Stack) -> list[Program]:
         Program(name="portal-worker", command=[]),
         Program(name="fault-receiver", command=[]),
         Program(name="fault-processor", command=[]),
+        *(Program(name=name, command=[]) for name in (("netbox-web-tls", "portal-web-tls") if stack.listen else ())),
     ]
 
 

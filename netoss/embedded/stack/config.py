@@ -8,6 +8,7 @@ port base, so they never touch each other.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -165,6 +166,53 @@ class Stack:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._write_record({**self._recorded(), "intent": str(path)})
         return path
+
+    @property
+    def listen(self) -> str | None:
+        """The address other hosts reach this stack at (`netoss up --listen`), or None: the
+        stack then serves PostgreSQL, Redis, NetBox's API and the portal there too, over TLS
+        only (docs/scaling.md)."""
+        return self._recorded().get("listen") or None
+
+    def set_listen(self, address: str | None) -> str | None:
+        """Record the address other hosts reach the stack at (None: loopback only);
+        StackError when it is not a unicast address of this kind."""
+        if address in (None, "", "none"):
+            address = None
+        else:
+            try:
+                ip = ipaddress.ip_address(str(address).strip())
+            except ValueError:
+                raise StackError(f"--listen {address!r}: not an IP address") from None
+            if ip.is_loopback or ip.is_unspecified or ip.is_multicast or ip.is_link_local:
+                raise StackError(
+                    f"--listen {ip}: name the address other hosts reach this one at "
+                    "(not loopback, 0.0.0.0, multicast or link-local)"
+                )
+            address = str(ip)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        values = {k: v for k, v in self._recorded().items() if k != "listen"}
+        self._write_record({**values, **({"listen": address} if address else {})})
+        return address
+
+    @property
+    def tls_dir(self) -> Path:
+        """The stack's CA and server certificate for other hosts (netoss.embedded.stack.tls)."""
+        return self.state_dir / "tls"
+
+    @property
+    def redis_socket(self) -> Path:
+        """Where Redis listens for this host's programs when the stack listens for others (its
+        TCP port then speaks TLS only)."""
+        return self.state_dir / "redis-socket" / "redis.sock"
+
+    def redis_url(self, db: int) -> str:
+        """Database ``db`` of the stack's Redis as this host's programs reach it: loopback TCP,
+        or the Unix socket when the stack listens for other hosts (its TCP port then speaks TLS)."""
+        password = self.load_secrets()["redis_password"]
+        if self.listen:
+            return f"unix://:{password}@{self.redis_socket}?db={db}"
+        return f"redis://:{password}@127.0.0.1:{self.port('redis')}/{db}"
 
     def _recorded(self) -> dict:
         recorded = self.state_dir / "stack.json"

@@ -34,7 +34,7 @@ CONFIGURATION = """\
 # Written by `netoss up` for the stack in {state}; edits are overwritten.
 from netbox_branching.utilities import DynamicSchemaDict
 
-ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"{listen_host}]
 # NetBox Branching: each branch is a PostgreSQL schema, chosen per request by its router.
 DATABASES = DynamicSchemaDict({{
     "default": {{
@@ -47,9 +47,9 @@ DATABASE_ROUTERS = ["netbox_branching.database.BranchAwareRouter"]
 PLUGINS = ["netbox_branching"]  # it must be the last plugin listed
 REDIS = {{
     "tasks": {{"HOST": "127.0.0.1", "PORT": {redis_port}, "USERNAME": "", "PASSWORD": {redis_password!r},
-              "DATABASE": 0, "SSL": False}},
+              "DATABASE": 0, "SSL": False{tasks_url}}},
     "caching": {{"HOST": "127.0.0.1", "PORT": {redis_port}, "USERNAME": "", "PASSWORD": {redis_password!r},
-                "DATABASE": 1, "SSL": False}},
+                "DATABASE": 1, "SSL": False{caching_url}}},
 }}
 SECRET_KEY = {secret_key!r}
 API_TOKEN_PEPPERS = {{1: {pepper!r}}}
@@ -205,6 +205,10 @@ def configure(stack: Stack, owner: str = "root") -> None:
         redis_password=s["redis_password"],
         secret_key=s["netbox_secret_key"],
         pepper=s["netbox_pepper"],
+        listen_host=f", {stack.listen!r}" if stack.listen else "",
+        # With a listen address Redis speaks TLS on TCP, and this host's programs use its socket.
+        tasks_url=f', "URL": {stack.redis_url(0)!r}' if stack.listen else "",
+        caching_url=f', "URL": {stack.redis_url(1)!r}' if stack.listen else "",
     )
     root = stack.netbox_root
     for sub in ("conf", "media", "scripts", "reports", "static", "home"):
@@ -325,9 +329,51 @@ def api_status(stack: Stack, token: str | None = None, timeout: float = 5) -> di
         return None
 
 
+def tls_dir(stack: Stack) -> Path:
+    """NetBox's copy of the stack's server certificate and key (its account's alone)."""
+    return stack.netbox_root / "tls"
+
+
+def _gunicorn(stack: Stack, bind: str, workers: str, tls: bool = False) -> list[str]:
+    certs = ["--certfile", str(tls_dir(stack) / "server.crt"), "--keyfile", str(tls_dir(stack) / "server.key")]
+    return [
+        str(stack.netbox_venv / "bin" / "gunicorn"),
+        "--bind",
+        bind,
+        *(certs if tls else []),
+        "--workers",
+        workers,
+        "--threads",
+        "3",
+        "--timeout",
+        "300",
+        "--max-requests",
+        "5000",
+        "--max-requests-jitter",
+        "500",
+        "--access-logfile",
+        "-",
+        "netoss_wsgi:application",
+    ]
+
+
 def programs(stack: Stack, user: str = "root") -> list[Program]:
-    """NetBox's web server and background worker (as ``user``), started once the database is ready."""
+    """NetBox's web server and background worker (as ``user``), started once the database is
+    ready; and, when the stack listens for other hosts, its API there over TLS only
+    (``netbox-web-tls``: gunicorn's TLS is for all of a server's addresses, so a server of its own)."""
     bin_ = stack.netbox_venv / "bin"
+    remote = [
+        Program(
+            name="netbox-web-tls",
+            user=user,
+            autostart=False,
+            priority=205,
+            startsecs=3,
+            directory=stack.netbox_root,
+            environment=env(stack),
+            command=_gunicorn(stack, f"{stack.listen}:{stack.port('netbox')}", "2", tls=True),
+        )
+    ]
     return [
         Program(
             name="netbox-web",
@@ -338,25 +384,9 @@ def programs(stack: Stack, user: str = "root") -> list[Program]:
             startsecs=3,
             directory=stack.netbox_root,
             environment=env(stack),
-            command=[
-                str(bin_ / "gunicorn"),
-                "--bind",
-                f"127.0.0.1:{stack.port('netbox')}",
-                "--workers",
-                "3",
-                "--threads",
-                "3",
-                "--timeout",
-                "300",
-                "--max-requests",
-                "5000",
-                "--max-requests-jitter",
-                "500",
-                "--access-logfile",
-                "-",
-                "netoss_wsgi:application",
-            ],
+            command=_gunicorn(stack, f"127.0.0.1:{stack.port('netbox')}", "3"),
         ),
+        *(remote if stack.listen else []),
         Program(
             name="netbox-worker",
             user=user,

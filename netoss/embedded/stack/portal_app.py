@@ -37,7 +37,7 @@ def configure(stack: Stack, owner: str = "root") -> Path:
         "SECRET_KEY": s["portal_secret_key"],
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # Database 2 of the stack's Redis (NetBox uses 0 and 1): the job queue.
-        "REDIS_URL": f"redis://:{s['redis_password']}@127.0.0.1:{stack.port('redis')}/2",
+        "REDIS_URL": stack.redis_url(2),
         "NETBOX_URL": stack.netbox_url,
         "NETBOX_TOKEN": stack.netbox_reader_token(),
         "JOBS_DIR": str(stack.state_dir / "jobs"),
@@ -156,7 +156,47 @@ def daemon_env(stack: Stack, name: str) -> dict[str, str]:
     return {}
 
 
+def tls_dir(stack: Stack) -> Path:
+    """The portal's copy of the stack's server certificate and key (its account's alone)."""
+    return stack.state_dir / "portal" / "tls"
+
+
+def _gunicorn(stack: Stack, bind: str, workers: str, tls: bool = False) -> list[str]:
+    certs = ["--certfile", str(tls_dir(stack) / "server.crt"), "--keyfile", str(tls_dir(stack) / "server.key")]
+    return [
+        str(stack.venv / "bin" / "gunicorn"),
+        "--bind",
+        bind,
+        *(certs if tls else []),
+        "--workers",
+        workers,
+        # Threads per worker: live job streams take at most STREAM_MAX_PER_PROCESS (12) of
+        # them, each for at most STREAM_SECONDS, so 4 stay free for everything else.
+        "--threads",
+        "16",
+        "--timeout",
+        "120",
+        "--access-logfile",
+        "-",
+        "netoss.web:create_app()",
+    ]
+
+
 def programs(stack: Stack, user: str = "root") -> list[Program]:
+    # When the stack listens for other hosts, the portal is served there too, over TLS only
+    # (portal-web-tls: the API their workers' jobs report to).
+    remote = [
+        Program(
+            name="portal-web-tls",
+            user=user,
+            autostart=False,
+            priority=301,
+            startsecs=2,
+            directory=stack.repo,
+            environment={**env(stack), **daemon_env(stack, "portal-web")},
+            command=_gunicorn(stack, f"{stack.listen}:{stack.port('portal')}", "1", tls=True),
+        )
+    ]
     return [
         Program(
             name="portal-web",
@@ -167,23 +207,9 @@ def programs(stack: Stack, user: str = "root") -> list[Program]:
             startsecs=2,
             directory=stack.repo,
             environment={**env(stack), **daemon_env(stack, "portal-web")},
-            command=[
-                str(stack.venv / "bin" / "gunicorn"),
-                "--bind",
-                f"127.0.0.1:{stack.port('portal')}",
-                "--workers",
-                "2",
-                # Threads per worker: live job streams take at most STREAM_MAX_PER_PROCESS (12) of
-                # them, each for at most STREAM_SECONDS, so 4 stay free for everything else.
-                "--threads",
-                "16",
-                "--timeout",
-                "120",
-                "--access-logfile",
-                "-",
-                "netoss.web:create_app()",
-            ],
+            command=_gunicorn(stack, f"127.0.0.1:{stack.port('portal')}", "2"),
         ),
+        *(remote if stack.listen else []),
         # The lab's privileged helper (root): the jobs' only way to patch and probe the lab.
         Program(
             name="lab-helper",

@@ -88,15 +88,78 @@ def initdb(stack: Stack, password: str) -> Path:
     return data
 
 
+# What other hosts may reach (`netoss up --listen`): the portal's database as its own role, over
+# TLS, with a password (SCRAM). NetBox's database and the superuser stay on loopback.
+HBA_BEGIN = "# netoss: other hosts (netoss up --listen), written by `netoss up`"
+HBA_END = "# netoss: end"
+
+
+def tls_dir(stack: Stack) -> Path:
+    """The server's certificate and key as PostgreSQL reads them (the postgres account's)."""
+    return data_dir(stack).parent / "tls"
+
+
+def configure_listen(stack: Stack, material, portal_db: str, portal_role: str) -> None:
+    """pg_hba.conf for the stack's listen address (``material``: netoss.embedded.stack.tls;
+    None when the stack listens on loopback only): the portal's database, for its role, over
+    TLS with SCRAM from anywhere that reaches the address; nothing else. PostgreSQL rejects
+    a connection no line allows, so without TLS nothing from another host gets in."""
+    from netoss.embedded.stack import tls  # the certificate library only where it is used
+
+    hba = data_dir(stack) / "pg_hba.conf"
+    text = hba.read_text()
+    if HBA_BEGIN in text:
+        head, _, rest = text.partition(HBA_BEGIN)
+        text = head.rstrip("\n") + "\n" + rest.partition(HBA_END)[2].lstrip("\n")
+    if material is not None:
+        pw = pwd.getpwnam(SUPERUSER)
+        tls.copy_key(material, tls_dir(stack), pw.pw_uid, pw.pw_gid)
+        text = (
+            text.rstrip("\n")
+            + "\n"
+            + "\n".join(
+                [
+                    HBA_BEGIN,
+                    f"hostssl {portal_db} {portal_role} 0.0.0.0/0 scram-sha-256",
+                    f"hostssl {portal_db} {portal_role} ::/0 scram-sha-256",
+                    HBA_END,
+                    "",
+                ]
+            )
+        )
+    if text != hba.read_text():
+        st = hba.stat()
+        tmp = hba.with_name("pg_hba.conf.tmp")
+        tmp.write_text(text)
+        os.chown(tmp, st.st_uid, st.st_gid)
+        os.chmod(tmp, 0o600)
+        tmp.replace(hba)
+
+
 def command(stack: Stack) -> list[str]:
-    """The foreground server command that supervisord runs."""
+    """The foreground server command that supervisord runs (with the stack's listen address
+    and TLS when it has one)."""
     data = data_dir(stack)
+    listen = ["-c", "listen_addresses=127.0.0.1"]
+    if stack.listen:
+        certs = tls_dir(stack)
+        listen = [
+            "-c",
+            f"listen_addresses=127.0.0.1,{stack.listen}",
+            "-c",
+            "ssl=on",
+            "-c",
+            f"ssl_cert_file={certs / 'server.crt'}",
+            "-c",
+            f"ssl_key_file={certs / 'server.key'}",
+            "-c",
+            "ssl_min_protocol_version=TLSv1.2",
+        ]
     return [
         str(bindir() / "postgres"),
         "-D",
         str(data),
-        "-c",
-        "listen_addresses=127.0.0.1",
+        *listen,
         "-c",
         f"port={stack.port('postgres')}",
         "-c",
