@@ -518,8 +518,10 @@ def test_listening_for_other_hosts_is_tls_only_on_the_network_and_a_socket_here(
     conf = (tmp_path / "redis" / "redis.conf").read_text().splitlines()
     assert "port 0" in conf and "tls-port 27379" in conf and "bind 127.0.0.1 198.18.110.1" in conf
     assert f"unixsocket {s.redis_socket}" in conf
-    # Redis restarts when its listeners change (its definition changes, `up` applies it)
-    assert progs["redis"].environment != before["redis"].environment
+    # Redis, NetBox and the portal's programs restart when the listeners change (their
+    # definitions change: `up` applies it), so none keeps a way to Redis that is gone
+    for name in ("redis", "netbox-web", "netbox-worker", "portal-web", "portal-worker", "fault-processor"):
+        assert progs[name].environment != before[name].environment, name
     for name, port in (("netbox-web-tls", 27080), ("portal-web-tls", 27081)):
         command = progs[name].command
         assert f"198.18.110.1:{port}" in command and "--certfile" in command and "--keyfile" in command

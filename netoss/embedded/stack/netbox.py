@@ -177,6 +177,9 @@ def env(stack: Stack) -> dict[str, str]:
         "NETBOX_ROOT": str(stack.netbox_root),
         "PYTHONPATH": str(stack.netbox_root),
         "HOME": str(stack.netbox_root / "home"),
+        # In the programs' definitions: `up` restarts them when the stack starts or stops listening
+        # for other hosts (their Redis is then reached another way).
+        **({"NETOSS_LISTEN": stack.listen} if stack.listen else {}),
     }
 
 

@@ -91,6 +91,8 @@ def env(stack: Stack) -> dict[str, str]:
         "PATH": f"{stack.venv / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin",
         # The account's HOME (gunicorn's control socket, Ansible's files), not the caller's /root.
         "HOME": str(stack.ansible_home),
+        # `up` restarts the programs when the stack starts or stops listening for other hosts.
+        **({"NETOSS_LISTEN": stack.listen} if stack.listen else {}),
     }
 
 
