@@ -1,15 +1,17 @@
 """The fault pipeline's processes and the Redis stream between them.
 
-    receivers (syslog, SNMP traps: `netoss faults receive`; webhooks and the API: the portal)
-        -> Redis stream netoss:faults:events (one JSON Event per entry)
-        -> `netoss faults process`: alarms, correlation, tickets (PostgreSQL)
+    receivers (syslog, SNMP traps: `netoss faults receive`, one process per core; webhooks and
+    the API: the portal)
+        -> the Redis stream netoss:faults:events in 16 shards, by device (one JSON Event per entry)
+        -> `netoss faults process`, one or more: alarms, correlation, tickets (PostgreSQL)
 
 Every datagram or request a receiver gets is counted in the Redis hash netoss:faults:counters
-as ``received:<source>``, then as ``rejected:<source>:<reason>`` or, once the processor has
+as ``received:<source>``, then as ``rejected:<source>:<reason>`` or, once a processor has
 stored it, ``stored:<source>``, or ``dead:<source>`` once dead-lettered; so received = stored +
-rejected + dead (+ what is still queued). The processor reads the stream as a consumer group: an
-entry is acknowledged and deleted only after its alarm changes are committed, so a processor
-that dies loses nothing.
+rejected + dead (+ what is still queued). Processors read the shards they hold leases on, each
+shard as a consumer group (``netoss.domain.faults.shards``): an entry is acknowledged and
+deleted only after its alarm changes are committed and counted, so a processor that dies loses
+nothing, and an entry read again is neither stored nor counted twice.
 
 Poison cannot stop the pipeline. Receivers check and normalise every event
 (:func:`netoss.domain.faults.events.check`). The stream is bounded: past ``maxlen`` entries
