@@ -96,8 +96,10 @@ def test_new_alarms_are_ticked_within_the_gap_and_a_storm_is_not_ticked_batch_by
 
 
 def test_when_the_processor_ticks():
-    assert pipeline.tick_due(changes=1, since_tick=1.0)  # a quiet network's first alarm: now
-    assert pipeline.tick_due(changes=3, since_tick=pipeline.TICK_GAP)  # alarms, and the gap has passed
-    assert not pipeline.tick_due(changes=500, since_tick=0.05)  # a storm: not a pass per batch
-    assert pipeline.tick_due(changes=0, since_tick=pipeline.TICK_EVERY)  # damped clears, holds: time decides
-    assert not pipeline.tick_due(changes=0, since_tick=0.3)  # duplicates only: nothing to correlate anew
+    gap, every = pipeline.TICK_GAP, pipeline.TICK_EVERY
+    assert pipeline.tick_due(changes=1, since_tick=0.01, since_change_tick=1.0)  # a quiet network's first alarm: now,
+    # however recent the last periodic tick
+    assert pipeline.tick_due(changes=3, since_tick=gap, since_change_tick=gap)  # alarms, and the gap has passed
+    assert not pipeline.tick_due(changes=500, since_tick=0.05, since_change_tick=0.05)  # a storm: not a pass per batch
+    assert pipeline.tick_due(changes=0, since_tick=every, since_change_tick=every)  # damped clears, holds: time decides
+    assert not pipeline.tick_due(changes=0, since_tick=0.3, since_change_tick=5)  # duplicates only: nothing new

@@ -609,34 +609,38 @@ TICK_EVERY = 0.5  # seconds: the processor ticks at least this often
 TICK_GAP = 0.2  # seconds: and at most this often
 
 
-def tick_due(changes: int, since_tick: float) -> bool:
+def tick_due(changes: int, since_tick: float, since_change_tick: float) -> bool:
     """Whether the processor ticks now (correlation, tickets opened and resolved): as soon as
     alarms were raised or cleared since the last tick, so a problem's ticket follows its first
-    event at once, but not sooner than TICK_GAP after the last tick (in a storm a correlation
-    pass per batch would slow ingest down); and every TICK_EVERY seconds whatever came (damped
-    clears and holds that are due, severities that changed, another processor's alarms)."""
-    return since_tick >= TICK_EVERY or (changes > 0 and since_tick >= TICK_GAP)
+    event at once, but not sooner than TICK_GAP after the last tick that changes brought (in a
+    storm a correlation pass per batch would slow ingest down); and every TICK_EVERY seconds
+    whatever came (damped clears and holds that are due, severities that changed, another
+    processor's alarms), which does not delay the next change's tick."""
+    return since_tick >= TICK_EVERY or (changes > 0 and since_change_tick >= TICK_GAP)
 
 
 def process_forever(app, processor, conn, consumer: str | None = None, stop=None, **options) -> None:
     """Consume the shards held in batches: ingest, commit, acknowledge; tick as :func:`tick_due`
     says (one processor at a time: the others skip their tick while one runs). ``options``:
     the :class:`Consumer`'s (batch, block_ms, lease_ms)."""
-    last_tick = -math.inf
+    last_tick = last_change_tick = -math.inf
     with app.app_context():
         reader = Consumer(processor, conn, consumer, **options)
         try:
             while stop is None or not stop():
-                since = time.monotonic() - last_tick
+                since = time.monotonic() - last_change_tick
                 # A tick owed waits for no more than the rest of its gap.
                 owed = reader.changes > 0 and since < TICK_GAP
                 reader.step((TICK_GAP - since) * 1000 if owed else None)
-                if tick_due(reader.changes, time.monotonic() - last_tick):
-                    last_tick, owed = time.monotonic(), reader.changes
-                    reader.changes = 0
+                now = time.monotonic()
+                if tick_due(reader.changes, now - last_tick, now - last_change_tick):
+                    changes, reader.changes = reader.changes, 0
+                    last_tick = now
+                    if changes:
+                        last_change_tick = now
                     try:
                         if (processor.tick() or {}).get("skipped"):
-                            reader.changes = owed  # another processor's pass: this one's changes wait the next
+                            reader.changes = changes  # another processor's pass: this one's changes wait the next
                     except Exception:
                         db.session.rollback()
                         log.exception("tick failed")
