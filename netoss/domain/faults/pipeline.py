@@ -449,14 +449,15 @@ class Consumer:
         return self.store(self.read(block_ms))
 
     def read(self, block_ms: int | None = None) -> list[_Entry]:
-        """One batch from each shard held (tending the leases when it is time)."""
-        block_ms = self.block_ms if block_ms is None else max(1, int(block_ms))
+        """One batch from each shard held (tending the leases when it is time), waiting at most
+        ``block_ms`` for one (0: not at all)."""
+        block_ms = self.block_ms if block_ms is None else max(0, int(block_ms))
         if time.monotonic() - self.tended >= self.leases.lease_ms / 3000:
             self.tend()
         if not self.cursors:
             time.sleep(block_ms / 1000)
             return []
-        history = any(c == "0" for c in self.cursors.values())
+        history = any(c == "0" for c in self.cursors.values()) or block_ms == 0
         reply = self.conn.xreadgroup(
             GROUP,
             self.name,
@@ -629,9 +630,13 @@ def process_forever(app, processor, conn, consumer: str | None = None, stop=None
         try:
             while stop is None or not stop():
                 since = time.monotonic() - last_change_tick
-                # A tick owed waits for no more than the rest of its gap.
-                owed = reader.changes > 0 and since < TICK_GAP
-                reader.step((TICK_GAP - since) * 1000 if owed else None)
+                if reader.changes > 0 and since < TICK_GAP:
+                    # A tick owed: read what is there without waiting (Redis times a blocking
+                    # read out at its own 100 ms granularity), and look again shortly.
+                    if not reader.step(0):
+                        time.sleep(min(TICK_GAP - since, 0.02))
+                else:
+                    reader.step()
                 now = time.monotonic()
                 if tick_due(reader.changes, now - last_tick, now - last_change_tick):
                     changes, reader.changes = reader.changes, 0
