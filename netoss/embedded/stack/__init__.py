@@ -25,6 +25,11 @@ from netoss.embedded.stack.supervisor import Program, Supervisor
 __all__ = ["Stack", "StackError", "down", "service_status", "up"]
 
 
+def redis_tls_dir(stack: Stack) -> Path:
+    """Redis's copy of the stack's server certificate and key (its account's alone)."""
+    return stack.state_dir / "redis" / "tls"
+
+
 def redis_listen_lines(stack: Stack, certs: Path) -> list[str]:
     """Redis's listeners when the stack listens for other hosts: TLS only on TCP (loopback and
     the listen address: Redis binds its ports to the same addresses, so the plain port is
@@ -43,12 +48,11 @@ def redis_listen_lines(stack: Stack, certs: Path) -> list[str]:
     ]
 
 
-def _redis_program(stack: Stack, user: str, portal_user: str = "root") -> Program:
+def _redis_program(stack: Stack, user: str) -> Program:
     conf = stack.state_dir / "redis" / "redis.conf"
-    certs = stack.state_dir / "redis" / "tls"
     listen = ["bind 127.0.0.1", f"port {stack.port('redis')}"]
     if stack.listen:
-        listen = redis_listen_lines(stack, certs)
+        listen = redis_listen_lines(stack, redis_tls_dir(stack))
     text = "\n".join(
         [
             "# Written by `netoss up`; edits are overwritten.",
@@ -67,16 +71,6 @@ def _redis_program(stack: Stack, user: str, portal_user: str = "root") -> Progra
     write_private(conf, text)
     if accounts.exists(user):
         accounts.give(conf.parent, user, recursive=True)
-    if stack.listen:
-        from netoss.embedded.stack import tls  # the certificate library only where it is used
-
-        entry = pwd.getpwnam(user) if accounts.exists(user) else pwd.getpwuid(0)
-        tls.copy_key(tls.ensure(stack.tls_dir, ["127.0.0.1", stack.listen]), certs, entry.pw_uid, entry.pw_gid)
-        socket_dir = stack.redis_socket.parent
-        socket_dir.mkdir(parents=True, exist_ok=True)
-        group = pwd.getpwnam(portal_user).pw_gid if portal_user != "root" and accounts.exists(portal_user) else 0
-        os.chown(socket_dir, entry.pw_uid, group)
-        os.chmod(socket_dir, 0o2770)  # noqa: S103 - Redis and the portal's group only; setgid: the socket's group
     redis_server = shutil.which("redis-server") or "/usr/bin/redis-server"
     # The listeners' digest in the program's definition: `up` restarts Redis when they changed.
     digest = hashlib.sha256("\n".join(listen).encode()).hexdigest()[:16]
@@ -168,10 +162,15 @@ def programs(stack: Stack, users: dict[str, str] | None = None) -> list[Program]
             priority=10,
             directory=Path("/"),
         ),
-        _redis_program(stack, users["redis"], users["portal"]),
+        _redis_program(stack, users["redis"]),
         *netbox.programs(stack, users["netbox"]),
         *portal_app.programs(stack, users["portal"]),
     ]
+
+
+def _account(user: str) -> pwd.struct_passwd:
+    """The service account (root when it does not exist: services run as root by opt-in)."""
+    return pwd.getpwnam(user) if accounts.exists(user) else pwd.getpwuid(0)
 
 
 def _listen_for_other_hosts(stack: Stack, users: dict[str, str], log: Callable[[str], None]) -> None:
@@ -182,9 +181,20 @@ def _listen_for_other_hosts(stack: Stack, users: dict[str, str], log: Callable[[
         from netoss.embedded.stack import tls  # the certificate library only where it is used
 
         material = tls.ensure(stack.tls_dir, ["127.0.0.1", stack.listen], name=stack.state_dir.name)
-        for target, user in ((netbox.tls_dir(stack), users["netbox"]), (portal_app.tls_dir(stack), users["portal"])):
-            entry = pwd.getpwnam(user) if accounts.exists(user) else pwd.getpwuid(0)
+        copies = (
+            (netbox.tls_dir(stack), users["netbox"]),
+            (portal_app.tls_dir(stack), users["portal"]),
+            (redis_tls_dir(stack), users["redis"]),
+        )
+        for target, user in copies:
+            entry = _account(user)
             tls.copy_key(material, target, entry.pw_uid, entry.pw_gid)
+        # Redis's socket for this host's programs: in a directory of the portal's group (setgid:
+        # the socket takes its group).
+        socket_dir = stack.redis_socket.parent
+        socket_dir.mkdir(parents=True, exist_ok=True)
+        os.chown(socket_dir, _account(users["redis"]).pw_uid, _account(users["portal"]).pw_gid)
+        os.chmod(socket_dir, 0o2770)  # noqa: S103 - Redis and the portal's group only
         log(
             f"listening for other hosts on {stack.listen}, TLS only (PostgreSQL, Redis, NetBox's API, the "
             f"portal), with the stack's own CA: {material.ca}; `netoss remote-config` writes another host's set-up"
