@@ -99,7 +99,6 @@ class Settings:
 class Outcome:
     stored: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
-    stored_by_source: dict[str, int] = field(default_factory=dict)
     rejected_by_source: dict[tuple[str, str], int] = field(default_factory=dict)
     alarms: list[int] = field(default_factory=list)  # raised or updated by the batch, in order
     # What became of each event of the batch, in order: None (stored) or the reason it was rejected.
@@ -264,8 +263,6 @@ class Processor:
                       e.text or e.specific_problem) for alarm, e in rows])  # fmt: skip
         out.alarms = [a.id for a in changed.values()]  # before the commit expires them (a query each)
         out.stored = len(rows)
-        for _alarm, e in rows:
-            out.stored_by_source[e.source] = out.stored_by_source.get(e.source, 0) + 1
         if before_commit is not None:
             before_commit(out)
         db.session.commit()
