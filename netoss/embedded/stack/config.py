@@ -102,6 +102,12 @@ def new_portal_secrets() -> dict[str, str]:
     }
 
 
+def gunicorn_tls_args(directory: Path) -> list[str]:
+    """gunicorn's arguments to serve over TLS with a service's copy of the stack's server
+    certificate and key in ``directory`` (netoss.embedded.stack.tls.copy_key)."""
+    return ["--certfile", str(directory / "server.crt"), "--keyfile", str(directory / "server.key")]
+
+
 @dataclass
 class Stack:
     """One stack: a state directory plus the port base its services listen on."""

@@ -22,6 +22,7 @@ from netoss.embedded.stack.config import (
     NETBOX_VERSION,
     Stack,
     StackError,
+    gunicorn_tls_args,
     write_private,
 )
 from netoss.embedded.stack.proc import run
@@ -338,12 +339,11 @@ def tls_dir(stack: Stack) -> Path:
 
 
 def _gunicorn(stack: Stack, bind: str, workers: str, tls: bool = False) -> list[str]:
-    certs = ["--certfile", str(tls_dir(stack) / "server.crt"), "--keyfile", str(tls_dir(stack) / "server.key")]
     return [
         str(stack.netbox_venv / "bin" / "gunicorn"),
         "--bind",
         bind,
-        *(certs if tls else []),
+        *(gunicorn_tls_args(tls_dir(stack)) if tls else []),
         "--workers",
         workers,
         "--threads",

@@ -8,7 +8,7 @@ import urllib.request
 from pathlib import Path
 
 from netoss.embedded.stack import accounts, postgres
-from netoss.embedded.stack.config import Stack, StackError, write_private
+from netoss.embedded.stack.config import Stack, StackError, gunicorn_tls_args, write_private
 from netoss.embedded.stack.proc import run
 from netoss.embedded.stack.supervisor import Program
 
@@ -164,12 +164,11 @@ def tls_dir(stack: Stack) -> Path:
 
 
 def _gunicorn(stack: Stack, bind: str, workers: str, tls: bool = False) -> list[str]:
-    certs = ["--certfile", str(tls_dir(stack) / "server.crt"), "--keyfile", str(tls_dir(stack) / "server.key")]
     return [
         str(stack.venv / "bin" / "gunicorn"),
         "--bind",
         bind,
-        *(certs if tls else []),
+        *(gunicorn_tls_args(tls_dir(stack)) if tls else []),
         "--workers",
         workers,
         # Threads per worker: live job streams take at most STREAM_MAX_PER_PROCESS (12) of
