@@ -317,6 +317,7 @@ def device_data(i, plat, rng, interface_events=True):
             "servers": [{"host": "198.18.0.1", "port": 17514}],
             "interface_events": interface_events,
         },
+        "snmp": {"enabled": True},
         "interfaces": interfaces,
         "ospf": {"router_id": router_id, "area": area},
         "bgp": {"asn": 64500, "router_id": router_id, "neighbors": neighbors, "networks": []},

@@ -88,7 +88,7 @@ def bench(label: str, records: dict, rounds: int, paths: runtime.LabPaths) -> No
         runtime.ensure_user(CONFIG.user, creds["password"])
         runtime.build_network(spec)
         for r in spec.routers:
-            runtime.start_router(r, paths, CONFIG.user)
+            runtime.start_router(r, paths, CONFIG.user, creds["snmp_community"])
         ups.append(time.monotonic() - t0)
         time.sleep(2)  # let the daemons settle before measuring memory
         mem = pss_mib(spec)

@@ -23,7 +23,10 @@ quiet_pip() {
   return "$rc"
 }
 
-DEBS="postgresql redis-server frr openssh-server iproute2 iputils-ping snmp git libpq-dev gcc patchelf"
+# Service assurance (docs/assurance.md): snmpd and FRR's AgentX modules in the lab's routers;
+# Prometheus, its SNMP and blackbox exporters and Alertmanager run by the stack; iperf3 for traffic.
+DEBS="postgresql redis-server frr openssh-server iproute2 iputils-ping snmp git libpq-dev gcc patchelf
+  snmpd frr-snmp prometheus prometheus-snmp-exporter prometheus-blackbox-exporter prometheus-alertmanager iperf3"
 [ "${NETOSS_WITH_BROWSER:-0}" = 1 ] && DEBS="$DEBS chromium"
 missing=$(for p in $DEBS; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || echo "$p"; done)
 if [ -n "$missing" ]; then

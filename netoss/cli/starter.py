@@ -227,6 +227,7 @@ def starter_files(
                                         "interface_events": True,
                                         "servers": [{"host": host, "port": port}],
                                     },
+                                    "snmp": {"enabled": True},
                                     "banner": f"Authorised access only. This device is managed by {operator}.",
                                     "users": [{"name": "netops", "privilege": 15, "role": "network-admin"}],
                                 }

@@ -215,7 +215,7 @@ def banner(value, where):
 
 def check_context(context, where="netoss"):
     """The ``netoss`` key of a config context: the values templates place in lines (banner,
-    users, syslog servers, OSPF area, BGP settings); ``where`` names it in errors."""
+    users, syslog servers, SNMP, OSPF area, BGP settings); ``where`` names it in errors."""
     _get(context, where)
     if context.get("banner"):
         banner(context["banner"], where + ".banner")
@@ -233,6 +233,9 @@ def check_context(context, where="netoss"):
         _get(server, at)
         host(server.get("host"), at + ".host")
         _opt(server, "port", integer, at, 1, 65535)
+    snmp = _get(context.get("snmp") or {}, where + ".snmp")
+    if not isinstance(snmp.get("enabled", False), bool):
+        _fail(where + ".snmp.enabled", snmp["enabled"], "is not true or false")
     ospf = _get(context.get("ospf") or {}, where + ".ospf")
     if ospf.get("area") is not None:
         ospf_area(ospf["area"], where + ".ospf.area")

@@ -311,6 +311,8 @@ def build(snapshot, name):
             # Log interface up and down too (for fault management), where the platform needs telling.
             "interface_events": bool((context.get("syslog") or {}).get("interface_events", False)),
         },
+        # The device answers SNMP polls (service assurance), where the platform needs telling.
+        "snmp": {"enabled": bool((context.get("snmp") or {}).get("enabled", False))},
         "interfaces": [],
         "ospf": None,
         "bgp": None,

@@ -402,3 +402,49 @@ def test_router_logs_reach_the_fault_receiver_on_the_bridge_over_udp(test_lab, s
         assert time.monotonic() < deadline, "no syslog line from pe2 reached the fault receiver on the bridge"
     log = (stack.logs / "fault-receiver.log").read_text()
     assert f"listening for syslog on udp/{test_lab.bridge_ip.ip}:{stack.port('syslog')}" in log
+
+
+def _snmp(stack, router, *oids: str, walk: bool = False) -> dict[str, str]:
+    """OID -> value from the router's SNMP agent, asked from the host at its management address
+    with the lab's community (as snmp_exporter asks it)."""
+    creds = runtime.credentials(runtime.LabPaths(stack.state_dir / "lab"), TEST_LAB.user)
+    argv = ["snmpwalk" if walk else "snmpget", "-v2c", "-c", creds["snmp_community"], "-On", "-Oq", "-t", "2"]
+    out = subprocess.run(
+        [*argv, str(router.mgmt_ip.ip), *oids],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"MIBS": "", "MIBDIRS": "/nonexistent", "PATH": "/usr/bin:/bin"},
+    ).stdout
+    return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+
+
+def test_routers_answer_snmp_with_if_mib_and_frr_bgp4_mib(test_lab, stack):
+    """snmpd in each router's namespaces: sysName is its hostname, IF-MIB names its NetBox
+    interfaces; FRR's bgpd reaches it over AgentX once `agentx` is configured."""
+    pe1 = test_lab.router("pe1")
+    assert _snmp(stack, pe1, ".1.3.6.1.2.1.1.5.0") == {".1.3.6.1.2.1.1.5.0": '"pe1"'}
+    names = {v.strip('"') for v in _snmp(stack, pe1, ".1.3.6.1.2.1.31.1.1.1.1", walk=True).values()}
+    assert {"eth1", "eth2", "eth3", "mgmt0", "lo"} <= names
+    indexes = runtime.if_indexes(pe1)
+    status = _snmp(stack, pe1, f".1.3.6.1.2.1.2.2.1.8.{indexes['mgmt0']}")
+    assert list(status.values()) == ["1"]  # up
+    runtime.vtysh(pe1, "configure terminal", "agentx", "router bgp 64999", "end")
+    try:
+        wait_for(
+            "bgpd's BGP4-MIB over AgentX (bgpLocalAs)",
+            lambda: _snmp(stack, pe1, ".1.3.6.1.2.1.15.2.0").get(".1.3.6.1.2.1.15.2.0") == "64999",
+            20,
+            0.5,
+        )
+    finally:
+        runtime.vtysh(pe1, "configure terminal", "no router bgp 64999", "end")
+    # Another community is refused (no answer: SNMPv2c says nothing to a wrong community).
+    wrong = subprocess.run(
+        ["snmpget", "-v2c", "-c", "wrong", "-t", "1", "-r", "0", str(pe1.mgmt_ip.ip), ".1.3.6.1.2.1.1.5.0"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"MIBS": "", "MIBDIRS": "/nonexistent", "PATH": "/usr/bin:/bin"},
+    )
+    assert wrong.returncode != 0 and "Timeout" in wrong.stdout + wrong.stderr

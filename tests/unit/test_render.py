@@ -260,6 +260,13 @@ def test_an_interface_description_with_a_newline_in_netbox_stops_the_device(reco
         (
             "devices",
             lambda d: d["name"] == "pe1",
+            "config_context.netoss.snmp.enabled",
+            "yes\nno agentx",
+            "field netoss.snmp.enabled: 'yes\\nno agentx' is not true or false",
+        ),
+        (
+            "devices",
+            lambda d: d["name"] == "pe1",
             "config_context.netoss.users",
             [{"name": "netops\nusername evil", "privilege": 15}],
             "field netoss.users[0].name: 'netops\\nusername evil' contains a line break",

@@ -189,7 +189,7 @@ def up(stack: Stack, api, config: LabConfig = MAIN, log: Callable[[str], None] =
         if r.name in failed:
             continue
         try:
-            runtime.start_router(r, paths, config.user)
+            runtime.start_router(r, paths, config.user, creds["snmp_community"])
         except (StackError, LabError, OSError) as exc:
             failed[r.name] = str(exc)
     for name, why in sorted(failed.items()):

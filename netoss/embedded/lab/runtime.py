@@ -42,9 +42,9 @@ ospfd=yes
 staticd=yes
 bfdd=yes
 vtysh_enable=yes
-zebra_options=" -A 127.0.0.1 -s 90000000"
-bgpd_options=" -A 127.0.0.1"
-ospfd_options=" -A 127.0.0.1"
+zebra_options=" -A 127.0.0.1 -s 90000000 -M snmp"
+bgpd_options=" -A 127.0.0.1 -M snmp"
+ospfd_options=" -A 127.0.0.1 -M snmp"
 staticd_options="-A 127.0.0.1"
 bfdd_options=" -A 127.0.0.1"
 """
@@ -60,6 +60,24 @@ service integrated-vtysh-config
 line vty
 !
 """
+
+# The router's SNMP agent: net-snmp's snmpd in its namespaces (IF-MIB and the system group from
+# the kernel, sysName its UTS hostname), the AgentX master whose sub-agents are FRR's daemons
+# (frr-snmp: BGP4-MIB, OSPF-MIB; FRR's `agentx` statement, rendered when the device's config
+# context enables SNMP). Read-only, one community (the lab's credentials), on the management
+# address only. FRR reaches the master through /var/agentx/master, which is this router's own
+# directory bind-mounted in FRR's private mount namespace.
+SNMPD_CONFIG = """\
+# Written by `netoss lab up` for router {name}.
+agentAddress udp:{address}:161
+master agentx
+agentXSocket {agentx}/master
+agentXPerms 0660 0770 frr frr
+rocommunity {community} default
+sysServices 78
+"""
+AGENTX = Path("/var/agentx")  # net-snmp's default AgentX directory: FRR's sub-agents connect there
+SNMPD = "/usr/sbin/snmpd"
 
 SSHD_CONFIG = """\
 # Written by `netoss lab up` for router {name}: SSH on the management address, vtysh as the session.
@@ -129,13 +147,17 @@ def _link_exists(name: str, ns: str | None = None) -> bool:
 
 
 def credentials(paths: LabPaths, user: str) -> dict[str, str]:
-    """The lab's SSH credentials (created once, mode 0600, never in git)."""
-    if paths.secrets.exists():
-        data = json.loads(paths.secrets.read_text())
-        if data.get("user") == user:
-            return data
-    password = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(24))
-    data = {"user": user, "password": password}
+    """The lab's credentials (created once, mode 0600, never in git): the SSH login (``user``,
+    ``password``) and the routers' read-only SNMP community (``snmp_community``)."""
+    data = json.loads(paths.secrets.read_text()) if paths.secrets.exists() else {}
+    if data.get("user") == user and data.get("password") and data.get("snmp_community"):
+        return data
+    alphabet = string.ascii_letters + string.digits
+    if data.get("user") != user or not data.get("password"):
+        data = {"user": user, "password": "".join(secrets.choice(alphabet) for _ in range(24))}
+    if not data.get("snmp_community"):
+        # A lab made before its routers spoke SNMP keeps its login and gains a community.
+        data["snmp_community"] = "".join(secrets.choice(alphabet) for _ in range(20))
     write_private(paths.secrets, json.dumps(data, indent=2) + "\n")
     return data
 
@@ -294,8 +316,8 @@ def remove_link(ns: str, interface: str) -> bool:
     return True
 
 
-def start_router(r: Router, paths: LabPaths, user: str) -> None:
-    """FRR and sshd inside the router's namespace and its own UTS namespace (its hostname)."""
+def start_router(r: Router, paths: LabPaths, user: str, community: str) -> None:
+    """snmpd, FRR and sshd inside the router's namespace and its own UTS namespace (its hostname)."""
     if router_pids(r):
         return  # already running
     etc, run_dir = FRR_ETC / r.ns, FRR_RUN / r.ns
@@ -328,6 +350,13 @@ def start_router(r: Router, paths: LabPaths, user: str) -> None:
             name=r.ns, address=r.mgmt_ip.ip, keys=keys, run=ssh_run, user=user, force_command=force_command
         ),
     )
+    agentx = home / "agentx"
+    agentx.mkdir(exist_ok=True)
+    shutil.chown(agentx, "frr", "frr")
+    os.chmod(agentx, 0o770)
+    AGENTX.mkdir(mode=0o755, exist_ok=True)  # the mount point of each router's own
+    snmpd_conf = home / "snmpd.conf"
+    write_private(snmpd_conf, SNMPD_CONFIG.format(name=r.ns, address=r.mgmt_ip.ip, agentx=agentx, community=community))
     dev = home / "dev"
     dev.mkdir(exist_ok=True)
     # A private /dev (mount namespace) whose log is the relay's socket for this router; the
@@ -338,14 +367,20 @@ def start_router(r: Router, paths: LabPaths, user: str) -> None:
         f"for n in {nodes}; do [ -e {dev}/$n ] || touch {dev}/$n; mount --bind /dev/$n {dev}/$n; done; "
         f"mkdir -p {dev}/shm; mount -t tmpfs -o mode=1777,size=16m tmpfs {dev}/shm; "
         f"ln -sfn /proc/self/fd {dev}/fd; ln -sfn {home / 'log.sock'} {dev}/log; "
-        f"mount --rbind {dev} /dev; "
+        f"mount --rbind {dev} /dev; mount --bind {agentx} {AGENTX}; "
         f"exec /usr/lib/frr/frrinit.sh start {r.ns} >/dev/null"
     )
-    # FRR in a private mount namespace (its /dev/log); sshd beside it in the same network and
-    # UTS namespaces but with the real /dev, which its ptys need. The hostname is written to
+    # snmpd first (FRR's sub-agents connect to it; it drops to its own account, group frr for
+    # the AgentX socket; no MIB files are loaded: it serves numeric OIDs). FRR in a private
+    # mount namespace (its /dev/log, its AgentX directory); sshd beside it in the same network
+    # and UTS namespaces but with the real /dev, which its ptys need. The hostname is written to
     # the UTS namespace's /proc entry: hostname(1) refuses '_', which a configuration allows.
+    snmpd = (
+        f"MIBS= MIBDIRS=/nonexistent {SNMPD} -C -c {snmpd_conf} -p {home / 'run' / 'snmpd.pid'} "
+        f"-Lf {home / 'snmpd.log'} -u Debian-snmp -g frr"
+    )
     script = (
-        f"set -e; printf %s {shlex.quote(r.hostname)} > /proc/sys/kernel/hostname; "
+        f"set -e; printf %s {shlex.quote(r.hostname)} > /proc/sys/kernel/hostname; {snmpd}; "
         f"unshare --mount --propagation private sh -c {shlex.quote(frr)}; "
         f"/usr/sbin/sshd -f {sshd_conf} -E {home / 'sshd.log'}"
     )
