@@ -353,7 +353,7 @@ def start_router(r: Router, paths: LabPaths, user: str, community: str) -> None:
     agentx = home / "agentx"
     agentx.mkdir(exist_ok=True)
     shutil.chown(agentx, "frr", "frr")
-    os.chmod(agentx, 0o770)
+    os.chmod(agentx, 0o770)  # noqa: S103 - snmpd (group frr) and FRR only
     AGENTX.mkdir(mode=0o755, exist_ok=True)  # the mount point of each router's own
     snmpd_conf = home / "snmpd.conf"
     write_private(snmpd_conf, SNMPD_CONFIG.format(name=r.ns, address=r.mgmt_ip.ip, agentx=agentx, community=community))
