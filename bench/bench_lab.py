@@ -82,13 +82,14 @@ def bench(label: str, records: dict, rounds: int, paths: runtime.LabPaths) -> No
     spec = build_spec(**copy.deepcopy(records), config=CONFIG)
     creds = runtime.credentials(paths, CONFIG.user)
     ups, downs = [], []
+    hashed = runtime.probe_hash(creds["probe_password"])
     mem = 0.0
     for _ in range(rounds):
         t0 = time.monotonic()
         runtime.ensure_user(CONFIG.user, creds["password"])
         runtime.build_network(spec)
         for r in spec.routers:
-            runtime.start_router(r, paths, CONFIG.user, creds["snmp_community"])
+            runtime.start_router(r, paths, CONFIG.user, creds["snmp_community"], hashed)
         ups.append(time.monotonic() - t0)
         time.sleep(2)  # let the daemons settle before measuring memory
         mem = pss_mib(spec)

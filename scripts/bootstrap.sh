@@ -24,9 +24,11 @@ quiet_pip() {
 }
 
 # Service assurance (docs/assurance.md): snmpd and FRR's AgentX modules in the lab's routers;
-# Prometheus, its SNMP and blackbox exporters and Alertmanager run by the stack; iperf3 for traffic.
+# Prometheus, its SNMP and blackbox exporters and Alertmanager run by the stack; iperf3 and nftables
+# make traffic and loss on the lab's links in the assurance tests (this kernel has no netem).
 DEBS="postgresql redis-server frr openssh-server iproute2 iputils-ping snmp git libpq-dev gcc patchelf
-  snmpd frr-snmp prometheus prometheus-snmp-exporter prometheus-blackbox-exporter prometheus-alertmanager iperf3"
+  snmpd frr-snmp prometheus prometheus-snmp-exporter prometheus-blackbox-exporter prometheus-alertmanager iperf3
+  nftables"
 [ "${NETOSS_WITH_BROWSER:-0}" = 1 ] && DEBS="$DEBS chromium"
 missing=$(for p in $DEBS; do dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || echo "$p"; done)
 if [ -n "$missing" ]; then

@@ -428,6 +428,52 @@ def faults_counters_cmd(as_json: bool) -> None:
     click.echo(f"dead letters {c['dead_letters']:>8}  (kept for reading: GET /api/v1/faults/dead-letters)")
 
 
+@main.group("assurance")
+def assurance_group() -> None:
+    """Service assurance: what Prometheus measures and alarms on (docs/assurance.md)."""
+
+
+@assurance_group.command("serve")
+def assurance_serve_cmd() -> None:
+    """Keep Prometheus' targets and NetBox's info series in step with NetBox (the stack runs it)."""
+    from netoss.daemons import assurance  # start-up time: only for this command
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _portal_config()
+    try:
+        assurance.serve(_log)
+    except assurance.DaemonError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@assurance_group.command("check")
+@click.argument("policy", type=click.Path(path_type=Path), required=False)
+@click.option("--rules", "show_rules", is_flag=True, help="Print the Prometheus rules the policy renders into.")
+def assurance_check_cmd(policy: Path | None, show_rules: bool) -> None:
+    """Check the assurance policy (default: the stack's, assurance/ in the checkout) and the
+    service catalog's objectives; every problem is listed with its file and key."""
+    import yaml
+
+    from ansible_collections.netoss.core.plugins.module_utils import service_catalog
+    from netoss.domain.assurance import policy as assurance_policy
+    from netoss.embedded.stack import assurance
+
+    stack = _stack()
+    path = policy or assurance.policy_dir(stack)
+    try:
+        loaded = assurance_policy.load(path)
+        service_catalog.load_catalog(assurance.catalog_path(stack))
+    except (assurance_policy.PolicyError, service_catalog.CatalogError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if show_rules:
+        click.echo(yaml.safe_dump(assurance_policy.rules(loaded), sort_keys=False, width=1000), nl=False)
+        return
+    click.echo(
+        f"{path}: valid: {len(loaded.thresholds)} thresholds, scrape every {loaded.scrape_interval}, "
+        f"probes every {loaded.probe_interval}"
+    )
+
+
 @main.group("tickets")
 def tickets_group() -> None:
     """Trouble tickets."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, event
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, event, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
 
@@ -312,6 +312,9 @@ class Alarm(db.Model):
     flapping: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     clear_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # a damped clear
     is_root_cause: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    # Raised inside a maintenance window over its device or an affected service (TMF642
+    # plannedOutageIndicator OutOfService): it opens no ticket while the window lasts.
+    planned_outage: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("alarms.id", ondelete="SET NULL"), index=True)
     correlation: Mapped[str | None] = mapped_column(String(400))  # what groups it: "link pe1:eth3 ce1:eth1", ...
     service_affecting: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
@@ -327,6 +330,39 @@ class Alarm(db.Model):
     @property
     def alarmed_object(self) -> str:
         return self.device if self.object_type == "device" else f"{self.device} {self.object_name}"
+
+
+class MaintenanceWindow(db.Model):
+    """A planned outage: from ``starts_at`` to ``ends_at`` (or ``ended_at``, when ended early),
+    alarms on its devices, or affecting its services, are planned and open no ticket. Made by
+    hand, by a job that changes devices (its devices, while it runs), or by a GitOps deployment."""
+
+    __tablename__ = "maintenance_windows"
+    __table_args__ = (db.Index("ix_maintenance_windows_ends_at_starts_at", "ends_at", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    starts_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    ends_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    devices: Mapped[list] = mapped_column(JSON, nullable=False, default=list)  # NetBox device names
+    services: Mapped[list] = mapped_column(JSON, nullable=False, default=list)  # service (circuit) IDs
+    source: Mapped[str] = mapped_column(String(16), nullable=False, default="manual")  # manual, job, gitops
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"), index=True)
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+    def active(self, now: dt.datetime) -> bool:
+        end = min(self.ends_at, self.ended_at) if self.ended_at else self.ends_at
+        return _aware(self.starts_at) <= now < _aware(end)
+
+    def covers(self, device: str, services: list[str]) -> bool:
+        return device in (self.devices or []) or bool(set(self.services or []) & set(services))
+
+
+def _aware(t: dt.datetime) -> dt.datetime:
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
 class AlarmEvent(db.Model):

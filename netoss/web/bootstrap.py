@@ -38,19 +38,21 @@ def ensure_admin(username: str, password: str, token: str) -> list[str]:
 AUTOMATION = "automation"
 
 
-def ensure_automation(token: str) -> list[str]:
+def ensure_automation(token: str, others: dict[str, str] | None = None) -> list[str]:
     """The `automation` account (operator, no password that anyone knows: it signs in with
-    its token only), used by playbooks and jobs to raise alarms and open tickets."""
+    its token only), used by playbooks and jobs to raise alarms and open tickets; ``others``
+    (name -> token) are its other tokens, one per client (Alertmanager's webhook)."""
     done = []
     user = db.session.scalar(select(User).where(User.username == AUTOMATION))
     if user is None:
         user = User(username=AUTOMATION, password_hash=hash_password(secrets.token_urlsafe(32)), role="operator")
         db.session.add(user)
         done.append(f"created the {AUTOMATION} account (operator)")
-    digest = _token_hash(token)
-    if db.session.scalar(select(ApiToken).where(ApiToken.token_hash == digest)) is None:
-        db.session.add(ApiToken(user=user, name="playbooks and jobs", prefix=token.split("_")[1], token_hash=digest))
-        done.append(f"registered the {AUTOMATION} API token")
+    for name, value in {"playbooks and jobs": token, **(others or {})}.items():
+        digest = _token_hash(value)
+        if db.session.scalar(select(ApiToken).where(ApiToken.token_hash == digest)) is None:
+            db.session.add(ApiToken(user=user, name=name, prefix=value.split("_")[1], token_hash=digest))
+            done.append(f"registered the {AUTOMATION} API token for {name}")
     db.session.commit()
     return done
 
@@ -62,7 +64,8 @@ def main() -> None:
         for line in ensure_admin(values["username"], values["password"], values["token"]):
             print(line)
         if values.get("automation_token"):
-            for line in ensure_automation(values["automation_token"]):
+            others = {"Alertmanager": values["alertmanager_token"]} if values.get("alertmanager_token") else {}
+            for line in ensure_automation(values["automation_token"], others):
                 print(line)
 
 

@@ -216,6 +216,31 @@ SCHEMAS = {
         },
     },
     "Schedule": {"type": "object"},
+    "MaintenanceWindowCreate": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "description": {"type": "string", "maxLength": 2000},
+            "devices": {
+                "type": "array",
+                "maxItems": 1000,
+                "items": {"type": "string", "minLength": 1, "maxLength": 100},
+                "description": "NetBox device names",
+            },
+            "services": {
+                "type": "array",
+                "maxItems": 1000,
+                "items": {"type": "string", "minLength": 1, "maxLength": 100},
+                "description": "service (NetBox circuit) IDs",
+            },
+            "startsAt": {"type": "string", "maxLength": 40, "description": "ISO 8601 with a time zone; default now"},
+            "endsAt": {"type": "string", "maxLength": 40, "description": "ISO 8601 with a time zone"},
+            "durationMinutes": {"type": "integer", "minimum": 1, "maximum": 10080},
+        },
+    },
+    "MaintenanceWindow": {"type": "object"},
     "DeploymentCreate": {
         "type": "object",
         "additionalProperties": False,

@@ -68,11 +68,26 @@ _CHARACTERISTIC = {
     },
 }
 
+# A service's objectives (service assurance, docs/assurance.md): what its measurements from the
+# PE are held to; thresholds with `objective` bounds (assurance/*.yml) alarm when they are not met.
+_OBJECTIVES = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": {
+        "latency_ms": {"type": "number", "exclusiveMinimum": 0, "description": "round trip, milliseconds"},
+        "jitter_ms": {"type": "number", "exclusiveMinimum": 0, "description": "round-trip variation, milliseconds"},
+        "loss_percent": {"type": "number", "minimum": 0, "maximum": 100},
+        "availability_percent": {"type": "number", "minimum": 0, "maximum": 100},
+    },
+}
+
 SCHEMA = {
     "type": "object",
     "additionalProperties": False,
     "required": ["services"],
     "properties": {
+        "objectives": dict(_OBJECTIVES, description="every service's objectives unless it gives its own"),
         "services": {
             "type": "array",
             "minItems": 1,
@@ -103,6 +118,7 @@ SCHEMA = {
                     "provider": {"type": "string", "minLength": 1, "description": "the circuits' provider in NetBox"},
                     "asn_rir": {"type": "string", "minLength": 1, "description": "the RIR of new customers' ASNs"},
                     "characteristics": {"type": "array", "minItems": 1, "items": _CHARACTERISTIC},
+                    "objectives": _OBJECTIVES,
                 },
             },
         }
@@ -151,6 +167,7 @@ class Service:
     asn_rir: str | None = None
     routing: str = "ebgp"
     announce: str | None = None
+    objectives: dict = field(default_factory=dict)  # its own, else the catalog's (load_catalog)
 
     @property
     def link_pool_role(self):
@@ -162,7 +179,9 @@ class Service:
 
 
 def load_catalog(path):
-    """The services of the catalog file ``path``, by name; CatalogError lists every problem."""
+    """The services of the catalog file ``path``, by name; CatalogError lists every problem.
+    Under the name ``None`` (not a catalog service: a circuit made without a service order) is
+    nothing; :func:`default_objectives` gives what such a circuit is held to."""
     name = display(path)
     problems = []
     doc = read_yaml(path, name, problems)
@@ -171,6 +190,7 @@ def load_catalog(path):
     if problems:
         raise CatalogError(problems)
     services = {}
+    default_objectives = dict(doc.get("objectives") or {})
     for i, s in enumerate(doc["services"]):
         at = where(doc, ["services", i])
         if s["name"] in services:
@@ -196,10 +216,18 @@ def load_catalog(path):
             s.get("asn_rir"),
             s["routing"],
             s.get("announce", "default") if s["routing"] == "ebgp" else None,
+            dict(s.get("objectives") or default_objectives),
         )
     if problems:
         raise CatalogError(problems)
     return services
+
+
+def default_objectives(path):
+    """The catalog's own objectives (every service's unless it gives its own), checked."""
+    load_catalog(path)
+    doc = read_yaml(path, display(path), [])
+    return dict(doc.get("objectives") or {})
 
 
 def _routing_problems(s):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from waiting import wait_for
 
 from netoss.embedded.deployment import wipe
@@ -29,10 +30,27 @@ TEST_STATE = Path(os.environ.get("NETOSS_TEST_STATE", REPO / ".state-test"))
 TEST_PORT_BASE = int(os.environ.get("NETOSS_TEST_PORT_BASE", "27000"))
 
 
+def quick_assurance_policy(target: Path) -> Path:
+    """The checkout's assurance policy with the intervals a test can wait for: scrapes every 5 s,
+    probes every second, SLA windows of 10 s held for 5 s (the thresholds' bounds are the same)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for f in sorted((REPO / "assurance").glob("*.yml")):
+        doc = yaml.safe_load(f.read_text())
+        if "polling" in doc:
+            doc["polling"].update(scrape_interval="5s", probe_interval="1s")
+        for t in doc.get("thresholds") or []:
+            t["for"] = "5s"
+            if "window" in t:
+                t["window"] = "10s"
+        (target / f.name).write_text(yaml.safe_dump(doc, sort_keys=False))
+    return target
+
+
 @pytest.fixture(scope="session")
 def stack():
     s = Stack(state_dir=TEST_STATE, port_base=TEST_PORT_BASE)
     wipe(s)
+    os.environ["NETOSS_ASSURANCE_POLICY"] = str(quick_assurance_policy(TEST_STATE / "assurance-policy"))
     up(s, seed_intent=False, log=lambda m: print(f"[test stack] {m}"))
     yield s
     down(s, log=lambda m: None)

@@ -224,3 +224,71 @@ def test_minor_alarms_open_no_ticket(proc):
     proc.ingest([ev("raise", "p1", "ospf_adjacency", "eth9", "ospf-adjacency-down", severity="minor")], now=at(0))
     proc.tick(now=at(5))
     assert not _open()
+
+
+def test_a_maintenance_window_over_a_device_makes_its_alarms_planned_and_opens_no_ticket(proc):
+    from netoss.domain.faults import maintenance
+    from netoss.domain.faults.tmf import alarm_json
+
+    window = maintenance.create("eng", "swap pe1's optics", ["pe1"], [], at(-60), at(120))
+    db.session.commit()
+    proc.ingest(LINK_DOWN, now=at(0))
+    for t in (0.5, 2.5, 5, 60):
+        assert proc.tick(now=at(t))["opened"] == 0
+    assert not _open()
+    alarms = list(db.session.scalars(select(Alarm)))
+    # pe1's alarms by its device; ce1's too: they affect the same service through the link's root.
+    planned = {(a.device, a.object_name): a.planned_outage for a in alarms}
+    assert planned[("pe1", "eth3")] and planned[("pe1", "198.19.128.1")]
+    assert alarm_json(next(a for a in alarms if a.object_name == "eth3"))["plannedOutageIndicator"] == "OutOfService"
+    # The window ends with the link still down: the change overran, the problem is ticketed.
+    maintenance.end(window, at(90))
+    db.session.commit()
+    assert proc.tick(now=at(91))["opened"] == 1
+    (ticket,) = _open()
+    assert ticket.name == "Link down: ce1:eth1 - pe1:eth3 (ACME-AMS-0001)"
+    assert not any(a.planned_outage for a in db.session.scalars(select(Alarm).where(Alarm.device == "pe1")))
+
+
+def test_a_maintenance_window_over_a_service_covers_the_alarms_that_affect_it(proc):
+    from netoss.domain.faults import maintenance
+
+    maintenance.create("eng", "re-home Acme", [], ["ACME-AMS-0001"], at(-1), at(600))
+    maintenance.create("eng", "elsewhere, later", ["pe1", "ce1"], [], at(1000), at(2000))
+    db.session.commit()
+    proc.ingest(LINK_DOWN, now=at(0))
+    proc.tick(now=at(0.5))
+    assert proc.tick(now=at(5))["opened"] == 0
+    root = db.session.scalar(select(Alarm).where(Alarm.is_root_cause.is_(True)))
+    assert root.planned_outage and root.affected_services[0]["name"] == "ACME-AMS-0001"
+
+
+def test_a_problem_ticketed_before_its_window_keeps_its_ticket(proc):
+    from netoss.domain.faults import maintenance
+
+    proc.ingest(LINK_DOWN, now=at(0))
+    proc.tick(now=at(0.5))
+    assert proc.tick(now=at(2.5))["opened"] == 1
+    maintenance.create("eng", "late window", ["pe1", "ce1"], [], at(3), at(600))
+    db.session.commit()
+    proc.tick(now=at(4))
+    assert len(_open()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("", ["pe1"], [], at(0), at(60)), "name: 1 to 200 printable characters"),
+        (("x", [], [], at(0), at(60)), "a window needs devices or services"),
+        (("x", ["pe1"], [], at(60), at(0)), "is not after starts_at"),
+        (("x", ["pe1"], [], at(0), at(86400 * 8)), "at most 7 days"),
+        (("x", ["pe1\nce1"], [], at(0), at(60)), "is not a name"),
+    ],
+)
+def test_a_bad_maintenance_window_is_refused_naming_why(app, args, message):
+    from netoss.domain.faults import maintenance
+
+    with pytest.raises(maintenance.WindowError, match=message):
+        maintenance.create("eng", *args)
+    with pytest.raises(maintenance.WindowError, match="not in NetBox: device 'pe9'"):
+        maintenance.create("eng", "x", ["pe9"], [], at(0), at(60), known=lambda d, s: ["device 'pe9'"])

@@ -11,6 +11,7 @@ from test_service_orders_portal import SERVICE, app, auth, netbox, repo, sign_in
 
 from netoss.data.db import db
 from netoss.data.models import Alarm, ServiceOrder, Ticket, utcnow
+from netoss.domain.assurance import sla
 from netoss.domain.provisioning import inventory
 
 SERVICES = "/tmf-api/serviceInventory/v4/service"
@@ -51,6 +52,11 @@ def test_a_described_circuit_as_tmf638_json():
     found = inventory.Faults(
         alarms={"INITECH-AMS-0001": [{"id": "4", "severity": "minor", "specificProblem": "BGP flapping"}]},
         tickets={"INITECH-AMS-0001": [{"id": "TT-000002", "name": "Initech slow", "status": "inProgress"}]},
+        levels={
+            "INITECH-AMS-0001": sla.state(
+                sla.Level({"loss_ratio": 0.2}, {"loss_ratio": 0.01}, firing=["sla-loss"], pending=[])
+            )
+        },
     )
     out = inventory.service_json(SERVICE, found)
     assert out["id"] == out["name"] == "INITECH-AMS-0001"
@@ -70,6 +76,12 @@ def test_a_described_circuit_as_tmf638_json():
         "health": "degraded",
         "alarms": found.alarms["INITECH-AMS-0001"],
         "tickets": found.tickets["INITECH-AMS-0001"],
+        "sla": {
+            "state": "violated",
+            "measures": {"loss_ratio": 0.2},
+            "objectives": {"loss_ratio": 0.01},
+            "alerts": {"firing": ["sla-loss"], "pending": []},
+        },
         "order": 1,
     }
     bare = inventory.service_json(

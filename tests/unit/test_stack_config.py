@@ -77,9 +77,14 @@ def test_stack_programs_listen_on_loopback_only(tmp_path, monkeypatch):
     progs = {p.name: p for p in programs(s)}
     assert set(progs) == {
         "postgres", "redis", "netbox-web", "netbox-worker", "portal-web", "lab-helper", "portal-worker",
-        "fault-receiver", "fault-processor",
+        "fault-receiver", "fault-processor", "prometheus", "alertmanager", "snmp-exporter", "assurance",
     }  # fmt: skip
     assert "127.0.0.1:27081" in progs["portal-web"].command
+    for name, port in (("prometheus", 27090), ("alertmanager", 27093), ("snmp-exporter", 27116)):
+        assert f"--web.listen-address=127.0.0.1:{port}" in progs[name].command, name
+        assert any(a.startswith("--web.config.file=") for a in progs[name].command), name  # basic authentication
+    assert "--cluster.listen-address=" in progs["alertmanager"].command  # no gossip port
+    assert progs["assurance"].environment["NETOSS_ASSURANCE_LISTEN"] == "127.0.0.1:27117"
     assert "listen_addresses=127.0.0.1" in progs["postgres"].command
     assert progs["postgres"].user == "postgres"
     assert "127.0.0.1:27080" in progs["netbox-web"].command
@@ -586,3 +591,44 @@ def test_another_hosts_set_up_reaches_everything_over_verified_tls_and_keeps_its
     assert env["REQUESTS_CA_BUNDLE"] == env["SSL_CERT_FILE"] == ca_there
     assert env["NETOSS_INTENT"] == str(s.recorded_intent) and env["NETOSS_PORTAL_CONFIG"].startswith(str(target))
     assert remote.load(s.state_dir) is None  # a stack's own directory is no other host's
+
+
+def test_the_assurance_engines_configuration_keeps_secrets_in_private_files(tmp_path):
+    """Prometheus, Alertmanager and snmp_exporter read their credentials from files of mode 0600
+    (never a command line or a world-readable file); web.yml holds a bcrypt hash, not the password."""
+    import bcrypt
+    import yaml
+
+    from netoss.embedded.stack import assurance
+
+    s = Stack(state_dir=tmp_path, port_base=27000)
+    secrets = s.load_secrets(create=True)
+    digest = assurance.configure(s, "root")
+    config = tmp_path / "assurance" / "config"
+    for f in config.iterdir():
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+    web = yaml.safe_load((config / "web.yml").read_text())["basic_auth_users"]["netoss"]
+    assert bcrypt.checkpw(secrets["assurance_password"].encode(), web.encode())
+    assert secrets["assurance_password"] not in (config / "prometheus.yml").read_text()
+    snmp = yaml.safe_load((config / "snmp.yml").read_text())
+    assert snmp["netoss-default"]["auth"]["community"] == secrets["snmp_community"]
+    am = yaml.safe_load((config / "alertmanager.yml").read_text())
+    hook = am["receivers"][0]["webhook_configs"][0]
+    assert hook["url"] == "http://127.0.0.1:27081/api/v1/faults/alertmanager" and hook["send_resolved"]
+    assert (config / "portal.secret").read_text() == secrets["portal_alertmanager_token"]
+    # The same configuration again: the same digest (no restart), and web.yml's hash is kept.
+    assert assurance.configure(s, "root") == digest
+    assert yaml.safe_load((config / "web.yml").read_text())["basic_auth_users"]["netoss"] == web
+
+
+def test_an_invalid_assurance_policy_stops_up_naming_the_problem(tmp_path, monkeypatch):
+    from netoss.embedded.stack import assurance
+
+    policy = tmp_path / "policy"
+    policy.mkdir()
+    (policy / "t.yml").write_text("thresholds:\n  - {name: x, measure: nope, above: 1, for: 1m}\n")
+    monkeypatch.setenv("NETOSS_ASSURANCE_POLICY", str(policy))
+    s = Stack(state_dir=tmp_path / "state", port_base=27000)
+    s.load_secrets(create=True)
+    with pytest.raises(StackError, match=r"t\.yml: thresholds\[0\] 'x': measure: 'nope' is not one of"):
+        assurance.configure(s, "root")

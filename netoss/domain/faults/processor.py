@@ -54,7 +54,7 @@ from netoss.data.models import (
     iso,
     utc,
 )
-from netoss.domain.faults import gone
+from netoss.domain.faults import gone, maintenance
 from netoss.domain.faults.correlate import correlate, more_fundamental
 from netoss.domain.faults.events import SOURCES, Event, InvalidEvent, check, severity_rank
 from netoss.domain.faults.tickets import PRIORITY
@@ -419,6 +419,21 @@ class Processor:
             ):
                 a.is_root_cause, a.parent_id, a.correlation = v.is_root_cause, v.parent_id, v.correlation
                 a.affected_services, a.service_affecting = services, bool(services)
+        # Planned outages: an active alarm inside a maintenance window over its device or one of
+        # the services it affects is planned, and so is every symptom correlated under a planned
+        # root cause (the far end of a link under maintenance); once the window is over, they
+        # no longer are.
+        windows = maintenance.active(now)
+        covered = {
+            a.id
+            for a in considered
+            if windows
+            and maintenance.covered(a.device, [str(x.get("name")) for x in a.affected_services or []], windows)
+        }
+        for a in active:
+            planned = a.id in covered or (a.parent_id is not None and a.parent_id in covered)
+            if a.planned_outage != planned:
+                a.planned_outage = planned
         events: list[tuple[str, Ticket, dict]] = []
         children: dict[int, list[Alarm]] = {}
         for a in considered:
@@ -491,6 +506,9 @@ class Processor:
                 keep.correlation = root.correlation
                 keep.name = ticket_name(root, members, topo)[:300]  # the name says the root cause
             return keep, root
+        live = [m for m in members if m.active_key is not None]
+        if live and all(m.planned_outage for m in live):
+            return None, root  # a planned outage (a maintenance window): no ticket while it lasts
         worst = min(members, key=lambda m: severity_rank(m.severity)).severity
         if severity_rank(worst) > severity_rank(self.settings.ticket_severity):
             return None, root

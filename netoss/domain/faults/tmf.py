@@ -59,7 +59,7 @@ def alarm_json(alarm: Alarm, children: list[int] | None = None, comments: list[d
         "affectedService": [
             {"id": str(s["id"]), "name": s["name"], "@referredType": "Service"} for s in alarm.affected_services or []
         ],
-        "plannedOutageIndicator": "InService",
+        "plannedOutageIndicator": "OutOfService" if alarm.planned_outage else "InService",
         "comment": comments or [],
         "netoss": {
             "device": alarm.device,

@@ -9,15 +9,21 @@ alarms and tickets once, indexed by circuit ID, for one service or a whole list.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from netoss.data import context
 from netoss.data.db import db
 from netoss.data.models import TICKET_OPEN, Alarm, Ticket
+from netoss.data.prometheus import Prometheus, PrometheusError
+from netoss.domain.assurance import sla
 from netoss.domain.provisioning import catalog
 from netoss.domain.provisioning.catalog import reading_netbox
 from netoss.domain.provisioning.orders import SERVICE_PATH
+
+log = logging.getLogger(__name__)
 
 # NetBox circuit status -> TMF638 service state.
 STATES = {
@@ -53,10 +59,27 @@ def health(severities) -> str:
 
 @dataclass
 class Faults:
-    """Open alarms and tickets by the circuit IDs they affect."""
+    """Open alarms and tickets by the circuit IDs they affect, and the services' SLA levels."""
 
     alarms: dict[str, list[dict]] = field(default_factory=dict)
     tickets: dict[str, list[dict]] = field(default_factory=dict)
+    levels: dict[str, sla.Level] = field(default_factory=dict)
+    sla_problem: str | None = None  # why no level is known (no Prometheus, or it failed)
+
+
+def sla_levels(out: Faults) -> None:
+    """The services' SLA levels from Prometheus (service assurance), into ``out``; when it
+    cannot be read, every level is unknown and ``sla_problem`` says why."""
+    prom = Prometheus.from_config(context.config())
+    if prom is None:
+        out.sla_problem = "the portal has no Prometheus (PROMETHEUS_URL)"
+        return
+    prom.timeout = 3.0  # a page waits this much at most for the SLA states
+    try:
+        out.levels = sla.read(prom)
+    except PrometheusError as exc:
+        log.warning("SLA states unknown: %s", exc)
+        out.sla_problem = str(exc)
 
 
 def faults() -> Faults:
@@ -75,6 +98,7 @@ def faults() -> Faults:
         entry = {"id": f"TT-{ticket_id:06d}", "name": name, "status": status}
         for cid in {str(r.get("name")) for r in related or [] if r.get("@referredType") == "Service"}:
             out.tickets.setdefault(cid, []).append(entry)
+    sla_levels(out)
     return out
 
 
@@ -110,6 +134,10 @@ def service_json(service: dict, found: Faults) -> dict:
             "health": health(a["severity"] for a in alarms),
             "alarms": alarms,
             "tickets": found.tickets.get(cid, []),
+            # Service assurance: met, at-risk, violated or unknown, with the measures and objectives.
+            "sla": found.levels[cid].to_json()
+            if cid in found.levels
+            else {"state": "unknown", **({"reason": found.sla_problem} if found.sla_problem else {})},
             "order": service.get("order"),
         },
     }

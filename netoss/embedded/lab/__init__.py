@@ -162,8 +162,9 @@ def up(stack: Stack, api, config: LabConfig = MAIN, log: Callable[[str], None] =
             "run `netoss lab down`"
         )
     paths = _paths(stack)
-    creds = runtime.credentials(paths, config.user)
+    creds = runtime.credentials(paths, config.user, None if twin else stack.load_secrets(create=True))
     runtime.ensure_user(config.user, creds["password"])
+    hashed = runtime.probe_hash(creds["probe_password"])
     recorded = record.resources(previous)
     # Before anything is made: what was made before and what is about to be, so a lab that
     # stops half-built can still be taken down whole.
@@ -189,7 +190,7 @@ def up(stack: Stack, api, config: LabConfig = MAIN, log: Callable[[str], None] =
         if r.name in failed:
             continue
         try:
-            runtime.start_router(r, paths, config.user, creds["snmp_community"])
+            runtime.start_router(r, paths, config.user, creds["snmp_community"], hashed)
         except (StackError, LabError, OSError) as exc:
             failed[r.name] = str(exc)
     for name, why in sorted(failed.items()):
@@ -207,6 +208,7 @@ def up(stack: Stack, api, config: LabConfig = MAIN, log: Callable[[str], None] =
     runtime.write_known_hosts(spec, paths, stack.ansible_home / ".ssh" / "known_hosts")
     if not twin:
         record_if_indexes(stack, spec, log)
+        record_probes(stack, spec, log)
     extra = f", {len(spec.skipped)} devices left out" if spec.skipped else ""
     extra += f", {removed} routers removed" if removed else ""
     log(
@@ -260,6 +262,31 @@ def record_if_indexes(stack: Stack, spec: LabSpec, log: Callable[[str], None] = 
         log(f"lab: warning: the routers' ifIndex tables are not in NetBox ({IFINDEX_FIELD}): {exc}")
         return 0
     log(f"lab: ifIndex table in NetBox ({IFINDEX_FIELD}): {len(changes)} interfaces updated")
+    return len(changes)
+
+
+def record_probes(stack: Stack, spec: LabSpec, log: Callable[[str], None] = print) -> int:
+    """Each router's probe in NetBox: the custom field netoss_probe of its device set to the
+    host:port of the blackbox_exporter in its namespace (service assurance probes each service
+    from its PE through it). Writes as the jobs' writer; returns the number of devices changed."""
+    from netoss.domain.assurance.targets import PROBE_FIELD  # start-up time: not every command's
+
+    wanted = {r.name: runtime.probe_address(r) for r in spec.routers}
+    if not wanted:
+        return 0
+    try:
+        api = NetBox.from_stack(stack, "writer").api()
+        changes = [
+            {"id": d.id, "custom_fields": {PROBE_FIELD: wanted[d.name]}}
+            for d in api.dcim.devices.filter(name=sorted(wanted))
+            if (d.custom_fields or {}).get(PROBE_FIELD) != wanted[d.name]
+        ]
+        if changes:
+            api.dcim.devices.update(changes)
+    except (StackError, *failures()) as exc:
+        log(f"lab: warning: the routers' probes are not in NetBox ({PROBE_FIELD}): {exc}")
+        return 0
+    log(f"lab: probes in NetBox ({PROBE_FIELD}): {len(changes)} devices updated")
     return len(changes)
 
 

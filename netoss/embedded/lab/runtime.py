@@ -76,6 +76,23 @@ agentXPerms 0660 0770 frr frr
 rocommunity {community} default
 sysServices 78
 """
+# The router's probe (service assurance): blackbox_exporter in its network namespace, so an ICMP
+# probe to a customer's address leaves from the router, as a probe host beside a real PE (or
+# the PE's own IP SLA) would. On the management address, basic authentication (the lab's
+# credentials), Debian's `prometheus` account, unprivileged ICMP sockets (ping_group_range).
+PROBE_PORT = 9115
+PROBE_USER = "prometheus"
+BLACKBOX = "/usr/bin/prometheus-blackbox-exporter"
+BLACKBOX_CONFIG = """\
+# Written by `netoss lab up`: ICMP echo from the router, one per probe.
+modules:
+  icmp:
+    prober: icmp
+    timeout: 2s
+    icmp:
+      preferred_ip_protocol: ip4
+      ip_protocol_fallback: false
+"""
 AGENTX = Path("/var/agentx")  # net-snmp's default AgentX directory: FRR's sub-agents connect there
 SNMPD = "/usr/sbin/snmpd"
 
@@ -146,20 +163,26 @@ def _link_exists(name: str, ns: str | None = None) -> bool:
     return subprocess.run(argv, capture_output=True, check=False).returncode == 0
 
 
-def credentials(paths: LabPaths, user: str) -> dict[str, str]:
-    """The lab's credentials (created once, mode 0600, never in git): the SSH login (``user``,
-    ``password``) and the routers' read-only SNMP community (``snmp_community``)."""
+def credentials(paths: LabPaths, user: str, stack_secrets: dict[str, str] | None = None) -> dict[str, str]:
+    """The lab's credentials (mode 0600, never in git): the SSH login (``user``, ``password``,
+    made once), and what the stack's assurance polls and probes the routers with: the SNMP
+    community (``snmp_community``, the stack's, which its trap receiver takes too) and the
+    probes' password (``probe_password``, basic authentication as ``netoss``): the stack's
+    when ``stack_secrets`` gives them, else the lab's own."""
     data = json.loads(paths.secrets.read_text()) if paths.secrets.exists() else {}
-    if data.get("user") == user and data.get("password") and data.get("snmp_community"):
-        return data
+    given = {
+        "snmp_community": (stack_secrets or {}).get("snmp_community"),
+        "probe_password": (stack_secrets or {}).get("assurance_password"),
+    }
     alphabet = string.ascii_letters + string.digits
+    wanted = dict(data)
     if data.get("user") != user or not data.get("password"):
-        data = {"user": user, "password": "".join(secrets.choice(alphabet) for _ in range(24))}
-    if not data.get("snmp_community"):
-        # A lab made before its routers spoke SNMP keeps its login and gains a community.
-        data["snmp_community"] = "".join(secrets.choice(alphabet) for _ in range(20))
-    write_private(paths.secrets, json.dumps(data, indent=2) + "\n")
-    return data
+        wanted = {"user": user, "password": "".join(secrets.choice(alphabet) for _ in range(24))}
+    for key, value in given.items():
+        wanted[key] = value or wanted.get(key) or "".join(secrets.choice(alphabet) for _ in range(20))
+    if wanted != data:
+        write_private(paths.secrets, json.dumps(wanted, indent=2) + "\n")
+    return wanted
 
 
 def ensure_user(user: str, password: str) -> None:
@@ -316,8 +339,35 @@ def remove_link(ns: str, interface: str) -> bool:
     return True
 
 
-def start_router(r: Router, paths: LabPaths, user: str, community: str) -> None:
-    """snmpd, FRR and sshd inside the router's namespace and its own UTS namespace (its hostname)."""
+def probe_hash(password: str) -> str:
+    """The bcrypt hash of the probes' password, as their web configuration takes it."""
+    import bcrypt  # only where a lab is built
+
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
+
+
+def probe_files(home: Path, probe_hash: str) -> tuple[Path, Path]:
+    """The router's probe configuration and web configuration (basic authentication, the
+    password's bcrypt hash), readable by the probe's account only."""
+    probe = home / "probe"
+    probe.mkdir(exist_ok=True)
+    config, web = probe / "blackbox.yml", probe / "web.yml"
+    for path, text in ((config, BLACKBOX_CONFIG), (web, f"basic_auth_users:\n  netoss: '{probe_hash}'\n")):
+        write_private(path, text)
+        shutil.chown(path, PROBE_USER, PROBE_USER)
+    shutil.chown(probe, PROBE_USER, PROBE_USER)
+    os.chmod(probe, 0o700)
+    return config, web
+
+
+def probe_address(r: Router) -> str:
+    """host:port of the router's probe (blackbox_exporter), as Prometheus reaches it."""
+    return f"{r.mgmt_ip.ip}:{PROBE_PORT}"
+
+
+def start_router(r: Router, paths: LabPaths, user: str, community: str, probe_hash: str) -> None:
+    """snmpd, FRR, sshd and the probe inside the router's namespace and its own UTS namespace
+    (its hostname)."""
     if router_pids(r):
         return  # already running
     etc, run_dir = FRR_ETC / r.ns, FRR_RUN / r.ns
@@ -379,8 +429,15 @@ def start_router(r: Router, paths: LabPaths, user: str, community: str) -> None:
         f"MIBS= MIBDIRS=/nonexistent {SNMPD} -C -c {snmpd_conf} -p {home / 'run' / 'snmpd.pid'} "
         f"-Lf {home / 'snmpd.log'} -u Debian-snmp -g frr"
     )
+    blackbox_conf, blackbox_web = probe_files(home, probe_hash)
+    probe = (
+        f"echo '0 2147483647' > /proc/sys/net/ipv4/ping_group_range; "
+        f"setsid setpriv --reuid={PROBE_USER} --regid={PROBE_USER} --clear-groups {BLACKBOX} "
+        f"--config.file={blackbox_conf} --web.config.file={blackbox_web} "
+        f"--web.listen-address={probe_address(r)} >{home / 'probe.log'} 2>&1 </dev/null &"
+    )
     script = (
-        f"set -e; printf %s {shlex.quote(r.hostname)} > /proc/sys/kernel/hostname; {snmpd}; "
+        f"set -e; printf %s {shlex.quote(r.hostname)} > /proc/sys/kernel/hostname; {snmpd}; {probe} "
         f"unshare --mount --propagation private sh -c {shlex.quote(frr)}; "
         f"/usr/sbin/sshd -f {sshd_conf} -E {home / 'sshd.log'}"
     )

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from netoss.embedded.stack import accounts, netbox, portal_app, postgres
+from netoss.embedded.stack import accounts, assurance, netbox, portal_app, postgres
 from netoss.embedded.stack.config import Stack, StackError, write_private
 from netoss.embedded.stack.proc import port_open, read_pid, run, wait_for
 from netoss.embedded.stack.supervisor import Program, Supervisor
@@ -148,8 +148,9 @@ def prepare_state(stack: Stack, users: dict[str, str]) -> None:
             accounts.share(path, portal)
 
 
-def programs(stack: Stack, users: dict[str, str] | None = None) -> list[Program]:
-    """Every program of the stack, in start order; ``users`` says which account runs NetBox and Redis."""
+def programs(stack: Stack, users: dict[str, str] | None = None, assurance_digest: str = "") -> list[Program]:
+    """Every program of the stack, in start order; ``users`` says which account runs NetBox and Redis;
+    ``assurance_digest`` is the assurance engines' configuration's (assurance.configure)."""
     users = users or DEFAULT_USERS
     return [
         Program(
@@ -165,6 +166,7 @@ def programs(stack: Stack, users: dict[str, str] | None = None) -> list[Program]
         _redis_program(stack, users["redis"]),
         *netbox.programs(stack, users["netbox"]),
         *portal_app.programs(stack, users["portal"]),
+        *assurance.programs(stack, users["portal"], assurance_digest, portal_app.env(stack)),
     ]
 
 
@@ -356,7 +358,8 @@ def up(
     netbox.configure(stack, users["netbox"])
     portal_app.configure(stack, users["portal"])
     prepare_state(stack, users)
-    progs = programs(stack, users)
+    assurance_digest = assurance.configure(stack, users["portal"])
+    progs = programs(stack, users, assurance_digest)
     _check_ports_free(stack, progs, running)
     if sup.write_config(progs) or not running:
         sup.start()
@@ -382,7 +385,7 @@ def up(
     previous = stamp_file.read_text() if stamp_file.exists() else None
     running_now = sup.processes()
     if previous is not None and previous != stamp:
-        restarted = [n for n in portal_programs if running_now.get(n, {}).get("statename") == "RUNNING"]
+        restarted = [n for n in (*portal_programs, "assurance") if running_now.get(n, {}).get("statename") == "RUNNING"]
         if restarted:
             log(f"the code changed since the portal started: restarting {', '.join(restarted)}")
         for name in restarted:
@@ -399,6 +402,9 @@ def up(
     why = accounts.blocker(users["portal"], stack.recorded_intent) if users["portal"] != "root" else None
     if why:
         log(f"warning: the portal's jobs run as {users['portal']} and cannot read the intent: {why}")
+    # Service assurance, once the portal (its webhook) answers; the daemon reads NetBox.
+    for name in assurance.PROGRAMS:
+        sup.start_program(name)
     if seed_intent:
         seed(stack, log, confirm_prune=confirm_prune, intent=stack.recorded_intent if chosen else None)
     log(f"stack up in {time.monotonic() - t0:.0f} s")
@@ -483,6 +489,10 @@ def _static_programs(stack: Stack) -> list[Program]:
         Program(name="fault-receiver", command=[]),
         Program(name="fault-processor", command=[]),
         *(Program(name=name, command=[]) for name in (("netbox-web-tls", "portal-web-tls") if stack.listen else ())),
+        Program(name="prometheus", command=[], port=stack.port("prometheus")),
+        Program(name="alertmanager", command=[], port=stack.port("alertmanager")),
+        Program(name="snmp-exporter", command=[], port=stack.port("snmp-exporter")),
+        Program(name="assurance", command=[], port=stack.port("assurance")),
     ]
 
 

@@ -27,7 +27,19 @@ NETBOX_BRANCHING_VERSION = "1.2.2"
 NETBOX_SCHEMA = f"{NETBOX_VERSION}-branching-{NETBOX_BRANCHING_VERSION}"
 
 # Offsets from the port base, chosen so the last digits recall the usual ports.
-PORT_OFFSETS = {"postgres": 432, "redis": 379, "netbox": 80, "portal": 81, "syslog": 514, "snmptrap": 162}
+PORT_OFFSETS = {
+    "postgres": 432,
+    "redis": 379,
+    "netbox": 80,
+    "portal": 81,
+    "syslog": 514,
+    "snmptrap": 162,
+    # Service assurance (docs/assurance.md), on loopback.
+    "prometheus": 90,
+    "alertmanager": 93,
+    "snmp-exporter": 116,
+    "assurance": 117,
+}
 
 
 def default_cache_dir() -> Path:
@@ -97,8 +109,15 @@ def new_portal_secrets() -> dict[str, str]:
         # The token of the `automation` account (operator): what playbooks, portal jobs and
         # their callback use to raise alarms and open tickets; never the admin's.
         "portal_automation_token": f"nto_{secrets.token_hex(4)}_{secrets.token_urlsafe(24)}",
-        # The SNMPv2c community the fault receiver accepts traps with (a shared secret).
+        # The SNMPv2c community the fault receiver accepts traps with, and service assurance
+        # polls the devices with (a shared secret; the lab's routers are given it).
         "snmp_community": _token(16),
+        # Service assurance (docs/assurance.md): basic authentication of Prometheus, Alertmanager,
+        # snmp_exporter and the lab's probes (user netoss); the bearer token Prometheus reads the
+        # inventory series with; the portal token Alertmanager posts alerts with.
+        "assurance_password": _token(24),
+        "assurance_inventory_token": _token(40),
+        "portal_alertmanager_token": f"nto_{secrets.token_hex(4)}_{secrets.token_urlsafe(24)}",
     }
 
 

@@ -133,24 +133,56 @@ print("machine users ok")
 # - netoss_ifindex on dcim.interface: each device's SNMP ifIndex table. The fault processor names
 #   the interface of a standard linkDown/linkUp trap (ifIndex only) from it; `netoss lab up`
 #   fills it for the lab's routers, discovery or an engineer for other devices.
+# - netoss_probe on dcim.device: host:port of a blackbox_exporter that probes from the device
+#   (service assurance: each service's latency and loss are measured from its PE); `netoss lab
+#   up` fills it for the lab's routers, an engineer for a real PE's probe host.
 ENSURE_CUSTOM_FIELDS = """
-import os
+import json, os
 from core.models import ObjectType
-from dcim.models import Interface
+from django.apps import apps
 from extras.models import CustomField
-name = os.environ["NETOSS_IFINDEX_FIELD"]
-field, created = CustomField.objects.get_or_create(name=name, defaults={"type": "integer"})
-if field.type != "integer":
-    raise SystemExit(f"NetBox custom field {name} is of type {field.type}, netoss needs an integer (SNMP ifIndex)")
-field.label = "SNMP ifIndex"
-field.description = "The interface's SNMP ifIndex on its device: names the interface of a linkDown trap (netoss)"
-field.validation_minimum, field.validation_maximum = 1, 2147483647
-field.is_cloneable = False
-field.full_clean()
-field.save()
-field.object_types.add(ObjectType.objects.get_for_model(Interface))
+for spec in json.loads(os.environ["NETOSS_CUSTOM_FIELDS"]):
+    name = spec["name"]
+    field, created = CustomField.objects.get_or_create(name=name, defaults={"type": spec["type"]})
+    if field.type != spec["type"]:
+        raise SystemExit(f"NetBox custom field {name} is of type {field.type}, netoss needs {spec['type']}")
+    field.label, field.description = spec["label"], spec["description"]
+    field.validation_minimum, field.validation_maximum = spec.get("minimum"), spec.get("maximum")
+    field.validation_regex = spec.get("regex", "")
+    field.is_cloneable = False
+    field.full_clean()
+    field.save()
+    field.object_types.add(ObjectType.objects.get_for_model(apps.get_model(spec["model"])))
 print("custom fields ok")
 """
+
+
+def custom_fields() -> list[dict]:
+    """The custom fields ENSURE_CUSTOM_FIELDS makes (names from the domains that read them)."""
+    from netoss.domain.assurance.targets import PROBE_FIELD  # start-up time: only where NetBox is set up
+    from netoss.domain.faults.topology import IFINDEX_FIELD
+
+    return [
+        {
+            "name": IFINDEX_FIELD,
+            "type": "integer",
+            "model": "dcim.interface",
+            "label": "SNMP ifIndex",
+            "description": "The interface's SNMP ifIndex on its device: names the interface of a linkDown trap "
+            "(netoss)",
+            "minimum": 1,
+            "maximum": 2147483647,
+        },
+        {
+            "name": PROBE_FIELD,
+            "type": "text",
+            "model": "dcim.device",
+            "label": "Probe",
+            "description": "host:port of a blackbox_exporter probing from this device: service SLAs (netoss)",
+            "regex": r"^[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$",
+        },
+    ]
+
 
 # What each machine user may do (see MACHINE_USERS in stack.config).
 VIEW_ALL = {"name": "view", "actions": ["view"]}
@@ -291,8 +323,6 @@ def ensure_admin(stack: Stack) -> None:
     """The admin user (superuser, password set only when created) and the stack's API token;
     the machine users with their permissions and tokens; the custom fields netoss relies on
     (one `netbox shell`: each costs seconds)."""
-    from netoss.domain.faults.topology import IFINDEX_FIELD  # start-up time: not the fault domain for every command
-
     s = stack.load_secrets()
     netbox_cmd(
         stack,
@@ -301,7 +331,7 @@ def ensure_admin(stack: Stack) -> None:
         ENSURE_ADMIN + ENSURE_MACHINE_USERS + ENSURE_CUSTOM_FIELDS,
         what="netbox shell (admin, machine users, permissions and tokens, custom fields)",
         extra_env={
-            "NETOSS_IFINDEX_FIELD": IFINDEX_FIELD,
+            "NETOSS_CUSTOM_FIELDS": json.dumps(custom_fields()),
             "NETOSS_MACHINE_USERS": json.dumps(machine_users(stack)),
             "NETOSS_ADMIN_USER": s["admin_user"],
             "NETOSS_ADMIN_PASSWORD": s["admin_password"],

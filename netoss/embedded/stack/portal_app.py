@@ -48,6 +48,10 @@ def configure(stack: Stack, owner: str = "root") -> Path:
         "PORTAL_URL": stack.portal_url,
         # SNMPv2c traps are taken with this community only.
         "FAULTS_SNMP_COMMUNITIES": [s["snmp_community"]],
+        # Service assurance: graphs and SLA states read Prometheus' HTTP API.
+        "PROMETHEUS_URL": f"http://127.0.0.1:{stack.port('prometheus')}",
+        "PROMETHEUS_USER": "netoss",
+        "PROMETHEUS_PASSWORD": s["assurance_password"],
     }
     values.update(local_settings(stack))
     path = config_file(stack)
@@ -124,6 +128,7 @@ def ensure_admin(stack: Stack, log) -> None:
                 "password": s["portal_admin_password"],
                 "token": s["portal_admin_token"],
                 "automation_token": s["portal_automation_token"],
+                "alertmanager_token": s["portal_alertmanager_token"],
             }
         ),
         what="portal admin account",

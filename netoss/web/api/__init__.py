@@ -37,7 +37,7 @@ def openapi():
 flask.Blueprint.add_url_rule(bp, "/openapi.json", "openapi", openapi, methods=["GET"])
 
 # The areas: each module adds its routes to ``bp``.
-from netoss.web.api import compliance, faults, gitops, jobs, schedules, users  # noqa: E402, F401
+from netoss.web.api import compliance, faults, gitops, jobs, maintenance, schedules, users  # noqa: E402, F401
 from netoss.web.api.jobs import STREAM_SLOTS, job_progress  # noqa: E402
 
 __all__ = ["ROLES", "STREAM_SLOTS", "bp", "job_progress"]
