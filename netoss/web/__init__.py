@@ -20,7 +20,9 @@ from netoss.domain import wiring
 from netoss.domain.jobs.job_templates import TemplateError
 from netoss.web import apidoc
 from netoss.web.api import bp as api_bp
+from netoss.web.assurance import bp as assurance_bp
 from netoss.web.auth import bp as auth_bp
+from netoss.web.charts import measure
 from netoss.web.compliance import bp as compliance_bp
 from netoss.web.extensions import csrf, migrate
 from netoss.web.faults import bp as faults_bp
@@ -69,6 +71,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(compliance_bp)
     app.register_blueprint(services_bp)
     app.register_blueprint(gitops_bp)
+    app.register_blueprint(assurance_bp)
     # The APIs, and the OpenAPI document generated from their routes (netoss.web.apidoc).
     apidoc.init_app(app, [(api_bp, "/api"), (services_api_bp, "/api"), (tmf_bp, "/tmf-api")], IdConverter)
     csrf.exempt(api_bp)  # the APIs check CSRF themselves for cookie-authenticated calls
@@ -79,6 +82,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.before_request_funcs.setdefault(None, []).insert(0, check_request)
     app.after_request(security_headers)
     app.add_template_filter(safe_link, "safe_link")
+    app.add_template_filter(measure, "measure")
 
     _error_handlers(app)
 

@@ -147,6 +147,31 @@ def test_traffic_shows_in_utilisation_labelled_with_customer_and_circuit(probed,
     assert {(s["metric"]["device"], s["metric"]["interface"]) for s in mine} >= {(pe, interface)}
 
 
+def test_the_portal_draws_graphs_from_prometheus(probed, portal_api, stack):
+    """The service page (SLA, round trip and loss with the objective drawn, the access link's
+    traffic), the PE's device and interface pages, and the home page's worst services."""
+    labels, _address = probed[0]
+    service, pe, interface = labels["service"], labels["device"], labels["interface"]
+    page = portal_api.get(f"{stack.portal_url}/services/{service}", params={"range": "1h"}, timeout=30)
+    assert page.status_code == 200, page.text[:500]
+    html = page.text
+    assert 'id="sla"' in html and html.count('<svg class="chart"') == 3, html[:2000]
+    assert "Round trip from the PE" in html and 'class="objective"' in html and f"Traffic on {pe} {interface}" in html
+    assert "<polyline" in html  # measured: lines, not "no measurement"
+    device = portal_api.get(f"{stack.portal_url}/assurance/devices/{pe}", timeout=30)
+    assert device.status_code == 200 and f">{interface}</a>" in device.text, device.text[:1000]
+    intf = portal_api.get(
+        f"{stack.portal_url}/assurance/interface",
+        params={"device": pe, "interface": interface, "range": "6h"},
+        timeout=30,
+    )
+    assert intf.status_code == 200 and "Errors and discards" in intf.text and "<polyline" in intf.text
+    bad = portal_api.get(f"{stack.portal_url}/assurance/devices/{pe}", params={"range": "1y"}, timeout=30)
+    assert bad.status_code == 400 and "range must be one of" in bad.text
+    home = portal_api.get(f"{stack.portal_url}/", timeout=30)
+    assert home.status_code == 200 and 'id="worst-services"' in home.text and service in home.text
+
+
 def _loss(ns: str, interface: str, percent: int | None) -> None:
     """Drop ``percent`` % of what leaves ``interface`` in namespace ``ns`` (None: stop). tc's
     netem is not in this kernel: nftables' random numbers do the same to the probes."""

@@ -21,8 +21,13 @@ def home():
         select(AuditEvent).where(AuditEvent.actor == user.username).order_by(AuditEvent.id.desc()).limit(10)
     ).all()
 
+    from netoss.web.assurance import worst_services
+
+    worst, worst_problem = worst_services()
     return render_template(
         "main/home.html",
+        worst=worst,
+        worst_problem=worst_problem,
         user=user,
         recent=recent,
         jobs=dashboard.recent_jobs(),

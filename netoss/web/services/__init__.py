@@ -195,4 +195,21 @@ def service_page(cid: str):
     service = inventory.service(cid) or abort(404, f"no service {cid}")
     order_id = str(service["netoss"]["order"] or "")
     order = db.session.get(ServiceOrder, int(order_id)) if order_id.isdigit() and len(order_id) <= 9 else None
-    return render_template("services/service.html", s=service, order=order)
+    from netoss.domain.assurance import graphs
+    from netoss.web.assurance import drawn, range_arg
+
+    values = {c["name"]: c["value"] for c in service["serviceCharacteristic"]}
+    range_name = range_arg()
+    objectives = service["netoss"]["sla"].get("objectives") or {}
+    charts, problem = drawn(
+        graphs.service_graphs(cid, values.get("pe"), values.get("pe_interface"), objectives), range_name
+    )
+    return render_template(
+        "services/service.html",
+        s=service,
+        order=order,
+        charts=charts,
+        problem=problem,
+        range_name=range_name,
+        ranges=graphs.RANGES,
+    )
