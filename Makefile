@@ -64,6 +64,7 @@ bench: bootstrap
 	$(BIN)/python bench/bench_compliance.py
 	$(BIN)/python bench/bench_compliance_portal.py
 	$(BIN)/python bench/bench_service_orders.py
+	$(BIN)/python bench/bench_assurance.py
 
 clean: down
 	rm -rf .state .state-test .pytest_cache .ruff_cache

@@ -358,7 +358,8 @@ class MaintenanceWindow(db.Model):
         return _aware(self.starts_at) <= now < _aware(end)
 
     def covers(self, device: str, services: list[str]) -> bool:
-        return device in (self.devices or []) or bool(set(self.services or []) & set(services))
+        devices = self.devices or []
+        return device in devices or "*" in devices or bool(set(self.services or []) & set(services))
 
 
 def _aware(t: dt.datetime) -> dt.datetime:

@@ -40,7 +40,11 @@ def test_an_empty_chart_says_so():
 
 
 def test_graph_queries_quote_names_from_netbox():
-    (rtt, loss, traffic) = graphs.service_graphs('A"B', "pe\\1", "xe-0/0/0", {"latency_seconds": 0.02})
+    (rtt, loss, utilisation, traffic) = graphs.service_graphs('A"B', "pe\\1", "xe-0/0/0", {"latency_seconds": 0.02})
+    assert (
+        utilisation.unit == "ratio"
+        and 'netoss:interface_utilisation:ratio{device="pe\\\\1"' in utilisation.queries[0][1]
+    )
     assert 'service="A\\"B"' in rtt.queries[0][1] and rtt.objective == 0.02
     assert loss.objective is None and loss.unit == "ratio"
     assert 'device="pe\\\\1", interface="xe-0/0/0"' in traffic.queries[0][1]

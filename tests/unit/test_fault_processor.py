@@ -292,3 +292,30 @@ def test_a_bad_maintenance_window_is_refused_naming_why(app, args, message):
         maintenance.create("eng", *args)
     with pytest.raises(maintenance.WindowError, match="not in NetBox: device 'pe9'"):
         maintenance.create("eng", "x", ["pe9"], [], at(0), at(60), known=lambda d, s: ["device 'pe9'"])
+
+
+def test_a_planned_change_is_a_maintenance_window_over_its_devices_while_it_runs(app):
+    """A job of a template with maintenance_window that changes devices opens a window over
+    them when its run starts and closes it (after a grace) when it ends; a check-mode run or a
+    template without it opens none (the signals, as the worker sends them)."""
+    from netoss.data.models import MaintenanceWindow
+    from netoss.domain import wiring
+    from netoss.domain.faults import maintenance
+    from netoss.domain.jobs import signals
+
+    wiring.connect()
+    job = Job(template="config-push", parameters={}, created_by="alice", limit="pe1,ce1", status="running")
+    other = Job(template="backup", parameters={}, created_by="bob", limit="p1", status="running")
+    db.session.add_all([job, other])
+    db.session.commit()
+    signals.started(job, ["ce1", "pe1"], True)
+    signals.started(other, ["p1"], False)
+    (window,) = db.session.scalars(select(MaintenanceWindow)).all()
+    assert (window.devices, window.source, window.job_id) == (["ce1", "pe1"], "job", job.id)
+    now = dt.datetime.now(dt.UTC)
+    assert maintenance.covered("pe1", [], maintenance.active(now + dt.timedelta(hours=1)))
+    signals.ended(job)
+    db.session.refresh(window)
+    ends = window.ended_at.replace(tzinfo=dt.UTC) if window.ended_at.tzinfo is None else window.ended_at
+    assert now < ends <= dt.datetime.now(dt.UTC) + maintenance.JOB_GRACE
+    assert not maintenance.active(dt.datetime.now(dt.UTC) + maintenance.JOB_GRACE + dt.timedelta(seconds=1))

@@ -47,18 +47,19 @@ def service_graphs(service: str, pe: str | None, interface: str | None, objectiv
         ),
     ]
     if pe and interface:
-        graphs.append(
+        where = f"device={quote(pe)}, interface={quote(interface)}"
+        graphs += [
+            Graph(
+                f"Utilisation of the access link ({pe} {interface})",
+                "ratio",
+                [("utilisation", f"netoss:interface_utilisation:ratio{{{where}}}")],
+            ),
             Graph(
                 f"Traffic on {pe} {interface}",
                 "bits",
-                [
-                    (
-                        "{direction}",
-                        f"netoss:interface_traffic:bits_rate{{device={quote(pe)}, interface={quote(interface)}}}",
-                    )
-                ],
-            )
-        )
+                [("{direction}", f"netoss:interface_traffic:bits_rate{{{where}}}")],
+            ),
+        ]
     return graphs
 
 

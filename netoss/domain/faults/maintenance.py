@@ -143,6 +143,21 @@ def job_ended(job_id: int, now: dt.datetime) -> int:
     return closed
 
 
+def on_job_started(job, devices: list[str], planned: bool) -> None:
+    """A planned change (its template's ``maintenance_window``) that changes devices: a window
+    over them while it runs (jobs.signals.job_started)."""
+    if not planned or not devices:
+        return
+    for_job(job.id, job.template, devices, job.created_by, dt.datetime.now(dt.UTC))
+    db.session.commit()
+
+
+def on_job_ended(job) -> None:
+    """Close the windows of a job that ended (jobs.signals.job_ended)."""
+    if job_ended(job.id, dt.datetime.now(dt.UTC)):
+        db.session.commit()
+
+
 def to_json(w: MaintenanceWindow, now: dt.datetime) -> dict:
     end_at = min(_aware(w.ends_at), _aware(w.ended_at)) if w.ended_at else _aware(w.ends_at)
     return {

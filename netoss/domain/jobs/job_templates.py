@@ -108,6 +108,14 @@ SCHEMA = {
                 "cause (default: true unless check_mode is always)"
             ),
         },
+        "maintenance_window": {
+            "type": "boolean",
+            "description": (
+                "whether a run that changes devices is a planned change: a maintenance window over "
+                "its devices lasts while it runs (and two minutes after), so their alarms are "
+                "planned and open no ticket (default: false)"
+            ),
+        },
         "limit": {
             "type": "object",
             "additionalProperties": False,
@@ -170,6 +178,7 @@ class JobTemplate:
     parameters: list[Parameter] = field(default_factory=list)
     timeout: int = 3600
     changes_devices: bool | None = None
+    maintenance_window: bool = False
     source: str = ""
 
     def __post_init__(self):
@@ -198,6 +207,7 @@ class JobTemplate:
             "limit": self.limit,
             "timeout": self.timeout,
             "changes_devices": self.changes_devices,
+            "maintenance_window": self.maintenance_window,
             "parameters": [p.to_dict() for p in self.parameters],
         }
 

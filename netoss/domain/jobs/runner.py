@@ -474,6 +474,8 @@ def _claim(app, job_id: int, lock_wait: float, park) -> tuple[Job | None, str, s
         except IntegrityError:
             db.session.rollback()  # another job took one of the devices first: look again
             continue
+        changing = template is not None and changes_devices(template, job)
+        signals.started(job, names if changing else [], bool(changing and template.maintenance_window))
         return job, token, why
 
 

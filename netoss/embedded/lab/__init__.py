@@ -193,6 +193,12 @@ def up(stack: Stack, api, config: LabConfig = MAIN, log: Callable[[str], None] =
             runtime.start_router(r, paths, config.user, creds["snmp_community"], hashed)
         except (StackError, LabError, OSError) as exc:
             failed[r.name] = str(exc)
+    older = [r.name for r in spec.routers if r.name not in failed and not runtime.snmp_agent_alive(r, paths)]
+    if older:
+        log(
+            f"lab: warning: {', '.join(older)} run without an SNMP agent and probe (started by an older netoss): "
+            "`netoss lab down` then `netoss lab up` builds them again with both"
+        )
     for name, why in sorted(failed.items()):
         r = spec.router(name)
         log(f"lab: warning: router {name} (namespace {r.ns}) did not start and is taken out: {why}")

@@ -365,6 +365,11 @@ def probe_address(r: Router) -> str:
     return f"{r.mgmt_ip.ip}:{PROBE_PORT}"
 
 
+def snmp_agent_alive(r: Router, paths: LabPaths) -> bool:
+    """Whether the router's snmpd runs (a router started before netoss gave routers an agent has none)."""
+    return _running(paths.router(r.ns) / "run" / "snmpd.pid") is not None
+
+
 def start_router(r: Router, paths: LabPaths, user: str, community: str, probe_hash: str) -> None:
     """snmpd, FRR, sshd and the probe inside the router's namespace and its own UTS namespace
     (its hostname)."""
