@@ -50,11 +50,23 @@ def test_every_pollable_device_is_a_target_with_its_platform_module():
     assert out.snmp == [
         {
             "targets": ["10.9.0.5"],
-            "labels": {"device": "edge-1", "role": "edge", "platform": "eos", "__param_module": "netoss-default"},
+            "labels": {
+                "device": "edge-1",
+                "site": "lon-1",
+                "role": "edge",
+                "platform": "eos",
+                "__param_module": "netoss-default",
+            },
         },
         {
             "targets": ["10.9.0.5"],
-            "labels": {"device": "edge-2", "role": "edge", "platform": "frr", "__param_module": "netoss-frr"},
+            "labels": {
+                "device": "edge-2",
+                "site": "lon-1",
+                "role": "edge",
+                "platform": "frr",
+                "__param_module": "netoss-frr",
+            },
         },
     ]
     assert out.skipped == {

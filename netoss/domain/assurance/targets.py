@@ -3,7 +3,8 @@ pure functions over NetBox REST records (dicts) and described services.
 
 - :func:`snmp_targets`: one file-SD target group per device that can be polled (active, with a
   primary IPv4 address): the address, the snmp_exporter module of its platform, and the labels
-  ``device``, ``role``, ``platform``. A device that cannot be polled is listed with the reason.
+  ``device``, ``site``, ``role``, ``platform`` (a shard keeps its sites' or its hash's devices).
+  A device that cannot be polled is listed with the reason.
 - :func:`probe_targets`: one target group per active service whose PE has a probe source and
   whose customer end has an address: blackbox_exporter's ICMP probe from the PE to it,
   labelled ``service``, ``customer``, ``circuit``, ``device`` (the PE), ``interface`` (the
@@ -94,6 +95,7 @@ def snmp_targets(devices: list[dict], out: Targets, modules: set[str]) -> None:
                 "targets": [address],
                 "labels": {
                     "device": name,
+                    "site": _slug(d.get("site")),
                     "role": _slug(d.get("role")),
                     "platform": platform,
                     "__param_module": module_name(platform if platform in modules else None),
