@@ -121,7 +121,7 @@ SCHEMA = {
                     "objectives": _OBJECTIVES,
                 },
             },
-        }
+        },
     },
 }
 

@@ -182,6 +182,24 @@ def test_the_portal_draws_graphs_from_prometheus(probed, portal_api, stack):
     assert home.status_code == 200 and 'id="worst-services"' in home.text and service in home.text
 
 
+def test_a_viewer_sees_the_service_graphs_in_a_browser(probed, sign_in):
+    """Chromium draws the service page's charts (inline SVG) under the portal's Content Security
+    Policy, and the home page lists the service among the worst."""
+    labels, _address = probed[0]
+    page = sign_in("olga")
+    violations = []
+    page.on("console", lambda m: "Content Security Policy" in m.text and violations.append(m.text[:300]))
+    assert page.locator("#worst-services").count() == 1
+    page.click(f"#worst-services >> text={labels['service']}")
+    page.wait_for_selector("svg.chart polyline")
+    charts = page.locator("figure.chart svg.chart")
+    assert charts.count() == 4
+    box = charts.first.bounding_box()
+    assert box and box["width"] > 300 and box["height"] > 100  # drawn, not collapsed
+    assert page.locator("#sla").inner_text() in ("met", "at-risk", "violated")
+    assert not violations, violations
+
+
 def _loss(ns: str, interface: str, percent: int | None) -> None:
     """Drop ``percent`` % of what leaves ``interface`` in namespace ``ns`` (None: stop). tc's
     netem is not in this kernel: nftables' random numbers do the same to the probes."""

@@ -172,7 +172,7 @@ def test_pages_and_the_live_job_page_work_under_the_content_security_policy(brow
         page.wait_for_selector("#status:text-is('successful')", timeout=30_000)
         assert page.inner_text("#output").count("csp line 3") == 1  # resumed, not replayed
         for path in ("/templates", "/jobs", "/schedules", "/alarms", "/tickets", "/compliance", "/orders",
-                     "/jobs/new/backup"):  # fmt: skip
+                     "/jobs/new/backup", "/assurance/maintenance", "/assurance/devices/pe-x"):  # fmt: skip
             page.goto(f"{base}{path}")
             page.wait_for_load_state("networkidle")
     finally:

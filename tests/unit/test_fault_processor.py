@@ -319,3 +319,55 @@ def test_a_planned_change_is_a_maintenance_window_over_its_devices_while_it_runs
     ends = window.ended_at.replace(tzinfo=dt.UTC) if window.ended_at.tzinfo is None else window.ended_at
     assert now < ends <= dt.datetime.now(dt.UTC) + maintenance.JOB_GRACE
     assert not maintenance.active(dt.datetime.now(dt.UTC) + maintenance.JOB_GRACE + dt.timedelta(seconds=1))
+
+
+QOS_LOSS = ev(
+    "raise",
+    "pe1",
+    "interface",
+    "eth3",
+    "sla-loss",
+    source="alertmanager",
+    alarm_type="qualityOfServiceAlarm",
+    probable_cause="performanceDegraded",
+    problem="sla-loss: service ACME-AMS-0001 (Acme Corp) above the service's objective (loss_ratio)",
+)
+
+
+def test_a_qos_alarm_on_an_access_link_is_ticketed_as_what_it_is_not_as_a_link_down(proc):
+    proc.ingest([QOS_LOSS], now=at(0))
+    assert proc.tick(now=at(2.5))["opened"] == 1
+    (ticket,) = _open()
+    assert ticket.name.startswith("pe1 eth3: sla-loss: service ACME-AMS-0001 (Acme Corp)"), ticket.name
+    assert ticket.name.endswith("(ACME-AMS-0001)")
+
+
+def test_a_link_down_is_a_more_fundamental_root_than_a_qos_alarm_on_the_same_link(proc):
+    """The loss came first, then the link went down: the link is the root cause and names the
+    ticket; the same when the link breaks again after the loss's ticket resolved (a recurrence)."""
+    proc.ingest([QOS_LOSS], now=at(0))
+    proc.tick(now=at(2.5))
+    proc.ingest(LINK_DOWN[1:3], now=at(5))
+    proc.tick(now=at(8))
+    (ticket,) = _open()
+    assert ticket.name == "Link down: ce1:eth1 - pe1:eth3 (ACME-AMS-0001)"
+    root = db.session.get(Alarm, ticket.root_alarm_id)
+    assert root.condition == "interface-down"
+    # Everything clears, the ticket resolves; the link breaks again: reopened, named by the link.
+    proc.ingest([ev("clear", "pe1", "interface", "eth3", "sla-loss", source="alertmanager")], now=at(10))
+    proc.ingest(LINK_UP[1:3], now=at(10))
+    assert proc.tick(now=at(11))["resolved"] == 1
+    db.session.refresh(ticket)
+    assert ticket.status == "resolved"
+
+
+def test_a_link_down_after_a_loss_ticket_resolved_reopens_it_under_the_link(proc):
+    proc.ingest([QOS_LOSS], now=at(0))
+    proc.tick(now=at(2.5))
+    proc.ingest([ev("clear", "pe1", "interface", "eth3", "sla-loss", source="alertmanager")], now=at(10))
+    assert proc.tick(now=at(11))["resolved"] == 1
+    proc.ingest(LINK_DOWN[1:3], now=at(100))
+    assert proc.tick(now=at(103))["reopened"] == 1
+    (ticket,) = _open()
+    assert ticket.name == "Link down: ce1:eth1 - pe1:eth3 (ACME-AMS-0001)"
+    assert db.session.get(Alarm, ticket.root_alarm_id).condition == "interface-down"

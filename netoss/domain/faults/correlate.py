@@ -25,6 +25,15 @@ from dataclasses import dataclass, field
 from netoss.domain.faults.topology import Service, Topology, link_name
 
 RANK = {"device": 0, "interface": 1, "ospf_adjacency": 2, "bfd_session": 2, "bgp_session": 3}
+# A quality-of-service alarm (a threshold crossed: loss, latency, utilisation) says how an object
+# performs, not that it failed: a failure of the same object explains it.
+QOS = "qualityOfServiceAlarm"
+
+
+def rank(alarm) -> float:
+    """How fundamental ``alarm`` is (lower: more): its object's rank, a QoS alarm just after the
+    failures of the same rank."""
+    return RANK.get(alarm.object_type, 4) + (0.5 if getattr(alarm, "alarm_type", None) == QOS else 0)
 
 
 @dataclass
@@ -85,13 +94,13 @@ def _order(alarm, anchors: frozenset[int] | set[int] = frozenset()) -> tuple:
     """Most fundamental first: by rank, an anchor (a ticket's root) before the others of its
     rank, then the first raised."""
     raised = _utc(alarm.raised_at) or dt.datetime.max.replace(tzinfo=dt.UTC)
-    return (RANK.get(alarm.object_type, 4), alarm.id not in anchors, raised, alarm.id or 0)
+    return (rank(alarm), alarm.id not in anchors, raised, alarm.id or 0)
 
 
 def more_fundamental(alarm, than) -> bool:
     """Whether ``alarm`` is of a lower rank than ``than`` (it may explain it: an unreachable
-    device explains an interface, an interface a session)."""
-    return RANK.get(alarm.object_type, 4) < RANK.get(than.object_type, 4)
+    device explains an interface, an interface a session, a link down the loss on it)."""
+    return rank(alarm) < rank(than)
 
 
 def _covers(root, alarm, unreachable: set[str]) -> bool:

@@ -55,7 +55,7 @@ from netoss.data.models import (
     utc,
 )
 from netoss.domain.faults import gone, maintenance
-from netoss.domain.faults.correlate import correlate, more_fundamental
+from netoss.domain.faults.correlate import QOS, correlate, more_fundamental
 from netoss.domain.faults.events import SOURCES, Event, InvalidEvent, check, severity_rank
 from netoss.domain.faults.tickets import PRIORITY
 from netoss.domain.faults.topology import Topology, link_name
@@ -682,7 +682,7 @@ def ticket_name(root: Alarm, members: list[Alarm], topo: Topology | None = None)
     services = sorted({s["name"] for m in members for s in (m.affected_services or [])})
     suffix = f" ({', '.join(services)})" if services else ""
     correlation = root.correlation or ""
-    if correlation.startswith("link ") and root.object_type == "interface":
+    if correlation.startswith("link ") and root.object_type == "interface" and root.alarm_type != QOS:
         link = topo.link(root.device, root.object_name) if topo is not None else None
         if link is not None and link_name(link) == correlation:
             (a, ai), (b, bi) = link
