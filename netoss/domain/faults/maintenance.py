@@ -109,6 +109,27 @@ def create(
     return window
 
 
+def missing_in_netbox(devices: list[str], services: list[str]) -> list[str]:
+    """The devices and services (circuit IDs) NetBox does not have, named; none checked when
+    the portal has no NetBox."""
+    from netoss.data.context import config
+    from netoss.data.netbox import NetBox
+
+    netbox = NetBox.from_config(config())
+    if netbox is None:
+        return []
+    missing = []
+    for path, key, names, label in (
+        ("dcim/devices", "name", devices, "device"),
+        ("circuits/circuits", "cid", services, "service"),
+    ):
+        for start in range(0, len(names), 100):
+            chunk = names[start : start + 100]
+            found = {r[key] for r in netbox.get_all(path, {key: chunk, "limit": 1000, "fields": key})}
+            missing += [f"{label} {n!r}" for n in chunk if n not in found]
+    return missing
+
+
 def end(window: MaintenanceWindow, now: dt.datetime) -> MaintenanceWindow:
     """End a window now (it stays in the history); one already over is left as it was."""
     if _aware(window.ends_at) <= now or (window.ended_at and _aware(window.ended_at) <= now):

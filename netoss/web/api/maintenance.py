@@ -14,26 +14,6 @@ from netoss.web.apidoc import Choice, body, fails, many, query, responds
 from netoss.web.security import audit, current_user, require_role
 
 
-def _known_in_netbox(devices: list[str], services: list[str]) -> list[str]:
-    """The devices and services (circuit IDs) NetBox does not have; none checked without NetBox."""
-    from netoss.data.context import config
-    from netoss.data.netbox import NetBox
-
-    netbox = NetBox.from_config(config())
-    if netbox is None:
-        return []
-    missing = []
-    for path, key, names, label in (
-        ("dcim/devices", "name", devices, "device"),
-        ("circuits/circuits", "cid", services, "service"),
-    ):
-        for start in range(0, len(names), 100):
-            chunk = names[start : start + 100]
-            found = {r[key] for r in netbox.get_all(path, {key: chunk, "limit": 1000, "fields": key})}
-            missing += [f"{label} {n!r}" for n in chunk if n not in found]
-    return missing
-
-
 @bp.get("/v1/maintenance-windows")
 @require_role("viewer")
 @query(state=Choice(("active", "scheduled", "over")))
@@ -77,7 +57,7 @@ def create_maintenance_window(data):
             starts,
             ends,
             description=data.get("description", ""),
-            known=_known_in_netbox,
+            known=maintenance.missing_in_netbox,
         )
     except maintenance.WindowError as exc:
         abort(exc.status, str(exc))
