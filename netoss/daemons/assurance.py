@@ -66,6 +66,7 @@ class Inventory:
         self.targets = tg.Targets()
         self.change_id: int | None = None
         self.read_at = 0.0
+        self.skipped: dict[str, str] = {}  # what was left out at the last read, and why
 
     def latest_change(self) -> int | None:
         body = self.netbox.get("core/object-changes", {"limit": 1, "ordering": "-id", "fields": "id"})
@@ -124,7 +125,9 @@ class Inventory:
             f"; rewrote {', '.join(changed)}" if changed else "",
         )
         for what, why in sorted(self.targets.skipped.items()):
-            log.debug("not measured: %s: %s", what, why)
+            if self.skipped.get(what) != why:  # each once, until its reason changes
+                log.info("not measured: %s: %s", what, why)
+        self.skipped = dict(self.targets.skipped)
         return True
 
 
