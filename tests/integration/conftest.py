@@ -19,7 +19,9 @@ import pytest
 import yaml
 from waiting import wait_for
 
+from netoss.embedded import lab
 from netoss.embedded.deployment import wipe
+from netoss.embedded.lab.spec import LabConfig
 from netoss.embedded.stack import Stack, client_env, down, up
 
 REPO = Path(__file__).resolve().parents[2]
@@ -236,6 +238,31 @@ def sign_in(browser, stack, users):
         return page
 
     return page_of
+
+
+# The configured lab of the fault modules (test_faults.py, then test_faults_assurance.py, which
+# follows it): built once for both, taken down after the last test that uses it (another
+# module's lab has the same management subnet: two at once would route it twice).
+FAULT_LAB = LabConfig(ns_prefix="f", bridge="netoss-fbr0", user="netopsf")
+_FAULT_LAB: dict = {}
+
+
+@pytest.fixture
+def fault_lab(stack, nb, demo_synced):
+    """The fault modules' lab (f<device>, netoss-fbr0), built and configured from NetBox once."""
+    if "spec" not in _FAULT_LAB:
+        spec = lab.up(stack, nb, FAULT_LAB, log=print)
+        _FAULT_LAB.update(spec=spec, stack=stack)
+        assert lab.converge(stack, spec, log=print, force=True)
+    return _FAULT_LAB["spec"]
+
+
+def pytest_runtest_teardown(item, nextitem):
+    """The fault modules' lab goes down after the last test in a row that uses it."""
+    uses = "spec" in _FAULT_LAB and "fault_lab" in getattr(item, "fixturenames", ())
+    if uses and (nextitem is None or "fault_lab" not in getattr(nextitem, "fixturenames", ())):
+        lab.down(_FAULT_LAB.pop("stack"), log=print)
+        _FAULT_LAB.clear()
 
 
 def pytest_collection_modifyitems(config, items):

@@ -15,27 +15,13 @@ import requests
 from benches import assert_headings, lab_names, run_bench
 from waiting import wait_for
 
-from netoss.embedded import lab
-from netoss.embedded.lab.spec import LabConfig
-
 pytestmark = pytest.mark.integration
 
-FAULT_LAB = LabConfig(ns_prefix="f", bridge="netoss-fbr0", user="netopsf")
 TICKETS = "/tmf-api/troubleTicket/v4/troubleTicket"
 ALARMS = "/tmf-api/alarmManagement/v4/alarm"
 # Tickets opened by the tests, by what they are about: later tests look them up by id.
 OPENED: dict[str, str] = {}
 LINK_NAME = "Link down: ce1:eth1 - pe1:eth3 (ACME-AMS-0001)"
-
-
-@pytest.fixture(scope="module")
-def fault_lab(stack, nb, demo_synced):
-    spec = lab.up(stack, nb, FAULT_LAB, log=print)
-    try:
-        assert lab.converge(stack, spec, log=print, force=True)
-        yield spec
-    finally:
-        lab.down(stack, log=print)
 
 
 @pytest.fixture(scope="module")
@@ -240,7 +226,7 @@ def test_the_ticket_is_in_netbox_and_in_the_cli(fault_lab, api, stack, nb_env, n
     assert {e.kind.value for e in entries} >= {"warning", "success"}  # opened, resolved
 
 
-def test_bad_input_is_counted_as_rejected_and_the_receivers_keep_running(stack, api, demo_synced):
+def test_bad_input_is_counted_as_rejected_and_the_receivers_keep_running(fault_lab, stack, api, demo_synced):
     import socket
 
     import redis

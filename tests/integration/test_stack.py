@@ -37,6 +37,10 @@ def test_status_lists_every_service_up(nb_env, stack):
         "portal-worker",
         "fault-receiver",
         "fault-processor",
+        "prometheus",
+        "alertmanager",
+        "snmp-exporter",
+        "assurance",
     }
     assert all(s["healthy"] and s["pid"] for s in services.values())
     # Each service's account (issue 13, 12): root only where root is needed.
@@ -51,6 +55,10 @@ def test_status_lists_every_service_up(nb_env, stack):
         "portal-worker": "netoss",
         "fault-receiver": "netoss",
         "fault-processor": "netoss",
+        "prometheus": "netoss",
+        "alertmanager": "netoss",
+        "snmp-exporter": "netoss",
+        "assurance": "netoss",
     }
     assert services["netbox-web"]["port"] == stack.port("netbox")
     text = _netoss(nb_env, "status")

@@ -4,9 +4,10 @@ each customer service from its PE, thresholds (the checkout's policy at the test
 intervals, conftest.quick_assurance_policy) raising qualityOfServiceAlarms through
 Alertmanager into the fault pipeline, which tickets them.
 
-The lab has its own names here (a<device>, bridge netoss-abr0, account netopsa). Which router
-and service each test uses is read from NetBox and the targets, not named: the tests hold on
-another network. How long things take is printed, not asserted (bench/bench_assurance.py).
+The lab is the fault modules' (conftest.fault_lab: f<device>, netoss-fbr0, built once for
+test_faults.py and this module, which follows it). Which router and service each test uses is
+read from NetBox and the targets, not named: the tests hold on another network. How long things
+take is printed, not asserted (bench/bench_assurance.py).
 """
 
 from __future__ import annotations
@@ -19,25 +20,16 @@ import pytest
 import requests
 from waiting import wait_for
 
-from netoss.embedded import lab
-from netoss.embedded.lab.spec import LabConfig
-
 pytestmark = pytest.mark.integration
 
-ASSURANCE_LAB = LabConfig(ns_prefix="a", bridge="netoss-abr0", user="netopsa")
 TICKETS = "/tmf-api/troubleTicket/v4/troubleTicket"
 ALARMS = "/tmf-api/alarmManagement/v4/alarm"
 LOSS_TABLE = "netoss_test_loss"
 
 
-@pytest.fixture(scope="module")
-def assurance_lab(stack, nb, demo_synced):
-    spec = lab.up(stack, nb, ASSURANCE_LAB, log=print)
-    try:
-        assert lab.converge(stack, spec, log=print, force=True)
-        yield spec
-    finally:
-        lab.down(stack, log=print)
+@pytest.fixture
+def assurance_lab(fault_lab):
+    return fault_lab
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +53,7 @@ def prom(stack):
     return Prom()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def probed(stack, assurance_lab):
     """The services the assurance daemon probes (its probes.json), once every lab router's
     probe is in it: [(labels, customer address)]."""
@@ -225,69 +217,95 @@ def _open_tickets_about(api, stack, service: str) -> list[dict]:
     ]
 
 
-def test_loss_on_an_access_link_raises_a_qos_alarm_and_one_ticket_and_clears(
+def _qos_alarms(api, stack, service: str, state: str | None = "active") -> list[dict]:
+    """The sla-loss alarms affecting ``service`` (active ones, or all with ``state`` None)."""
+    params = {"alarmType": "qualityOfServiceAlarm", "limit": 1000, **({"state": state} if state else {})}
+    alarms = api.get(f"{stack.portal_url}{ALARMS}", params=params, timeout=10).json()
+    return [
+        a
+        for a in alarms
+        if a["netoss"]["condition"] == "sla-loss" and any(s["name"] == service for s in a["affectedService"])
+    ]
+
+
+def test_loss_raises_a_qos_alarm_and_one_ticket_unless_a_maintenance_window_covers_the_service(
     probed, prom, portal_api, stack, assurance_lab
 ):
-    labels, _address = probed[0]
-    service, pe, interface = labels["service"], labels["device"], labels["interface"]
-    wait_for(
-        "the service's probes answered",
-        lambda: _value(prom.query(f'probe_success{{service="{service}"}}')) == 1,
-        timeout=60,
+    """20 % loss on two services' access links at once: the first's qualityOfServiceAlarm opens
+    one ticket naming it and its customer (TMF638: violated), cleared and resolved once the loss
+    is gone; the second is under a maintenance window: its alarm is planned and opens none."""
+    assert len(probed) >= 2, "the test network needs two probed services"
+    (open_labels, _a), (planned_labels, _b) = probed[0], probed[1]
+    service, customer = open_labels["service"], open_labels["customer"]
+    quiet = planned_labels["service"]
+    resp = portal_api.post(
+        f"{stack.portal_url}/api/v1/maintenance-windows",
+        json={"name": f"re-home {quiet}", "services": [quiet], "durationMinutes": 30},
+        timeout=30,
     )
-    ns = assurance_lab.router(pe).ns
-    t0 = time.monotonic()
-    _loss(ns, interface, 20)
-    try:
-
-        def qos_alarm():
-            alarms = portal_api.get(
-                f"{stack.portal_url}{ALARMS}",
-                params={"state": "active", "alarmType": "qualityOfServiceAlarm", "device": pe},
-                timeout=10,
-            ).json()
-            return [a for a in alarms if a["netoss"]["condition"] == "sla-loss"]
-
-        alarms = wait_for("a qualityOfServiceAlarm for the service", qos_alarm, timeout=90)
-        print(f"20% loss -> qualityOfServiceAlarm in {time.monotonic() - t0:.1f} s")
-        (alarm,) = alarms
-        assert alarm["alarmType"] == "qualityOfServiceAlarm" and alarm["probableCause"] == "performanceDegraded"
-        assert service in json.dumps(alarm["affectedService"]) and labels["customer"] in alarm["specificProblem"]
-        tickets = wait_for(
-            "a ticket for the service", lambda: _open_tickets_about(portal_api, stack, service), timeout=30
+    assert resp.status_code == 201, resp.text
+    window = resp.json()
+    assert window["state"] == "active" and window["services"] == [quiet]
+    bad = portal_api.post(  # unknown objects are refused by name, nothing is made
+        f"{stack.portal_url}/api/v1/maintenance-windows",
+        json={"name": "typo", "devices": ["no-such-router"], "durationMinutes": 5},
+        timeout=30,
+    )
+    assert bad.status_code == 400 and "device 'no-such-router'" in bad.json()["error"], bad.text
+    for labels in (open_labels, planned_labels):
+        wait_for(
+            f"{labels['service']}'s probes answered",
+            lambda labels=labels: _value(prom.query(f'probe_success{{service="{labels["service"]}"}}')) == 1,
+            timeout=60,
         )
-        time.sleep(3)  # later evaluations of the same loss fold into it
+    quiet_before = {t["id"] for t in _open_tickets_about(portal_api, stack, quiet)}
+    links = [(assurance_lab.router(lb["device"]).ns, lb["interface"]) for lb in (open_labels, planned_labels)]
+    t0 = time.monotonic()
+    for ns, interface in links:
+        _loss(ns, interface, 20)
+    try:
+        (alarm,) = wait_for(
+            "a qualityOfServiceAlarm for the service", lambda: _qos_alarms(portal_api, stack, service), timeout=90
+        )
+        print(f"20% loss -> qualityOfServiceAlarm in {time.monotonic() - t0:.1f} s")
+        assert alarm["alarmType"] == "qualityOfServiceAlarm" and alarm["probableCause"] == "performanceDegraded"
+        assert customer in alarm["specificProblem"] and alarm["plannedOutageIndicator"] == "InService"
+        wait_for("a ticket for the service", lambda: _open_tickets_about(portal_api, stack, service), timeout=30)
+        (planned,) = wait_for("the covered service's alarm", lambda: _qos_alarms(portal_api, stack, quiet), timeout=90)
+        assert planned["plannedOutageIndicator"] == "OutOfService"
+        time.sleep(3)  # later evaluations of the same loss fold in; ticketing passes run meanwhile
         tickets = _open_tickets_about(portal_api, stack, service)
         assert len(tickets) == 1, [t["name"] for t in tickets]
         ticket = tickets[0]
-        assert f"{service} ({labels['customer']})" in ticket["description"], ticket["description"]
+        assert f"{service} ({customer})" in ticket["description"], ticket["description"]
+        assert {t["id"] for t in _open_tickets_about(portal_api, stack, quiet)} == quiet_before
         # TMF638: the service's SLA state beside its alarms and tickets.
         tmf = portal_api.get(f"{stack.portal_url}/tmf-api/serviceInventory/v4/service/{service}", timeout=30).json()
-        assert tmf["netoss"]["sla"]["state"] == "violated", tmf["netoss"]["sla"]
-        assert (
-            tmf["netoss"]["sla"]["objectives"]["loss_ratio"] > 0
-            and "sla-loss" in tmf["netoss"]["sla"]["alerts"]["firing"]
-        )
-        assert any(a["id"] == alarm["id"] for a in tmf["netoss"]["alarms"])
+        sla = tmf["netoss"]["sla"]
+        assert sla["state"] == "violated" and sla["objectives"]["loss_ratio"] > 0, sla
+        assert "sla-loss" in sla["alerts"]["firing"] and any(a["id"] == alarm["id"] for a in tmf["netoss"]["alarms"])
     finally:
-        _loss(ns, interface, None)
+        for ns, interface in links:
+            _loss(ns, interface, None)
     t1 = time.monotonic()
-    wait_for(
-        "the alarm cleared",
-        lambda: portal_api.get(f"{stack.portal_url}{ALARMS}/{alarm['id']}", timeout=10).json()["state"] == "cleared",
-        timeout=120,
-    )
-    resolved = wait_for(
-        "the ticket resolved",
-        lambda: (
-            (t := portal_api.get(f"{stack.portal_url}{TICKETS}/{ticket['id']}", timeout=10).json())["status"]
-            == "resolved"
-            and t
-        ),
-        timeout=120,
-    )
-    print(f"loss removed -> alarm cleared, ticket resolved in {time.monotonic() - t1:.1f} s")
-    assert resolved["statusChangeReason"] == "all its alarms cleared"
+    try:
+
+        def resolved():
+            if _qos_alarms(portal_api, stack, service):
+                return None
+            t = portal_api.get(f"{stack.portal_url}{TICKETS}/{ticket['id']}", timeout=10).json()
+            return t if t["status"] == "resolved" else None
+
+        done = wait_for("the alarm cleared and the ticket resolved", resolved, timeout=120)
+        print(f"loss removed -> alarm cleared, ticket resolved in {time.monotonic() - t1:.1f} s")
+        assert done["statusChangeReason"] == "all its alarms cleared"
+        # The window ends once the covered alarm has cleared (ended before, the outage would
+        # have overrun it: ticketed).
+        wait_for("the planned alarm cleared", lambda: not _qos_alarms(portal_api, stack, quiet), timeout=120)
+    finally:
+        ended = portal_api.delete(f"{stack.portal_url}/api/v1/maintenance-windows/{window['id']}", timeout=30)
+        assert ended.status_code == 200 and ended.json()["state"] == "over", ended.text
+    assert {t["id"] for t in _open_tickets_about(portal_api, stack, quiet)} == quiet_before
 
 
 def test_a_device_added_to_netbox_is_scraped_and_a_removed_one_is_not(prom, nb, assurance_lab):
@@ -324,74 +342,3 @@ def test_a_device_added_to_netbox_is_scraped_and_a_removed_one_is_not(prom, nb, 
         lambda: not any(t["labels"].get("device") == name for t in prom.targets()),
         timeout=90,
     )
-
-
-def test_a_maintenance_window_over_the_link_marks_the_alarm_planned_and_opens_no_ticket(
-    probed, prom, portal_api, stack, assurance_lab
-):
-    labels, _address = probed[0]
-    service, pe, interface = labels["service"], labels["device"], labels["interface"]
-    resp = portal_api.post(
-        f"{stack.portal_url}/api/v1/maintenance-windows",
-        json={"name": f"re-home {service}", "services": [service], "durationMinutes": 30},
-        timeout=30,
-    )
-    assert resp.status_code == 201, resp.text
-    window = resp.json()
-    assert window["state"] == "active" and window["services"] == [service]
-    # Unknown objects are refused by name, nothing is made.
-    bad = portal_api.post(
-        f"{stack.portal_url}/api/v1/maintenance-windows",
-        json={"name": "typo", "devices": ["no-such-router"], "durationMinutes": 5},
-        timeout=30,
-    )
-    assert bad.status_code == 400 and "device 'no-such-router'" in bad.json()["error"], bad.text
-    wait_for(
-        "the service's probes answered",
-        lambda: _value(prom.query(f'probe_success{{service="{service}"}}')) == 1,
-        timeout=60,
-    )
-    before = {t["id"] for t in _open_tickets_about(portal_api, stack, service)}
-    ns = assurance_lab.router(pe).ns
-    _loss(ns, interface, 20)
-    try:
-
-        def planned_alarm():
-            alarms = portal_api.get(
-                f"{stack.portal_url}{ALARMS}",
-                params={"state": "active", "alarmType": "qualityOfServiceAlarm", "device": pe},
-                timeout=10,
-            ).json()
-            return [
-                a
-                for a in alarms
-                if a["netoss"]["condition"] == "sla-loss" and a["plannedOutageIndicator"] == "OutOfService"
-            ]
-
-        (_alarm,) = wait_for("a planned qualityOfServiceAlarm", planned_alarm, timeout=90)
-        time.sleep(5)  # ticketing passes have run meanwhile
-        assert {t["id"] for t in _open_tickets_about(portal_api, stack, service)} == before
-    finally:
-        _loss(ns, interface, None)
-        try:
-            # The window ends once the loss is gone and the alarm has cleared (ended while the
-            # alarm is active, the outage would have overrun it: ticketed).
-            wait_for(
-                "the planned alarm cleared",
-                lambda: all(a["state"] == "cleared" for a in planned_alarm_states(portal_api, stack, pe)),
-                timeout=120,
-            )
-        finally:
-            ended = portal_api.delete(f"{stack.portal_url}/api/v1/maintenance-windows/{window['id']}", timeout=30)
-            assert ended.status_code == 200 and ended.json()["state"] == "over", ended.text
-    assert {t["id"] for t in _open_tickets_about(portal_api, stack, service)} == before
-
-
-def planned_alarm_states(api, stack, device: str) -> list[dict]:
-    """The sla-loss alarms of ``device`` raised in the last ten minutes, active or cleared."""
-    alarms = api.get(
-        f"{stack.portal_url}{ALARMS}", params={"alarmType": "qualityOfServiceAlarm", "device": device}, timeout=10
-    ).json()
-    return [
-        a for a in alarms if a["netoss"]["condition"] == "sla-loss" and a["plannedOutageIndicator"] == "OutOfService"
-    ]
