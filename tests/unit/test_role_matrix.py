@@ -47,6 +47,7 @@ ROUTES = {
     ("assurance.device_page", "GET"): "viewer",
     ("assurance.interface_page", "GET"): "viewer",
     ("assurance.maintenance_page", "GET"): "viewer",
+    ("assurance.maintenance_change", "POST"): "engineer",
     ("api.create_token", "POST"): "viewer",
     ("api.create_user", "POST"): "admin",
     ("api.delete_schedule", "DELETE"): "operator",

@@ -110,64 +110,70 @@ def worst_services(n: int = 5) -> tuple[list[tuple[str, sla.Level]], str | None]
         return [], str(exc)
 
 
-@bp.route("/assurance/maintenance", methods=["GET", "POST"])
-@require_role("viewer")
-def maintenance_page():
-    """The maintenance windows; an engineer opens one (devices and/or services, a duration)
-    or ends one here, as through the API."""
+def _maintenance(problem: str | None = None, status: int = 200, form=None):
     from sqlalchemy import select
 
+    from netoss.data.db import db
+    from netoss.data.models import MaintenanceWindow
+    from netoss.domain.faults import maintenance
+
+    now = dt.datetime.now(dt.UTC)
+    rows = db.session.scalars(select(MaintenanceWindow).order_by(MaintenanceWindow.id.desc()).limit(200))
+    page = render_template(
+        "assurance/maintenance.html",
+        windows=[maintenance.to_json(w, now) for w in rows],
+        problem=problem,
+        form=form or {},
+    )
+    return page, status
+
+
+@bp.get("/assurance/maintenance")
+@require_role("viewer")
+def maintenance_page():
+    """The maintenance windows (an engineer also sees the form that opens one)."""
+    return _maintenance()
+
+
+@bp.post("/assurance/maintenance")
+@require_role("engineer")
+def maintenance_change():
+    """Open a window (devices and/or services, a duration) or end one, as through the API."""
     from netoss.data.db import db
     from netoss.data.models import MaintenanceWindow
     from netoss.domain.faults import maintenance
     from netoss.web.security import audit, current_user
 
     now = dt.datetime.now(dt.UTC)
-    problem, status = None, 200
-    if request.method == "POST":
-        user = current_user()
-        if not user.at_least("engineer"):
-            abort(403, "opening or ending a maintenance window needs the engineer role")
-        form = request.form
-        try:
-            if form.get("end"):
-                if not form["end"].isdigit() or len(form["end"]) > 9:
-                    abort(400, "end: a window number")
-                window = db.session.get(MaintenanceWindow, int(form["end"])) or abort(404, "no such window")
-                maintenance.end(window, now)
-                action = "maintenance.end"
-            else:
-                minutes = form.get("minutes", "")
-                if not minutes.isdigit() or not 1 <= int(minutes) <= 10080:
-                    raise maintenance.WindowError(400, "duration: 1 to 10080 minutes")
-                window = maintenance.create(
-                    user.username,
-                    form.get("name", "").strip(),
-                    _names(form.get("devices", "")),
-                    _names(form.get("services", "")),
-                    now,
-                    now + dt.timedelta(minutes=int(minutes)),
-                    description=form.get("description", "")[:2000],
-                    known=maintenance.missing_in_netbox,
-                )
-                action = "maintenance.create"
-        except maintenance.WindowError as exc:
-            db.session.rollback()
-            problem, status = str(exc), exc.status
+    form = request.form
+    try:
+        if form.get("end"):
+            if not form["end"].isdigit() or len(form["end"]) > 9:
+                abort(400, "end: a window number")
+            window = db.session.get(MaintenanceWindow, int(form["end"])) or abort(404, "no such window")
+            maintenance.end(window, now)
+            action = "maintenance.end"
         else:
-            db.session.commit()
-            audit(action, target=f"maintenance window {window.id}")
-            return redirect(url_for("assurance.maintenance_page"))
-    rows = db.session.scalars(select(MaintenanceWindow).order_by(MaintenanceWindow.id.desc()).limit(200))
-    return (
-        render_template(
-            "assurance/maintenance.html",
-            windows=[maintenance.to_json(w, now) for w in rows],
-            problem=problem,
-            form=request.form if problem else {},
-        ),
-        status,
-    )
+            minutes = form.get("minutes", "")
+            if not minutes.isdigit() or not 1 <= int(minutes) <= 10080:
+                raise maintenance.WindowError(400, "duration: 1 to 10080 minutes")
+            window = maintenance.create(
+                current_user().username,
+                form.get("name", "").strip(),
+                _names(form.get("devices", "")),
+                _names(form.get("services", "")),
+                now,
+                now + dt.timedelta(minutes=int(minutes)),
+                description=form.get("description", "")[:2000],
+                known=maintenance.missing_in_netbox,
+            )
+            action = "maintenance.create"
+    except maintenance.WindowError as exc:
+        db.session.rollback()
+        return _maintenance(str(exc), exc.status, form)
+    db.session.commit()
+    audit(action, target=f"maintenance window {window.id}")
+    return redirect(url_for("assurance.maintenance_page"))
 
 
 def _names(text: str) -> list[str]:
