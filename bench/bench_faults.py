@@ -88,6 +88,19 @@ def link_key(link: Link) -> str:
     return link_name((link[0], link[1]))
 
 
+def under_window(link: Link, topo: Topology, windows: list[dict]) -> bool:
+    """Does an active maintenance window cover a device of ``link``, or a service that the
+    link's alarms (its interfaces' and its devices' sessions') would name?"""
+    devices = {link[0][0], link[1][0]}
+    services = {s.name for end in (link[0], link[1]) for s in topo.link_services(*end)}
+    services |= {s.name for device in devices for s in topo.device_services(device)}
+    for w in windows:
+        named = set(w.get("devices") or [])
+        if "*" in named or named & devices or set(w.get("services") or []) & services:
+            return True
+    return False
+
+
 def syslog_if(device: str, interface: str, state: str) -> bytes:
     return (
         f"<31>Nov 26 12:00:00 {device} zebra[100]: [SBFM4-2P25V] MESSAGE: "
@@ -200,20 +213,25 @@ def main() -> None:
     with on_stack.stack_for(args, REPO / ".state-bench-faults", 38000, seed_intent=True) as (stack, own):
         api = requests.Session()
         api.headers["Authorization"] = f"Bearer {stack.load_secrets()['portal_admin_token']}"
-        links, mgmt, _topo = network_links(stack)
+        links, mgmt, topo = network_links(stack)
         if own:
             run(stack, api, args, links, mgmt)
             return
         # On a stack in use, the bench keeps to the links no alarm or open ticket is about (a
-        # pre-existing problem would take its events in), and puts back what it raised.
+        # pre-existing problem would take its events in), nor an active maintenance window
+        # (its alarms would be planned, without a ticket), and puts back what it raised.
         before = {a["id"] for a in get_all(api, f"{stack.portal_url}{ALARMS_API}", {"state": "active"})}
         busy = {
             a["netoss"]["correlation"] for a in get_all(api, f"{stack.portal_url}{ALARMS_API}", {"state": "active"})
         }
         open_before = get_all(api, f"{stack.portal_url}{TICKETS_API}", {"status": "open"})
         busy |= {t["netoss"].get("correlation") for t in open_before}
-        free = [link for link in links if link_key(link) not in busy]
-        print(f"on the stack of {stack.state_dir}: {len(free)} of {len(links)} links free of alarms and open tickets")
+        windows = get_all(api, f"{stack.portal_url}/api/v1/maintenance-windows", {"state": "active"})
+        free = [link for link in links if link_key(link) not in busy and not under_window(link, topo, windows)]
+        print(
+            f"on the stack of {stack.state_dir}: {len(free)} of {len(links)} links free of alarms, "
+            "open tickets and maintenance windows"
+        )
         try:
             run(stack, api, args, free, mgmt)
         except BaseException:

@@ -236,7 +236,6 @@ def test_loss_raises_a_qos_alarm_and_one_ticket_unless_a_maintenance_window_cove
     is gone; the second is under a maintenance window: its alarm is planned and opens none."""
     assert len(probed) >= 2, "the test network needs two probed services"
     (open_labels, _a), (planned_labels, _b) = probed[0], probed[1]
-    service, customer = open_labels["service"], open_labels["customer"]
     quiet = planned_labels["service"]
     resp = portal_api.post(
         f"{stack.portal_url}/api/v1/maintenance-windows",
@@ -246,6 +245,16 @@ def test_loss_raises_a_qos_alarm_and_one_ticket_unless_a_maintenance_window_cove
     assert resp.status_code == 201, resp.text
     window = resp.json()
     assert window["state"] == "active" and window["services"] == [quiet]
+    try:
+        _loss_on_two_services(portal_api, stack, prom, assurance_lab, open_labels, planned_labels)
+    finally:  # ended whatever happened: a window left open would plan the next tests' alarms
+        ended = portal_api.delete(f"{stack.portal_url}/api/v1/maintenance-windows/{window['id']}", timeout=30)
+    assert ended.status_code == 200 and ended.json()["state"] == "over", ended.text
+
+
+def _loss_on_two_services(portal_api, stack, prom, assurance_lab, open_labels, planned_labels):
+    service, customer = open_labels["service"], open_labels["customer"]
+    quiet = planned_labels["service"]
     bad = portal_api.post(  # unknown objects are refused by name, nothing is made
         f"{stack.portal_url}/api/v1/maintenance-windows",
         json={"name": "typo", "devices": ["no-such-router"], "durationMinutes": 5},
@@ -288,23 +297,19 @@ def test_loss_raises_a_qos_alarm_and_one_ticket_unless_a_maintenance_window_cove
         for ns, interface in links:
             _loss(ns, interface, None)
     t1 = time.monotonic()
-    try:
 
-        def resolved():
-            if _qos_alarms(portal_api, stack, service):
-                return None
-            t = portal_api.get(f"{stack.portal_url}{TICKETS}/{ticket['id']}", timeout=10).json()
-            return t if t["status"] == "resolved" else None
+    def resolved():
+        if _qos_alarms(portal_api, stack, service):
+            return None
+        t = portal_api.get(f"{stack.portal_url}{TICKETS}/{ticket['id']}", timeout=10).json()
+        return t if t["status"] == "resolved" else None
 
-        done = wait_for("the alarm cleared and the ticket resolved", resolved, timeout=120)
-        print(f"loss removed -> alarm cleared, ticket resolved in {time.monotonic() - t1:.1f} s")
-        assert done["statusChangeReason"] == "all its alarms cleared"
-        # The window ends once the covered alarm has cleared (ended before, the outage would
-        # have overrun it: ticketed).
-        wait_for("the planned alarm cleared", lambda: not _qos_alarms(portal_api, stack, quiet), timeout=120)
-    finally:
-        ended = portal_api.delete(f"{stack.portal_url}/api/v1/maintenance-windows/{window['id']}", timeout=30)
-        assert ended.status_code == 200 and ended.json()["state"] == "over", ended.text
+    done = wait_for("the alarm cleared and the ticket resolved", resolved, timeout=120)
+    print(f"loss removed -> alarm cleared, ticket resolved in {time.monotonic() - t1:.1f} s")
+    assert done["statusChangeReason"] == "all its alarms cleared"
+    # The window ends (in the caller) once the covered alarm has cleared (ended before, the
+    # outage would have overrun it: ticketed).
+    wait_for("the planned alarm cleared", lambda: not _qos_alarms(portal_api, stack, quiet), timeout=120)
     assert {t["id"] for t in _open_tickets_about(portal_api, stack, quiet)} == quiet_before
 
 

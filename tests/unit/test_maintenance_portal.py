@@ -65,3 +65,48 @@ def test_the_page_lists_windows_and_lets_an_engineer_open_and_end_one(app):  # n
     ended = engineer.post("/assurance/maintenance", data={"csrf_token": token, "end": "1"})
     assert ended.status_code == 302
     assert "End now" not in engineer.get("/assurance/maintenance").get_data(as_text=True)
+
+
+def test_the_list_filters_and_pages_in_the_database(app):  # noqa: F811 - the fixture
+    """An active window stays listed under ?state=active however many windows came after it
+    (a long window and thousands of jobs' own); limit/offset page, X-Total-Count counts."""
+    import datetime as dt
+
+    from netoss.data.db import db
+    from netoss.data.models import MaintenanceWindow
+
+    now = dt.datetime.now(dt.UTC)
+    with app.app_context():
+
+        def window(name, start, end, ended=None):
+            return MaintenanceWindow(
+                name=name, starts_at=now + start, ends_at=now + end, ended_at=ended and now + ended,
+                devices=["agg-1"], services=[], source="job", created_by="erin",
+            )  # fmt: skip
+
+        hour = dt.timedelta(hours=1)
+        db.session.add(window("long change", -hour, 5 * hour))
+        db.session.add_all(window(f"job {i}", -2 * hour, -hour) for i in range(1100))
+        db.session.add(window("ended early", -hour, hour, ended=-dt.timedelta(minutes=1)))
+        db.session.add(window("tonight", 2 * hour, 3 * hour))
+        db.session.commit()
+    client, headers = app.test_client(), auth(app, "vera")
+    active = client.get(WINDOWS, query_string={"state": "active"}, headers=headers)
+    assert [w["name"] for w in active.get_json()] == ["long change"] and active.headers["X-Total-Count"] == "1"
+    scheduled = client.get(WINDOWS, query_string={"state": "scheduled"}, headers=headers).get_json()
+    assert [w["name"] for w in scheduled] == ["tonight"]
+    over = client.get(WINDOWS, query_string={"state": "over", "limit": 2, "offset": 1}, headers=headers)
+    assert [w["name"] for w in over.get_json()] == ["job 1099", "job 1098"], over.get_json()
+    assert over.headers["X-Total-Count"] == "1101"
+    everything = client.get(WINDOWS, query_string={"limit": 500}, headers=headers)
+    assert len(everything.get_json()) == 500 and everything.headers["X-Total-Count"] == "1103"
+    bad = client.get(WINDOWS, query_string={"limit": 0}, headers=headers)
+    assert bad.status_code == 400 and "limit" in bad.get_json()["error"]
+    page = sign_in(app.test_client(), "vera").get("/assurance/maintenance").get_data(as_text=True)
+    assert page.index("long change") < page.index("tonight") < page.index("ended early")
+    assert "job 1051" in page and "job 1050" not in page and "1051 earlier windows are over" in page
+    # A scheduled window ended before its start is called off: over, not scheduled any more.
+    tonight = scheduled[0]["id"]
+    called_off = client.delete(f"{WINDOWS}/{tonight}", headers=auth(app, "erin")).get_json()
+    assert called_off["state"] == "over"
+    assert client.get(WINDOWS, query_string={"state": "scheduled"}, headers=headers).get_json() == []

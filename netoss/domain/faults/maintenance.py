@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, func, not_, or_, select
 
 from netoss.data.db import db
 from netoss.data.models import MaintenanceWindow
@@ -45,16 +45,34 @@ def parse_time(value: str, field: str) -> dt.datetime:
     return t.astimezone(dt.UTC)
 
 
+def in_state(state: str, now: dt.datetime) -> list:
+    """SQL conditions of the windows that are ``state`` at ``now``, as to_json names them: over
+    once past its end or ended (a scheduled window ended before its start is called off: over),
+    else scheduled before its start, else active."""
+    w = MaintenanceWindow
+    over = or_(w.ends_at <= now, and_(w.ended_at.is_not(None), w.ended_at <= now))
+    if state == "over":
+        return [over]
+    if state == "scheduled":
+        return [w.starts_at > now, not_(over)]
+    if state == "active":
+        return [w.starts_at <= now, not_(over)]
+    raise ValueError(f"unknown window state {state!r}")
+
+
 def active(now: dt.datetime) -> list[MaintenanceWindow]:
     """The windows in force at ``now``."""
+    return list(db.session.scalars(select(MaintenanceWindow).where(*in_state("active", now))))
+
+
+def listed(state: str | None, now: dt.datetime, limit: int, offset: int) -> tuple[list[dict], int]:
+    """One page of the windows in ``state`` (None: all), the latest first, and how many match."""
+    where = in_state(state, now) if state else []
+    total = db.session.scalar(select(func.count(MaintenanceWindow.id)).where(*where))
     rows = db.session.scalars(
-        select(MaintenanceWindow).where(
-            MaintenanceWindow.starts_at <= now,
-            MaintenanceWindow.ends_at > now,
-            or_(MaintenanceWindow.ended_at.is_(None), MaintenanceWindow.ended_at > now),
-        )
+        select(MaintenanceWindow).where(*where).order_by(MaintenanceWindow.id.desc()).limit(limit).offset(offset)
     )
-    return list(rows)
+    return [to_json(w, now) for w in rows], total
 
 
 def covered(device: str, services: list[str], windows: list[MaintenanceWindow]) -> bool:
@@ -132,7 +150,7 @@ def missing_in_netbox(devices: list[str], services: list[str]) -> list[str]:
 
 def end(window: MaintenanceWindow, now: dt.datetime) -> MaintenanceWindow:
     """End a window now (it stays in the history); one already over is left as it was."""
-    if _aware(window.ends_at) <= now or (window.ended_at and _aware(window.ended_at) <= now):
+    if state(window, now) == "over":
         raise WindowError(409, f"maintenance window {window.id} is already over")
     window.ended_at = now
     return window
@@ -179,6 +197,13 @@ def on_job_ended(job) -> None:
         db.session.commit()
 
 
+def state(w: MaintenanceWindow, now: dt.datetime) -> str:
+    """active, scheduled or over (in_state's conditions, on one window)."""
+    if _aware(w.ends_at) <= now or (w.ended_at is not None and _aware(w.ended_at) <= now):
+        return "over"
+    return "scheduled" if _aware(w.starts_at) > now else "active"
+
+
 def to_json(w: MaintenanceWindow, now: dt.datetime) -> dict:
     end_at = min(_aware(w.ends_at), _aware(w.ended_at)) if w.ended_at else _aware(w.ends_at)
     return {
@@ -192,5 +217,5 @@ def to_json(w: MaintenanceWindow, now: dt.datetime) -> dict:
         "source": w.source,
         "job": w.job_id,
         "createdBy": w.created_by,
-        "state": "active" if w.active(now) else ("scheduled" if _aware(w.starts_at) > now else "over"),
+        "state": state(w, now),
     }

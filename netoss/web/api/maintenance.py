@@ -6,27 +6,25 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import abort, jsonify
-from sqlalchemy import select
 
 from netoss.data.db import db
 from netoss.web.api import bp
-from netoss.web.apidoc import Choice, body, fails, many, query, responds
+from netoss.web.apidoc import Choice, Int, body, fails, many, query, responds
 from netoss.web.security import audit, current_user, require_role
 
 
 @bp.get("/v1/maintenance-windows")
 @require_role("viewer")
-@query(state=Choice(("active", "scheduled", "over")))
-@responds(200, many("MaintenanceWindow"))
+@query(state=Choice(("active", "scheduled", "over")), limit=Int(1, 500, 50), offset=Int(0, 10_000_000, 0))
+@responds(200, many("MaintenanceWindow"), total=True)
 def list_maintenance_windows(args):
-    """Maintenance windows, the latest first (filter: state)"""
-    from netoss.data.models import MaintenanceWindow
-    from netoss.domain.faults.maintenance import to_json
+    """Maintenance windows, the latest first (filter: state; X-Total-Count: how many match)"""
+    from netoss.domain.faults.maintenance import listed
 
-    now = dt.datetime.now(dt.UTC)
-    rows = db.session.scalars(select(MaintenanceWindow).order_by(MaintenanceWindow.id.desc()).limit(1000))
-    out = [to_json(w, now) for w in rows]
-    return jsonify([w for w in out if args["state"] in (None, w["state"])])
+    rows, total = listed(args["state"], dt.datetime.now(dt.UTC), args["limit"], args["offset"])
+    resp = jsonify(rows)
+    resp.headers["X-Total-Count"] = str(total)
+    return resp
 
 
 @bp.post("/v1/maintenance-windows")

@@ -111,17 +111,18 @@ def worst_services(n: int = 5) -> tuple[list[tuple[str, sla.Level]], str | None]
 
 
 def _maintenance(problem: str | None = None, status: int = 200, form=None):
-    from sqlalchemy import select
-
-    from netoss.data.db import db
-    from netoss.data.models import MaintenanceWindow
+    """The page: every window in force or to come (up to 500 each), then the latest over."""
     from netoss.domain.faults import maintenance
 
     now = dt.datetime.now(dt.UTC)
-    rows = db.session.scalars(select(MaintenanceWindow).order_by(MaintenanceWindow.id.desc()).limit(200))
+    windows = []
+    for state in ("active", "scheduled"):
+        windows += maintenance.listed(state, now, 500, 0)[0]
+    over, over_total = maintenance.listed("over", now, 50, 0)
     page = render_template(
         "assurance/maintenance.html",
-        windows=[maintenance.to_json(w, now) for w in rows],
+        windows=windows + over,
+        earlier=over_total - len(over),
         problem=problem,
         form=form or {},
     )
