@@ -226,7 +226,7 @@ def main() -> None:
         }
         open_before = get_all(api, f"{stack.portal_url}{TICKETS_API}", {"status": "open"})
         busy |= {t["netoss"].get("correlation") for t in open_before}
-        windows = get_all(api, f"{stack.portal_url}/api/v1/maintenance-windows", {"state": "active"})
+        windows = get_all(api, f"{stack.portal_url}/api/v1/maintenance-windows", {"state": "active"}, size=500)
         free = [link for link in links if link_key(link) not in busy and not under_window(link, topo, windows)]
         print(
             f"on the stack of {stack.state_dir}: {len(free)} of {len(links)} links free of alarms, "
@@ -247,15 +247,15 @@ ALARMS_API = "/tmf-api/alarmManagement/v4/alarm"
 TICKETS_API = "/tmf-api/troubleTicket/v4/troubleTicket"
 
 
-def get_all(api: requests.Session, url: str, params: dict) -> list[dict]:
-    """Every item of a TMF list (offset/limit pages)."""
+def get_all(api: requests.Session, url: str, params: dict, size: int = 1000) -> list[dict]:
+    """Every item of a list paged by offset/limit (``size``: the list's largest limit)."""
     found, offset = [], 0
     while True:
-        page = api.get(url, params={**params, "offset": offset, "limit": 1000}, timeout=30)
+        page = api.get(url, params={**params, "offset": offset, "limit": size}, timeout=30)
         page.raise_for_status()
         items = page.json()
         found += items
-        if len(items) < 1000:
+        if len(items) < size:
             return found
         offset += len(items)
 
