@@ -79,13 +79,7 @@ class Inventory:
         interfaces = nb.get_all("dcim/interfaces", {"limit": 1000, "fields": INTERFACE_FIELDS})
         logic = service_catalog.logic()
         services = logic.list_services(logic.NetboxView(nb.api()))
-        ce_ifs = {
-            (s["values"].get("ce"), s["values"].get("ce_interface"))
-            for s in services
-            if (s.get("values") or {}).get("ce")
-        }
-        interface_ids = {(tg._name(i.get("device")), i["name"]): i["id"] for i in interfaces}
-        wanted = {interface_ids[k]: k for k in ce_ifs if k in interface_ids}
+        wanted = tg.customer_interfaces(services, interfaces)
         addresses: dict[tuple[str, str], str] = {}
         ids = sorted(wanted)
         for start in range(0, len(ids), 200):

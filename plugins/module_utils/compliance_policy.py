@@ -41,10 +41,8 @@ from ansible_collections.netoss.core.plugins.module_utils.schema_files import (
     Problem,
     ProblemsError,
     display,
-    read_yaml,
-    schema_problems,
+    read_checked,
     where,
-    yaml_files,
 )
 
 # Platforms whose configuration netoss can parse (NetBox platform slugs).
@@ -330,30 +328,22 @@ def _compile_rule(feature, rule, root, problems, file, at, checks):
     return Rule(lines=lines, patterns=tuple(compiled), **common)
 
 
+def _exception_dates(doc):
+    """YAML reads 2027-01-31 as a date: an exception's ``expires`` is checked as its ISO text."""
+    for exc in (doc.get("exceptions") or []) if isinstance(doc, dict) else []:
+        if isinstance(exc, dict) and isinstance(exc.get("expires"), dt.date):
+            exc["expires"] = exc["expires"].isoformat()
+
+
 def load_policy(path, platforms=PLATFORMS):
     """Load, check and compile the policy in ``path`` (a directory of *.yml, or one file).
 
     Raises :class:`PolicyError` listing every problem, each naming its file and key.
     """
-    files = yaml_files(path)
-    if files is None:
-        raise PolicyError([Problem(display(path), "", "no such file or directory")])
-    if not files:
-        raise PolicyError([Problem(display(path), "", "no policy files (*.yml, *.yaml) in this directory")])
     root = Path(path) if Path(path).is_dir() else Path(path).parent
-    problems, docs = [], []
-    for file in files:
-        name = display(file)
-        doc = read_yaml(file, name, problems)
-        if doc is None:
-            continue
-        for exc in (doc.get("exceptions") or []) if isinstance(doc, dict) else []:
-            if isinstance(exc, dict) and isinstance(exc.get("expires"), dt.date):  # YAML reads 2027-01-31 as a date
-                exc["expires"] = exc["expires"].isoformat()
-        found = schema_problems(doc, name, SCHEMA, expected="a mapping with features and/or exceptions")
-        problems.extend(found)
-        if not found:
-            docs.append((name, doc))
+    problems, docs, files = read_checked(
+        path, SCHEMA, "a mapping with features and/or exceptions", what="policy", prepare=_exception_dates
+    )
     if problems:
         raise PolicyError(problems)
 
@@ -441,7 +431,7 @@ def load_policy(path, platforms=PLATFORMS):
         raise PolicyError(problems)
     return Policy(
         path=display(path),
-        files=[display(f) for f in files],
+        files=files,
         features=features,
         rules={p: tuple(rs) for p, rs in per_platform.items()},
         exemptions=exemptions,

@@ -241,3 +241,30 @@ def yaml_files(root):
     if root.is_file():
         return [root]
     return None
+
+
+def read_checked(path, schema, expected, what=None, prepare=None):
+    """Read every YAML file of ``path`` (a directory of *.yml/*.yaml in name order, or one file)
+    and check it against ``schema``: (problems, [(name, document)] of the files without any,
+    the names of every file read; an empty file is read but has no document).
+    ``expected`` says what a document should be; ``what`` names the files in the problem of a
+    directory without any (None: an empty directory is no problem); ``prepare(document)``
+    adjusts a document before its check."""
+    files = yaml_files(path)
+    if files is None:
+        return [Problem(display(path), "", "no such file or directory")], [], []
+    if not files and what:
+        return [Problem(display(path), "", "no %s files (*.yml, *.yaml) in this directory" % what)], [], []
+    problems, docs = [], []
+    for file in files:
+        name = display(file)
+        doc = read_yaml(file, name, problems)
+        if doc is None:
+            continue
+        if prepare is not None:
+            prepare(doc)
+        found = schema_problems(doc, name, schema, expected=expected)
+        problems.extend(found)
+        if not found:
+            docs.append((name, doc))
+    return problems, docs, [display(f) for f in files]

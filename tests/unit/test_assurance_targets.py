@@ -101,6 +101,20 @@ def test_each_active_service_is_probed_from_its_pe_to_the_customer_address():
     }
 
 
+def test_the_customer_interfaces_to_read_addresses_of_are_the_services_ce_ends():
+    services = [
+        _service("C-1", pe="agg-1", pe_interface="xe-0/0/0", ce="cpe-1", ce_interface="ge0"),
+        _service("C-2", pe="agg-1", pe_interface="xe-0/0/1", ce="cpe-2", ce_interface="ge1"),
+        _service("C-6"),  # not cabled: nothing to read
+    ]
+    interfaces = [
+        {"id": 11, "name": "ge0", "device": {"name": "cpe-1"}},
+        {"id": 12, "name": "ge0", "device": {"name": "cpe-2"}},  # cpe-2's other port
+        {"id": 13, "name": "xe-0/0/0", "device": {"name": "agg-1"}},
+    ]
+    assert tg.customer_interfaces(services, interfaces) == {11: ("cpe-1", "ge0")}
+
+
 def test_probe_sources_come_from_the_devices_custom_field():
     devices = [_device("a", probe="10.0.0.1:9115"), _device("b"), _device("c", probe="")]
     assert tg.probe_sources(devices) == {"a": "10.0.0.1:9115"}

@@ -621,6 +621,24 @@ def test_the_assurance_engines_configuration_keeps_secrets_in_private_files(tmp_
     assert yaml.safe_load((config / "web.yml").read_text())["basic_auth_users"]["netoss"] == web
 
 
+def test_a_web_configuration_keeps_its_hash_until_the_password_changes(tmp_path):
+    """stack.config.web_config (Prometheus, Alertmanager, the lab's probes): the hash already
+    written is kept while it matches; another password gets a new one."""
+    import bcrypt
+    import yaml
+
+    from netoss.embedded.stack.config import web_config
+
+    web = tmp_path / "web.yml"
+    web.write_text(web_config("probe-reader", "first secret"))
+    first = yaml.safe_load(web.read_text())["basic_auth_users"]["probe-reader"]
+    assert bcrypt.checkpw(b"first secret", first.encode()) and "first secret" not in web.read_text()
+    assert web_config("probe-reader", "first secret", previous=web) == web.read_text()
+    second = yaml.safe_load(web_config("probe-reader", "second secret", previous=web))["basic_auth_users"]
+    assert bcrypt.checkpw(b"second secret", second["probe-reader"].encode())
+    assert web_config("other-user", "first secret", previous=web) != web.read_text()  # another user's line
+
+
 def test_an_invalid_assurance_policy_stops_up_naming_the_problem(tmp_path, monkeypatch):
     from netoss.embedded.stack import assurance
 

@@ -24,11 +24,8 @@ from pathlib import Path
 from ansible_collections.netoss.core.plugins.module_utils.schema_files import (
     Problem,
     ProblemsError,
-    display,
-    read_yaml,
-    schema_problems,
+    read_checked,
     where,
-    yaml_files,
 )
 from netoss.domain.assurance.snmp import GROUPS
 
@@ -196,19 +193,7 @@ def load(path: str | Path) -> Policy:
     """Load and check the policy in ``path`` (a directory of *.yml, or one file).
 
     Raises :class:`PolicyError` listing every problem, each naming its file and key."""
-    files = yaml_files(path)
-    if files is None:
-        raise PolicyError([Problem(display(path), "", "no such file or directory")])
-    problems, docs = [], []
-    for file in files:
-        name = display(file)
-        doc = read_yaml(file, name, problems)
-        if doc is None:
-            continue
-        found = schema_problems(doc, name, SCHEMA, expected="a mapping with polling and/or thresholds")
-        problems.extend(found)
-        if not found:
-            docs.append((name, doc))
+    problems, docs, _files = read_checked(path, SCHEMA, "a mapping with polling and/or thresholds")
     if problems:
         raise PolicyError(problems)
     policy, polling_at, seen = Policy(), None, {}

@@ -114,6 +114,16 @@ def objectives(chosen: dict) -> dict[str, float]:
     return out
 
 
+def customer_interfaces(services: list[dict], interfaces: list[dict]) -> dict[int, tuple[str, str]]:
+    """The NetBox ids of the services' customer-side (CE) interfaces, to (device, interface):
+    their addresses are what each service's probe pings."""
+    ids = {(_name(i.get("device")), i["name"]): i["id"] for i in interfaces}
+    ends = {
+        (s["values"].get("ce"), s["values"].get("ce_interface")) for s in services if (s.get("values") or {}).get("ce")
+    }
+    return {ids[end]: end for end in ends if end in ids}
+
+
 def probe_targets(services: list[dict], ce_addresses: dict[tuple[str, str], str], probes: dict[str, str], out: Targets):
     """Add to ``out`` a probe of each active service: from its PE (``probes``: device -> the
     host:port of a blackbox_exporter that probes from it) to its customer end's address

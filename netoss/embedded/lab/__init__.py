@@ -21,7 +21,8 @@ from netoss.data.netbox import NetBox, failures
 from netoss.embedded.lab import record, runtime
 from netoss.embedded.lab.spec import LabConfig, LabSpec, Router, build_spec
 from netoss.embedded.stack import accounts
-from netoss.embedded.stack.config import Stack, StackError, write_private
+from netoss.embedded.stack.assurance import USER as PROBE_LOGIN
+from netoss.embedded.stack.config import Stack, StackError, web_config, write_private
 
 __all__ = [
     "LabConfig",
@@ -164,7 +165,7 @@ def up(stack: Stack, api, config: LabConfig = MAIN, log: Callable[[str], None] =
     paths = _paths(stack)
     creds = runtime.credentials(paths, config.user, None if twin else stack.load_secrets(create=True))
     runtime.ensure_user(config.user, creds["password"])
-    hashed = runtime.probe_hash(creds["probe_password"])
+    probe_web = web_config(PROBE_LOGIN, creds["probe_password"])  # one bcrypt hash for every router
     recorded = record.resources(previous)
     # Before anything is made: what was made before and what is about to be, so a lab that
     # stops half-built can still be taken down whole.
@@ -190,7 +191,7 @@ def up(stack: Stack, api, config: LabConfig = MAIN, log: Callable[[str], None] =
         if r.name in failed:
             continue
         try:
-            runtime.start_router(r, paths, config.user, creds["snmp_community"], hashed)
+            runtime.start_router(r, paths, config.user, creds["snmp_community"], probe_web)
         except (StackError, LabError, OSError) as exc:
             failed[r.name] = str(exc)
     older = [r.name for r in spec.routers if r.name not in failed and not runtime.snmp_agent_alive(r, paths)]
@@ -242,58 +243,63 @@ def _remove(resources: dict, log: Callable[[str], None]) -> tuple[int, int]:
     return len(stopped), sum(len(p) for p in stopped.values())
 
 
+def _record(stack: Stack, log: Callable[[str], None], what: str, changes_in) -> int:
+    """Write what ``changes_in(api)`` -> (endpoint, [{"id", "custom_fields"}]) says into NetBox
+    as the jobs' writer (the lab itself only reads NetBox), in one bulk PATCH; ``what`` names it
+    in the log. The lab works without it: a failure is a warning. Returns how many changed."""
+    try:
+        endpoint, changes = changes_in(NetBox.from_stack(stack, "writer").api())
+        if changes:
+            endpoint.update(changes)
+    except (StackError, *failures()) as exc:
+        log(f"lab: warning: {what} not in NetBox: {exc}")
+        return 0
+    log(f"lab: {what} in NetBox: {len(changes)} updated")
+    return len(changes)
+
+
 def record_if_indexes(stack: Stack, spec: LabSpec, log: Callable[[str], None] = print) -> int:
     """Each router's ifIndex table in NetBox: the custom field netoss_ifindex of its interfaces
     set to the kernel's ifindex in its namespace (what a trap from it gives), cleared on the
-    interfaces it does not have. Writes as the jobs' writer (the lab itself only reads NetBox);
-    returns the number of interfaces changed. The fault processor names the interface of a
-    standard linkDown/linkUp trap (ifIndex only) from this table."""
+    interfaces it does not have; returns the number of interfaces changed. The fault processor
+    names the interface of a standard linkDown/linkUp trap (ifIndex only) from this table;
+    without it, only traps that name their interface by ifIndex are refused."""
     from netoss.domain.faults.topology import IFINDEX_FIELD  # start-up time: not the fault domain for every command
 
     tables = {r.name: runtime.if_indexes(r) for r in spec.routers}
     if not tables:
         return 0
-    try:
-        api = NetBox.from_stack(stack, "writer").api()
+
+    def changes_in(api):
         ids = [d.id for d in api.dcim.devices.filter(name=sorted(tables))]
         changes = []
         for intf in api.dcim.interfaces.filter(device_id=ids) if ids else []:
             wanted = tables.get(intf.device.name, {}).get(intf.name)
             if (intf.custom_fields or {}).get(IFINDEX_FIELD) != wanted:
                 changes.append({"id": intf.id, "custom_fields": {IFINDEX_FIELD: wanted}})
-        if changes:
-            api.dcim.interfaces.update(changes)
-    except (StackError, *failures()) as exc:
-        # The lab works without it; only traps that name their interface by ifIndex are refused.
-        log(f"lab: warning: the routers' ifIndex tables are not in NetBox ({IFINDEX_FIELD}): {exc}")
-        return 0
-    log(f"lab: ifIndex table in NetBox ({IFINDEX_FIELD}): {len(changes)} interfaces updated")
-    return len(changes)
+        return api.dcim.interfaces, changes
+
+    return _record(stack, log, f"the routers' ifIndex tables ({IFINDEX_FIELD}, interfaces)", changes_in)
 
 
 def record_probes(stack: Stack, spec: LabSpec, log: Callable[[str], None] = print) -> int:
     """Each router's probe in NetBox: the custom field netoss_probe of its device set to the
     host:port of the blackbox_exporter in its namespace (service assurance probes each service
-    from its PE through it). Writes as the jobs' writer; returns the number of devices changed."""
+    from its PE through it); returns the number of devices changed."""
     from netoss.domain.assurance.targets import PROBE_FIELD  # start-up time: not every command's
 
     wanted = {r.name: runtime.probe_address(r) for r in spec.routers}
     if not wanted:
         return 0
-    try:
-        api = NetBox.from_stack(stack, "writer").api()
-        changes = [
+
+    def changes_in(api):
+        return api.dcim.devices, [
             {"id": d.id, "custom_fields": {PROBE_FIELD: wanted[d.name]}}
             for d in api.dcim.devices.filter(name=sorted(wanted))
             if (d.custom_fields or {}).get(PROBE_FIELD) != wanted[d.name]
         ]
-        if changes:
-            api.dcim.devices.update(changes)
-    except (StackError, *failures()) as exc:
-        log(f"lab: warning: the routers' probes are not in NetBox ({PROBE_FIELD}): {exc}")
-        return 0
-    log(f"lab: probes in NetBox ({PROBE_FIELD}): {len(changes)} devices updated")
-    return len(changes)
+
+    return _record(stack, log, f"the routers' probes ({PROBE_FIELD}, devices)", changes_in)
 
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "roles" / "config_render" / "templates"

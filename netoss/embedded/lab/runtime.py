@@ -339,20 +339,13 @@ def remove_link(ns: str, interface: str) -> bool:
     return True
 
 
-def probe_hash(password: str) -> str:
-    """The bcrypt hash of the probes' password, as their web configuration takes it."""
-    import bcrypt  # only where a lab is built
-
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
-
-
-def probe_files(home: Path, probe_hash: str) -> tuple[Path, Path]:
-    """The router's probe configuration and web configuration (basic authentication, the
-    password's bcrypt hash), readable by the probe's account only."""
+def probe_files(home: Path, probe_web: str) -> tuple[Path, Path]:
+    """The router's probe configuration and web configuration (``probe_web``: basic
+    authentication, stack.config.web_config), readable by the probe's account only."""
     probe = home / "probe"
     probe.mkdir(exist_ok=True)
     config, web = probe / "blackbox.yml", probe / "web.yml"
-    for path, text in ((config, BLACKBOX_CONFIG), (web, f"basic_auth_users:\n  netoss: '{probe_hash}'\n")):
+    for path, text in ((config, BLACKBOX_CONFIG), (web, probe_web)):
         write_private(path, text)
         shutil.chown(path, PROBE_USER, PROBE_USER)
     shutil.chown(probe, PROBE_USER, PROBE_USER)
@@ -370,7 +363,7 @@ def snmp_agent_alive(r: Router, paths: LabPaths) -> bool:
     return _running(paths.router(r.ns) / "run" / "snmpd.pid") is not None
 
 
-def start_router(r: Router, paths: LabPaths, user: str, community: str, probe_hash: str) -> None:
+def start_router(r: Router, paths: LabPaths, user: str, community: str, probe_web: str) -> None:
     """snmpd, FRR, sshd and the probe inside the router's namespace and its own UTS namespace
     (its hostname)."""
     if router_pids(r):
@@ -434,7 +427,7 @@ def start_router(r: Router, paths: LabPaths, user: str, community: str, probe_ha
         f"MIBS= MIBDIRS=/nonexistent {SNMPD} -C -c {snmpd_conf} -p {home / 'run' / 'snmpd.pid'} "
         f"-Lf {home / 'snmpd.log'} -u Debian-snmp -g frr"
     )
-    blackbox_conf, blackbox_web = probe_files(home, probe_hash)
+    blackbox_conf, blackbox_web = probe_files(home, probe_web)
     probe = (
         f"echo '0 2147483647' > /proc/sys/net/ipv4/ping_group_range; "
         f"setsid setpriv --reuid={PROBE_USER} --regid={PROBE_USER} --clear-groups {BLACKBOX} "

@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 
 from netoss.embedded.stack import accounts
-from netoss.embedded.stack.config import Stack, StackError, write_private
+from netoss.embedded.stack.config import Stack, StackError, web_config, write_private
 from netoss.embedded.stack.supervisor import Program
 
 PROMETHEUS = "/usr/bin/prometheus"
@@ -63,19 +63,6 @@ def _policy(stack: Stack):
         return policy.load(policy_dir(stack))
     except policy.PolicyError as exc:
         raise StackError(str(exc)) from None
-
-
-def _bcrypt(password: str, previous: Path) -> str:
-    """The bcrypt hash of ``password``: the one already written when it still matches."""
-    import bcrypt
-
-    if previous.exists():
-        for line in previous.read_text().splitlines():
-            if line.strip().startswith(f"{USER}:"):
-                old = line.split(":", 1)[1].strip().strip("'")
-                if bcrypt.checkpw(password.encode(), old.encode()):
-                    return old
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
 
 
 def prometheus_config(stack: Stack, pol, config: Path, targets: Path) -> dict:
@@ -182,7 +169,7 @@ def configure(stack: Stack, user: str) -> str:
         path.mkdir(parents=True, exist_ok=True)
     web = config / "web.yml"
     files = {
-        web: f"basic_auth_users:\n  {USER}: '{_bcrypt(s['assurance_password'], web)}'\n",
+        web: web_config(USER, s["assurance_password"], previous=web),
         config / "assurance.secret": s["assurance_password"],
         config / "probe.secret": s["assurance_password"],
         config / "inventory.secret": s["assurance_inventory_token"],

@@ -354,6 +354,23 @@ class Stack:
         return self.machine_token("writer")
 
 
+def web_config(user: str, password: str, previous: Path | None = None) -> str:
+    """A web configuration of Prometheus' exporter toolkit (Prometheus, Alertmanager, the
+    exporters): basic authentication of ``user`` by the bcrypt hash of ``password``. The hash
+    already in ``previous`` is kept when it still matches: a rewrite changes no byte."""
+    import bcrypt  # only where a stack or a lab is built
+
+    hashed = None
+    if previous is not None and previous.exists():
+        for line in previous.read_text().splitlines():
+            if line.strip().startswith(f"{user}:"):
+                old = line.split(":", 1)[1].strip().strip("'")
+                if bcrypt.checkpw(password.encode(), old.encode()):
+                    hashed = old
+    hashed = hashed or bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
+    return f"basic_auth_users:\n  {user}: '{hashed}'\n"
+
+
 def write_private(path: Path, text: str) -> None:
     """Write a file readable by its owner only, atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
