@@ -131,8 +131,10 @@ class CallbackModule(CallbackBase):
         record["last"] = now
 
     v2_runner_on_ok = _end
-    v2_runner_on_failed = _end
     v2_runner_on_unreachable = _end
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._end(result)
 
     def v2_runner_on_skipped(self, result):
         record = self._task(result._task)

@@ -33,6 +33,15 @@ PLAYBOOK = """
         seconds: "{{ item }}"
       loop: [0.3, 0.4]
       run_once: true
+    - name: A failure, rescued
+      block:
+        - name: Fails after a while
+          ansible.builtin.command: "sh -c 'sleep 0.7; exit 3'"
+          changed_when: false
+      rescue:
+        - name: Rescued
+          ansible.builtin.debug:
+            msg: rescued
 """
 
 # A module of the test's own (library/): waits, and says what it waited for, as
@@ -80,13 +89,16 @@ def test_the_output_ends_with_each_tasks_time_per_host(tmp_path):
     looped = next(line for line in lines if "A loop whose items say" in line)
     assert re.search(r"\[slow-router \d+\.\d \(session up 0\.4\)\]$", looped), looped  # the longest item's
     assert re.search(r"^\s*\d+\.\d s  the playbook, in all$", lines[-1]), lines[-1]
+    failed = next(line for line in lines if "Fails after a while" in line)  # a failure's time counts too
+    assert re.search(r"\[slow-router 0\.\d; quick-router 0\.\d\]$", failed), failed
+    assert "Callback dispatch" not in out, out
 
 
 def test_it_can_be_turned_off_or_made_finer(tmp_path):
     assert "WHERE THE TIME WENT" not in _run(tmp_path, {"NETOSS_TIMINGS": "false"})
     # Output for a program (the json stdout callback): nothing after the JSON.
     data = json.loads(_run(tmp_path, {"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"}))
-    assert data["stats"]["slow-router"]["ok"] == 4
+    assert data["stats"]["slow-router"]["ok"] == 5 and data["stats"]["slow-router"]["rescued"] == 1
     out = _run(tmp_path, {"NETOSS_TIMINGS_MIN_SECONDS": "0"})
     assert "WHERE THE TIME WENT (tasks of 0.0 s or more; per host)" in out
     assert re.search(r"Quick  \[slow-router \d+\.\d; quick-router \d+\.\d\]", out), out
