@@ -310,17 +310,10 @@ def main() -> None:
 def run(stack: Stack, args) -> None:
     api = requests.Session()
     api.headers["Authorization"] = f"Bearer {stack.load_secrets()['portal_admin_token']}"
-    links, mgmt, _topo = bench_faults.network_links(stack)
+    links, mgmt, topo = bench_faults.network_links(stack)
     base = stack.portal_url
-    # On a stack in use, the storm keeps to the links no alarm or open ticket is about (its ups
-    # would clear a real problem's alarms), as bench_faults.py does.
-    active = bench_faults.get_all(api, f"{base}{bench_faults.ALARMS_API}", {"state": "active"})
-    busy = {a["netoss"]["correlation"] for a in active}
-    busy |= {t["netoss"].get("correlation") for t in bench_faults.get_all(api, f"{base}{bench_faults.TICKETS_API}",
-                                                                            {"status": "open"})}  # fmt: skip
-    free = [link for link in links if bench_faults.link_key(link) not in busy]
-    print(f"{len(free)} of {len(links)} links free of alarms and open tickets")
-    links = free
+    # On a stack in use, the storm keeps to the free links, as bench_faults.py does.
+    links = bench_faults.free_links(api, stack, links, topo)
     if not links:
         raise SystemExit("bench: no link free of alarms between two devices with a primary IPv4 in NetBox")
     alarms_before = {

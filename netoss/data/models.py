@@ -353,17 +353,9 @@ class MaintenanceWindow(db.Model):
     created_by: Mapped[str] = mapped_column(String(64), nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
 
-    def active(self, now: dt.datetime) -> bool:
-        end = min(self.ends_at, self.ended_at) if self.ended_at else self.ends_at
-        return _aware(self.starts_at) <= now < _aware(end)
-
     def covers(self, device: str, services: list[str]) -> bool:
         devices = self.devices or []
         return device in devices or "*" in devices or bool(set(self.services or []) & set(services))
-
-
-def _aware(t: dt.datetime) -> dt.datetime:
-    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
 class AlarmEvent(db.Model):

@@ -160,7 +160,7 @@ def test_bench_faults_smoke(stack, demo_synced, portal_api, nb):
     out = run_bench("bench_faults.py", "--smoke", "--stack", str(stack.state_dir))
     assert_headings(
         out,
-        f"{len(links)} of {len(links)} links free of alarms and open tickets",
+        f"{len(links)} of {len(links)} links free of alarms, open tickets and maintenance windows",
         "event -> alarm in the API: median",
         "event -> ticket: median",
         "storm: 1000 events",
@@ -180,7 +180,7 @@ def test_bench_ingest_smoke_kill_9_of_a_processor_mid_stream_loses_nothing_and_s
     out = run_bench("bench_ingest.py", "--smoke", "--stack", str(stack.state_dir))
     assert_headings(
         out,
-        "links free of alarms and open tickets",
+        "links free of alarms, open tickets and maintenance windows",
         "sending 2000/s for 3 s to 2 processor(s)",
         "kill -9 of processor",
         "nothing stored twice, nothing lost",

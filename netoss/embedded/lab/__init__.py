@@ -243,7 +243,7 @@ def _remove(resources: dict, log: Callable[[str], None]) -> tuple[int, int]:
     return len(stopped), sum(len(p) for p in stopped.values())
 
 
-def _record(stack: Stack, log: Callable[[str], None], what: str, changes_in) -> int:
+def _write_custom_fields(stack: Stack, log: Callable[[str], None], what: str, changes_in) -> int:
     """Write what ``changes_in(api)`` -> (endpoint, [{"id", "custom_fields"}]) says into NetBox
     as the jobs' writer (the lab itself only reads NetBox), in one bulk PATCH; ``what`` names it
     in the log. The lab works without it: a failure is a warning. Returns how many changed."""
@@ -279,7 +279,7 @@ def record_if_indexes(stack: Stack, spec: LabSpec, log: Callable[[str], None] = 
                 changes.append({"id": intf.id, "custom_fields": {IFINDEX_FIELD: wanted}})
         return api.dcim.interfaces, changes
 
-    return _record(stack, log, f"the routers' ifIndex tables ({IFINDEX_FIELD}, interfaces)", changes_in)
+    return _write_custom_fields(stack, log, f"the routers' ifIndex tables ({IFINDEX_FIELD}, interfaces)", changes_in)
 
 
 def record_probes(stack: Stack, spec: LabSpec, log: Callable[[str], None] = print) -> int:
@@ -299,7 +299,7 @@ def record_probes(stack: Stack, spec: LabSpec, log: Callable[[str], None] = prin
             if (d.custom_fields or {}).get(PROBE_FIELD) != wanted[d.name]
         ]
 
-    return _record(stack, log, f"the routers' probes ({PROBE_FIELD}, devices)", changes_in)
+    return _write_custom_fields(stack, log, f"the routers' probes ({PROBE_FIELD}, devices)", changes_in)
 
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "roles" / "config_render" / "templates"
