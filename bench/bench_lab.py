@@ -26,6 +26,8 @@ sys.path.insert(0, str(REPO))
 
 from netoss.embedded.lab import runtime  # noqa: E402
 from netoss.embedded.lab.spec import LabConfig, build_spec  # noqa: E402
+from netoss.embedded.stack.assurance import USER as PROBE_LOGIN  # noqa: E402
+from netoss.embedded.stack.config import web_config  # noqa: E402
 
 CONFIG = LabConfig(ns_prefix="b", bridge="netoss-bbr0", user="netopsb")
 MGMT = "198.18.102"
@@ -82,14 +84,14 @@ def bench(label: str, records: dict, rounds: int, paths: runtime.LabPaths) -> No
     spec = build_spec(**copy.deepcopy(records), config=CONFIG)
     creds = runtime.credentials(paths, CONFIG.user)
     ups, downs = [], []
-    hashed = runtime.probe_hash(creds["probe_password"])
+    probe_web = web_config(PROBE_LOGIN, creds["probe_password"])
     mem = 0.0
     for _ in range(rounds):
         t0 = time.monotonic()
         runtime.ensure_user(CONFIG.user, creds["password"])
         runtime.build_network(spec)
         for r in spec.routers:
-            runtime.start_router(r, paths, CONFIG.user, creds["snmp_community"], hashed)
+            runtime.start_router(r, paths, CONFIG.user, creds["snmp_community"], probe_web)
         ups.append(time.monotonic() - t0)
         time.sleep(2)  # let the daemons settle before measuring memory
         mem = pss_mib(spec)
