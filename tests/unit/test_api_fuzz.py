@@ -57,7 +57,7 @@ def no_queue(monkeypatch):
     monkeypatch.setattr("netoss.domain.jobs.launch.search_devices", lambda match, offset, limit, base=None: (0, []))
     # Alarms go to the fault processor through Redis, absent here: queued, never applied (202).
     monkeypatch.setattr("netoss.web.tmf._queue", lambda event: None)
-    monkeypatch.setattr("netoss.web.tmf._wait_for", lambda fingerprint, raised, timeout=5.0: None)
+    monkeypatch.setattr("netoss.web.tmf._wait_for", lambda fingerprint, raised, active_id=None: None)
     monkeypatch.setattr("netoss.web.tmf._netbox_device_id", lambda name, field="relatedEntity": 1)
     monkeypatch.setattr("netoss.web.tmf._notify", lambda kind, ticket: None)
     monkeypatch.setattr("netoss.web.api.faults.fault_queue", lambda: FaultQueue())

@@ -185,3 +185,40 @@ def test_the_timeline_has_the_devices_netbox_journal_read_through_the_netbox_cli
         app.config.update(NETBOX_URL=refusing.url, NETBOX_TOKEN=refusing.token)
         page = _sign_in(app.test_client(), "vera").get("/tickets/1").get_data(as_text=True)
     assert f"NetBox&#39;s journal could not be read: NetBox at {refusing.url} rejected the token" in page
+
+
+def test_clearing_an_alarm_by_hand_says_whether_the_processor_applied_it(app, monkeypatch):
+    """PATCH state=cleared queues a clear for the fault processor and waits for it: 200 and the
+    cleared alarm once applied; 202 and the alarm as it still is when the processor is behind
+    (not a 200 that reads as done while the alarm is still raised)."""
+    with app.app_context():
+        token = new_token(db.session.scalar(select(User).where(User.username == "erin")), "t")[1]
+        db.session.commit()
+    client, h = app.test_client(), {"Authorization": f"Bearer {token}"}
+    alarms = client.get("/tmf-api/alarmManagement/v4/alarm", query_string={"state": "active"}, headers=h).get_json()
+    first, second = (a["id"] for a in alarms[:2])
+    url = "/tmf-api/alarmManagement/v4/alarm/"
+    monkeypatch.setattr("netoss.web.tmf._WAIT_SECONDS", 0.3)
+    monkeypatch.setattr("netoss.web.tmf._queue", lambda event: None)  # a processor that is behind
+    behind = client.patch(url + first, json={"state": "cleared"}, headers=h)
+    assert behind.status_code == 202 and behind.get_json()["state"] != "cleared", behind.get_json()
+    proc = Processor(lambda: TOPO, Settings())
+    monkeypatch.setattr("netoss.web.tmf._queue", lambda event: proc.ingest([event]))  # one that keeps up
+    done = client.patch(url + second, json={"state": "cleared"}, headers=h)
+    assert done.status_code == 200 and done.get_json()["state"] == "cleared", done.get_json()
+    # The same problem again (a new alarm, the cleared one in its history): a clear that is
+    # behind is still 202, not the older cleared alarm's 200.
+    cleared = done.get_json()["alarmedObject"]["name"].split(" ", 1)
+    with app.app_context():
+        kind = "bgp_session" if "." in cleared[1] else "interface"
+        again = Event(source="syslog", action="raise", device=cleared[0], object_type=kind, object_name=cleared[1],
+                      condition=done.get_json()["netoss"]["condition"], specific_problem="again")  # fmt: skip
+        proc.ingest([again], now=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10))
+    third = next(
+        a["id"]
+        for a in client.get("/tmf-api/alarmManagement/v4/alarm", query_string={"state": "active"}, headers=h).get_json()
+        if a["specificProblem"] == "again"
+    )
+    monkeypatch.setattr("netoss.web.tmf._queue", lambda event: None)
+    late = client.patch(url + third, json={"state": "cleared"}, headers=h)
+    assert late.status_code == 202 and late.get_json()["state"] != "cleared", late.get_json()

@@ -149,7 +149,7 @@ def no_outside_world(monkeypatch):
     monkeypatch.setattr("netoss.domain.jobs.queue.enqueuer", lambda app: lambda job, sealed: None)
     monkeypatch.setattr("netoss.domain.jobs.launch.netbox_choices", lambda param, values, wanted=None: [])
     monkeypatch.setattr("netoss.web.tmf._queue", lambda event: None)
-    monkeypatch.setattr("netoss.web.tmf._wait_for", lambda fingerprint, raised, timeout=5.0: None)
+    monkeypatch.setattr("netoss.web.tmf._wait_for", lambda fingerprint, raised, active_id=None: None)
     monkeypatch.setattr("netoss.web.tmf._netbox_device_id", lambda name, field="relatedEntity": 1)
     monkeypatch.setattr("netoss.web.tmf._notify", lambda kind, ticket: None)
     monkeypatch.setattr("netoss.domain.provisioning.catalog.view", lambda: None)

@@ -136,13 +136,25 @@ def _queue(event) -> None:
     faults.publish_events(conn, [event])
 
 
-def _wait_for(fingerprint: str, raised: bool, timeout: float = 5.0) -> Alarm | None:
-    """The alarm once the processor applied the event (None after ``timeout``)."""
-    deadline = time.monotonic() + timeout
+_WAIT_SECONDS = 5.0  # how long a write through the API waits for the fault processor
+
+
+def _active_id(fingerprint: str) -> int | None:
+    return db.session.scalar(select(Alarm.id).where(Alarm.active_key == fingerprint))
+
+
+def _wait_for(fingerprint: str, raised: bool, active_id: int | None = None) -> Alarm | None:
+    """The alarm once the processor applied the event (None after _WAIT_SECONDS). A clear of
+    the alarm ``active_id`` (active before the clear was queued) waits for that alarm; a clear
+    of nothing active gives the latest cleared alarm of ``fingerprint``."""
+    deadline = time.monotonic() + _WAIT_SECONDS
     while time.monotonic() < deadline:
         db.session.rollback()  # a fresh snapshot
         if raised:
             found = db.session.scalar(select(Alarm).where(Alarm.active_key == fingerprint))
+        elif active_id is not None:
+            found = db.session.get(Alarm, active_id)
+            found = found if found is not None and found.active_key is None else None
         else:
             found = db.session.scalar(
                 select(Alarm)
@@ -190,9 +202,10 @@ def create_alarm(data):
     except InvalidEvent as exc:
         abort(400, exc.detail)
     _netbox_device_id(event.device, "alarmedObject.device")  # 400 now, rather than a rejection the caller never sees
+    active_id = _active_id(event.fingerprint) if event.action == "clear" else None
     _queue(event)
     audit("alarm." + event.action, target=event.fingerprint)
-    alarm = _wait_for(event.fingerprint, raised=event.action == "raise")
+    alarm = _wait_for(event.fingerprint, raised=event.action == "raise", active_id=active_id)
     if alarm is None:
         return jsonify({"status": "queued", "fingerprint": event.fingerprint}), 202
     return jsonify(_alarm_out(alarm)), 201 if event.action == "raise" else 200
@@ -202,9 +215,11 @@ def create_alarm(data):
 @require_role("operator")
 @body("AlarmUpdate")
 @responds(200, "Alarm")
+@responds(202, "Alarm", description="The clear is queued: the fault processor has not applied it within 5 s")
 @fails(s404="No such alarm")
 def update_alarm(data, alarm_id: int):
-    """Acknowledge, comment, or clear (engineer) an alarm"""
+    """Acknowledge, comment, or clear (engineer) an alarm; a clear answers 202 and the alarm as it
+    still is when the fault processor has not applied it within 5 s"""
     from netoss.domain.faults.events import Event, now_iso
 
     alarm = db.session.get(Alarm, alarm_id) or abort(404, f"no alarm {alarm_id}")
@@ -236,8 +251,10 @@ def update_alarm(data, alarm_id: int):
                 text=f"cleared by hand by {user.username}",
             )
         )
-        _wait_for(alarm.fingerprint, raised=False)
+        applied = _wait_for(alarm.fingerprint, raised=False, active_id=alarm.id)
         db.session.refresh(alarm)
+        if applied is None:  # the processor is behind, or a flapping alarm's clear waits its quiet time
+            return jsonify(_alarm_out(alarm)), 202
     return jsonify(_alarm_out(alarm))
 
 
