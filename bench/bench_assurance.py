@@ -31,6 +31,7 @@ import os
 import platform
 import resource
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -49,10 +50,33 @@ from netoss.daemons.assurance import _handler  # noqa: E402
 from netoss.domain.assurance import policy, snmp, targets  # noqa: E402
 
 PROMETHEUS, SNMP_EXPORTER = "/usr/bin/prometheus", "/usr/bin/prometheus-snmp-exporter"
-PORTS = {"prometheus": 39090, "snmp-exporter": 39116, "inventory": 39117, "agents": 40000}
+# Below the kernel's ephemeral range (32768-60999 by default): a port there may be any outgoing
+# connection's local port at the moment a listener wants it (make test met it). The agents take
+# one port each from "agents" on.
+PORTS = {"prometheus": 30090, "snmp-exporter": 30116, "inventory": 30117, "agents": 30200}
 COMMUNITY = "bench-community"
 SIZES = {"demo": (8, 5), "fleet": (1000, 10), "smoke": (4, 3)}  # devices, interfaces each
 WALKS = ["1.3.6.1.2.1.2.2.1", "1.3.6.1.2.1.31.1.1.1", "1.3.6.1.2.1.15.3.1"]
+
+
+def check_ports(devices: int) -> None:
+    """Every port the run listens on (TCP: Prometheus, snmp_exporter, the inventory; UDP: the
+    simulated agents) is free and below the ephemeral range; else say which."""
+    tcp = [PORTS["prometheus"], PORTS["snmp-exporter"], PORTS["inventory"]]
+    udp = range(PORTS["agents"], PORTS["agents"] + devices)
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    if max(*tcp, *udp) >= low:
+        raise SystemExit(f"bench: {devices} agents from port {PORTS['agents']} reach the ephemeral range ({low}-)")
+    for kind, ports in ((socket.SOCK_STREAM, tcp), (socket.SOCK_DGRAM, udp)):
+        for port in ports:
+            with socket.socket(socket.AF_INET, kind) as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError as exc:
+                    raise SystemExit(f"bench: 127.0.0.1:{port} is in use ({exc.strerror})") from None
 
 
 def cpu_seconds(pid: int) -> float:
@@ -298,6 +322,7 @@ def main() -> None:
             if name not in SIZES:
                 raise SystemExit(f"--sizes: {name!r} is not one of {', '.join(SIZES)}")
             devices, interfaces = SIZES[name]
+            check_ports(devices)
             print(f"# {name}: {devices} devices, {devices * interfaces} interfaces ...", flush=True)
             results.append(run_size(name, devices, interfaces, interval, rounds, Path(tmp) / name))
     print()

@@ -5,7 +5,7 @@
 It answers GET, GETNEXT and GETBULK as an agent does (lexicographic OID order, endOfMibView),
 counters moving with time so that rates are non-zero. Loopback only; stopped by SIGTERM.
 
-    python bench/snmp_sim.py --port 40000 --count 1000 --interfaces 10 --community c0mm
+    python bench/snmp_sim.py --port 30200 --count 1000 --interfaces 10 --community c0mm
 """
 
 from __future__ import annotations
