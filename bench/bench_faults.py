@@ -88,14 +88,15 @@ def link_key(link: Link) -> str:
     return link_name((link[0], link[1]))
 
 
-def free_links(api: requests.Session, stack: Stack, links: list[Link], topo: Topology) -> list[Link]:
-    """The links of a stack in use that no active alarm or open ticket is about (a pre-existing
-    problem would take the bench's events in; its ups would clear a real problem's alarms), nor
-    an active maintenance window (their alarms would be planned, without a ticket); says how many."""
-    base = stack.portal_url
-    busy = {a["netoss"]["correlation"] for a in get_all(api, f"{base}{ALARMS_API}", {"state": "active"})}
-    busy |= {t["netoss"].get("correlation") for t in get_all(api, f"{base}{TICKETS_API}", {"status": "open"})}
-    windows = get_all(api, f"{base}/api/v1/maintenance-windows", {"state": "active"}, size=500)
+def free_links(
+    api: requests.Session, stack: Stack, links: list[Link], topo: Topology, active: list[dict], open_tickets: list[dict]
+) -> list[Link]:
+    """The links of a stack in use that none of its ``active`` alarms or ``open_tickets`` is about
+    (a pre-existing problem would take the bench's events in; its ups would clear a real
+    problem's alarms), nor an active maintenance window (their alarms would be planned, without a
+    ticket); says how many."""
+    busy = {a["netoss"]["correlation"] for a in active} | {t["netoss"].get("correlation") for t in open_tickets}
+    windows = get_all(api, f"{stack.portal_url}/api/v1/maintenance-windows", {"state": "active"}, size=500)
     free = [link for link in links if link_key(link) not in busy and not under_window(link, topo, windows)]
     print(
         f"on the stack of {stack.state_dir}: {len(free)} of {len(links)} links free of alarms, "
@@ -234,9 +235,10 @@ def main() -> None:
             run(stack, api, args, links, mgmt)
             return
         # On a stack in use, the bench keeps to the free links and puts back what it raised.
-        before = {a["id"] for a in get_all(api, f"{stack.portal_url}{ALARMS_API}", {"state": "active"})}
+        active = get_all(api, f"{stack.portal_url}{ALARMS_API}", {"state": "active"})
         open_before = get_all(api, f"{stack.portal_url}{TICKETS_API}", {"status": "open"})
-        free = free_links(api, stack, links, topo)
+        before = {a["id"] for a in active}
+        free = free_links(api, stack, links, topo, active, open_before)
         try:
             run(stack, api, args, free, mgmt)
         except BaseException:

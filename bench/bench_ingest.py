@@ -312,16 +312,14 @@ def run(stack: Stack, args) -> None:
     api.headers["Authorization"] = f"Bearer {stack.load_secrets()['portal_admin_token']}"
     links, mgmt, topo = bench_faults.network_links(stack)
     base = stack.portal_url
+    active = bench_faults.get_all(api, f"{base}{bench_faults.ALARMS_API}", {"state": "active"})
+    open_tickets = bench_faults.get_all(api, f"{base}{bench_faults.TICKETS_API}", {"status": "open"})
     # On a stack in use, the storm keeps to the free links, as bench_faults.py does.
-    links = bench_faults.free_links(api, stack, links, topo)
+    links = bench_faults.free_links(api, stack, links, topo, active, open_tickets)
     if not links:
         raise SystemExit("bench: no link free of alarms between two devices with a primary IPv4 in NetBox")
-    alarms_before = {
-        a["id"] for a in bench_faults.get_all(api, f"{base}{bench_faults.ALARMS_API}", {"state": "active"})
-    }
-    tickets_before = {
-        t["id"] for t in bench_faults.get_all(api, f"{base}{bench_faults.TICKETS_API}", {"status": "open"})
-    }
+    alarms_before = {a["id"] for a in active}
+    tickets_before = {t["id"] for t in open_tickets}
     conn = redis.Redis.from_url(json.loads(portal_app.config_file(stack).read_text())["REDIS_URL"])
     pool = datagrams(stack.load_secrets()["snmp_community"], mgmt, links)
     procs = Supervisor(stack).processes()

@@ -65,7 +65,7 @@ def active(now: dt.datetime) -> list[MaintenanceWindow]:
     return list(db.session.scalars(select(MaintenanceWindow).where(*in_state("active", now))))
 
 
-def listed(state: str | None, now: dt.datetime, limit: int, offset: int) -> tuple[list[dict], int]:
+def page(state: str | None, now: dt.datetime, limit: int, offset: int) -> tuple[list[dict], int]:
     """One page of the windows in ``state`` (None: all), the latest first, and how many match."""
     where = in_state(state, now) if state else []
     total = db.session.scalar(select(func.count(MaintenanceWindow.id)).where(*where))

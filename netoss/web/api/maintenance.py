@@ -10,6 +10,7 @@ from flask import abort, jsonify
 from netoss.data.db import db
 from netoss.web.api import bp
 from netoss.web.apidoc import Choice, Int, body, fails, many, query, responds
+from netoss.web.paging import listed
 from netoss.web.security import audit, current_user, require_role
 
 
@@ -19,12 +20,9 @@ from netoss.web.security import audit, current_user, require_role
 @responds(200, many("MaintenanceWindow"), total=True)
 def list_maintenance_windows(args):
     """Maintenance windows, the latest first (filter: state; X-Total-Count: how many match)"""
-    from netoss.domain.faults.maintenance import listed
+    from netoss.domain.faults.maintenance import page
 
-    rows, total = listed(args["state"], dt.datetime.now(dt.UTC), args["limit"], args["offset"])
-    resp = jsonify(rows)
-    resp.headers["X-Total-Count"] = str(total)
-    return resp
+    return listed(*page(args["state"], dt.datetime.now(dt.UTC), args["limit"], args["offset"]))
 
 
 @bp.post("/v1/maintenance-windows")

@@ -117,8 +117,8 @@ def _maintenance(problem: str | None = None, status: int = 200, form=None):
     now = dt.datetime.now(dt.UTC)
     windows = []
     for state in ("active", "scheduled"):
-        windows += maintenance.listed(state, now, 500, 0)[0]
-    over, over_total = maintenance.listed("over", now, 50, 0)
+        windows += maintenance.page(state, now, 500, 0)[0]
+    over, over_total = maintenance.page("over", now, 50, 0)
     page = render_template(
         "assurance/maintenance.html",
         windows=windows + over,
