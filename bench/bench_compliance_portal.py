@@ -9,7 +9,7 @@ each). About 10% of the devices have 1 to 3 features not compliant (each rule wi
 missing/extra lines, diff and remediation, as the engine reports them), a few could not be
 checked; the policy is the repository's (compliance/).
 
-It starts a stack of its own (.state-bench-compliance, port base 38500), or runs on a stack
+It starts a stack of its own (.state-bench-compliance, port base 21000), or runs on a stack
 already up (--stack, bench/on_stack.py; bench_scale.py calls run()). On a stack it does not own
 it puts back what it changed: it deletes its runs from the portal's database and clears the
 compliance alarms its runs raised (their tickets resolve). Its device names (sites cbench001…)
@@ -43,7 +43,7 @@ import on_stack  # noqa: E402
 
 from netoss.cli.fleet import SiteShape, site_sizes  # noqa: E402
 
-STATE, PORT_BASE = REPO / ".state-bench-compliance", 38500
+STATE, PORT_BASE = on_stack.own(".state-bench-compliance")
 RUNS = "/api/v1/compliance/runs"
 ALARMS = "/tmf-api/alarmManagement/v4/alarm"
 STEM = "cbench"  # the sites' stem: pop001 is the fleet's, cbench001 the bench's (never a stack's own)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: push and backup on the real lab, for the demo and a generated N-router ring.
 
-It starts a stack of its own (.state-bench, port base 37000), applies an intent with
+It starts a stack of its own (.state-bench, port base 19000), applies an intent with
 sot_sync, builds the lab from NetBox with its own names (b* namespaces, bridge netoss-bbr0,
 account netopsb) and management subnet (198.18.102.0/24), then times the playbooks as a
 user runs them:
@@ -46,7 +46,7 @@ from netoss.embedded.stack import Stack, client_env, down, up  # noqa: E402
 
 CONFIG = LabConfig(ns_prefix="b", bridge="netoss-bbr0", user="netopsb")
 MGMT = "198.18.102"
-PORT_BASE = 37000
+STATE, PORT_BASE = on_stack.own(".state-bench")
 
 
 def demo_intent(target: Path) -> None:
@@ -166,7 +166,7 @@ def main() -> None:
     if args.stack:
         run(on_stack.existing(args.stack), "", None, on_stack.lab_config(args.lab), smoke=args.smoke)
         return
-    stack = Stack(state_dir=REPO / ".state-bench", port_base=PORT_BASE)
+    stack = Stack(state_dir=STATE, port_base=PORT_BASE)
     with tempfile.TemporaryDirectory() as tmp:
         demo_intent(Path(tmp) / "demo")
         run(stack, "demo (6)", Path(tmp) / "demo")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: a link down in the real lab to its ticket in the API.
 
-It starts a stack of its own (.state-bench-fault-latency, port base 41000) with the demo
+It starts a stack of its own (.state-bench-fault-latency, port base 23000) with the demo
 intent in NetBox and a lab of its own names (namespaces r..., bridge netoss-rbr0, account
 netopsr), converged; or, with --stack and --lab, uses a stack and a lab already up (and
 leaves them up). Each of --rounds rounds (default 10) takes one of the lab's links down, in
@@ -47,7 +47,7 @@ import on_stack  # noqa: E402
 from netoss.embedded import lab  # noqa: E402
 from netoss.embedded.lab.spec import LabConfig  # noqa: E402
 
-STATE, PORT_BASE = REPO / ".state-bench-fault-latency", 41000
+STATE, PORT_BASE = on_stack.own(".state-bench-fault-latency")
 BENCH_LAB = LabConfig(ns_prefix="r", bridge="netoss-rbr0", user="netopsr")
 ALARMS = "/tmf-api/alarmManagement/v4/alarm"
 TICKETS = "/tmf-api/troubleTicket/v4/troubleTicket"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: an alert storm through the fault pipeline, and event-to-alarm-to-ticket time.
 
-It starts a stack of its own (.state-bench-faults, port base 38000) with the demo intent in
+It starts a stack of its own (.state-bench-faults, port base 20000) with the demo intent in
 NetBox (no lab: the events are made up, about the devices and links NetBox holds), or runs on
 a stack already up (--stack, bench/on_stack.py: there it keeps to the links that no active
 alarm and no open ticket is about, clears by hand the alarms it raised at its end, and waits
@@ -227,7 +227,7 @@ def main() -> None:
     if not (1000 <= args.events <= 100_000 and 1 <= args.rounds <= 20):
         ap.error("--events 1000..100000, --rounds 1..20")
     print(f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}")
-    with on_stack.stack_for(args, REPO / ".state-bench-faults", 38000, seed_intent=True) as (stack, own):
+    with on_stack.stack_for(args, *on_stack.own(".state-bench-faults"), seed_intent=True) as (stack, own):
         api = requests.Session()
         api.headers["Authorization"] = f"Bearer {stack.load_secrets()['portal_admin_token']}"
         links, mgmt, topo = network_links(stack)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: sustained fault ingest, N events/s for S seconds, every one accounted for.
 
-It starts a stack of its own (.state-bench-faults, port base 38000, the demo intent in NetBox, no
+It starts a stack of its own (.state-bench-faults, port base 20000, the demo intent in NetBox, no
 lab), or runs on a stack already up (--stack), then:
 
 1. Extra fault processors (--processors N: the stack's own and N-1 more, started as the stack
@@ -303,7 +303,7 @@ def main() -> None:
     if args.kill_processor_at is not None and (args.processors < 2 or not 0 < args.kill_processor_at < args.seconds):
         ap.error("--kill-processor-at needs --processors 2 or more and a time within --seconds")
     print(f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}")
-    with on_stack.stack_for(args, REPO / ".state-bench-faults", 38000, seed_intent=True) as (stack, _own):
+    with on_stack.stack_for(args, *on_stack.own(".state-bench-faults"), seed_intent=True) as (stack, _own):
         run(stack, args)
 
 

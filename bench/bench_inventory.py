@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: the inventory plugin netoss.core.netbox against netbox.netbox.nb_inventory, on one NetBox.
 
-It starts a stack of its own (.state-bench-inventory, port base 43500) unless --stack names one
+It starts a stack of its own (.state-bench-inventory, port base 24000) unless --stack names one
 already up, loads a fleet through NetBox's ORM (bench/inventory_fleet.py: N devices across
 several sites, roles, platforms, tags and tenants, 10 interfaces each), then prints side by
 side, in one run, wall time and peak memory of `ansible-inventory --list`:
@@ -50,8 +50,7 @@ import on_stack  # noqa: E402
 
 from netoss.embedded.stack import client_env  # noqa: E402
 
-STATE = REPO / ".state-bench-inventory"
-PORT_BASE = 43500
+STATE, PORT_BASE = on_stack.own(".state-bench-inventory")
 PREFIX = "benchinv"
 
 BASE = {

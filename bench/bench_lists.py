@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: the portal's lists at fleet size, every page and list call timed.
 
-It starts a stack of its own (.state-bench-lists, port base 46000), loads a generated fleet into
+It starts a stack of its own (.state-bench-lists, port base 25000), loads a generated fleet into
 its NetBox (netoss fleet generate + netoss fleet load: --devices across --sites, 10 interfaces
 each, cables, circuits and customers), then loads --alarms alarms, --tickets tickets and --jobs
 jobs straight into the portal's PostgreSQL (COPY), and times each list, in the API and in the
@@ -66,7 +66,7 @@ def main() -> None:
     if min(args.alarms, args.tickets, args.jobs) < 1 or max(args.alarms, args.tickets, args.jobs) > 10_000_000:
         ap.error("--alarms, --tickets, --jobs: 1..10000000")
     print(machine())
-    with on_stack.stack_for(args, REPO / ".state-bench-lists", 46000, seed_intent=False) as (stack, own):
+    with on_stack.stack_for(args, *on_stack.own(".state-bench-lists"), seed_intent=False) as (stack, own):
         if own:
             load_fleet(stack, args.devices, args.sites)
         run(stack, alarms=args.alarms, tickets=args.tickets, jobs=args.jobs, repeat=args.repeat, keep=own)

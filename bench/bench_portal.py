@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: portal API launches per second, and time from launch to the first event.
 
-It starts a stack of its own (.state-bench, port base 37000) with the demo intent (or runs on a
+It starts a stack of its own (.state-bench, port base 19000) with the demo intent (or runs on a
 stack already up: --stack, bench/on_stack.py), then:
 
 1. with the job worker stopped, launches N jobs (`sot-sync`, check mode) through the API from
@@ -51,7 +51,7 @@ def main() -> None:
     if not (1 <= args.launches <= 5000 and 1 <= args.clients <= 32 and 1 <= args.rounds <= 50):
         ap.error("--launches 1..5000, --clients 1..32, --rounds 1..50")
     print(f"machine: {platform.node()} {os.cpu_count()} cores, Python {platform.python_version()}")
-    with on_stack.stack_for(args, REPO / ".state-bench", 37000, seed_intent=True) as (stack, _own):
+    with on_stack.stack_for(args, *on_stack.own(".state-bench"), seed_intent=True) as (stack, _own):
         run(stack, args)
 
 

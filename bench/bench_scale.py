@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: netoss at fleet size, on the generated fleet (`netoss fleet generate`).
 
-It starts a stack of its own (.state-bench-scale, port base 36000; --stack runs on one already
+It starts a stack of its own (.state-bench-scale, port base 18000; --stack runs on one already
 up, --keep leaves its own running) and prints, side by side in one run:
 
 1. **sot_sync at N devices** (default 1,000: 10 interfaces each, their addresses, cables and
@@ -44,7 +44,7 @@ from bench_sot import plan_line, read_line, timed  # noqa: E402
 from netoss.cli import fleet  # noqa: E402
 from netoss.embedded.stack import client_env  # noqa: E402
 
-STATE, PORT_BASE = REPO / ".state-bench-scale", 36000
+STATE, PORT_BASE = on_stack.own(".state-bench-scale")
 
 
 def generate(target: Path, devices: int, sites: int, stem: str, addressing: str) -> dict:

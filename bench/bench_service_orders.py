@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark: N concurrent service orders in the lab, order-to-active time and orders per minute.
 
-It starts a stack of its own (.state-bench-orders, port base 39000) and an intent of its own:
-the demo moved to management 198.18.103.0/24 (syslog to udp/39514), plus N spare customer
+It starts a stack of its own (.state-bench-orders, port base 22000) and an intent of its own:
+the demo moved to management 198.18.103.0/24 (syslog to udp/22514), plus N spare customer
 routers c01..cN (role ce, FRR, no customer yet; odd ones in ams1, even ones in fra1) and N/2
 free ports on each PE (pe1/pe2 eth11...). It seeds NetBox with playbooks/sot_sync.yml, builds
 the lab with its own names (o* namespaces, bridge netoss-obr0, account netopso) and pushes it,
@@ -76,8 +76,7 @@ from netoss.embedded.stack.supervisor import Supervisor  # noqa: E402
 sys.path.insert(0, str(REPO / "bench"))
 import on_stack  # noqa: E402
 
-STATE = REPO / ".state-bench-orders"
-PORT_BASE = 39000
+STATE, PORT_BASE = on_stack.own(".state-bench-orders")
 MGMT = "198.18.103"
 BENCH_LAB = LabConfig(ns_prefix="o", bridge="netoss-obr0", user="netopso")
 ORDERS = "/tmf-api/serviceOrdering/v4/serviceOrder"

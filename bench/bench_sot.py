@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: sot_sync and nb_inventory against a real NetBox, for N devices.
 
-It starts a stack of its own (.state-bench, port base 37000), so it never disturbs the
+It starts a stack of its own (.state-bench, port base 19000), so it never disturbs the
 stack of `make up` or a test run, and stops it at the end (--keep leaves it running). With
 --stack (bench/on_stack.py) it runs on a stack already up, from that stack's intent instead of
 the demo, and syncs that intent again at the end (the bench's devices go).
@@ -184,7 +184,8 @@ def main() -> None:
         base = stack.recorded_intent
         print(f"stack: {stack.state_dir} (already up), intent {base}")
     else:
-        stack = Stack(state_dir=REPO / ".state-bench", port_base=37000)
+        state, port_base = on_stack.own(".state-bench")
+        stack = Stack(state_dir=state, port_base=port_base)
         wipe(stack)
         t0 = time.monotonic()
         up(stack, seed_intent=False, log=lambda m: print(f"  [stack] {m}"))

@@ -21,6 +21,29 @@ from netoss.embedded.deployment import wipe
 from netoss.embedded.lab.spec import LabConfig
 from netoss.embedded.stack import Stack, down, portal_app, up
 
+REPO = Path(__file__).resolve().parents[1]
+
+# The benches' own stacks: state directory (in the checkout) -> port base. Every stack's ports
+# (the base plus netoss.embedded.stack.config.PORT_OFFSETS, up to +514) lie below the kernel's
+# ephemeral range (32768-), where an outgoing connection's local port can hold one at the moment
+# a service binds it, and apart from each other, from `make up`'s 17000, the tests' 27000 and
+# 28000 and bench_assurance's 30090-31200 (tests/unit/test_bench_ports.py keeps it so).
+OWN_STACKS = {
+    ".state-bench-scale": 18000,  # bench_scale
+    ".state-bench": 19000,  # bench_sot, bench_config, bench_portal (one after the other)
+    ".state-bench-faults": 20000,  # bench_faults, bench_ingest
+    ".state-bench-compliance": 21000,  # bench_compliance_portal
+    ".state-bench-orders": 22000,  # bench_service_orders
+    ".state-bench-fault-latency": 23000,  # bench_fault_latency
+    ".state-bench-inventory": 24000,  # bench_inventory
+    ".state-bench-lists": 25000,  # bench_lists
+}
+
+
+def own(name: str) -> tuple[Path, int]:
+    """(state directory, port base) of the bench stack ``name`` (a key of OWN_STACKS)."""
+    return REPO / name, OWN_STACKS[name]
+
 
 def add_options(ap: argparse.ArgumentParser, lab: bool = False) -> None:
     ap.add_argument(

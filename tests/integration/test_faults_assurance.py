@@ -183,11 +183,17 @@ def test_a_viewer_sees_the_service_graphs_in_a_browser(probed, sign_in):
     page.on("console", lambda m: "Content Security Policy" in m.text and violations.append(m.text[:300]))
     assert page.locator("#worst-services").count() == 1
     page.click(f"#worst-services >> text={labels['service']}")
-    page.wait_for_selector("svg.chart polyline")
+    # "attached", not Playwright's default "visible": a steady measure (a round trip that does not
+    # move, no loss) draws a horizontal line, whose box has no height, which Playwright counts as
+    # not visible though Chromium strokes it. The charts themselves must be visible and sized.
+    page.wait_for_selector("svg.chart polyline", state="attached")
     charts = page.locator("figure.chart svg.chart")
     assert charts.count() == 4
     box = charts.first.bounding_box()
     assert box and box["width"] > 300 and box["height"] > 100  # drawn, not collapsed
+    line = page.locator("svg.chart polyline").first
+    assert line.evaluate("l => l.points.numberOfItems") >= 2
+    assert line.evaluate("l => getComputedStyle(l).stroke") not in ("", "none")
     assert page.locator("#sla").inner_text() in ("met", "at-risk", "violated")
     assert not violations, violations
 
@@ -217,14 +223,17 @@ def _open_tickets_about(api, stack, service: str) -> list[dict]:
     ]
 
 
-def _qos_alarms(api, stack, service: str, state: str | None = "active") -> list[dict]:
-    """The sla-loss alarms affecting ``service`` (active ones, or all with ``state`` None)."""
+def _qos_alarms(
+    api, stack, service: str, state: str | None = "active", condition: str | None = "sla-loss"
+) -> list[dict]:
+    """The ``condition`` (None: any) alarms affecting ``service`` (active ones, or all with
+    ``state`` None)."""
     params = {"alarmType": "qualityOfServiceAlarm", "limit": 1000, **({"state": state} if state else {})}
     alarms = api.get(f"{stack.portal_url}{ALARMS}", params=params, timeout=10).json()
     return [
         a
         for a in alarms
-        if a["netoss"]["condition"] == "sla-loss" and any(s["name"] == service for s in a["affectedService"])
+        if condition in (None, a["netoss"]["condition"]) and any(s["name"] == service for s in a["affectedService"])
     ]
 
 
@@ -267,6 +276,18 @@ def _loss_on_two_services(portal_api, stack, prom, assurance_lab, open_labels, p
             lambda labels=labels: _value(prom.query(f'probe_success{{service="{labels["service"]}"}}')) == 1,
             timeout=60,
         )
+
+    # A clean start: no SLA alarm on either service (the lab's own start, its sessions converging
+    # while the probes begin, can raise one, which clears within a window), so that what follows
+    # is this loss's. A ticket of such an alarm may still be open, or resolve meanwhile: what
+    # the window must prevent is a new one.
+    def sla_alarms() -> list[dict]:
+        alarms = [
+            a for lb in (open_labels, planned_labels) for a in _qos_alarms(portal_api, stack, lb["service"], None)
+        ]
+        return [a for a in alarms if a["netoss"]["condition"].startswith("sla-")]
+
+    wait_for("no SLA alarm on either service", lambda: not sla_alarms(), timeout=120)
     quiet_before = {t["id"] for t in _open_tickets_about(portal_api, stack, quiet)}
     links = [(assurance_lab.router(lb["device"]).ns, lb["interface"]) for lb in (open_labels, planned_labels)]
     t0 = time.monotonic()
@@ -287,7 +308,7 @@ def _loss_on_two_services(portal_api, stack, prom, assurance_lab, open_labels, p
         assert len(tickets) == 1, [t["name"] for t in tickets]
         ticket = tickets[0]
         assert f"{service} ({customer})" in ticket["description"], ticket["description"]
-        assert {t["id"] for t in _open_tickets_about(portal_api, stack, quiet)} == quiet_before
+        assert not {t["id"] for t in _open_tickets_about(portal_api, stack, quiet)} - quiet_before  # none new
         # TMF638: the service's SLA state beside its alarms and tickets.
         tmf = portal_api.get(f"{stack.portal_url}/tmf-api/serviceInventory/v4/service/{service}", timeout=30).json()
         sla = tmf["netoss"]["sla"]
@@ -310,7 +331,7 @@ def _loss_on_two_services(portal_api, stack, prom, assurance_lab, open_labels, p
     # The window ends (in the caller) once the covered alarm has cleared (ended before, the
     # outage would have overrun it: ticketed).
     wait_for("the planned alarm cleared", lambda: not _qos_alarms(portal_api, stack, quiet), timeout=120)
-    assert {t["id"] for t in _open_tickets_about(portal_api, stack, quiet)} == quiet_before
+    assert not {t["id"] for t in _open_tickets_about(portal_api, stack, quiet)} - quiet_before
 
 
 def test_a_device_added_to_netbox_is_scraped_and_a_removed_one_is_not(prom, nb, assurance_lab):

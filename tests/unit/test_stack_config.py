@@ -650,3 +650,16 @@ def test_an_invalid_assurance_policy_stops_up_naming_the_problem(tmp_path, monke
     s.load_secrets(create=True)
     with pytest.raises(StackError, match=r"t\.yml: thresholds\[0\] 'x': measure: 'nope' is not one of"):
         assurance.configure(s, "root")
+
+
+def test_a_port_base_that_reaches_the_ephemeral_range_is_warned_of(tmp_path):
+    """A port in the kernel's ephemeral range can be held by an outgoing connection's local port
+    when a service binds it: `up` says which of the stack's ports are there, and what to do."""
+    assert Stack(state_dir=tmp_path, port_base=17000).ephemeral_ports((32768, 60999)) == []
+    high = Stack(state_dir=tmp_path, port_base=32500)
+    assert high.ephemeral_ports((32768, 60999)) == [32879, 32932, 33014]
+    warning = high.ephemeral_warning((32768, 60999))
+    assert "32879 (redis), 32932 (postgres), 33014 (syslog)" in warning
+    assert "32768-60999" in warning and "NETOSS_PORT_BASE" in warning
+    assert Stack(state_dir=tmp_path, port_base=17000).ephemeral_warning((32768, 60999)) is None
+    assert Stack(state_dir=tmp_path, port_base=17000).ephemeral_warning() is None  # this machine's range

@@ -336,6 +336,8 @@ def up(
     t0 = time.monotonic()
     netbox.check_installed(stack)
     stack.record()
+    if warning := stack.ephemeral_warning():
+        log(warning)
     chosen = intent or (Path(os.environ["NETOSS_INTENT"]) if os.environ.get("NETOSS_INTENT") else None)
     if chosen is not None:
         recorded = stack.set_intent(chosen)

@@ -54,6 +54,15 @@ LAB_CREDENTIALS = "credentials.json"
 LAB_RECORD = "built.json"
 
 
+def ephemeral_range() -> tuple[int, int]:
+    """The kernel's range of local ports for outgoing connections (Linux's default when unread)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[:2]
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 class StackError(RuntimeError):
     """A stack operation failed; the message says what and how to fix it."""
 
@@ -251,6 +260,27 @@ class Stack:
     # --- ports and addresses -------------------------------------------------
     def port(self, service: str) -> int:
         return self.port_base + PORT_OFFSETS[service]
+
+    def ephemeral_ports(self, span: tuple[int, int] | None = None) -> list[int]:
+        """The stack's ports inside the kernel's ephemeral range (``span``, else this machine's
+        net.ipv4.ip_local_port_range), lowest first."""
+        low, high = span or ephemeral_range()
+        return sorted(p for p in (self.port(s) for s in PORT_OFFSETS) if low <= p <= high)
+
+    def ephemeral_warning(self, span: tuple[int, int] | None = None) -> str | None:
+        """What `up` says when some of the stack's ports lie in the ephemeral range, where an
+        outgoing connection's local port can hold one at the moment its service binds it."""
+        low, high = span or ephemeral_range()
+        ports = self.ephemeral_ports((low, high))
+        if not ports:
+            return None
+        names = {self.port(s): s for s in PORT_OFFSETS}
+        return (
+            f"warning: port base {self.port_base} puts "
+            + ", ".join(f"{p} ({names[p]})" for p in ports)
+            + f" in the kernel's ephemeral range ({low}-{high}), where an outgoing connection can hold a"
+            " port when its service starts; choose a base whose ports stay below it (NETOSS_PORT_BASE)"
+        )
 
     @property
     def netbox_url(self) -> str:
