@@ -48,6 +48,7 @@ sys.path.insert(0, str(REPO))
 
 from netoss.daemons.assurance import _handler  # noqa: E402
 from netoss.domain.assurance import policy, snmp, targets  # noqa: E402
+from netoss.embedded.stack.config import ephemeral_range  # noqa: E402
 
 PROMETHEUS, SNMP_EXPORTER = "/usr/bin/prometheus", "/usr/bin/prometheus-snmp-exporter"
 # Below the kernel's ephemeral range (32768-60999 by default): a port there may be any outgoing
@@ -64,10 +65,7 @@ def check_ports(devices: int) -> None:
     simulated agents) is free and below the ephemeral range; else say which."""
     tcp = [PORTS["prometheus"], PORTS["snmp-exporter"], PORTS["inventory"]]
     udp = range(PORTS["agents"], PORTS["agents"] + devices)
-    try:
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        low = 32768
+    low, _high = ephemeral_range()
     if max(*tcp, *udp) >= low:
         raise SystemExit(f"bench: {devices} agents from port {PORTS['agents']} reach the ephemeral range ({low}-)")
     for kind, ports in ((socket.SOCK_STREAM, tcp), (socket.SOCK_DGRAM, udp)):
